@@ -1,0 +1,26 @@
+"""The Chalice application: creates the app and registers the blueprints, nothing else."""
+
+from chalice import Chalice
+
+from chalicelib.api import (
+    actions,
+    auth,
+    cart,
+    catalog,
+    feeds,
+    health,
+    local_tools,
+    orders,
+    search,
+    shops,
+    wallet,
+)
+from chalicelib.events import imports, workflow
+
+app = Chalice(app_name="marketplace")
+app.api.binary_types.append("application/octet-stream")
+
+for module in (health, auth, shops, feeds, catalog, search, wallet, cart, orders, actions, local_tools):
+    app.register_blueprint(module.bp)
+app.register_blueprint(imports.bp)
+app.register_blueprint(workflow.bp)

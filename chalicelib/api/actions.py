@@ -1,0 +1,5 @@
+"""actions routes."""
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)

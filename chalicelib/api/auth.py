@@ -1,0 +1,5 @@
+"""auth routes."""
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)

@@ -1,0 +1,5 @@
+"""cart routes."""
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)

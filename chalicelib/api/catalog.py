@@ -1,0 +1,5 @@
+"""catalog routes."""
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)

@@ -1,0 +1,5 @@
+"""feeds routes."""
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)

@@ -1,0 +1,311 @@
+"""The edge of every HTTP route: one decorator does what every route needs.
+
+``endpoint`` registers a Chalice route on a blueprint and wraps the handler so that it
+- verifies the caller (``auth=`` roles; see ``api/security.py``),
+- parses and validates the JSON body and the query string with pydantic models,
+- runs the handler under an ``Idempotency-Key`` when ``idempotent=True``,
+- serializes the result (pydantic model, dict, list, ``Reply`` or a raw Chalice ``Response``),
+- turns every ``DomainError`` into ``application/problem+json`` — the one place errors map to HTTP,
+- logs one JSON line per request with its request id, status and duration.
+
+Every route is also recorded in ``ROUTES``; ``api/openapi.py`` builds ``/openapi.json`` from it
+and the authorization-matrix test walks it, so a new route cannot be forgotten by either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalice import Blueprint, Response
+from chalice.app import BadRequestError, Request
+from pydantic import BaseModel, ValidationError
+
+from chalicelib import logs
+from chalicelib.api.security import Principal, verify
+from chalicelib.errors import (
+    BadRequest,
+    DomainError,
+    Forbidden,
+    Internal,
+    PayloadTooLarge,
+    Unavailable,
+    ValidationFailed,
+    field_error,
+)
+
+PROBLEM_JSON = "application/problem+json"
+MAX_BODY_BYTES = 256 * 1024
+IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
+ANY_USER = ("customer", "seller", "admin")
+
+
+@dataclass
+class Reply:
+    """A handler result with a status and headers other than the route's default."""
+
+    body: Any = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Ctx:
+    request: Request
+    request_id: str
+    principal: Principal | None
+    body: Any = None
+    query: Any = None
+    idempotency_key: str | None = None
+
+    @property
+    def user(self) -> Principal:
+        if self.principal is None:  # only reachable on a route declared without auth
+            raise Forbidden("this route needs a logged-in user")
+        return self.principal
+
+    @property
+    def token(self) -> str:
+        return (self.request.headers.get("authorization") or "").partition(" ")[2].strip()
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    path: str
+    method: str
+    name: str
+    summary: str
+    tags: tuple[str, ...]
+    roles: tuple[str, ...] | None
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    errors: tuple[int, ...]
+    idempotent: bool
+    content_type: str
+    owner_scoped: bool
+
+
+ROUTES: list[RouteSpec] = []
+
+
+def problem_response(err: DomainError, request_id: str = "-") -> Response:
+    body = err.problem()
+    body["instance"] = request_id
+    headers = {"Content-Type": PROBLEM_JSON}
+    if err.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="marketplace"'
+    return Response(body=json.dumps(body, ensure_ascii=False), status_code=err.status, headers=headers)
+
+
+def _loc(loc: tuple[Any, ...], prefix: str) -> str:
+    parts = [prefix] if prefix else []
+    parts += [str(p) for p in loc]
+    return ".".join(parts) or prefix
+
+
+def validation_errors(exc: ValidationError, prefix: str = "") -> ValidationFailed:
+    errors = []
+    for e in exc.errors(include_url=False, include_input=False, include_context=False):
+        reason = e["msg"]
+        if e["type"] == "extra_forbidden":
+            reason = "unknown or server-owned field"
+        errors.append(field_error(_loc(e["loc"], prefix), reason))
+    detail = "; ".join(f"{x['field']}: {x['reason']}" for x in errors[:5])
+    return ValidationFailed(detail, errors=errors)
+
+
+def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body is larger than {MAX_BODY_BYTES} bytes")
+    if not raw.strip():
+        raise ValidationFailed.one("body", "a JSON object is required")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("body is not valid JSON", errors=[field_error("body", "malformed JSON")]) from exc
+    if not isinstance(data, dict):
+        raise ValidationFailed.one("body", "must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_errors(exc) from exc
+
+
+def _parse_query(request: Request, model: type[BaseModel] | None) -> BaseModel | None:
+    params = dict(request.query_params or {})
+    if model is None:
+        if params:
+            raise ValidationFailed.one(next(iter(params)), "unknown query parameter")
+        return None
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise validation_errors(exc, "query") from exc
+
+
+def _serialize(result: Any) -> Any:
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json")
+    if isinstance(result, list):
+        return [_serialize(x) for x in result]
+    return result
+
+
+def _fingerprint(ctx: Ctx, spec: RouteSpec) -> str:
+    canonical = json.dumps(ctx.body.model_dump(mode="json") if ctx.body is not None else None, sort_keys=True)
+    raw = f"{spec.method} {ctx.request.context.get('resourcePath', spec.path)} {ctx.request.uri_params} {canonical}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def endpoint(
+    bp: Blueprint,
+    path: str,
+    *,
+    method: str = "GET",
+    summary: str,
+    auth: tuple[str, ...] | None = None,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    errors: tuple[int, ...] = (),
+    idempotent: bool = False,
+    content_type: str = "application/json",
+    content_types: tuple[str, ...] = ("application/json",),
+    owner_scoped: bool = False,
+    tags: tuple[str, ...] = (),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``handler(ctx, **path_params)`` as ``method path``.
+
+    ``auth``: None for a public route, else the roles allowed (``ANY_USER`` for any user).
+    ``owner_scoped``: the route acts on an object that must belong to the caller (documented
+    for the authorization matrix; the service enforces it and answers 404 to strangers).
+    """
+
+    def register(handler: Callable[..., Any]) -> Callable[..., Any]:
+        spec = RouteSpec(
+            path=path,
+            method=method,
+            name=handler.__name__,
+            summary=summary,
+            tags=tags or (bp.__class__.__name__,),
+            roles=auth,
+            body=body,
+            query=query,
+            response=response,
+            status=status,
+            errors=errors,
+            idempotent=idempotent,
+            content_type=content_type,
+            owner_scoped=owner_scoped,
+        )
+        ROUTES.append(spec)
+
+        def view(**params: str) -> Response:
+            request: Request = bp.current_request
+            request_id = (request.context or {}).get("requestId") or uuid.uuid4().hex
+            token = logs.request_id.set(request_id)
+            started = time.perf_counter()
+            resp = _run(spec, handler, request, request_id, params)
+            logs.event(
+                "request",
+                method=method,
+                path=path,
+                status=resp.status_code,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+            logs.request_id.reset(token)
+            return resp
+
+        view.__name__ = handler.__name__
+        view.__doc__ = handler.__doc__
+        bp.route(path, methods=[method], content_types=list(content_types))(view)
+        return handler
+
+    return register
+
+
+def _run(spec: RouteSpec, handler: Callable[..., Any], request: Request, request_id: str,
+         params: dict[str, str]) -> Response:
+    try:
+        principal = None
+        if spec.roles is not None:
+            principal = verify(request.headers.get("authorization"))
+            if not set(principal.roles) & set(spec.roles) and "admin" not in principal.roles:
+                raise Forbidden(f"this route is for: {', '.join(spec.roles)}")
+        ctx = Ctx(request=request, request_id=request_id, principal=principal)
+        ctx.query = _parse_query(request, spec.query)
+        if spec.body is not None:
+            ctx.body = _parse_body(request, spec.body)
+        if spec.idempotent:
+            return _run_idempotent(spec, handler, ctx, params)
+        return _respond(spec, handler(ctx, **params))
+    except DomainError as err:
+        return problem_response(err, request_id)
+    except BadRequestError as err:  # Chalice's own parsing errors
+        return problem_response(BadRequest(str(err)), request_id)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: log it, answer 5xx
+        if _is_throttle(exc):
+            return problem_response(Unavailable("the data store is busy, retry shortly"), request_id)
+        logs.log.exception("unhandled error", extra={"fields": {"path": spec.path, "method": spec.method}})
+        return problem_response(Internal("an internal error occurred; it has been logged"), request_id)
+
+
+def _is_throttle(exc: Exception) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if hasattr(exc, "response") else ""
+    return code in {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "TransactionInProgressException",
+    }
+
+
+def _respond(spec: RouteSpec, result: Any) -> Response:
+    if isinstance(result, Response):
+        return result
+    status, headers = spec.status, {"Content-Type": spec.content_type}
+    if isinstance(result, Reply):
+        status = result.status
+        headers.update(result.headers)
+        result = result.body
+    if result is None and status in (200, 201):
+        status = 204
+    if status == 204:
+        return Response(body="", status_code=204, headers={})
+    body = result if isinstance(result, str) else json.dumps(_serialize(result), ensure_ascii=False)
+    return Response(body=body, status_code=status, headers=headers)
+
+
+def _run_idempotent(spec: RouteSpec, handler: Callable[..., Any], ctx: Ctx, params: dict[str, str]) -> Response:
+    from chalicelib.services import idempotency  # the wallet's store; imported lazily
+
+    key = ctx.request.headers.get("idempotency-key")
+    if key is None:
+        raise ValidationFailed.one("Idempotency-Key", "header is required for this request")
+    if not IDEMPOTENCY_KEY_RE.match(key):
+        raise ValidationFailed.one("Idempotency-Key", "must be 8-128 characters of letters, digits, . _ : -")
+    ctx.idempotency_key = key
+    owner = ctx.principal.user_id if ctx.principal else "anonymous"
+
+    def execute() -> tuple[int, Any, dict[str, str]]:
+        resp = _respond(spec, handler(ctx, **params))
+        return resp.status_code, resp.body, dict(resp.headers)
+
+    status, body, headers = idempotency.run(
+        scope=f"{owner}:{spec.method}:{spec.path}",
+        key=key,
+        fingerprint=_fingerprint(ctx, spec),
+        execute=execute,
+    )
+    return Response(body=body, status_code=status, headers=headers)

@@ -1,0 +1,5 @@
+"""local_tools routes."""
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)

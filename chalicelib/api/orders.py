@@ -1,0 +1,5 @@
+"""orders routes."""
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)

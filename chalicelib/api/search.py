@@ -1,0 +1,5 @@
+"""search routes."""
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)

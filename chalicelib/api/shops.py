@@ -1,0 +1,5 @@
+"""shops routes."""
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)

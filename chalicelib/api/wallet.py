@@ -1,0 +1,5 @@
+"""wallet routes."""
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)

@@ -1,0 +1,71 @@
+"""Lazily created, cached boto3 clients and resources; X-Ray patching lives here.
+
+Nothing talks to AWS at import time (``chalice package`` and tests import the app with no
+endpoint around). Tests reset the cache with ``reset()`` after pointing the environment at
+moto. ``AWS_ENDPOINT_URL`` (set by the local stack) sends every client to moto.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_patch_lock = threading.Lock()
+_patched = False
+
+_BOTO_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    connect_timeout=5,
+    read_timeout=30,
+    max_pool_connections=64,
+)
+
+
+def _patch_xray() -> None:
+    """Trace every boto3 call. Locally there is no daemon: the stack sets
+    ``AWS_XRAY_SDK_ENABLED=false`` so patched calls stay silent (DESIGN.md)."""
+    global _patched
+    with _patch_lock:
+        if _patched:
+            return
+        from aws_xray_sdk.core import patch
+
+        patch(["boto3", "botocore"])
+        _patched = True
+
+
+@cache
+def _session() -> boto3.session.Session:
+    _patch_xray()
+    return boto3.session.Session()
+
+
+@cache
+def client(service: str) -> Any:
+    return _session().client(service, config=_BOTO_CONFIG, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+
+
+@cache
+def dynamodb_resource() -> Any:
+    return _session().resource("dynamodb", config=_BOTO_CONFIG, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+
+
+@cache
+def table(name: str) -> Any:
+    return dynamodb_resource().Table(name)
+
+
+def dynamodb() -> Any:
+    return client("dynamodb")
+
+
+def reset() -> None:
+    client.cache_clear()
+    table.cache_clear()
+    dynamodb_resource.cache_clear()
+    _session.cache_clear()

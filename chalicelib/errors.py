@@ -1,0 +1,117 @@
+"""Domain errors: what services raise, each with its HTTP status — the one place the
+mapping lives (``chalicelib/api/http.py`` renders them as ``application/problem+json``).
+
+Services and stores never raise botocore errors past their adapter; they raise these.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str = "", *, errors: list[dict[str, Any]] | None = None, **extra: Any):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors
+        self.extra = extra
+
+    def problem(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"https://marketplace.example/problems/{self.slug}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+
+def field_error(field: str, reason: str) -> dict[str, str]:
+    return {"field": field, "reason": reason}
+
+
+class BadRequest(DomainError):
+    pass
+
+
+class ValidationFailed(DomainError):
+    status, slug, title = 422, "validation-error", "Invalid request"
+
+    @classmethod
+    def one(cls, field: str, reason: str) -> ValidationFailed:
+        return cls(f"{field}: {reason}", errors=[field_error(field, reason)])
+
+
+class Unauthorized(DomainError):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(DomainError):
+    status, slug, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(DomainError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(DomainError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class AlreadyExists(Conflict):
+    slug, title = "already-exists", "Already exists"
+
+
+class OutOfStock(Conflict):
+    slug, title = "out-of-stock", "Not enough stock"
+
+
+class InsufficientFunds(Conflict):
+    slug, title = "insufficient-funds", "Insufficient funds"
+
+
+class InvalidTransition(Conflict):
+    slug, title = "invalid-transition", "The order is not in a state that allows this"
+
+
+class PaymentDeclined(DomainError):
+    status, slug, title = 402, "payment-declined", "Payment declined"
+
+
+class IdempotencyInFlight(Conflict):
+    slug, title = "idempotency-in-flight", "A request with this Idempotency-Key is still in progress"
+
+
+class IdempotencyMismatch(DomainError):
+    status, slug, title = 422, "idempotency-key-reused", "Idempotency-Key reused with a different request"
+
+
+class PayloadTooLarge(DomainError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class Gone(DomainError):
+    status, slug, title = 410, "gone", "No longer available"
+
+
+class Unavailable(DomainError):
+    """A dependency is throttling or down: the client may retry."""
+
+    status, slug, title = 503, "unavailable", "Temporarily unavailable"
+
+
+class Internal(DomainError):
+    """Never raised by services: the edge's answer to an unexpected exception."""
+
+    status, slug, title = 500, "internal", "Internal error"

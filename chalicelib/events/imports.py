@@ -1,0 +1,5 @@
+"""imports event handlers."""
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)

@@ -1,0 +1,5 @@
+"""workflow event handlers."""
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)
