@@ -11,8 +11,13 @@ The environment variable named by ``env`` carries the physical table name to the
 
 from __future__ import annotations
 
+import json
+import re
 from copy import deepcopy
+from pathlib import Path
 from typing import Any
+
+from chalicelib.events import names as _names  # the Lambda package's copy of shared names
 
 TTL_ATTRIBUTE = "ttl"
 
@@ -116,3 +121,112 @@ def table_api_params(logical_id: str, name: str) -> dict[str, Any]:
 
 def has_ttl(logical_id: str) -> bool:
     return "TimeToLiveSpecification" in TABLES[logical_id]["props"]
+
+
+# --- the application, its functions and the wiring between them -------------------------
+
+APP_NAME = "marketplace"
+API_FUNCTION = _names.API_FUNCTION
+IMPORT_FUNCTION = _names.IMPORT_FUNCTION
+WORKFLOW_FUNCTION = _names.WORKFLOW_FUNCTION
+IMPORT_QUEUE_NAME = _names.IMPORT_QUEUE_NAME
+
+ALL_TABLES = tuple(TABLES)
+
+# Chalice function name -> how it is wired. ``logical_id`` is the resource ``chalice package``
+# emits for it; ``handler`` is its Lambda handler string (``module.attribute``), which the
+# local stack registers in moto and ``local/patches.py`` resolves in-process; ``tables`` are
+# the tables its IAM role may read and write (least privilege: add a table here when a
+# function starts using it, or AWS denies the call while the local run does not).
+FUNCTIONS: dict[str, dict[str, Any]] = {
+    API_FUNCTION: {
+        "logical_id": "APIHandler",
+        "handler": "app.app",
+        "tables": ALL_TABLES,
+        "memory": 512,
+        "timeout": 30,
+    },
+    IMPORT_FUNCTION: {
+        "logical_id": "ImportFeed",
+        "handler": "chalicelib.events.imports.import_feed",
+        "tables": ("AccountsTable", "CatalogTable", "SearchTable"),
+        "memory": 1024,
+        "timeout": 900,
+    },
+    WORKFLOW_FUNCTION: {
+        "logical_id": "OrderWorkflow",
+        "handler": "chalicelib.events.workflow.order_workflow",
+        "tables": ("AccountsTable", "CatalogTable", "CommerceTable", "LedgerTable"),
+        "memory": 512,
+        "timeout": 60,
+    },
+}
+LAMBDA_RUNTIME = "python3.11"
+
+# The import queue and its dead-letter queue (logical ids; properties as CloudFormation).
+IMPORT_QUEUE_ID = "ImportQueue"
+IMPORT_QUEUE_SUFFIX = "feed-imports"  # local queue name: <prefix>-feed-imports (+ "-dlq")
+IMPORT_DLQ_ID = "ImportDeadLetterQueue"
+IMPORT_DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+# S3 -> queue: which uploads start an import.
+FEEDS_NOTIFICATION_EVENTS = ("s3:ObjectCreated:*",)
+FEEDS_NOTIFICATION_PREFIX = FEEDS_PREFIX
+
+# The state machine definition's ``${Name}`` placeholders -> the Chalice function whose ARN
+# replaces it (CloudFormation ``DefinitionSubstitutions`` / ``local/bootstrap.py``).
+STATE_MACHINE_SUBSTITUTIONS: dict[str, str] = {"OrderWorkflowFunctionArn": WORKFLOW_FUNCTION}
+
+# Lambda timeouts of the order workflow per stage (seconds); the local stack lets the
+# environment override them (``PAYMENT_TIMEOUT_SECONDS`` ...), tests set a few seconds.
+WORKFLOW_TIMEOUT_ENV = ("PAYMENT_TIMEOUT_SECONDS", "SELLER_TIMEOUT_SECONDS", "DELIVERY_AUTO_SECONDS")
+
+SES_SENDER_LOCAL = "no-reply@marketplace.local"
+
+
+def import_queue_properties(dlq_arn: Any) -> dict[str, Any]:
+    """The import queue: visible again after the import function's timeout, parked after
+    ``IMPORT_QUEUE_MAX_RECEIVES`` failed receives."""
+    return {
+        "VisibilityTimeout": IMPORT_QUEUE_VISIBILITY_SECONDS,
+        "RedrivePolicy": {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": IMPORT_QUEUE_MAX_RECEIVES},
+    }
+
+
+def dead_letter_queue_properties() -> dict[str, Any]:
+    return {"MessageRetentionPeriod": IMPORT_DLQ_RETENTION_SECONDS}
+
+
+def state_machine_name(prefix: str) -> str:
+    return f"{prefix}-{STATE_MACHINE_NAME_SUFFIX}"
+
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:]+)\}")
+
+
+def state_machine_definition(root: Path | None = None) -> dict[str, Any]:
+    """The ASL document, placeholders untouched (as the template embeds it)."""
+    base = root or Path(__file__).resolve().parents[1]
+    return json.loads((base / STATE_MACHINE_FILE).read_text(encoding="utf-8"))
+
+
+def definition_placeholders(definition: dict[str, Any]) -> set[str]:
+    return set(_PLACEHOLDER.findall(json.dumps(definition)))
+
+
+def substitute(definition: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+    """Replace every ``${Name}`` in the definition; an unknown placeholder is an error, so a
+    new one cannot reach moto or AWS unresolved."""
+    missing = definition_placeholders(definition) - set(values)
+    if missing:
+        raise KeyError(f"no value for state machine placeholder(s): {', '.join(sorted(missing))}")
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if isinstance(node, str):
+            return _PLACEHOLDER.sub(lambda m: values[m.group(1)], node)
+        return node
+
+    return walk(definition)

@@ -53,7 +53,7 @@ def _reset_caches() -> None:
 
     settings.cache_clear()
     clients.reset()
-    security._jwks_client.cache_clear()
+    security.reset_keys()
 
 
 @pytest.fixture
@@ -78,3 +78,41 @@ def api(aws):
 
     with Client(app) as client:
         yield client
+
+
+@pytest.fixture
+def register(api):
+    """``register(role="customer", **fields) -> User`` through the real routes."""
+    from types import SimpleNamespace
+
+    def _register(role: str = "customer", **fields):
+        email = fields.pop("email", f"{role}-{uuid.uuid4().hex[:10]}@example.com")
+        password = fields.pop("password", "secret-pass-1")
+        body = {"email": email, "password": password, "name": fields.pop("name", role.title()), "role": role}
+        resp = api.http.post("/auth/register", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        assert resp.status_code == 201, resp.body
+        login = api.http.post("/auth/login", body=json.dumps({"email": email, "password": password}),
+                              headers={"Content-Type": "application/json"})
+        assert login.status_code == 200, login.body
+        token = login.json_body["access_token"]
+        return SimpleNamespace(
+            id=resp.json_body["user_id"], email=email, password=password, token=token,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+
+    return _register
+
+
+@pytest.fixture
+def admin(api, aws, register):
+    """A user in the admin group (admins are made by operators, never by registration)."""
+    import boto3
+
+    user = register("customer")
+    boto3.client("cognito-idp").admin_add_user_to_group(
+        UserPoolId=aws["USER_POOL_ID"], Username=user.email, GroupName="admin")
+    resp = api.http.post("/auth/login", body=json.dumps({"email": user.email, "password": user.password}),
+                         headers={"Content-Type": "application/json"})
+    user.token = resp.json_body["access_token"]
+    user.headers = {"Authorization": f"Bearer {user.token}", "Content-Type": "application/json"}
+    return user

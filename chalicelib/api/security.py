@@ -12,9 +12,13 @@ locally and on AWS.
 
 from __future__ import annotations
 
+import json
 import threading
+import time
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
-from functools import lru_cache
+from pathlib import Path
 
 import jwt
 
@@ -40,19 +44,55 @@ class Principal:
 
 
 _jwks_lock = threading.Lock()
+_JWKS_REFRESH_SECONDS = 300
 
 
-@lru_cache(maxsize=4)
-def _jwks_client(url: str) -> jwt.PyJWKClient:
-    return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
+class _Jwks:
+    """The pool's public keys, fetched once and refetched (at most every 5 minutes) when a
+    token names a key id we don't know — Cognito rotates keys rarely."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.keys: dict[str, jwt.PyJWK] = {}
+        self.fetched_at = 0.0
+
+    def _load(self, url: str) -> dict[str, jwt.PyJWK]:
+        if url.startswith("file://"):  # local runs and tests only: moto's published key
+            raw = Path(urllib.parse.urlparse(url).path).read_text()
+        elif url.startswith(("https://", "http://")):
+            with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - scheme checked above
+                raw = resp.read().decode()
+        else:
+            raise Unauthorized("token verification is misconfigured")
+        keyset = jwt.PyJWKSet.from_dict(json.loads(raw))
+        return {k.key_id: k for k in keyset.keys if k.key_id}
+
+    def key(self, kid: str) -> jwt.PyJWK:
+        url = settings().jwks_url
+        with _jwks_lock:
+            stale = time.monotonic() - self.fetched_at > _JWKS_REFRESH_SECONDS
+            if url != self.url or (kid not in self.keys and stale):
+                try:
+                    self.keys = self._load(url)
+                except (OSError, ValueError, jwt.PyJWTError) as exc:
+                    raise Unauthorized("token signing keys are unavailable") from exc
+                self.url, self.fetched_at = url, time.monotonic()
+            found = self.keys.get(kid)
+        if found is None:
+            raise Unauthorized("token signing key is unknown")
+        return found
+
+
+_jwks = _Jwks()
+
+
+def reset_keys() -> None:
+    global _jwks
+    _jwks = _Jwks()
 
 
 def _signing_key(token: str) -> jwt.PyJWK:
-    with _jwks_lock:
-        try:
-            return _jwks_client(settings().jwks_url).get_signing_key_from_jwt(token)
-        except jwt.PyJWKClientError as exc:
-            raise Unauthorized("token signing key is unknown") from exc
+    return _jwks.key(str(jwt.get_unverified_header(token).get("kid", "")))
 
 
 def verify(header: str | None) -> Principal:

@@ -1,5 +1,107 @@
-"""shops routes."""
+"""Seller shop routes, the public seller page, and the admin's block switch."""
+
+from __future__ import annotations
+
+from typing import Annotated
 
 from chalice import Blueprint
+from pydantic import Field, StringConstraints, field_validator
+
+from chalicelib.api.auth import Email, Language, _email
+from chalicelib.api.http import endpoint
+from chalicelib.api.models import Body, Out
+from chalicelib.config import settings
+from chalicelib.services import shops
 
 bp = Blueprint(__name__)
+
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class DeliveryMethod(Body):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
+    name: ShortText
+    price: Annotated[int, Field(ge=0, le=10_000_000, description="minor units of the shop currency")]
+    days: Annotated[int, Field(ge=0, le=365, description="delivery time in days")]
+
+
+class ShopIn(Body):
+    name: ShortText
+    contact_email: Email
+    language: Language = "ru"
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "RUB"
+    delivery_methods: Annotated[list[DeliveryMethod], Field(min_length=1, max_length=20)]
+
+    _check_email = field_validator("contact_email")(_email)
+
+    @field_validator("currency")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if value != settings().default_currency:
+            raise ValueError(f"only {settings().default_currency} is supported")
+        return value
+
+    @field_validator("delivery_methods")
+    @classmethod
+    def _unique(cls, methods: list[DeliveryMethod]) -> list[DeliveryMethod]:
+        ids = [m.id for m in methods]
+        if len(set(ids)) != len(ids):
+            raise ValueError("delivery method ids must be unique")
+        return methods
+
+
+class DeliveryMethodOut(Out):
+    id: str
+    name: str
+    price: int
+    days: int
+
+
+class ShopOut(Out):
+    seller_id: str
+    name: str
+    contact_email: str
+    language: str
+    currency: str
+    delivery_methods: list[DeliveryMethodOut]
+    blocked: bool = False
+    created_at: str
+    updated_at: str
+
+
+class PublicShopOut(Out):
+    seller_id: str
+    name: str
+    language: str
+    currency: str
+    delivery_methods: list[DeliveryMethodOut]
+
+
+class BlockIn(Body):
+    blocked: bool
+
+
+@endpoint(bp, "/seller/shop", method="PUT", summary="Create or replace my shop", auth=("seller",), body=ShopIn,
+          response=ShopOut, errors=(401, 403, 422), tags=("sellers",))
+def put_shop(ctx) -> ShopOut:
+    return ShopOut(**shops.put_shop(ctx.user.user_id, ctx.body.model_dump()))
+
+
+@endpoint(bp, "/seller/shop", summary="My shop", auth=("seller",), response=ShopOut, errors=(401, 403, 404),
+          tags=("sellers",))
+def get_shop(ctx) -> ShopOut:
+    return ShopOut(**shops.get_own_shop(ctx.user.user_id))
+
+
+@endpoint(bp, "/sellers/{seller_id}", summary="A seller's public page with delivery methods",
+          response=PublicShopOut, errors=(404,), tags=("sellers",))
+def get_seller(ctx, seller_id: str) -> PublicShopOut:
+    return PublicShopOut(**shops.get_public_shop(seller_id))
+
+
+@endpoint(bp, "/admin/sellers/{seller_id}/blocked", method="PUT", summary="Block or unblock a seller (admin)",
+          auth=("admin",), body=BlockIn, response=ShopOut, errors=(401, 403, 404, 422), tags=("admin",))
+def block_seller(ctx, seller_id: str) -> ShopOut:
+    return ShopOut(**shops.set_blocked(seller_id, ctx.body.blocked))
+
+

@@ -1,5 +1,71 @@
-"""imports event handlers."""
+"""The feed-import Lambda: S3 ``ObjectCreated`` under ``feeds/`` → SQS → this handler.
+
+S3 notifies the import queue (not the function: ``chalice package`` cannot deploy
+``on_s3_event``, and the queue gives retries and a dead-letter queue). Each SQS message body
+is an S3 event; every object it names is handed to ``services.feed_import``. An exception
+leaves the message on the queue, so the import is retried and, after the queue's
+``maxReceiveCount``, parked in the dead-letter queue. The service makes duplicates harmless.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote_plus
 
 from chalice import Blueprint
 
+from chalicelib import logs
+from chalicelib.events import names
+
 bp = Blueprint(__name__)
+
+
+def s3_objects(body: str) -> Iterator[tuple[str, str, str | None]]:
+    """``(bucket, key, event_id)`` for every created object in one S3 event body.
+
+    S3's ``s3:TestEvent`` (sent when a notification is configured) names no object.
+    Keys arrive URL-encoded (a space is ``+``).
+    """
+    message = json.loads(body)
+    if not isinstance(message, dict):
+        raise ValueError("an S3 event is a JSON object")
+    if message.get("Event") == "s3:TestEvent":
+        return
+    for record in message.get("Records") or []:
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        s3 = record["s3"]
+        obj = s3["object"]
+        event_id = obj.get("sequencer") or obj.get("eTag")
+        yield s3["bucket"]["name"], unquote_plus(obj["key"]), event_id
+
+
+def _service() -> Any:
+    try:
+        from chalicelib.services.feed_import import handle_s3_notification
+    except ImportError as exc:
+        logs.event("feed import service is missing", logging.ERROR, error=str(exc))
+        raise RuntimeError("chalicelib.services.feed_import.handle_s3_notification is not available") from exc
+    return handle_s3_notification
+
+
+@bp.on_sqs_message(queue=names.IMPORT_QUEUE_NAME, batch_size=1)
+def import_feed(event: Any) -> None:
+    for record in event:
+        try:
+            objects = list(s3_objects(record.body))
+        except (ValueError, KeyError, TypeError) as exc:
+            # Raise: a message that is not an S3 event ends up in the dead-letter queue.
+            logs.event("feed notification is malformed", logging.ERROR, message_id=record.message_id, error=str(exc))
+            raise
+        for bucket, key, event_id in objects:
+            logs.event("feed notification", bucket=bucket, key=key, event_id=event_id)
+            handle = _service()
+            if "event_id" in inspect.signature(handle).parameters:
+                handle(bucket, key, event_id=event_id)
+            else:
+                handle(bucket, key)

@@ -94,10 +94,7 @@ def validate(model: type[_Model], data: Any) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "(root)", "reason": e["msg"]}
-            for e in exc.errors()
-        ]
+        errors = [{"field": ".".join(str(p) for p in e["loc"]) or "(root)", "reason": e["msg"]} for e in exc.errors()]
         raise InvalidContext(errors) from None
 
 

@@ -118,14 +118,12 @@ def _variables(ctx: EmailContext, lang: str) -> dict[str, Any]:
     return {
         "lang": lang,
         "order": order,
-        "links": {k: v for k, v in ctx.links.model_dump().items() if v is not None},
+        "links": ctx.links.model_dump(),  # absent links are None, so templates can test them
         "reason": ctx.reason or "",
         "cancelled_by": ctx.cancelled_by or "",
         "pay_by_text": pay_by_text,
         "wallet_available_text": (
-            format_money(ctx.wallet_available, ctx.order.currency, lang)
-            if ctx.wallet_available is not None
-            else ""
+            format_money(ctx.wallet_available, ctx.order.currency, lang) if ctx.wallet_available is not None else ""
         ),
         "amount_due_text": amount_due_text,
         "tracking_number": ctx.tracking_number or "",

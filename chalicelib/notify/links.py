@@ -5,11 +5,10 @@ for ``SendTaskSuccess``; it must never reach a URL, an email or a log. The email
 this token instead. It names an opaque ``link_id``; the server keeps the task token in its own
 link record under that id and looks it up only after the token verifies.
 
-Token grammar (URL-safe, no padding, ~180 characters for ULID-sized ids)::
+Token grammar (URL-safe, no padding; under 200 characters for ULID-sized ids)::
 
     token     = "v1" "." payload "." signature
-    payload   = base64url(JSON {"l": link_id, "o": order_id, "s": seller_id,
-                                "a": action, "e": expires_at})
+    payload   = base64url(JSON [link_id, order_id, seller_id, action, expires_at])
     signature = base64url(HMAC-SHA256(secret, "v1." payload))      ; 43 characters
 
 The payload is signed, not encrypted: anyone holding the link can read the ids in it, which
@@ -96,9 +95,7 @@ def _check_id(name: str, value: object) -> None:
         raise ValueError(f"{name} must be a non-empty string of at most {MAX_ID_CHARS} characters")
 
 
-def make_link_token(
-    secret: bytes, *, link_id: str, order_id: str, seller_id: str, action: str, expires_at: int
-) -> str:
+def make_link_token(secret: bytes, *, link_id: str, order_id: str, seller_id: str, action: str, expires_at: int) -> str:
     """Issue a token for one action on one order; ``expires_at`` is epoch seconds (UTC)."""
     _check_secret(secret)
     for name, value in (("link_id", link_id), ("order_id", order_id), ("seller_id", seller_id)):
@@ -108,7 +105,8 @@ def make_link_token(
     if isinstance(expires_at, bool) or not isinstance(expires_at, int) or expires_at <= 0:
         raise ValueError("expires_at must be a positive int of epoch seconds")
 
-    body = {"l": link_id, "o": order_id, "s": seller_id, "a": action, "e": expires_at}
+    # A positional array rather than an object: keys would only lengthen the URL.
+    body = [link_id, order_id, seller_id, action, expires_at]
     payload = _b64encode(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
     signing_input = f"{VERSION}.{payload}"
     return f"{signing_input}.{_sign(secret, signing_input)}"
@@ -146,10 +144,9 @@ def _parse_claims(payload: str) -> LinkClaims:
         body = json.loads(_b64decode(payload))
     except (binascii.Error, ValueError) as exc:
         raise InvalidLink("malformed") from exc
-    if not isinstance(body, dict):
+    if not isinstance(body, list) or len(body) != 5:
         raise InvalidLink("malformed")
-    fields = (body.get("l"), body.get("o"), body.get("s"), body.get("a"), body.get("e"))
-    link_id, order_id, seller_id, action, expires_at = fields
+    link_id, order_id, seller_id, action, expires_at = body
     if (
         not all(isinstance(v, str) and v for v in (link_id, order_id, seller_id))
         or action not in ACTIONS

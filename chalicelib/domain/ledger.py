@@ -1,0 +1,213 @@
+"""The double-entry ledger's rules: accounts, balanced transactions, hold states. No IO.
+
+Every movement of money is one ``Transaction`` of ``Entry`` legs whose amounts sum to zero.
+The sign convention is "balance = sum of entries": a top-up credits the customer's
+``available`` (+) and debits the provider's clearing account (−), so the clearing account's
+balance is minus all the money that ever came in and the sum over *all* accounts is always 0.
+The sum over customer and seller accounts therefore changes only by top-ups.
+
+Accounts (ids are ``<owner kind>:<owner id>:<bucket>``):
+
+| account | meaning | may go negative |
+|---|---|---|
+| ``customer:<id>:available`` | spendable wallet money | no |
+| ``customer:<id>:held`` | money held for unpaid-out orders | no |
+| ``seller:<id>:earnings`` | captured order money owed to the seller | no |
+| ``provider:<name>:clearing:<shard>`` | money received from the card provider | yes |
+
+The clearing account is split into ``CLEARING_SHARDS`` sub-accounts so concurrent top-ups
+do not all write one item; its balance is the sum of its shards.
+
+Movements:
+
+| kind | from (−) | to (+) | written by |
+|---|---|---|---|
+| topup | provider clearing | customer available | ``services.wallet.topup`` |
+| hold | customer available | customer held | ``services.ledger.hold`` |
+| capture | customer held | seller earnings | ``services.ledger.capture`` |
+| release | customer held | customer available | ``services.ledger.release`` |
+
+A hold resolves at most once: ``held → captured`` or ``held → released``, never back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+HELD, CAPTURED, RELEASED = "held", "captured", "released"
+HOLD_STATES = (HELD, CAPTURED, RELEASED)
+
+TOPUP, HOLD, CAPTURE, RELEASE = "topup", "hold", "capture", "release"
+
+CLEARING_SHARDS = 16
+# 10,000,000.00 in minor units: the largest single top-up or hold.
+MAX_AMOUNT = 1_000_000_000
+
+AVAILABLE, HELD_BUCKET, EARNINGS, CLEARING = "available", "held", "earnings", "clearing"
+
+
+def customer_available(customer_id: str) -> str:
+    return f"customer:{customer_id}:{AVAILABLE}"
+
+
+def customer_held(customer_id: str) -> str:
+    return f"customer:{customer_id}:{HELD_BUCKET}"
+
+
+def seller_earnings(seller_id: str) -> str:
+    return f"seller:{seller_id}:{EARNINGS}"
+
+
+def provider_clearing(provider: str, shard: int) -> str:
+    return f"provider:{provider}:{CLEARING}:{shard:02d}"
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    kind: str  # customer | seller | provider
+    owner: str
+    bucket: str  # available | held | earnings | clearing
+    shard: int | None = None
+
+    @property
+    def may_go_negative(self) -> bool:
+        return self.kind == "provider"
+
+
+def parse_account(account: str) -> AccountRef:
+    parts = account.split(":")
+    if len(parts) == 3 and parts[0] == "customer" and parts[2] in (AVAILABLE, HELD_BUCKET):
+        return AccountRef("customer", parts[1], parts[2])
+    if len(parts) == 3 and parts[0] == "seller" and parts[2] == EARNINGS:
+        return AccountRef("seller", parts[1], parts[2])
+    if len(parts) == 4 and parts[0] == "provider" and parts[2] == CLEARING and parts[3].isdigit():
+        return AccountRef("provider", parts[1], parts[2], int(parts[3]))
+    raise ValueError(f"unknown ledger account {account!r}")
+
+
+def clearing_shard(txn_id: str) -> int:
+    """Spread top-ups over the clearing shards, deterministically per transaction."""
+    return int.from_bytes(hashlib.sha256(txn_id.encode()).digest()[:4], "big") % CLEARING_SHARDS
+
+
+def now_iso() -> str:
+    """Sortable UTC timestamps (microseconds) for transaction ordering."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Entry:
+    account: str
+    amount: int  # signed minor units: + credits the account's balance, − debits it
+
+
+class Unbalanced(ValueError):
+    """A transaction whose legs do not sum to zero: a programming error, never user input."""
+
+
+@dataclass(frozen=True)
+class Transaction:
+    id: str
+    kind: str
+    currency: str
+    amount: int
+    entries: tuple[Entry, ...]
+    created_at: str
+    customer_id: str
+    order_id: str | None = None
+    seller_id: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.entries:
+            raise Unbalanced("a transaction needs entries")
+        if any(type(e.amount) is not int or e.amount == 0 for e in self.entries):
+            raise Unbalanced("entry amounts are non-zero integers of minor units")
+        if sum(e.amount for e in self.entries) != 0:
+            raise Unbalanced(f"transaction {self.id} does not balance")
+        if len({e.account for e in self.entries}) != len(self.entries):
+            raise Unbalanced("an account appears twice in one transaction")
+        for e in self.entries:
+            parse_account(e.account)
+
+
+def check_amount(amount: int) -> None:
+    if type(amount) is not int or amount <= 0 or amount > MAX_AMOUNT:
+        raise ValueError(f"amount must be an integer of minor units in 1..{MAX_AMOUNT}")
+
+
+def topup_txn(txn_id: str, customer_id: str, amount: int, currency: str, *, provider: str,
+              charge_id: str, card_last4: str, created_at: str) -> Transaction:
+    check_amount(amount)
+    return Transaction(
+        id=txn_id,
+        kind=TOPUP,
+        currency=currency,
+        amount=amount,
+        entries=(
+            Entry(provider_clearing(provider, clearing_shard(txn_id)), -amount),
+            Entry(customer_available(customer_id), amount),
+        ),
+        created_at=created_at,
+        customer_id=customer_id,
+        meta={"provider": provider, "charge_id": charge_id, "card_last4": card_last4},
+    )
+
+
+def hold_txn_id(order_id: str) -> str:
+    return f"{HOLD}:{order_id}"
+
+
+def capture_txn_id(order_id: str) -> str:
+    return f"{CAPTURE}:{order_id}"
+
+
+def release_txn_id(order_id: str) -> str:
+    return f"{RELEASE}:{order_id}"
+
+
+def hold_txn(order_id: str, customer_id: str, amount: int, currency: str, created_at: str) -> Transaction:
+    check_amount(amount)
+    return Transaction(
+        id=hold_txn_id(order_id),
+        kind=HOLD,
+        currency=currency,
+        amount=amount,
+        entries=(Entry(customer_available(customer_id), -amount), Entry(customer_held(customer_id), amount)),
+        created_at=created_at,
+        customer_id=customer_id,
+        order_id=order_id,
+    )
+
+
+def capture_txn(order_id: str, customer_id: str, seller_id: str, amount: int, currency: str,
+                created_at: str) -> Transaction:
+    check_amount(amount)
+    return Transaction(
+        id=capture_txn_id(order_id),
+        kind=CAPTURE,
+        currency=currency,
+        amount=amount,
+        entries=(Entry(customer_held(customer_id), -amount), Entry(seller_earnings(seller_id), amount)),
+        created_at=created_at,
+        customer_id=customer_id,
+        order_id=order_id,
+        seller_id=seller_id,
+    )
+
+
+def release_txn(order_id: str, customer_id: str, amount: int, currency: str, created_at: str) -> Transaction:
+    check_amount(amount)
+    return Transaction(
+        id=release_txn_id(order_id),
+        kind=RELEASE,
+        currency=currency,
+        amount=amount,
+        entries=(Entry(customer_held(customer_id), -amount), Entry(customer_available(customer_id), amount)),
+        created_at=created_at,
+        customer_id=customer_id,
+        order_id=order_id,
+    )
+

@@ -1,0 +1,14 @@
+"""Names shared by the Lambda handlers and the infrastructure definitions.
+
+The Lambda package holds only ``app.py`` and ``chalicelib/``, so names a handler's decorator
+needs live here; ``infra/resources.py`` re-exports them for the template and the local stack.
+"""
+
+API_FUNCTION = "api_handler"  # Chalice's name for the function behind API Gateway
+IMPORT_FUNCTION = "import_feed"
+WORKFLOW_FUNCTION = "order_workflow"
+
+# Chalice's ``on_sqs_message`` needs a queue name at import time. The deploy template
+# replaces the event source with the ARN of its own queue (``infra/template.py``), and the
+# local stack names its queue after the prefix, so this name only labels the event source.
+IMPORT_QUEUE_NAME = "marketplace-feed-imports"

@@ -1,0 +1,422 @@
+"""Commerce table: orders, their timelines, checkout records and workflow task tokens.
+
+This module is the contract the order workflow builds on. Every state change is ONE
+conditional write on the state it leaves (DESIGN.md, decision 4); AWS errors stop here.
+
+Order item (``keys.order(order_id)``; money is integer minor units in ``currency``)::
+
+    {order_id, checkout_id, customer_id, seller_id, seller_name, status,
+     items: [{product_id, name, price, quantity, line_total, reserved}],
+     delivery: {method_id, name, price, days}, items_total, delivery_price, total, currency,
+     address: {...}, payment_method, created_at, updated_at, stock_released,
+     timeline: [{event_id, type, at, actor, detail, status}]}
+
+``reserved`` says whether checkout decremented that product's ``stock`` (products without a
+stock count are not limited, so nothing was reserved and ``restock`` skips them).
+
+Contract (statuses and allowed moves: ``chalicelib/domain/orders.py``):
+
+- ``get_order(order_id) -> dict | None`` — one consistent GetItem, timeline included.
+- ``transition(order_id, *, from_statuses, to_status, event, updates=None, event_id=None)
+  -> dict`` — one conditional UpdateItem: applies only while the status is in
+  ``from_statuses``; appends ``event`` to the timeline; sets ``updates``; returns the order
+  after the change. Otherwise ``errors.InvalidTransition`` with ``current_status``. With an
+  ``event_id``, a retry of a transition that already happened is a no-op returning the order
+  (the id is recorded on the order in the same write), so a workflow task may run twice.
+- ``add_event(order_id, event, *, event_id=None) -> bool`` — append a non-transition timeline
+  entry ("email sent", "refund completed"); False when ``event_id`` was already recorded.
+- ``restock(order_id) -> bool`` — return the reserved stock exactly once: one
+  TransactWriteItems flipping ``stock_released`` false→true together with the product stock
+  increments; False when it was already done.
+- ``set_task(order_id, kind, token)``, ``get_task(order_id, kind)``, ``delete_task(order_id,
+  kind)`` — Step Functions task tokens kept server-side (kind: payment | seller | delivery).
+  Never log them; they are never returned by ``get_order`` or any route.
+
+``event`` is ``{type, actor, detail}`` (``at`` and ``event_id`` are filled in when absent);
+``actor`` is a string such as ``customer:<id>``, ``seller:<id>``, ``system`` or ``timeout``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from chalicelib import clients
+from chalicelib.config import settings
+from chalicelib.domain import orders as domain
+from chalicelib.errors import InvalidTransition, NotFound
+from chalicelib.store import keys
+
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+
+INTERNAL = frozenset(
+    {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "ttl", "applied_events"}
+)
+# Attributes ``transition(updates=...)`` may not touch: they are owned by this module.
+MAX_LIST_PAGES = 10  # a filtered listing reads at most this many index pages per request
+PROTECTED = INTERNAL | {"order_id", "status", "timeline", "updated_at", "stock_released", "customer_id",
+                        "seller_id", "created_at", "checkout_id"}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def table_name() -> str:
+    return settings().commerce_table
+
+
+def _table() -> Any:
+    return clients.table(table_name())
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB values back to JSON-ready Python: integral Decimals become ints, sets lists."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(plain(v) for v in value)
+    return value
+
+
+def strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    return plain({k: v for k, v in item.items() if k not in INTERNAL})
+
+
+def av(value: Any) -> dict[str, Any]:
+    return _ser.serialize(value)
+
+
+def av_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in item.items()}
+
+
+def from_av(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _de.deserialize(v) for k, v in item.items()}
+
+
+def error_code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def cancellation_codes(exc: ClientError) -> list[str]:
+    """Why each item of a cancelled TransactWriteItems failed ("None" = it did not)."""
+    reasons = exc.response.get("CancellationReasons") or []
+    return [r.get("Code") or "None" for r in reasons]
+
+
+def make_event(event: dict[str, Any], *, event_id: str | None = None, status: str | None = None) -> dict[str, Any]:
+    if not isinstance(event.get("type"), str) or not event["type"]:
+        raise ValueError("an event needs a non-empty 'type'")
+    entry = {
+        "event_id": event_id or event.get("event_id") or uuid.uuid4().hex,
+        "type": event["type"],
+        "at": event.get("at") or now_iso(),
+        "actor": str(event.get("actor") or "system"),
+        "detail": event.get("detail") or {},
+    }
+    if status:
+        entry["status"] = status
+    return entry
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def get_order(order_id: str) -> dict[str, Any] | None:
+    """The order with its timeline (one consistent GetItem), or None."""
+    if not domain.EXECUTION_NAME_RE.match(order_id or ""):
+        return None  # not an id we ever mint: no read needed
+    item = _table().get_item(Key=keys.order(order_id), ConsistentRead=True).get("Item")
+    return strip(item)
+
+
+def get_orders(order_ids: list[str]) -> list[dict[str, Any]]:
+    """Orders by id in one BatchGetItem per 100 ids, in the order asked."""
+    found: dict[str, dict[str, Any]] = {}
+    ids = list(dict.fromkeys(order_ids))
+    for i in range(0, len(ids), 100):
+        request: dict[str, Any] | None = {
+            table_name(): {"Keys": [keys.order(o) for o in ids[i : i + 100]], "ConsistentRead": True}
+        }
+        while request:
+            resp = clients.dynamodb_resource().batch_get_item(RequestItems=request)
+            for item in resp["Responses"].get(table_name(), []):
+                found[item["order_id"]] = strip(item) or {}
+            request = resp.get("UnprocessedKeys") or None
+    return [found[o] for o in ids if o in found]
+
+
+def get_checkout(checkout_id: str) -> dict[str, Any] | None:
+    return strip(_table().get_item(Key=keys.checkout(checkout_id), ConsistentRead=True).get("Item"))
+
+
+def list_orders(
+    *,
+    customer_id: str | None = None,
+    seller_id: str | None = None,
+    status: str | None = None,
+    limit: int = 20,
+    start_key: dict[str, Any] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of orders, newest first, and the key to continue from (None at the end).
+
+    Seller + status is a key condition on GSI3; a customer's status filter is a
+    FilterExpression on GSI1, read page by page until ``limit`` matches (customers have few
+    orders, and the cursor resumes exactly after the last order returned).
+    """
+    kwargs: dict[str, Any] = {"ScanIndexForward": False}
+    if seller_id is not None and status:
+        index, pk_attr = "GSI3", "GSI3PK"
+        kwargs["KeyConditionExpression"] = "GSI3PK = :pk"
+        values: dict[str, Any] = {":pk": keys.seller_orders_in(seller_id, status)}
+    elif seller_id is not None:
+        index, pk_attr = "GSI2", "GSI2PK"
+        kwargs["KeyConditionExpression"] = "GSI2PK = :pk"
+        values = {":pk": keys.seller_orders(seller_id)}
+    elif customer_id is not None:
+        index, pk_attr = "GSI1", "GSI1PK"
+        kwargs["KeyConditionExpression"] = "GSI1PK = :pk"
+        values = {":pk": keys.customer_orders(customer_id)}
+        if status:
+            kwargs["FilterExpression"] = "#st = :st"
+            kwargs["ExpressionAttributeNames"] = {"#st": "status"}
+            values[":st"] = status
+    else:
+        raise ValueError("list_orders needs a customer_id or a seller_id")
+    kwargs["IndexName"] = index
+    kwargs["ExpressionAttributeValues"] = values
+    sk_attr = pk_attr[:-2] + "SK"
+
+    filtered = "FilterExpression" in kwargs
+    out: list[dict[str, Any]] = []
+    key = start_key
+    for _ in range(MAX_LIST_PAGES):
+        page = dict(kwargs, Limit=min(limit * 4, 100) if filtered else limit - len(out))
+        if key:
+            page["ExclusiveStartKey"] = key
+        resp = _table().query(**page)
+        items = resp.get("Items", [])
+        room = limit - len(out)
+        if len(items) > room:  # more matches than the page holds: resume after the last one shown
+            out += items[:room]
+            last = out[-1]
+            return _strip_all(out), {a: last[a] for a in ("PK", "SK", pk_attr, sk_attr)}
+        out += items
+        key = resp.get("LastEvaluatedKey")
+        if not key or len(out) == limit:
+            break
+    return _strip_all(out), key or None
+
+
+def _strip_all(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in (strip(i) for i in items) if s is not None]
+
+
+# --- writes --------------------------------------------------------------------------------
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    return error_code(exc) == "ConditionalCheckFailedException"
+
+
+def transition(
+    order_id: str,
+    *,
+    from_statuses: set[str] | frozenset[str],
+    to_status: str,
+    event: dict[str, Any],
+    updates: dict[str, Any] | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """Move the order to ``to_status`` if its status is one of ``from_statuses``.
+
+    One conditional UpdateItem sets the status (and the seller's status index), appends the
+    event to the timeline and records ``event_id``; see the module docstring.
+    """
+    sources = set(from_statuses)
+    if not sources:
+        raise ValueError("from_statuses must not be empty")
+    bad = [s for s in sources if not domain.can_transition(s, to_status)]
+    if bad:
+        raise ValueError(f"transition {sorted(bad)} -> {to_status} is not allowed by the domain")
+    updates = dict(updates or {})
+    clash = PROTECTED & set(updates)
+    if clash:
+        raise ValueError(f"updates may not set {sorted(clash)}")
+    entry = make_event(event, event_id=event_id, status=to_status)
+    eid = entry["event_id"]
+    now = now_iso()
+
+    names = {"#st": "status", "#tl": "timeline", "#up": "updated_at", "#ae": "applied_events"}
+    values: dict[str, Any] = {
+        ":to": to_status,
+        ":now": now,
+        ":ev": [entry],
+        ":empty": [],
+        ":eid": eid,
+        ":eids": {eid},
+        ":g3": f"STATUS#{to_status}#{order_id}",
+    }
+    sets = ["#st = :to", "#up = :now", "#tl = list_append(if_not_exists(#tl, :empty), :ev)", "GSI3SK = :g3"]
+    for i, (name, value) in enumerate(updates.items()):
+        names[f"#u{i}"] = name
+        values[f":u{i}"] = value
+        sets.append(f"#u{i} = :u{i}")
+    src = []
+    for i, s in enumerate(sorted(sources)):
+        values[f":f{i}"] = s
+        src.append(f":f{i}")
+    # Guards: (a) the order is still in a state this move may leave — a concurrent move or a
+    # retried task after the move finds another state; (b) this event was not applied yet.
+    condition = f"#st IN ({', '.join(src)}) AND NOT contains(#ae, :eid)"
+    try:
+        item = _table().update_item(
+            Key=keys.order(order_id),
+            UpdateExpression="SET " + ", ".join(sets) + " ADD #ae :eids",
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+    except ClientError as exc:
+        if not _condition_failed(exc):
+            raise
+        return _after_refused_transition(order_id, eid, to_status, sources)
+    return strip(item) or {}
+
+
+def _after_refused_transition(order_id: str, eid: str, to_status: str, sources: set[str]) -> dict[str, Any]:
+    item = _table().get_item(Key=keys.order(order_id), ConsistentRead=True).get("Item")
+    if item is None:
+        raise NotFound(f"order {order_id} does not exist")
+    if eid in (item.get("applied_events") or set()):
+        return strip(item) or {}  # this very transition already happened: a retry, not an error
+    current = str(item.get("status"))
+    raise InvalidTransition(
+        f"order {order_id} is {current}; it can become {to_status} only from {', '.join(sorted(sources))}",
+        order_id=order_id,
+        current_status=current,
+    )
+
+
+def add_event(order_id: str, event: dict[str, Any], *, event_id: str | None = None) -> bool:
+    """Append a timeline entry that is not a status change. False if ``event_id`` was seen."""
+    entry = make_event(event, event_id=event_id)
+    try:
+        _table().update_item(
+            Key=keys.order(order_id),
+            UpdateExpression="SET #tl = list_append(if_not_exists(#tl, :empty), :ev), #up = :now ADD #ae :eids",
+            ConditionExpression="attribute_exists(PK) AND NOT contains(#ae, :eid)",
+            ExpressionAttributeNames={"#tl": "timeline", "#up": "updated_at", "#ae": "applied_events"},
+            ExpressionAttributeValues={
+                ":ev": [entry], ":empty": [], ":now": now_iso(), ":eid": entry["event_id"],
+                ":eids": {entry["event_id"]},
+            },
+        )
+    except ClientError as exc:
+        if not _condition_failed(exc):
+            raise
+        if get_order(order_id) is None:
+            raise NotFound(f"order {order_id} does not exist") from exc
+        return False
+    return True
+
+
+def restock(order_id: str, *, actor: str = "system") -> bool:
+    """Give the order's reserved units back to their products, exactly once.
+
+    One TransactWriteItems: the order's ``stock_released`` false→true (the guard: a second
+    call, or a concurrent one, fails on it and returns False) and ``stock + q`` per reserved
+    product. A product whose stock count disappeared since (its feed stopped giving one, so it
+    is unlimited now) is skipped rather than given a count.
+    """
+    order = get_order(order_id)
+    if order is None:
+        raise NotFound(f"order {order_id} does not exist")
+    if order.get("stock_released"):
+        return False
+    reserved = [i for i in order.get("items", []) if i.get("reserved")]
+    catalog = settings().catalog_table
+    entry = make_event({"type": "stock_released", "actor": actor,
+                        "detail": {"units": sum(i["quantity"] for i in reserved)}})
+    while True:
+        order_update = {
+            "Update": {
+                "TableName": table_name(),
+                "Key": av_item(keys.order(order_id)),
+                "UpdateExpression": "SET stock_released = :t, #tl = list_append(if_not_exists(#tl, :empty), :ev)",
+                "ConditionExpression": "stock_released = :f",
+                "ExpressionAttributeNames": {"#tl": "timeline"},
+                "ExpressionAttributeValues": av_item({":t": True, ":f": False, ":ev": [entry], ":empty": []}),
+            }
+        }
+        products = [
+            {
+                "Update": {
+                    "TableName": catalog,
+                    "Key": av_item(keys.product(i["product_id"])),
+                    "UpdateExpression": "SET stock = stock + :q",
+                    "ConditionExpression": "attribute_exists(stock)",
+                    "ExpressionAttributeValues": av_item({":q": i["quantity"]}),
+                }
+            }
+            for i in reserved
+        ]
+        try:
+            transact([order_update, *products])
+            return True
+        except ClientError as exc:
+            codes = cancellation_codes(exc)
+            if not codes:
+                raise
+            if codes[0] == "ConditionalCheckFailed":
+                return False
+            gone = {reserved[n - 1]["product_id"] for n, c in enumerate(codes) if n and c == "ConditionalCheckFailed"}
+            if not gone:
+                raise
+            reserved = [i for i in reserved if i["product_id"] not in gone]
+
+
+def transact(items: list[dict[str, Any]], *, attempts: int = 4) -> None:
+    """TransactWriteItems, retried only when DynamoDB cancelled it for a conflicting
+    concurrent transaction (nothing was written; trying again is the documented answer)."""
+    for attempt in range(attempts):
+        try:
+            clients.dynamodb().transact_write_items(TransactItems=items)
+            return
+        except ClientError as exc:
+            codes = cancellation_codes(exc)
+            retry = error_code(exc) == "TransactionConflictException" or (
+                codes and "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
+            )
+            if not retry or attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * (2**attempt))
+
+
+def set_task(order_id: str, kind: str, task_token: str) -> None:
+    """Keep a workflow task token server-side (overwrites the previous one of this kind)."""
+    _table().put_item(Item={**keys.order_task(order_id, kind), "task_token": task_token, "at": now_iso()})
+
+
+def get_task(order_id: str, kind: str) -> str | None:
+    item = _table().get_item(Key=keys.order_task(order_id, kind), ConsistentRead=True).get("Item")
+    return None if item is None else str(item["task_token"])
+
+
+def delete_task(order_id: str, kind: str) -> None:
+    _table().delete_item(Key=keys.order_task(order_id, kind))

@@ -1,0 +1,208 @@
+"""The few places where the local stack bends moto (and X-Ray) to behave like AWS.
+
+Each patch is idempotent, applied by ``python -m local`` at start, and guarded by a test in
+``tests/functional/test_local_patches.py`` that fails when moto's hook moves (moto is pinned
+exactly in ``requirements-dev.txt`` for that reason):
+
+- ``run_lambdas_in_process``: moto runs Lambda code only in Docker. Every invocation path
+  (Invoke, Step Functions ``lambda:invoke``, triggers) funnels through
+  ``LambdaFunction._invoke_lambda``; the replacement imports the function's handler string
+  (``module.attribute``, exactly what ``chalice package`` writes) and calls it in this
+  process. An exception becomes a Lambda function error whose payload carries ``errorType``,
+  so Step Functions ``Retry``/``Catch`` see the exception's class name, as on AWS.
+- ``serialize_dynamodb``: moto's DynamoDB is not atomic under concurrent requests; one lock
+  around ``DynamoHandler.call_action`` makes conditional writes and transactions behave.
+- ``enable_stepfunctions_execution``: moto only records executions unless told to run them.
+- ``silence_xray``: without a daemon every traced boto3 call logs errors.
+
+SQS is deliberately *not* wired through moto's event-source mapping (it would run the import
+inside the ``PutObject`` that notified the queue): ``local/poller.py`` polls instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+import uuid
+from typing import Any
+
+from chalicelib import logs
+
+log = logging.getLogger("marketplace.local")
+
+DYNAMODB_LOCK = threading.RLock()
+_applied: set[str] = set()
+_apply_lock = threading.Lock()
+
+
+def _once(name: str) -> bool:
+    """True the first time ``name`` is applied in this process."""
+    with _apply_lock:
+        if name in _applied:
+            return False
+        _applied.add(name)
+        return True
+
+
+# --- (a) Lambda: run the Chalice handlers in-process ------------------------------------
+
+
+class LambdaContext:
+    """The attributes of the Lambda context object the handlers may read."""
+
+    def __init__(self, function: Any) -> None:
+        self.function_name = function.function_name
+        self.function_version = getattr(function, "version", "$LATEST")
+        self.invoked_function_arn = function.function_arn
+        self.memory_limit_in_mb = int(function.memory_size or 128)
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + float(function.timeout or 3)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def resolve_handler(handler: str) -> Any:
+    """``"package.module.attribute"`` -> the object, as the Lambda runtime resolves it.
+
+    ``app`` is imported first: it registers the blueprints, which wires Chalice's middleware
+    into the blueprint handlers (on AWS the package's entry module does the same).
+    """
+    importlib.import_module("app")
+    module_name, _, attribute = handler.rpartition(".")
+    if not module_name:
+        raise ValueError(f"handler {handler!r} is not 'module.attribute'")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def invoke_in_process(function: Any, event: Any = None) -> tuple[str, bool, str]:
+    """What moto's ``_invoke_lambda`` returns: ``(payload JSON, errored, log text)``."""
+    if isinstance(event, bytes | str):
+        event = json.loads(event or "{}")
+    if event is None:
+        event = {}
+    context = LambdaContext(function)
+    token = logs.request_id.set(context.aws_request_id)
+    started = time.perf_counter()
+    try:
+        return _call(function, event, context, started)
+    finally:
+        logs.request_id.reset(token)
+
+
+def _call(function: Any, event: Any, context: LambdaContext, started: float) -> tuple[str, bool, str]:
+    fields: dict[str, Any] = {"function": function.function_name}
+    try:
+        result = resolve_handler(function.handler)(event, context)
+        payload = json.dumps(result, default=str)
+    except Exception as exc:  # noqa: BLE001 - becomes a Lambda function error, as on AWS
+        fields.update(ok=False, ms=round((time.perf_counter() - started) * 1000, 1),
+                      error_type=type(exc).__name__, error=str(exc))
+        log.warning("lambda error", extra={"fields": fields})
+        body = {
+            "errorMessage": str(exc),
+            "errorType": type(exc).__name__,
+            "stackTrace": traceback.format_tb(exc.__traceback__)[1:],
+        }
+        return json.dumps(body), True, traceback.format_exc()
+    fields.update(ok=True, ms=round((time.perf_counter() - started) * 1000, 1))
+    log.info("lambda invoked", extra={"fields": fields})
+    return payload, False, ""
+
+
+def run_lambdas_in_process() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    if not _once("lambda"):
+        return
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        return invoke_in_process(self, event)
+
+    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+
+
+# --- (c) DynamoDB: one request at a time ------------------------------------------------
+
+
+def serialize_dynamodb() -> None:
+    """Wrap ``DynamoHandler.call_action`` in ``DYNAMODB_LOCK`` (tests' in-process fixtures
+    call this too: concurrency tests are meaningless without it)."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    if not _once("dynamodb"):
+        return
+    original = DynamoHandler.call_action
+
+    def call_action(self: Any) -> Any:
+        with DYNAMODB_LOCK:
+            return original(self)
+
+    call_action.__wrapped__ = original  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
+# --- (d) Step Functions: really execute -------------------------------------------------
+
+
+def enable_stepfunctions_execution(moto_url: str) -> None:
+    """Server mode: ask the moto server to run executions. Its interpreter calls
+    ``http://localhost:$MOTO_PORT`` for Lambda and service integrations, so ``MOTO_PORT``
+    must be this server's port (``ThreadedMotoServer`` does not set it)."""
+    import requests
+
+    port = moto_url.rstrip("/").rsplit(":", 1)[1]
+    os.environ["MOTO_PORT"] = port
+    resp = requests.post(
+        f"{moto_url}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
+    )
+    resp.raise_for_status()
+
+
+# --- (e) X-Ray: silent locally, recordable in tests -------------------------------------
+
+
+def silence_xray() -> None:
+    """Must run before ``chalicelib.clients`` patches boto3 (it reads the switch per call,
+    but the SDK also logs at patch time when no daemon answers)."""
+    os.environ["AWS_XRAY_SDK_ENABLED"] = "false"
+    from aws_xray_sdk import global_sdk_config
+
+    global_sdk_config.set_sdk_enabled(False)
+
+
+class RecordingEmitter:
+    """An X-Ray emitter that keeps segments in memory instead of sending UDP to a daemon."""
+
+    def __init__(self) -> None:
+        self.segments: list[Any] = []
+        self._lock = threading.Lock()
+
+    def send_entity(self, entity: Any) -> None:
+        with self._lock:
+            self.segments.append(entity)
+
+    def set_daemon_address(self, address: str | None) -> None:
+        pass
+
+    @property
+    def ip(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return 0
+
+
+def apply_in_process() -> None:
+    """Every patch that needs no server: what ``python -m local`` applies first."""
+    silence_xray()
+    run_lambdas_in_process()
+    serialize_dynamodb()
