@@ -36,6 +36,8 @@ class _Source:
     def read(self, size: int = _CHUNK) -> bytes:
         if self._pushed:
             data, self._pushed = self._pushed[:size], self._pushed[size:]
+            if len(data) < size:
+                data += self._stream.read(size - len(data)) or b""
             return data
         return self._stream.read(size) or b""
 

@@ -64,19 +64,43 @@ _PRICE_RE = re.compile(
     r"(?P<post>[A-Za-z]{3}|₽|руб\.?|р\.?)?\s*$",
     re.IGNORECASE,
 )
+# PNG, JPEG, GIF, PDF, OLE2 (.xls/.doc), ELF, 7z, RAR, bzip2, xz
+_BINARY_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"%PDF", b"\xd0\xcf\x11\xe0", b"\x7fELF",
+                 b"7z\xbc\xaf", b"Rar!", b"BZh", b"\xfd7zXZ")
 _FILLED_FROM_PARENT = ("description", "short_description", "category", "pictures", "vendor")
 _MAX_PARENTS = 2_000
 
 Record = dict  # canonical field -> list[str]; "_params", "_pairs", "_attrs" hold tuples
 
 
+class _Prefixed(io.RawIOBase):
+    """The sample already read for detection, then the rest of the stream."""
+
+    def __init__(self, prefix: bytes, rest: BufferedReader) -> None:
+        self._prefix = prefix
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        if self._prefix:
+            data, self._prefix = self._prefix[: len(buffer)], self._prefix[len(buffer) :]
+        else:
+            data = self._rest.read1(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def _choose_encoding(sample: bytes) -> str:
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    if sample.startswith(_BINARY_MAGIC):
+        raise FeedFileError("not a text file: binary content (an image, PDF or office document?)")
     if b"\x00" in sample:
         raise FeedFileError("not a text file: binary content (NUL bytes)")
     controls = sum(1 for b in sample if b < 9 or 13 < b < 32 or b == 127)
-    if controls > max(8, len(sample) // 100):
+    if controls > max(4, len(sample) // 200):
         raise FeedFileError("not a text file: binary content")
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
@@ -127,9 +151,10 @@ class CsvReader:
         self.offer_ids = OfferIdSet()
 
     def read(self, reader: BufferedReader) -> Iterator[FeedOffer | RowError]:
-        sample = reader.peek(_SAMPLE)[:_SAMPLE]
+        sample = reader.read(_SAMPLE)
         encoding = _choose_encoding(sample)
-        text = io.TextIOWrapper(reader, encoding=encoding, errors="strict", newline="")
+        whole = io.BufferedReader(_Prefixed(sample, reader), buffer_size=_SAMPLE)
+        text = io.TextIOWrapper(whole, encoding=encoding, errors="strict", newline="")
         lines = _lines(text)
         try:
             header_line = next(lines, None)

@@ -17,7 +17,7 @@ _MASK = (1 << 64) - 1
 
 class OfferIdSet:
     def __init__(self) -> None:
-        self._slots = array("Q", bytes(8 * 1024))
+        self._slots = array("Q", [0]) * 1024
         self._used = 0
 
     def add(self, offer_id: str) -> bool:
@@ -44,7 +44,7 @@ class OfferIdSet:
             index = (index + 1) & mask
 
     def _grow(self) -> None:
-        bigger = array("Q", bytes(16 * len(self._slots)))
+        bigger = array("Q", [0]) * (2 * len(self._slots))
         for fingerprint in self._slots:
             if fingerprint:
                 self._insert(bigger, fingerprint)

@@ -51,7 +51,7 @@ from .sanitize import (
     split_pictures,
 )
 
-_CHUNK = 64 * 1024
+_CHUNK = 16 * 1024  # small: the offers completed by one Parse() call are held until yielded
 _MAX_SILENT_BYTES = 16 * 1024 * 1024
 _MAX_CHILDREN = 10_000
 _PROLOG_ENCODING_RE = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
