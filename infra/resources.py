@@ -136,13 +136,15 @@ ALL_TABLES = tuple(TABLES)
 # Chalice function name -> how it is wired. ``logical_id`` is the resource ``chalice package``
 # emits for it; ``handler`` is its Lambda handler string (``module.attribute``), which the
 # local stack registers in moto and ``local/patches.py`` resolves in-process; ``tables`` are
-# the tables its IAM role may read and write (least privilege: add a table here when a
-# function starts using it, or AWS denies the call while the local run does not).
+# the tables its IAM role may read and write and ``grants`` the other permissions it has
+# (named in ``infra/template.py``). Least privilege: add a table or grant here when a function
+# starts using it, or AWS denies the call while the local run does not.
 FUNCTIONS: dict[str, dict[str, Any]] = {
     API_FUNCTION: {
         "logical_id": "APIHandler",
         "handler": "app.app",
         "tables": ALL_TABLES,
+        "grants": ("accounts", "feed-uploads", "workflow-control", "email"),
         "memory": 512,
         "timeout": 30,
     },
@@ -150,6 +152,7 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
         "logical_id": "ImportFeed",
         "handler": "chalicelib.events.imports.import_feed",
         "tables": ("AccountsTable", "CatalogTable", "SearchTable"),
+        "grants": ("feed-reads", "import-queue"),
         "memory": 1024,
         "timeout": 900,
     },
@@ -157,6 +160,7 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
         "logical_id": "OrderWorkflow",
         "handler": "chalicelib.events.workflow.order_workflow",
         "tables": ("AccountsTable", "CatalogTable", "CommerceTable", "LedgerTable"),
+        "grants": ("email", "workflow-control"),
         "memory": 512,
         "timeout": 60,
     },
@@ -176,9 +180,31 @@ FEEDS_NOTIFICATION_PREFIX = FEEDS_PREFIX
 # replaces it (CloudFormation ``DefinitionSubstitutions`` / ``local/bootstrap.py``).
 STATE_MACHINE_SUBSTITUTIONS: dict[str, str] = {"OrderWorkflowFunctionArn": WORKFLOW_FUNCTION}
 
-# Lambda timeouts of the order workflow per stage (seconds); the local stack lets the
-# environment override them (``PAYMENT_TIMEOUT_SECONDS`` ...), tests set a few seconds.
-WORKFLOW_TIMEOUT_ENV = ("PAYMENT_TIMEOUT_SECONDS", "SELLER_TIMEOUT_SECONDS", "DELIVERY_AUTO_SECONDS")
+# Per-stage settings of the functions' environment (seconds for the timeouts). They live here,
+# not in ``.chalice/config.json``: ``chalice.test.Client`` would swap a stage's variables into
+# ``os.environ`` during every test request. The template sets them per stage; the local stack
+# uses "local" and lets the caller's environment override each (tests set a few seconds).
+STAGE_SETTINGS: dict[str, dict[str, str]] = {
+    "local": {
+        "STAGE": "local",
+        "PAYMENT_TIMEOUT_SECONDS": str(15 * 60),
+        "SELLER_TIMEOUT_SECONDS": str(30 * 60),
+        "DELIVERY_AUTO_SECONDS": str(60 * 60),
+    },
+    "dev": {
+        "STAGE": "dev",
+        "PAYMENT_TIMEOUT_SECONDS": str(30 * 60),
+        "SELLER_TIMEOUT_SECONDS": str(2 * 3600),
+        "DELIVERY_AUTO_SECONDS": str(24 * 3600),
+    },
+    "prod": {
+        "STAGE": "prod",
+        "PAYMENT_TIMEOUT_SECONDS": str(30 * 60),
+        "SELLER_TIMEOUT_SECONDS": str(48 * 3600),
+        "DELIVERY_AUTO_SECONDS": str(14 * 24 * 3600),
+    },
+}
+COMMON_SETTINGS = {"DEFAULT_LANG": "ru", "DEFAULT_CURRENCY": "RUB", "LINK_TTL_SECONDS": str(72 * 3600)}
 
 SES_SENDER_LOCAL = "no-reply@marketplace.local"
 

@@ -206,6 +206,7 @@ def create_local_stack(endpoint: str | None = None, region: str = "us-east-1", p
     created = create_state_machine(endpoint, region, prefix, arns)
     if created != env["ORDER_STATE_MACHINE_ARN"]:
         raise RuntimeError(f"state machine ARN {created} differs from the precomputed {env['ORDER_STATE_MACHINE_ARN']}")
+    env["LAMBDA_ROLE_ARN"] = _client("iam", endpoint, region).get_role(RoleName=f"{prefix}-lambda")["Role"]["Arn"]
     env["IMPORT_FUNCTION_NAME"] = function_name(prefix, res.IMPORT_FUNCTION)
     env["WORKFLOW_FUNCTION_NAME"] = function_name(prefix, res.WORKFLOW_FUNCTION)
     return env

@@ -201,8 +201,41 @@ class RecordingEmitter:
         return 0
 
 
+def per_thread_current_request() -> None:
+    """Make ``app.current_request`` belong to the thread serving the request.
+
+    On AWS a Lambda container serves one request at a time, so Chalice keeps the request in
+    one attribute of the app. Chalice's local server is threaded: without this, two
+    concurrent requests could read each other's request — headers and identity included.
+    """
+    if not _once("current_request"):
+        return
+    from chalice import app as chalice_app
+
+    state = threading.local()
+
+    def _get(self: Any) -> Any:
+        return getattr(state, f"r{id(self)}", None)
+
+    def _set(self: Any, value: Any) -> None:
+        setattr(state, f"r{id(self)}", value)
+
+    chalice_app.Chalice.current_request = property(_get, _set)  # type: ignore[assignment]
+
+
+def larger_listen_backlog() -> None:
+    """The dev server inherits a listen backlog of 5: bursts of clients (the concurrency
+    tests open 200 at once) would see refused connections that API Gateway never gives."""
+    from chalice import local as chalice_local
+
+    chalice_local.ThreadedHTTPServer.request_queue_size = 256
+    chalice_local.ThreadedHTTPServer.daemon_threads = True
+
+
 def apply_in_process() -> None:
     """Every patch that needs no server: what ``python -m local`` applies first."""
     silence_xray()
     run_lambdas_in_process()
     serialize_dynamodb()
+    per_thread_current_request()
+    larger_listen_backlog()

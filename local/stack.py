@@ -39,12 +39,11 @@ def chalice_config() -> dict[str, Any]:
 
 
 def stage_defaults(stage: str = "local") -> dict[str, str]:
-    """The ``local`` stage's environment of ``.chalice/config.json`` (timeouts a human can
-    click through); whatever the caller's environment sets wins."""
-    cfg = chalice_config()
-    env = dict(cfg.get("environment_variables", {}))
-    env.update(cfg.get("stages", {}).get(stage, {}).get("environment_variables", {}))
-    return env
+    """The ``local`` stage's settings from ``infra/resources.py`` (timeouts a human can click
+    through); whatever the caller's environment sets wins."""
+    from infra import resources as res
+
+    return {**res.COMMON_SETTINGS, **res.STAGE_SETTINGS[stage]}
 
 
 def configure_logging() -> None:
@@ -110,6 +109,7 @@ class LocalStack:
         env["JWKS_URL"] = f"{self.moto_url}/{env['USER_POOL_ID']}/.well-known/jwks.json"
         env["AWS_ENDPOINT_URL"] = self.moto_url
         env["MOTO_PORT"] = str(port)
+        env["AWS_REGION"] = opts.region
         self.url = f"http://{opts.host}:{opts.port}"
         env.setdefault("PUBLIC_BASE_URL", os.environ.get("PUBLIC_BASE_URL", self.url))
         os.environ.update(env)

@@ -143,7 +143,8 @@ def test_refresh_gives_a_working_token_until_logout(api, register):
     tokens = post(api, "/auth/login", {"email": user.email, "password": user.password}).json_body
     fresh = post(api, "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
     assert fresh.status_code == 200
-    assert api.http.get("/me", headers={"Authorization": f"Bearer {fresh.json_body['access_token']}"}).status_code == 200
+    headers = {"Authorization": f"Bearer {fresh.json_body['access_token']}"}
+    assert api.http.get("/me", headers=headers).status_code == 200
 
 
 def test_role_is_a_pool_group(api, aws, register):

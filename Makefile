@@ -1,0 +1,78 @@
+# One entry point for people and CI. `make run` starts everything locally (no Docker);
+# `make test` is what CI runs (.ci/run). Dependencies are installed into .venv only when a
+# requirements file changed (the stamp file remembers the last install).
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+STAGE ?= dev
+BUILD := build
+PACKAGE_DIR := $(BUILD)/package
+MERGE_TEMPLATE := $(BUILD)/merge-template.json
+PYTEST_ARGS ?=
+
+export AWS_EC2_METADATA_DISABLED := true
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test lint unit functional e2e browser-deps package template bench deploy-localstack clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $(STAMP)
+
+## run: the whole system at http://127.0.0.1:8000 (moto, demo data); Ctrl-C stops it
+run: $(STAMP)
+	$(PY) -m local $(RUN_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+## test: lint, then every test; unit and functional in parallel, e2e (one local stack) serially
+test: $(STAMP) browser-deps lint
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --timeout 300 -m "not e2e" --ignore=tests/e2e $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q --timeout 300 tests/e2e $(PYTEST_ARGS)
+
+unit functional: $(STAMP)
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile tests/$@ $(PYTEST_ARGS)
+
+e2e: $(STAMP)
+	$(VENV)/bin/pytest -q tests/e2e $(PYTEST_ARGS)
+
+## browser-deps: Debian chromium for the browser tests (as root, only when missing)
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+		true; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	else \
+		echo "browser-deps: chromium is missing and this is not a root Debian shell; browser tests may skip"; \
+	fi
+
+## template: the --merge-template for `chalice package` (from infra/resources.py)
+template: $(STAMP)
+	mkdir -p $(BUILD)
+	$(PY) -m infra.template --stage $(STAGE) --output $(MERGE_TEMPLATE)
+
+## package: the deployable SAM template + Lambda zip in build/package
+package: template
+	rm -rf $(PACKAGE_DIR)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --pkg-format cloudformation --merge-template $(MERGE_TEMPLATE) \
+		--stage $(STAGE) $(PACKAGE_DIR)
+	$(PY) -m infra.slim $(PACKAGE_DIR)/deployment.zip
+
+## bench: cold import time of the app vs boto3, package size, every bench/*_bench.py
+bench: $(STAMP)
+	$(PY) -m bench
+
+## deploy-localstack: package, then deploy into LocalStack (docker compose -f localstack-compose.yml up -d)
+deploy-localstack: package
+	AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test $(PY) -m infra.deploy \
+		--endpoint $${LOCALSTACK_ENDPOINT:-http://localhost:4566} \
+		--template $(PACKAGE_DIR)/sam.json --package $(PACKAGE_DIR)/deployment.zip --stage $(STAGE)
+
+clean:
+	rm -rf $(BUILD) local/.state

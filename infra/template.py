@@ -1,0 +1,498 @@
+"""The ``--merge-template`` for ``chalice package``: every resource of ``infra/resources.py``.
+
+``chalice package`` emits the functions and the API; this template adds what they use (tables,
+user pool, feeds bucket → import queue → dead-letter queue, SES identity, link secret, the
+order state machine) and deep-merges into each Chalice function its name, memory, timeout,
+environment and its own least-privilege role. Rules it keeps (DESIGN.md, "Deploying"):
+
+- Only merge where Chalice has a literal (the role placeholder of ``.chalice/config.json``,
+  the SQS event's queue ARN); never replace an intrinsic Chalice wrote.
+- No cycles: the state machine needs the workflow function's ARN, and every function's
+  environment needs the state machine's ARN, so that one is built with ``Fn::Sub`` from the
+  machine's fixed name. Only the transformed template shows such a cycle: the tests lint both.
+- IAM: no ``*`` action; ``*`` resources only for actions AWS cannot scope (the tests check
+  this against cfn-lint's table of actions and resource types).
+
+``python -m infra.template --stage dev --output build/merge-template.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from copy import deepcopy
+from pathlib import Path
+from typing import Any
+
+from infra import resources as res
+
+PARTITION_ARN = "arn:${AWS::Partition}"
+SECRET_NAME_SUFFIX = "link-secret"
+DYNAMODB_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+)
+# DynamoDB transactions are no IAM actions: the item actions inside them are.
+TRANSACTION_ACTIONS = {
+    "TransactWriteItems": ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                           "dynamodb:ConditionCheckItem"),
+    "TransactGetItems": ("dynamodb:GetItem",),
+}
+# Actions AWS authorizes only on "*" (no resource types; cfn-lint's policy table agrees).
+XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+                "xray:GetSamplingTargets")
+TASK_TOKEN_ACTIONS = ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat")
+
+
+def _sub(text: str) -> dict[str, str]:
+    return {"Fn::Sub": text}
+
+
+def _getatt(logical_id: str, attr: str = "Arn") -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical_id, attr]}
+
+
+def _allow(actions: Any, resources: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": list(actions), "Resource": resources}
+
+
+def _policy(name: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"PolicyName": name, "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}
+
+
+def _assume(service: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+
+
+class Names:
+    """Physical names the template fixes, so that ARNs can be built without references."""
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+        self.prefix = f"{res.APP_NAME}-{stage}"
+
+    def function(self, chalice_name: str) -> str:
+        return f"{self.prefix}-{chalice_name}"
+
+    @property
+    def state_machine(self) -> str:
+        return res.state_machine_name(self.prefix)
+
+    @property
+    def state_machine_arn(self) -> dict[str, str]:
+        return _sub(f"{PARTITION_ARN}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{self.state_machine}")
+
+    @property
+    def executions_arn(self) -> dict[str, str]:
+        return _sub(f"{PARTITION_ARN}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:{self.state_machine}:*")
+
+    @property
+    def bucket(self) -> dict[str, str]:
+        # lowercase and unique per account and region; fixed so the queue policy can name it
+        return _sub(f"{self.prefix}-feeds-${{AWS::AccountId}}-${{AWS::Region}}")
+
+    def bucket_arn(self, suffix: str = "") -> dict[str, str]:
+        return _sub(f"{PARTITION_ARN}:s3:::{self.prefix}-feeds-${{AWS::AccountId}}-${{AWS::Region}}{suffix}")
+
+    def log_group_arn(self, chalice_name: str) -> dict[str, str]:
+        return _sub(
+            f"{PARTITION_ARN}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/{self.function(chalice_name)}"
+        )
+
+
+SENDER_IDENTITY_ARN = _sub(f"{PARTITION_ARN}:ses:${{AWS::Region}}:${{AWS::AccountId}}:identity/${{SenderEmail}}")
+
+
+def _table_arns(tables: tuple[str, ...]) -> list[Any]:
+    arns: list[Any] = []
+    for logical_id in tables:
+        arns.append(_getatt(logical_id))
+        arns.append(_sub(f"${{{logical_id}.Arn}}/index/*"))
+    return arns
+
+
+# --- the resources -----------------------------------------------------------------------
+
+
+def tables(stage: str) -> dict[str, Any]:
+    policy = "Retain" if stage == "prod" else "Delete"
+    return {
+        logical_id: {
+            "Type": "AWS::DynamoDB::Table",
+            "DeletionPolicy": policy,
+            "UpdateReplacePolicy": policy,
+            "Properties": deepcopy(spec["props"]),
+        }
+        for logical_id, spec in res.TABLES.items()
+    }
+
+
+def user_pool(names: Names) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "UserPool": {
+            "Type": "AWS::Cognito::UserPool",
+            "Properties": {
+                "UserPoolName": f"{names.prefix}-users",
+                "Policies": {"PasswordPolicy": res.PASSWORD_POLICY},
+                "UsernameAttributes": ["email"],
+                "Schema": [{"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True}],
+            },
+        },
+        "UserPoolClient": {
+            "Type": "AWS::Cognito::UserPoolClient",
+            "Properties": {
+                "UserPoolId": {"Ref": "UserPool"},
+                "ClientName": f"{names.prefix}-api",
+                "ExplicitAuthFlows": res.USER_POOL_CLIENT_FLOWS,
+                "GenerateSecret": False,
+            },
+        },
+    }
+    for role in res.ROLES:
+        out[f"{role.capitalize()}Group"] = {
+            "Type": "AWS::Cognito::UserPoolGroup",
+            "Properties": {"UserPoolId": {"Ref": "UserPool"}, "GroupName": role},
+        }
+    return out
+
+
+def feeds(names: Names) -> dict[str, Any]:
+    queue, dlq = res.IMPORT_QUEUE_ID, res.IMPORT_DLQ_ID
+    return {
+        dlq: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": f"{names.prefix}-{res.IMPORT_QUEUE_SUFFIX}-dlq",
+                **res.dead_letter_queue_properties(),
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        queue: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": f"{names.prefix}-{res.IMPORT_QUEUE_SUFFIX}",
+                **res.import_queue_properties(_getatt(dlq)),
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        f"{queue}Policy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": queue}],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "FeedUploadsFromTheBucket",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "s3.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": _getatt(queue),
+                            "Condition": {
+                                "ArnEquals": {"aws:SourceArn": names.bucket_arn()},
+                                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+        "FeedsBucket": {
+            "Type": "AWS::S3::Bucket",
+            # S3 checks it may send to the queue when the notification is created
+            "DependsOn": [f"{queue}Policy"],
+            "Properties": {
+                "BucketName": names.bucket,
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+                "NotificationConfiguration": {
+                    "QueueConfigurations": [
+                        {
+                            "Event": event,
+                            "Queue": _getatt(queue),
+                            "Filter": {
+                                "S3Key": {"Rules": [{"Name": "prefix", "Value": res.FEEDS_NOTIFICATION_PREFIX}]}
+                            },
+                        }
+                        for event in res.FEEDS_NOTIFICATION_EVENTS
+                    ]
+                },
+            },
+        },
+    }
+
+
+def email_and_secret(names: Names) -> dict[str, Any]:
+    return {
+        "SenderIdentity": {"Type": "AWS::SES::EmailIdentity", "Properties": {"EmailIdentity": {"Ref": "SenderEmail"}}},
+        "LinkSecret": {
+            "Type": "AWS::SecretsManager::Secret",
+            "Properties": {
+                "Name": f"{names.prefix}-{SECRET_NAME_SUFFIX}",
+                "Description": "Signs the action links in emails (LINK_SECRET).",
+                "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True},
+            },
+        },
+    }
+
+
+def _task_permissions(definition: dict[str, Any], function_arns: list[Any]) -> list[dict[str, Any]]:
+    """IAM statements for every Task ``Resource`` of the definition (Map and Parallel too)."""
+    actions: dict[str, set[str]] = {"lambda": set(), "dynamodb": set(), "ses": set()}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("Type") == "Task" and isinstance(node.get("Resource"), str):
+                _classify(node["Resource"], actions)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(definition)
+    statements = []
+    if actions["lambda"]:
+        resources = [*function_arns, *[_sub(f"${{{a['Fn::GetAtt'][0]}.Arn}}:*") for a in function_arns]]
+        statements.append(_allow(sorted(actions["lambda"]), resources))
+    if actions["dynamodb"]:
+        statements.append(_allow(sorted(actions["dynamodb"]), _table_arns(tuple(res.TABLES))))
+    if actions["ses"]:
+        statements.append(_allow(sorted(actions["ses"]), SENDER_IDENTITY_ARN))
+    return statements
+
+
+def _classify(resource: str, actions: dict[str, set[str]]) -> None:
+    base = resource.split(".waitForTaskToken")[0].split(".sync")[0]
+    if base.startswith("arn:aws:lambda:") or base.startswith("${") or base == "arn:aws:states:::lambda:invoke":
+        actions["lambda"].add("lambda:InvokeFunction")
+        return
+    tail = base.removeprefix("arn:aws:states:::").removeprefix("aws-sdk:")
+    service, _, op = tail.partition(":")
+    op = op[:1].upper() + op[1:]
+    if service == "dynamodb" and op in TRANSACTION_ACTIONS:
+        actions["dynamodb"].update(TRANSACTION_ACTIONS[op])
+    elif service == "dynamodb" and op:
+        actions["dynamodb"].add(f"dynamodb:{op}")
+    elif service in ("ses", "sesv2") and op in ("SendEmail", "SendRawEmail", "SendTemplatedEmail"):
+        actions["ses"].add(f"ses:{op}")
+    else:
+        raise ValueError(f"no IAM grant known for the state machine task resource {resource!r}: add one here")
+
+
+def state_machine(names: Names) -> dict[str, Any]:
+    definition = res.state_machine_definition()
+    substitutions = {
+        placeholder: _getatt(res.FUNCTIONS[fn]["logical_id"])
+        for placeholder, fn in res.STATE_MACHINE_SUBSTITUTIONS.items()
+    }
+    unknown = res.definition_placeholders(definition) - set(substitutions)
+    if unknown:
+        raise KeyError(f"state machine placeholders without a substitution: {sorted(unknown)}")
+    statements = _task_permissions(definition, list(substitutions.values()))
+    statements.append(_allow(XRAY_ACTIONS, "*"))
+    return {
+        "OrderStateMachineRole": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": _assume("states.amazonaws.com"),
+                "Policies": [_policy("order-workflow", statements)],
+            },
+        },
+        "OrderStateMachine": {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "StateMachineName": names.state_machine,
+                "StateMachineType": "STANDARD",
+                "Definition": definition,
+                "DefinitionSubstitutions": substitutions,
+                "RoleArn": _getatt("OrderStateMachineRole"),
+                "TracingConfiguration": {"Enabled": True},
+            },
+        },
+    }
+
+
+# --- the functions: environment, role, size ----------------------------------------------
+
+
+def environment(names: Names) -> dict[str, Any]:
+    env: dict[str, Any] = {**res.COMMON_SETTINGS, **res.STAGE_SETTINGS[names.stage]}
+    env.update({spec["env"]: {"Ref": logical_id} for logical_id, spec in res.TABLES.items()})
+    env.update(
+        {
+            "FEEDS_BUCKET": {"Ref": "FeedsBucket"},
+            "USER_POOL_ID": {"Ref": "UserPool"},
+            "USER_POOL_CLIENT_ID": {"Ref": "UserPoolClient"},
+            "ORDER_STATE_MACHINE_ARN": names.state_machine_arn,
+            "SES_SENDER": {"Ref": "SenderEmail"},
+            "PUBLIC_BASE_URL": {"Ref": "PublicBaseUrl"},
+            # resolved by CloudFormation at deploy time; the value never appears in a file
+            "LINK_SECRET": _sub("{{resolve:secretsmanager:${LinkSecret}:SecretString}}"),
+        }
+    )
+    return env
+
+
+def _grants(names: Names, grant: str) -> list[dict[str, Any]]:
+    feeds_objects = names.bucket_arn(f"/{res.FEEDS_PREFIX}*")
+    reports_objects = names.bucket_arn(f"/{res.REPORTS_PREFIX}*")
+    table = {
+        "accounts": [
+            _allow(
+                [
+                    "cognito-idp:AdminConfirmSignUp",
+                    "cognito-idp:AdminAddUserToGroup",
+                    "cognito-idp:AdminDeleteUser",
+                    "cognito-idp:AdminGetUser",
+                    "cognito-idp:AdminListGroupsForUser",
+                    "cognito-idp:AdminUserGlobalSignOut",
+                ],
+                _getatt("UserPool"),
+            )
+        ],
+        "feed-uploads": [_allow(["s3:PutObject", "s3:GetObject"], [feeds_objects, reports_objects])],
+        "feed-reads": [
+            _allow(["s3:GetObject"], feeds_objects),
+            # without it, HeadObject of a deleted feed answers 403 instead of 404
+            _allow(["s3:ListBucket"], names.bucket_arn()),
+            _allow(["s3:PutObject", "s3:GetObject"], reports_objects),
+        ],
+        "import-queue": [
+            _allow(
+                ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+                _getatt(res.IMPORT_QUEUE_ID),
+            )
+        ],
+        "workflow-control": [
+            _allow(["states:StartExecution"], names.state_machine_arn),
+            _allow(["states:DescribeExecution", "states:StopExecution", "states:GetExecutionHistory"],
+                   names.executions_arn),
+            # no resource types exist for these: the token itself is the authorization, and it
+            # never leaves the server (DESIGN.md, decision 3)
+            _allow(TASK_TOKEN_ACTIONS, "*"),
+        ],
+        "email": [_allow(["ses:SendEmail", "ses:SendRawEmail"], SENDER_IDENTITY_ARN)],
+    }
+    return table[grant]
+
+
+def function_role(names: Names, chalice_name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    log_group = names.log_group_arn(chalice_name)
+    statements = [
+        _allow(["logs:CreateLogGroup"], log_group),
+        _allow(["logs:CreateLogStream", "logs:PutLogEvents"], _sub(log_group["Fn::Sub"] + ":*")),
+        _allow(XRAY_ACTIONS[:2], "*"),
+        # (transactions are authorized by the item actions they contain)
+        _allow(DYNAMODB_ACTIONS, _table_arns(tuple(spec["tables"]))),
+    ]
+    for grant in spec["grants"]:
+        statements += _grants(names, grant)
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": _assume("lambda.amazonaws.com"),
+            "Policies": [_policy(chalice_name, statements)],
+        },
+    }
+
+
+def functions(names: Names) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    env = environment(names)
+    for chalice_name, spec in res.FUNCTIONS.items():
+        logical_id = spec["logical_id"]
+        role_id = f"{logical_id}Role"
+        out[role_id] = function_role(names, chalice_name, spec)
+        props: dict[str, Any] = {
+            "FunctionName": names.function(chalice_name),
+            "Role": _getatt(role_id),
+            "MemorySize": spec["memory"],
+            "Timeout": spec["timeout"],
+            "Environment": {"Variables": env},
+        }
+        if chalice_name == res.IMPORT_FUNCTION:
+            # Chalice wrote ``{"Fn::Sub": "arn:...:<decorator's queue name>"}``; a deep merge
+            # cannot swap that intrinsic for another, so replace the Sub's string with one
+            # naming this stack's queue (which also makes the function depend on it)
+            queue_name = f"${{{res.IMPORT_QUEUE_ID}.QueueName}}"
+            queue_arn = _sub(f"{PARTITION_ARN}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{queue_name}")
+            props["Events"] = {f"{logical_id}SqsEventSource": {"Properties": {"Queue": queue_arn}}}
+        out[logical_id] = {"Properties": props}
+    return out
+
+
+def build(stage: str) -> dict[str, Any]:
+    names = Names(stage)
+    resources: dict[str, Any] = {}
+    for part in (
+        tables(stage),
+        user_pool(names),
+        feeds(names),
+        email_and_secret(names),
+        state_machine(names),
+        functions(names),
+    ):
+        overlap = set(part) & set(resources)
+        if overlap:
+            raise ValueError(f"logical ids defined twice: {sorted(overlap)}")
+        resources.update(part)
+    return {
+        "Description": f"{res.APP_NAME} ({stage}): Chalice app + the resources of infra/resources.py",
+        "Parameters": {
+            "SenderEmail": {
+                "Type": "String",
+                "Description": "The verified SES sender of every notification",
+                "AllowedPattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            },
+            "PublicBaseUrl": {
+                "Type": "String",
+                "Description": "The public base URL of the API (emailed links point here)",
+                "AllowedPattern": r"^https?://\S+$",
+            },
+        },
+        "Resources": resources,
+        "Outputs": {
+            "FeedsBucketName": {"Value": {"Ref": "FeedsBucket"}},
+            "UserPoolId": {"Value": {"Ref": "UserPool"}},
+            "UserPoolClientId": {"Value": {"Ref": "UserPoolClient"}},
+            "OrderStateMachineArn": {"Value": {"Ref": "OrderStateMachine"}},
+            "ImportDeadLetterQueueUrl": {"Value": {"Ref": res.IMPORT_DLQ_ID}},
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.template", description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", default="dev")
+    parser.add_argument("--output", type=Path, help="file to write (default: stdout)")
+    args = parser.parse_args(argv)
+    text = json.dumps(build(args.stage), indent=2, ensure_ascii=False)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text + "\n", encoding="utf-8")
+    else:
+        sys.stdout.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The local stack as a subprocess, shared by every e2e test of the session.
+
+``stack`` starts ``python -m local --no-demo`` on free ports with short workflow timeouts
+(``PAYMENT_TIMEOUT_SECONDS`` / ``SELLER_TIMEOUT_SECONDS`` / ``DELIVERY_AUTO_SECONDS``: 5 s
+unless the environment sets them), waits for its ``LOCAL_STACK_READY {json}`` line and
+``/health``, and stops it at the end. If the stack dies or hangs, the test fails with its
+output. The object it yields:
+
+- ``url`` (the API), ``moto_url`` (the AWS endpoint), ``env`` (what the app runs with:
+  table names, ``FEEDS_BUCKET``, ``USER_POOL_ID``, ``ORDER_STATE_MACHINE_ARN``,
+  ``IMPORT_QUEUE_URL``, ``IMPORT_DLQ_URL``, ``IMPORT_FUNCTION_NAME``,
+  ``WORKFLOW_FUNCTION_NAME``, the timeouts ...),
+- ``client(service)``: a boto3 client on the stack's moto,
+- ``http``: a ``requests.Session``; ``get/post/put/delete(path, token=None, **kw)``,
+- ``logs()`` / ``wait_for_log(predicate, timeout)``: the stack's JSON log lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_PREFIX = "LOCAL_STACK_READY "
+START_TIMEOUT = float(os.environ.get("E2E_START_TIMEOUT", "90"))
+SHORT_TIMEOUTS = {
+    "PAYMENT_TIMEOUT_SECONDS": "5",
+    "SELLER_TIMEOUT_SECONDS": "5",
+    "DELIVERY_AUTO_SECONDS": "5",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    url: str
+    moto_url: str
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen
+    http: requests.Session = field(default_factory=requests.Session)
+
+    @property
+    def region(self) -> str:
+        return self.env.get("AWS_REGION", "us-east-1")
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.moto_url,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def request(self, method: str, path: str, token: str | None = None, **kw: Any) -> requests.Response:
+        headers = kw.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.http.request(method, self.url + path, headers=headers, timeout=kw.pop("timeout", 30), **kw)
+
+    def get(self, path: str, token: str | None = None, **kw: Any) -> requests.Response:
+        return self.request("GET", path, token, **kw)
+
+    def post(self, path: str, token: str | None = None, **kw: Any) -> requests.Response:
+        return self.request("POST", path, token, **kw)
+
+    def put(self, path: str, token: str | None = None, **kw: Any) -> requests.Response:
+        return self.request("PUT", path, token, **kw)
+
+    def delete(self, path: str, token: str | None = None, **kw: Any) -> requests.Response:
+        return self.request("DELETE", path, token, **kw)
+
+    def output(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def logs(self) -> list[dict[str, Any]]:
+        """The stack's JSON log lines (the banner and other plain lines are skipped)."""
+        entries = []
+        for line in self.output().splitlines():
+            if line.startswith("{"):
+                try:
+                    entries.append(json.loads(line))
+                except ValueError:
+                    continue
+        return entries
+
+    def wait_for_log(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 20) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            for entry in self.logs():
+                if predicate(entry):
+                    return entry
+            if self.process.poll() is not None:
+                raise AssertionError(f"the local stack exited ({self.process.returncode}):\n{self.output()[-4000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no matching log line in {timeout} s; last lines:\n{self.output()[-3000:]}")
+            time.sleep(0.1)
+
+
+def _wait_ready(proc: subprocess.Popen, log_path: Path) -> dict[str, Any]:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+        for line in text.splitlines():
+            if line.startswith(READY_PREFIX):
+                return json.loads(line[len(READY_PREFIX):])
+        if proc.poll() is not None:
+            pytest.fail(f"the local stack exited with {proc.returncode} before it was ready:\n{text[-6000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"the local stack was not ready in {START_TIMEOUT:.0f} s:\n{text[-6000:]}")
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("stack")
+    log_path = workdir / "stack.log"
+    port = free_port()
+    env = dict(os.environ)
+    env.pop("AWS_ENDPOINT_URL", None)
+    for key, default in SHORT_TIMEOUTS.items():
+        env[key] = os.environ.get(key, default)
+    env["PYTHONUNBUFFERED"] = "1"
+    cmd = [sys.executable, "-m", "local", "--port", str(port), "--no-demo", "--state-file", str(workdir / "state.json")]
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        state = _wait_ready(proc, log_path)
+        stack = Stack(url=state["url"], moto_url=state["moto_url"], env=state["env"], log_path=log_path, process=proc)
+        resp = stack.get("/health")
+        assert resp.status_code == 200, resp.text
+        yield stack
+    finally:
+        _stop(proc)
