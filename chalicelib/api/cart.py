@@ -1,5 +1,203 @@
-"""cart routes."""
+"""Cart and checkout routes (customer).
+
+    GET    /cart                         carts grouped by seller (CartOut)
+    POST   /cart/items                   {product_id, quantity}: adds; quantities sum
+    PUT    /cart/items/{product_id}      {quantity}: sets
+    DELETE /cart/items/{product_id}      removes (an absent line is fine) → 204
+    DELETE /cart                         empties every cart → 204
+    POST   /checkout                     Idempotency-Key; {delivery: {seller_id: method_id},
+                                         payment_method: "wallet", address} → 201 CheckoutOut
+
+Quantities are JSON integers 1..999 (0, negatives, 2.5, "2" and true are 422 on ``quantity``).
+Bodies cannot carry prices, totals, status or seller: unknown fields are 422 naming them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
+from pydantic import Field, StrictInt, StringConstraints
+
+from chalicelib.api.http import Ctx, Reply, endpoint
+from chalicelib.api.models import Body, Id, Money, Out
+from chalicelib.domain.cart import MAX_QUANTITY
+from chalicelib.errors import ValidationFailed
+from chalicelib.services import cart as cart_service
+from chalicelib.services import checkout as checkout_service
 
 bp = Blueprint(__name__)
+PRODUCT_ID_RE = re.compile(r"^[A-Za-z0-9._:~\-]{1,128}$")
+
+CUSTOMER = ("customer",)
+Quantity = Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY, description=f"units, 1..{MAX_QUANTITY}")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class AddLineIn(Body):
+    product_id: Id
+    quantity: Quantity = 1
+
+
+class SetLineIn(Body):
+    quantity: Quantity
+
+
+class Address(Body):
+    recipient: Text
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()\-]{5,32}$")]
+    country: Annotated[str, StringConstraints(min_length=2, max_length=56)]
+    city: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    street: Text
+    postal_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9 \-]{2,12}$")] | None = None
+    comment: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class CheckoutIn(Body):
+    delivery: Annotated[dict[Id, Id], Field(min_length=1, max_length=50,
+                                            description="seller_id → delivery method id, one per seller in the cart")]
+    payment_method: Literal["wallet"]
+    address: Address
+
+
+class LineOut(Out):
+    customer_id: str
+    product_id: str
+    seller_id: str
+    quantity: int
+    price_seen: int
+    currency: str
+    added_at: str
+    updated_at: str
+
+
+class CartLineOut(Out):
+    product_id: str
+    name: str | None
+    picture: str | None = None
+    price: int | None = Field(description="current price, minor units")
+    price_seen: int = Field(description="the price when the line was last added or set")
+    currency: str | None
+    quantity: int
+    line_total: int | None
+    available: int | None = Field(description="units that can be ordered now; null = not limited")
+    issues: list[Literal["unavailable", "price_increased", "not_enough_stock"]]
+
+
+class DeliveryMethodOut(Out):
+    id: str
+    name: str | None
+    price: int
+    days: int | None
+
+
+class SellerCartOut(Out):
+    seller_id: str
+    seller_name: str | None
+    currency: str | None
+    lines: list[CartLineOut]
+    subtotal: int = Field(description="lines that can be ordered now, minor units")
+    delivery_methods: list[DeliveryMethodOut]
+    has_issues: bool
+
+
+class CartOut(Out):
+    carts: list[SellerCartOut]
+    line_count: int
+    totals: list[Money] = Field(description="per currency, delivery not included")
+    total: Money | None = Field(description="the grand total when every cart is in one currency")
+
+
+class OrderItemOut(Out):
+    product_id: str
+    name: str
+    price: int
+    quantity: int
+    line_total: int
+
+
+class DeliveryOut(Out):
+    method_id: str
+    name: str
+    price: int
+    days: int | None = None
+
+
+class OrderSummaryOut(Out):
+    order_id: str
+    checkout_id: str
+    customer_id: str
+    seller_id: str
+    seller_name: str
+    status: str
+    items: list[OrderItemOut]
+    delivery: DeliveryOut
+    items_total: int
+    delivery_price: int
+    total: int
+    currency: str
+    address: dict[str, Any]
+    payment_method: str
+    created_at: str
+    updated_at: str
+
+
+class CheckoutOut(Out):
+    checkout_id: str
+    orders: list[OrderSummaryOut]
+    totals: list[Money]
+
+
+def _check_product_id(product_id: str) -> None:
+    if not PRODUCT_ID_RE.match(product_id):
+        raise ValidationFailed.one("product_id", "not a product id")
+
+
+@endpoint(bp, "/cart", summary="My carts, one per seller, at current prices", auth=CUSTOMER, response=CartOut,
+          tags=("cart",))
+def get_cart(ctx: Ctx) -> CartOut:
+    return CartOut(**cart_service.view(ctx.user.user_id))
+
+
+@endpoint(bp, "/cart/items", method="POST", summary="Add a product to my cart (quantities sum)", auth=CUSTOMER,
+          body=AddLineIn, response=LineOut, errors=(404, 409, 422), tags=("cart",))
+def add_item(ctx: Ctx) -> LineOut:
+    return LineOut(**cart_service.add(ctx.user.user_id, ctx.body.product_id, ctx.body.quantity))
+
+
+@endpoint(bp, "/cart/items/{product_id}", method="PUT", summary="Set the quantity of a cart line", auth=CUSTOMER,
+          body=SetLineIn, response=LineOut, errors=(404, 409, 422), owner_scoped=True, tags=("cart",))
+def set_item(ctx: Ctx, product_id: str) -> LineOut:
+    _check_product_id(product_id)
+    return LineOut(**cart_service.set_quantity(ctx.user.user_id, product_id, ctx.body.quantity))
+
+
+@endpoint(bp, "/cart/items/{product_id}", method="DELETE", summary="Remove a line from my cart", auth=CUSTOMER,
+          status=204, owner_scoped=True, tags=("cart",))
+def remove_item(ctx: Ctx, product_id: str) -> Reply:
+    _check_product_id(product_id)
+    cart_service.remove(ctx.user.user_id, product_id)
+    return Reply(status=204)
+
+
+@endpoint(bp, "/cart", method="DELETE", summary="Empty all my carts", auth=CUSTOMER, status=204, tags=("cart",))
+def clear_cart(ctx: Ctx) -> Reply:
+    cart_service.clear(ctx.user.user_id)
+    return Reply(status=204)
+
+
+@endpoint(bp, "/checkout", method="POST", summary="Place one order per seller from my carts, reserving stock",
+          auth=CUSTOMER, body=CheckoutIn, response=CheckoutOut, status=201, errors=(409, 422), idempotent=True,
+          tags=("cart",))
+def checkout(ctx: Ctx) -> CheckoutOut:
+    from chalicelib.services import idempotency
+
+    result = checkout_service.checkout(
+        customer_id=ctx.user.user_id,
+        checkout_id="c" + idempotency.derived_id("checkout"),
+        delivery=dict(ctx.body.delivery),
+        address=ctx.body.address.model_dump(exclude_none=True),
+        payment_method=ctx.body.payment_method,
+    )
+    return CheckoutOut(**result)

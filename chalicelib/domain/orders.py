@@ -1,4 +1,4 @@
-"""Order states, the transitions between them, and the ids of checkouts and orders.
+"""Order states, the transitions between them, and order ids.
 
 Pure rules, standard library only. The store (``chalicelib/store/orders.py``) makes every
 transition a conditional write on the state it leaves; this module says which ones exist.
@@ -56,13 +56,10 @@ def _digest(*parts: str, length: int) -> str:
     return base64.b32encode(raw).decode().rstrip("=").lower()[:length]
 
 
-def checkout_id(customer_id: str, idempotency_key: str) -> str:
-    """Deterministic: the same customer retrying with the same key gets the same checkout,
-    so its record (written with ``attribute_not_exists``) can exist once only."""
-    return "c" + _digest(customer_id, idempotency_key, length=26)
+def order_id(checkout_id_: str, seller_id: str, created_ms: int) -> str:
+    """``o`` + creation time (12 hex digits of epoch ms) + 16 chars of sha256(checkout, seller).
 
-
-def order_id(checkout_id_: str, seller_id: str) -> str:
-    """Deterministic per (checkout, seller): a retried checkout cannot mint a second order id,
-    and the id doubles as the Step Functions execution name (27 chars of [a-z2-7])."""
-    return "o" + _digest(checkout_id_, seller_id, length=26)
+    Sorts by creation time (the seller's per-status index relies on it), is the Step Functions
+    execution name (29 chars of [0-9a-z]), and is fixed for a given checkout and seller.
+    """
+    return f"o{created_ms:012x}{_digest(checkout_id_, seller_id, length=16)}"

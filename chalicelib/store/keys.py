@@ -46,16 +46,18 @@ def product(product_id: str) -> dict[str, str]:
 # | checkout record (idempotency) | Commerce | PK=CHECKOUT#<checkout_id>, SK=CHECKOUT | CHECKOUT#c7a…, CHECKOUT |
 # | order by id (+ its timeline) | Commerce | PK=ORDER#<order_id>, SK=ORDER | ORDER#o4f…, ORDER |
 # | workflow task token of an order | Commerce | PK=ORDER#<order_id>, SK=TASK#<kind> | ORDER#o4f…, TASK#payment |
-# | customer's orders, newest first | GSI1 | GSI1PK=CUSTOMER#<customer>, GSI1SK begins ORDER# (desc) | ORDER#2025-…#o4f… |
-# | seller's orders, newest first | GSI2 | GSI2PK=SELLER#<seller>, GSI2SK begins ORDER# (desc) | ORDER#2025-…#o4f… |
-# | seller's orders in one status | GSI3 | GSI3PK=SELLER#<seller>#STATUS#<status> (desc) | SELLER#5f1c…#STATUS#PAID |
+# | customer's orders, newest first | GSI1 | GSI1PK=CUSTOMER#<customer>, GSI1SK desc | ORDER#2025-…#o4f… |
+# | seller's orders, newest first | GSI2 | GSI2PK=SELLER#<seller>, GSI2SK desc | ORDER#2025-…#o4f… |
+# | seller's orders in one status | GSI3 | GSI3PK=SELLER#<seller>, GSI3SK begins STATUS#<st># | STATUS#PAID#o4f… |
 #
 # Cart lines are keyed by product only (the seller is an attribute): PUT and DELETE
 # /cart/items/{product_id} address the line straight from the URL with no product read.
 # A customer's orders filtered by status use GSI1 with a FilterExpression (a customer has few
-# orders); the seller's working queue ("PAID, waiting for me") gets its own index, whose key
-# ``transition`` rewrites with the status. The timeline is a list on the order item, so one
-# GetItem serves GET /orders/{id}. TASK# items sort after ORDER and never leave the store.
+# orders); the seller's working queue ("PAID, waiting for me") gets GSI3, whose sort key
+# ``transition`` rewrites with the status (order ids start with their creation time in hex,
+# so within a status they sort newest first, and the key needs nothing but the order id).
+# The timeline is a list on the order item, so one GetItem serves GET /orders/{id}; TASK#
+# items (task tokens) are separate items and never leave the store.
 # ---------------------------------------------------------------------------------------------
 
 ORDER_SK = "ORDER"
@@ -104,21 +106,25 @@ def seller_orders(seller_id: str) -> str:
     return f"SELLER#{seller_id}"
 
 
-def seller_orders_in(seller_id: str, status: str) -> str:
-    """GSI3PK of a seller's orders in one status."""
-    return f"SELLER#{seller_id}#STATUS#{status}"
+def seller_status_prefix(status: str) -> str:
+    """GSI3SK prefix of a seller's orders in one status (GSI3PK is ``seller_orders``)."""
+    return f"STATUS#{status}#"
+
+
+def seller_status_sort(status: str, order_id: str) -> str:
+    return f"{seller_status_prefix(status)}{order_id}"
 
 
 def order_index_keys(order: dict) -> dict[str, str]:
-    """The GSI attributes of an order item (GSI3 follows its status)."""
+    """The GSI attributes of an order item (GSI3SK follows its status)."""
     sort = order_sort(order["created_at"], order["order_id"])
     return {
         "GSI1PK": customer_orders(order["customer_id"]),
         "GSI1SK": sort,
         "GSI2PK": seller_orders(order["seller_id"]),
         "GSI2SK": sort,
-        "GSI3PK": seller_orders_in(order["seller_id"], order["status"]),
-        "GSI3SK": sort,
+        "GSI3PK": seller_orders(order["seller_id"]),
+        "GSI3SK": seller_status_sort(order["status"], order["order_id"]),
     }
 
 
@@ -129,8 +135,8 @@ def order_index_keys(order: dict) -> dict[str, str]:
 # |---|---|---|---|
 # | product by id (product page, cart, checkout) | Catalog | PK=PRODUCT#<pid>, SK=PRODUCT | PRODUCT#pq3x…, PRODUCT |
 # | products by id, in bulk (import diff) | Catalog | BatchGetItem of PK=PRODUCT#<pid>, SK=PRODUCT | ×100 |
-# | a seller's products (import: deactivate missing) | Catalog | PK=SELLER#<seller>, SK begins PRODUCT# | SELLER#5f1c…, PRODUCT#pq3x… |
-# | all products, by price (+ price range) | GSI1 | GSI1PK=L#ALL#A<0/1>, GSI1SK between <price13>… | L#ALL#A1, 0000000102800#pq3x… |
+# | a seller's products (import: deactivate missing) | Catalog | PK=SELLER#<seller>, SK begins PRODUCT# | |
+# | all products, by price (+ range) | GSI1 | GSI1PK=L#ALL#A<0/1>, GSI1SK between | L#ALL#A1, 0000000102800#pq3x… |
 # | all products, by name | GSI2 | GSI2PK=L#ALL#A<0/1>, GSI2SK asc | L#ALL#A1, iphone 15#pq3x… |
 # | all products, newest first | GSI3 | GSI3PK=L#ALL#A<0/1>, GSI3SK desc | L#ALL#A1, 2025-01-02T…#pq3x… |
 # | a seller's products, by price/name/newest | GSI1/2/3 | GSInPK=L#SELLER#<seller>#A<0/1> | L#SELLER#5f1c…#A1 |
@@ -221,3 +227,165 @@ def feed_import(feed_id: str) -> dict[str, str]:
 def seller_imports(seller_id: str) -> str:
     """GSI4PK of a seller's imports (GSI4SK = created_at#feed_id)."""
     return f"IMPORTS#{seller_id}"
+
+
+# ---------------------------------------------------------------------------------------------
+# LEDGER table: wallets, seller balances, provider clearing shards, holds, ledger transactions
+#
+# | access pattern | table / index | key condition | example |
+# |---|---|---|---|
+# | customer wallet (available, held) | Ledger | PK=WALLET#<customer>, SK=BALANCE | WALLET#5f1c…, BALANCE |
+# | seller balance (earnings) | Ledger | PK=EARNINGS#<seller>, SK=BALANCE | EARNINGS#9a2e…, BALANCE |
+# | provider clearing, one shard | Ledger | PK=CLEARING#<provider>#<nn>, SK=BALANCE | CLEARING#sandbox#07, BALANCE |
+# | provider clearing balance (all shards) | Ledger | BatchGetItem of the shards above | ×16 |
+# | the hold of an order (state held/captured/released) | Ledger | PK=HOLD#<order>, SK=HOLD | HOLD#o4f…, HOLD |
+# | ledger transaction by id (journal, immutable) | Ledger | PK=TXN#<txn_id>, SK=TXN | TXN#hold:o4f…, TXN |
+# | a customer's transactions, newest first | GSI1 | GSI1PK=WALLET#<customer>, GSI1SK desc | 2026-…Z#hold:o4f… |
+# | a seller's transactions, newest first | GSI2 | GSI2PK=EARNINGS#<seller>, GSI2SK desc | 2026-…Z#capture:o4f… |
+#
+# Balance items are projections of the journal, updated in the same TransactWriteItems as the
+# transaction item they come from; a customer's two accounts (available, held) share one item
+# so a hold's "available >= amount" condition and both changes are one Update. Transaction
+# ids are deterministic (``hold:<order>``, ``capture:<order>``, ``topup:<request hash>``), so
+# a retried write meets ``attribute_not_exists`` and does nothing twice. Every transaction
+# touches a customer (GSI1); captures also land in the seller's index (GSI2). GSI sort keys
+# are ``<created_at>#<txn_id>``; both indexes are eventually consistent on AWS.
+# ---------------------------------------------------------------------------------------------
+
+BALANCE_SK = "BALANCE"
+
+
+def wallet(customer_id: str) -> dict[str, str]:
+    return {"PK": wallet_partition(customer_id), "SK": BALANCE_SK}
+
+
+def wallet_partition(customer_id: str) -> str:
+    """PK of the wallet item and GSI1PK of the customer's transactions."""
+    return f"WALLET#{customer_id}"
+
+
+def earnings(seller_id: str) -> dict[str, str]:
+    return {"PK": earnings_partition(seller_id), "SK": BALANCE_SK}
+
+
+def earnings_partition(seller_id: str) -> str:
+    """PK of the seller balance item and GSI2PK of the seller's transactions."""
+    return f"EARNINGS#{seller_id}"
+
+
+def clearing(provider: str, shard: int) -> dict[str, str]:
+    return {"PK": f"CLEARING#{provider}#{shard:02d}", "SK": BALANCE_SK}
+
+
+def hold(order_id: str) -> dict[str, str]:
+    return {"PK": f"HOLD#{order_id}", "SK": "HOLD"}
+
+
+def ledger_txn(txn_id: str) -> dict[str, str]:
+    return {"PK": f"TXN#{txn_id}", "SK": "TXN"}
+
+
+def ledger_txn_sort(created_at: str, txn_id: str) -> str:
+    return f"{created_at}#{txn_id}"
+
+
+# ---------------------------------------------------------------------------------------------
+# IDEMPOTENCY table: one record per (caller scope, Idempotency-Key)
+#
+# | access pattern | table / index | key condition | example |
+# |---|---|---|---|
+# | request record (ttl) | Idempotency | PK=IDEM#<scope>#<key>, SK=IDEM | IDEM#5f1c…:POST:/wallet/topups#k-1, IDEM |
+#
+# ``scope`` is ``<user>:<METHOD>:<route>``: the same key from two users, or on two routes, never
+# collides. Records expire through the table's ``ttl`` attribute (24 h after the first request).
+# ---------------------------------------------------------------------------------------------
+
+
+def idempotency(scope: str, key: str) -> dict[str, str]:
+    return {"PK": f"IDEM#{scope}#{key}", "SK": "IDEM"}
+
+
+# ---------------------------------------------------------------------------------------------
+# SEARCH table: an inverted index over the catalog (chalicelib/search/ owns it)
+#
+# | access pattern | table / index | key condition | example |
+# |---|---|---|---|
+# | a term's postings, strongest first | Search | PK=TERM#<term> (Query, ≤ N items) | TERM#ботинк |
+# | one posting (diff) | Search | PK=TERM#<term>, SK=RANK#<999-rank>#PRODUCT#<pid> | TERM#boot, RANK#0988#PRODUCT#pq… |
+# | what is indexed for a product | Search | PK=SEARCHDOC#<pid>, SK=SEARCHDOC (BatchGet) | SEARCHDOC#pq3x…, SEARCHDOC |
+# | words beginning with a prefix | Search | PK=VOCAB#<2 chars>, SK begins WORD#<prefix> | VOCAB#кр, WORD#крос |
+#
+# A posting is one (term, product) pair carrying the weight of the fields the term is in and the
+# product summary a result shows (name, price, picture, seller, category...), so a result page
+# needs no other read. rank = weight (+100 when the name is exactly the term); ``999 - rank``
+# zero-padded makes ascending SK order strongest-first (chalicelib/search/document.py).
+# VOCAB maps a surface word to its term (ботинок → ботинк); it only grows.
+# ---------------------------------------------------------------------------------------------
+
+SEARCH_RANK_MAX = 999
+
+
+def search_term(term: str) -> str:
+    return f"TERM#{term}"
+
+
+def search_posting(term: str, rank_value: int, product_id: str) -> dict[str, str]:
+    rank = SEARCH_RANK_MAX - max(0, min(rank_value, SEARCH_RANK_MAX))
+    return {"PK": search_term(term), "SK": f"RANK#{rank:04d}#PRODUCT#{product_id}"}
+
+
+def search_doc(product_id: str) -> dict[str, str]:
+    return {"PK": f"SEARCHDOC#{product_id}", "SK": "SEARCHDOC"}
+
+
+def search_vocab_partition(word: str) -> str:
+    return f"VOCAB#{word[:2]}"
+
+
+def search_vocab(word: str) -> dict[str, str]:
+    return {"PK": search_vocab_partition(word), "SK": search_vocab_word(word)}
+
+
+def search_vocab_word(word_or_prefix: str) -> str:
+    return f"WORD#{word_or_prefix}"
+
+
+# ---------------------------------------------------------------------------------------------
+# WORKFLOW (Commerce table): the order workflow's task tokens, action links, email markers and
+# the local outbox
+#
+# | access pattern | table / index | key condition | example |
+# |---|---|---|---|
+# | the task token a waiting step parked | Commerce | PK=ORDER#<order>, SK=WAIT#<kind> (ttl) | ORDER#o4f…, WAIT#seller |
+# | an action link (seller's email button) | Commerce | PK=LINK#<link_id>, SK=LINK (ttl) | LINK#l7q…, LINK |
+# | "this email of this order was sent" | Commerce | PK=ORDER#<order>, SK=EMAIL#<kind> | ORDER#o4f…, EMAIL#new_order |
+# | local runs only: every email sent, newest first | Commerce | PK=OUTBOX, SK desc (ttl) | OUTBOX, 2026-…Z#0100… |
+#
+# Task tokens never leave the store (no route, email or log shows them); ``kind`` is the wait
+# (``WAIT_KINDS``). Link ids are derived from (order, seller, action), so issuing the links of
+# an order twice (a retried step) finds the same records; the emailed token is the signed,
+# expiring ``v1.`` token of ``notify/links.py`` naming that id. The outbox is one partition: it
+# exists in local runs only, for the mailbox page, and expires after a day.
+# ---------------------------------------------------------------------------------------------
+
+WAIT_KINDS = ("payment", "seller", "shipment", "receipt")
+LINK_SK = "LINK"
+OUTBOX_PK = "OUTBOX"
+
+
+def workflow_wait(order_id: str, kind: str) -> dict[str, str]:
+    if kind not in WAIT_KINDS:
+        raise ValueError(f"unknown wait kind {kind!r}")
+    return {"PK": f"ORDER#{order_id}", "SK": f"WAIT#{kind}"}
+
+
+def action_link(link_id: str) -> dict[str, str]:
+    return {"PK": f"LINK#{link_id}", "SK": LINK_SK}
+
+
+def email_sent(order_id: str, kind: str) -> dict[str, str]:
+    return {"PK": f"ORDER#{order_id}", "SK": f"EMAIL#{kind}"}
+
+
+def outbox_entry(sent_at: str, message_id: str) -> dict[str, str]:
+    return {"PK": OUTBOX_PK, "SK": f"{sent_at}#{message_id}"}

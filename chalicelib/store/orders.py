@@ -32,6 +32,10 @@ Contract (statuses and allowed moves: ``chalicelib/domain/orders.py``):
   kind)`` — Step Functions task tokens kept server-side (kind: payment | seller | delivery).
   Never log them; they are never returned by ``get_order`` or any route.
 
+DynamoDB calls: ``get_order`` 1 GetItem; ``transition`` / ``add_event`` 1 UpdateItem (+1
+GetItem only when refused, to tell a retry from a conflict); ``restock`` 1 GetItem + 1
+TransactWriteItems; ``place`` (checkout) 1 TransactWriteItems; listings 1 Query per page.
+
 ``event`` is ``{type, actor, detail}`` (``at`` and ``event_id`` are filled in when absent);
 ``actor`` is a string such as ``customer:<id>``, ``seller:<id>``, ``system`` or ``timeout``.
 """
@@ -50,7 +54,15 @@ from botocore.exceptions import ClientError
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain import orders as domain
-from chalicelib.errors import InvalidTransition, NotFound
+from chalicelib.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidTransition,
+    NotFound,
+    OutOfStock,
+    Unavailable,
+    ValidationFailed,
+)
 from chalicelib.store import keys
 
 _ser = TypeSerializer()
@@ -181,8 +193,8 @@ def list_orders(
     kwargs: dict[str, Any] = {"ScanIndexForward": False}
     if seller_id is not None and status:
         index, pk_attr = "GSI3", "GSI3PK"
-        kwargs["KeyConditionExpression"] = "GSI3PK = :pk"
-        values: dict[str, Any] = {":pk": keys.seller_orders_in(seller_id, status)}
+        kwargs["KeyConditionExpression"] = "GSI3PK = :pk AND begins_with(GSI3SK, :st)"
+        values: dict[str, Any] = {":pk": keys.seller_orders(seller_id), ":st": keys.seller_status_prefix(status)}
     elif seller_id is not None:
         index, pk_attr = "GSI2", "GSI2PK"
         kwargs["KeyConditionExpression"] = "GSI2PK = :pk"
@@ -201,6 +213,12 @@ def list_orders(
     kwargs["ExpressionAttributeValues"] = values
     sk_attr = pk_attr[:-2] + "SK"
 
+    if start_key is not None and (set(start_key) != {"PK", "SK", pk_attr, sk_attr}
+                                  or start_key[pk_attr] != values[":pk"]
+                                  or not str(start_key[sk_attr]).startswith(values.get(":st", "")
+                                                                            if index == "GSI3" else "")):
+        # a signed cursor, but of another listing (another filter, user or index)
+        raise ValidationFailed.one("cursor", "this cursor belongs to another listing")
     filtered = "FilterExpression" in kwargs
     out: list[dict[str, Any]] = []
     key = start_key
@@ -269,7 +287,7 @@ def transition(
         ":empty": [],
         ":eid": eid,
         ":eids": {eid},
-        ":g3": f"STATUS#{to_status}#{order_id}",
+        ":g3": keys.seller_status_sort(to_status, order_id),
     }
     sets = ["#st = :to", "#up = :now", "#tl = list_append(if_not_exists(#tl, :empty), :ev)", "GSI3SK = :g3"]
     for i, (name, value) in enumerate(updates.items()):
@@ -420,3 +438,92 @@ def get_task(order_id: str, kind: str) -> str | None:
 
 def delete_task(order_id: str, kind: str) -> None:
     _table().delete_item(Key=keys.order_task(order_id, kind))
+
+
+# --- checkout ------------------------------------------------------------------------------
+
+
+def place(
+    *,
+    checkout: dict[str, Any],
+    orders: list[dict[str, Any]],
+    reservations: list[dict[str, Any]],
+    cart_lines: list[dict[str, Any]],
+) -> None:
+    """Write a whole checkout in ONE TransactWriteItems, or nothing.
+
+    Items, in this order (the cancellation reasons come back in the same order):
+
+    1. per reservation: the product must still be available at the price the orders use;
+       a limited product (``limited``) is decremented only while ``stock >= quantity``
+       (so stock never goes below zero), an unlimited one is a ConditionCheck that it still
+       has no stock count;
+    2. per order: Put with ``attribute_not_exists`` (status AWAITING_PAYMENT);
+    3. per cart line: Delete while it still holds the checked-out quantity (a concurrent cart
+       change fails the checkout instead of being lost);
+    4. the checkout record ``keys.checkout(checkout_id)`` with ``attribute_not_exists``: the
+       same (customer, Idempotency-Key) can place orders once, however many requests race.
+
+    Raises ``AlreadyExists`` (that checkout was placed: replay it), ``OutOfStock`` with
+    ``lines=[{product_id, requested, reason}]`` (the service adds what is available) or
+    ``Conflict`` (the cart changed meanwhile).
+    """
+    catalog, commerce = settings().catalog_table, table_name()
+    items: list[dict[str, Any]] = []
+    for r in reservations:
+        values = {":t": True, ":price": r["price"]}
+        base = {"TableName": catalog, "Key": av_item(keys.product(r["product_id"]))}
+        if r["limited"]:
+            values[":q"] = r["quantity"]
+            items.append({"Update": {
+                **base,
+                "UpdateExpression": "SET stock = stock - :q",
+                "ConditionExpression": "available = :t AND price = :price AND stock >= :q",
+                "ExpressionAttributeValues": av_item(values),
+            }})
+        else:
+            items.append({"ConditionCheck": {
+                **base,
+                "ConditionExpression": "available = :t AND price = :price AND attribute_not_exists(stock)",
+                "ExpressionAttributeValues": av_item(values),
+            }})
+    for o in orders:
+        item = {**keys.order(o["order_id"]), **keys.order_index_keys(o), **o}
+        items.append({"Put": {"TableName": commerce, "Item": av_item(item),
+                              "ConditionExpression": "attribute_not_exists(PK)"}})
+    for line in cart_lines:
+        items.append({"Delete": {
+            "TableName": commerce,
+            "Key": av_item(keys.cart_line(line["customer_id"], line["product_id"])),
+            "ConditionExpression": "quantity = :q",
+            "ExpressionAttributeValues": av_item({":q": line["quantity"]}),
+        }})
+    record = {**keys.checkout(checkout["checkout_id"]), **checkout}
+    items.append({"Put": {"TableName": commerce, "Item": av_item(record),
+                          "ConditionExpression": "attribute_not_exists(PK)"}})
+    try:
+        transact(items)
+    except ClientError as exc:
+        codes = cancellation_codes(exc)
+        if not codes:
+            raise
+        _explain_cancellation(codes, reservations, len(orders), checkout["checkout_id"])
+        raise
+
+
+def _explain_cancellation(codes: list[str], reservations: list[dict[str, Any]], n_orders: int,
+                          checkout_id: str) -> None:
+    failed = [c == "ConditionalCheckFailed" for c in codes]
+    n_res = len(reservations)
+    if failed[-1] or any(failed[n_res : n_res + n_orders]):
+        raise AlreadyExists(f"checkout {checkout_id} was already placed", checkout_id=checkout_id)
+    lines = [
+        {"product_id": r["product_id"], "requested": r["quantity"]}
+        for r, bad in zip(reservations, failed[:n_res], strict=True) if bad
+    ]
+    if lines:
+        raise OutOfStock("some lines cannot be reserved; review your cart", lines=lines)
+    if any(failed[n_res + n_orders : -1]):
+        raise Conflict("your cart changed during checkout; review it and try again")
+    if "TransactionConflict" in codes:
+        raise Unavailable("the store is busy with concurrent orders; retry shortly")

@@ -1,0 +1,92 @@
+"""Cart use cases: add, set, remove, empty and view the customer's carts (one per seller).
+
+DynamoDB calls per operation (``bench/commerce_bench.py`` measures them):
+
+| operation | calls | what they are | floor the access patterns allow |
+|---|---|---|---|
+| add / set a line | 3 | GetItem product · Query cart · conditional UpdateItem line | 2 |
+| remove a line | 1 | DeleteItem (the line key is customer + product) | 1 |
+| get cart | 2 | Query cart · BatchGetItem products + shops (one call, two tables) | 2 |
+| empty cart | 1 + ⌈n/25⌉ | Query · BatchWriteItem deletes | same |
+
+Why add costs 3 and not 2: the floor is a product read (price, availability, stock, seller)
+plus one conditional write of the line. The third call, a Query of the cart, is what makes
+the caps exact (at most ``MAX_LINES`` lines — beyond that a checkout would not fit in one
+transaction) and lets the 409 say how many units are already in the cart. The line write is
+conditional on the quantity the checks saw, so the Query cannot go stale unnoticed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.domain import cart as rules
+from chalicelib.errors import NotFound, OutOfStock, Unavailable, ValidationFailed
+from chalicelib.store import carts, catalog
+
+WRITE_ATTEMPTS = 3
+
+
+def _product(product_id: str, *, in_path: bool) -> dict[str, Any]:
+    product = catalog.get_product(product_id)
+    if product is None:
+        if in_path:
+            raise NotFound(f"product {product_id} does not exist")
+        raise ValidationFailed.one("product_id", f"unknown product {product_id}")
+    if not product.get("available"):
+        raise OutOfStock(f"product {product_id} is not available", product_id=product_id, available=0,
+                         reason=rules.UNAVAILABLE)
+    return product
+
+
+def _write(customer_id: str, product: dict[str, Any], quantity_of: Any) -> dict[str, Any]:
+    """Check caps and stock against the current cart, then write on condition that the line
+    is still what was checked; a concurrent change of the same line re-runs the check."""
+    pid = product["product_id"]
+    for _ in range(WRITE_ATTEMPTS):
+        current = {line["product_id"]: line for line in carts.lines(customer_id)}
+        existing = current.get(pid)
+        held = int(existing["quantity"]) if existing else 0
+        quantity = quantity_of(held)
+        if existing is None and len(current) >= rules.MAX_LINES:
+            raise ValidationFailed.one("product_id", f"the cart holds at most {rules.MAX_LINES} lines")
+        if quantity > rules.MAX_QUANTITY:
+            raise ValidationFailed.one(
+                "quantity", f"at most {rules.MAX_QUANTITY} units per line ({held} already in the cart)")
+        stock = rules.stock_of(product)
+        if stock is not None and quantity > stock:
+            raise OutOfStock(
+                f"only {stock} unit(s) of {pid} available; you asked for {quantity}"
+                + (f" ({held} already in the cart)" if held else ""),
+                product_id=pid, requested=quantity, available=stock, in_cart=held)
+        try:
+            return carts.put_line(customer_id, product, quantity, expect=held if existing else None)
+        except carts.LineChanged:
+            continue
+    raise Unavailable("your cart is being changed by another request; retry")
+
+
+def add(customer_id: str, product_id: str, quantity: int) -> dict[str, Any]:
+    """Add units of a product; quantities of the same product sum."""
+    return _write(customer_id, _product(product_id, in_path=False), lambda held: held + quantity)
+
+
+def set_quantity(customer_id: str, product_id: str, quantity: int) -> dict[str, Any]:
+    """Set the line's quantity (creating the line if the product is not in the cart yet)."""
+    return _write(customer_id, _product(product_id, in_path=True), lambda held: quantity)
+
+
+def remove(customer_id: str, product_id: str) -> None:
+    carts.remove_line(customer_id, product_id)
+
+
+def clear(customer_id: str) -> None:
+    carts.clear(customer_id)
+
+
+def view(customer_id: str) -> dict[str, Any]:
+    lines = carts.lines(customer_id)
+    if not lines:
+        return rules.cart_view([], {}, {})
+    products, shops = carts.snapshot([line["product_id"] for line in lines], [line["seller_id"] for line in lines])
+    return rules.cart_view(lines, products, shops)

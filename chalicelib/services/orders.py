@@ -1,0 +1,70 @@
+"""Order history for customers and sellers, with per-object authorization.
+
+A customer sees only their own orders, a seller only the orders of their shop; anyone else
+asking for an order gets 404, the same answer as for an order that does not exist (no
+probing for ids). Admins see everything.
+
+| operation | DynamoDB calls |
+|---|---|
+| GET /orders/{id} (order + timeline) | 1 GetItem |
+| GET /orders, GET /seller/orders | 1 Query per page (GSI1 / GSI2; seller + status: GSI3) |
+| GET /orders?status= | 1 Query per index page (FilterExpression; customers have few orders) |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.errors import NotFound
+from chalicelib.store import orders as store
+
+# What the API shows; ``reserved``/``stock_released`` are store bookkeeping.
+ITEM_FIELDS = ("product_id", "name", "price", "quantity", "line_total")
+
+
+def view(order: dict[str, Any], *, timeline: bool) -> dict[str, Any]:
+    out = {k: v for k, v in order.items() if k not in ("timeline", "stock_released", "items")}
+    out["items"] = [{k: i[k] for k in ITEM_FIELDS if k in i} for i in order.get("items", [])]
+    if timeline:
+        out["timeline"] = [
+            {k: e[k] for k in ("type", "at", "actor", "status", "detail") if k in e}
+            for e in order.get("timeline", [])
+        ]
+    return out
+
+
+def _visible(order: dict[str, Any] | None, *, customer_id: str | None, seller_id: str | None) -> bool:
+    if order is None:
+        return False
+    if customer_id is not None and order.get("customer_id") != customer_id:
+        return False
+    return not (seller_id is not None and order.get("seller_id") != seller_id)
+
+
+def get_for_customer(order_id: str, customer_id: str | None) -> dict[str, Any]:
+    """``customer_id`` None: an admin."""
+    order = store.get_order(order_id)
+    if not _visible(order, customer_id=customer_id, seller_id=None):
+        raise NotFound(f"order {order_id} not found")
+    assert order is not None
+    return view(order, timeline=True)
+
+
+def get_for_seller(order_id: str, seller_id: str | None) -> dict[str, Any]:
+    order = store.get_order(order_id)
+    if not _visible(order, customer_id=None, seller_id=seller_id):
+        raise NotFound(f"order {order_id} not found")
+    assert order is not None
+    return view(order, timeline=True)
+
+
+def list_for_customer(customer_id: str, *, status: str | None, limit: int, start_key: dict[str, Any] | None
+                      ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    items, next_key = store.list_orders(customer_id=customer_id, status=status, limit=limit, start_key=start_key)
+    return [view(o, timeline=False) for o in items], next_key
+
+
+def list_for_seller(seller_id: str, *, status: str | None, limit: int, start_key: dict[str, Any] | None
+                    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    items, next_key = store.list_orders(seller_id=seller_id, status=status, limit=limit, start_key=start_key)
+    return [view(o, timeline=False) for o in items], next_key

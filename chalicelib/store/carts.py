@@ -1,0 +1,130 @@
+"""Commerce table: cart lines, and the one-call read of the catalog and shops a cart needs.
+
+One item per (customer, product) line: ``keys.cart_line`` → ``{customer_id, product_id,
+seller_id, quantity, price_seen, currency, added_at, updated_at}``. ``price_seen`` is the
+price when the customer last added or set the line, so GET /cart can flag a dearer product.
+
+Writes are optimistic: a line is written on condition that its quantity is still the one the
+service checked the stock and the caps against (``expect``), so two concurrent adds cannot
+both pass a check meant for one. A failed condition raises ``LineChanged`` and the service
+reads again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib import clients
+from chalicelib.config import settings
+from chalicelib.store import keys
+from chalicelib.store.orders import error_code, now_iso, plain
+
+LINE_FIELDS = ("customer_id", "product_id", "seller_id", "quantity", "price_seen", "currency", "added_at", "updated_at")
+BATCH_GET = 100
+BATCH_WRITE = 25
+
+
+class LineChanged(Exception):
+    """The line changed between the service's read and its write (internal retry signal)."""
+
+
+def _table() -> Any:
+    return clients.table(settings().commerce_table)
+
+
+def _line(item: dict[str, Any]) -> dict[str, Any]:
+    return plain({k: item[k] for k in LINE_FIELDS if k in item})
+
+
+def lines(customer_id: str) -> list[dict[str, Any]]:
+    """Every line of the customer's carts: one consistent Query (≤ 33 small items: one page)."""
+    out: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "PK = :pk",
+        "ExpressionAttributeValues": {":pk": keys.cart(customer_id)["PK"]},
+        "ConsistentRead": True,
+    }
+    while True:
+        resp = _table().query(**kwargs)
+        out += [_line(i) for i in resp.get("Items", [])]
+        if not resp.get("LastEvaluatedKey"):
+            return out
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def put_line(customer_id: str, product: dict[str, Any], quantity: int, *, expect: int | None) -> dict[str, Any]:
+    """Set the line's quantity, provided it still holds ``expect`` units (None: no line yet)."""
+    now = now_iso()
+    values: dict[str, Any] = {
+        ":q": quantity, ":seller": product["seller_id"], ":price": int(product["price"]),
+        ":cur": product.get("currency", ""), ":now": now, ":cust": customer_id, ":pid": product["product_id"],
+    }
+    if expect is None:
+        condition = "attribute_not_exists(quantity)"
+    else:
+        condition = "quantity = :expect"
+        values[":expect"] = expect
+    try:
+        item = _table().update_item(
+            Key=keys.cart_line(customer_id, product["product_id"]),
+            UpdateExpression=(
+                "SET quantity = :q, seller_id = :seller, price_seen = :price, currency = :cur, "
+                "customer_id = :cust, product_id = :pid, updated_at = :now, added_at = if_not_exists(added_at, :now)"
+            ),
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            raise LineChanged(product["product_id"]) from exc
+        raise
+    return _line(item)
+
+
+def remove_line(customer_id: str, product_id: str) -> None:
+    """Delete a line; deleting an absent line is not an error."""
+    _table().delete_item(Key=keys.cart_line(customer_id, product_id))
+
+
+def clear(customer_id: str) -> int:
+    """Delete every line: one Query for the keys, one BatchWriteItem per 25 lines."""
+    found = lines(customer_id)
+    pending = [{"DeleteRequest": {"Key": keys.cart_line(customer_id, line["product_id"])}} for line in found]
+    name = settings().commerce_table
+    for start in range(0, len(pending), BATCH_WRITE):
+        batch = pending[start : start + BATCH_WRITE]
+        while batch:
+            resp = clients.dynamodb_resource().batch_write_item(RequestItems={name: batch})
+            batch = resp.get("UnprocessedItems", {}).get(name, [])
+    return len(found)
+
+
+def snapshot(product_ids: list[str], seller_ids: list[str], *, consistent: bool = False
+             ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Products and their sellers' shops in ONE BatchGetItem across the catalog and accounts
+    tables (the seller id is on each cart line, so the shops need not wait for the products).
+    Returns (products by id, shops by seller id); more than 100 keys take more calls."""
+    catalog, accounts = settings().catalog_table, settings().accounts_table
+    wanted = [(catalog, keys.product(p)) for p in dict.fromkeys(product_ids)]
+    wanted += [(accounts, keys.shop(s)) for s in dict.fromkeys(seller_ids)]
+    products: dict[str, dict[str, Any]] = {}
+    shops: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), BATCH_GET):
+        request: dict[str, Any] = {}
+        for table, key in wanted[start : start + BATCH_GET]:
+            request.setdefault(table, {"Keys": [], "ConsistentRead": consistent})["Keys"].append(key)
+        while request:
+            resp = clients.dynamodb_resource().batch_get_item(RequestItems=request)
+            for item in resp["Responses"].get(catalog, []):
+                products[item["product_id"]] = _strip(item)
+            for item in resp["Responses"].get(accounts, []):
+                shops[item["PK"].split("#", 1)[1]] = _strip(item)
+            request = resp.get("UnprocessedKeys") or {}
+    return products, shops
+
+
+def _strip(item: dict[str, Any]) -> dict[str, Any]:
+    return plain({k: v for k, v in item.items() if k not in ("PK", "SK", "ttl") and not k.startswith("GSI")})
