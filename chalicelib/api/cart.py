@@ -167,14 +167,14 @@ def add_item(ctx: Ctx) -> LineOut:
 
 
 @endpoint(bp, "/cart/items/{product_id}", method="PUT", summary="Set the quantity of a cart line", auth=CUSTOMER,
-          body=SetLineIn, response=LineOut, errors=(404, 409, 422), owner_scoped=True, tags=("cart",))
+          body=SetLineIn, response=LineOut, errors=(404, 409, 422), tags=("cart",))
 def set_item(ctx: Ctx, product_id: str) -> LineOut:
     _check_product_id(product_id)
     return LineOut(**cart_service.set_quantity(ctx.user.user_id, product_id, ctx.body.quantity))
 
 
 @endpoint(bp, "/cart/items/{product_id}", method="DELETE", summary="Remove a line from my cart", auth=CUSTOMER,
-          status=204, owner_scoped=True, tags=("cart",))
+          status=204, tags=("cart",))
 def remove_item(ctx: Ctx, product_id: str) -> Reply:
     _check_product_id(product_id)
     cart_service.remove(ctx.user.user_id, product_id)

@@ -1,0 +1,271 @@
+"""The authorization matrix: every route × (anonymous, another customer, another seller, the
+owner, admin) → the expected status, over real HTTP on the local stack.
+
+The expectations come from the route table (``chalicelib.api.http.ROUTES``): a route's roles
+give 401 to the anonymous caller and 403 to a caller without the role; an owner-scoped route
+answers 404 to a stranger of the right role (the object's existence is not revealed); the
+owner and the admin succeed. ``CASES`` only says how to build each request and where a route
+differs from those rules. A route without a case fails ``test_every_route_has_a_case``, so a
+new route cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+import app  # noqa: F401 - importing the app registers every route in ROUTES
+from chalicelib.api.http import ROUTES
+from tests.e2e.workflow_support import Market, Person, patient_stack_fixture  # noqa: F401
+from tests.unit.commerce.factories import checkout_body
+
+pytestmark = pytest.mark.e2e
+
+PERSONAS = ("anonymous", "other_customer", "other_seller", "admin", "owner")
+OK = {200, 201, 202, 204}
+
+
+@dataclass
+class World:
+    market: Market
+    customer: Person
+    other_customer: Person
+    seller: Person
+    other_seller: Person
+    admin: Person
+    orders: dict[str, str]  # purpose -> order id (customer's, sold by seller)
+    feed_id: str
+    link: str  # a confirm link from the seller's email (path only)
+
+    @property
+    def product_id(self) -> str:
+        return self.seller.products[0]["product_id"]
+
+
+@dataclass
+class Case:
+    """How to call one route. ``build(world, persona)`` returns (path, kwargs for requests).
+    ``owner`` is the role of the object's owner; ``expect`` overrides the derived status
+    (a status or a set) per persona."""
+
+    build: Callable[[World, str], tuple[str, dict[str, Any]]]
+    owner: str = "customer"
+    expect: dict[str, int | set[int]] = field(default_factory=dict)
+    fresh_session: bool = False  # log the caller in again and use that session (for logout)
+
+
+def path(p: str, **kw: Any) -> Callable[[World, str], tuple[str, dict[str, Any]]]:
+    return lambda w, who: (p, kw)
+
+
+def order_path(template: str, purpose: str, admin_purpose: str | None = None, **kw: Any):
+    """Mutating routes act on a different order for the admin than for the owner, so both
+    can succeed; strangers are refused on the owner's order."""
+
+    def build(w: World, who: str) -> tuple[str, dict[str, Any]]:
+        key = admin_purpose if who == "admin" and admin_purpose else purpose
+        return template.format(id=w.orders[key]), dict(kw)
+
+    return build
+
+
+def idem(body: dict[str, Any]) -> dict[str, Any]:
+    return {"json": body, "headers": {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}}
+
+
+CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
+SHOP = {"name": "Matrix shop", "contact_email": "matrix@example.com", "language": "en", "currency": "RUB",
+        "delivery_methods": [{"id": "courier", "name": "Courier", "price": 30000, "days": 2}]}
+
+
+def _checkout(w: World, who: str) -> tuple[str, dict[str, Any]]:
+    if who == "owner":
+        w.market.add_to_cart(w.customer, w.seller.products[0])
+    return "/checkout", idem(checkout_body({w.seller.id: "courier"}))
+
+
+CASES: dict[tuple[str, str], Case] = {
+    # meta and public catalog: the same answer for everyone
+    ("GET", "/health"): Case(path("/health"), owner="public"),
+    ("GET", "/openapi.json"): Case(path("/openapi.json"), owner="public"),
+    ("GET", "/docs"): Case(path("/docs"), owner="public"),
+    ("GET", "/products"): Case(path("/products"), owner="public"),
+    ("GET", "/products/{product_id}"): Case(lambda w, who: (f"/products/{w.product_id}", {}), owner="public"),
+    ("GET", "/categories"): Case(path("/categories"), owner="public"),
+    ("GET", "/search"): Case(path("/search", params={"q": "куртка"}), owner="public"),
+    ("GET", "/sellers/{seller_id}"): Case(lambda w, who: (f"/sellers/{w.seller.id}", {}), owner="public"),
+    ("GET", "/local/mailbox"): Case(path("/local/mailbox"), owner="public"),
+    ("GET", "/local/emails"): Case(path("/local/emails"), owner="public"),
+    # the link holder is whoever has the link: GET and HEAD show, POST acts once, later POSTs say "already done"
+    ("GET", "/actions/{token}"): Case(lambda w, who: (w.link, {}), owner="public"),
+    ("HEAD", "/actions/{token}"): Case(lambda w, who: (w.link, {}), owner="public"),
+    ("POST", "/actions/{token}"): Case(lambda w, who: (w.link, {"data": {"action": "confirm"}}), owner="public"),
+    # accounts: anyone may register or log in; the rest is about the caller's own account
+    ("POST", "/auth/register"): Case(lambda w, who: ("/auth/register", {"json": {
+        "email": f"m-{uuid.uuid4().hex[:8]}@example.com", "password": "secret-pass-1", "name": "M"}}),
+        owner="public", expect={p: 201 for p in PERSONAS}),
+    ("POST", "/auth/login"): Case(lambda w, who: ("/auth/login", {"json": {
+        "email": w.customer.email, "password": "secret-pass-1"}}), owner="public"),
+    ("POST", "/auth/refresh"): Case(path("/auth/refresh", json={"refresh_token": "not-a-valid-refresh-token"}),
+                                    owner="public", expect={p: 401 for p in PERSONAS}),
+    ("POST", "/auth/logout"): Case(path("/auth/logout"), owner="self", fresh_session=True),
+    ("GET", "/me"): Case(path("/me"), owner="self"),
+    ("PATCH", "/me"): Case(path("/me", json={"language": "en"}), owner="self"),
+    # seller's own shop and feeds
+    ("PUT", "/seller/shop"): Case(path("/seller/shop", json=SHOP), owner="seller"),
+    # the admin has a shop only if an earlier case created one
+    ("GET", "/seller/shop"): Case(path("/seller/shop"), owner="seller", expect={"admin": {200, 404}}),
+    ("POST", "/seller/feeds"): Case(path("/seller/feeds", json={"filename": "catalog.yml"}), owner="seller",
+                                    expect={"admin": {201, 404, 409}}),
+    ("GET", "/seller/feeds"): Case(path("/seller/feeds"), owner="seller"),
+    ("GET", "/seller/feeds/{feed_id}"): Case(lambda w, who: (f"/seller/feeds/{w.feed_id}", {}), owner="seller",
+                                             expect={"admin": {200, 404}}),
+    ("GET", "/seller/balance"): Case(path("/seller/balance"), owner="seller"),
+    ("GET", "/seller/balance/transactions"): Case(path("/seller/balance/transactions"), owner="seller"),
+    ("GET", "/seller/orders"): Case(path("/seller/orders"), owner="seller"),
+    ("GET", "/seller/orders/{order_id}"): Case(order_path("/seller/orders/{id}", "view"), owner="seller"),
+    ("POST", "/seller/orders/{order_id}/confirm"): Case(
+        order_path("/seller/orders/{id}/confirm", "seller_confirm", "admin_confirm"), owner="seller"),
+    ("POST", "/seller/orders/{order_id}/cancel"): Case(
+        order_path("/seller/orders/{id}/cancel", "seller_cancel", "admin_cancel"), owner="seller"),
+    ("POST", "/seller/orders/{order_id}/ship"): Case(
+        order_path("/seller/orders/{id}/ship", "seller_ship", "admin_ship"), owner="seller"),
+    # customer's own cart, orders and wallet
+    ("GET", "/cart"): Case(path("/cart"), owner="customer"),
+    ("POST", "/cart/items"): Case(lambda w, who: ("/cart/items", {"json": {"product_id": w.product_id,
+                                                                            "quantity": 1}}), owner="customer"),
+    ("PUT", "/cart/items/{product_id}"): Case(lambda w, who: (f"/cart/items/{w.product_id}",
+                                                             {"json": {"quantity": 1}}), owner="customer"),
+    ("DELETE", "/cart/items/{product_id}"): Case(lambda w, who: (f"/cart/items/{w.product_id}", {}),
+                                                owner="customer"),
+    ("DELETE", "/cart"): Case(path("/cart"), owner="customer"),
+    ("POST", "/checkout"): Case(_checkout, owner="customer",
+                                # an empty cart is the caller's own problem, not an authorization one
+                                expect={"other_customer": 422, "admin": 422, "owner": 201}),
+    ("GET", "/orders"): Case(path("/orders"), owner="customer"),
+    ("GET", "/orders/{order_id}"): Case(order_path("/orders/{id}", "view"), owner="customer"),
+    ("POST", "/orders/{order_id}/pay"): Case(order_path("/orders/{id}/pay", "pay", "admin_pay"), owner="customer"),
+    ("POST", "/orders/{order_id}/cancel"): Case(order_path("/orders/{id}/cancel", "customer_cancel",
+                                                           "admin_customer_cancel"), owner="customer"),
+    ("POST", "/orders/{order_id}/received"): Case(order_path("/orders/{id}/received", "received",
+                                                             "admin_received"), owner="customer"),
+    ("GET", "/wallet"): Case(path("/wallet"), owner="customer"),
+    ("POST", "/wallet/topups"): Case(lambda w, who: ("/wallet/topups", idem({"amount": 1000, "card": CARD})),
+                                     owner="customer"),
+    ("GET", "/wallet/transactions"): Case(path("/wallet/transactions"), owner="customer"),
+    # admin only
+    ("PUT", "/admin/sellers/{seller_id}/blocked"): Case(
+        lambda w, who: (f"/admin/sellers/{w.other_seller.id}/blocked", {"json": {"blocked": False}}), owner="admin"),
+}
+
+
+def expected(route, case: Case, persona: str) -> int | set[int]:
+    if persona in case.expect:
+        return case.expect[persona]
+    roles = route.roles
+    if roles is None:
+        return OK
+    if persona == "anonymous":
+        return 401
+    if persona in ("admin", "owner"):
+        return OK
+    role = "customer" if persona == "other_customer" else "seller"
+    if role not in roles:
+        return 403
+    # a stranger with the right role: their own data on a self-scoped route, else "not found"
+    return 404 if route.owner_scoped else OK
+
+
+def test_every_route_has_a_case():
+    routes = {(r.method, r.path) for r in ROUTES}
+    assert routes - set(CASES) == set(), "add the new routes to CASES"
+    assert set(CASES) - routes == set(), "CASES lists routes that no longer exist"
+
+
+_WORLD: dict[str, World] = {}
+
+
+@pytest.fixture
+def world(patient_stack) -> World:  # noqa: F811 - the fixture is imported above
+    """Built once per session (``patient_stack`` is itself one stack per session)."""
+    if "w" not in _WORLD:
+        _WORLD["w"] = _build_world(patient_stack)
+    return _WORLD["w"]
+
+
+def _build_world(patient_stack) -> World:  # noqa: F811
+    m = Market(patient_stack)
+    seller, other_seller = m.seller(stock=100, price=10_000), m.seller(stock=100, price=10_000)
+    customer, other_customer = m.register("customer"), m.register("customer")
+    admin = m.register("customer")
+    patient_stack.client("cognito-idp").admin_add_user_to_group(
+        UserPoolId=patient_stack.env["USER_POOL_ID"], Username=admin.email, GroupName="admin")
+    admin.token = m.call("POST", "/auth/login", json={"email": admin.email, "password": "secret-pass-1"}
+                         ).json()["access_token"]
+    product = seller.products[0]
+
+    def place() -> str:
+        m.add_to_cart(customer, product)
+        return m.checkout(customer, [seller])[0]["order_id"]
+
+    # orders waiting for payment: placed while the wallet is empty
+    orders = {"pay": place(), "admin_pay": place()}
+    for key in orders:
+        m.wait_status(customer, orders[key], "AWAITING_PAYMENT")
+    m.top_up(customer, 10_000_000)
+    for key in ("view", "seller_confirm", "admin_confirm", "seller_cancel", "admin_cancel", "customer_cancel",
+                "admin_customer_cancel", "seller_ship", "admin_ship", "received", "admin_received", "link"):
+        orders[key] = place()
+    for key in orders:
+        if key not in ("pay", "admin_pay"):
+            m.wait_status(customer, orders[key], "PAID")
+    for key in ("seller_ship", "admin_ship", "received", "admin_received"):
+        assert m.call("POST", f"/seller/orders/{orders[key]}/confirm", seller).status_code in OK
+        m.wait_status(customer, orders[key], "CONFIRMED")
+    for key in ("received", "admin_received"):
+        assert m.call("POST", f"/seller/orders/{orders[key]}/ship", seller).status_code in OK
+        m.wait_status(customer, orders[key], "SHIPPED")
+    link = m.action_link(seller, orders["link"], "confirm")
+    feed = m.call("POST", "/seller/feeds", seller, json={"filename": "catalog.yml"})
+    assert feed.status_code == 201, feed.text
+    m.call("DELETE", "/cart", customer)
+    return World(market=m, customer=customer, other_customer=other_customer, seller=seller,
+                 other_seller=other_seller, admin=admin, orders=orders, feed_id=feed.json()["feed_id"],
+                 link=link[link.index("/actions/"):])
+
+
+def _caller(w: World, case: Case, persona: str) -> Person | None:
+    if persona == "anonymous":
+        return None
+    if persona == "owner":
+        return {"customer": w.customer, "seller": w.seller, "admin": w.admin}.get(case.owner, w.customer)
+    return {"other_customer": w.other_customer, "other_seller": w.other_seller, "admin": w.admin}[persona]
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
+def test_route_answers_each_caller_as_expected(world, route):
+    case = CASES[(route.method, route.path)]
+    got: dict[str, int] = {}
+    want: dict[str, int | set[int]] = {}
+    for persona in PERSONAS:
+        if case.owner == "self" and persona == "owner":
+            continue  # "self" routes: every logged-in persona is the owner of its own account
+        p, kw = case.build(world, persona)
+        who = _caller(world, case, persona)
+        if case.fresh_session and who is not None:
+            login = world.market.call("POST", "/auth/login", json={"email": who.email, "password": "secret-pass-1"})
+            who = Person(id=who.id, email=who.email, token=login.json()["access_token"])
+        resp = world.market.call(route.method, p, who, **kw)
+        got[persona] = resp.status_code
+        want[persona] = expected(route, case, persona)
+        if resp.status_code >= 400:
+            assert resp.headers["Content-Type"].startswith("application/problem+json"), (persona, resp.text)
+    mismatches = {
+        p: (got[p], want[p]) for p in got
+        if not (got[p] in want[p] if isinstance(want[p], set) else got[p] == want[p])
+    }
+    assert not mismatches, f"{route.method} {route.path}: persona -> (got, expected) {mismatches}"
