@@ -1,5 +1,65 @@
-"""search routes."""
+"""GET /search: ranked, as-you-type product search (the work is in ``chalicelib/search``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
 
 from chalice import Blueprint
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from chalicelib.api.http import Ctx, endpoint
+from chalicelib.api.models import Id, Limit, MinorUnits, Out, Page
+from chalicelib.search import query
 
 bp = Blueprint(__name__)
+
+MAX_QUERY_CHARS = 200
+
+
+class SearchQuery(BaseModel):
+    # Unknown parameters are a 422 naming them, like every other route's.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    q: Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY_CHARS)] = Field(
+        description="the words to find; the last one may be incomplete (as-you-type)"
+    )
+    category: Id | None = None
+    seller: Id | None = None
+    min_price: MinorUnits | None = None
+    max_price: MinorUnits | None = None
+    available: bool | None = Field(None, description="the index holds available products only: false finds none")
+    limit: Limit = 20
+    cursor: Annotated[str, StringConstraints(max_length=1024)] | None = None
+
+    @model_validator(mode="after")
+    def _price_range(self) -> SearchQuery:
+        if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
+            raise ValueError("min_price must not exceed max_price")
+        return self
+
+
+class SearchHit(Out):
+    product_id: str
+    name: str
+    price: int
+    currency: str
+    picture: str | None = None
+    seller_id: str
+    category_id: str | None = None
+    category_key: str | None = None
+    vendor: str | None = None
+    available: bool
+    score: int
+
+
+class SearchPage(Page):
+    items: list[SearchHit]
+
+
+@endpoint(bp, "/search", summary="Search products (ranked, every word must match, last word as a prefix)",
+          query=SearchQuery, response=SearchPage, errors=(422,), tags=("catalog",))
+def search_products(ctx: Ctx) -> SearchPage:
+    p: SearchQuery = ctx.query
+    items, next_cursor = query.search(p.q, category=p.category, seller=p.seller, min_price=p.min_price,
+                                      max_price=p.max_price, available=p.available, limit=p.limit, cursor=p.cursor)
+    return SearchPage(items=[SearchHit(**i) for i in items], next_cursor=next_cursor)

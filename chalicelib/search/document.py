@@ -1,0 +1,191 @@
+"""What the index holds for one product, and how to move it from one state to another (pure).
+
+A product is indexed as
+- one **posting** per term (``TERM#<term>`` / ``RANK#<999-rank>#PRODUCT#<pid>``): the term's
+  weight in this product, the product's name key (for the exact-name boost) and the summary a
+  result shows and filters read (price, seller, category), packed in one JSON attribute — so a
+  results page needs no other read;
+- one **search document** (``SEARCHDOC#<pid>``): the term → weight map, the name key and a
+  digest of the posting payload. It is what the indexer diffs against (what *is* indexed, not
+  what the caller believes was) and what a query verifies candidates against when a word's
+  postings were too many to read whole;
+- **vocabulary** words (``VOCAB#<2 chars>`` / ``WORD#<word>``) → term, for prefix expansion.
+
+Only available products are indexed: deactivating one deletes its postings and document.
+
+Weights (summed over the fields a term occurs in): name 10, vendor 6, model 4, category 3,
+description 1 — the order the issue asks for. A query scores 2×weight for a word's own term
+and 1×weight for a term it only begins (prefix), plus ``NAME_EXACT_BONUS`` when the query's
+terms are exactly the name's terms.
+
+A posting's sort key ranks by (the name is exactly this term, weight): for a one-word query
+that *is* the score order (the bonus exceeds any 2×weight), so one-word queries — every
+as-you-type keystroke of a first word — read a term's postings page by page and stop after
+one results page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.search import text
+from chalicelib.store import keys
+
+FIELD_WEIGHTS = (("name", 10), ("vendor", 6), ("model", 4), ("category_name", 3), ("description", 1))
+NAME_EXACT_BONUS = 50
+EXACT_RANK = 100  # added to the sort value of a posting whose product's name is exactly its term
+NAME_KEY_MAX_TERMS = 12
+DESCRIPTION_MAX_CHARS = 20_000  # a description longer than this is indexed by its beginning
+
+POSTING_BODY = "r"
+
+# The summary every posting carries: what a search result shows and what filters read.
+SUMMARY_FIELDS = ("product_id", "name", "price", "currency", "picture", "seller_id", "category_id",
+                  "category_key", "vendor", "available")
+
+
+assert NAME_EXACT_BONUS > 2 * sum(w for _, w in FIELD_WEIGHTS) < EXACT_RANK  # the sort order is the score order
+
+
+def rank_value(term: str, weight: int, nk: str) -> int:
+    """The sort value of a posting: exact one-term names first, then by weight."""
+    return weight + (EXACT_RANK if nk == term else 0)
+
+
+def name_key(terms: list[str]) -> str:
+    """The set of a name's terms as one string: equal name keys = the same words."""
+    unique = sorted(set(terms))
+    return " ".join(unique) if len(unique) <= NAME_KEY_MAX_TERMS else ""
+
+
+def _category_key(product: dict[str, Any]) -> str | None:
+    if not product.get("category_id") or not product.get("seller_id"):
+        return None
+    from chalicelib.store.catalog import category_key  # the listing's own category id
+
+    return category_key(product["seller_id"], str(product["category_id"]))
+
+
+def summary(product: dict[str, Any]) -> dict[str, Any]:
+    pictures = product.get("pictures") or []
+    out = {
+        "product_id": product["product_id"],
+        "name": product.get("name") or "",
+        "price": int(product.get("price") or 0),
+        "currency": product.get("currency") or "",
+        "picture": pictures[0] if pictures else None,
+        "seller_id": product.get("seller_id") or "",
+        "category_id": str(product["category_id"]) if product.get("category_id") else None,
+        "category_key": _category_key(product),
+        "vendor": product.get("vendor"),
+        "available": True,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def indexable(product: dict[str, Any] | None) -> bool:
+    return bool(product and product.get("available", True) and not product.get("blocked") and product.get("name"))
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    product_id: str
+    terms: dict[str, int]  # term -> summed field weight
+    words: dict[str, list[str]]  # term -> the surface words that produced it (vocabulary)
+    name_key: str
+    payload: dict[str, Any] = field(default_factory=dict)  # what each posting carries
+    digest: str = ""
+
+    def posting(self, term: str) -> dict[str, Any]:
+        """One posting item. Everything but the key is one JSON attribute: a posting is read
+        whole anyway, and one attribute instead of a dozen keeps it small and cheap to decode."""
+        weight = self.terms[term]
+        body = {"w": weight, "x": int(self.name_key == term), "nk": self.name_key, **self.payload}
+        return {**keys.search_posting(term, rank_value(term, weight, self.name_key), self.product_id),
+                POSTING_BODY: json.dumps(body, ensure_ascii=False, separators=(",", ":"))}
+
+    def item(self) -> dict[str, Any]:
+        # terms as one JSON string, not a map: read whole every time, decoded in one call
+        return {**keys.search_doc(self.product_id), "product_id": self.product_id,
+                "terms": json.dumps(self.terms, ensure_ascii=False, separators=(",", ":")),
+                "nk": self.name_key, "digest": self.digest}
+
+
+def build(product: dict[str, Any]) -> SearchDocument | None:
+    """The index state of a product; None when it must not be findable."""
+    if not indexable(product):
+        return None
+    terms: dict[str, int] = {}
+    words: dict[str, list[str]] = {}
+    name_terms: list[str] = []
+    for fld, weight in FIELD_WEIGHTS:
+        value = product.get(fld)
+        if not value or not isinstance(value, str):
+            continue
+        found = text.index_terms(value[:DESCRIPTION_MAX_CHARS])
+        if fld == "name":
+            name_terms = [text.term(w) for w in text.words(value) if w not in text.STOPWORDS]
+        for term, surface in found.items():
+            terms[term] = terms.get(term, 0) + weight
+            seen = words.setdefault(term, [])
+            seen += [w for w in surface if w not in seen]
+    nk = name_key(name_terms)
+    payload = summary(product)
+    digest = hashlib.sha256(json.dumps([payload, nk], sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+    return SearchDocument(product["product_id"], terms, words, nk, payload, digest)
+
+
+def stored_terms(stored: dict[str, Any] | None) -> dict[str, int]:
+    """The term → weight map of a stored search document item."""
+    if not stored:
+        return {}
+    raw = stored.get("terms") or "{}"
+    return {t: int(w) for t, w in (json.loads(raw) if isinstance(raw, str) else raw).items()}
+
+
+@dataclass
+class Diff:
+    puts: list[dict[str, Any]] = field(default_factory=list)  # postings, then the document
+    deletes: list[dict[str, str]] = field(default_factory=list)
+    new_words: dict[str, str] = field(default_factory=dict)  # surface word -> term
+
+    def __iadd__(self, other: Diff) -> Diff:
+        self.puts += other.puts
+        self.deletes += other.deletes
+        self.new_words.update(other.new_words)
+        return self
+
+
+def diff(product_id: str, stored: dict[str, Any] | None, new: SearchDocument | None) -> Diff:
+    """The writes that move the index of one product from ``stored`` (its search document
+    item, or None) to ``new``: only postings whose key or payload changes are written."""
+    out = Diff()
+    old_terms: dict[str, int] = stored_terms(stored)
+    old_nk = stored.get("nk", "") if stored else ""
+    new_terms = new.terms if new else {}
+    new_nk = new.name_key if new else ""
+    payload_changed = not stored or not new or stored.get("digest") != new.digest
+
+    def moved(term: str) -> bool:  # the posting's key changes
+        return term not in old_terms or term not in new_terms or (
+            rank_value(term, old_terms[term], old_nk) != rank_value(term, new_terms[term], new_nk)
+        )
+
+    for term, weight in old_terms.items():
+        if moved(term):
+            out.deletes.append(keys.search_posting(term, rank_value(term, weight, old_nk), product_id))
+    if new is None:
+        if stored:
+            out.deletes.append(keys.search_doc(product_id))
+        return out
+    for term in new_terms:
+        if payload_changed or moved(term):
+            out.puts.append(new.posting(term))
+        if term not in old_terms:
+            out.new_words.update((w, term) for w in new.words[term])
+    if payload_changed or old_terms != new_terms:
+        out.puts.append(new.item())
+    return out

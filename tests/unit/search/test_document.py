@@ -1,0 +1,97 @@
+"""The index state of a product and the minimal writes between two states (no IO)."""
+
+from __future__ import annotations
+
+import json
+
+from chalicelib.search import document
+
+BOOTS = {
+    "product_id": "p1",
+    "seller_id": "s1",
+    "name": "Ботинки зимние",
+    "vendor": "Ecco",
+    "category_id": "7",
+    "category_name": "Обувь",
+    "description": "<p>Кожаные ботинки</p>",
+    "price": 450000,
+    "currency": "RUB",
+    "pictures": ["https://img.example/1.jpg", "https://img.example/2.jpg"],
+    "available": True,
+}
+
+
+def _stored(product):
+    return document.build(product).item()
+
+
+def _posting_terms(keys_or_items):
+    return sorted(k["PK"].removeprefix("TERM#") for k in keys_or_items if k["PK"].startswith("TERM#"))
+
+
+def test_can_weight_fields_name_over_vendor_over_category_over_description():
+    doc = document.build(BOOTS)
+    assert doc.terms["ботинк"] == 10 + 1  # name + description
+    assert doc.terms["ecco"] == 6
+    assert doc.terms["обув"] == 3
+    assert doc.terms["кожан"] == 1
+
+
+def test_can_carry_the_result_summary_on_every_posting():
+    item = document.build(BOOTS).posting("ботинк")
+    posting = json.loads(item[document.POSTING_BODY])
+    assert posting["picture"] == "https://img.example/1.jpg"
+    assert posting["price"] == 450000 and posting["seller_id"] == "s1" and posting["w"] == 11
+    assert item["SK"] == "RANK#0988#PRODUCT#p1"
+
+
+def test_can_rank_a_one_term_name_first_in_its_postings():
+    item = document.build({**BOOTS, "name": "Ботинки"}).posting("ботинк")
+    assert item["SK"] == "RANK#0888#PRODUCT#p1"  # 999 - (100 + 11)
+    assert json.loads(item[document.POSTING_BODY])["x"] == 1
+
+
+def test_new_product_writes_one_posting_per_term_and_its_document():
+    diff = document.diff("p1", None, document.build(BOOTS))
+    assert _posting_terms(diff.puts) == sorted(document.build(BOOTS).terms)
+    assert diff.puts[-1]["SK"] == "SEARCHDOC" and diff.deletes == []
+    assert diff.new_words["ботинки"] == "ботинк"
+
+
+def test_unchanged_product_writes_nothing():
+    diff = document.diff("p1", _stored(BOOTS), document.build(BOOTS))
+    assert (diff.puts, diff.deletes) == ([], [])
+
+
+def test_description_change_writes_only_the_new_term_and_the_document():
+    changed = {**BOOTS, "description": "Кожаные ботинки, мембрана"}
+    diff = document.diff("p1", _stored(BOOTS), document.build(changed))
+    assert _posting_terms(diff.puts) == ["мембра"]
+    assert diff.deletes == []
+
+
+def test_price_change_rewrites_the_postings_in_place():
+    diff = document.diff("p1", _stored(BOOTS), document.build({**BOOTS, "price": 399000}))
+    assert diff.deletes == []
+    bodies = [json.loads(p[document.POSTING_BODY]) for p in diff.puts if document.POSTING_BODY in p]
+    assert {b["price"] for b in bodies} == {399000}
+    assert len(diff.puts) == len(document.build(BOOTS).terms) + 1
+
+
+def test_rename_deletes_the_old_name_terms():
+    diff = document.diff("p1", _stored(BOOTS), document.build({**BOOTS, "name": "Сапоги зимние"}))
+    assert "TERM#сапог" in {p["PK"] for p in diff.puts}
+    deleted = _posting_terms(diff.deletes)
+    assert "ботинк" in deleted  # its weight dropped from 11 to 1: the old posting goes
+    assert "зимн" not in deleted
+
+
+def test_deactivation_deletes_every_posting_and_the_document():
+    diff = document.diff("p1", _stored(BOOTS), document.build({**BOOTS, "available": False}))
+    assert diff.puts == []
+    assert _posting_terms(diff.deletes) == sorted(document.build(BOOTS).terms)
+    assert {"PK": "SEARCHDOC#p1", "SK": "SEARCHDOC"} in diff.deletes
+
+
+def test_exact_name_key_ignores_order_and_repeats():
+    assert document.name_key(["b", "a", "b"]) == document.name_key(["a", "b"]) == "a b"
