@@ -1,5 +1,202 @@
-"""wallet routes."""
+"""Wallet routes (customer) and balance routes (seller).
+
+Money is integer minor units with an ISO currency, never a float. A top-up body is the SPEC's
+money object plus a card::
+
+    POST /wallet/topups      Idempotency-Key: <8-128 chars>
+    {"amount": 150000, "currency": "RUB",
+     "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123",
+              "holder": "IVAN PETROV"}}
+
+``currency`` may be omitted (the deployment's wallet currency); any other currency is a 422 on
+``currency``. ``amount`` is 1..1,000,000,000 (10,000,000.00) as a JSON integer: 10.5, "100",
+0, negatives and larger numbers are 422 on ``amount``. Card numbers are checked (Luhn), never
+stored; responses show the last four digits only. Test cards: ``services/payments.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from chalicelib.api.http import endpoint
+from chalicelib.api.models import Body, Currency, Limit, Money, Out, Page
+from chalicelib.api.pagination import decode_cursor, encode_cursor
+from chalicelib.domain.ledger import MAX_TOPUP
+from chalicelib.errors import ValidationFailed
+from chalicelib.services import idempotency, ledger, payments, wallet
 
 bp = Blueprint(__name__)
+
+MAX_CARD_YEARS_AHEAD = 20
+
+
+def _strict_int(value: Any) -> Any:
+    # JSON 10.5, 10.0, "100" and true are not amounts: pydantic would coerce some of them
+    if type(value) is not int:
+        raise PydanticCustomError("integer_minor_units", "must be a JSON integer (minor units, e.g. 150000 = 1500.00)")
+    return value
+
+
+class CardIn(Body):
+    number: Annotated[str, StringConstraints(min_length=12, max_length=23),
+                      Field(description="card number; spaces and dashes are ignored")]
+    exp_month: Annotated[int, Field(ge=1, le=12)]
+    exp_year: Annotated[int, Field(ge=2000, le=2100, description="four digits")]
+    cvc: str = Field(description="3 or 4 digits, as a string")
+    holder: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+
+    @field_validator("exp_month", "exp_year", mode="before")
+    @classmethod
+    def _ints(cls, value: Any) -> Any:
+        return _strict_int(value)
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, value: str) -> str:
+        digits = value.replace(" ", "").replace("-", "")
+        if not (digits.isascii() and digits.isdigit()) or not 12 <= len(digits) <= 19:
+            raise PydanticCustomError("card_number", "must be 12-19 digits")
+        if not payments.luhn_ok(digits):
+            raise PydanticCustomError("card_number", "is not a valid card number (checksum)")
+        return digits
+
+    @field_validator("cvc")
+    @classmethod
+    def _cvc(cls, value: str) -> str:
+        if not (value.isascii() and value.isdigit() and len(value) in (3, 4)):
+            raise PydanticCustomError("card_cvc", "must be 3 or 4 digits")
+        return value
+
+    @field_validator("exp_year")
+    @classmethod
+    def _not_expired(cls, year: int, info: ValidationInfo) -> int:
+        now = datetime.now(UTC)
+        month = info.data.get("exp_month")
+        if year < now.year or (year == now.year and month is not None and month < now.month):
+            raise PydanticCustomError("card_expired", "the card has expired")
+        if year > now.year + MAX_CARD_YEARS_AHEAD:
+            raise PydanticCustomError("card_expiry", "is too far in the future")
+        return year
+
+    def card(self) -> payments.Card:
+        return payments.Card(self.number, self.exp_month, self.exp_year, self.cvc, self.holder)
+
+
+class TopupIn(Body):
+    amount: Annotated[int, Field(gt=0, le=MAX_TOPUP, description="integer minor units (kopecks)")]
+    currency: Currency | None = Field(None, description="the wallet currency; omitted means the deployment's")
+    card: CardIn
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _int(cls, value: Any) -> Any:
+        return _strict_int(value)
+
+    @field_validator("currency")
+    @classmethod
+    def _wallet_currency(cls, value: str | None) -> str | None:
+        wanted = ledger.currency()
+        if value is not None and value != wanted:
+            raise PydanticCustomError("currency", "the wallet holds {wanted} only", {"wanted": wanted})
+        return value
+
+
+class ListQuery(Body):
+    limit: Limit = 20
+    cursor: Annotated[str, StringConstraints(max_length=2048)] | None = None
+
+
+class WalletOut(Out):
+    available: int = Field(description="spendable, minor units")
+    held: int = Field(description="reserved for paid orders awaiting the seller, minor units")
+    currency: str
+
+
+class TopupOut(Out):
+    id: str
+    status: Literal["succeeded"]
+    amount: Money
+    card_last4: str
+    charge_id: str
+    created_at: str
+
+
+class WalletLine(Out):
+    id: str
+    kind: Literal["topup", "hold", "capture", "release"]
+    amount: Money
+    available_change: int
+    held_change: int
+    order_id: str | None = None
+    card_last4: str | None = None
+    created_at: str
+
+
+class WalletLinesOut(Page):
+    items: list[WalletLine]
+
+
+class SellerBalanceOut(Out):
+    earnings: int = Field(description="captured order money, minor units")
+    currency: str
+
+
+class SellerLine(Out):
+    id: str
+    kind: Literal["capture"]
+    amount: Money
+    earnings_change: int
+    order_id: str | None = None
+    created_at: str
+
+
+class SellerLinesOut(Page):
+    items: list[SellerLine]
+
+
+@endpoint(bp, "/wallet", summary="My wallet balance", auth=("customer",), response=WalletOut, errors=(401, 403),
+          tags=("wallet",))
+def get_wallet(ctx) -> WalletOut:
+    return WalletOut(**wallet.balance(ctx.user.user_id))
+
+
+@endpoint(bp, "/wallet/topups", method="POST", summary="Top up my wallet with a card", auth=("customer",),
+          body=TopupIn, response=TopupOut, status=201, idempotent=True, errors=(401, 402, 403, 409, 422, 503),
+          tags=("wallet",))
+def post_topup(ctx) -> TopupOut:
+    body: TopupIn = ctx.body
+    receipt = wallet.topup(ctx.user.user_id, body.amount, body.currency, body.card.card(),
+                           reference=idempotency.derived_id("topup"))
+    return TopupOut(**receipt)
+
+
+@endpoint(bp, "/wallet/transactions", summary="My wallet's movements, newest first", auth=("customer",),
+          query=ListQuery, response=WalletLinesOut, errors=(401, 403, 422), tags=("wallet",))
+def get_wallet_transactions(ctx) -> WalletLinesOut:
+    items, last = wallet.transactions(ctx.user.user_id, limit=ctx.query.limit, start=_start(ctx.query))
+    return WalletLinesOut(items=[WalletLine(**i) for i in items], next_cursor=encode_cursor(last))
+
+
+@endpoint(bp, "/seller/balance", summary="My earnings", auth=("seller",), response=SellerBalanceOut,
+          errors=(401, 403), tags=("sellers",))
+def get_seller_balance(ctx) -> SellerBalanceOut:
+    return SellerBalanceOut(**wallet.seller_balance(ctx.user.user_id))
+
+
+@endpoint(bp, "/seller/balance/transactions", summary="My earnings' movements, newest first", auth=("seller",),
+          query=ListQuery, response=SellerLinesOut, errors=(401, 403, 422), tags=("sellers",))
+def get_seller_transactions(ctx) -> SellerLinesOut:
+    items, last = wallet.seller_transactions(ctx.user.user_id, limit=ctx.query.limit, start=_start(ctx.query))
+    return SellerLinesOut(items=[SellerLine(**i) for i in items], next_cursor=encode_cursor(last))
+
+
+def _start(query: ListQuery) -> dict[str, Any] | None:
+    start = decode_cursor(query.cursor)
+    if start is not None and not all(isinstance(v, str) for v in start.values()):
+        raise ValidationFailed.one("cursor", "invalid cursor")
+    return start

@@ -27,7 +27,8 @@ Movements:
 | capture | customer held | seller earnings | ``services.ledger.capture`` |
 | release | customer held | customer available | ``services.ledger.release`` |
 
-A hold resolves at most once: ``held → captured`` or ``held → released``, never back.
+A hold resolves at most once: ``held → captured`` or ``held → released``, never back. A hold
+of zero (a free order) has the same states but moves no money, so it has no transactions.
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ HOLD_STATES = (HELD, CAPTURED, RELEASED)
 TOPUP, HOLD, CAPTURE, RELEASE = "topup", "hold", "capture", "release"
 
 CLEARING_SHARDS = 16
-# 10,000,000.00 in minor units: the largest single top-up or hold.
-MAX_AMOUNT = 1_000_000_000
+# 10,000,000.00 in minor units: the largest single top-up.
+MAX_TOPUP = 1_000_000_000
+# The largest single movement (an order total): far below DynamoDB's 38 digits.
+MAX_AMOUNT = 10**15
 
 AVAILABLE, HELD_BUCKET, EARNINGS, CLEARING = "available", "held", "earnings", "clearing"
 
@@ -133,14 +136,15 @@ class Transaction:
             parse_account(e.account)
 
 
-def check_amount(amount: int) -> None:
-    if type(amount) is not int or amount <= 0 or amount > MAX_AMOUNT:
-        raise ValueError(f"amount must be an integer of minor units in 1..{MAX_AMOUNT}")
+def check_amount(amount: int, *, cap: int = MAX_AMOUNT, allow_zero: bool = False) -> None:
+    low = 0 if allow_zero else 1
+    if type(amount) is not int or not low <= amount <= cap:
+        raise ValueError(f"amount must be an integer of minor units in {low}..{cap}")
 
 
 def topup_txn(txn_id: str, customer_id: str, amount: int, currency: str, *, provider: str,
               charge_id: str, card_last4: str, created_at: str) -> Transaction:
-    check_amount(amount)
+    check_amount(amount, cap=MAX_TOPUP)
     return Transaction(
         id=txn_id,
         kind=TOPUP,

@@ -1,0 +1,198 @@
+"""Idempotency table: one record per (scope, Idempotency-Key), claimed with a lease.
+
+Record attributes: ``status`` (IN_PROGRESS | COMPLETED), ``fingerprint`` (sealed hash of the
+request), ``origin`` (a random id fixed when the record is first created and kept when an
+expired lease is taken over: what ``services.idempotency.derived_id`` hashes), ``lease_token``
+and ``lease_until`` (who runs the request, until when), the stored response, and ``ttl``.
+Key grammar: ``store/keys.py`` (IDEMPOTENCY).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
+
+from chalicelib import clients
+from chalicelib.config import settings
+from chalicelib.store import keys
+
+IN_PROGRESS, COMPLETED = "IN_PROGRESS", "COMPLETED"
+_deserializer = TypeDeserializer()
+
+_NAMES = {
+    "#status": "status",
+    "#fp": "fingerprint",
+    "#origin": "origin",
+    "#tok": "lease_token",
+    "#until": "lease_until",
+    "#created": "created_at",
+    "#ttl": "ttl",
+}
+
+
+@dataclass(frozen=True)
+class Record:
+    status: str
+    fingerprint: str
+    origin: str
+    lease_token: str
+    lease_until: float
+    expires_at: int
+    response_status: int | None = None
+    response_body: str | None = None
+    response_headers: dict[str, str] | None = None
+
+
+class Taken(Exception):
+    """The key is held by a record we may not claim; ``record`` is that record."""
+
+    def __init__(self, record: Record | None):
+        super().__init__("idempotency key taken")
+        self.record = record
+
+
+def _table() -> Any:
+    return clients.table(settings().idempotency_table)
+
+
+def _record(item: dict[str, Any]) -> Record:
+    def num(v: Any) -> float:
+        return float(v) if isinstance(v, (int, float, Decimal)) else 0.0
+
+    return Record(
+        status=item.get("status", ""),
+        fingerprint=item.get("fingerprint", ""),
+        origin=item.get("origin", ""),
+        lease_token=item.get("lease_token", ""),
+        lease_until=num(item.get("lease_until")),
+        expires_at=int(num(item.get("ttl"))),
+        response_status=int(item["response_status"]) if "response_status" in item else None,
+        response_body=item.get("response_body"),
+        response_headers=dict(item["response_headers"]) if "response_headers" in item else None,
+    )
+
+
+def _wire(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) if isinstance(v, dict) and len(v) == 1 else v for k, v in item.items()}
+
+
+def _is_ccf(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def claim(scope: str, key: str, *, fingerprint: str, token: str, origin: str, now: float, lease_until: float,
+          expires_at: int) -> str:
+    """Create the record, or take over one whose lease expired (same request only).
+
+    Returns the record's origin; raises ``Taken`` with the existing record otherwise.
+    """
+    try:
+        item = _table().update_item(
+            Key=keys.idempotency(scope, key),
+            UpdateExpression=(
+                "SET #status = :in_progress, #fp = :fp, #tok = :tok, #until = :until, "
+                "#origin = if_not_exists(#origin, :origin), #created = if_not_exists(#created, :now), "
+                "#ttl = if_not_exists(#ttl, :ttl)"
+            ),
+            # timeline guarded: a new key | a crashed or failed run of the *same* request
+            # whose lease ran out, while the record is still within its retention
+            ConditionExpression=(
+                "attribute_not_exists(PK) OR "
+                "(#status = :in_progress AND #until < :now AND #fp = :fp AND #ttl > :now)"
+            ),
+            ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues={
+                ":in_progress": IN_PROGRESS, ":fp": fingerprint, ":tok": token, ":until": Decimal(str(lease_until)),
+                ":origin": origin, ":now": Decimal(str(now)), ":ttl": expires_at,
+            },
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )["Attributes"]
+    except ClientError as exc:
+        if not _is_ccf(exc):
+            raise
+        old = exc.response.get("Item")
+        raise Taken(_record(_wire(old)) if old else None) from exc
+    return str(item["origin"])
+
+
+def replace_expired(scope: str, key: str, *, fingerprint: str, token: str, origin: str, now: float,
+                    lease_until: float, expires_at: int) -> bool:
+    """Start afresh over a record past its retention that TTL has not swept yet."""
+    try:
+        _table().put_item(
+            Item={
+                **keys.idempotency(scope, key),
+                "status": IN_PROGRESS, "fingerprint": fingerprint, "lease_token": token,
+                "lease_until": Decimal(str(lease_until)), "origin": origin, "created_at": Decimal(str(now)),
+                "ttl": expires_at,
+            },
+            ConditionExpression="#ttl <= :now",
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={":now": Decimal(str(now))},
+        )
+    except ClientError as exc:
+        if _is_ccf(exc):
+            return False
+        raise
+    return True
+
+
+def complete(scope: str, key: str, token: str, status: int, body: str | None, headers: dict[str, str]) -> bool:
+    """Store the response; False when our lease was taken over meanwhile."""
+    values: dict[str, Any] = {":done": COMPLETED, ":tok": token, ":rs": status, ":rh": headers}
+    update = "SET #status = :done, response_status = :rs, response_headers = :rh REMOVE #until"
+    if body is not None:
+        values[":rb"] = body
+        update = update.replace(" REMOVE", ", response_body = :rb REMOVE")
+    try:
+        _table().update_item(
+            Key=keys.idempotency(scope, key),
+            UpdateExpression=update,
+            ConditionExpression="#tok = :tok",
+            ExpressionAttributeNames={"#status": "status", "#tok": "lease_token", "#until": "lease_until"},
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if _is_ccf(exc):
+            return False
+        raise
+    return True
+
+
+def release(scope: str, key: str, token: str) -> None:
+    """End our lease now but keep the record (and its origin) for the client's retry."""
+    try:
+        _table().update_item(
+            Key=keys.idempotency(scope, key),
+            UpdateExpression="SET #until = :zero",
+            ConditionExpression="#tok = :tok AND #status = :in_progress",
+            ExpressionAttributeNames={"#until": "lease_until", "#tok": "lease_token", "#status": "status"},
+            ExpressionAttributeValues={":zero": 0, ":tok": token, ":in_progress": IN_PROGRESS},
+        )
+    except ClientError as exc:
+        if not _is_ccf(exc):
+            raise
+
+
+def delete(scope: str, key: str, token: str) -> None:
+    """Forget the record (the request failed before any write): the key is free again."""
+    try:
+        _table().delete_item(
+            Key=keys.idempotency(scope, key),
+            ConditionExpression="#tok = :tok AND #status = :in_progress",
+            ExpressionAttributeNames={"#tok": "lease_token", "#status": "status"},
+            ExpressionAttributeValues={":tok": token, ":in_progress": IN_PROGRESS},
+        )
+    except ClientError as exc:
+        if not _is_ccf(exc):
+            raise
+
+
+def get(scope: str, key: str) -> Record | None:
+    item = _table().get_item(Key=keys.idempotency(scope, key), ConsistentRead=True).get("Item")
+    return _record(item) if item else None

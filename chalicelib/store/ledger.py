@@ -1,0 +1,316 @@
+"""Ledger table: posts balanced transactions with their balance projections, atomically.
+
+``post`` turns one ``domain.ledger.Transaction`` into ONE ``TransactWriteItems`` call:
+
+- ``Put TXN#<id>`` if it does not exist (a retried post does nothing twice),
+- one ``Update`` per balance item the entries touch (a customer's available and held share
+  the wallet item), each ``ADD``-ing its legs; a debit of an account that may not go negative
+  carries ``<balance> >= <debit>`` — the condition that keeps wallets and earnings >= 0,
+- the caller's extra operations (a hold's creation or its one-way state change).
+
+When DynamoDB cancels the transaction, ``TransactionCancelled`` says which labelled operation
+failed and why (with the item as it was, from ``ReturnValuesOnConditionCheckFailure``), so the
+service can tell "insufficient funds" from "already done" without reading first. Transaction
+conflicts (another transaction on the same item in flight, AWS only) are retried here.
+
+Reads: balances and holds with consistent ``GetItem``; transaction listings query GSI1
+(customer) or GSI2 (seller), newest first. Key grammar: ``store/keys.py`` (LEDGER).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
+
+from chalicelib import clients
+from chalicelib.config import settings
+from chalicelib.domain import ledger as dl
+from chalicelib.errors import ValidationFailed
+from chalicelib.store import keys
+
+CONFLICT_RETRIES = 3
+_deserializer = TypeDeserializer()
+
+
+def _table_name() -> str:
+    return settings().ledger_table
+
+
+def _table() -> Any:
+    return clients.table(_table_name())
+
+
+def _client() -> Any:
+    # the resource's client takes and returns plain Python values (no {"S": ...} wrapping)
+    return clients.dynamodb_resource().meta.client
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str  # "None" when that operation was fine; "ConditionalCheckFailed", "TransactionConflict"…
+    item: dict[str, Any] | None  # the item as it was, when its condition failed and it existed
+
+
+class TransactionCancelled(Exception):
+    """DynamoDB refused the whole transaction; ``reasons`` maps each operation's label to why."""
+
+    def __init__(self, reasons: dict[str, Reason]):
+        super().__init__(", ".join(f"{k}={r.code}" for k, r in reasons.items()))
+        self.reasons = reasons
+
+    def failed(self, label: str) -> bool:
+        r = self.reasons.get(label)
+        return r is not None and r.code == "ConditionalCheckFailed"
+
+    def item(self, label: str) -> dict[str, Any] | None:
+        r = self.reasons.get(label)
+        return _plain(r.item) if r and r.item else None
+
+
+@dataclass(frozen=True)
+class Op:
+    """One labelled operation of a transaction (``{"Put": {...}}``, ``{"Update": {...}}``…)."""
+
+    label: str
+    item: dict[str, Any]
+
+
+# -- labels of the operations ``post`` builds itself ------------------------------------------
+
+TXN = "txn"
+HOLD = "hold"
+
+
+def balance_label(account: str) -> str:
+    ref = dl.parse_account(account)
+    return f"{ref.kind}:{ref.owner}" if ref.shard is None else f"{ref.kind}:{ref.owner}:{ref.shard}"
+
+
+# -- writes ------------------------------------------------------------------------------------
+
+
+def _balance_item(ref: dl.AccountRef) -> dict[str, str]:
+    if ref.kind == "customer":
+        return keys.wallet(ref.owner)
+    if ref.kind == "seller":
+        return keys.earnings(ref.owner)
+    return keys.clearing(ref.owner, ref.shard or 0)
+
+
+def _balance_ops(txn: dl.Transaction) -> list[Op]:
+    """One Update per balance item; legs on the same item (available + held) merge."""
+    grouped: dict[str, list[tuple[dl.AccountRef, int]]] = {}
+    for e in txn.entries:
+        grouped.setdefault(balance_label(e.account), []).append((dl.parse_account(e.account), e.amount))
+    ops = []
+    for label, legs in grouped.items():
+        names = {"#cur": "currency", "#at": "updated_at"}
+        values: dict[str, Any] = {":cur": txn.currency, ":at": txn.created_at}
+        adds, conditions = [], ["(attribute_not_exists(#cur) OR #cur = :cur)"]
+        for i, (ref, amount) in enumerate(legs):
+            names[f"#b{i}"] = ref.bucket if ref.kind != "provider" else "balance"
+            values[f":d{i}"] = amount
+            adds.append(f"#b{i} :d{i}")
+            if amount < 0 and not ref.may_go_negative:
+                # the guard of "never below zero": a debit needs the money to be there now
+                values[f":m{i}"] = -amount
+                conditions.append(f"#b{i} >= :m{i}")
+        ops.append(Op(label, {"Update": {
+            "TableName": _table_name(),
+            "Key": _balance_item(legs[0][0]),
+            "UpdateExpression": "SET #cur = if_not_exists(#cur, :cur), #at = :at ADD " + ", ".join(adds),
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }}))
+    return ops
+
+
+def txn_item(txn: dl.Transaction) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **keys.ledger_txn(txn.id),
+        "txn_id": txn.id,
+        "kind": txn.kind,
+        "currency": txn.currency,
+        "amount": txn.amount,
+        "entries": [{"account": e.account, "amount": e.amount} for e in txn.entries],
+        "created_at": txn.created_at,
+        "customer_id": txn.customer_id,
+        "GSI1PK": keys.wallet_partition(txn.customer_id),
+        "GSI1SK": keys.ledger_txn_sort(txn.created_at, txn.id),
+        **txn.meta,
+    }
+    if txn.order_id:
+        item["order_id"] = txn.order_id
+    if txn.seller_id:
+        item["seller_id"] = txn.seller_id
+        item["GSI2PK"] = keys.earnings_partition(txn.seller_id)
+        item["GSI2SK"] = keys.ledger_txn_sort(txn.created_at, txn.id)
+    return item
+
+
+def post(txn: dl.Transaction, extra: Iterable[Op] = ()) -> None:
+    """Write ``txn``, its balance changes and ``extra`` in one TransactWriteItems.
+
+    Raises ``TransactionCancelled`` when a condition fails (labels: ``txn``, the balance labels
+    from ``balance_label``, and the extra ops' labels).
+    """
+    transact([
+        Op(TXN, {"Put": {
+            "TableName": _table_name(),
+            "Item": txn_item(txn),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }}),
+        *_balance_ops(txn),
+        *extra,
+    ])
+
+
+def transact(ops: list[Op]) -> None:
+    """One TransactWriteItems of labelled operations (``post`` without a money movement: the
+    state changes of a zero-amount hold)."""
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            _client().transact_write_items(TransactItems=[op.item for op in ops])
+            return
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            raw = exc.response.get("CancellationReasons") or []
+            reasons = {op.label: Reason(r.get("Code") or "None", r.get("Item"))
+                       for op, r in zip(ops, raw, strict=False)}
+            codes = {r.code for r in reasons.values()}
+            # Conflicts mean another transaction held one of our items: every operation here
+            # is conditional and idempotent, so trying again is safe. Failed conditions are final.
+            if "ConditionalCheckFailed" not in codes and "TransactionConflict" in codes and attempt < CONFLICT_RETRIES:
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                continue
+            raise TransactionCancelled(reasons) from exc
+
+
+def create_hold_op(order_id: str, customer_id: str, amount: int, currency: str, created_at: str) -> Op:
+    return Op(HOLD, {"Put": {
+        "TableName": _table_name(),
+        "Item": {
+            **keys.hold(order_id),
+            "order_id": order_id,
+            "customer_id": customer_id,
+            "amount": amount,
+            "currency": currency,
+            "state": dl.HELD,
+            "held_at": created_at,
+        },
+        "ConditionExpression": "attribute_not_exists(PK)",
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }})
+
+
+def resolve_hold_op(order_id: str, *, customer_id: str, amount: int, to_state: str, at: str,
+                    seller_id: str | None = None) -> Op:
+    """held → captured | released, only from ``held`` and only for the hold we think it is."""
+    names = {"#state": "state", "#amount": "amount", "#customer": "customer_id", "#at": "resolved_at"}
+    values: dict[str, Any] = {":held": dl.HELD, ":to": to_state, ":amount": amount, ":customer": customer_id,
+                              ":at": at}
+    update = "SET #state = :to, #at = :at"
+    if seller_id is not None:
+        names["#seller"] = "seller_id"
+        values[":seller"] = seller_id
+        update += ", #seller = :seller"
+    return Op(HOLD, {"Update": {
+        "TableName": _table_name(),
+        "Key": keys.hold(order_id),
+        "UpdateExpression": update,
+        # held (so it resolves once) AND it is the hold the caller meant (amount, customer)
+        "ConditionExpression": "#state = :held AND #amount = :amount AND #customer = :customer",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }})
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+
+_WIRE_TYPES = frozenset({"S", "N", "B", "M", "L", "BOOL", "NULL", "SS", "NS", "BS"})
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """An item from a cancellation reason (DynamoDB wire format) as plain Python values."""
+    out = {}
+    for name, value in item.items():
+        wire = isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _WIRE_TYPES
+        out[name] = _deserializer.deserialize(value) if wire else value
+    return _numbers(out)
+
+
+def _numbers(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
+
+
+def get_item(key: dict[str, str]) -> dict[str, Any] | None:
+    item = _table().get_item(Key=key, ConsistentRead=True).get("Item")
+    return _numbers(item) if item else None
+
+
+def get_hold(order_id: str) -> dict[str, Any] | None:
+    return get_item(keys.hold(order_id))
+
+
+def get_txn(txn_id: str) -> dict[str, Any] | None:
+    return get_item(keys.ledger_txn(txn_id))
+
+
+def get_wallet(customer_id: str) -> dict[str, Any] | None:
+    return get_item(keys.wallet(customer_id))
+
+
+def get_earnings(seller_id: str) -> dict[str, Any] | None:
+    return get_item(keys.earnings(seller_id))
+
+
+def get_clearing(provider: str) -> int:
+    """The provider clearing account's balance: the sum of its shards (one BatchGetItem)."""
+    name = _table_name()
+    request = {name: {"Keys": [keys.clearing(provider, s) for s in range(dl.CLEARING_SHARDS)],
+                      "ConsistentRead": True}}
+    total = 0
+    while request:
+        resp = clients.dynamodb_resource().batch_get_item(RequestItems=request)
+        total += sum(int(i.get("balance", 0)) for i in resp["Responses"].get(name, []))
+        request = resp.get("UnprocessedKeys") or None
+    return total
+
+
+def list_txns(*, index: str, partition: str, limit: int, start: dict[str, Any] | None
+              ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of an account owner's transactions, newest first (``index``: GSI1 | GSI2)."""
+    pk = f"{index}PK"
+    if start is not None and (start.get(pk) != partition or not {"PK", "SK", pk, f"{index}SK"} <= start.keys()):
+        # a cursor from another list or another user: refuse it before DynamoDB sees it
+        raise ValidationFailed.one("cursor", "this cursor belongs to another list")
+    params: dict[str, Any] = {
+        "IndexName": index,
+        "KeyConditionExpression": "#pk = :pk",
+        "ExpressionAttributeNames": {"#pk": pk},
+        "ExpressionAttributeValues": {":pk": partition},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if start:
+        params["ExclusiveStartKey"] = start
+    resp = _table().query(**params)
+    return [_numbers(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")

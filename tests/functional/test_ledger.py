@@ -1,0 +1,251 @@
+"""The order workflow's money primitives on moto: hold, capture, release.
+
+Each test states the wallet a customer would see; the journal checks at the end of each test
+prove the ledger still balances.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+import pytest
+
+from chalicelib import clients
+from chalicelib.config import settings
+from chalicelib.errors import InsufficientFunds, InvalidTransition, ValidationFailed
+from chalicelib.services import ledger
+from chalicelib.services.payments import Charge
+from tests.functional.ledger_stack import module_aws  # noqa: F401 - one moto stack per module
+
+
+@pytest.fixture
+def customer(aws) -> str:
+    """A customer whose wallet holds 1000.00 RUB."""
+    cid = f"c-{uuid.uuid4().hex[:8]}"
+    ledger.record_topup(f"topup:{cid}", cid, 100_000, "RUB", Charge("ch_test", "4242", "sandbox"))
+    return cid
+
+
+@pytest.fixture
+def calls(aws):
+    """DynamoDB operations made through the app's client, by name."""
+    seen: Counter[str] = Counter()
+
+    def count(model, **_):
+        seen[model.name] += 1
+
+    client = clients.dynamodb_resource().meta.client
+    client.meta.events.register("before-call.dynamodb", count)
+    yield seen
+    client.meta.events.unregister("before-call.dynamodb", count)
+
+
+@pytest.fixture
+def seller() -> str:
+    return f"s-{uuid.uuid4().hex[:8]}"
+
+
+other_seller = seller
+
+
+def order() -> str:
+    return f"o-{uuid.uuid4().hex[:8]}"
+
+
+def journal_balances() -> None:
+    """Every transaction balances, and the balance items equal their journal's sums."""
+    items = clients.table(settings().ledger_table).scan(ConsistentRead=True)["Items"]
+    sums: Counter[str] = Counter()
+    for txn in (i for i in items if i["SK"] == "TXN"):
+        assert sum(int(e["amount"]) for e in txn["entries"]) == 0
+        for e in txn["entries"]:
+            sums[e["account"]] += int(e["amount"])
+    for item in items:
+        if item["PK"].startswith("WALLET#"):
+            owner = item["PK"].split("#", 1)[1]
+            assert int(item["available"]) == sums[f"customer:{owner}:available"] >= 0
+            assert int(item.get("held", 0)) == sums[f"customer:{owner}:held"] >= 0
+        if item["PK"].startswith("EARNINGS#"):
+            assert int(item["earnings"]) == sums[f"seller:{item['PK'].split('#', 1)[1]}:earnings"] >= 0
+    assert sum(sums.values()) == 0
+
+
+def test_can_hold_then_capture_to_the_seller(customer, seller):
+    o = order()
+    ledger.hold(o, customer, 30_000, "RUB")
+    assert ledger.wallet(customer) == {"available": 70_000, "held": 30_000, "currency": "RUB"}
+    assert ledger.hold_state(o) == "held"
+
+    ledger.capture(o, seller)
+    assert ledger.wallet(customer) == {"available": 70_000, "held": 0, "currency": "RUB"}
+    assert ledger.seller_balance(seller)["earnings"] == 30_000
+    assert ledger.hold_state(o) == "captured"
+    journal_balances()
+
+
+def test_can_release_a_hold_back_to_available(customer):
+    o = order()
+    ledger.hold(o, customer, 30_000, "RUB")
+    assert ledger.release(o) is True
+    assert ledger.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert ledger.hold_state(o) == "released"
+    journal_balances()
+
+
+def test_retried_primitives_do_nothing_twice(customer, seller):
+    o = order()
+    for _ in range(3):
+        ledger.hold(o, customer, 30_000, "RUB")
+    assert ledger.wallet(customer)["available"] == 70_000
+    for _ in range(2):
+        ledger.capture(o, seller)
+        ledger.capture(o, seller, customer_id=customer, amount=30_000)
+    assert ledger.seller_balance(seller)["earnings"] == 30_000
+    assert ledger.wallet(customer) == {"available": 70_000, "held": 0, "currency": "RUB"}
+
+    o2 = order()
+    ledger.hold(o2, customer, 10_000, "RUB")
+    assert [ledger.release(o2), ledger.release(o2), ledger.release(o2, customer_id=customer, amount=10_000)] == [
+        True, True, True]
+    assert ledger.wallet(customer)["available"] == 70_000
+    journal_balances()
+
+
+def test_error_on_hold_beyond_available_leaves_wallet_untouched(customer):
+    o = order()
+    with pytest.raises(InsufficientFunds) as err:
+        ledger.hold(o, customer, 100_001, "RUB")
+    assert err.value.problem()["available"] == 100_000
+    assert ledger.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert ledger.hold_state(o) is None
+    ledger.hold(o, customer, 100_000, "RUB")  # the whole balance is fine
+    assert ledger.wallet(customer)["available"] == 0
+
+
+def test_error_on_hold_from_a_wallet_never_topped_up(aws):
+    with pytest.raises(InsufficientFunds):
+        ledger.hold(order(), "nobody", 1, "RUB")
+
+
+def test_a_hold_resolves_at_most_once(customer, seller, other_seller):
+    captured, released = order(), order()
+    ledger.hold(captured, customer, 1_000, "RUB")
+    ledger.hold(released, customer, 1_000, "RUB")
+    ledger.capture(captured, seller)
+    ledger.release(released)
+
+    with pytest.raises(InvalidTransition):
+        ledger.release(captured)
+    with pytest.raises(InvalidTransition):
+        ledger.release(captured, customer_id=customer, amount=1_000)
+    with pytest.raises(InvalidTransition):
+        ledger.capture(released, seller)
+    with pytest.raises(InvalidTransition):
+        ledger.capture(released, seller, customer_id=customer, amount=1_000)
+    with pytest.raises(InvalidTransition):
+        ledger.capture(captured, other_seller)  # already paid to someone else
+    assert ledger.seller_balance(seller)["earnings"] == 1_000
+    assert ledger.seller_balance(other_seller)["earnings"] == 0
+    journal_balances()
+
+
+def test_release_of_an_order_never_held_is_a_no_op(aws):
+    assert ledger.release(order()) is False
+    assert ledger.release(order(), customer_id="c", amount=5) is False
+
+
+def test_error_on_capture_of_an_order_never_held(aws, seller):
+    with pytest.raises(InvalidTransition):
+        ledger.capture(order(), seller)
+    with pytest.raises(InvalidTransition):
+        ledger.capture(order(), seller, customer_id="c", amount=5)
+
+
+def test_error_on_a_second_different_hold_for_one_order(customer):
+    o = order()
+    ledger.hold(o, customer, 1_000, "RUB")
+    with pytest.raises(InvalidTransition):
+        ledger.hold(o, customer, 2_000, "RUB")
+    assert ledger.wallet(customer)["held"] == 1_000
+
+
+def test_wrong_hints_are_refused_not_trusted(customer, seller):
+    o = order()
+    ledger.hold(o, customer, 1_000, "RUB")
+    with pytest.raises(InvalidTransition):
+        ledger.capture(o, seller, customer_id=customer, amount=999_999)
+    with pytest.raises(InvalidTransition):
+        ledger.release(o, customer_id="someone-else", amount=1_000)
+    assert ledger.hold_state(o) == "held"
+    assert ledger.wallet(customer)["held"] == 1_000
+    journal_balances()
+
+
+def test_error_on_hold_in_another_currency(customer):
+    with pytest.raises(ValidationFailed):
+        ledger.hold(order(), customer, 1_000, "USD")
+
+
+def test_each_primitive_is_exactly_one_write_call(customer, calls, seller):
+    o = order()
+    ledger.hold(o, customer, 1_000, "RUB")
+    assert calls == {"TransactWriteItems": 1}
+
+    calls.clear()
+    ledger.capture(o, seller, customer_id=customer, amount=1_000)
+    assert calls == {"TransactWriteItems": 1}
+
+    o2 = order()
+    ledger.hold(o2, customer, 1_000, "RUB")
+    calls.clear()
+    ledger.release(o2, customer_id=customer, amount=1_000)
+    assert calls == {"TransactWriteItems": 1}
+
+
+def test_without_hints_a_primitive_reads_the_hold_once(customer, calls, seller):
+    o = order()
+    ledger.hold(o, customer, 1_000, "RUB")
+    calls.clear()
+    ledger.capture(o, seller)
+    assert calls == {"GetItem": 1, "TransactWriteItems": 1}
+
+
+def test_insufficient_funds_is_told_apart_without_a_read(customer, calls):
+    with pytest.raises(InsufficientFunds):
+        ledger.hold(order(), customer, 10**9, "RUB")
+    assert calls == {"TransactWriteItems": 1}
+
+
+def test_a_free_order_has_a_hold_that_moves_no_money(customer, seller, calls):
+    o = order()
+    ledger.hold(o, customer, 0, "RUB")
+    assert ledger.hold_state(o) == "held"
+    ledger.capture(o, seller, customer_id=customer, amount=0)
+    ledger.capture(o, seller)
+    assert ledger.hold_state(o) == "captured"
+    assert ledger.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert ledger.seller_balance(seller)["earnings"] == 0
+    o2 = order()
+    ledger.hold(o2, customer, 0, "RUB")
+    calls.clear()
+    assert ledger.release(o2, customer_id=customer, amount=0) is True
+    assert calls == {"TransactWriteItems": 1}
+    journal_balances()
+
+
+def test_a_hold_may_exceed_the_largest_single_topup(aws, seller):
+    rich = f"c-{uuid.uuid4().hex[:8]}"
+    for i in range(3):
+        ledger.record_topup(f"topup:{rich}:{i}", rich, 1_000_000_000, "RUB", Charge("ch", "4242", "sandbox"))
+    o = order()
+    ledger.hold(o, rich, 2_500_000_000, "RUB")
+    ledger.capture(o, seller)
+    assert ledger.seller_balance(seller)["earnings"] == 2_500_000_000
+
+
+@pytest.mark.parametrize("amount", [-1, 1.5, "100", True])
+def test_error_on_a_hold_of_a_malformed_amount(customer, amount):
+    with pytest.raises(ValueError):
+        ledger.hold(order(), customer, amount, "RUB")
+    assert ledger.wallet(customer)["available"] == 100_000

@@ -1,0 +1,307 @@
+"""Money never leaks: a property-based, concurrent workload over the real handlers on moto.
+
+Hypothesis draws plans of top-ups (through ``POST /wallet/topups``, with reused idempotency
+keys), holds, captures and releases (the ledger primitives the order workflow calls, with and
+without hints), retries included, spread over threads that start together. After every plan
+the whole ledger is scanned and must satisfy:
+
+1. every transaction balances (its entries sum to zero);
+2. every balance item equals the sum of its account's journal entries;
+3. no available, held or earnings balance is below zero;
+4. every hold is resolved at most once: one hold transaction, at most one capture *or*
+   release, and its state says which;
+5. each customer's ``held`` equals the sum of their open holds;
+6. top-ups are the only source of money: the customers' and sellers' money equals the sum of
+   the acknowledged top-ups (each once), and the clearing account mirrors it;
+7. what callers were told agrees with the ledger (a capture that succeeded is captured...).
+
+Each plan runs on fresh ledger and idempotency tables, its customers funded by one top-up
+each. moto's DynamoDB is serialized with ``local.patches.serialize_dynamodb`` (without it moto
+is not atomic and the test would be meaningless); threads interleave between DynamoDB calls.
+``LEDGER_EXAMPLES`` raises the number of plans (default 30). Mutation check: dropping the
+``available >= amount`` condition or the ``state = held`` condition makes this test fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from chalicelib import clients
+from chalicelib.config import settings as app_settings
+from chalicelib.domain import ledger as dl
+from chalicelib.errors import InsufficientFunds, InvalidTransition
+from chalicelib.services import ledger
+from infra import resources
+from local import patches
+from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
+
+THREADS, CUSTOMERS, SELLERS, ORDERS, KEYS = 4, 3, 2, 6, 4
+CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": datetime.now(UTC).year + 2, "cvc": "123"}
+EXAMPLES = int(os.environ.get("LEDGER_EXAMPLES", "30"))
+SEED_AMOUNT = 10_000
+
+
+@dataclass(frozen=True)
+class TopUp:
+    customer: int
+    amount: int
+    key: int
+
+
+@dataclass(frozen=True)
+class Hold:
+    order: int
+    customer: int
+    amount: int
+
+
+@dataclass(frozen=True)
+class Capture:
+    order: int
+    seller: int
+    hinted: bool
+
+
+@dataclass(frozen=True)
+class Release:
+    order: int
+    hinted: bool
+
+
+customers = st.integers(0, CUSTOMERS - 1)
+topup_amounts = st.sampled_from([500, 2_000, 20_000])
+hold_amounts = st.sampled_from([1, 500, 2_000, 7_500, 20_000])
+
+
+@st.composite
+def plans(draw) -> list[tuple[int, object]]:
+    """Top-ups (some retried, some keys reused for another amount) and, per order, a hold
+    followed by what the workflow might do to it: retries, a different hold, captures and
+    releases (with or without hints) — shuffled and dealt to the threads."""
+    steps: list[object] = []
+    for key in range(draw(st.integers(1, KEYS))):
+        first = TopUp(draw(customers), draw(topup_amounts), key)
+        steps += [first] * draw(st.integers(1, 2))
+        if draw(st.booleans()):
+            steps.append(TopUp(first.customer, draw(topup_amounts), key))  # same key, maybe another body
+    for order in range(draw(st.integers(1, ORDERS))):
+        hold = Hold(order, draw(customers), draw(hold_amounts))
+        steps.append(hold)
+        steps += draw(st.lists(st.one_of(
+            st.just(hold),  # a retried hold
+            st.builds(Hold, st.just(order), customers, hold_amounts),
+            st.builds(Capture, st.just(order), st.integers(0, SELLERS - 1), st.booleans()),
+            st.builds(Release, st.just(order), st.booleans()),
+        ), max_size=4))
+    steps = draw(st.permutations(steps))
+    lanes = draw(st.lists(st.integers(0, THREADS - 1), min_size=len(steps), max_size=len(steps)))
+    return list(zip(lanes, steps, strict=True))
+
+
+class Workload:
+    """Runs plans against the app and remembers what every caller was told."""
+
+    def __init__(self, api, customers, monkeypatch) -> None:
+        self.api = api
+        self.customers = customers
+        self.monkeypatch = monkeypatch
+        self.sellers = [f"seller-{n}" for n in range(SELLERS)]
+        self.acked_topups: dict[str, int] = {}
+        self.http_lock = threading.Lock()  # chalice.test.Client keeps one current request
+
+    def fresh_ledger(self, prefix: str) -> None:
+        """Each plan gets empty ledger and idempotency tables: its checks see only its own
+        money, and moto (which copies a table on every transaction) stays fast."""
+        ddb = clients.dynamodb()
+        for logical_id, spec in resources.TABLES.items():
+            if spec["env"] in ("LEDGER_TABLE", "IDEMPOTENCY_TABLE"):
+                ddb.create_table(**resources.table_api_params(logical_id, f"{prefix}-{logical_id}"))
+                self.monkeypatch.setenv(spec["env"], f"{prefix}-{logical_id}")
+        app_settings.cache_clear()
+        self.acked_topups = {}
+        # everyone starts with some money, through the route like any top-up
+        for n in range(CUSTOMERS):
+            assert self.topup(TopUp(n, SEED_AMOUNT, -1), prefix) == "ok"
+
+    def run(self, plan: list[tuple[int, object]]) -> list[tuple[object, str, str]]:
+        prefix = uuid.uuid4().hex[:8]
+        self.fresh_ledger(prefix)
+        first_hold = {}
+        for _, op in plan:
+            if isinstance(op, Hold):
+                first_hold.setdefault(op.order, op)
+        lanes: dict[int, list[object]] = defaultdict(list)
+        for lane, op in plan:
+            lanes[lane].append(op)
+        start = threading.Barrier(len(lanes))
+        outcomes: list[tuple[object, str, str]] = []
+
+        def lane_worker(ops: list[object]) -> None:
+            start.wait()
+            for op in ops:
+                outcomes.append((op, f"{prefix}-o{getattr(op, 'order', '')}", self.perform(op, prefix, first_hold)))
+
+        threads = [threading.Thread(target=lane_worker, args=(ops,)) for ops in lanes.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not any(t.is_alive() for t in threads), "a lane hung"
+        return outcomes
+
+    def perform(self, op: object, prefix: str, first_hold: dict[int, Hold]) -> str:
+        order = f"{prefix}-o{getattr(op, 'order', '')}"
+        try:
+            if isinstance(op, TopUp):
+                return self.topup(op, prefix)
+            if isinstance(op, Hold):
+                ledger.hold(order, self.customers[op.customer].id, op.amount, "RUB")
+                return "ok"
+            hint = first_hold.get(op.order)
+            hints = {"customer_id": self.customers[hint.customer].id if hint else "nobody",
+                     "amount": hint.amount if hint else 1} if op.hinted else {}
+            if isinstance(op, Capture):
+                ledger.capture(order, self.sellers[op.seller], **hints)
+                return f"captured:{self.sellers[op.seller]}"
+            return "released" if ledger.release(order, **hints) else "nothing-to-release"
+        except InsufficientFunds:
+            return "insufficient"
+        except InvalidTransition:
+            return "invalid"
+        except Exception as exc:  # noqa: BLE001 - reported as a failed property, with its cause
+            return f"ERROR {type(exc).__name__}: {exc}"
+
+    def topup(self, op: TopUp, prefix: str) -> str:
+        user = self.customers[op.customer]
+        body = json.dumps({"amount": op.amount, "currency": "RUB", "card": CARD})
+        headers = {**user.headers, "Idempotency-Key": f"{prefix}-k{op.key}"}
+        with self.http_lock:
+            resp = self.api.http.post("/wallet/topups", body=body, headers=headers)
+        if resp.status_code == 201:
+            receipt = resp.json_body
+            assert self.acked_topups.setdefault(receipt["id"], receipt["amount"]["amount"]) == op.amount
+            return "ok"
+        if resp.status_code in (409, 422) and resp.json_body["type"].endswith(
+                ("idempotency-key-reused", "idempotency-in-flight")):
+            return "key-reused"
+        return f"ERROR http {resp.status_code}: {resp.body[:200]!r}"
+
+
+def scan_ledger() -> list[dict]:
+    table, items, start = clients.table(app_settings().ledger_table), [], None
+    while True:
+        kwargs = {"ConsistentRead": True, **({"ExclusiveStartKey": start} if start else {})}
+        page = table.scan(**kwargs)
+        items += page["Items"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return items
+
+
+def check_ledger(workload: Workload, outcomes: list[tuple[object, str, str]]) -> None:
+    errors = [o for o in outcomes if o[2].startswith("ERROR")]
+    assert not errors, errors
+    items = scan_ledger()
+    txns = [i for i in items if i["SK"] == "TXN"]
+    holds = {i["order_id"]: i for i in items if i["SK"] == "HOLD"}
+
+    # 1. balanced transactions; the journal's sum per account
+    journal: Counter[str] = Counter()
+    for txn in txns:
+        legs = [int(e["amount"]) for e in txn["entries"]]
+        assert sum(legs) == 0, txn
+        assert sum(x for x in legs if x > 0) == int(txn["amount"])
+        for e in txn["entries"]:
+            journal[e["account"]] += int(e["amount"])
+
+    # 2 + 3. projections equal the journal; nothing below zero
+    projected: Counter[str] = Counter()
+    for item in items:
+        kind, _, owner = item["PK"].partition("#")
+        if kind == "WALLET":
+            projected[dl.customer_available(owner)] += int(item.get("available", 0))
+            projected[dl.customer_held(owner)] += int(item.get("held", 0))
+        elif kind == "EARNINGS":
+            projected[dl.seller_earnings(owner)] += int(item.get("earnings", 0))
+        elif kind == "CLEARING":
+            provider, _, shard = owner.rpartition("#")
+            projected[dl.provider_clearing(provider, int(shard))] += int(item.get("balance", 0))
+    assert {k: v for k, v in projected.items() if v} == {k: v for k, v in journal.items() if v}
+    for account, balance in projected.items():
+        if not dl.parse_account(account).may_go_negative:
+            assert balance >= 0, (account, balance)
+
+    # 4. each hold resolved at most once, and its state says how
+    steps: dict[str, Counter[str]] = defaultdict(Counter)
+    for txn in txns:
+        if txn.get("order_id"):
+            steps[txn["order_id"]][txn["kind"]] += 1
+    for order, hold in holds.items():
+        seen = steps[order]
+        assert seen["hold"] == 1, (order, seen)
+        assert seen["capture"] + seen["release"] <= 1, (order, seen)
+        expected = {(0, 0): dl.HELD, (1, 0): dl.CAPTURED, (0, 1): dl.RELEASED}[(seen["capture"], seen["release"])]
+        assert hold["state"] == expected, (order, hold, seen)
+    assert set(steps) <= set(holds), "a capture or release without a hold"
+
+    # 5. held equals the sum of open holds, per customer
+    open_holds: Counter[str] = Counter()
+    for hold in holds.values():
+        if hold["state"] == dl.HELD:
+            open_holds[dl.customer_held(hold["customer_id"])] += int(hold["amount"])
+    for account, balance in projected.items():
+        if account.endswith(":held"):
+            assert balance == open_holds[account], (account, balance, open_holds[account])
+
+    # 6. top-ups are the only source of money, each counted once
+    topups = {t["txn_id"]: int(t["amount"]) for t in txns if t["kind"] == dl.TOPUP}
+    assert topups == workload.acked_topups
+    owned = sum(v for k, v in projected.items() if not dl.parse_account(k).may_go_negative)
+    clearing = sum(v for k, v in projected.items() if dl.parse_account(k).may_go_negative)
+    assert owned == sum(topups.values()) == -clearing
+
+    # 7. callers were told the truth
+    told: dict[str, list[tuple[object, str]]] = defaultdict(list)
+    for op, order, outcome in outcomes:
+        if not isinstance(op, TopUp):
+            told[order].append((op, outcome))
+    for order, said in told.items():
+        hold = holds.get(order)
+        held_ok = [op for op, outcome in said if isinstance(op, Hold) and outcome == "ok"]
+        assert bool(held_ok) == (hold is not None), (order, said)
+        for op in held_ok:  # every "ok" hold is the one stored (others were refused)
+            assert (workload.customers[op.customer].id, op.amount) == (hold["customer_id"], int(hold["amount"]))
+        captured = {outcome for _, outcome in said if outcome.startswith("captured:")}
+        if captured:
+            assert hold["state"] == dl.CAPTURED and captured == {f"captured:{hold['seller_id']}"}
+        if any(outcome == "released" for _, outcome in said):
+            assert hold["state"] == dl.RELEASED
+
+
+@pytest.fixture
+def workload(api, register, monkeypatch) -> Iterator[Workload]:
+    patches.serialize_dynamodb()
+    yield Workload(api, [register("customer") for _ in range(CUSTOMERS)], monkeypatch)
+    monkeypatch.undo()
+    app_settings.cache_clear()
+
+
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(plan=plans())
+def test_money_never_leaks_under_concurrent_workloads(workload, plan):
+    outcomes = workload.run(plan)
+    for op, _, outcome in outcomes:  # shown by --hypothesis-show-statistics
+        event(f"{type(op).__name__} -> {outcome.split(':')[0]}")
+    check_ledger(workload, outcomes)
