@@ -232,6 +232,15 @@ def larger_listen_backlog() -> None:
     chalice_local.ThreadedHTTPServer.daemon_threads = True
 
 
+def item_level_transactions() -> None:
+    """Replace moto's table-copying TransactWriteItems (see ``local/moto_transactions.py``)."""
+    if not _once("item_level_transactions"):
+        return
+    from local import moto_transactions
+
+    moto_transactions.apply()
+
+
 def apply_in_process() -> None:
     """Every patch that needs no server: what ``python -m local`` applies first."""
     silence_xray()
@@ -239,3 +248,4 @@ def apply_in_process() -> None:
     serialize_dynamodb()
     per_thread_current_request()
     larger_listen_backlog()
+    item_level_transactions()

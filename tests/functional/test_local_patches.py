@@ -288,3 +288,85 @@ def test_local_server_accepts_bursts_of_connections():
 
     patches.larger_listen_backlog()
     assert chalice_local.ThreadedHTTPServer.request_queue_size >= 200
+
+
+def _txn_table():
+    import boto3
+
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(TableName="txn", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}])
+    ddb.put_item(TableName="txn", Item={"PK": {"S": "stock"}, "n": {"N": "1"}, "label": {"S": "x"}})
+    return ddb
+
+
+def test_transaction_with_a_failed_condition_writes_nothing():
+    import pytest
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    from local import patches
+
+    patches.item_level_transactions()
+    with mock_aws():
+        ddb = _txn_table()
+        with pytest.raises(ClientError) as err:
+            ddb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": "txn", "Item": {"PK": {"S": "order"}}}},
+                {"Update": {"TableName": "txn", "Key": {"PK": {"S": "stock"}}, "UpdateExpression": "SET n = n - :q",
+                            "ConditionExpression": "n >= :q", "ExpressionAttributeValues": {":q": {"N": "2"}}}},
+            ])
+        reasons = [r["Code"] for r in err.value.response["CancellationReasons"]]
+        assert reasons == ["None", "ConditionalCheckFailed"]
+        assert "Item" not in ddb.get_item(TableName="txn", Key={"PK": {"S": "order"}})
+        assert ddb.get_item(TableName="txn", Key={"PK": {"S": "stock"}})["Item"]["n"] == {"N": "1"}
+
+
+def test_transaction_failing_while_writing_rolls_back_what_it_wrote():
+    import pytest
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    from local import patches
+
+    patches.item_level_transactions()
+    with mock_aws():
+        ddb = _txn_table()
+        with pytest.raises(ClientError):
+            ddb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": "txn", "Item": {"PK": {"S": "order"}}}},
+                # passes its (absent) condition, then fails to apply: label is a string
+                {"Update": {"TableName": "txn", "Key": {"PK": {"S": "stock"}},
+                            "UpdateExpression": "SET label = label + :one",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            ])
+        assert "Item" not in ddb.get_item(TableName="txn", Key={"PK": {"S": "order"}})
+
+
+def test_transactions_do_not_copy_tables(monkeypatch):
+    import copy
+
+    from moto import mock_aws
+    from moto.dynamodb.models.table import Table
+
+    from local import patches
+
+    patches.item_level_transactions()
+    copied = []
+    real = copy.deepcopy
+
+    def spy(obj, *a, **kw):
+        if isinstance(obj, Table):
+            copied.append(obj.name)
+        return real(obj, *a, **kw)
+
+    monkeypatch.setattr(copy, "deepcopy", spy)
+    with mock_aws():
+        ddb = _txn_table()
+        ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": "txn", "Key": {"PK": {"S": "stock"}}, "UpdateExpression": "SET n = n - :q",
+                        "ConditionExpression": "n >= :q", "ExpressionAttributeValues": {":q": {"N": "1"}}}},
+        ])
+        assert ddb.get_item(TableName="txn", Key={"PK": {"S": "stock"}})["Item"]["n"] == {"N": "0"}
+    assert copied == []
