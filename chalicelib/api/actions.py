@@ -1,5 +1,129 @@
-"""actions routes."""
+"""Order decisions: the seller's emailed action links and the order action routes.
 
-from chalice import Blueprint
+    GET, HEAD /actions/{token}              link page: the order and one button (no effect)
+    POST /actions/{token}                   the button (form post): act once
+    POST /seller/orders/{order_id}/confirm  seller: PAID → CONFIRMED (money is captured next)
+    POST /seller/orders/{order_id}/cancel   seller: PAID → CANCELLED (money is released next)
+    POST /seller/orders/{order_id}/ship     seller: CONFIRMED → SHIPPED
+    POST /orders/{order_id}/pay             customer: hold the total now (409 if funds are short)
+    POST /orders/{order_id}/cancel          customer: cancel before the seller confirms
+    POST /orders/{order_id}/received        customer: SHIPPED → DELIVERED
+
+Every decision route answers with the order as it is after the decision (200, its timeline
+included). Repeating a decision that took effect answers the same way; a decision the order's
+status no longer allows is a 409 with ``current_status``. Another user's order is a 404.
+
+Link pages are HTML with ``notify.pages.SECURITY_HEADERS`` (``Referrer-Policy: no-referrer``, a
+CSP that loads nothing from anywhere else) on every answer, whatever its status.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Annotated, Literal
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, StringConstraints
+
+from chalicelib.api.http import Ctx, endpoint
+from chalicelib.api.orders import OrderDetailOut
+from chalicelib.notify.pages import SECURITY_HEADERS
+from chalicelib.services import actions
+from chalicelib.services import orders as order_views
 
 bp = Blueprint(__name__)
+
+FORM = "application/x-www-form-urlencoded"
+MAX_FORM_BYTES = 4096
+HTML = "text/html; charset=utf-8"
+
+
+class ActionForm(BaseModel):
+    """The link page's form, as documented; ``_form`` reads it (never a 5xx, whatever is posted)."""
+
+    action: Literal["confirm", "cancel", "ship"] | None = None
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    tracking_number: Annotated[str, StringConstraints(max_length=100)] | None = None
+
+
+def _html(page: actions.Page, *, head: bool = False) -> Response:
+    headers = {**SECURITY_HEADERS, "Content-Type": HTML}
+    return Response(body="" if head else page.html, status_code=page.status, headers=headers)
+
+
+def _form(ctx: Ctx) -> dict[str, str]:
+    raw = ctx.request.raw_body or b""
+    if len(raw) > MAX_FORM_BYTES:
+        return {"action": "\x00too-large"}  # refused as "invalid" by the service: never a 5xx
+    try:
+        pairs = urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=10)
+    except (UnicodeDecodeError, ValueError):
+        return {"action": "\x00malformed"}
+    return {k: v for k, v in pairs}
+
+
+@endpoint(bp, "/actions/{token}", summary="Action link page: the order and a button (changes nothing)",
+          content_type="text/html", errors=(404, 409, 410), tags=("actions",))
+def open_action_link(ctx: Ctx, token: str) -> Response:
+    return _html(actions.open_link(token))
+
+
+@endpoint(bp, "/actions/{token}", method="HEAD", summary="Action link page headers (changes nothing)",
+          content_type="text/html", errors=(404, 409, 410), tags=("actions",))
+def head_action_link(ctx: Ctx, token: str) -> Response:
+    return _html(actions.open_link(token), head=True)
+
+
+@endpoint(bp, "/actions/{token}", method="POST", summary="Perform the link's action once (HTML form post)",
+          content_type="text/html", content_types=(FORM,), form=ActionForm, errors=(404, 409, 410),
+          tags=("actions",))
+def use_action_link(ctx: Ctx, token: str) -> Response:
+    return _html(actions.use_link(token, _form(ctx)))
+
+
+def _seller_scope(ctx: Ctx) -> str | None:
+    return None if ctx.user.role == "admin" else ctx.user.user_id
+
+
+def _customer_scope(ctx: Ctx) -> str | None:
+    return None if ctx.user.role == "admin" else ctx.user.user_id
+
+
+def _out(order: dict) -> OrderDetailOut:
+    return OrderDetailOut(**order_views.view(order, timeline=True))
+
+
+def _seller(action: str):
+    def handler(ctx: Ctx, order_id: str) -> OrderDetailOut:
+        order, _ = actions.seller_decides(order_id, _seller_scope(ctx), action, via="api", actor_id=ctx.user.user_id)
+        return _out(order)
+
+    handler.__name__ = f"seller_{action}_order"
+    return handler
+
+
+for _action, _summary in (
+    ("confirm", "Confirm one of my shop's paid orders (the payment is captured to me)"),
+    ("cancel", "Cancel one of my shop's paid orders (the customer is refunded)"),
+    ("ship", "Mark one of my shop's confirmed orders as shipped"),
+):
+    endpoint(bp, f"/seller/orders/{{order_id}}/{_action}", method="POST", summary=_summary, auth=("seller",),
+             response=OrderDetailOut, errors=(404, 409), owner_scoped=True, tags=("orders",))(_seller(_action))
+
+
+@endpoint(bp, "/orders/{order_id}/pay", method="POST", summary="Pay an order awaiting payment from my wallet",
+          auth=("customer",), response=OrderDetailOut, errors=(404, 409), owner_scoped=True, tags=("orders",))
+def pay_order(ctx: Ctx, order_id: str) -> OrderDetailOut:
+    return _out(actions.pay(order_id, _customer_scope(ctx)))
+
+
+@endpoint(bp, "/orders/{order_id}/cancel", method="POST", summary="Cancel my order before the seller confirms it",
+          auth=("customer",), response=OrderDetailOut, errors=(404, 409), owner_scoped=True, tags=("orders",))
+def cancel_order(ctx: Ctx, order_id: str) -> OrderDetailOut:
+    return _out(actions.cancel(order_id, _customer_scope(ctx)))
+
+
+@endpoint(bp, "/orders/{order_id}/received", method="POST", summary="Confirm I received my shipped order",
+          auth=("customer",), response=OrderDetailOut, errors=(404, 409), owner_scoped=True, tags=("orders",))
+def order_received(ctx: Ctx, order_id: str) -> OrderDetailOut:
+    return _out(actions.received(order_id, _customer_scope(ctx)))

@@ -1,0 +1,235 @@
+"""The order workflow's own records in the Commerce table: parked task tokens, action links,
+"email sent" markers and (local runs only) the outbox behind the mailbox page.
+
+Key grammar and access patterns: ``store/keys.py`` (WORKFLOW). AWS errors stop here.
+
+- **Task tokens** (``park_token`` / ``take_token``). A waiting step of the state machine parks
+  its Step Functions task token under (order, wait kind). Whoever resumes the execution
+  *takes* it: one ``DeleteItem`` returning the old item, so of two racing signallers exactly
+  one gets the token. A token is a bearer credential for ``SendTaskSuccess``: it is returned
+  to ``services/workflow.py`` only, never logged, and expires with the table's TTL.
+- **Action links** (``ensure_link`` / ``claim_link``). One record per (order, seller,
+  action) with a derived id, created with ``attribute_not_exists`` so a retried step issues
+  the same link. "Works once" is ``claim_link``: ``used_at`` set only if absent.
+- **Email markers** (``claim_email`` / ``mark_email_sent`` / ``drop_email_claim``). A send is
+  claimed before SES is called and marked sent after; a retried step finds ``sent`` and
+  sends nothing. A claim is a lease: a step that died mid-send is retried after it lapses
+  (at-least-once then, the only safe choice when the crash hides whether SES got the mail).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from chalicelib import clients
+from chalicelib.config import settings
+from chalicelib.store import keys
+
+TOKEN_GRACE_SECONDS = 24 * 3600  # a parked token outlives its wait by this much, then TTL removes it
+OUTBOX_TTL_SECONDS = 24 * 3600
+EMAIL_LEASE_SECONDS = 60
+
+CLAIMED, SENT, BUSY = "claimed", "sent", "busy"
+
+
+def _table() -> Any:
+    return clients.table(settings().commerce_table)
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+# --- task tokens ----------------------------------------------------------------------------
+
+
+def park_token(order_id: str, kind: str, task_token: str, *, wait_seconds: int, step: str) -> None:
+    """Keep the token of the step now waiting (a re-run of the step overwrites its own)."""
+    _table().put_item(
+        Item={
+            **keys.workflow_wait(order_id, kind),
+            "task_token": task_token,
+            "step": step,
+            "parked_at": int(time.time()),
+            "ttl": int(time.time()) + int(wait_seconds) + TOKEN_GRACE_SECONDS,
+        }
+    )
+
+
+def take_token(order_id: str, kind: str) -> str | None:
+    """Remove and return the parked token (None when nothing waits): one caller wins."""
+    old = _table().delete_item(Key=keys.workflow_wait(order_id, kind), ReturnValues="ALL_OLD").get("Attributes")
+    return None if not old else str(old["task_token"])
+
+
+def restore_token(order_id: str, kind: str, task_token: str) -> None:
+    """Put a taken token back after a *transient* failure to use it (unless the step has parked
+    a newer one meanwhile)."""
+    try:
+        _table().put_item(
+            Item={**keys.workflow_wait(order_id, kind), "task_token": task_token, "parked_at": int(time.time()),
+                  "ttl": int(time.time()) + TOKEN_GRACE_SECONDS},
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+    except ClientError as exc:
+        if not _conditional_failed(exc):
+            raise
+
+
+def has_token(order_id: str, kind: str) -> bool:
+    item = _table().get_item(Key=keys.workflow_wait(order_id, kind), ConsistentRead=True,
+                             ProjectionExpression="PK").get("Item")
+    return item is not None
+
+
+# --- action links ---------------------------------------------------------------------------
+
+
+def link_id(order_id: str, seller_id: str, action: str) -> str:
+    """Derived, so issuing the same link twice finds one record. Not a secret: the emailed token
+    is HMAC-signed, and the id alone opens nothing."""
+    raw = hashlib.sha256(f"link\x00{order_id}\x00{seller_id}\x00{action}".encode()).digest()
+    return "l" + base64.b32encode(raw).decode().rstrip("=").lower()[:31]
+
+
+def ensure_link(order_id: str, seller_id: str, action: str, *, expires_at: int) -> dict[str, Any]:
+    """The link record of (order, seller, action), created now if it does not exist yet."""
+    lid = link_id(order_id, seller_id, action)
+    item = {
+        **keys.action_link(lid),
+        "link_id": lid,
+        "order_id": order_id,
+        "seller_id": seller_id,
+        "action": action,
+        "expires_at": int(expires_at),
+        "created_at": int(time.time()),
+        "ttl": int(expires_at) + 7 * 24 * 3600,  # kept a week past expiry: "expired", not "invalid"
+    }
+    try:
+        _table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
+    except ClientError as exc:
+        if not _conditional_failed(exc):
+            raise
+        existing = get_link(lid)
+        if existing is not None:
+            return existing
+        raise
+    return _plain(item)
+
+
+def get_link(link_id_: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key=keys.action_link(link_id_), ConsistentRead=True).get("Item")
+    return _plain(item) if item else None
+
+
+def claim_link(link_id_: str, *, by: str) -> bool:
+    """Mark the link used; False when it already was (the "works once" write)."""
+    try:
+        _table().update_item(
+            Key=keys.action_link(link_id_),
+            UpdateExpression="SET used_at = :now, used_by = :by",
+            ConditionExpression="attribute_exists(PK) AND attribute_not_exists(used_at)",
+            ExpressionAttributeValues={":now": int(time.time()), ":by": by},
+        )
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
+def unclaim_link(link_id_: str) -> None:
+    """Give a claimed link back when its action could not be done *yet* (e.g. ship before
+    confirm), so the seller can use it later."""
+    _table().update_item(Key=keys.action_link(link_id_), UpdateExpression="REMOVE used_at, used_by",
+                         ConditionExpression="attribute_exists(PK)")
+
+
+# --- email markers --------------------------------------------------------------------------
+
+
+def claim_email(order_id: str, kind: str, *, lease_seconds: int = EMAIL_LEASE_SECONDS) -> str:
+    """``claimed``: the caller sends now; ``sent``: already done; ``busy``: another attempt
+    holds a live lease (retry later)."""
+    now = int(time.time())
+    try:
+        # Timeline this guards: attempt 1 claims, SES fails -> drop_email_claim -> attempt 2
+        # claims again. Attempt 1 dies after SES accepted -> the lease lapses -> attempt 2
+        # re-sends (at least once). Attempt 1 marks sent -> every later attempt reads "sent".
+        _table().put_item(
+            Item={**keys.email_sent(order_id, kind), "state": "sending", "lease_until": now + lease_seconds,
+                  "claimed_at": now},
+            ConditionExpression="attribute_not_exists(PK) OR (#st = :sending AND lease_until < :now)",
+            ExpressionAttributeNames={"#st": "state"},
+            ExpressionAttributeValues={":sending": "sending", ":now": now},
+        )
+    except ClientError as exc:
+        if not _conditional_failed(exc):
+            raise
+        current = _table().get_item(Key=keys.email_sent(order_id, kind), ConsistentRead=True).get("Item") or {}
+        return SENT if current.get("state") == "sent" else BUSY
+    return CLAIMED
+
+
+def mark_email_sent(order_id: str, kind: str, *, message_id: str, to: str) -> None:
+    _table().update_item(
+        Key=keys.email_sent(order_id, kind),
+        UpdateExpression="SET #st = :sent, message_id = :mid, sent_at = :now, recipient = :to REMOVE lease_until",
+        ExpressionAttributeNames={"#st": "state"},
+        ExpressionAttributeValues={":sent": "sent", ":mid": message_id, ":now": int(time.time()), ":to": to},
+    )
+
+
+def drop_email_claim(order_id: str, kind: str) -> None:
+    """After a failed send: let the next attempt claim at once (only a claim, never a 'sent')."""
+    try:
+        _table().delete_item(Key=keys.email_sent(order_id, kind), ConditionExpression="#st = :sending",
+                             ExpressionAttributeNames={"#st": "state"},
+                             ExpressionAttributeValues={":sending": "sending"})
+    except ClientError as exc:
+        if not _conditional_failed(exc):
+            raise
+
+
+def email_state(order_id: str, kind: str) -> str | None:
+    item = _table().get_item(Key=keys.email_sent(order_id, kind), ConsistentRead=True).get("Item")
+    return None if item is None else str(item.get("state"))
+
+
+# --- the local outbox -----------------------------------------------------------------------
+
+
+def add_outbox(entry: dict[str, Any], *, sent_at: str, message_id: str) -> None:
+    _table().put_item(Item={**keys.outbox_entry(sent_at, message_id), **entry,
+                            "to_key": str(entry.get("to", "")).lower(), "ttl": int(time.time()) + OUTBOX_TTL_SECONDS})
+
+
+_OUTBOX_INTERNAL = ("PK", "SK", "ttl", "to_key")
+
+
+def list_outbox(limit: int = 100, *, to: str | None = None) -> list[dict[str, Any]]:
+    """The newest ``limit`` emails (to ``to`` only, when given: a filter over the one local
+    partition, read page by page — this exists in local runs only)."""
+    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("PK").eq(keys.OUTBOX_PK), "ScanIndexForward": False}
+    if to:
+        kwargs["FilterExpression"] = Attr("to_key").eq(to.lower())
+    out: list[dict[str, Any]] = []
+    while len(out) < limit:
+        resp = _table().query(**kwargs)
+        out += [_plain({k: v for k, v in i.items() if k not in _OUTBOX_INTERNAL}) for i in resp.get("Items", [])]
+        if "LastEvaluatedKey" not in resp:
+            break
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    return out[:limit]
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    from chalicelib.store.orders import plain
+
+    return plain({k: v for k, v in item.items() if k not in ("PK", "SK")})

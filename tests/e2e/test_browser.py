@@ -1,0 +1,93 @@
+"""A real browser (Debian's headless Chromium, driven by Playwright) on the local stack: the
+seller opens the new-order email in the local mailbox, follows the confirm link, presses the
+button; the order becomes CONFIRMED and the money moves. Opening the link alone — GET, HEAD,
+reloads, with JavaScript on — changes nothing, and the pages load nothing from elsewhere."""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.workflow_support import Market, patient_stack_fixture  # noqa: F401 - fixture
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if not CHROMIUM.exists() and not os.environ.get("CI"):
+    pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (make browser-deps installs it; "
+                "in CI this test never skips)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def test_seller_confirms_from_the_mailbox_in_a_real_browser(patient_stack, browser):
+    m = Market(patient_stack)
+    seller, customer = m.seller(name="Зимняя куртка"), m.register("customer")
+    m.top_up(customer, 1_000_000)
+    m.add_to_cart(customer, seller.products[0])
+    (order,) = m.checkout(customer, [seller])
+    oid = order["order_id"]
+    m.wait_email(seller.shop_email, "new_order", oid)
+    assert m.order(customer, oid)["status"] == "PAID"
+
+    context = browser.new_context(java_script_enabled=True)
+    requested: list[str] = []
+    context.on("request", lambda req: requested.append(req.url))
+    page = context.new_page()
+
+    # The local mailbox lists the seller's email; its confirm link is the first action link.
+    mailbox = page.goto(f"{patient_stack.url}/local/mailbox?to={urllib.parse.quote(seller.shop_email)}")
+    assert mailbox.ok
+    email = page.locator("article", has_text=f"Новый заказ {oid}")
+    confirm = email.locator("pre a[href*='/actions/']").first
+    href = confirm.get_attribute("href")
+    assert href == m.action_link(seller, oid, "confirm")
+
+    # Following the link, reloading it, and a HEAD request change nothing.
+    with page.expect_navigation():
+        confirm.click()
+    assert page.url == href
+    assert page.locator("button[value=confirm]").is_visible()
+    assert oid in page.content()
+    response = page.reload()
+    assert response.status == 200
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert context.request.head(href).status == 200
+    page.wait_for_timeout(500)  # room for anything a script might try
+    assert m.order(customer, oid)["status"] == "PAID"
+    assert m.earnings(seller) == 0
+
+    # Pressing the button confirms; the money moves to the seller.
+    with page.expect_navigation():
+        page.locator("button[value=confirm]").click()
+    assert "Заказ подтверждён" in page.content()
+    assert m.order(customer, oid)["status"] == "CONFIRMED"
+    m.wait_event(customer, oid, "payment_captured")
+    assert m.earnings(seller) == order["total"]
+    assert m.wallet(customer) == {"available": 1_000_000 - order["total"], "held": 0, "currency": "RUB"}
+
+    # The link works once: opening it again shows that it was used.
+    page.goto(href)
+    assert "уже" in page.content().lower()
+
+    # Nothing was loaded from anywhere but the stack itself.
+    origin = patient_stack.url
+    assert requested and all(u.startswith(origin) or u.startswith(("about:", "data:")) for u in requested), requested
+    context.close()

@@ -1,0 +1,85 @@
+"""The ASL file itself (no IO): every transition lands on a state, every task names a step the
+workflow Lambda knows, failures are retried then compensated, waits carry configurable
+timeouts, and no task token is handed anywhere but to the workflow function."""
+
+from __future__ import annotations
+
+import json
+
+from chalicelib.services.workflow import _EMAILS, STEP_NAMES
+from infra import resources as res
+
+DEFINITION = res.state_machine_definition()
+STATES = DEFINITION["States"]
+FUNCTION = "${OrderWorkflowFunctionArn}"
+
+
+def targets(state: dict) -> list[str]:
+    out = [state.get("Next"), state.get("Default")]
+    out += [c["Next"] for c in state.get("Choices", [])] + [c["Next"] for c in state.get("Catch", [])]
+    return [t for t in out if t]
+
+
+def tasks() -> dict[str, dict]:
+    return {name: s for name, s in STATES.items() if s["Type"] == "Task"}
+
+
+def test_every_transition_lands_on_a_state_and_every_state_is_reachable():
+    seen, todo = set(), [DEFINITION["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for target in targets(STATES[name]):
+            assert target in STATES, f"{name} -> {target}"
+            todo.append(target)
+    assert seen == set(STATES)
+    assert DEFINITION["QueryLanguage"] == "JSONPath"
+    assert res.definition_placeholders(DEFINITION) == {"OrderWorkflowFunctionArn"}
+
+
+def test_every_task_invokes_the_workflow_function_with_a_known_step():
+    for name, state in tasks().items():
+        assert state["Resource"] in ("arn:aws:states:::lambda:invoke",
+                                     "arn:aws:states:::lambda:invoke.waitForTaskToken")
+        params = state["Parameters"]
+        assert params["FunctionName"] == FUNCTION
+        payload = params["Payload"]
+        assert payload["step"] in STEP_NAMES, name
+        assert payload["order_id.$"] == "$.order_id"
+        if payload["step"] == "notify":
+            assert payload["event"] in _EMAILS, name
+
+
+def test_failures_are_retried_with_backoff_then_compensated():
+    for name, state in tasks().items():
+        retry = state["Retry"][0]
+        assert retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 3, name
+        if name == "Compensate":
+            assert state["Catch"][-1]["Next"] == "CompensationFailed"
+            assert state["Next"] == "Failed"
+            continue
+        assert "TransientError" in retry["ErrorEquals"], name
+        last = state["Catch"][-1]
+        assert last["ErrorEquals"] == ["States.ALL"], name
+        if state["Parameters"]["Payload"]["step"] == "notify":
+            assert last["Next"] == state["Next"], f"{name}: an email failure must not stop the order"
+        else:
+            assert last["Next"] == "Compensate", name
+            assert last["ResultPath"] == "$.error"
+
+
+def test_waits_park_a_token_with_configurable_timeouts():
+    waits = {n: s for n, s in tasks().items() if s["Resource"].endswith(".waitForTaskToken")}
+    assert set(waits) == {"AwaitPayment", "AwaitSeller", "AwaitShipment", "AwaitReceipt"}
+    for name, state in waits.items():
+        assert state["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+        assert "TimeoutSeconds" not in state  # never a constant: configuration decides
+    for name, path, on_timeout in (("AwaitPayment", "$.config.payment_timeout", "ExpirePayment"),
+                                   ("AwaitSeller", "$.config.seller_timeout", "SellerTimeout"),
+                                   ("AwaitReceipt", "$.config.delivery_timeout", "AutoDeliver")):
+        assert STATES[name]["TimeoutSecondsPath"] == path
+        assert STATES[name]["Catch"][0] == {"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": on_timeout}
+    text = json.dumps({n: s for n, s in STATES.items() if n not in waits})
+    assert "$$.Task.Token" not in text

@@ -1,0 +1,139 @@
+"""Faults: a step that always fails is compensated (no hold stays open, no stock stays
+reserved); transient failures are retried; duplicate or late wake-ups capture nothing twice;
+every step run twice does its work once."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import boto3
+import pytest
+
+from chalicelib import clients
+from chalicelib.config import settings
+from chalicelib.errors import Unavailable
+from chalicelib.services import ledger
+from chalicelib.services.workflow import StepInputError, run_step
+from chalicelib.store import keys
+from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
+from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
+from tests.unit.commerce import factories as f
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def captures(flow, seller) -> list[dict]:
+    resp = flow.api.http.get("/seller/balance/transactions", headers=seller.headers)
+    assert resp.status_code == 200, resp.body
+    return [t for t in resp.json_body["items"] if t["kind"] == "capture"]
+
+
+def test_capture_that_always_fails_is_compensated_with_no_hold_left_open(flow, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("ledger capture is broken")
+
+    monkeypatch.setattr(ledger, "capture", broken)
+    seller, customer = flow.seller(stock=3), flow.customer(balance=100_000)
+    oid = flow.buy(customer, seller, quantity=2)["order_id"]
+    flow.wait_parked(oid, "seller")
+    assert flow.post(f"/seller/orders/{oid}/confirm", seller).status_code == 200
+
+    done = flow.wait_execution_done(oid)
+    assert done["status"] == "FAILED"
+    assert done["error"] == "OrderWorkflowFailed"
+    order = flow.order(oid)
+    assert order["status"] == "CANCELLED"
+    assert order["cancelled_by"] == "system"
+    assert "workflow_failed" in [e["type"] for e in order["timeline"]]
+    assert ledger.hold_state(oid) == "released"
+    assert flow.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert f.stock_of(seller.product["product_id"]) == 3
+    assert flow.earnings(seller) == 0
+    flow.wait_email(customer.email, "refund_completed")
+
+
+def test_hold_that_always_fails_cancels_and_restocks_the_unpaid_order(flow, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("ledger hold is broken")
+
+    monkeypatch.setattr(ledger, "hold", broken)
+    seller, customer = flow.seller(stock=3), flow.customer(balance=100_000)
+    oid = flow.buy(customer, seller)["order_id"]
+    assert flow.wait_execution_done(oid)["status"] == "FAILED"
+    assert flow.order(oid)["status"] == "CANCELLED"
+    assert f.stock_of(seller.product["product_id"]) == 3
+    assert ledger.hold_state(oid) is None
+    assert flow.wallet(customer)["available"] == 100_000
+
+
+def test_transient_failures_are_retried_with_backoff(flow, monkeypatch):
+    real_hold, calls = ledger.hold, {"n": 0}
+
+    def busy_twice(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise Unavailable("the ledger is busy")
+        return real_hold(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "hold", busy_twice)
+    seller, customer = flow.seller(), flow.customer(balance=100_000)
+    oid = flow.buy(customer, seller)["order_id"]
+    flow.wait_parked(oid, "seller", timeout=40)
+    assert calls["n"] == 3
+    order = flow.order(oid)
+    assert order["status"] == "PAID"
+    assert [e["type"] for e in order["timeline"]].count("payment_held") == 1
+    assert flow.wallet(customer)["held"] == order["total"]
+
+
+def test_duplicate_and_late_task_success_capture_nothing_twice(flow):
+    seller, customer = flow.seller(), flow.customer(balance=100_000)
+    order = flow.buy(customer, seller)
+    oid = order["order_id"]
+    flow.wait_parked(oid, "seller")
+    token = clients.table(settings().commerce_table).get_item(
+        Key=keys.workflow_wait(oid, "seller"), ConsistentRead=True)["Item"]["task_token"]
+    sfn = boto3.client("stepfunctions")
+
+    assert flow.post(f"/seller/orders/{oid}/confirm", seller).status_code == 200
+    # AWS answers a used token with TaskTimedOut / InvalidToken, moto accepts it: either way
+    # nothing may happen twice.
+    for _ in range(2):  # duplicates racing the first wake-up
+        with contextlib.suppress(sfn.exceptions.ClientError):
+            sfn.send_task_success(taskToken=token, output=json.dumps({"decision": "confirm", "by": "replay"}))
+    flow.wait_parked(oid, "shipment")
+    with contextlib.suppress(sfn.exceptions.ClientError):  # a late one, after the execution moved on
+        sfn.send_task_success(taskToken=token, output=json.dumps({"decision": "confirm", "by": "late"}))
+    run_step({"step": "settle", "order_id": oid})  # the capture step itself, replayed
+    assert flow.post(f"/seller/orders/{oid}/confirm", seller).status_code == 200  # the API, replayed
+
+    assert len(captures(flow, seller)) == 1
+    assert flow.earnings(seller) == order["total"]
+    assert flow.wallet(customer) == {"available": 100_000 - order["total"], "held": 0, "currency": "RUB"}
+    assert flow.order(oid)["status"] == "CONFIRMED"
+
+
+def test_every_cancellation_step_run_twice_does_its_work_once(flow):
+    seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
+    oid = flow.buy(customer, seller, quantity=2)["order_id"]
+    flow.wait_parked(oid, "seller")
+    flow.post(f"/seller/orders/{oid}/cancel", seller)
+    flow.wait_email(customer.email, "refund_completed")
+    before = (flow.wallet(customer), f.stock_of(seller.product["product_id"]), len(flow.emails(customer.email)),
+              len(flow.order(oid)["timeline"]))
+    for step in ({"step": "seller_timeout"}, {"step": "settle"}, {"step": "cancelled"}, {"step": "refund"},
+                 {"step": "notify", "event": "cancelled"}, {"step": "notify", "event": "refunded"},
+                 {"step": "compensate", "error": {"Error": "Replay"}}):
+        run_step({**step, "order_id": oid})
+    after = (flow.wallet(customer), f.stock_of(seller.product["product_id"]), len(flow.emails(customer.email)),
+             len(flow.order(oid)["timeline"]))
+    assert before[:3] == after[:3] == ({"available": 100_000, "held": 0, "currency": "RUB"}, 5, before[2])
+    assert after[3] == before[3] + 1  # the replayed compensation notes itself on the timeline, once
+
+
+def test_a_step_payload_the_workflow_does_not_know_is_refused():
+    with pytest.raises(StepInputError):
+        run_step({"step": "launch_rockets", "order_id": "o1"})
+    with pytest.raises(StepInputError):
+        run_step({"step": "hold", "order_id": "../etc/passwd"})
