@@ -31,6 +31,8 @@ class Login:
 
 
 SELLER = Login("seller@demo.example.com", "demo-seller-1", "Демо Продавец", "seller")
+DEMO_TOPUP = 5_000_000  # 50 000,00 RUB in kopecks
+SANDBOX_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
 CUSTOMER = Login("customer@demo.example.com", "demo-customer-1", "Демо Покупатель", "customer")
 LOGINS = (SELLER, CUSTOMER)
 
@@ -91,6 +93,13 @@ class Demo:
                         f"log in {who.role}", (200,))
         return tokens["access_token"]
 
+    def wallet(self, token: str) -> dict[str, Any]:
+        """Fund the demo customer once (a fixed Idempotency-Key: a rerun replays, never doubles)."""
+        _check(self._call("POST", "/wallet/topups", token, json={"amount": DEMO_TOPUP, "card": SANDBOX_CARD},
+                          headers={"Idempotency-Key": "demo-customer-initial-topup"}), "top up the wallet",
+               (200, 201))
+        return _check(self._call("GET", "/wallet", token), "read the wallet", (200,))
+
     def shop(self, token: str) -> dict[str, Any]:
         return _check(self._call("PUT", "/seller/shop", token, json=SHOP), "create the shop", (200, 201))
 
@@ -131,7 +140,9 @@ def run(base_url: str) -> bool:
         return result
 
     seller_token = step("seller account", demo.account, SELLER)
-    step("customer account", demo.account, CUSTOMER)
+    customer_token = step("customer account", demo.account, CUSTOMER)
+    if customer_token:
+        step("customer wallet top-up", demo.wallet, customer_token)
     if seller_token:
         shop = step("seller shop", demo.shop, seller_token)
         if shop is not None:
