@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
-from chalicelib.api.cart import DeliveryOut, OrderItemOut
+from chalicelib.api.cart import OrderSummaryOut
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.models import Body, Limit, Out, Page
 from chalicelib.api.pagination import decode_cursor, encode_cursor
@@ -35,23 +35,8 @@ class OrdersQuery(Body):
     cursor: Annotated[str, StringConstraints(max_length=2048)] | None = None
 
 
-class OrderOut(Out):
-    order_id: str
-    checkout_id: str
-    customer_id: str
-    seller_id: str
-    seller_name: str
-    status: str
-    items: list[OrderItemOut]
-    delivery: DeliveryOut
-    items_total: int
-    delivery_price: int
-    total: int
-    currency: str
-    address: dict[str, Any]
-    payment_method: str
-    created_at: str
-    updated_at: str
+class OrderOut(OrderSummaryOut):
+    """An order as lists show it (the same fields checkout answers with)."""
 
 
 class EventOut(Out):
