@@ -51,6 +51,7 @@ class Settings:
     public_base_url: str
     payment_timeout_seconds: int
     seller_timeout_seconds: int
+    shipment_timeout_seconds: int
     delivery_auto_seconds: int
     link_ttl_seconds: int
     feed_max_bytes: int
@@ -95,6 +96,8 @@ def settings() -> Settings:
         public_base_url=os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
         payment_timeout_seconds=_int("PAYMENT_TIMEOUT_SECONDS", 30 * 60),
         seller_timeout_seconds=_int("SELLER_TIMEOUT_SECONDS", 48 * 3600),
+        # a confirmed order not shipped by then is cancelled and refunded (SPEC: any state before SHIPPED)
+        shipment_timeout_seconds=_int("SHIPMENT_TIMEOUT_SECONDS", 7 * 24 * 3600),
         delivery_auto_seconds=_int("DELIVERY_AUTO_SECONDS", 14 * 24 * 3600),
         link_ttl_seconds=_int("LINK_TTL_SECONDS", 72 * 3600),
         feed_max_bytes=_int("FEED_MAX_BYTES", 512 * 1024 * 1024),

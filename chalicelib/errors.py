@@ -77,6 +77,12 @@ class InsufficientFunds(Conflict):
     slug, title = "insufficient-funds", "Insufficient funds"
 
 
+class InsufficientEarnings(Conflict):
+    """A refund after capture needs more than the seller's earnings hold (they were paid out)."""
+
+    slug, title = "insufficient-earnings", "The seller's earnings do not cover this refund"
+
+
 class InvalidTransition(Conflict):
     slug, title = "invalid-transition", "The order is not in a state that allows this"
 

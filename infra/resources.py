@@ -189,18 +189,21 @@ STAGE_SETTINGS: dict[str, dict[str, str]] = {
         "STAGE": "local",
         "PAYMENT_TIMEOUT_SECONDS": str(15 * 60),
         "SELLER_TIMEOUT_SECONDS": str(30 * 60),
+        "SHIPMENT_TIMEOUT_SECONDS": str(60 * 60),
         "DELIVERY_AUTO_SECONDS": str(60 * 60),
     },
     "dev": {
         "STAGE": "dev",
         "PAYMENT_TIMEOUT_SECONDS": str(30 * 60),
         "SELLER_TIMEOUT_SECONDS": str(2 * 3600),
+        "SHIPMENT_TIMEOUT_SECONDS": str(24 * 3600),
         "DELIVERY_AUTO_SECONDS": str(24 * 3600),
     },
     "prod": {
         "STAGE": "prod",
         "PAYMENT_TIMEOUT_SECONDS": str(30 * 60),
         "SELLER_TIMEOUT_SECONDS": str(48 * 3600),
+        "SHIPMENT_TIMEOUT_SECONDS": str(7 * 24 * 3600),
         "DELIVERY_AUTO_SECONDS": str(14 * 24 * 3600),
     },
 }

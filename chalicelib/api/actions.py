@@ -3,7 +3,8 @@
     GET, HEAD /actions/{token}              link page: the order and one button (no effect)
     POST /actions/{token}                   the button (form post): act once
     POST /seller/orders/{order_id}/confirm  seller: PAID → CONFIRMED (money is captured next)
-    POST /seller/orders/{order_id}/cancel   seller: PAID → CANCELLED (money is released next)
+    POST /seller/orders/{order_id}/cancel   seller: PAID or CONFIRMED → CANCELLED (the money goes
+                                            back to the customer next: released, or refunded)
     POST /seller/orders/{order_id}/ship     seller: CONFIRMED → SHIPPED
     POST /orders/{order_id}/pay             customer: hold the total now (409 if funds are short)
     POST /orders/{order_id}/cancel          customer: cancel before the seller confirms
@@ -104,7 +105,7 @@ def _seller(action: str):
 
 for _action, _summary in (
     ("confirm", "Confirm one of my shop's paid orders (the payment is captured to me)"),
-    ("cancel", "Cancel one of my shop's paid orders (the customer is refunded)"),
+    ("cancel", "Cancel one of my shop's orders not shipped yet (the customer is refunded)"),
     ("ship", "Mark one of my shop's confirmed orders as shipped"),
 ):
     endpoint(bp, f"/seller/orders/{{order_id}}/{_action}", method="POST", summary=_summary, auth=("seller",),

@@ -128,7 +128,7 @@ class TopupOut(Out):
 
 class WalletLine(Out):
     id: str
-    kind: Literal["topup", "hold", "capture", "release"]
+    kind: Literal["topup", "hold", "capture", "release", "refund"]
     amount: Money
     available_change: int
     held_change: int
@@ -142,13 +142,13 @@ class WalletLinesOut(Page):
 
 
 class SellerBalanceOut(Out):
-    earnings: int = Field(description="captured order money, minor units")
+    earnings: int = Field(description="captured order money, less refunds, minor units")
     currency: str
 
 
 class SellerLine(Out):
     id: str
-    kind: Literal["capture"]
+    kind: Literal["capture", "refund"]
     amount: Money
     earnings_change: int
     order_id: str | None = None

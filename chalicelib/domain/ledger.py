@@ -26,9 +26,12 @@ Movements:
 | hold | customer available | customer held | ``services.ledger.hold`` |
 | capture | customer held | seller earnings | ``services.ledger.capture`` |
 | release | customer held | customer available | ``services.ledger.release`` |
+| refund | seller earnings | customer available | ``services.ledger.refund_capture`` |
 
-A hold resolves at most once: ``held → captured`` or ``held → released``, never back. A hold
-of zero (a free order) has the same states but moves no money, so it has no transactions.
+A hold resolves at most once: ``held → captured`` or ``held → released``; a captured hold may
+then be refunded once (``captured → refunded``: the seller cancelled after confirming, or did
+not ship in time). Never back. A hold of zero (a free order) has the same states but moves no
+money, so it has no transactions.
 """
 
 from __future__ import annotations
@@ -37,10 +40,10 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-HELD, CAPTURED, RELEASED = "held", "captured", "released"
-HOLD_STATES = (HELD, CAPTURED, RELEASED)
+HELD, CAPTURED, RELEASED, REFUNDED = "held", "captured", "released", "refunded"
+HOLD_STATES = (HELD, CAPTURED, RELEASED, REFUNDED)
 
-TOPUP, HOLD, CAPTURE, RELEASE = "topup", "hold", "capture", "release"
+TOPUP, HOLD, CAPTURE, RELEASE, REFUND = "topup", "hold", "capture", "release", "refund"
 
 CLEARING_SHARDS = 16
 # 10,000,000.00 in minor units: the largest single top-up.
@@ -172,6 +175,10 @@ def release_txn_id(order_id: str) -> str:
     return f"{RELEASE}:{order_id}"
 
 
+def refund_txn_id(order_id: str) -> str:
+    return f"{REFUND}:{order_id}"
+
+
 def hold_txn(order_id: str, customer_id: str, amount: int, currency: str, created_at: str) -> Transaction:
     check_amount(amount)
     return Transaction(
@@ -215,3 +222,21 @@ def release_txn(order_id: str, customer_id: str, amount: int, currency: str, cre
         order_id=order_id,
     )
 
+
+
+def refund_txn(order_id: str, customer_id: str, seller_id: str, amount: int, currency: str,
+               created_at: str) -> Transaction:
+    """The reverse of ``capture_txn``, to the customer's *available* balance (the order is over,
+    so nothing stays held): it shows on both the customer's and the seller's statements."""
+    check_amount(amount)
+    return Transaction(
+        id=refund_txn_id(order_id),
+        kind=REFUND,
+        currency=currency,
+        amount=amount,
+        entries=(Entry(seller_earnings(seller_id), -amount), Entry(customer_available(customer_id), amount)),
+        created_at=created_at,
+        customer_id=customer_id,
+        order_id=order_id,
+        seller_id=seller_id,
+    )

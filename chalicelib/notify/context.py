@@ -14,7 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, f
 
 from chalicelib.notify.money_format import format_money
 
-CancelledBy = Literal["customer", "seller", "timeout"]
+# "system": the order could not be processed (a step failed for good and was compensated)
+CancelledBy = Literal["customer", "seller", "timeout", "system"]
+# with cancelled_by "timeout": what the seller did not do in time (confirm by default)
+TimeoutStage = Literal["confirmation", "shipment"]
 
 
 class InvalidContext(ValueError):
@@ -84,6 +87,7 @@ class EmailContext(_Model):
     links: Links = Field(default_factory=Links)
     reason: str | None = None
     cancelled_by: CancelledBy | None = None
+    timeout_stage: TimeoutStage | None = None
     pay_by: StrictInt | None = None
     wallet_available: StrictInt | None = None
     tracking_number: str | None = None

@@ -11,7 +11,7 @@ kind                               to         needs, beyond ``order``
 ``new_order``                      seller     ``links.confirm``, ``links.cancel``
                                               (``links.ship`` optional)
 ``order_confirmed``                customer   —
-``order_cancelled_refund_started`` customer   ``cancelled_by``
+``order_cancelled_refund_started`` customer   ``cancelled_by`` (``timeout_stage`` optional)
 ``refund_completed``               customer   —
 ``order_shipped``                  customer   (``tracking_number`` optional)
 ``payment_expired``                customer   —
@@ -33,7 +33,10 @@ Context keys (unknown keys are ignored and never rendered — see ``context.py``
     links:              {confirm, cancel, ship, order, pay: absolute http(s) URL}, all optional
                         unless the kind needs them; "order" = the order page, "pay" = top-up/pay
     reason:             str | None                  (free text, e.g. the seller's comment)
-    cancelled_by:       "customer" | "seller" | "timeout"
+    cancelled_by:       "customer" | "seller" | "timeout" | "system"
+                        ("system": we could not process the order — a failure, compensated)
+    timeout_stage:      "confirmation" | "shipment" | None
+                        (with "timeout": what the seller did not do in time; default confirm)
     pay_by:             int | None                  (epoch seconds, UTC: the payment deadline)
     wallet_available:   int | None                  (minor units; shows how much to top up)
     tracking_number:    str | None
@@ -121,6 +124,7 @@ def _variables(ctx: EmailContext, lang: str) -> dict[str, Any]:
         "links": ctx.links.model_dump(),  # absent links are None, so templates can test them
         "reason": ctx.reason or "",
         "cancelled_by": ctx.cancelled_by or "",
+        "timeout_stage": ctx.timeout_stage or "confirmation",
         "pay_by_text": pay_by_text,
         "wallet_available_text": (
             format_money(ctx.wallet_available, ctx.order.currency, lang) if ctx.wallet_available is not None else ""

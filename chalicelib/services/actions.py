@@ -4,13 +4,13 @@ Each decision is ONE conditional transition of the order (``store.orders.transit
 applies only while the order is in the status the decision leaves), then ``workflow.resume``
 wakes the execution, which moves the money, the stock and sends the emails (see
 ``services/workflow.py`` for who owns what). So the caller sees the new status at once;
-capture / release follow within the second. A decision repeated after it took effect answers
+capture / release / refund follow within the second. A decision repeated after it took effect answers
 like the first one (and re-sends the wake-up, in case the first one was lost).
 
 | decision | who | from | to | wakes |
 |---|---|---|---|---|
 | confirm | seller | PAID | CONFIRMED | seller wait → capture |
-| cancel | seller | PAID | CANCELLED | seller wait → restock, refund |
+| cancel | seller | PAID, CONFIRMED | CANCELLED | seller or shipment wait → restock, refund |
 | ship | seller | CONFIRMED | SHIPPED | shipment wait → email |
 | pay | customer | AWAITING_PAYMENT | PAID (after the hold) | payment wait |
 | cancel | customer | AWAITING_PAYMENT, PAID | CANCELLED | payment or seller wait |
@@ -51,7 +51,10 @@ class Move:
 
 SELLER_MOVES: dict[str, Move] = {
     "confirm": Move(frozenset({st.PAID}), st.CONFIRMED, ("seller",), "order_confirmed"),
-    "cancel": Move(frozenset({st.PAID}), st.CANCELLED, ("seller",), "order_cancelled"),
+    # Before SHIPPED the seller may still cancel (SPEC): once confirmed, the captured money is
+    # refunded from their earnings. The new-order email's cancel link keeps working after the
+    # confirm link was used (its own record, once, until it expires).
+    "cancel": Move(frozenset({st.PAID, st.CONFIRMED}), st.CANCELLED, ("seller", "shipment"), "order_cancelled"),
     "ship": Move(frozenset({st.CONFIRMED}), st.SHIPPED, ("shipment",), "order_shipped"),
 }
 CUSTOMER_CANCEL = Move(frozenset({st.AWAITING_PAYMENT, st.PAID}), st.CANCELLED, ("payment", "seller"),

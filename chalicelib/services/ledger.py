@@ -1,14 +1,15 @@
 """The money primitives the order workflow calls, and the ledger's balances and statements.
 
-``hold``, ``capture`` and ``release`` each make exactly ONE DynamoDB write call (one
-``TransactWriteItems``: the balanced transaction, the balance projections and the hold's
-state change) and no read before it when the caller passes what it already knows
-(``capture``/``release``: ``customer_id`` and ``amount``, which the order carries). Without
+``hold``, ``capture``, ``release`` and ``refund_capture`` each make exactly ONE DynamoDB write
+call (one ``TransactWriteItems``: the balanced transaction, the balance projections and the
+hold's state change) and no read before it when the caller passes what it already knows
+(``customer_id``, ``amount`` and for a refund ``seller_id``, which the order carries). Without
 those hints they read the hold first (one consistent ``GetItem``). Every transaction is
 conditional, so:
 
-- ``available`` never drops below zero (the hold's debit carries ``available >= amount``);
-- a hold resolves at most once (``state = held`` is the condition of capture and release);
+- ``available`` and ``earnings`` never drop below zero (a debit carries ``balance >= amount``);
+- a hold resolves at most once (``state = held`` is the condition of capture and release), and
+  a capture is refunded at most once (``state = captured`` is the condition of the refund);
 - a retry does nothing twice (transaction ids are ``<step>:<order>``, written only if absent).
 
 When DynamoDB cancels a transaction its reasons (with the items as they were) say why, so
@@ -21,7 +22,10 @@ When DynamoDB cancels a transaction its reasons (with the items as they were) sa
 | ``capture(order, seller)`` | held → seller earnings | ``InvalidTransition``: released, |
 | | | captured for another seller, or never held |
 | ``release(order)`` → bool | held → available; True (also if | ``InvalidTransition``: captured |
-| | already released), False if never held | |
+| | already released), False if never held | (``extra["hold_state"]`` says so) |
+| ``refund_capture(order)`` | captured → refunded: seller earnings → | ``InvalidTransition``: never |
+| | customer available | captured, another seller; |
+| | | ``InsufficientEarnings`` |
 
 Amounts are integer minor units, 0..10**15 (a free order's hold of 0 changes states and moves no
 money). Currency: one wallet currency per deployment (``settings().default_currency``).
@@ -34,7 +38,14 @@ from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.domain import ledger as dl
-from chalicelib.errors import Conflict, InsufficientFunds, InvalidTransition, Unavailable, ValidationFailed
+from chalicelib.errors import (
+    Conflict,
+    InsufficientEarnings,
+    InsufficientFunds,
+    InvalidTransition,
+    Unavailable,
+    ValidationFailed,
+)
 from chalicelib.services.payments import Charge
 from chalicelib.store import keys
 from chalicelib.store import ledger as store
@@ -134,6 +145,45 @@ def release(order_id: str, *, customer_id: str | None = None, amount: int | None
     return True
 
 
+def refund_capture(order_id: str, *, customer_id: str | None = None, seller_id: str | None = None,
+                   amount: int | None = None, currency: str | None = None) -> None:
+    """Give captured money back: the seller's earnings → the customer's available balance.
+
+    For an order cancelled after the seller confirmed it (the seller cancels, or does not ship
+    in time). Only a *captured* hold can be refunded, once; a retry is a no-op success. Pass
+    ``customer_id``, ``seller_id`` and ``amount`` (from the order) to skip the read of the hold;
+    they are checked by the write's condition, never trusted. The seller's earnings never go
+    below zero: if they no longer cover the amount, ``InsufficientEarnings`` and nothing moves.
+    """
+    cur = check_currency(currency)
+    if customer_id is None or seller_id is None or amount is None:
+        found = store.get_hold(order_id)
+        if _refunded(order_id, found, seller_id):
+            return
+        assert found is not None
+        customer_id, seller_id, amount = found["customer_id"], found["seller_id"], found["amount"]
+    at = dl.now_iso()
+    op = store.refund_hold_op(order_id, customer_id=customer_id, seller_id=seller_id, amount=amount, at=at)
+    try:
+        _write(dl.refund_txn, amount, (order_id, customer_id, seller_id, amount, cur, at), op)
+    except store.TransactionCancelled as cancelled:
+        if cancelled.failed(store.HOLD) or cancelled.failed(store.TXN):
+            current = cancelled.item(store.HOLD) if cancelled.failed(store.HOLD) else store.get_hold(order_id)
+            if _refunded(order_id, current, seller_id):
+                return  # a retry: the first call already gave the money back
+            raise InvalidTransition(
+                f"the capture of order {order_id} is for another customer or amount", hold_state=dl.CAPTURED,
+            ) from cancelled
+        earnings_label = store.balance_label(dl.seller_earnings(seller_id))
+        if cancelled.failed(earnings_label):
+            before = cancelled.item(earnings_label) or {}
+            raise InsufficientEarnings(
+                f"the seller's earnings do not cover the refund of order {order_id}",
+                earnings=int(before.get(dl.EARNINGS, 0)), required=amount, currency=cur,
+            ) from cancelled
+        raise _unexpected(cancelled) from cancelled
+
+
 def _write(build: Callable[..., dl.Transaction], amount: int, args: tuple[Any, ...], hold_op: store.Op) -> None:
     """The step's one TransactWriteItems: its transaction with the hold's state change, or the
     state change alone for a zero amount (a free order moves no money)."""
@@ -154,8 +204,21 @@ def _resolved(order_id: str, hold: dict[str, Any] | None, wanted: str, seller_id
     if state == wanted and (seller_id is None or hold.get("seller_id") == seller_id):
         return True
     if state == wanted:
-        raise InvalidTransition(f"order {order_id} was captured for another seller")
-    raise InvalidTransition(f"the funds of order {order_id} were already {state}")
+        raise InvalidTransition(f"order {order_id} was captured for another seller", hold_state=state)
+    raise InvalidTransition(f"the funds of order {order_id} were already {state}", hold_state=state)
+
+
+def _refunded(order_id: str, hold: dict[str, Any] | None, seller_id: str | None) -> bool:
+    """True when the capture was already refunded (a retry); False when it is captured and not
+    refunded yet; raise when it cannot be refunded (never captured, or another seller's)."""
+    if hold is None:
+        raise InvalidTransition(f"order {order_id} has no held funds")
+    state = hold.get("state")
+    if state not in (dl.CAPTURED, dl.REFUNDED):
+        raise InvalidTransition(f"the funds of order {order_id} are {state}, not captured", hold_state=state)
+    if seller_id is not None and hold.get("seller_id") != seller_id:
+        raise InvalidTransition(f"order {order_id} was captured for another seller", hold_state=state)
+    return state == dl.REFUNDED
 
 
 def _unexpected(cancelled: store.TransactionCancelled) -> Exception:
@@ -167,7 +230,7 @@ def _unexpected(cancelled: store.TransactionCancelled) -> Exception:
 
 
 def hold_state(order_id: str) -> str | None:
-    """``held``, ``captured``, ``released``, or None when the order has no hold."""
+    """``held``, ``captured``, ``released``, ``refunded``, or None when the order has no hold."""
     found = store.get_hold(order_id)
     return found["state"] if found else None
 

@@ -8,20 +8,21 @@ returns a small outcome the next ``Choice`` branches on. Every step is safe to r
 - status changes are ``store.orders.transition`` calls conditional on the state they leave,
   with the event id ``to:<STATUS>`` — each status is entered at most once, so a retry (or the
   API and a step racing to the same status) is a no-op that returns the order;
-- money moves through ``services.ledger`` (hold / capture / release are idempotent per order);
+- money moves through ``services.ledger`` (hold / capture / release / refund_capture are
+  idempotent per order);
 - stock returns through ``store.orders.restock`` (exactly once);
 - emails go through ``services.notifications.send`` (once per order and kind);
 - timeline entries that are not transitions carry fixed event ids (``wf:…``, ``email:…``).
 
 Who moves what (one owner per transition):
 
-- the **API** records decisions: PAID→CONFIRMED / PAID→CANCELLED (seller), CONFIRMED→SHIPPED,
-  →CANCELLED before confirmation (customer), SHIPPED→DELIVERED, and the late payment
+- the **API** records decisions: PAID→CONFIRMED, PAID or CONFIRMED→CANCELLED (seller),
+  CONFIRMED→SHIPPED, →CANCELLED before confirmation (customer), SHIPPED→DELIVERED, and the late payment
   (hold + AWAITING_PAYMENT→PAID, so "insufficient funds" can be answered at once) — then
   ``resume``s the execution;
-- the **workflow** moves the money and the stock that follow a decision (capture, release,
-  restock), sends every email, applies timeouts (→CANCELLED, →DELIVERED), the first hold, and
-  the compensation after an unexpected failure.
+- the **workflow** moves the money and the stock that follow a decision (capture, release or
+  refund of the capture, restock), sends every email, applies timeouts (→CANCELLED from PAID or
+  CONFIRMED, →DELIVERED), the first hold, and the compensation after an unexpected failure.
 
 Waits: a waiting step parks its task token (``store.workflow.park_token``) and then re-reads
 the order; if the decision was recorded before the token was parked, it resumes itself. An API
@@ -190,6 +191,7 @@ def _timeouts() -> dict[str, int]:
     return {
         "payment_timeout": max(1, cfg.payment_timeout_seconds),
         "seller_timeout": max(1, cfg.seller_timeout_seconds),
+        "shipment_timeout": max(1, cfg.shipment_timeout_seconds),
         "delivery_timeout": max(1, cfg.delivery_auto_seconds),
     }
 
@@ -255,7 +257,7 @@ def wait(kind: str) -> Callable[[StepEvent], dict[str, Any]]:
 
 def _wait_seconds(kind: str) -> int:
     t = _timeouts()
-    return {"payment": t["payment_timeout"], "seller": t["seller_timeout"],
+    return {"payment": t["payment_timeout"], "seller": t["seller_timeout"], "shipment": t["shipment_timeout"],
             "receipt": t["delivery_timeout"]}.get(kind, 366 * 24 * 3600)
 
 
@@ -280,6 +282,31 @@ def seller_timeout(ev: StepEvent) -> dict[str, Any]:
             updates={"cancelled_by": "timeout", "cancel_reason": "seller_timeout"},
         )
     return {"outcome": "decided"}
+
+
+def shipment_timeout(ev: StepEvent) -> dict[str, Any]:
+    """The seller confirmed but did not ship in time: cancelled (unless they just shipped); the
+    captured money goes back to the customer on the cancel branch."""
+    with contextlib.suppress(InvalidTransition):  # shipped or cancelled meanwhile: shipment_decided reads it
+        orders_store.transition(
+            ev.order_id, from_statuses={st.CONFIRMED}, to_status=st.CANCELLED, event_id=f"to:{st.CANCELLED}",
+            event={"type": "shipment_timeout", "actor": "timeout"},
+            updates={"cancelled_by": "timeout", "cancel_reason": "shipment_timeout"},
+        )
+    return {"outcome": "decided"}
+
+
+def shipment_decided(ev: StepEvent) -> dict[str, Any]:
+    """After the shipment wait: ``shipped``, ``cancelled`` (by the seller or the timeout: restock
+    and refund follow) or ``waiting`` (nothing decided: wait again)."""
+    status = _order(ev.order_id)["status"]
+    if status in (st.SHIPPED, st.DELIVERED):
+        return {"outcome": "shipped"}
+    if status == st.CANCELLED:
+        return {"outcome": "cancelled"}
+    if status == st.CONFIRMED:
+        return {"outcome": "waiting"}
+    raise InvalidTransition(f"order {ev.order_id} is {status}: not waiting for shipment", current_status=status)
 
 
 def settle(ev: StepEvent) -> dict[str, Any]:
@@ -311,15 +338,35 @@ def cancelled(ev: StepEvent) -> dict[str, Any]:
 
 
 def refund(ev: StepEvent) -> dict[str, Any]:
-    """Release the hold of a cancelled order back to the customer's available balance."""
+    """Give a cancelled order's money back to the customer's available balance: release the
+    hold, or refund the capture when the seller had confirmed (and was paid) first."""
     order = _order(ev.order_id)
     if order["status"] != st.CANCELLED:
         raise InvalidTransition(f"order {ev.order_id} is {order['status']}: no refund", current_status=order["status"])
-    refunded = ledger.release(order["order_id"], customer_id=order["customer_id"], amount=int(order["total"]))
+    refunded = return_money(order)
     if refunded:
         _event(ev.order_id, "refund_completed", "wf:refunded", amount=int(order["total"]),
                currency=order["currency"])
     return {"refunded": refunded}
+
+
+def return_money(order: dict[str, Any]) -> bool:
+    """Put a cancelled order's money back on the customer's available balance, whatever became
+    of it: held → released, captured → refunded (from the seller's earnings). True when it is
+    back (now or by an earlier call), False when nothing was ever paid. Idempotent.
+
+    The common case (cancelled before confirmation) is one write: the release, with the order's
+    hints. Its refusal says what the hold is (``hold_state``), so a captured one costs one more
+    write, not a read first.
+    """
+    hints = {"customer_id": order["customer_id"], "amount": int(order["total"])}
+    try:
+        return ledger.release(order["order_id"], **hints)
+    except InvalidTransition as err:
+        if err.extra.get("hold_state") not in (money_states.CAPTURED, money_states.REFUNDED):
+            raise
+    ledger.refund_capture(order["order_id"], seller_id=order["seller_id"], currency=order["currency"], **hints)
+    return True
 
 
 def deliver(ev: StepEvent) -> dict[str, Any]:
@@ -372,6 +419,12 @@ def _emails_paid(order: dict[str, Any]) -> Plan:
     return [("new_order", actions.issue_links(order), None), ("order_placed", None, None)]
 
 
+def _emails_confirmed(order: dict[str, Any]) -> Plan:
+    if order["status"] == st.CANCELLED:
+        return []  # cancelled right after the confirmation: the cancellation email says it all
+    return [("order_confirmed", None, None)]
+
+
 def _emails_cancelled(order: dict[str, Any]) -> Plan:
     if order.get("cancel_reason") == "payment_timeout":
         return [("payment_expired", None, None)]
@@ -379,24 +432,27 @@ def _emails_cancelled(order: dict[str, Any]) -> Plan:
         return []  # nothing was ever paid: no refund to announce (the customer cancelled it)
     by = order.get("cancelled_by")
     return [("order_cancelled_refund_started", None,
-             {"cancelled_by": by if by in ("customer", "seller") else "timeout",
+             {"cancelled_by": by if by in ("customer", "seller", "system") else "timeout",
+              "timeout_stage": "shipment" if order.get("cancel_reason") == "shipment_timeout" else None,
               "reason": order.get("cancel_note") or None})]
 
 
 def _emails_refunded(order: dict[str, Any]) -> Plan:
-    if ledger.hold_state(order["order_id"]) != money_states.RELEASED:
+    if ledger.hold_state(order["order_id"]) not in (money_states.RELEASED, money_states.REFUNDED):
         return []
     return [("refund_completed", None, None)]
 
 
 def _emails_shipped(order: dict[str, Any]) -> Plan:
+    if order["status"] not in (st.SHIPPED, st.DELIVERED):
+        return []  # an execution of an older definition reaching here for a cancelled order
     return [("order_shipped", None, {"tracking_number": order.get("tracking_number") or None})]
 
 
 _EMAILS: dict[str, Callable[[dict[str, Any]], Plan]] = {
     "payment_required": _emails_payment_required,
     "paid": _emails_paid,
-    "confirmed": lambda order: [("order_confirmed", None, None)],
+    "confirmed": _emails_confirmed,
     "cancelled": _emails_cancelled,
     "refunded": _emails_refunded,
     "shipped": _emails_shipped,
@@ -409,9 +465,15 @@ _EMAILS: dict[str, Callable[[dict[str, Any]], Plan]] = {
 def compensate(ev: StepEvent) -> dict[str, Any]:
     """A step failed for good: leave no money held and no stock reserved for a dead order.
 
-    An order whose money is still held (not yet captured) is cancelled, restocked and refunded;
-    an order already captured (the failure came later: shipping emails, delivery) keeps its
-    status — the API's ship/received routes still work without the workflow. Idempotent.
+    An order whose money is still held (not yet captured) is cancelled (``cancelled_by:
+    system``), restocked and refunded. A cancelled order is restocked and refunded whatever
+    became of its money — released, or the capture refunded (a cancel after confirmation whose
+    refund step failed). An order captured and not cancelled (the failure came later: shipping
+    emails, delivery) keeps its status — the API's ship/received routes still work without the
+    workflow. Idempotent. If the money cannot be returned, the failure is put on the timeline
+    (``refund_failed``) and raised: the state machine retries, then ends in
+    ``OrderCompensationFailed`` for an operator — the money is never lost, it stays where the
+    ledger says (the customer's held balance or the seller's earnings).
     """
     order = orders_store.get_order(ev.order_id)
     if order is None:
@@ -434,7 +496,14 @@ def compensate(ev: StepEvent) -> dict[str, Any]:
     orders_store.restock(ev.order_id, actor="system")
     refunded = False
     if money is not None:
-        refunded = ledger.release(ev.order_id, customer_id=order["customer_id"], amount=int(order["total"]))
+        try:
+            refunded = return_money(order)
+        except Exception as exc:
+            if not is_transient(exc):  # a busy ledger is retried; anything else needs a person
+                _event(ev.order_id, "refund_failed", "wf:refund_failed", error=type(exc).__name__)
+                logs.event("compensation could not return the money", 50, order_id=ev.order_id,
+                           error=type(exc).__name__)
+            raise
         if refunded:
             _event(ev.order_id, "refund_completed", "wf:refunded", amount=int(order["total"]),
                    currency=order["currency"])
@@ -455,6 +524,8 @@ _STEPS: dict[str, Callable[[StepEvent], dict[str, Any]]] = {
     "await_seller": wait("seller"),
     "seller_timeout": seller_timeout,
     "settle": settle,
+    "shipment_timeout": shipment_timeout,
+    "shipment_decided": shipment_decided,
     "cancelled": cancelled,
     "refund": refund,
     "await_shipment": wait("shipment"),

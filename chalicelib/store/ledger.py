@@ -6,7 +6,8 @@
 - one ``Update`` per balance item the entries touch (a customer's available and held share
   the wallet item), each ``ADD``-ing its legs; a debit of an account that may not go negative
   carries ``<balance> >= <debit>`` — the condition that keeps wallets and earnings >= 0,
-- the caller's extra operations (a hold's creation or its one-way state change).
+- the caller's extra operations (a hold's creation or its one-way state change:
+  ``create_hold_op``, ``resolve_hold_op``, ``refund_hold_op``).
 
 When DynamoDB cancels the transaction, ``TransactionCancelled`` says which labelled operation
 failed and why (with the item as it was, from ``ReturnValuesOnConditionCheckFailure``), so the
@@ -232,6 +233,26 @@ def resolve_hold_op(order_id: str, *, customer_id: str, amount: int, to_state: s
         "ConditionExpression": "#state = :held AND #amount = :amount AND #customer = :customer",
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }})
+
+
+def refund_hold_op(order_id: str, *, customer_id: str, seller_id: str, amount: int, at: str) -> Op:
+    """captured → refunded, only from ``captured`` and only for the capture we think it is."""
+    return Op(HOLD, {"Update": {
+        "TableName": _table_name(),
+        "Key": keys.hold(order_id),
+        "UpdateExpression": "SET #state = :to, #at = :at",
+        # Timeline this guards: held → captured (confirm) → refunded (cancel after confirm), once.
+        # A retry finds "refunded" and fails here together with the journal's Put of the same id;
+        # a hold still held or released was never the seller's money, so there is nothing to
+        # take back from them.
+        "ConditionExpression": ("#state = :captured AND #amount = :amount AND #customer = :customer"
+                                " AND #seller = :seller"),
+        "ExpressionAttributeNames": {"#state": "state", "#amount": "amount", "#customer": "customer_id",
+                                     "#seller": "seller_id", "#at": "refunded_at"},
+        "ExpressionAttributeValues": {":captured": dl.CAPTURED, ":to": dl.REFUNDED, ":amount": amount,
+                                      ":customer": customer_id, ":seller": seller_id, ":at": at},
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }})
 

@@ -89,13 +89,41 @@ def test_pressing_confirm_confirms_once_and_moves_the_money(flow, paid):
     assert "already been used" in flow.api.http.get(path_of(url)).body.decode()
 
 
-def test_cancel_link_after_confirmation_is_refused(flow, paid):
+def test_cancel_link_still_works_after_confirmation_once_and_refunds(flow, paid):
+    seller, customer, order = paid
+    oid = order["order_id"]
+    press(flow, flow.link(seller, oid, "confirm"), "confirm")
+    flow.wait_event(oid, "payment_captured")
+    flow.wait_parked(oid, "shipment")
+    cancel = flow.link(seller, oid, "cancel")
+    page = flow.api.http.get(path_of(cancel))
+    assert page.status_code == 200
+    assert "taken back from your earnings" in page.body.decode()  # the seller knows what it costs
+
+    resp = press(flow, cancel, "cancel", reason="Out of size 42")
+    assert resp.status_code == 200
+    assert_safe_headers(resp)
+    assert flow.order(oid)["status"] == "CANCELLED"
+    flow.wait_event(oid, "refund_completed")
+    assert flow.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert flow.earnings(seller) == 0
+    assert "Out of size 42" in flow.wait_email(customer.email, "order_cancelled_refund_started")["text"]
+    again = press(flow, cancel, "cancel")
+    assert "already been used" in again.body.decode()
+    assert flow.wallet(customer)["available"] == 100_000
+
+
+def test_cancel_link_after_shipping_is_refused(flow, paid):
     seller, _, order = paid
-    press(flow, flow.link(seller, order["order_id"], "confirm"), "confirm")
-    resp = press(flow, flow.link(seller, order["order_id"], "cancel"), "cancel", reason="changed my mind")
+    oid = order["order_id"]
+    press(flow, flow.link(seller, oid, "confirm"), "confirm")
+    flow.wait_parked(oid, "shipment")
+    assert press(flow, flow.link(seller, oid, "ship"), "ship").status_code == 200
+    resp = press(flow, flow.link(seller, oid, "cancel"), "cancel", reason="changed my mind")
     assert resp.status_code == 409
     assert_safe_headers(resp)
-    assert flow.order(order["order_id"])["status"] == "CONFIRMED"
+    assert flow.order(oid)["status"] == "SHIPPED"
+    assert flow.earnings(seller) == order["total"]
 
 
 def test_seller_cancels_by_link_with_a_reason_the_customer_reads(flow, paid):

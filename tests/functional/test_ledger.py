@@ -1,4 +1,4 @@
-"""The order workflow's money primitives on moto: hold, capture, release.
+"""The order workflow's money primitives on moto: hold, capture, release, refund of a capture.
 
 Each test states the wallet a customer would see; the journal checks at the end of each test
 prove the ledger still balances.
@@ -13,9 +13,11 @@ import pytest
 
 from chalicelib import clients
 from chalicelib.config import settings
-from chalicelib.errors import InsufficientFunds, InvalidTransition, ValidationFailed
+from chalicelib.domain import ledger as dl
+from chalicelib.errors import InsufficientEarnings, InsufficientFunds, InvalidTransition, ValidationFailed
 from chalicelib.services import ledger
 from chalicelib.services.payments import Charge
+from chalicelib.store import ledger as ledger_store
 from tests.functional.ledger_stack import module_aws  # noqa: F401 - one moto stack per module
 
 
@@ -248,4 +250,141 @@ def test_a_hold_may_exceed_the_largest_single_topup(aws, seller):
 def test_error_on_a_hold_of_a_malformed_amount(customer, amount):
     with pytest.raises(ValueError):
         ledger.hold(order(), customer, amount, "RUB")
+    assert ledger.wallet(customer)["available"] == 100_000
+
+
+# -- refund of a capture (a cancel after the seller confirmed) ---------------------------------
+
+
+def captured(customer: str, seller: str, amount: int = 30_000) -> str:
+    o = order()
+    ledger.hold(o, customer, amount, "RUB")
+    ledger.capture(o, seller, customer_id=customer, amount=amount)
+    return o
+
+
+def refunds_of(o: str) -> list[dict]:
+    items = clients.table(settings().ledger_table).scan(ConsistentRead=True)["Items"]
+    return [i for i in items if i["SK"] == "TXN" and i.get("order_id") == o and i["kind"] == "refund"]
+
+
+def test_can_refund_a_capture_from_the_seller_back_to_the_customer(customer, seller):
+    o = captured(customer, seller)
+    assert ledger.seller_balance(seller)["earnings"] == 30_000
+
+    ledger.refund_capture(o, customer_id=customer, seller_id=seller, amount=30_000, currency="RUB")
+    assert ledger.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert ledger.seller_balance(seller)["earnings"] == 0
+    assert ledger.hold_state(o) == "refunded"
+    (refund,) = refunds_of(o)
+    assert {e["account"]: int(e["amount"]) for e in refund["entries"]} == {
+        f"seller:{seller}:earnings": -30_000, f"customer:{customer}:available": 30_000}
+    journal_balances()
+
+
+def test_the_refund_shows_on_both_statements(customer, seller):
+    o = captured(customer, seller, 2_000)
+    ledger.refund_capture(o)
+    mine, _ = ledger.customer_transactions(customer, limit=10, start=None)
+    theirs, _ = ledger.seller_transactions(seller, limit=10, start=None)
+    assert [t["kind"] for t in mine if t.get("order_id") == o] == ["refund", "capture", "hold"]
+    assert [t["kind"] for t in theirs if t.get("order_id") == o] == ["refund", "capture"]
+
+
+def test_retried_refund_does_nothing_twice(customer, seller):
+    o = captured(customer, seller)
+    for _ in range(2):
+        ledger.refund_capture(o)
+        ledger.refund_capture(o, customer_id=customer, seller_id=seller, amount=30_000)
+    assert len(refunds_of(o)) == 1
+    assert ledger.wallet(customer)["available"] == 100_000
+    assert ledger.seller_balance(seller)["earnings"] == 0
+    journal_balances()
+
+
+def test_error_on_refund_of_money_that_was_never_captured(customer, seller):
+    held, released = order(), order()
+    ledger.hold(held, customer, 1_000, "RUB")
+    ledger.hold(released, customer, 1_000, "RUB")
+    ledger.release(released)
+    for o in (held, released, order()):
+        with pytest.raises(InvalidTransition):
+            ledger.refund_capture(o)
+        with pytest.raises(InvalidTransition):
+            ledger.refund_capture(o, customer_id=customer, seller_id=seller, amount=1_000)
+        assert refunds_of(o) == []
+    assert ledger.hold_state(held) == "held"
+    assert ledger.wallet(customer) == {"available": 99_000, "held": 1_000, "currency": "RUB"}
+    journal_balances()
+
+
+def test_a_refunded_capture_is_final(customer, seller):
+    o = captured(customer, seller, 1_000)
+    ledger.refund_capture(o)
+    with pytest.raises(InvalidTransition) as err:
+        ledger.release(o, customer_id=customer, amount=1_000)
+    assert err.value.extra["hold_state"] == "refunded"
+    with pytest.raises(InvalidTransition):
+        ledger.capture(o, seller, customer_id=customer, amount=1_000)
+    assert ledger.seller_balance(seller)["earnings"] == 0
+    assert ledger.wallet(customer)["available"] == 100_000
+
+
+def test_release_of_a_capture_says_the_money_was_captured(customer, seller):
+    o = captured(customer, seller, 1_000)
+    with pytest.raises(InvalidTransition) as err:
+        ledger.release(o, customer_id=customer, amount=1_000)
+    assert err.value.extra["hold_state"] == "captured"  # the workflow refunds the capture instead
+
+
+def test_wrong_refund_hints_are_refused_not_trusted(customer, seller, other_seller):
+    o = captured(customer, seller, 1_000)
+    for hints in ({"customer_id": customer, "seller_id": other_seller, "amount": 1_000},
+                  {"customer_id": customer, "seller_id": seller, "amount": 999},
+                  {"customer_id": "someone-else", "seller_id": seller, "amount": 1_000}):
+        with pytest.raises(InvalidTransition):
+            ledger.refund_capture(o, **hints)
+    with pytest.raises(InvalidTransition):
+        ledger.refund_capture(o, seller_id=other_seller)  # no full hints: read, then checked
+    assert ledger.hold_state(o) == "captured"
+    assert ledger.seller_balance(seller)["earnings"] == 1_000
+    journal_balances()
+
+
+def test_refund_never_takes_the_sellers_earnings_below_zero(customer, seller):
+    o = captured(customer, seller, 5_000)
+    # no payouts exist yet: a balanced movement out of the earnings stands in for one
+    ledger_store.post(dl.Transaction(
+        id=f"payout:{o}", kind="payout", currency="RUB", amount=4_000, created_at=dl.now_iso(),
+        customer_id=customer, seller_id=seller,
+        entries=(dl.Entry(dl.seller_earnings(seller), -4_000), dl.Entry(dl.provider_clearing("payouts", 0), 4_000)),
+    ))
+    with pytest.raises(InsufficientEarnings) as err:
+        ledger.refund_capture(o, customer_id=customer, seller_id=seller, amount=5_000)
+    assert err.value.status == 409
+    assert (err.value.extra["earnings"], err.value.extra["required"]) == (1_000, 5_000)
+    assert ledger.seller_balance(seller)["earnings"] == 1_000
+    assert ledger.wallet(customer)["available"] == 95_000
+    assert ledger.hold_state(o) == "captured"  # nothing moved: an operator can settle it
+    assert refunds_of(o) == []
+    journal_balances()
+
+
+def test_refund_is_exactly_one_write_call(customer, seller, calls):
+    o = captured(customer, seller, 1_000)
+    calls.clear()
+    ledger.refund_capture(o, customer_id=customer, seller_id=seller, amount=1_000)
+    assert calls == {"TransactWriteItems": 1}
+    o2 = captured(customer, seller, 1_000)
+    calls.clear()
+    ledger.refund_capture(o2)
+    assert calls == {"GetItem": 1, "TransactWriteItems": 1}
+
+
+def test_a_free_order_refund_moves_no_money(customer, seller):
+    o = captured(customer, seller, 0)
+    ledger.refund_capture(o, customer_id=customer, seller_id=seller, amount=0)
+    ledger.refund_capture(o)
+    assert ledger.hold_state(o) == "refunded"
+    assert refunds_of(o) == []
     assert ledger.wallet(customer)["available"] == 100_000

@@ -80,6 +80,96 @@ def test_seller_cancel_returns_the_money_and_the_stock_with_two_emails(flow):
     assert flow.post(f"/seller/orders/{oid}/confirm", seller).status_code == 409
 
 
+def confirmed(flow, customer, seller, quantity: int = 1) -> dict:
+    """A purchase the seller confirmed and got paid for, now waiting to be shipped."""
+    order = flow.buy(customer, seller, quantity=quantity)
+    flow.wait_parked(order["order_id"], "seller")
+    assert flow.post(f"/seller/orders/{order['order_id']}/confirm", seller).status_code == 200
+    flow.wait_event(order["order_id"], "payment_captured")
+    flow.wait_parked(order["order_id"], "shipment")
+    assert flow.earnings(seller) == order["total"]
+    return order
+
+
+def statement(flow, user, path: str) -> list[str]:
+    resp = flow.api.http.get(path, headers=user.headers)
+    assert resp.status_code == 200, resp.body
+    return [t["kind"] for t in resp.json_body["items"]]
+
+
+def test_seller_cancels_a_confirmed_order_and_the_payment_comes_back(flow):
+    seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
+    oid = confirmed(flow, customer, seller, quantity=2)["order_id"]
+    assert f.stock_of(seller.product["product_id"]) == 3
+
+    resp = flow.post(f"/seller/orders/{oid}/cancel", seller)
+    assert resp.status_code == 200, resp.body
+    assert resp.json_body["status"] == "CANCELLED"
+    flow.wait_event(oid, "refund_completed")
+    flow.wait_email(customer.email, "refund_completed")
+    assert flow.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert flow.earnings(seller) == 0
+    assert f.stock_of(seller.product["product_id"]) == 5
+    assert ledger.hold_state(oid) == "refunded"
+    started = flow.emails(customer.email, "order_cancelled_refund_started")[0]
+    assert "Продавец Boots & Co отменил заказ" in started["text"]  # the customer reads Russian
+    assert started["sent_at"] < flow.emails(customer.email, "refund_completed")[0]["sent_at"]
+    assert statement(flow, seller, "/seller/balance/transactions") == ["refund", "capture"]
+    assert statement(flow, customer, "/wallet/transactions")[:3] == ["refund", "capture", "hold"]
+    assert flow.wait_execution_done(oid)["status"] == "SUCCEEDED"
+    assert flow.post(f"/seller/orders/{oid}/ship", seller).status_code == 409
+
+
+def test_confirmed_order_not_shipped_in_time_is_cancelled_and_refunded(flow):
+    flow.timeouts(shipment=2)
+    seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
+    oid = confirmed(flow, customer, seller)["order_id"]
+    cancelled = flow.wait_status(oid, "CANCELLED", timeout=20)
+    assert (cancelled["cancelled_by"], cancelled["cancel_reason"]) == ("timeout", "shipment_timeout")
+    assert any(e["type"] == "shipment_timeout" and e["actor"] == "timeout" for e in cancelled["timeline"])
+    flow.wait_event(oid, "refund_completed")
+    flow.wait_email(customer.email, "refund_completed")
+    assert flow.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert flow.earnings(seller) == 0
+    assert f.stock_of(seller.product["product_id"]) == 5
+    started = flow.emails(customer.email, "order_cancelled_refund_started")[0]
+    assert "не отправил заказ" in started["text"]  # not "did not confirm": they did
+    assert flow.wait_execution_done(oid)["status"] == "SUCCEEDED"
+    late = flow.post(f"/seller/orders/{oid}/ship", seller)
+    assert late.status_code == 409
+    assert late.json_body["current_status"] == "CANCELLED"
+
+
+def test_a_shipped_order_can_no_longer_be_cancelled(flow):
+    seller, customer = flow.seller(), flow.customer(balance=100_000)
+    order = confirmed(flow, customer, seller)
+    oid = order["order_id"]
+    assert flow.post(f"/seller/orders/{oid}/ship", seller).status_code == 200
+    flow.wait_parked(oid, "receipt")
+    resp = flow.post(f"/seller/orders/{oid}/cancel", seller)
+    assert resp.status_code == 409
+    assert resp.json_body["current_status"] == "SHIPPED"
+    assert flow.order(oid)["status"] == "SHIPPED"
+    assert flow.earnings(seller) == order["total"]
+    assert ledger.hold_state(oid) == "captured"
+
+
+def test_a_cancel_racing_the_confirmation_returns_the_money_once(flow):
+    seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
+    oid = flow.buy(customer, seller)["order_id"]
+    flow.wait_parked(oid, "seller")
+    assert flow.post(f"/seller/orders/{oid}/confirm", seller).status_code == 200
+    # at once: the capture may or may not have happened yet
+    assert flow.post(f"/seller/orders/{oid}/cancel", seller).json_body["status"] == "CANCELLED"
+    flow.wait_event(oid, "refund_completed")
+    assert flow.wait_execution_done(oid)["status"] == "SUCCEEDED"
+    assert flow.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert flow.earnings(seller) == 0
+    assert ledger.hold_state(oid) in ("released", "refunded")
+    assert f.stock_of(seller.product["product_id"]) == 5
+    assert len(flow.emails(customer.email, "refund_completed")) == 1
+
+
 def test_customer_short_of_funds_pays_after_a_top_up(flow):
     seller, customer = flow.seller(), flow.customer(balance=1_000)
     oid = flow.buy(customer, seller)["order_id"]

@@ -78,8 +78,27 @@ def test_waits_park_a_token_with_configurable_timeouts():
         assert "TimeoutSeconds" not in state  # never a constant: configuration decides
     for name, path, on_timeout in (("AwaitPayment", "$.config.payment_timeout", "ExpirePayment"),
                                    ("AwaitSeller", "$.config.seller_timeout", "SellerTimeout"),
+                                   ("AwaitShipment", "$.config.shipment_timeout", "ShipmentTimeout"),
                                    ("AwaitReceipt", "$.config.delivery_timeout", "AutoDeliver")):
         assert STATES[name]["TimeoutSecondsPath"] == path
         assert STATES[name]["Catch"][0] == {"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": on_timeout}
     text = json.dumps({n: s for n, s in STATES.items() if n not in waits})
     assert "$$.Task.Token" not in text
+
+
+def test_every_configured_timeout_reaches_the_state_machine():
+    selected = STATES["Start"]["ResultSelector"]
+    paths = {s["TimeoutSecondsPath"] for s in tasks().values() if "TimeoutSecondsPath" in s}
+    assert {f"$.config.{k.removesuffix('.$')}" for k in selected} == paths
+
+
+def test_an_order_cancelled_while_waiting_for_shipment_takes_the_refund_branch():
+    assert STATES["AwaitShipment"]["Next"] == "ShipmentDecided"
+    assert STATES["ShipmentTimeout"]["Next"] == "ShipmentDecided"
+    assert STATES["ShipmentDecided"]["Next"] == "ShipmentOutcome"
+    choices = {c["StringEquals"]: c["Next"] for c in STATES["ShipmentOutcome"]["Choices"]}
+    assert choices == {"shipped": "NotifyShipped", "cancelled": "Cancelled"}
+    assert STATES["ShipmentOutcome"]["Default"] == "AwaitShipment"
+    # the cancel branch is shared: restock, "cancelled" email, refund (release or capture), "refunded"
+    assert [STATES[s]["Next"] for s in ("Cancelled", "NotifyCancelled", "Refund")] == [
+        "NotifyCancelled", "Refund", "NotifyRefunded"]

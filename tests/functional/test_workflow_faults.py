@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import urllib.parse
 
 import boto3
 import pytest
 
 from chalicelib import clients
 from chalicelib.config import settings
-from chalicelib.errors import Unavailable
+from chalicelib.errors import InsufficientEarnings, Unavailable
 from chalicelib.services import ledger
 from chalicelib.services.workflow import StepInputError, run_step
 from chalicelib.store import keys
@@ -23,10 +24,24 @@ from tests.unit.commerce import factories as f
 pytestmark = pytest.mark.timeout(120)
 
 
-def captures(flow, seller) -> list[dict]:
+def captures(flow, seller, kind: str = "capture") -> list[dict]:
     resp = flow.api.http.get("/seller/balance/transactions", headers=seller.headers)
     assert resp.status_code == 200, resp.body
-    return [t for t in resp.json_body["items"] if t["kind"] == "capture"]
+    return [t for t in resp.json_body["items"] if t["kind"] == kind]
+
+
+def confirmed(flow, customer, seller) -> dict:
+    order = flow.buy(customer, seller)
+    flow.wait_parked(order["order_id"], "seller")
+    assert flow.post(f"/seller/orders/{order['order_id']}/confirm", seller).status_code == 200
+    flow.wait_event(order["order_id"], "payment_captured")
+    flow.wait_parked(order["order_id"], "shipment")
+    return order
+
+
+def stop(flow, order_id: str) -> None:
+    """End the execution (as an operator would), leaving the order as it is."""
+    boto3.client("stepfunctions").stop_execution(executionArn=flow.execution(order_id)["executionArn"])
 
 
 def test_capture_that_always_fails_is_compensated_with_no_hold_left_open(flow, monkeypatch):
@@ -51,6 +66,10 @@ def test_capture_that_always_fails_is_compensated_with_no_hold_left_open(flow, m
     assert f.stock_of(seller.product["product_id"]) == 3
     assert flow.earnings(seller) == 0
     flow.wait_email(customer.email, "refund_completed")
+    # honest wording: a failure on our side, not a seller who "did not confirm in time"
+    started = flow.emails(customer.email, "order_cancelled_refund_started")[0]["text"]
+    assert "не смогли обработать заказ" in started and "Ваши деньги возвращаются" in started
+    assert "не подтвердил" not in started
 
 
 def test_hold_that_always_fails_cancels_and_restocks_the_unpaid_order(flow, monkeypatch):
@@ -112,6 +131,90 @@ def test_duplicate_and_late_task_success_capture_nothing_twice(flow):
     assert flow.earnings(seller) == order["total"]
     assert flow.wallet(customer) == {"available": 100_000 - order["total"], "held": 0, "currency": "RUB"}
     assert flow.order(oid)["status"] == "CONFIRMED"
+
+
+def test_refund_of_a_capture_failing_for_a_while_is_retried_and_pays_back_once(flow, monkeypatch):
+    real, calls = ledger.refund_capture, {"n": 0}
+
+    def busy_twice(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise Unavailable("the ledger is busy")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "refund_capture", busy_twice)
+    seller, customer = flow.seller(), flow.customer(balance=100_000)
+    oid = confirmed(flow, customer, seller)["order_id"]
+    assert flow.post(f"/seller/orders/{oid}/cancel", seller).status_code == 200
+    assert flow.wait_execution_done(oid, timeout=40)["status"] == "SUCCEEDED"
+    assert calls["n"] == 3
+    assert flow.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert flow.earnings(seller) == 0
+    assert len(captures(flow, seller, "refund")) == 1
+
+
+def test_duplicate_cancels_after_confirmation_refund_once(flow):
+    seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
+    order = confirmed(flow, customer, seller)
+    oid = order["order_id"]
+    for _ in range(2):  # the API twice...
+        assert flow.post(f"/seller/orders/{oid}/cancel", seller).json_body["status"] == "CANCELLED"
+    flow.wait_email(customer.email, "refund_completed")
+    assert flow.wait_execution_done(oid)["status"] == "SUCCEEDED"
+    link = flow.link(seller, oid, "cancel")  # ...the email link too, and the steps replayed
+    pressed = flow.api.http.post(urllib.parse.urlsplit(link).path, body="action=cancel",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert pressed.status_code == 200  # "already done"
+    for step in ({"step": "shipment_timeout"}, {"step": "shipment_decided"}, {"step": "cancelled"},
+                 {"step": "refund"}, {"step": "notify", "event": "refunded"},
+                 {"step": "compensate", "error": {"Error": "Replay"}}):
+        run_step({**step, "order_id": oid})
+
+    assert len(captures(flow, seller, "refund")) == len(captures(flow, seller)) == 1
+    assert flow.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert flow.earnings(seller) == 0
+    assert f.stock_of(seller.product["product_id"]) == 5
+    assert len(flow.emails(customer.email, "refund_completed")) == 1
+
+
+def test_compensation_refunds_a_cancelled_order_whose_money_was_captured(flow):
+    seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
+    oid = confirmed(flow, customer, seller)["order_id"]
+    stop(flow, oid)  # the execution is gone before the cancel branch could run
+    assert flow.post(f"/seller/orders/{oid}/cancel", seller).status_code == 200
+    assert ledger.hold_state(oid) == "captured"
+
+    result = run_step({"step": "compensate", "order_id": oid, "error": {"Error": "States.Runtime"}})
+    assert result == {"outcome": "cancelled", "refunded": True}
+    assert flow.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert flow.earnings(seller) == 0
+    assert f.stock_of(seller.product["product_id"]) == 5
+    assert {"order_cancelled_refund_started", "refund_completed"} <= {e["kind"] for e in flow.emails(customer.email)}
+
+
+def test_compensation_that_cannot_return_the_money_says_so_and_loses_nothing(flow, monkeypatch):
+    seller, customer = flow.seller(), flow.customer(balance=100_000)
+    order = confirmed(flow, customer, seller)
+    oid = order["order_id"]
+    stop(flow, oid)
+    assert flow.post(f"/seller/orders/{oid}/cancel", seller).status_code == 200
+
+    def short(*args, **kwargs):
+        raise InsufficientEarnings("paid out meanwhile")
+
+    real = ledger.refund_capture
+    monkeypatch.setattr(ledger, "refund_capture", short)
+    with pytest.raises(InsufficientEarnings):  # the state machine retries, then OrderCompensationFailed
+        run_step({"step": "compensate", "order_id": oid, "error": {"Error": "States.Runtime"}})
+    assert "refund_failed" in [e["type"] for e in flow.order(oid)["timeline"]]
+    assert flow.earnings(seller) == order["total"]  # still where the ledger says: nothing lost
+    assert ledger.hold_state(oid) == "captured"
+    assert not flow.emails(customer.email, "refund_completed")
+
+    monkeypatch.setattr(ledger, "refund_capture", real)  # an operator fixes the cause, re-runs the step
+    assert run_step({"step": "refund", "order_id": oid}) == {"refunded": True}
+    assert flow.wallet(customer)["available"] == 100_000
+    assert flow.earnings(seller) == 0
 
 
 def test_every_cancellation_step_run_twice_does_its_work_once(flow):

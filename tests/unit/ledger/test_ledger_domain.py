@@ -17,6 +17,7 @@ def test_every_movement_balances_to_zero():
         dl.hold_txn("o1", "c1", 300, "RUB", at),
         dl.capture_txn("o1", "c1", "s1", 300, "RUB", at),
         dl.release_txn("o2", "c1", 200, "RUB", at),
+        dl.refund_txn("o1", "c1", "s1", 300, "RUB", at),
     ]
     for txn in txns:
         assert sum(e.amount for e in txn.entries) == 0
@@ -30,9 +31,15 @@ def test_hold_moves_available_to_held_and_capture_pays_the_seller():
     assert {e.account: e.amount for e in capture.entries} == {"customer:c1:held": -300, "seller:s9:earnings": 300}
 
 
+def test_refund_takes_the_capture_back_from_the_seller_to_the_customers_available():
+    refund = dl.refund_txn("o1", "c1", "s9", 300, "RUB", dl.now_iso())
+    assert {e.account: e.amount for e in refund.entries} == {"seller:s9:earnings": -300, "customer:c1:available": 300}
+    assert (refund.id, refund.kind, refund.seller_id, refund.order_id) == ("refund:o1", "refund", "s9", "o1")
+
+
 def test_step_ids_are_deterministic_per_order():
     assert dl.hold_txn("o1", "c1", 1, "RUB", "t1").id == dl.hold_txn("o1", "c1", 1, "RUB", "t2").id == "hold:o1"
-    assert dl.capture_txn_id("o1") != dl.release_txn_id("o1")
+    assert len({dl.capture_txn_id("o1"), dl.release_txn_id("o1"), dl.refund_txn_id("o1")}) == 3
 
 
 def test_error_on_unbalanced_or_fractional_transaction():

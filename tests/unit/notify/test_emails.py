@@ -95,6 +95,33 @@ def test_cancellation_says_who_cancelled(lang: str, who: str, phrase: str, conte
     assert "Out of stock" in email.text
 
 
+@pytest.mark.parametrize(
+    ("lang", "phrases"),
+    [
+        ("ru", ("не смогли обработать заказ 01HZX3ORDER", "Ваши деньги возвращаются")),
+        ("en", ("could not process order 01HZX3ORDER", "Your money is being returned")),
+    ],
+)
+def test_a_cancellation_after_a_failure_says_so_and_blames_nobody_else(
+    lang: str, phrases: tuple[str, str], context: dict[str, Any]
+) -> None:
+    context["cancelled_by"] = "system"
+    email = render_email("order_cancelled_refund_started", lang, context)
+    for phrase in phrases:
+        assert phrase in email.text and phrase in email.html
+    assert "вовремя" not in email.text and "in time" not in email.text  # not the seller's fault
+
+
+@pytest.mark.parametrize(("lang", "phrase"), [("ru", "не отправил заказ 01HZX3ORDER вовремя"),
+                                              ("en", "did not ship order 01HZX3ORDER in time")])
+def test_a_cancellation_for_want_of_shipment_says_the_seller_did_not_ship(
+    lang: str, phrase: str, context: dict[str, Any]
+) -> None:
+    context.update(cancelled_by="timeout", timeout_stage="shipment")
+    email = render_email("order_cancelled_refund_started", lang, context)
+    assert phrase in email.text and phrase in email.html
+
+
 def test_error_on_cancellation_without_who_cancelled(context: dict[str, Any]) -> None:
     del context["cancelled_by"]
     with pytest.raises(InvalidContext) as err:
