@@ -162,7 +162,7 @@ def run() -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> None:
+def main() -> list[tuple[str, str, str]]:
     import logging
 
     from moto import mock_aws
@@ -183,6 +183,8 @@ def main() -> None:
           "how many units are in the cart already.")
     print("route extras: GetItem = the token revocation check (logout); PutItem/UpdateItem on checkout = the "
           "idempotency record's claim and completion (UpdateItem×2).")
+    return [(f"DynamoDB calls: {r['operation']}", f"service {r['service']}, route {r['route']}",
+             f"floor {r['floor']}") for r in rows]
 
 
 if __name__ == "__main__":

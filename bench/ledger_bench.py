@@ -171,7 +171,7 @@ def fill_ledger_table(n: int) -> None:
                                  "customer_id": "filler", "order_id": f"filler-{i}"})
 
 
-def main() -> None:
+def main() -> list[tuple[str, str, str]]:
     import logging
 
     from moto import mock_aws
@@ -184,6 +184,7 @@ def main() -> None:
     with mock_aws():
         counter = _setup()
         rows = calls_per_primitive(counter)
+        table: list[tuple[str, str, str]] = []
         print("DynamoDB calls per ledger operation (in-process moto; goal: one write call per primitive)")
         print(f"{'operation':<32} {'writes':>6} {'reads':>5}  calls")
         for name, calls in rows:
@@ -192,6 +193,8 @@ def main() -> None:
             reads = sum(calls.values()) - writes
             detail = ", ".join(f"{k}×{v}" for k, v in sorted(calls.items()))
             print(f"{name:<32} {writes:>6} {reads:>5}  {detail}")
+            table.append((f"DynamoDB calls: {name}", f"{writes + reads} ({writes} writes + {reads} reads)",
+                          "floor 1 call"))
         print("top-up through the route also pays the token revocation check (GetItem) and the")
         print("idempotency record's claim and completion (UpdateItem×2), shown on the second row.")
         print()
@@ -199,6 +202,7 @@ def main() -> None:
 
         def line(label: str, rate: float, note: str = "") -> None:
             print(f"  {label:<34} {rate:6.1f} pairs/s = {2 * rate:6.1f} ops/s{note}")
+            table.append((f"hold → capture, {label}", f"{rate:.1f} pairs/s", note.strip() or "in-process moto"))
 
         fresh_ledger_table()
         line(f"fresh table, 1 thread, {PAIRS} pairs", hold_capture_rate(PAIRS))
@@ -208,6 +212,7 @@ def main() -> None:
         fill_ledger_table(FILLER_ITEMS)
         line(f"{FILLER_ITEMS} items in table, {FILLED_PAIRS} pairs", hold_capture_rate(FILLED_PAIRS),
              "  (moto copies the table per transaction)")
+        return table
 
 if __name__ == "__main__":
     main()

@@ -91,6 +91,7 @@ class RouteSpec:
     idempotent: bool
     content_type: str
     owner_scoped: bool
+    form: type[BaseModel] | None = None  # documents an x-www-form-urlencoded body the handler reads itself
 
 
 ROUTES: list[RouteSpec] = []
@@ -183,12 +184,15 @@ def endpoint(
     content_types: tuple[str, ...] = ("application/json",),
     owner_scoped: bool = False,
     tags: tuple[str, ...] = (),
+    form: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``handler(ctx, **path_params)`` as ``method path``.
 
     ``auth``: None for a public route, else the roles allowed (``ANY_USER`` for any user).
     ``owner_scoped``: the route acts on an object that must belong to the caller (documented
     for the authorization matrix; the service enforces it and answers 404 to strangers).
+    ``form``: documents the x-www-form-urlencoded body of a ``content_types`` form route (the
+    handler parses it; only ``/openapi.json`` reads this).
     """
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -207,6 +211,7 @@ def endpoint(
             idempotent=idempotent,
             content_type=content_type,
             owner_scoped=owner_scoped,
+            form=form,
         )
         ROUTES.append(spec)
 

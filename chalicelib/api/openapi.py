@@ -30,7 +30,7 @@ STATUS_TEXT = {
 def _models() -> list[type[BaseModel]]:
     seen: dict[str, type[BaseModel]] = {"Problem": Problem}
     for r in ROUTES:
-        for m in (r.body, r.query, r.response):
+        for m in (r.body, r.query, r.response, r.form):
             if m is not None:
                 seen.setdefault(m.__name__, m)
     return list(seen.values())
@@ -77,6 +77,11 @@ def _operation(r: RouteSpec, refs: dict[tuple[str, str], Any], defs: dict[str, A
             "required": True,
             "content": {"application/json": {"schema": refs[(r.body, "validation")]}},
         }
+    if r.form is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": refs[(r.form, "validation")]}},
+        }
     ok: dict[str, Any] = {"description": STATUS_TEXT.get(r.status, "OK")}
     if r.status != 204:
         if r.response is not None:
@@ -95,8 +100,12 @@ def _operation(r: RouteSpec, refs: dict[tuple[str, str], Any], defs: dict[str, A
         statuses |= {409, 422}
     if r.body is not None:
         statuses |= {413}
+    # An HTML route (the action-link pages) answers its own errors (r.errors) with an HTML page
+    # for the person at the browser; the edge's errors (400, 422...) stay problem+json.
+    html_problem = {"content": {**problem["content"], "text/html": {"schema": {"type": "string"}}}}
     for s in sorted(statuses):
-        op["responses"][str(s)] = {"description": STATUS_TEXT.get(s, "Error"), **problem}
+        shape = html_problem if r.content_type == "text/html" and s in r.errors else problem
+        op["responses"][str(s)] = {"description": STATUS_TEXT.get(s, "Error"), **shape}
     op["responses"]["503"] = {"description": STATUS_TEXT[503], **problem}
     return op
 

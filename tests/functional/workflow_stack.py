@@ -45,9 +45,10 @@ class Market:
         self.api, self.register, self.mp, self.machine_arn = api, register, monkeypatch, machine_arn
 
     # --- configuration
-    def timeouts(self, *, payment: int = 60, seller: int = 60, delivery: int = 60) -> None:
+    def timeouts(self, *, payment: int = 60, seller: int = 60, shipment: int = 60, delivery: int = 60) -> None:
         self.mp.setenv("PAYMENT_TIMEOUT_SECONDS", str(payment))
         self.mp.setenv("SELLER_TIMEOUT_SECONDS", str(seller))
+        self.mp.setenv("SHIPMENT_TIMEOUT_SECONDS", str(shipment))
         self.mp.setenv("DELIVERY_AUTO_SECONDS", str(delivery))
         settings.cache_clear()
         # Prime the cache now: chalice.test.Client swaps os.environ for the "dev" stage's during
