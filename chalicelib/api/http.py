@@ -36,6 +36,7 @@ from chalicelib.errors import (
     Internal,
     PayloadTooLarge,
     Unavailable,
+    UnsupportedMediaType,
     ValidationFailed,
     field_error,
 )
@@ -92,6 +93,7 @@ class RouteSpec:
     content_type: str
     owner_scoped: bool
     form: type[BaseModel] | None = None  # documents an x-www-form-urlencoded body the handler reads itself
+    accepts: tuple[str, ...] = ("application/json",)  # request body media types
 
 
 ROUTES: list[RouteSpec] = []
@@ -139,6 +141,15 @@ def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_errors(exc) from exc
+
+
+def _check_media_type(spec: RouteSpec, request: Request) -> None:
+    if not request.raw_body:
+        return
+    sent = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if sent not in spec.accepts:
+        raise UnsupportedMediaType(f"send the body as {' or '.join(spec.accepts)}, not {sent}",
+                                   errors=[field_error("Content-Type", f"must be {' or '.join(spec.accepts)}")])
 
 
 def _parse_query(request: Request, model: type[BaseModel] | None) -> BaseModel | None:
@@ -212,6 +223,7 @@ def endpoint(
             content_type=content_type,
             owner_scoped=owner_scoped,
             form=form,
+            accepts=tuple(t.lower() for t in content_types),
         )
         ROUTES.append(spec)
 
@@ -233,7 +245,9 @@ def endpoint(
 
         view.__name__ = handler.__name__
         view.__doc__ = handler.__doc__
-        bp.route(path, methods=[method], content_types=list(content_types))(view)
+        # Chalice would answer a wrong Content-Type with its own (non-problem) 415; the edge
+        # checks it instead (``_check_media_type``), so every error is problem+json.
+        bp.route(path, methods=[method], content_types=["*/*"])(view)
         return handler
 
     return register
@@ -248,6 +262,7 @@ def _run(spec: RouteSpec, handler: Callable[..., Any], request: Request, request
             if not set(principal.roles) & set(spec.roles) and "admin" not in principal.roles:
                 raise Forbidden(f"this route is for: {', '.join(spec.roles)}")
         ctx = Ctx(request=request, request_id=request_id, principal=principal)
+        _check_media_type(spec, request)
         ctx.query = _parse_query(request, spec.query)
         if spec.body is not None:
             ctx.body = _parse_body(request, spec.body)

@@ -9,3 +9,17 @@ def test_error_on_unknown_query_parameter_is_problem_json(api):
     assert resp.status_code == 422
     assert resp.headers["Content-Type"] == "application/problem+json"
     assert resp.json_body["errors"][0]["field"] == "x"
+
+
+def test_error_on_wrong_content_type_is_problem_json(api):
+    resp = api.http.post("/auth/login", body=b"email=a&password=b",
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status_code == 415
+    assert resp.headers["Content-Type"] == "application/problem+json"
+    assert resp.json_body["errors"][0]["field"] == "Content-Type"
+
+
+def test_json_with_charset_is_accepted(api):
+    resp = api.http.post("/auth/login", body=b'{"email": "nobody@example.com", "password": "x"}',
+                         headers={"Content-Type": "application/json; charset=utf-8"})
+    assert resp.status_code == 401
