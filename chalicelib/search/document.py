@@ -2,13 +2,15 @@
 
 A product is indexed as
 - one **posting** per term (``TERM#<term>`` / ``RANK#<999-rank>#PRODUCT#<pid>``): the term's
-  weight in this product, the product's name key (for the exact-name boost) and the summary a
-  result shows and filters read (price, seller, category), packed in one JSON attribute — so a
+  weight in this product, the product's name key (for the exact-name boost), the product's
+  **term map** (term → weight, at most ``MAP_MAX_TERMS``) and the summary a result shows and
+  filters read (price, seller, category), packed in one JSON attribute — so a multi-word query
+  reads one word's postings and checks every other word (and the typed prefix) in memory, and a
   results page needs no other read;
-- one **search document** (``SEARCHDOC#<pid>``): the term → weight map, the name key and a
-  digest of the posting payload. It is what the indexer diffs against (what *is* indexed, not
-  what the caller believes was) and what a query verifies candidates against when a word's
-  postings were too many to read whole;
+- one **search document** (``SEARCHDOC#<pid>``): the whole term → weight map, the name key and
+  a digest of the posting body. It is what the indexer diffs against (what *is* indexed, not
+  what the caller believes was) and what a query falls back to for a product whose posting map
+  was trimmed;
 - **vocabulary** words (``VOCAB#<2 chars>`` / ``WORD#<word>``) → term, for prefix expansion.
 
 Only available products are indexed: deactivating one deletes its postings and document.
@@ -17,6 +19,14 @@ Weights (summed over the fields a term occurs in): name 10, vendor 6, model 4, c
 description 1 — the order the issue asks for. A query scores 2×weight for a word's own term
 and 1×weight for a term it only begins (prefix), plus ``NAME_EXACT_BONUS`` when the query's
 terms are exactly the name's terms.
+
+The term map of a posting is capped at ``MAP_MAX_TERMS`` (64) terms, strongest first: name,
+vendor, model and category terms (weight ≥ 3) before description-only terms (weight 1), then in
+the order they occur — so beyond the cap only description words are left out, and the posting
+says so (``tt``). A query that cannot find a word in a trimmed map reads that product's search
+document to decide (exact, one BatchGetItem per 100 such candidates); with the cap a posting
+stays around 1 KB (one write unit) for ordinary products. The map is part of the digest: a
+change of the product's searchable text rewrites every posting (as a price change does).
 
 A posting's sort key ranks by (the name is exactly this term, weight): for a one-word query
 that *is* the score order (the bonus exceeds any 2×weight), so one-word queries — every
@@ -38,6 +48,7 @@ FIELD_WEIGHTS = (("name", 10), ("vendor", 6), ("model", 4), ("category_name", 3)
 NAME_EXACT_BONUS = 50
 EXACT_RANK = 100  # added to the sort value of a posting whose product's name is exactly its term
 NAME_KEY_MAX_TERMS = 12
+MAP_MAX_TERMS = 64  # terms a posting's map carries (the search document has them all)
 DESCRIPTION_MAX_CHARS = 20_000  # a description longer than this is indexed by its beginning
 
 POSTING_BODY = "r"
@@ -90,6 +101,15 @@ def indexable(product: dict[str, Any] | None) -> bool:
     return bool(product and product.get("available", True) and not product.get("blocked") and product.get("name"))
 
 
+def term_map(terms: dict[str, int]) -> tuple[dict[str, int], bool]:
+    """The map a posting carries: at most ``MAP_MAX_TERMS`` terms, strongest first (ties in the
+    order they occur: name, vendor, model, category, description); True when some were left out."""
+    if len(terms) <= MAP_MAX_TERMS:
+        return dict(terms), False
+    kept = sorted(terms.items(), key=lambda tw: -tw[1])[:MAP_MAX_TERMS]  # stable: occurrence order
+    return dict(kept), True
+
+
 @dataclass(frozen=True)
 class SearchDocument:
     product_id: str
@@ -103,7 +123,9 @@ class SearchDocument:
         """One posting item. Everything but the key is one JSON attribute: a posting is read
         whole anyway, and one attribute instead of a dozen keeps it small and cheap to decode."""
         weight = self.terms[term]
-        body = {"w": weight, "x": int(self.name_key == term), "nk": self.name_key, **self.payload}
+        tmap, trimmed = term_map(self.terms)
+        body = {"w": weight, "x": int(self.name_key == term), "nk": self.name_key, "t": tmap,
+                **({"tt": 1} if trimmed else {}), **self.payload}
         return {**keys.search_posting(term, rank_value(term, weight, self.name_key), self.product_id),
                 POSTING_BODY: json.dumps(body, ensure_ascii=False, separators=(",", ":"))}
 
@@ -134,7 +156,9 @@ def build(product: dict[str, Any]) -> SearchDocument | None:
             seen += [w for w in surface if w not in seen]
     nk = name_key(name_terms)
     payload = summary(product)
-    digest = hashlib.sha256(json.dumps([payload, nk], sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+    # what every posting carries besides its own weight: a change rewrites them all
+    body = [payload, nk, term_map(terms)]
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
     return SearchDocument(product["product_id"], terms, words, nk, payload, digest)
 
 

@@ -1,32 +1,53 @@
-"""Answering a search: words → candidate postings → every-word check → ranking → one page.
+"""Answering a search: words → postings in rank order → every word checked in the maps → page.
 
-1. ``text.query_words``: the query's terms; the last word is also a prefix.
-2. Each word's postings are read (one Query per term, strongest first, filters applied to
-   the decoded postings), at most ``MAX_CANDIDATES`` per word. The prefix word adds
-   the terms of up to ``PREFIX_EXPANSION`` vocabulary words it begins (one Query on its
-   ``VOCAB#<2 chars>`` partition). Reads run in parallel.
-3. The word with the fewest postings drives: each of its candidates must match every other
-   word. A word whose postings were read whole answers in memory; for a word with more postings
-   than were read, the candidate's search document decides (BatchGetItem per 100).
+1. ``text.query_words``: the query's terms; the last word is also a prefix (as-you-type).
+2. A one-word query (every keystroke of a first word) merges its terms' postings lazily, page by
+   page: postings are sorted by that word's score already (``document.rank_value``), so it stops
+   after one results page (``one_word``).
+3. A longer query (``multi_word``) reads its words' postings in rank order and checks every
+   other word against the term map each posting carries (``document.term_map``): no document is
+   read (but for a product whose map was trimmed, see ``document``). First, in parallel: the
+   first ``FIRST_PAGE`` postings of every word's own term and the vocabulary words the prefix
+   begins (one Query). Then, a page at a time (``MultiWord.more``), the list likeliest to bring
+   matches that rank above anything unread — the rarer word drives: a short list ends at once.
+   A word's list can drive when it holds every product the word matches: any whole word, and
+   the last one when it is typed whole (its vocabulary expansion is just its own term); a
+   one-letter last word is never read, only checked in the maps. Reading stops when
+   - a driver list ended: every match was read, the results are exact and complete;
+   - ``limit`` + 1 matches after the cursor score at least what any unread product could (its
+     weight in each driver list is at most where that list's reading stopped — Fagin's
+     threshold; the exact-name bonus is left out of that bound): rank-safe;
+   - past the first ``limit`` + 1 matches, ``RANK_SAFE_READ`` × the postings that finding them
+     took were read on without reaching rank safety: the best found so far are shown;
+   - ``MAX_DRIVER_READ`` postings were read past the first pages (the bound).
 4. Score = Σ 2×weight for a word's own term (1×weight for a prefix completion) + a bonus when
    the query's terms are exactly the name's; ties by product id. Products of blocked sellers
    (or sellers without a shop, as in GET /products) are dropped page by page (one
    BatchGetItem of shops per page).
 
-A one-word query (every keystroke of a first word) skips steps 2-3: postings are sorted by that
-word's score already (``document.rank_value``), so it merges its terms' postings lazily, page by
-page, and stops after one results page (``one_word``).
+**Cost** grows with the matches a query touches, not with the catalog: no Scan; a one-word query
+reads about one page of postings per term it expands to; a longer query reads
+words × ``FIRST_PAGE`` + at most ``MAX_DRIVER_READ`` postings, and usually far fewer: it stops as
+soon as its page is complete or rank-safe.
 
-Cost grows with the matches a query touches — never with the catalog: no Scan; a one-word
-query reads about one page of postings per term it expands to; a longer query reads at most
-``MAX_CANDIDATES`` postings per word (+ the prefix expansion), documents only for unresolved
-candidates. The bound: when every word has more than ``MAX_CANDIDATES`` postings, results come
-from the driver's strongest ``MAX_CANDIDATES`` postings (field weight order), not all matches.
+**The bound** (explicit, tested): when no driver list ends and rank safety is not reached, the
+results are the best matches among the postings read — at most ``MAX_DRIVER_READ`` past the
+first pages, in rank order (strongest weights first). For an extremely common combination of
+words whose matches are rare among each word's postings (no list short, few products with all
+the words), a match deeper than that is not found; later pages read further but never past
+the bound in all. A later page may also skip a product that would have ranked above the
+previous page's last result (it was not read then); it never repeats one. A one-word query with
+filters reads at most ``MAX_READ`` postings past its first pages.
+
+Per-term document frequencies are not stored: a counter would be an UpdateItem per term per
+product write (BatchWriteItem cannot add), on hot keys for common terms; the first pages give
+exact counts for short lists and the measured match density for long ones, which is what the
+cost depends on.
 
 The cursor is (score, product id) of the last result, signed and bound to the query: the next
 page recomputes the ranking and continues strictly after it, so it stays stable while the
 index changes underneath (a product that moved is neither repeated nor required). Page k
-re-reads the k-1 pages before it (deep pages cost more; shoppers rarely go past a few).
+re-reads what the pages before it read (deep pages cost more; shoppers rarely go past a few).
 """
 
 from __future__ import annotations
@@ -34,8 +55,9 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+import math
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -45,10 +67,12 @@ from chalicelib.errors import ValidationFailed
 from chalicelib.search import document, store, text
 from chalicelib.store import accounts
 
-MAX_CANDIDATES = 1000
-MAX_READ = 4 * MAX_CANDIDATES
+FIRST_PAGE = 50  # postings of each word read to choose the driver
+MAX_DRIVER_READ = 1000  # driver postings read for a query at most (beyond its first page)
+MAX_READ = 1000  # one-word query: postings read beyond the first pages at most
+RANK_SAFE_READ = 1.0  # past the first ``need`` matches, read at most this × what finding them took
+MAX_PAGE = 1000  # one Query's Limit at most (≈ 1 MB of postings: DynamoDB's page size)
 PREFIX_EXPANSION = 20
-MIN_EXPANSION_READ = 50
 MAX_WORDS = 8
 RESULT_FIELDS = ("product_id", "name", "price", "currency", "picture", "seller_id", "category_id",
                  "category_key", "vendor", "available")
@@ -60,33 +84,52 @@ def _pool() -> ThreadPoolExecutor:
 
 
 @dataclass
-class WordMatch:
+class Word:
+    """One query word and the terms it accepts."""
+
     word: text.QueryWord
-    expansion: set[str] = field(default_factory=set)  # every term this word accepts
-    hits: dict[str, tuple[int, str, dict[str, Any]]] = field(default_factory=dict)  # pid -> (points, term, posting)
-    complete: bool = True
-    read: bool = True  # False: a one-letter last word next to others, checked on documents only
+    expansion: set[str] = field(default_factory=set)  # its own term + terms of words it begins
+    expansion_complete: bool = True  # False: the prefix begins more words than were read
 
     def points(self, term: str, weight: int) -> int:
         return 2 * weight if term == self.word.term else weight
 
-    def add(self, posting: dict[str, Any], term: str) -> None:
-        pts = self.points(term, int(posting["w"]))
-        pid = posting["product_id"]
-        if pid not in self.hits or self.hits[pid][0] < pts:
-            self.hits[pid] = (pts, term, posting)
+    def accepts(self, term: str) -> bool:
+        return term == self.word.term or term in self.expansion or (
+            self.word.prefix and term.startswith(self.word.surface)
+        )
 
-    def in_document(self, terms: dict[str, int]) -> tuple[int, str] | None:
-        """Best (points, term) of a candidate's indexed terms for this word, None if none."""
+    def match(self, terms: dict[str, int]) -> tuple[int, str] | None:
+        """Best (points, term) of a product's terms for this word, None if none."""
         best: tuple[int, str] | None = None
         for term, weight in terms.items():
-            if term == self.word.term or term in self.expansion or (
-                self.word.prefix and term.startswith(self.word.surface)
-            ):
+            if self.accepts(term):
                 pts = self.points(term, int(weight))
                 if best is None or pts > best[0]:
                     best = (pts, term)
         return best
+
+    @property
+    def can_drive(self) -> bool:
+        """Its own term's postings hold every product it matches."""
+        if not self.word.prefix:
+            return True
+        return len(self.word.surface) >= 2 and self.expansion_complete and self.expansion <= {self.word.term}
+
+
+def score(words: list[Word], terms: dict[str, int], nk: str) -> int | None:
+    """A product's score for the query (None: some word does not match). ``terms`` is its term
+    map, ``nk`` its name key."""
+    total, matched = 0, []
+    for w in words:
+        found = w.match(terms)
+        if found is None:
+            return None
+        total += found[0]
+        matched.append(found[1])
+    if nk and nk == document.name_key(matched):
+        total += document.NAME_EXACT_BONUS
+    return total
 
 
 @dataclass(frozen=True)
@@ -94,6 +137,10 @@ class Hit:
     score: int
     product_id: str
     posting: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (-self.score, self.product_id)
 
     def result(self) -> dict[str, Any]:
         out = {k: store.plain(self.posting[k]) for k in RESULT_FIELDS if k in self.posting}
@@ -124,7 +171,10 @@ def search(
     if not words or available is False or (min_price is not None and max_price is not None and min_price > max_price):
         return [], None
     accept = Filters(category, seller, min_price, max_price).accept
-    hits = one_word(words[0], accept, limit) if len(words) == 1 else rank(words, accept)
+    if len(words) == 1:
+        hits = one_word(words[0], accept, limit)
+    else:
+        hits = multi_word(words, accept, need=limit + 1, after=after)
     return _page(hits, after, limit, binding)
 
 
@@ -146,12 +196,16 @@ class Filters:
         )
 
 
-def _expansion(word: text.QueryWord) -> set[str]:
+def expand(word: text.QueryWord) -> Word:
     """The terms a word accepts: its own, and for the last word those of the words it begins."""
-    terms = {word.term}
+    out = Word(word, {word.term})
     if word.prefix and len(word.surface) >= 2:
-        terms |= set(store.vocab_terms(word.surface, limit=PREFIX_EXPANSION).values())
-    return terms
+        found = store.vocab_terms(word.surface, limit=PREFIX_EXPANSION)
+        out.expansion |= set(found.values())
+        out.expansion_complete = len(found) < PREFIX_EXPANSION
+    elif word.prefix:
+        out.expansion_complete = False  # one letter begins too many words to list
+    return out
 
 
 class _Reader:
@@ -160,19 +214,26 @@ class _Reader:
     def __init__(self, term: str, points: int, accept: store.Accept, page: int):
         self.term, self.points, self.accept, self.page = term, points, accept, page
         self.items: list[dict[str, Any]] = []
-        self.pos, self.start, self.done = 0, None, False
+        self.pos, self.start, self.done, self.read = 0, None, False, 0
 
     def fetch(self) -> _Reader:
         items, self.start = store.postings_page(self.term, limit=self.page, start=self.start)
+        self.read += len(items)
         self.items = self.items[self.pos :] + [p for p in items if self.accept(p)]
         self.pos, self.done = 0, self.start is None
-        self.page = min(self.page * 4, MAX_CANDIDATES)
+        self.page = min(self.page * 4, MAX_PAGE)
         return self
 
-    def head(self) -> dict[str, Any] | None:
-        while self.pos >= len(self.items) and not self.done:
+    def head(self, budget: list[int]) -> dict[str, Any] | None:
+        while self.pos >= len(self.items) and not self.done and budget[0] > 0:
+            before = self.read
             self.fetch()
+            budget[0] -= self.read - before
         return self.items[self.pos] if self.pos < len(self.items) else None
+
+    @property
+    def buffered(self) -> bool:
+        return self.pos < len(self.items)
 
     def score(self, posting: dict[str, Any]) -> int:
         return self.points * int(posting["w"]) + document.NAME_EXACT_BONUS * int(posting.get("x", 0))
@@ -180,96 +241,221 @@ class _Reader:
 
 def one_word(word: text.QueryWord, accept: store.Accept, limit: int) -> Iterator[Hit]:
     """The hits of a one-word query in score order, read lazily: a k-way merge of the postings
-    of the word's terms (each already in score order), a product counted at its best term."""
-    terms = sorted(_expansion(word) - {word.term})
+    of the word's terms (each already in score order), a product counted at its best term.
+    A reader whose page ran out waits in the heap at its last key (a lower bound of what comes
+    next, the list being in score order) and reads its next page only when that key comes up —
+    so a full results page costs no read ahead. Past the first pages at most ``MAX_READ`` more
+    postings are read."""
+    terms = sorted(expand(word).expansion - {word.term})
     readers = [_Reader(word.term, 2, accept, limit + 1)] + [_Reader(t, 1, accept, limit + 1) for t in terms]
     list(_pool().map(_Reader.fetch, readers))  # first pages in parallel
-    heap: list[tuple[int, str, int]] = []
+    budget = [MAX_READ]
+    heap: list[tuple[int, str, int, bool]] = []  # (-score, product id, reader, placeholder)
 
-    def push(i: int) -> None:
-        posting = readers[i].head()
+    def push(i: int, last: tuple[int, str] | None = None) -> None:
+        r = readers[i]
+        if last is not None and not r.buffered and not r.done:
+            heapq.heappush(heap, (last[0], last[1], i, True))
+            return
+        posting = r.head(budget)
         if posting is not None:
-            heapq.heappush(heap, (-readers[i].score(posting), posting["product_id"], i))
+            heapq.heappush(heap, (-r.score(posting), posting["product_id"], i, False))
 
     for i in range(len(readers)):
         push(i)
     seen: set[str] = set()
     while heap:
-        neg, pid, i = heapq.heappop(heap)
+        neg, pid, i, placeholder = heapq.heappop(heap)
+        if placeholder:
+            push(i)
+            continue
         posting = readers[i].items[readers[i].pos]
         readers[i].pos += 1
-        push(i)
+        push(i, (neg, pid))
         if pid not in seen:
             seen.add(pid)
             yield Hit(-neg, pid, posting)
 
 
-def rank(words: list[text.QueryWord], accept: store.Accept | None = None) -> list[Hit]:
-    """Every candidate matching all ``words``, best first (bounded by ``MAX_CANDIDATES``)."""
-    matches = [WordMatch(w, {w.term}) for w in words]
-    for m in matches:
-        if m.word.prefix and len(m.word.surface) >= 2:
-            m.expansion = _expansion(m.word)
-        elif m.word.prefix and len(matches) > 1:
-            # "leather b": one letter begins too many words to expand; the other words find
-            # the candidates and their documents say whether a word begins with it.
-            m.read, m.complete = False, False
-    jobs = []
-    for m in (m for m in matches if m.read):
-        others = sorted(m.expansion - {m.word.term})
-        share = max(MAX_CANDIDATES // max(len(others), 1), MIN_EXPANSION_READ)
-        for term in [m.word.term, *others]:
-            lim = MAX_CANDIDATES if term == m.word.term else share
-            jobs.append((m, term, _pool().submit(store.postings, term, limit=lim, accept=accept,
-                                                 max_read=max(MAX_READ, lim))))
-    for m, term, job in jobs:
-        got = job.result()
-        m.complete = m.complete and got.complete
-        for posting in got.items:
-            m.add(posting, term)
-    driver = min((m for m in matches if m.read), key=lambda m: (len(m.hits), not m.complete))
-    others = [m for m in matches if m is not driver]
+MAX_TERM_WEIGHT = sum(w for _, w in document.FIELD_WEIGHTS)  # a term in every field
 
-    kept: dict[str, tuple[int, list[str], dict[str, Any]]] = {}
-    unresolved: dict[str, list[WordMatch]] = {}
-    for pid, (pts, term, posting) in driver.hits.items():
-        total, terms, pending, ok = pts, [term], [], True
-        for m in others:
-            if pid in m.hits:
-                total += m.hits[pid][0]
-                terms.append(m.hits[pid][1])
-            elif m.complete:
-                ok = False
-                break
-            else:
-                pending.append(m)
-        if ok:
-            kept[pid] = (total, terms, posting)
-            if pending:
-                unresolved[pid] = pending
-    if unresolved:
-        docs = _documents(list(unresolved))
-        for pid, pending in unresolved.items():
-            doc_terms = document.stored_terms(docs.get(pid))
-            total, terms, posting = kept[pid]
-            for m in pending:
-                found = m.in_document(doc_terms)
-                if found is None:
-                    del kept[pid]
+
+@dataclass
+class _List:
+    """The postings of one word's own term read so far (in rank order: exact names, then weight)."""
+
+    word: Word
+    read: int = 0  # postings read (the cost)
+    start: dict[str, Any] | None = None  # where the next page begins
+    done: bool = False  # the list ended
+    last: tuple[int, int] = (1, MAX_TERM_WEIGHT)  # (exact flag, weight) of the last posting read
+    found: list[int] = field(default_factory=list)  # scores of the matches this list found first
+    page: int = FIRST_PAGE  # the size of its last page
+    sample: list[dict[str, int]] = field(default_factory=list)  # term maps of its first page
+
+    def yield_(self, least: int) -> float:
+        """Matches scoring at least ``least`` found per posting read: what another page may bring."""
+        return sum(1 for s in self.found if s >= least) / max(self.read, 1)
+
+    def saw(self, page: list[dict[str, Any]], start: dict[str, Any] | None) -> None:
+        self.read += len(page)
+        self.start, self.done = start, start is None
+        if page:
+            self.last = (int(page[-1].get("x", 0)), int(page[-1]["w"]))
+
+    def bound(self) -> int:
+        """The most this word adds to the score of a product not read yet from this list."""
+        if self.done and self.word.can_drive:
+            return 0  # every product with the term was read
+        exact, weight = self.last
+        own = self.word.points(self.word.word.term, MAX_TERM_WEIGHT if exact else weight)
+        return own if self.word.can_drive else max(own, MAX_TERM_WEIGHT)  # completions: any weight
+
+
+@dataclass
+class MultiWord:
+    """A multi-word query's state: what was read and the matches found (see module doc)."""
+
+    words: list[Word]
+    accept: store.Accept
+    hits: dict[str, Hit] = field(default_factory=dict)
+    lists: list[_List] = field(default_factory=list)
+    read: int = 0  # postings read in all
+    documents: int = 0  # search documents read (trimmed maps)
+    rarity: dict[int, float] = field(default_factory=dict)  # id(list) -> estimated log length
+
+    def add(self, postings: list[dict[str, Any]], lst: _List) -> None:
+        """Score postings of ``lst``'s term against every word (from their term maps)."""
+        term, pending = lst.word.word.term, []
+        for p in postings:
+            pid = p["product_id"]
+            if pid in self.hits or not self.accept(p):
+                continue
+            terms = {**(p.get("t") or {}), term: int(p["w"])}
+            total = score(self.words, terms, p.get("nk") or "")
+            if total is not None:
+                self.hits[pid] = Hit(total, pid, p)
+                lst.found.append(total)
+            elif p.get("tt") or "t" not in p:  # trimmed (or an old posting): the document decides
+                pending.append(p)
+        if pending:
+            docs = _documents([p["product_id"] for p in pending])
+            self.documents += len(pending)
+            for p in pending:
+                terms = document.stored_terms(docs.get(p["product_id"]))
+                total = score(self.words, terms, p.get("nk") or "") if terms else None
+                if total is not None:
+                    self.hits[p["product_id"]] = Hit(total, p["product_id"], p)
+                    lst.found.append(total)
+
+    def start(self) -> None:
+        """The vocabulary expansion and every word's first page, in parallel."""
+        jobs: list[tuple[_List, Future[Any]]] = []
+        expansions: dict[int, Future[Word]] = {}
+        for i, w in enumerate(self.words):
+            if w.word.prefix:
+                expansions[i] = _pool().submit(expand, w.word)
+            if not w.word.prefix or len(w.word.surface) >= 2:
+                jobs.append((_List(w), _pool().submit(store.postings_page, w.word.term, limit=FIRST_PAGE)))
+        for i, job in expansions.items():
+            self.words[i] = job.result()
+        for lst, job in jobs:
+            lst.word = next(w for w in self.words if w.word is lst.word.word)
+            page, start = job.result()
+            lst.saw(page, start)
+            lst.sample = [p.get("t") or {} for p in page]
+            self.read += len(page)
+            self.add(page, lst)
+            self.lists.append(lst)
+        self.rarity = self._rarity()
+
+    def _rarity(self) -> dict[int, float]:
+        """log of each driver list's length relative to the others', estimated from the first
+        pages: if a share a of L's postings have W's term and a share b of W's have L's, then
+        len(L) / len(W) ≈ b / a (both count the products with both). Lower = rarer = denser in
+        matches. No stored frequencies needed."""
+        out: dict[int, float] = {}
+        drivers = self.drivers
+        for lst in drivers:
+            total = 0.0
+            for other in drivers:
+                if other is lst:
+                    continue
+                a = sum(1 for t in lst.sample if other.word.word.term in t) / max(len(lst.sample), 1)
+                b = sum(1 for t in other.sample if lst.word.word.term in t) / max(len(other.sample), 1)
+                total += math.log((b + 0.01) / (a + 0.01))
+            out[id(lst)] = total
+        return out
+
+    @property
+    def drivers(self) -> list[_List]:
+        """The lists read on: those holding every product their word matches."""
+        return [lst for lst in self.lists if lst.word.can_drive]
+
+    @property
+    def exhausted(self) -> bool:
+        """Every match has been read: a driver list ended (every match has its term)."""
+        return any(lst.done for lst in self.drivers)
+
+    @property
+    def capped(self) -> bool:
+        return self.read >= len(self.lists) * FIRST_PAGE + MAX_DRIVER_READ or not self.drivers
+
+    def ahead(self, floor: tuple[int, str] | None, least: int = 0) -> int:
+        """Matches ranked after ``floor`` (a hit's key) scoring at least ``least``."""
+        return sum(1 for h in self.hits.values() if (floor is None or h.key > floor) and h.score >= least)
+
+    def unseen_bound(self) -> int:
+        """The best score of a product not read yet (the exact-name bonus aside): it is in every
+        driver list past what was read, so each word adds at most its list's current weight; a
+        one-letter last word (never read) may add any weight."""
+        read = {id(lst.word): lst.bound() for lst in self.lists}
+        return sum(read.get(id(w), MAX_TERM_WEIGHT) for w in self.words)
+
+    def more(self, missing: int) -> None:
+        """One round: the next page of the driver list likeliest to bring matches that rank above
+        anything unread (none yet: the rarest list, densest in matches; then the one whose weight
+        can still fall the most, lowering that bound), sized for ``missing`` matches at its
+        density so far (between its last page and 4× that)."""
+        least = self.unseen_bound()
+        todo = [lst for lst in self.drivers if not lst.done]
+        lst = max(todo, key=lambda lst: (lst.yield_(least), -round(self.rarity.get(id(lst), 0.0), 1),
+                                         lst.bound(), -self.lists.index(lst)))
+        density = max(len(lst.found), 1) / max(lst.read, 1)
+        room = len(self.lists) * FIRST_PAGE + MAX_DRIVER_READ - self.read
+        size = min(max(math.ceil(missing / density * 1.25), lst.page), 4 * lst.page, MAX_PAGE, room)
+        page, start = store.postings_page(lst.word.word.term, limit=size, start=lst.start)
+        lst.page = size
+        lst.saw(page, start)
+        self.read += len(page)
+        self.add(page, lst)
+
+
+def multi_word(words: list[text.QueryWord], accept: store.Accept, *, need: int,
+               after: tuple[int, str] | None = None) -> Iterator[Hit]:
+    """The hits of a multi-word query in score order, after the cursor ``after``: ``need`` at a
+    time. Reading stops when the matches are complete (a driver list ended), or ``need`` of them
+    rank above anything not read yet, or the bound is reached; past the first ``need`` matches
+    it reads at most ``RANK_SAFE_READ`` × as many postings again for rank safety."""
+    state = MultiWord([Word(w, {w.term}) for w in words], accept)
+    state.start()
+    floor = (-after[0], after[1]) if after else None
+    while True:
+        found_at = None
+        while not (state.exhausted or state.capped):
+            have = state.ahead(floor)
+            if have >= need:
+                found_at = found_at or state.read
+                safe = state.ahead(floor, least=state.unseen_bound()) >= need
+                if safe or state.read >= (1 + RANK_SAFE_READ) * found_at:
                     break
-                total += found[0]
-                terms.append(found[1])
-            else:
-                kept[pid] = (total, terms, posting)
-
-    hits = []
-    for pid, (total, terms, posting) in kept.items():
-        nk = posting.get("nk") or ""
-        if nk and nk == document.name_key(terms):
-            total += document.NAME_EXACT_BONUS
-        hits.append(Hit(total, pid, posting))
-    hits.sort(key=lambda h: (-h.score, h.product_id))
-    return hits
+            state.more(max(need - have, 1))
+        batch = sorted((h for h in state.hits.values() if floor is None or h.key > floor), key=lambda h: h.key)
+        for h in batch:
+            floor = h.key
+            yield h
+        if state.exhausted or state.capped:
+            return
 
 
 def _documents(pids: list[str]) -> dict[str, dict[str, Any]]:

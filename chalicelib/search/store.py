@@ -6,8 +6,8 @@ term's postings and a prefix's words are each one Query on one partition; docume
 vocabulary words are read with BatchGetItem. Writes go through ``batch_write`` (25 per call,
 unprocessed items retried with exponential backoff). Calls go through the DynamoDB resource's
 client (thread-safe; the resource's own ``Table`` objects are not), so a query may fetch
-several partitions at once. Filters are applied here, in memory, to decoded postings: a
-FilterExpression would read (and bill) the same items.
+several partitions at once. Filters are applied by the query, in memory, to decoded postings:
+a FilterExpression would read (and bill) the same items.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -107,13 +106,6 @@ def existing_vocab(words: list[str]) -> set[str]:
     return {item["word"] for item in items}
 
 
-@dataclass
-class Postings:
-    items: list[dict[str, Any]]
-    complete: bool  # False: the term has more postings than were read
-    read: int  # items DynamoDB evaluated (the cost)
-
-
 def postings_page(term: str, *, limit: int,
                   start: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """One Query page of a term's postings, strongest first, decoded: (postings, next start key)."""
@@ -126,21 +118,6 @@ def postings_page(term: str, *, limit: int,
         params["ExclusiveStartKey"] = start
     resp = _client().query(**params)
     return [json.loads(item[POSTING_BODY]) for item in resp.get("Items", [])], resp.get("LastEvaluatedKey")
-
-
-def postings(term: str, *, limit: int, accept: Accept | None = None, max_read: int) -> Postings:
-    """A term's postings, strongest first: at most ``limit`` of them that ``accept`` (the
-    filters), reading at most about ``max_read`` (a FilterExpression would read as much)."""
-    items: list[dict[str, Any]] = []
-    read, start = 0, None
-    while True:
-        page, start = postings_page(term, limit=limit, start=start)
-        read += len(page)
-        items += [p for p in page if accept is None or accept(p)]
-        if not start:
-            return Postings(items[:limit], complete=len(items) <= limit, read=read)
-        if len(items) >= limit or read >= max_read:
-            return Postings(items[:limit], complete=False, read=read)
 
 
 def vocab_terms(prefix: str, *, limit: int) -> dict[str, str]:

@@ -315,9 +315,10 @@ def idempotency(scope: str, key: str) -> dict[str, str]:
 # | what is indexed for a product | Search | PK=SEARCHDOC#<pid>, SK=SEARCHDOC (BatchGet) | SEARCHDOC#pq3x…, SEARCHDOC |
 # | words beginning with a prefix | Search | PK=VOCAB#<2 chars>, SK begins WORD#<prefix> | VOCAB#кр, WORD#крос |
 #
-# A posting is one (term, product) pair carrying the weight of the fields the term is in and the
-# product summary a result shows (name, price, picture, seller, category...), so a result page
-# needs no other read. rank = weight (+100 when the name is exactly the term); ``999 - rank``
+# A posting is one (term, product) pair carrying the weight of the fields the term is in, the
+# product's term -> weight map (<= 64 terms: other query words are checked in it, no document
+# read) and the product summary a result shows (name, price, picture, seller, category...), so
+# a result page needs no other read. rank = weight (+100 when the name is exactly the term); ``999 - rank``
 # zero-padded makes ascending SK order strongest-first (chalicelib/search/document.py).
 # VOCAB maps a surface word to its term (ботинок → ботинк); it only grows.
 # ---------------------------------------------------------------------------------------------

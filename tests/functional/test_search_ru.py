@@ -15,7 +15,7 @@ from moto import mock_aws
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain.catalog import product_id
-from chalicelib.search import indexer, query, text
+from chalicelib.search import document, indexer, query, text
 from chalicelib.store import accounts, keys
 
 
@@ -233,9 +233,27 @@ def test_search_never_scans(api, catalog):
     assert set(calls) <= {"Query", "BatchGetItem"}
 
 
+def oracle(q: str) -> list[tuple[int, str]]:
+    """Brute force: every indexed product of the catalog scored against every word."""
+    words = [query.expand(w) for w in text.query_words(q)]
+    out = []
+    for p in CATALOG:
+        doc = document.build(p)
+        total = doc and query.score(words, doc.terms, doc.name_key)
+        if total is not None and doc:
+            out.append((-total, p["product_id"]))
+    return [(-neg, pid) for neg, pid in sorted(out)]
+
+
 @pytest.mark.parametrize("q", ["ботинки", "крос", "обувь", "nike", "ботино", "елка", "кр"])
-def test_one_word_fast_path_ranks_like_the_full_ranking(api, catalog, q):
+def test_one_word_fast_path_ranks_like_brute_force(api, catalog, q):
     (word,) = text.query_words(q)
     lazy = [(h.score, h.product_id) for h in query.one_word(word, query.Filters().accept, limit=2)]
-    full = [(h.score, h.product_id) for h in query.rank([word])]
-    assert lazy == full and lazy
+    assert lazy == oracle(q) and lazy
+
+
+@pytest.mark.parametrize("q", ["ботинки обувь", "зимние ботинки кожаные", "кроссовки ni", "обувь б",
+                               "обувь ботинки", "ботинки ecco", "чехол iphone 15", "обувь кроссовки"])
+def test_multi_word_ranks_like_brute_force(api, catalog, q):
+    found = [(h.score, h.product_id) for h in query.multi_word(text.query_words(q), query.Filters().accept, need=100)]
+    assert found == oracle(q) and found

@@ -63,11 +63,43 @@ def test_unchanged_product_writes_nothing():
     assert (diff.puts, diff.deletes) == ([], [])
 
 
-def test_description_change_writes_only_the_new_term_and_the_document():
+def test_description_change_rewrites_every_posting_map_and_deletes_nothing():
+    # every posting carries the product's term map: a new word changes all of them
     changed = {**BOOTS, "description": "Кожаные ботинки, мембрана"}
     diff = document.diff("p1", _stored(BOOTS), document.build(changed))
-    assert _posting_terms(diff.puts) == ["мембра"]
+    assert _posting_terms(diff.puts) == sorted(document.build(changed).terms)
     assert diff.deletes == []
+    bodies = [json.loads(p[document.POSTING_BODY]) for p in diff.puts if document.POSTING_BODY in p]
+    assert all(b["t"]["мембра"] == 1 for b in bodies)
+
+
+def _long(n_desc_words: int) -> dict:
+    words = " ".join(f"слово{i}" for i in range(n_desc_words))
+    return {**BOOTS, "description": f"<p>Кожаные ботинки {words}</p>"}
+
+
+def test_can_carry_the_term_map_on_every_posting():
+    doc = document.build(BOOTS)
+    for term in doc.terms:
+        body = json.loads(doc.posting(term)[document.POSTING_BODY])
+        assert body["t"] == doc.terms and "tt" not in body
+
+
+def test_can_cap_the_map_keeping_name_vendor_and_category_terms():
+    doc = document.build(_long(200))
+    assert len(doc.terms) > document.MAP_MAX_TERMS
+    body = json.loads(doc.posting("слово199")[document.POSTING_BODY])
+    assert len(body["t"]) == document.MAP_MAX_TERMS and body["tt"] == 1
+    assert {"ботинк", "зимн", "ecco", "обув", "кожан"} <= set(body["t"])  # name, vendor, category first
+    assert "слово199" not in body["t"] and body["w"] == 1  # its own weight is on the posting anyway
+    assert len(doc.posting("ботинк")[document.POSTING_BODY].encode()) < 2048
+
+
+def test_change_beyond_the_cap_writes_only_the_new_term_and_the_document():
+    old, new = _long(200), {**_long(200), "description": _long(200)["description"] + " мембрана"}
+    diff = document.diff("p1", _stored(old), document.build(new))
+    assert _posting_terms(diff.puts) == ["мембра"]
+    assert diff.deletes == [] and diff.puts[-1]["SK"] == "SEARCHDOC"
 
 
 def test_price_change_rewrites_the_postings_in_place():

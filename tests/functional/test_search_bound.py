@@ -1,0 +1,201 @@
+"""A multi-word query reads one word's list where it can (the rarer word drives), checks the
+other words in the postings' term maps, and reads a bounded number of postings however common
+its words are — still returning only products with every word, ranked."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections import Counter
+
+import pytest
+from moto import mock_aws
+
+from chalicelib import clients
+from chalicelib.config import settings
+from chalicelib.domain.catalog import product_id
+from chalicelib.search import document, indexer, query, text
+from chalicelib.store import accounts
+
+
+@pytest.fixture(scope="module")
+def tables():
+    from local import bootstrap
+
+    with pytest.MonkeyPatch.context() as mp, mock_aws():
+        for k, v in bootstrap.create_tables(None, "us-east-1", f"b{uuid.uuid4().hex[:6]}").items():
+            mp.setenv(k, v)
+        settings.cache_clear()
+        clients.reset()
+        yield
+    settings.cache_clear()
+    clients.reset()
+
+
+@pytest.fixture
+def seller(tables) -> str:
+    seller_id = f"s-{uuid.uuid4().hex[:8]}"
+    accounts.put_shop(seller_id, {"seller_id": seller_id, "name": seller_id})
+    return seller_id
+
+
+def word() -> str:
+    """A made-up word no other test uses (letters only: no compound parts, stems to itself)."""
+    rnd = random.Random(uuid.uuid4().int)
+    return "".join(rnd.choice("bcdfgklmnprstvz") + rnd.choice("aiou") for _ in range(4))
+
+
+def _product(seller: str, offer: str, name: str, **fields) -> dict:
+    return {"product_id": product_id(seller, offer), "seller_id": seller, "offer_id": offer, "name": name,
+            "price": 1000, "currency": "RUB", "pictures": [], "available": True, **fields}
+
+
+class QueryLog:
+    """Query calls on the search table: (term, Limit, items DynamoDB read) per call, from a
+    botocore before-call hook (the request) and after-call hook (its ScannedCount)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, int]] = []
+
+    def before(self, model, params, context, **_):
+        if model.name == "Query":
+            body = json.loads(params["body"])
+            pk = next(v["S"] for v in body["ExpressionAttributeValues"].values() if "S" in v)
+            context["search_call"] = (pk, body.get("Limit", 0))
+
+    def after(self, model, parsed, context, **_):
+        if model.name == "Query" and "search_call" in context:
+            pk, limit = context["search_call"]
+            self.calls.append((pk, limit, parsed.get("ScannedCount", 0)))
+
+    def read(self, term: str) -> int:
+        return sum(n for pk, _, n in self.calls if pk == f"TERM#{term}")
+
+    def postings(self) -> int:
+        return sum(n for pk, _, n in self.calls if pk.startswith("TERM#"))
+
+
+@pytest.fixture
+def queries():
+    log = QueryLog()
+    events = clients.dynamodb_resource().meta.client.meta.events
+    events.register("before-call.dynamodb.Query", log.before)
+    events.register("after-call.dynamodb.Query", log.after)
+    yield log
+    events.unregister("before-call.dynamodb.Query", log.before)
+    events.unregister("after-call.dynamodb.Query", log.after)
+
+
+def oracle(products: list[dict], q: str) -> list[tuple[int, str]]:
+    """Brute force: every product scored against every word."""
+    words = [query.expand(w) for w in text.query_words(q)]
+    out = []
+    for p in products:
+        doc = document.build(p)
+        total = query.score(words, doc.terms, doc.name_key) if doc else None
+        if total is not None:
+            out.append((-total, p["product_id"]))
+    return [(-neg, pid) for neg, pid in sorted(out)]
+
+
+def having_every_word(products: list[dict], q: str) -> set[str]:
+    return {pid for _, pid in oracle(products, q)}
+
+
+def ranked(q: str, seller: str, limit: int = 100) -> list[tuple[int, str]]:
+    return [(i["score"], i["product_id"]) for i in query.search(q, seller=seller, limit=limit)[0]]
+
+
+def test_rarer_word_drives_and_the_common_one_is_read_one_page(seller, queries):
+    common, rare = word(), word()
+    products = [_product(seller, f"c{i}", f"{common.capitalize()} {i}") for i in range(3 * query.FIRST_PAGE)]
+    products += [_product(seller, f"r{i}", f"{rare.capitalize()} {common} {i}") for i in range(3)]
+    products += [_product(seller, "r-only", rare.capitalize())]
+    indexer.apply_changes([(None, p) for p in products])
+    queries.calls.clear()
+
+    found = ranked(f"{common} {rare}", seller)
+
+    assert found == oracle(products, f"{common} {rare}") and len(found) == 3
+    assert queries.read(rare) == 4  # its whole list, which ended: the results are complete
+    common_calls = [c for c in queries.calls if c[0] == f"TERM#{common}"]
+    assert common_calls == [(f"TERM#{common}", query.FIRST_PAGE, query.FIRST_PAGE)]  # one first page, no more
+    assert Counter(c[0] for c in queries.calls if c[0].startswith("TERM#")) == {f"TERM#{common}": 1,
+                                                                              f"TERM#{rare}": 1}
+
+
+def test_rarer_word_drives_whichever_position_it_has(seller, queries):
+    common, rare = word(), word()
+    products = [_product(seller, f"c{i}", f"{common.capitalize()} {i}") for i in range(2 * query.FIRST_PAGE)]
+    products += [_product(seller, "r", f"{rare.capitalize()} {common}")]
+    indexer.apply_changes([(None, p) for p in products])
+    queries.calls.clear()
+    assert ranked(f"{rare} {common}", seller) == oracle(products, f"{rare} {common}")
+    assert queries.read(common) == query.FIRST_PAGE
+
+
+def test_query_past_the_bound_returns_only_products_with_every_word_ranked(seller, queries, monkeypatch):
+    monkeypatch.setattr(query, "FIRST_PAGE", 5)
+    monkeypatch.setattr(query, "MAX_DRIVER_READ", 20)
+    a, b = word(), word()
+    # both words are common: neither list ends within the bound
+    products = [_product(seller, f"a{i}", f"{a.capitalize()} {i}") for i in range(40)]
+    products += [_product(seller, f"b{i}", f"{b.capitalize()} {i}") for i in range(40)]
+    # matches in the names (strongest postings: within reach) ...
+    products += [_product(seller, f"ab{i}", f"{a.capitalize()} {b} {i}", vendor=a if i % 2 else None)
+                 for i in range(4)]
+    # ... and matches by description only (weakest postings: past the bound)
+    deep = [_product(seller, f"d{i}", f"Товар {i}", description=f"{a} {b}") for i in range(3)]
+    products += deep
+    indexer.apply_changes([(None, p) for p in products])
+    queries.calls.clear()
+
+    found = ranked(f"{a} {b}", seller)
+
+    expected = oracle(products, f"{a} {b}")
+    # the best matches, in order (equal scores may be other products of that score: ties are by
+    # id, and which of a weight's postings fall within the bound depends on their ids)
+    assert [s for s, _ in found] == [s for s, _ in expected][: len(found)]
+    assert found[:2] == expected[:2]  # a in name and vendor: the strongest postings of a's list
+    with_both = having_every_word(products, f"{a} {b}")
+    assert {pid for _, pid in found} <= with_both
+    assert not {p["product_id"] for p in deep} & {pid for _, pid in found}  # beyond the bound
+    assert queries.postings() <= 2 * query.FIRST_PAGE + query.MAX_DRIVER_READ
+
+
+def test_query_past_the_bound_pages_without_repeats(seller, monkeypatch):
+    monkeypatch.setattr(query, "FIRST_PAGE", 5)
+    monkeypatch.setattr(query, "MAX_DRIVER_READ", 20)
+    a, b = word(), word()
+    products = [_product(seller, f"a{i}", f"{a.capitalize()} {i}", description=b if i % 3 == 0 else "")
+                for i in range(25)]
+    products += [_product(seller, f"b{i}", f"{b.capitalize()} {i}", description=a if i % 4 == 0 else "")
+                 for i in range(25)]
+    indexer.apply_changes([(None, p) for p in products])
+    with_both = having_every_word(products, f"{a} {b}")
+    seen, cursor = [], None
+    while True:
+        items, cursor = query.search(f"{a} {b}", seller=seller, limit=3, cursor=cursor)
+        seen += [(i["score"], i["product_id"]) for i in items]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) and seen
+    assert {pid for _, pid in seen} <= with_both
+    assert [(-s, p) for s, p in seen] == sorted((-s, p) for s, p in seen)
+
+
+def test_can_check_a_word_in_a_trimmed_map_against_the_document(seller, monkeypatch):
+    a, b = word(), word()
+    filler = " ".join(f"{word()}" for _ in range(document.MAP_MAX_TERMS + 10))
+    long_one = _product(seller, "long", f"{a.capitalize()} {filler.split()[0]}", description=f"{filler} {b}")
+    assert json.loads(document.build(long_one).posting(text.term(a))[document.POSTING_BODY]).get("tt") == 1
+    others = [_product(seller, f"b{i}", f"{b.capitalize()} {i}") for i in range(3)]
+    indexer.apply_changes([(None, p) for p in [long_one, *others]])
+    asked: list[str] = []
+    real = query._documents
+    monkeypatch.setattr(query, "_documents", lambda pids: asked.extend(pids) or real(pids))
+    # read from a's list, its map has no b (trimmed): the search document says it has
+    assert [pid for _, pid in ranked(f"{a} {b}", seller)] == [long_one["product_id"]]
+    assert asked == [long_one["product_id"]]
+    assert [pid for _, pid in ranked(f"{b} {a}", seller)] == [long_one["product_id"]]
