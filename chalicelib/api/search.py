@@ -8,7 +8,7 @@ from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.models import Id, Limit, MinorUnits, Out, Page
+from chalicelib.api.models import Id, Limit, MinorUnits, Money, Out, Page
 from chalicelib.search import query
 
 bp = Blueprint(__name__)
@@ -39,10 +39,11 @@ class SearchQuery(BaseModel):
 
 
 class SearchHit(Out):
+    """A product card (the shape ``GET /products`` lists), plus the relevance score."""
+
     product_id: str
     name: str
-    price: int
-    currency: str
+    price: Money
     picture: str | None = None
     seller_id: str
     category_id: str | None = None
@@ -62,4 +63,5 @@ def search_products(ctx: Ctx) -> SearchPage:
     p: SearchQuery = ctx.query
     items, next_cursor = query.search(p.q, category=p.category, seller=p.seller, min_price=p.min_price,
                                       max_price=p.max_price, available=p.available, limit=p.limit, cursor=p.cursor)
-    return SearchPage(items=[SearchHit(**i) for i in items], next_cursor=next_cursor)
+    hits = [SearchHit(**{**i, "price": Money(amount=i["price"], currency=i["currency"])}) for i in items]
+    return SearchPage(items=hits, next_cursor=next_cursor)

@@ -184,7 +184,7 @@ def test_can_page_through_ranked_results_without_repeats(api, catalog):
 def test_can_show_a_result_summary(api, catalog):
     item = api.http.get("/search?q=nike").json_body["items"][0]
     assert item["name"] == "Кроссовки Nike Air Max 90"
-    assert item["price"] == 1499000 and item["currency"] == "RUB" and item["available"] is True
+    assert item["price"] == {"amount": 1499000, "currency": "RUB"} and item["available"] is True
     assert item["picture"] == "https://img.example/5.jpg"
     assert item["seller_id"] == "s1" and item["category_id"] == "10" and item["vendor"] == "Nike"
     assert isinstance(item["score"], int)
