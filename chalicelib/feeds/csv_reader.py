@@ -1,7 +1,8 @@
 """CSV/TSV reader: encoding and delimiter detection, platform column maps, variant rows.
 
 Encoding is decided once, on the first 64 KiB: a UTF-8/UTF-16 BOM wins; else strict UTF-8 if the
-sample decodes, else windows-1251. Decoding of the rest stays strict, so a file that turns out
+sample decodes; a sample that is valid UTF-8 text up to a broken byte is rejected; else
+windows-1251. Decoding of the rest stays strict, so a file that turns out
 not to be UTF-8 later is rejected (FeedFileError) rather than imported as mojibake. NUL bytes or
 many control characters in the sample mean a binary file. The delimiter is the most frequent of
 TAB, `;`, `,` outside quotes in the header line (`csv.Sniffer` fails on real PrestaShop files).
@@ -92,6 +93,9 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+_UTF8_EVIDENCE = 3  # valid multi-byte UTF-8 characters that make an invalid byte an error
+
+
 def _choose_encoding(sample: bytes) -> str:
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
@@ -106,7 +110,16 @@ def _choose_encoding(sample: bytes) -> str:
         return "utf-8-sig"
     try:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        # windows-1251 text almost never forms valid UTF-8 letters; if the part before the bad
+        # byte already holds several, the file is UTF-8 with a broken byte — reading it as
+        # windows-1251 would import every row as mojibake (PITFALLS.md #1).
+        before = sample[: exc.start].decode("utf-8", errors="ignore")
+        if sum(1 for ch in before if ord(ch) > 127) >= _UTF8_EVIDENCE:
+            line = sample[: exc.start].count(b"\n") + 1
+            raise FeedFileError(
+                f"the file is UTF-8 but has an invalid byte at offset {exc.start} (line {line})"
+            ) from exc
         return "cp1251"
     return "utf-8"
 

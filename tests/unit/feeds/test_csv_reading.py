@@ -65,3 +65,26 @@ def test_error_on_invalid_utf8_after_the_sample():
     with pytest.raises(FeedFileError) as caught:
         parse(data, "feed.csv")
     assert "utf-8" in caught.value.reason.lower()
+
+
+def test_error_on_utf8_csv_with_one_invalid_byte():
+    """Not a windows-1251 file: reading it as one would import every row as mojibake."""
+    import io
+
+    import pytest
+
+    from chalicelib.feeds import FeedFileError, read_feed
+
+    data = "id,name,price\na,Альфа,10\nb,Бета,20\n".encode() + b"c,bad\xff\xfe name,13\n"
+    with pytest.raises(FeedFileError, match="invalid byte"):
+        list(read_feed(io.BytesIO(data), "bad.csv"))
+
+
+def test_windows_1251_csv_with_a_stray_utf8_like_pair_still_reads():
+    import io
+
+    from chalicelib.feeds import FeedOffer, read_feed
+
+    data = "id,name,price\na,Ёлка «Ель»,10\nb,Бета,20\n".encode("cp1251")
+    offers = [o for o in read_feed(io.BytesIO(data), "cp.csv") if isinstance(o, FeedOffer)]
+    assert [o.name for o in offers] == ["Ёлка «Ель»", "Бета"]
