@@ -1,5 +1,154 @@
-"""catalog routes."""
+"""Public catalog routes: product listing, the product page, category trees."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from chalicelib.api.http import Ctx, endpoint
+from chalicelib.api.models import Id, Limit, MinorUnits, Money, Out, Page
+from chalicelib.services import catalog
 
 bp = Blueprint(__name__)
+
+Cursor = Annotated[str, StringConstraints(max_length=2048)]
+
+
+class ProductQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    category: Id | None = Field(None, description="a category id from GET /categories")
+    seller: Id | None = None
+    min_price: MinorUnits | None = None
+    max_price: MinorUnits | None = None
+    available: bool | None = None
+    sort: Literal["price", "-price", "name", "newest"] = "newest"
+    limit: Limit = 20
+    cursor: Cursor | None = None
+
+    @model_validator(mode="after")
+    def _price_range(self) -> ProductQuery:
+        if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
+            raise ValueError("min_price must not exceed max_price")
+        return self
+
+
+class CategoryRef(Out):
+    id: str
+    name: str
+
+
+class ProductCard(Out):
+    product_id: str
+    name: str
+    price: Money
+    old_price: Money | None = None
+    available: bool
+    seller_id: str
+    category: CategoryRef | None = None
+    picture: str | None = None
+    vendor: str | None = None
+    created_at: str | None = None
+
+
+class ProductPage(Page):
+    items: list[ProductCard]
+
+
+class Param(Out):
+    name: str
+    unit: str | None = None
+    value: str
+
+
+class SellerRef(Out):
+    id: str
+    name: str
+
+
+class DeliveryMethodOut(Out):
+    id: str
+    name: str
+    price: int
+    days: int
+
+
+class ProductCategory(Out):
+    id: str
+    feed_id: str
+    name: str
+
+
+class ProductOut(Out):
+    product_id: str
+    offer_id: str
+    offer_type: str | None = None
+    name: str
+    description: str = ""
+    price: Money
+    old_price: Money | None = None
+    category: ProductCategory | None = None
+    pictures: list[str] = []
+    vendor: str | None = None
+    model: str | None = None
+    vendor_code: str | None = None
+    url: str | None = None
+    barcodes: list[str] = []
+    params: list[Param] = []
+    attributes: dict[str, str] = {}
+    available: bool
+    stock: int | None = None
+    seller: SellerRef
+    delivery_methods: list[DeliveryMethodOut]
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class CategoryNode(Out):
+    id: str
+    feed_id: str
+    name: str
+    children: list[CategoryNode] = []
+
+
+class SellerCategories(Out):
+    seller: SellerRef
+    categories: list[CategoryNode]
+
+
+class CategoryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    seller: Id | None = None
+    limit: Limit = 20
+    cursor: Cursor | None = None
+
+
+class CategoriesPage(Page):
+    items: list[SellerCategories]
+
+
+@endpoint(bp, "/products", summary="Browse products: filters, sorts, cursor pagination", query=ProductQuery,
+          response=ProductPage, errors=(422,), tags=("catalog",))
+def list_products(ctx: Ctx) -> ProductPage:
+    q: ProductQuery = ctx.query
+    items, next_cursor = catalog.list_products(
+        category=q.category, seller=q.seller, min_price=q.min_price, max_price=q.max_price,
+        available=q.available, sort=q.sort, limit=q.limit, cursor=q.cursor,
+    )
+    return ProductPage(items=[ProductCard(**i) for i in items], next_cursor=next_cursor)
+
+
+@endpoint(bp, "/products/{product_id}", summary="The product page: the feed's data, the seller, delivery methods",
+          response=ProductOut, errors=(404,), tags=("catalog",))
+def get_product(ctx: Ctx, product_id: str) -> Any:
+    return ProductOut(**catalog.get_product(product_id))
+
+
+@endpoint(bp, "/categories", summary="Category trees, grouped per seller", query=CategoryQuery,
+          response=CategoriesPage, errors=(422,), tags=("catalog",))
+def list_categories(ctx: Ctx) -> CategoriesPage:
+    q: CategoryQuery = ctx.query
+    groups, next_cursor = catalog.list_categories(seller=q.seller, limit=q.limit, cursor=q.cursor)
+    return CategoriesPage(items=[SellerCategories(**g) for g in groups], next_cursor=next_cursor)

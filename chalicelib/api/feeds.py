@@ -1,5 +1,92 @@
-"""feeds routes."""
+"""Seller feed routes: get an upload URL, follow imports and read their reports.
+
+The upload itself goes straight to S3 (a presigned PUT under ``feeds/<seller>/<feed_id>/``);
+the bucket notifies the import queue and ``services/feed_import.py`` does the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
 
 from chalice import Blueprint
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from chalicelib.api.http import Ctx, endpoint
+from chalicelib.api.models import Body, Limit, Out, Page
+from chalicelib.api.pagination import decode_cursor, encode_cursor
+from chalicelib.services import feed_import
 
 bp = Blueprint(__name__)
+
+
+class FeedUploadIn(Body):
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class FeedUploadOut(Out):
+    feed_id: str
+    upload_url: str
+    expires_at: str
+    method: str = "PUT"
+
+
+class FeedCounts(Out):
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    deactivated: int = 0
+
+
+class FeedRowError(Out):
+    row: int | None = None
+    offer_id: str | None = None
+    field: str | None = None
+    reason: str
+
+
+class FeedImportOut(Out):
+    feed_id: str
+    filename: str | None = None
+    status: str  # queued | processing | succeeded | partially_succeeded | failed
+    source: str | None = None  # upload (presigned URL) | drop (a file put in the bucket directly)
+    reason: str | None = None
+    counts: FeedCounts
+    errors: list[FeedRowError]
+    report_url: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    note: str | None = None
+
+
+class FeedListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: Limit = 20
+    cursor: Annotated[str, StringConstraints(max_length=2048)] | None = None
+
+
+class FeedImportPage(Page):
+    items: list[FeedImportOut]
+
+
+@endpoint(bp, "/seller/feeds", method="POST", summary="Get a presigned URL to upload a CSV or YML feed",
+          auth=("seller",), body=FeedUploadIn, response=FeedUploadOut, status=201, errors=(401, 403, 409, 422),
+          tags=("feeds",))
+def create_feed_upload(ctx: Ctx) -> FeedUploadOut:
+    return FeedUploadOut(**feed_import.create_upload(ctx.user.user_id, ctx.body.filename))
+
+
+@endpoint(bp, "/seller/feeds", summary="My feed imports, newest first", auth=("seller",), query=FeedListQuery,
+          response=FeedImportPage, errors=(401, 403, 422), tags=("feeds",))
+def list_feed_imports(ctx: Ctx) -> FeedImportPage:
+    items, last = feed_import.list_imports(ctx.user.user_id, ctx.query.limit, decode_cursor(ctx.query.cursor))
+    return FeedImportPage(items=[FeedImportOut(**i) for i in items], next_cursor=encode_cursor(last))
+
+
+@endpoint(bp, "/seller/feeds/{feed_id}", summary="One feed import: status, counts, first errors, report URL",
+          auth=("seller",), response=FeedImportOut, errors=(401, 403, 404), owner_scoped=True, tags=("feeds",))
+def get_feed_import(ctx: Ctx, feed_id: str) -> FeedImportOut:
+    return FeedImportOut(**feed_import.get_import(ctx.user.user_id, feed_id))

@@ -1,0 +1,729 @@
+"""Use cases of seller feeds: issue an upload URL, import an uploaded (or dropped) file.
+
+The pipeline, for one S3 object (``handle_s3_notification``, called by the import Lambda for
+every S3 notification the queue delivers):
+
+1. **Identify.** The key must be ``feeds/<seller_id>/…`` with a feed extension and name a
+   seller who has a shop; anything else becomes a *failed* import record with the reason and
+   is never read. Presigned uploads (``feeds/<seller>/<feed_id>/<file>``) reuse the record
+   ``POST /seller/feeds`` created; any other key (an "S3 feed drop") gets a feed id derived from
+   bucket, key, ETag and version (or LastModified), so a duplicate delivery maps to the same
+   record.
+2. **Claim.** One conditional write moves the record from ``queued`` to ``processing``; a
+   second delivery of the same event finds it processing or final and does nothing.
+   A per-seller lock keeps two files of one seller from importing at once and refuses a file
+   older than the seller's last imported one.
+3. **Pass 1: validate.** Stream the object through ``chalicelib.feeds.read_feed`` writing
+   nothing: row errors go to a spooled report, categories are collected (bounded). A
+   ``FeedFileError`` at any point — even after many rows — fails the import with the catalog
+   untouched; so does a file without a single valid offer.
+4. **Pass 2: write.** Stream the same object version again (``IfMatch`` on its ETag). Offers go
+   in chunks of 100: one BatchGetItem reads the current products, products whose content hash
+   and availability are unchanged are skipped (re-importing a file writes no product), the rest
+   are written with their listing items by BatchWriteItem (25 per call, unprocessed items
+   retried) and handed to the search indexer.
+5. **Snapshot.** Products of the seller that were available and are not in this file become
+   unavailable (the seller's partition is queried only when the counts say some are missing).
+   The category tree is replaced when it changed; the full report goes to S3.
+
+Memory stays flat: one chunk of offers, the bounded category list, and a 16-byte fingerprint
+per offer id (to find the missing ones) — no offer list, no error list in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+import time
+import uuid
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import astuple, dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+from urllib.parse import unquote_plus
+
+from botocore.exceptions import ClientError
+
+from chalicelib import clients, logs
+from chalicelib.config import settings
+from chalicelib.domain.catalog import product_id as make_product_id
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.store import accounts, imports, keys
+from chalicelib.store import catalog as store
+
+FEEDS_PREFIX = "feeds/"
+REPORTS_PREFIX = "reports/"
+FEED_SUFFIXES = (".yml", ".xml", ".csv", ".tsv", ".txt", ".gz", ".zip")
+UPLOAD_URL_SECONDS = 3600
+REPORT_URL_SECONDS = 3600
+QUEUED_RECORD_DAYS = 7  # an upload URL nobody used: its record expires (ttl)
+LEASE_SECONDS = 840  # < the queue's visibility timeout (900 s): a crashed worker's retry can claim
+CHUNK = 100  # offers per BatchGetItem
+WRITERS = 4  # chunks written concurrently: parsing and diffing overlap the writes' round trips
+INLINE_ERRORS = 20
+MAX_CATEGORIES = 5000
+MAX_CATEGORY_BYTES = 300_000  # the tree is one item (DynamoDB's limit is 400 KB)
+MAX_ITEM_BYTES = 380_000
+SEARCHABLE = ("name", "vendor", "model", "category_name", "description", "price", "available", "seller_id",
+              "category_id")
+HASH_VERSION = "v1"
+
+_IMPORT_PAGE_KEYS = {"PK", "SK", "GSI4PK", "GSI4SK"}
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_FEED_ID = re.compile(r"^[fd][a-z0-9]{10,40}$")
+
+
+class RetryLater(Exception):  # noqa: N818 - the SQS message must come back later
+    """Raised to the import Lambda so SQS redelivers the message (another import is running)."""
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _reader() -> Callable[..., Iterator[Any]]:
+    from chalicelib.feeds import read_feed  # the parser package; imported when an import runs
+
+    return read_feed
+
+
+class _Fingerprints:
+    """Product ids seen in this file: 8 bytes each in an open-addressing array (a set of
+    strings would cost ~100 bytes per id). A collision (≈ n²/2⁶⁵) could only keep one product
+    that left the feed available."""
+
+    def __init__(self) -> None:
+        self._slots = array("Q", bytes(8 * 1024))
+        self._used = 0
+
+    @staticmethod
+    def _fp(pid: str) -> int:
+        return int.from_bytes(hashlib.blake2b(pid.encode(), digest_size=8).digest(), "little") or 1
+
+    def _find(self, slots: array, fp: int) -> int:
+        mask = len(slots) - 1
+        i = fp & mask
+        while slots[i] not in (0, fp):
+            i = (i + 1) & mask
+        return i
+
+    def add(self, pid: str) -> bool:
+        fp = self._fp(pid)
+        i = self._find(self._slots, fp)
+        if self._slots[i] == fp:
+            return False
+        self._slots[i] = fp
+        self._used += 1
+        if self._used * 3 > len(self._slots) * 2:
+            bigger = array("Q", bytes(16 * len(self._slots)))
+            for old in self._slots:
+                if old:
+                    bigger[self._find(bigger, old)] = old
+            self._slots = bigger
+        return True
+
+    def __contains__(self, pid: str) -> bool:
+        fp = self._fp(pid)
+        return self._slots[self._find(self._slots, fp)] == fp
+
+
+_indexer_warned = False
+
+
+def _index(changes: list[tuple[dict[str, Any] | None, dict[str, Any]]]) -> None:
+    """Hand product changes to the search index (owned by chalicelib/search)."""
+    global _indexer_warned
+    if not changes:
+        return
+    try:
+        from chalicelib.search.indexer import apply_changes
+    except ImportError:
+        if not _indexer_warned:
+            logs.event("search indexer not installed; skipping index updates")
+            _indexer_warned = True
+        return
+    apply_changes(changes)
+
+
+def _searchable(product: dict[str, Any] | None) -> tuple[Any, ...]:
+    return tuple((product or {}).get(k) for k in SEARCHABLE)
+
+
+# --- uploads --------------------------------------------------------------------------------
+
+
+def safe_filename(filename: str) -> str:
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    cleaned = _SAFE_NAME.sub("_", base).strip("._")[:120]
+    if not cleaned or not cleaned.lower().endswith(FEED_SUFFIXES):
+        raise ValidationFailed.one("filename", "must end in " + ", ".join(FEED_SUFFIXES))
+    return cleaned
+
+
+def create_upload(seller_id: str, filename: str) -> dict[str, Any]:
+    """A presigned PUT under the seller's own prefix, and the queued import record it feeds."""
+    name = safe_filename(filename)
+    if accounts.get_shop(seller_id) is None:
+        raise Conflict("register your shop (PUT /seller/shop) before uploading feeds")
+    cfg = settings()
+    feed_id = "f" + uuid.uuid4().hex[:24]
+    key = f"{FEEDS_PREFIX}{seller_id}/{feed_id}/{name}"
+    url = clients.client("s3").generate_presigned_url(
+        "put_object", Params={"Bucket": cfg.feeds_bucket, "Key": key}, ExpiresIn=UPLOAD_URL_SECONDS
+    )
+    now = now_iso()
+    expires_at = datetime.fromtimestamp(time.time() + UPLOAD_URL_SECONDS, UTC).isoformat(timespec="seconds")
+    imports.create({
+        "feed_id": feed_id, "seller_id": seller_id, "filename": name, "bucket": cfg.feeds_bucket, "key": key,
+        "source": "upload", "status": imports.QUEUED, "created_at": now, "updated_at": now,
+        "upload_expires_at": expires_at, "ttl": int(time.time()) + QUEUED_RECORD_DAYS * 86400,
+    })
+    return {"feed_id": feed_id, "upload_url": url, "expires_at": expires_at, "method": "PUT", "key": key}
+
+
+# --- the S3 notification --------------------------------------------------------------------
+
+
+@dataclass
+class _Object:
+    bucket: str
+    key: str
+    etag: str
+    version: str | None
+    size: int
+    last_modified: str
+
+    @property
+    def filename(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+    def open(self) -> IO[bytes]:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key, "IfMatch": self.etag}
+        if self.version:
+            kwargs["VersionId"] = self.version
+        try:
+            return clients.client("s3").get_object(**kwargs)["Body"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("PreconditionFailed", "412", "NoSuchKey", "NoSuchVersion"):
+                raise _Failed("the file was replaced or deleted while it was being imported") from exc
+            raise
+
+
+class _Failed(Exception):
+    """The import fails with this reason and changes nothing."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _head(bucket: str, key: str) -> _Object | None:
+    s3 = clients.client("s3")
+    for candidate in dict.fromkeys((key, unquote_plus(key))):  # event keys arrive URL-encoded
+        try:
+            head = s3.head_object(Bucket=bucket, Key=candidate)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                continue
+            raise
+        modified = head["LastModified"].astimezone(UTC).isoformat(timespec="microseconds")
+        return _Object(bucket, candidate, head["ETag"].strip('"'), head.get("VersionId"),
+                       int(head["ContentLength"]), modified)
+    return None
+
+
+def _derived_id(obj: _Object) -> str:
+    raw = "\x00".join((obj.bucket, obj.key, obj.etag, obj.version or obj.last_modified))
+    return "d" + hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def _seller_of(key: str) -> str | None:
+    parts = key.split("/")
+    if key.startswith(FEEDS_PREFIX) and len(parts) >= 3 and parts[1]:
+        return parts[1][:128]
+    return None
+
+
+def _rejection(obj: _Object, seller_id: str | None, has_shop: bool) -> str | None:
+    """Why this key is never imported, or None when it may be."""
+    if obj.bucket != settings().feeds_bucket:
+        return f"the bucket {obj.bucket[:80]!r} is not the feeds bucket"
+    if seller_id is None:
+        return "the file is outside feeds/<seller_id>/"
+    if not obj.filename.lower().endswith(FEED_SUFFIXES):
+        return f"unsupported file type {obj.filename[:80]!r}: upload one of " + ", ".join(FEED_SUFFIXES)
+    if not has_shop:
+        return f"unknown seller {seller_id[:80]!r}"
+    if obj.size > settings().feed_max_bytes:
+        return f"the file is larger than {settings().feed_max_bytes} bytes"
+    return None
+
+
+def handle_s3_notification(bucket: str, key: str, event_id: str | None = None) -> dict[str, Any] | None:
+    """Import the object one S3 notification names; safe to call again for the same object.
+
+    ``event_id`` (the event's sequencer) is only logged: the object's own ETag and version /
+    LastModified identify the import, so a duplicate delivery finds the same record.
+
+    Returns the final import record, or None when there was nothing to do (the object is gone,
+    or this delivery is a duplicate of one that is running or done).
+    """
+    obj = _head(bucket, key)
+    if obj is None:
+        logs.event("feed object no longer exists", bucket=bucket, key=key, event_id=event_id)
+        return None
+    seller_id = _seller_of(obj.key)
+    has_shop = seller_id is not None and accounts.get_shop(seller_id) is not None
+    reason = _rejection(obj, seller_id, has_shop)
+    feed_id = (_presigned_feed_id(obj, seller_id) if has_shop else None) or _derived_id(obj)
+    now = now_iso()
+    base: dict[str, Any] = {
+        "feed_id": feed_id, "filename": obj.filename[:200], "bucket": obj.bucket, "key": obj.key[:1024],
+        "etag": obj.etag, "size": obj.size, "source_modified_at": obj.last_modified, "source": "drop",
+        "created_at": now, "updated_at": now,
+    }
+    if has_shop:
+        base["seller_id"] = seller_id
+    if reason:
+        failed = {"status": imports.FAILED, "reason": reason, "finished_at": now, "counts": _Counts().as_dict(),
+                  "errors": []}
+        if not imports.create({**base, **failed}) and imports.claim(feed_id, {}, LEASE_SECONDS):
+            imports.update(feed_id, failed, remove=("lease_until", "ttl"))  # a presigned upload, rejected
+        logs.event("feed rejected", feed_id=feed_id, key=obj.key, reason=reason)
+        return imports.get(feed_id)
+    imports.create({**base, "status": imports.QUEUED})  # a no-op for a presigned upload's record
+    claimed = imports.claim(feed_id, {"etag": obj.etag, "size": obj.size, "source_modified_at": obj.last_modified,
+                                      "started_at": now, "updated_at": now}, LEASE_SECONDS)
+    if claimed is None:
+        logs.event("duplicate feed delivery ignored", feed_id=feed_id)
+        return None
+    return _run_claimed(claimed, obj)
+
+
+def _presigned_feed_id(obj: _Object, seller_id: str | None) -> str | None:
+    """The record POST /seller/feeds made for this key, unless it already imported other bytes."""
+    parts = obj.key.split("/")
+    if seller_id is None or len(parts) != 4 or not _FEED_ID.match(parts[2]):
+        return None
+    record = imports.get(parts[2])
+    if not record or record.get("seller_id") != seller_id or record.get("key") != obj.key:
+        return None
+    if record.get("etag") in (None, obj.etag):
+        return parts[2]
+    return None  # the same URL was used again with other content: a new import
+
+
+def _run_claimed(record: dict[str, Any], obj: _Object) -> dict[str, Any] | None:
+    feed_id, seller_id = record["feed_id"], record["seller_id"]
+    try:
+        state = store.acquire_import_lock(seller_id, feed_id, obj.last_modified, LEASE_SECONDS)
+    except store.ImportLocked as exc:
+        imports.update(feed_id, {"status": imports.QUEUED, "updated_at": now_iso(),
+                                 "note": "waiting for another import of this seller"}, remove=("lease_until",))
+        raise RetryLater(f"seller {seller_id} is importing {exc}") from exc
+    except store.Superseded:
+        return _finish(record, _Outcome(failed="a newer file of this seller was imported already"), obj, None)
+    try:
+        outcome = FeedImport(record, obj, state).run()
+    except BaseException:
+        # Hand the record back so the redelivered message can claim it straight away.
+        imports.update(feed_id, {"status": imports.QUEUED, "updated_at": now_iso()}, remove=("lease_until",))
+        store.release_import_lock(seller_id, feed_id)
+        raise
+    commit = None
+    if not outcome.failed:
+        commit = {"last_feed": feed_id, "last_source_at": obj.last_modified,
+                  "available_count": outcome.available_count}
+    store.release_import_lock(seller_id, feed_id, commit)
+    return _finish(record, outcome, obj, outcome.report)
+
+
+# --- the import itself ------------------------------------------------------------------------
+
+
+@dataclass
+class _Counts:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    deactivated: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Outcome:
+    counts: _Counts = field(default_factory=_Counts)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # the first INLINE_ERRORS
+    failed: str | None = None
+    available_count: int = 0
+    report: IO[str] | None = None
+
+
+class _Report:
+    """Row errors as JSON lines in a spooled temp file (memory-bounded), the first few inline."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8")  # noqa: SIM115
+        self.first: list[dict[str, Any]] = []
+        self.count = 0  # every reported problem
+        self.rows = 0  # rejected offers (category problems are reported but are not rows)
+
+    def add(self, row: int | None, offer_id: str | None, field_name: str | None, reason: str,
+            *, is_row: bool = True) -> None:
+        entry = {"row": row, "offer_id": offer_id, "field": field_name, "reason": reason}
+        entry = {k: v for k, v in entry.items() if v is not None}
+        if len(self.first) < INLINE_ERRORS:
+            self.first.append(entry)
+        self.file.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self.count += 1
+        self.rows += is_row
+
+
+def content_hash(offer: Any, category: tuple[str | None, str | None]) -> str:
+    """Hash of everything the feed says about one product (and its resolved category)."""
+    raw = json.dumps([HASH_VERSION, astuple(offer), category], ensure_ascii=False, separators=(",", ":"),
+                     default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def category_path(offer: Any) -> list[str]:
+    """The category path of an offer that names its category instead of pointing at a tree
+    (CSV): ``category_path`` attribute ("A > B > C") or the leaf name alone."""
+    if offer.category_id or not offer.category_name:
+        return []
+    for k, v in offer.attributes:
+        if k == "category_path" and v:
+            return [part.strip() for part in v.split(" > ") if part.strip()]
+    return [offer.category_name]
+
+
+def product_from_offer(seller_id: str, offer: Any, feed_id: str,
+                       categories: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The product item (domain/catalog.py shape) of one valid offer, without its timestamps.
+
+    YML offers point into the feed's category tree (``categoryId``): the name comes from the
+    tree. CSV offers name their category: its path becomes the category id.
+    """
+    category_id, category_name = offer.category_id, offer.category_name
+    path = category_path(offer)
+    if path:
+        category_id, category_name = " > ".join(path), path[-1]
+    elif category_id and not category_name:
+        category_name = ((categories or {}).get(category_id) or {}).get("name")
+    product: dict[str, Any] = {
+        "product_id": make_product_id(seller_id, offer.offer_id),
+        "seller_id": seller_id,
+        "offer_id": offer.offer_id,
+        "offer_type": offer.offer_type,
+        "name": offer.name,
+        "description": offer.description or "",
+        "price": int(offer.price),
+        "currency": offer.currency,
+        "pictures": list(offer.pictures),
+        "barcodes": list(offer.barcodes),
+        "params": [{k: v for k, v in (("name", n), ("unit", u), ("value", v)) if v is not None}
+                   for n, u, v in offer.params],
+        "attributes": {k: v for k, v in reversed(offer.attributes)},  # first occurrence wins
+        "available": bool(offer.available),
+        "content_hash": content_hash(offer, (category_id, category_name)),
+        "feed_id": feed_id,
+    }
+    optional = {"old_price": offer.old_price, "category_id": category_id, "category_name": category_name,
+                "vendor": offer.vendor, "model": offer.model, "vendor_code": offer.vendor_code, "url": offer.url,
+                "stock": offer.stock}
+    product.update({k: v for k, v in optional.items() if v is not None and v != ""})
+    return product
+
+
+def _too_large(product: dict[str, Any]) -> bool:
+    # Exact size only for the rare product whose long texts could reach the limit at all.
+    rough = len(product["description"]) + sum(len(p.get("value", "")) for p in product["params"])
+    rough += sum(len(v) for v in product["attributes"].values())
+    return rough > 90_000 and len(json.dumps(product, ensure_ascii=False).encode()) > MAX_ITEM_BYTES
+
+
+class FeedImport:
+    """One claimed import: two streaming passes over one S3 object version."""
+
+    def __init__(self, record: dict[str, Any], obj: _Object, state: dict[str, Any],
+                 reader: Callable[..., Iterator[Any]] | None = None) -> None:
+        self.record, self.obj, self.state = record, obj, state
+        self.seller_id: str = record["seller_id"]
+        self.feed_id: str = record["feed_id"]
+        self.read = reader or _reader()
+        self.report = _Report()
+        self.counts = _Counts()
+        self.now = now_iso()
+        self.categories: dict[str, dict[str, Any]] = {}  # id -> {id, name, parent_id?}, bounded
+
+    def _rows(self) -> Iterator[Any]:
+        body = self.obj.open()
+        try:
+            yield from self.read(body, self.obj.filename, target_currency=settings().default_currency,
+                                 max_decompressed_bytes=settings().feed_max_bytes)
+        finally:
+            body.close()
+
+    def run(self) -> _Outcome:
+        from chalicelib.feeds import FeedFileError
+
+        try:
+            categories, offers = self._validate()
+        except FeedFileError as exc:
+            return self._failed(f"file rejected: {exc.reason}")
+        except _Failed as exc:
+            return self._failed(exc.reason)
+        if offers == 0:
+            return self._failed("the file has no valid offers" if self.report.rows else "the file has no offers")
+        # A seller no import ever wrote for has no product: skip reading them back.
+        self.fresh = not self.state.get("last_feed") and not self.state.get("touched")
+        if self.fresh:
+            store.mark_seller_touched(self.seller_id)
+        try:
+            available = self._write()
+        except (FeedFileError, _Failed) as exc:  # only if the object changed between passes
+            reason = exc.reason
+            return self._failed(f"file changed during import: {reason}")
+        self._store_categories(categories)
+        self.counts.rejected = self.report.rows
+        return _Outcome(self.counts, self.report.first, None, available, self.report.file)
+
+    def _failed(self, reason: str) -> _Outcome:
+        counts = _Counts(rows=self.counts.rows, rejected=self.report.rows)
+        return _Outcome(counts, self.report.first, reason, 0, self.report.file)
+
+    # pass 1 -------------------------------------------------------------------------------
+
+    def _validate(self) -> tuple[list[dict[str, Any]], int]:
+        from chalicelib.feeds import FeedCategory, FeedOffer, RowError
+
+        categories = self.categories
+        offers = 0
+        for row in self._rows():
+            if isinstance(row, FeedOffer):
+                offers += 1
+                self.counts.rows += 1
+                path = category_path(row)
+                for depth in range(len(path)):  # a CSV path: every prefix is a node of the tree
+                    node_id = " > ".join(path[: depth + 1])
+                    if node_id not in categories and len(categories) < MAX_CATEGORIES:
+                        categories[node_id] = {"id": node_id, "name": path[depth]}
+                        if depth:
+                            categories[node_id]["parent_id"] = " > ".join(path[:depth])
+            elif isinstance(row, FeedCategory):
+                if len(categories) < MAX_CATEGORIES or row.id in categories:
+                    node = {"id": row.id, "name": row.name}
+                    if row.parent_id:
+                        node["parent_id"] = row.parent_id
+                    categories[row.id] = node
+            elif isinstance(row, RowError):
+                is_row = row.field != "category" or row.offer_id is not None
+                self.counts.rows += is_row
+                self.report.add(row.row, row.offer_id, row.field, row.reason, is_row=is_row)
+        return list(categories.values()), offers
+
+    # pass 2 -------------------------------------------------------------------------------
+
+    def _write(self) -> int:
+        self.seen = _Fingerprints()
+        self.was_available_seen = 0
+        with ThreadPoolExecutor(WRITERS, thread_name_prefix="feed-writer") as pool:
+            self.pool: ThreadPoolExecutor = pool
+            self.in_flight: deque[tuple[Future, list]] = deque()
+            try:
+                available = self._write_rows()
+                self._drain(0)
+                self.counts.deactivated = self._deactivate_missing()
+                self._drain(0)
+            finally:
+                for future, _ in self.in_flight:
+                    future.cancel()
+        return available
+
+    def _submit(self, puts: list[dict[str, Any]], deletes: list[dict[str, str]], changes: list) -> None:
+        """Write one chunk in the pool; at most WRITERS chunks wait, so memory stays bounded."""
+        self.in_flight.append((self.pool.submit(store.batch_write, puts, deletes), changes))
+        self._drain(WRITERS)
+
+    def _drain(self, keep: int) -> None:
+        """Wait for the oldest writes until ``keep`` remain; a failed write raises here. The
+        search index hears of a chunk only once it is stored."""
+        while len(self.in_flight) > keep:
+            future, changes = self.in_flight.popleft()
+            future.result()
+            _index(changes)
+
+    def _write_rows(self) -> int:
+        from chalicelib.feeds import FeedOffer
+
+        available = 0
+        chunk: list[dict[str, Any]] = []
+        for row in self._rows():
+            if not isinstance(row, FeedOffer):
+                continue  # categories and row errors were taken in pass 1
+            product = product_from_offer(self.seller_id, row, self.feed_id, self.categories)
+            if not self.seen.add(product["product_id"]):
+                self.report.add(None, row.offer_id, "id", "duplicate offer id")
+                continue
+            if _too_large(product):
+                self.report.add(None, row.offer_id, None, "the offer is larger than DynamoDB's 400 KB item limit")
+                continue
+            available += product["available"]
+            chunk.append(product)
+            if len(chunk) == CHUNK:
+                self._flush(chunk)
+                chunk = []
+        if chunk:
+            self._flush(chunk)
+        return available
+
+    def _flush(self, chunk: list[dict[str, Any]]) -> None:
+        existing = {} if self.fresh else store.batch_get_products([p["product_id"] for p in chunk])
+        puts: list[dict[str, Any]] = []
+        deletes: list[dict[str, str]] = []
+        changes = []
+        for product in chunk:
+            old = existing.get(product["product_id"])
+            if old and old.get("available"):
+                self.was_available_seen += 1
+            same = old and old.get("content_hash") == product["content_hash"]
+            if same and old.get("available") == product["available"]:
+                self.counts.unchanged += 1
+                continue
+            if old:
+                self.counts.updated += 1
+                product["created_at"] = old.get("created_at") or self.now
+            else:
+                self.counts.created += 1
+                product["created_at"] = self.now
+            product["updated_at"] = self.now
+            puts += store.product_items(product)
+            deletes += store.stale_keys(old, product)
+            if _searchable(old) != _searchable(product):
+                changes.append((old, product))
+        if puts or deletes or changes:
+            self._submit(puts, deletes, changes)
+
+    def _deactivate_missing(self) -> int:
+        before = self.state.get("available_count")
+        retried = int(self.record.get("attempts") or 1) > 1  # an earlier attempt may have written some
+        if before is None or (before == self.was_available_seen and not retried):
+            return 0  # first import of this seller, or every product available before is in the file
+        missing: list[str] = []
+        count = 0
+        for item in store.seller_products(self.seller_id, available_only=True):
+            if item["product_id"] not in self.seen:
+                missing.append(item["product_id"])
+            if len(missing) == CHUNK:
+                count += self._deactivate(missing)
+                missing = []
+        if missing:
+            count += self._deactivate(missing)
+        return count
+
+    def _deactivate(self, product_ids: list[str]) -> int:
+        olds = store.batch_get_products(product_ids)
+        puts, changes = [], []
+        for old in olds.values():
+            if not old.get("available"):
+                continue
+            new = {**old, "available": False, "updated_at": self.now, "deactivated_by": self.feed_id}
+            puts += store.product_items(new)
+            changes.append((old, new))
+        self._submit(puts, [], changes)
+        return len(changes)
+
+    def _store_categories(self, categories: list[dict[str, Any]]) -> None:
+        encoded = json.dumps(categories, ensure_ascii=False, sort_keys=True)
+        while len(encoded.encode()) > MAX_CATEGORY_BYTES and categories:
+            categories = categories[: len(categories) * 3 // 4]
+            encoded = json.dumps(categories, ensure_ascii=False, sort_keys=True)
+        tree_hash = hashlib.sha256(encoded.encode()).hexdigest()[:32]
+        current = store.get_category_tree(self.seller_id)
+        if current and current.get("tree_hash") == tree_hash:
+            return
+        store.put_category_tree(self.seller_id, categories, tree_hash, self.now)
+
+
+# --- finishing ----------------------------------------------------------------------------------
+
+
+def _write_report(record: dict[str, Any], status: str, outcome: _Outcome, errors_file: IO[str] | None) -> str:
+    key = f"{REPORTS_PREFIX}{record['seller_id']}/{record['feed_id']}.json"
+    with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+b") as out:
+        head = {"feed_id": record["feed_id"], "seller_id": record["seller_id"], "filename": record.get("filename"),
+                "status": status, "reason": outcome.failed, "counts": outcome.counts.as_dict()}
+        out.write(json.dumps(head, ensure_ascii=False)[:-1].encode() + b', "errors": [')
+        if errors_file is not None:
+            errors_file.seek(0)
+            for i, line in enumerate(errors_file):
+                out.write((b"," if i else b"") + line.rstrip("\n").encode())
+        out.write(b"]}")
+        out.seek(0)
+        clients.client("s3").upload_fileobj(out, settings().feeds_bucket, key,
+                                            ExtraArgs={"ContentType": "application/json"})
+    return key
+
+
+def _finish(record: dict[str, Any], outcome: _Outcome, obj: _Object, errors_file: IO[str] | None) -> dict[str, Any]:
+    if outcome.failed:
+        status = imports.FAILED
+    elif outcome.counts.rejected:
+        status = imports.PARTIAL
+    else:
+        status = imports.SUCCEEDED
+    report_key = _write_report(record, status, outcome, errors_file)
+    if errors_file is not None:
+        errors_file.close()
+    now = now_iso()
+    fields: dict[str, Any] = {"status": status, "counts": outcome.counts.as_dict(), "errors": outcome.errors,
+                              "report_key": report_key, "finished_at": now, "updated_at": now}
+    if outcome.failed:
+        fields["reason"] = outcome.failed
+    imports.update(record["feed_id"], fields, remove=("lease_until", "ttl", "note"))
+    logs.event("feed imported", feed_id=record["feed_id"], seller_id=record["seller_id"], status=status,
+               **outcome.counts.as_dict())
+    return imports.get(record["feed_id"]) or {}
+
+
+# --- reading import records (the seller's routes) ---------------------------------------------
+
+
+def _public(record: dict[str, Any], with_report_url: bool) -> dict[str, Any]:
+    out = {k: record.get(k) for k in ("feed_id", "filename", "status", "source", "reason", "created_at",
+                                      "updated_at", "started_at", "finished_at", "note")}
+    out["counts"] = record.get("counts") or _Counts().as_dict()
+    out["errors"] = record.get("errors") or []
+    if with_report_url and record.get("report_key"):
+        out["report_url"] = clients.client("s3").generate_presigned_url(
+            "get_object", Params={"Bucket": settings().feeds_bucket, "Key": record["report_key"]},
+            ExpiresIn=REPORT_URL_SECONDS,
+        )
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def get_import(seller_id: str, feed_id: str) -> dict[str, Any]:
+    record = imports.get(feed_id)
+    if not record or record.get("seller_id") != seller_id:
+        raise NotFound("no such feed import")
+    return _public(record, with_report_url=True)
+
+
+def list_imports(seller_id: str, limit: int, start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], Any]:
+    if start is not None and (start.get("GSI4PK") != keys.seller_imports(seller_id) or set(start) != _IMPORT_PAGE_KEYS):
+        raise ValidationFailed.one("cursor", "the cursor belongs to another listing")
+    records, last = imports.list_for_seller(seller_id, limit, start)
+    return [_public(r, with_report_url=False) for r in records], last
+

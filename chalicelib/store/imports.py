@@ -1,0 +1,105 @@
+"""Catalog table: feed import records (one per imported S3 object version).
+
+Status timeline: ``queued`` (upload URL issued, or a drop seen) → ``processing`` (a worker
+holds it, until ``lease_until``) → ``succeeded`` | ``partially_succeeded`` | ``failed``.
+``claim`` is the one conditional write that makes a duplicate SQS delivery a no-op: it only
+moves a record that is queued, or processing with an expired lease (the worker died).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from chalicelib import clients
+from chalicelib.config import settings
+from chalicelib.store import keys
+from chalicelib.store.catalog import plain, strip_keys
+
+QUEUED, PROCESSING = "queued", "processing"
+SUCCEEDED, PARTIAL, FAILED = "succeeded", "partially_succeeded", "failed"
+FINAL = (SUCCEEDED, PARTIAL, FAILED)
+UNASSIGNED = "_unassigned"  # imports whose key names no known seller
+
+
+def _table() -> Any:
+    return clients.table(settings().catalog_table)
+
+
+def _item(record: dict[str, Any]) -> dict[str, Any]:
+    seller = record.get("seller_id") or UNASSIGNED
+    return {
+        **keys.feed_import(record["feed_id"]),
+        "GSI4PK": keys.seller_imports(seller),
+        "GSI4SK": f"{record['created_at']}#{record['feed_id']}",
+        **record,
+    }
+
+
+def create(record: dict[str, Any]) -> bool:
+    """Store a new record; False when one with this feed id exists already."""
+    try:
+        _table().put_item(Item=_item(record), ConditionExpression="attribute_not_exists(PK)")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def get(feed_id: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key=keys.feed_import(feed_id), ConsistentRead=True).get("Item")
+    return strip_keys(item) if item else None
+
+
+def claim(feed_id: str, fields: dict[str, Any], lease_seconds: int) -> dict[str, Any] | None:
+    """Move a queued record (or one whose worker's lease expired) to processing.
+
+    Returns the claimed record, or None when another delivery owns it or it is final —
+    the second delivery of one S3 event lands here and does nothing.
+    """
+    now = int(time.time())
+    names = {f"#f{i}": k for i, k in enumerate(fields)}
+    values: dict[str, Any] = {f":f{i}": v for i, v in enumerate(fields.values())}
+    values.update({":processing": PROCESSING, ":queued": QUEUED, ":now": now, ":until": now + lease_seconds})
+    sets = ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+    try:
+        item = _table().update_item(
+            Key=keys.feed_import(feed_id),
+            UpdateExpression="SET #s = :processing, lease_until = :until,"
+            " attempts = if_not_exists(attempts, :zero) + :one" + (", " + sets if sets else ""),
+            ConditionExpression="attribute_exists(PK) AND (#s = :queued OR (#s = :processing AND lease_until < :now))",
+            ExpressionAttributeNames={"#s": "status", **names},
+            ExpressionAttributeValues={**values, ":zero": 0, ":one": 1},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
+        raise
+    return strip_keys(item)
+
+
+def update(feed_id: str, fields: dict[str, Any], *, remove: tuple[str, ...] = ()) -> None:
+    names = {f"#f{i}": k for i, k in enumerate(fields)}
+    values = {f":f{i}": v for i, v in enumerate(fields.values())}
+    expr = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+    for j, attr in enumerate(remove):
+        names[f"#r{j}"] = attr
+    if remove:
+        expr += " REMOVE " + ", ".join(f"#r{j}" for j in range(len(remove)))
+    _table().update_item(Key=keys.feed_import(feed_id), UpdateExpression=expr,
+                         ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+
+
+def list_for_seller(seller_id: str, limit: int, start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], Any]:
+    cond = Key("GSI4PK").eq(keys.seller_imports(seller_id))
+    kwargs: dict[str, Any] = {"IndexName": "GSI4", "KeyConditionExpression": cond, "ScanIndexForward": False,
+                              "Limit": limit}
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    resp = _table().query(**kwargs)
+    return [plain(strip_keys(i)) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
