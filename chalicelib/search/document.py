@@ -15,6 +15,11 @@ A product is indexed as
 
 Only available products are indexed: deactivating one deletes its postings and document.
 
+A product is indexed by at most ``INDEX_MAX_TERMS`` (48) terms: every name, vendor, model and
+category term, then description terms in the order they occur — so a word found only deep in a
+long description is not searchable (a documented bound: it keeps index writes per product
+bounded, about 50 items at most, 15–25 for ordinary products).
+
 Weights (summed over the fields a term occurs in): name 10, vendor 6, model 4, category 3,
 description 1 — the order the issue asks for. A query scores 2×weight for a word's own term
 and 1×weight for a term it only begins (prefix), plus ``NAME_EXACT_BONUS`` when the query's
@@ -49,6 +54,10 @@ NAME_EXACT_BONUS = 50
 EXACT_RANK = 100  # added to the sort value of a posting whose product's name is exactly its term
 NAME_KEY_MAX_TERMS = 12
 MAP_MAX_TERMS = 64  # terms a posting's map carries (the search document has them all)
+# Terms a product is indexed by: all of its name, vendor, model and category terms come first
+# (strongest), then description terms in the order they occur. Without a cap, one long HTML
+# description (real pet-shop feeds carry hundreds of words) turned into 160+ postings per product.
+INDEX_MAX_TERMS = 48
 DESCRIPTION_MAX_CHARS = 20_000  # a description longer than this is indexed by its beginning
 
 POSTING_BODY = "r"
@@ -154,6 +163,11 @@ def build(product: dict[str, Any]) -> SearchDocument | None:
             terms[term] = terms.get(term, 0) + weight
             seen = words.setdefault(term, [])
             seen += [w for w in surface if w not in seen]
+    if len(terms) > INDEX_MAX_TERMS:
+        # sorted() is stable: equal weights keep the order the words occur in
+        kept = dict(sorted(terms.items(), key=lambda tw: -tw[1])[:INDEX_MAX_TERMS])
+        terms = {t: w for t, w in terms.items() if t in kept}
+        words = {t: w for t, w in words.items() if t in kept}
     nk = name_key(name_terms)
     payload = summary(product)
     # what every posting carries besides its own weight: a change rewrites them all
