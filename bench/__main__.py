@@ -86,7 +86,26 @@ def table(rows: list[Row]) -> str:
     return "\n".join([line, rule, *body])
 
 
+def _previous_rows(keep_areas_except: set[str]) -> list[Row]:
+    """Rows of the last full report for the areas this (partial) run did not measure."""
+    if not REPORT.exists():
+        return []
+    rows: list[Row] = []
+    for line in REPORT.read_text(encoding="utf-8").splitlines()[4:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and not set(cells[0]) <= {"-"} and cells[0] != "area" and cells[0] not in keep_areas_except:
+            rows.append((cells[0], cells[1], cells[2], cells[3]))
+    return rows
+
+
 def write_report(rows: list[Row], failed: list[str], seconds: float) -> None:
+    only = os.environ.get("BENCH_ONLY")
+    note = ""
+    if only:
+        measured = {r[0] for r in rows}
+        rows = sorted([*_previous_rows(measured), *rows], key=lambda r: r[0])
+        note = (f" Partial run: only {', '.join(sorted(measured))} re-measured at "
+                f"{time.strftime('%H:%M UTC', time.gmtime())}; the other rows are from the previous run.")
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
     text = [
         "# Benchmarks",
@@ -94,7 +113,7 @@ def write_report(rows: list[Row], failed: list[str], seconds: float) -> None:
         f"Written by `make bench` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {machine}; "
         f"the run took {seconds / 60:.1f} min). Absolute times are of this machine and of the local emulator "
         "(moto: ~5 ms per DynamoDB call, one process); the ratios are the comparable figures. "
-        "Each module's detail is in its own output (`python -m bench.<name>_bench`).",
+        "Each module's detail is in its own output (`python -m bench.<name>_bench`)." + note,
         "",
         table(rows),
         "",
