@@ -35,12 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-for _k, _v in {
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_XRAY_SDK_ENABLED": "false",
-    "AWS_EC2_METADATA_DISABLED": "true", "MARKETPLACE_LOCAL": "1",
-}.items():
-    os.environ.setdefault(_k, _v)
+from bench.support import use_emulator_env
+
+use_emulator_env(in_process=False)
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

@@ -36,32 +36,14 @@ import os
 import tempfile
 import uuid
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-for _k, _v in {
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_XRAY_SDK_ENABLED": "false",
-    "AWS_EC2_METADATA_DISABLED": "true", "MARKETPLACE_LOCAL": "1",
-}.items():
-    os.environ.setdefault(_k, _v)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from bench.support import CallCounter, use_emulator_env
+
+use_emulator_env(in_process=True)
 
 FLOOR = {"add to cart": 2, "get cart": 2, "checkout 2 sellers x 3 items": 3}
-
-
-class CallCounter:
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-
-    def __call__(self, model: Any = None, **_: Any) -> None:
-        self.calls[model.name if model is not None else "?"] += 1
-
-    @contextmanager
-    def measure(self):
-        self.calls.clear()
-        yield self.calls
 
 
 def _jwks_uri() -> str:

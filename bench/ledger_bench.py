@@ -25,37 +25,16 @@ import os
 import threading
 import time
 import uuid
-from collections import Counter
-from contextlib import contextmanager
 from typing import Any
 
-for _k, _v in {
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_XRAY_SDK_ENABLED": "false",
-    "AWS_EC2_METADATA_DISABLED": "true", "MARKETPLACE_LOCAL": "1",
-}.items():
-    os.environ.setdefault(_k, _v)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from bench.support import CallCounter, use_emulator_env
+
+use_emulator_env(in_process=True)
 
 PAIRS = int(os.environ.get("LEDGER_BENCH_PAIRS", "50"))
 FILLER_ITEMS = 1_000
 FILLED_PAIRS = 20
 THREADS = 4
-
-
-class CallCounter:
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def __call__(self, model: Any = None, **_: Any) -> None:
-        with self._lock:
-            self.calls[model.name if model is not None else "?"] += 1
-
-    @contextmanager
-    def measure(self):
-        self.calls.clear()
-        yield self.calls
 
 
 def _setup() -> CallCounter:
