@@ -27,10 +27,8 @@ derandomized, so a CI run is repeatable and takes a few minutes.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -49,6 +47,7 @@ from schemathesis.specs.openapi.checks import (
 
 import app  # noqa: F401 - importing the app registers every route in ROUTES
 from chalicelib.api.http import ROUTES
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
@@ -70,17 +69,6 @@ FEED = (b'<?xml version="1.0" encoding="UTF-8"?><yml_catalog><shop><currencies><
 ROLES = {(r.method.upper(), r.path): r.roles for r in ROUTES}
 
 
-def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
-
-
 class World:
     """The users and the objects the generated requests act on, made through the API."""
 
@@ -94,7 +82,7 @@ class World:
         for seller in (self.seller, self.other_seller):
             assert s.put("/seller/shop", seller["token"], json=SHOP).status_code == 200
         s.client("s3").put_object(Bucket=s.env["FEEDS_BUCKET"], Key=f"feeds/{self.seller['id']}/fuzz.yml", Body=FEED)
-        self.feed = _wait(lambda: next((f for f in s.get("/seller/feeds", self.seller["token"]).json()["items"]
+        self.feed = wait_until(lambda: next((f for f in s.get("/seller/feeds", self.seller["token"]).json()["items"]
                                         if f["status"] == "succeeded"), None), 60, "the feed import")
         products = {p["name"]: p["product_id"] for p in s.get(f"/products?seller={self.seller['id']}").json()["items"]}
         self.boots, self.hat, self.piano = products["Fuzz boots"], products["Fuzz hat"], products["Fuzz piano"]
@@ -160,7 +148,7 @@ class World:
         assert placed.status_code == 201, placed.text
         order_id = placed.json()["orders"][0]["order_id"]
         first = "AWAITING_PAYMENT" if status == "AWAITING_PAYMENT" else "PAID"
-        _wait(lambda: self.status(order_id) == first, 30, f"order {order_id} to be {first}")
+        wait_until(lambda: self.status(order_id) == first, 30, f"order {order_id} to be {first}")
         if status in ("CONFIRMED", "SHIPPED"):
             assert s.post(f"/seller/orders/{order_id}/confirm", seller).status_code == 200
         if status == "SHIPPED":
@@ -175,7 +163,7 @@ class World:
             emails = self.stack.get(f"/local/emails?to={SHOP['contact_email']}").json()["items"]
             return next((e for e in emails if e["kind"] == "new_order" and e["order_id"] == order_id), None)
 
-        mail = _wait(find, 30, f"the new-order email of {order_id}")
+        mail = wait_until(find, 30, f"the new-order email of {order_id}")
         urls = [u for u in mail["links"] if "/actions/" in u]
         # the email lists confirm, cancel, ship in that order
         return urls[("confirm", "cancel", "ship").index(action)].rsplit("/actions/", 1)[1]

@@ -12,10 +12,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import urllib.parse
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +23,7 @@ import pytest
 from chalicelib.store import keys
 from tests.e2e.conftest import ROOT, Stack, _stop, _wait_ready, free_port
 from tests.unit.commerce import factories as f
+from tests.waiting import wait_until
 
 PASSWORD = "secret-pass-1"
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
@@ -64,17 +63,6 @@ def patient_stack_fixture(request, tmp_path_factory) -> Stack:
     if stack.process.poll() is not None:
         pytest.fail(f"the patient stack exited ({stack.process.returncode}):\n{stack.output()[-4000:]}")
     return stack
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
 
 
 @dataclass

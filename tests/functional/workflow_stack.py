@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -25,19 +24,9 @@ from chalicelib.config import settings
 from chalicelib.store import orders as order_store
 from chalicelib.store import workflow as wf_store
 from tests.unit.commerce import factories as f
+from tests.waiting import wait_until
 
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 class Market:
