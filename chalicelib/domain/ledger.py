@@ -179,29 +179,16 @@ def refund_txn_id(order_id: str) -> str:
     return f"{REFUND}:{order_id}"
 
 
-def hold_txn(order_id: str, customer_id: str, amount: int, currency: str, created_at: str) -> Transaction:
+def _order_movement(kind: str, txn_id: str, order_id: str, source: str, target: str, amount: int,
+                    currency: str, created_at: str, customer_id: str, seller_id: str | None = None) -> Transaction:
+    """One order step: ``amount`` leaves ``source`` and enters ``target`` (two balanced entries)."""
     check_amount(amount)
     return Transaction(
-        id=hold_txn_id(order_id),
-        kind=HOLD,
+        id=txn_id,
+        kind=kind,
         currency=currency,
         amount=amount,
-        entries=(Entry(customer_available(customer_id), -amount), Entry(customer_held(customer_id), amount)),
-        created_at=created_at,
-        customer_id=customer_id,
-        order_id=order_id,
-    )
-
-
-def capture_txn(order_id: str, customer_id: str, seller_id: str, amount: int, currency: str,
-                created_at: str) -> Transaction:
-    check_amount(amount)
-    return Transaction(
-        id=capture_txn_id(order_id),
-        kind=CAPTURE,
-        currency=currency,
-        amount=amount,
-        entries=(Entry(customer_held(customer_id), -amount), Entry(seller_earnings(seller_id), amount)),
+        entries=(Entry(source, -amount), Entry(target, amount)),
         created_at=created_at,
         customer_id=customer_id,
         order_id=order_id,
@@ -209,34 +196,25 @@ def capture_txn(order_id: str, customer_id: str, seller_id: str, amount: int, cu
     )
 
 
-def release_txn(order_id: str, customer_id: str, amount: int, currency: str, created_at: str) -> Transaction:
-    check_amount(amount)
-    return Transaction(
-        id=release_txn_id(order_id),
-        kind=RELEASE,
-        currency=currency,
-        amount=amount,
-        entries=(Entry(customer_held(customer_id), -amount), Entry(customer_available(customer_id), amount)),
-        created_at=created_at,
-        customer_id=customer_id,
-        order_id=order_id,
-    )
+def hold_txn(order_id: str, customer_id: str, amount: int, currency: str, created_at: str) -> Transaction:
+    return _order_movement(HOLD, hold_txn_id(order_id), order_id, customer_available(customer_id),
+                           customer_held(customer_id), amount, currency, created_at, customer_id)
 
+
+def capture_txn(order_id: str, customer_id: str, seller_id: str, amount: int, currency: str,
+                created_at: str) -> Transaction:
+    return _order_movement(CAPTURE, capture_txn_id(order_id), order_id, customer_held(customer_id),
+                           seller_earnings(seller_id), amount, currency, created_at, customer_id, seller_id)
+
+
+def release_txn(order_id: str, customer_id: str, amount: int, currency: str, created_at: str) -> Transaction:
+    return _order_movement(RELEASE, release_txn_id(order_id), order_id, customer_held(customer_id),
+                           customer_available(customer_id), amount, currency, created_at, customer_id)
 
 
 def refund_txn(order_id: str, customer_id: str, seller_id: str, amount: int, currency: str,
                created_at: str) -> Transaction:
     """The reverse of ``capture_txn``, to the customer's *available* balance (the order is over,
     so nothing stays held): it shows on both the customer's and the seller's statements."""
-    check_amount(amount)
-    return Transaction(
-        id=refund_txn_id(order_id),
-        kind=REFUND,
-        currency=currency,
-        amount=amount,
-        entries=(Entry(seller_earnings(seller_id), -amount), Entry(customer_available(customer_id), amount)),
-        created_at=created_at,
-        customer_id=customer_id,
-        order_id=order_id,
-        seller_id=seller_id,
-    )
+    return _order_movement(REFUND, refund_txn_id(order_id), order_id, seller_earnings(seller_id),
+                           customer_available(customer_id), amount, currency, created_at, customer_id, seller_id)
