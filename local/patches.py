@@ -241,6 +241,13 @@ def item_level_transactions() -> None:
     moto_transactions.apply()
 
 
+def quiet_stepfunctions_interpreter() -> None:
+    """moto's ASL interpreter logs every caught error — including the ``States.Timeout`` our
+    waits end with by design — as a multi-kilobyte dump of the state's representation. The
+    execution history and each order's timeline keep what happened; the dump is noise."""
+    logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
+
+
 def apply_in_process() -> None:
     """Every patch that needs no server: what ``python -m local`` applies first."""
     silence_xray()
@@ -249,3 +256,4 @@ def apply_in_process() -> None:
     per_thread_current_request()
     larger_listen_backlog()
     item_level_transactions()
+    quiet_stepfunctions_interpreter()

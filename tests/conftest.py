@@ -36,6 +36,12 @@ for _k, _v in BASE_ENV.items():
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
+def pytest_configure(config):
+    from local import patches
+
+    patches.quiet_stepfunctions_interpreter()
+
+
 @pytest.fixture(scope="session")
 def jwks_file(tmp_path_factory) -> str:
     """moto signs every pool's tokens with one key; in-process there is no HTTP endpoint
