@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -25,6 +24,7 @@ from chalicelib.config import settings
 from chalicelib.errors import Unavailable
 from chalicelib.search.document import POSTING_BODY
 from chalicelib.store import keys
+from chalicelib.store.values import plain
 
 Accept = Callable[[dict[str, Any]], bool]
 
@@ -39,17 +39,6 @@ def _client() -> Any:
 
 def _name() -> str:
     return settings().search_table
-
-
-def plain(value: Any) -> Any:
-    """DynamoDB's Decimals back to ints (the index stores no fractional numbers)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def _backoff(attempt: int) -> None:

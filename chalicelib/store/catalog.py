@@ -20,7 +20,6 @@ import hashlib
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -30,6 +29,7 @@ from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.errors import Unavailable
 from chalicelib.store import keys
+from chalicelib.store.values import plain
 
 # What a listing card shows; the listing items project exactly these.
 CARD_FIELDS = (
@@ -55,17 +55,6 @@ def _writer() -> Any:
     """The resource's low-level client (thread-safe, unlike the resource; it still takes
     Python values): the import writes from several threads."""
     return _resource().meta.client
-
-
-def plain(value: Any) -> Any:
-    """DynamoDB's Decimals back to ints (the catalog stores no fractional numbers)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [plain(v) for v in value]
-    return value
 
 
 def strip_keys(item: dict[str, Any]) -> dict[str, Any]:

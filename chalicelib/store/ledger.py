@@ -24,7 +24,6 @@ import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -35,6 +34,7 @@ from chalicelib.config import settings
 from chalicelib.domain import ledger as dl
 from chalicelib.errors import ValidationFailed
 from chalicelib.store import keys
+from chalicelib.store.values import plain
 
 CONFLICT_RETRIES = 3
 _deserializer = TypeDeserializer()
@@ -269,22 +269,12 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     for name, value in item.items():
         wire = isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _WIRE_TYPES
         out[name] = _deserializer.deserialize(value) if wire else value
-    return _numbers(out)
-
-
-def _numbers(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_numbers(v) for v in value]
-    return value
+    return plain(out)
 
 
 def get_item(key: dict[str, str]) -> dict[str, Any] | None:
     item = _table().get_item(Key=key, ConsistentRead=True).get("Item")
-    return _numbers(item) if item else None
+    return plain(item) if item else None
 
 
 def get_hold(order_id: str) -> dict[str, Any] | None:
@@ -334,4 +324,4 @@ def list_txns(*, index: str, partition: str, limit: int, start: dict[str, Any] |
     if start:
         params["ExclusiveStartKey"] = start
     resp = _table().query(**params)
-    return [_numbers(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+    return [plain(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")

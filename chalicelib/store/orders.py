@@ -45,7 +45,6 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -64,6 +63,7 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.store import keys
+from chalicelib.store.values import plain
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -87,19 +87,6 @@ def table_name() -> str:
 
 def _table() -> Any:
     return clients.table(table_name())
-
-
-def plain(value: Any) -> Any:
-    """DynamoDB values back to JSON-ready Python: integral Decimals become ints, sets lists."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return sorted(plain(v) for v in value)
-    return value
 
 
 def strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
