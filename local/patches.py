@@ -14,6 +14,8 @@ exactly in ``requirements-dev.txt`` for that reason):
   around ``DynamoHandler.call_action`` makes conditional writes and transactions behave.
 - ``enable_stepfunctions_execution``: moto only records executions unless told to run them.
 - ``silence_xray``: without a daemon every traced boto3 call logs errors.
+- ``callbacks_skip_starting_executions``: moto's task-token lookup crashes on an execution
+  whose interpreter thread has not started yet.
 
 SQS is deliberately *not* wired through moto's event-source mapping (it would run the import
 inside the ``PutObject`` that notified the queue): ``local/poller.py`` polls instead.
@@ -248,6 +250,29 @@ def quiet_stepfunctions_interpreter() -> None:
     logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
 
 
+def callbacks_skip_starting_executions() -> None:
+    """moto answers ``SendTaskSuccess``/``SendTaskHeartbeat`` by asking every RUNNING execution
+    whether it waits on the token, through its worker's environment — which a just-started
+    execution has not built yet (``env`` is None until its thread runs). One such execution
+    anywhere turns every callback into an ``AttributeError`` (a 500 from the server). An
+    execution without an environment waits on nothing: the replacement leaves it out of the
+    callback lookup, as AWS would."""
+    if not _once("callbacks_skip_starting_executions"):
+        return
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend._get_executions
+
+    def _get_executions(self: Any, execution_status: Any = None) -> list[Any]:
+        found = original(self, execution_status)
+        if execution_status != ExecutionStatus.RUNNING:
+            return found
+        return [e for e in found if getattr(getattr(e, "exec_worker", None), "env", None) is not None]
+
+    StepFunctionsParserBackend._get_executions = _get_executions
+
+
 def apply_in_process() -> None:
     """Every patch that needs no server: what ``python -m local`` applies first."""
     silence_xray()
@@ -257,3 +282,4 @@ def apply_in_process() -> None:
     larger_listen_backlog()
     item_level_transactions()
     quiet_stepfunctions_interpreter()
+    callbacks_skip_starting_executions()

@@ -109,8 +109,8 @@ def seller_decides(order_id: str, seller_id: str | None, action: str, *, via: st
             updates["cancel_note"] = reason
     if action == "ship" and tracking_number:
         updates["tracking_number"] = tracking_number
-    if order["status"] == st.CANCELLED and action == "cancel":
-        return order, False  # already what the seller wants (e.g. the customer cancelled first)
+    # Already cancelled (by the customer, or by this seller's earlier request): nothing to record,
+    # but the wake-up is repeated — an earlier one may have failed after the decision was saved.
     return _apply(order, move, actor=f"seller:{actor_id}", decision=action, updates=updates, detail={"via": via})
 
 

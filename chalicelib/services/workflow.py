@@ -164,6 +164,9 @@ def resume(order_id: str, kind: str, output: dict[str, Any]) -> bool:
         failure = ResumeFailed(code, transient=is_transient(exc))
     except BotoCoreError as exc:
         failure = ResumeFailed(type(exc).__name__, transient=True)
+    except Exception as exc:  # noqa: BLE001 - whatever broke in the call, the wait keeps its token
+        logs.event("workflow wake-up call crashed", 40, order_id=order_id, kind=kind, error=type(exc).__name__)
+        failure = ResumeFailed(type(exc).__name__, transient=True)
     if failure is not None:
         wf_store.restore_token(order_id, kind, token)
         raise failure from None

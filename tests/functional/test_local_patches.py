@@ -281,6 +281,28 @@ def test_concurrent_requests_each_see_their_own_request():
     assert seen == {"alice": "alice", "bob": "bob"}
 
 
+def test_a_task_token_callback_is_answered_while_another_execution_is_starting(local_aws, monkeypatch):
+    """Another order's execution that has been started but whose interpreter thread has not
+    run yet must not turn a customer's or seller's action into a crash: the callback gets
+    AWS's answer (here ``InvalidToken``: nothing waits on that token)."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    sfn = _client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"starting-{uuid.uuid4().hex[:6]}", roleArn="arn:aws:iam::123456789012:role/sfn",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
+    )["stateMachineArn"]
+    monkeypatch.setattr(ExecutionWorker, "start", lambda self: None)  # started, thread not yet run
+    arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    for call in (lambda: sfn.send_task_success(taskToken="no-such-token", output="{}"),
+                 lambda: sfn.send_task_heartbeat(taskToken="no-such-token")):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert caught.value.response["Error"]["Code"] == "InvalidToken"
+
+
 def test_local_server_accepts_bursts_of_connections():
     from chalice import local as chalice_local
 

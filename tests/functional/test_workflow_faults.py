@@ -177,6 +177,32 @@ def test_duplicate_cancels_after_confirmation_refund_once(flow):
     assert len(flow.emails(customer.email, "refund_completed")) == 1
 
 
+def test_a_wake_up_call_that_crashes_keeps_the_decision_and_the_wait(flow, monkeypatch):
+    """The seller's cancel is recorded even when the call waking the workflow blows up; the
+    wait keeps its token, so the repeated request finishes the job and the money comes back."""
+    seller, customer = flow.seller(stock=4), flow.customer(balance=100_000)
+    order = flow.buy(customer, seller, quantity=2)
+    oid = order["order_id"]
+    flow.wait_parked(oid, "seller")
+    sfn = clients.client("stepfunctions")
+
+    def crashing(**kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'callback_pool_manager'")
+
+    monkeypatch.setattr(sfn, "send_task_success", crashing)
+    resp = flow.post(f"/seller/orders/{oid}/cancel", seller)
+    assert resp.status_code == 200, resp.body
+    assert resp.json_body["status"] == "CANCELLED"
+    assert clients.table(settings().commerce_table).get_item(
+        Key=keys.workflow_wait(oid, "seller"), ConsistentRead=True).get("Item"), "the parked token was lost"
+
+    monkeypatch.undo()
+    assert flow.post(f"/seller/orders/{oid}/cancel", seller).status_code == 200
+    assert flow.wait_execution_done(oid)["status"] == "SUCCEEDED"
+    assert flow.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert f.stock_of(seller.product["product_id"]) == 4
+
+
 def test_compensation_refunds_a_cancelled_order_whose_money_was_captured(flow):
     seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
     oid = confirmed(flow, customer, seller)["order_id"]

@@ -306,7 +306,8 @@ def settled(order: dict[str, Any], hold: dict[str, Any] | None) -> bool:
     state = hold["state"] if hold else None
     status = order["status"]
     if status == "CANCELLED":
-        return bool(order.get("stock_released")) and state in (None, dl.RELEASED)
+        # never paid, paid and released, or confirmed (captured) and then refunded
+        return bool(order.get("stock_released")) and state in (None, dl.RELEASED, dl.REFUNDED)
     return status in ("CONFIRMED", "SHIPPED", "DELIVERED") and state == dl.CAPTURED
 
 
