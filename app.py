@@ -9,6 +9,7 @@ from chalicelib.api import (
     catalog,
     feeds,
     health,
+    http,
     local_tools,
     orders,
     search,
@@ -22,5 +23,6 @@ app.api.binary_types.append("application/octet-stream")
 
 for module in (health, auth, shops, feeds, catalog, search, wallet, cart, orders, actions, local_tools):
     app.register_blueprint(module.bp)
+app.register_blueprint(http.edge)  # the middleware that keeps Chalice's own errors problem+json
 app.register_blueprint(imports.bp)
 app.register_blueprint(workflow.bp)

@@ -61,6 +61,16 @@ class NotFound(DomainError):
     status, slug, title = 404, "not-found", "Not found"
 
 
+def no_route_problem() -> dict[str, Any]:
+    """The answer to a path no route has: locally (``local/patches.py``) and, through the
+    deployed API's gateway responses (``infra/template.py``), on AWS."""
+    return NotFound("there is no such route; GET /openapi.json lists them all").problem()
+
+
+class MethodNotAllowed(DomainError):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
 class Conflict(DomainError):
     status, slug, title = 409, "conflict", "Conflict"
 

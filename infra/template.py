@@ -25,6 +25,7 @@ from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
+from chalicelib.errors import no_route_problem
 from infra import resources as res
 
 PARTITION_ARN = "arn:${AWS::Partition}"
@@ -440,6 +441,29 @@ def functions(names: Names) -> dict[str, Any]:
     return out
 
 
+def gateway_responses() -> dict[str, Any]:
+    """What API Gateway itself answers (before any Lambda runs), as problem documents like the
+    app's own errors: a path no route has (API Gateway's ``MISSING_AUTHENTICATION_TOKEN``) is a
+    404, the same body the local stack gives (``local/patches.py``); throttling and other
+    gateway refusals keep their status with a problem body."""
+    def response(template: str, status: int | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ResponseParameters": {"Headers": {"Content-Type": "'application/problem+json'"}},
+            "ResponseTemplates": {"application/json": template},
+        }
+        if status is not None:
+            out["StatusCode"] = str(status)
+        return out
+
+    gateway = ('{"type": "https://marketplace.example/problems/gateway", "title": "$context.error.responseType", '
+               '"detail": $context.error.messageString, "instance": "$context.requestId"}')
+    return {
+        "MISSING_AUTHENTICATION_TOKEN": response(json.dumps(no_route_problem()), 404),
+        "DEFAULT_4XX": response(gateway),
+        "DEFAULT_5XX": response(gateway),
+    }
+
+
 def build(stage: str) -> dict[str, Any]:
     names = Names(stage)
     resources: dict[str, Any] = {}
@@ -455,6 +479,8 @@ def build(stage: str) -> dict[str, Any]:
         if overlap:
             raise ValueError(f"logical ids defined twice: {sorted(overlap)}")
         resources.update(part)
+    # merged into the API that ``chalice package`` defines under this logical id
+    resources["RestAPI"] = {"Properties": {"GatewayResponses": gateway_responses()}}
     return {
         "Description": f"{res.APP_NAME} ({stage}): Chalice app + the resources of infra/resources.py",
         "Parameters": {

@@ -61,7 +61,7 @@ def banner(stack: LocalStack, demo: bool) -> str:
     ]
     if demo:
         lines.append("  Demo logins:")
-        lines += [f"    {who.role:<9}{who.email}  /  {who.password}" for who in LOGINS]
+        lines += [f"    {who.label:<9}{who.email}  /  {who.password}" for who in LOGINS]
     lines += ["  Ctrl-C stops everything.", ""]
     return "\n".join(lines)
 
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_demo:
             from local import demo
 
-            if not demo.run(stack.url):
+            if not demo.run(stack.url, promote=stack.add_to_group):
                 log.error("some demo steps failed; see the lines above")
         stop.wait()
     finally:

@@ -2,20 +2,23 @@
 
 A demo seller with a shop and delivery methods, a demo customer, and the seller's catalog
 imported from ``local/demo/demo-feed.yml`` through the real path (presigned upload → S3 →
-SQS → import Lambda). Each step that depends on a feature not built yet logs that it was
-skipped and why; a step that fails for another reason logs the response as an error. No step
-is ever reported done unless the API said so.
+SQS → import Lambda), and a demo admin (registered, then put in the admin group as an operator
+would). A step that fails logs the response as an error and the others go on; no step is ever
+reported done unless the API said so.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
+
+from chalicelib.store import imports
 
 log = logging.getLogger("marketplace.local.demo")
 
@@ -27,14 +30,20 @@ class Login:
     email: str
     password: str
     name: str
-    role: str
+    role: str  # registered as
+    group: str | None = None  # then put in this Cognito group by the operator (admins)
+
+    @property
+    def label(self) -> str:
+        return self.group or self.role
 
 
 SELLER = Login("seller@demo.example.com", "demo-seller-1", "Демо Продавец", "seller")
 DEMO_TOPUP = 5_000_000  # 50 000,00 RUB in kopecks
 SANDBOX_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
 CUSTOMER = Login("customer@demo.example.com", "demo-customer-1", "Демо Покупатель", "customer")
-LOGINS = (SELLER, CUSTOMER)
+ADMIN = Login("admin@demo.example.com", "demo-admin-1", "Демо Админ", "customer", group="admin")
+LOGINS = (SELLER, CUSTOMER, ADMIN)
 
 SHOP = {
     "name": "Демо-лавка",
@@ -48,27 +57,11 @@ SHOP = {
     ],
 }
 
-# Statuses of an import that is still going; anything else is where it ended.
-_IN_PROGRESS = {"pending", "queued", "uploading", "uploaded", "running", "importing", "processing", "started"}
-
-
-class Skipped(Exception):
-    """A step needs a feature that is not built yet."""
-
-
-def _not_built(resp: requests.Response) -> bool:
-    """An unknown route: Chalice (like API Gateway) answers 403 "Missing Authentication Token"
-    (or, with a Bearer header, an IAM-signature complaint) as plain JSON; the app's own
-    errors are always ``application/problem+json``."""
-    problem = resp.headers.get("Content-Type", "").split(";")[0].strip() == "application/problem+json"
-    return resp.status_code in (403, 404, 405) and not problem
 
 
 def _check(resp: requests.Response, step: str, ok: tuple[int, ...]) -> Any:
     if resp.status_code in ok:
         return resp.json() if resp.content else None
-    if _not_built(resp):
-        raise Skipped(f"{step}: the route is not built yet ({resp.status_code})")
     raise RuntimeError(f"{step}: HTTP {resp.status_code}: {resp.text[:500]}")
 
 
@@ -114,14 +107,15 @@ class Demo:
         status: dict[str, Any] = {}
         while time.monotonic() < deadline:
             status = _check(self._call("GET", f"/seller/feeds/{feed_id}", token), "read the import", (200,))
-            if str(status.get("status", "")).lower() not in _IN_PROGRESS:
+            if status.get("status") in imports.FINAL:
                 return status
             time.sleep(0.5)
         raise RuntimeError(f"the demo feed import {feed_id} did not finish in {wait_seconds:.0f} s: {status}")
 
 
-def run(base_url: str) -> bool:
-    """Create the demo data; True when every step that could run succeeded."""
+def run(base_url: str, promote: Callable[[str, str], None] | None = None) -> bool:
+    """Create the demo data; True when every step that could run succeeded. ``promote(email,
+    group)`` is the operator's hand: it puts the demo admin in the admin group (no API does)."""
     demo = Demo(base_url)
     ok = True
 
@@ -129,9 +123,6 @@ def run(base_url: str) -> bool:
         nonlocal ok
         try:
             result = fn(*args)
-        except Skipped as exc:
-            log.warning("demo step skipped", extra={"fields": {"step": name, "reason": str(exc)}})
-            return None
         except Exception as exc:  # noqa: BLE001 - report and go on with the other steps
             ok = False
             log.error("demo step failed", extra={"fields": {"step": name, "error": str(exc)}})
@@ -143,6 +134,8 @@ def run(base_url: str) -> bool:
     customer_token = step("customer account", demo.account, CUSTOMER)
     if customer_token:
         step("customer wallet top-up", demo.wallet, customer_token)
+    if promote is not None and step("admin account", demo.account, ADMIN):
+        step("admin group", promote, ADMIN.email, ADMIN.group)
     if seller_token:
         shop = step("seller shop", demo.shop, seller_token)
         if shop is not None:

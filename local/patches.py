@@ -14,6 +14,8 @@ exactly in ``requirements-dev.txt`` for that reason):
   around ``DynamoHandler.call_action`` makes conditional writes and transactions behave.
 - ``enable_stepfunctions_execution``: moto only records executions unless told to run them.
 - ``silence_xray``: without a daemon every traced boto3 call logs errors.
+- ``unknown_paths_are_problem_404``: a path no route has gets a 404 problem document, as the
+  deployed API's gateway responses give.
 - ``callbacks_skip_starting_executions``: moto's task-token lookup crashes on an execution
   whose interpreter thread has not started yet.
 
@@ -273,6 +275,32 @@ def callbacks_skip_starting_executions() -> None:
     StepFunctionsParserBackend._get_executions = _get_executions
 
 
+def unknown_paths_are_problem_404() -> None:
+    """Chalice's local gateway answers a path no route has as API Gateway does by default:
+    403 ``Missing Authentication Token`` in plain JSON. The deployed API maps that gateway
+    response to a 404 problem document; this does the same locally."""
+    if not _once("unknown_paths_are_problem_404"):
+        return
+    from chalice import local as chalice_local
+
+    from chalicelib.errors import no_route_problem
+
+    original = chalice_local.LocalGateway.handle_request
+
+    def handle_request(self: Any, method: str, path: str, headers: Any, body: Any) -> Any:
+        try:
+            return original(self, method, path, headers, body)
+        except chalice_local.ForbiddenError as exc:
+            text = exc.body or b""
+            if not (text.startswith(b'{"message": "Missing Authentication Token"')
+                    or text.startswith(b'{"message": "Authorization header requires')):
+                raise
+            return {"statusCode": 404, "headers": {"Content-Type": "application/problem+json"},
+                    "multiValueHeaders": {}, "body": json.dumps(no_route_problem())}
+
+    chalice_local.LocalGateway.handle_request = handle_request
+
+
 def apply_in_process() -> None:
     """Every patch that needs no server: what ``python -m local`` applies first."""
     silence_xray()
@@ -283,3 +311,4 @@ def apply_in_process() -> None:
     item_level_transactions()
     quiet_stepfunctions_interpreter()
     callbacks_skip_starting_executions()
+    unknown_paths_are_problem_404()

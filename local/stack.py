@@ -165,6 +165,14 @@ class LocalStack:
         tmp.write_text(json.dumps(self.state(), indent=2))
         tmp.replace(path)
 
+    def add_to_group(self, email: str, group: str) -> None:
+        """What an operator does to make an admin (registration never does): Cognito's
+        AdminAddUserToGroup on the local user pool."""
+        import boto3
+
+        cognito = boto3.client("cognito-idp", endpoint_url=self.moto_url, region_name=self.options.region)
+        cognito.admin_add_user_to_group(UserPoolId=self.env["USER_POOL_ID"], Username=email, GroupName=group)
+
     def state(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "url": self.url, "moto_url": self.moto_url, "env": self.env}
 

@@ -8,7 +8,7 @@ from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.models import Id, Limit, MinorUnits, Money, Out, Page
+from chalicelib.api.models import BlockIn, Id, Limit, MinorUnits, Money, Out, Page
 from chalicelib.services import catalog
 
 bp = Blueprint(__name__)
@@ -152,3 +152,17 @@ def list_categories(ctx: Ctx) -> CategoriesPage:
     q: CategoryQuery = ctx.query
     groups, next_cursor = catalog.list_categories(seller=q.seller, limit=q.limit, cursor=q.cursor)
     return CategoriesPage(items=[SellerCategories(**g) for g in groups], next_cursor=next_cursor)
+
+
+class ProductBlockOut(Out):
+    product_id: str
+    seller_id: str
+    name: str
+    blocked: bool
+
+
+@endpoint(bp, "/admin/products/{product_id}/blocked", method="PUT",
+          summary="Block or unblock one product (admin): hidden from listings, search, its page, carts and checkout",
+          auth=("admin",), body=BlockIn, response=ProductBlockOut, errors=(401, 403, 404, 422), tags=("admin",))
+def block_product(ctx: Ctx, product_id: str) -> ProductBlockOut:
+    return ProductBlockOut(**catalog.set_product_blocked(product_id, ctx.body.blocked))

@@ -34,6 +34,7 @@ from chalicelib.errors import (
     DomainError,
     Forbidden,
     Internal,
+    MethodNotAllowed,
     PayloadTooLarge,
     Unavailable,
     UnsupportedMediaType,
@@ -97,6 +98,22 @@ class RouteSpec:
 
 
 ROUTES: list[RouteSpec] = []
+
+# Errors Chalice answers before any view runs (a method the path does not have) pass through
+# this blueprint's middleware and leave as problem+json like every other error.
+edge = Blueprint(__name__)
+
+
+@edge.middleware("http")
+def _chalice_errors_as_problems(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    response = get_response(event)
+    if response.status_code == 405 and response.headers.get("Content-Type") != PROBLEM_JSON:
+        allowed = response.headers.get("Allow", "")
+        method = (event.method if event is not None else "") or "this method"
+        problem = problem_response(MethodNotAllowed(f"{method} is not supported here; allowed: {allowed}"))
+        problem.headers["Allow"] = allowed
+        return problem
+    return response
 
 
 def problem_response(err: DomainError, request_id: str = "-") -> Response:

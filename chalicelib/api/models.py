@@ -19,6 +19,12 @@ class Out(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class BlockIn(Body):
+    """An admin's block switch (a seller, a product)."""
+
+    blocked: bool
+
+
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 MinorUnits = Annotated[int, Field(ge=0, le=10**12, description="integer minor units (kopecks, cents)")]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:~\-]+$")]

@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints, field_validator
 
 from chalicelib.api.auth import Email, Language, _email
 from chalicelib.api.http import endpoint
-from chalicelib.api.models import Body, Out
+from chalicelib.api.models import BlockIn, Body, Out
 from chalicelib.config import settings
 from chalicelib.services import shops
 
@@ -75,10 +75,6 @@ class PublicShopOut(Out):
     language: str
     currency: str
     delivery_methods: list[DeliveryMethodOut]
-
-
-class BlockIn(Body):
-    blocked: bool
 
 
 @endpoint(bp, "/seller/shop", method="PUT", summary="Create or replace my shop", auth=("seller",), body=ShopIn,

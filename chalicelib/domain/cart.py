@@ -40,13 +40,18 @@ def is_limited(product: Mapping[str, Any]) -> bool:
 
 def stock_of(product: Mapping[str, Any] | None) -> int | None:
     """Units that can be ordered now: 0 if unavailable, None when not limited."""
-    if product is None or not product.get("available"):
+    if not offered(product):
         return 0
     return int(product["stock"]) if is_limited(product) else None
 
 
+def offered(product: Mapping[str, Any] | None) -> bool:
+    """In the seller's current feed as available, and not blocked by an admin."""
+    return bool(product and product.get("available") and not product.get("blocked"))
+
+
 def sellable(product: Mapping[str, Any] | None, shop: Mapping[str, Any] | None) -> bool:
-    return bool(product and product.get("available") and shop is not None and not shop.get("blocked"))
+    return offered(product) and shop is not None and not shop.get("blocked")
 
 
 def line_issues(line: Mapping[str, Any], product: Mapping[str, Any] | None,

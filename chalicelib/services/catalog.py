@@ -191,6 +191,26 @@ def list_products(*, category: str | None = None, seller: str | None = None, min
     return out, next_cursor
 
 
+# --- admin ----------------------------------------------------------------------------------
+
+
+def set_product_blocked(product_id: str, blocked: bool) -> dict[str, Any]:
+    """Block (hide from listings, search, the product page, carts and checkout) or unblock one
+    product. Three UpdateItems and, when the flag changes, the product's search postings."""
+    from chalicelib.search.indexer import apply_changes
+
+    before = store.set_blocked(product_id, blocked)
+    if before is None:
+        raise NotFound("no such product")
+    after = {k: v for k, v in before.items() if k != "blocked"}
+    if blocked:
+        after["blocked"] = True
+    if bool(before.get("blocked")) != blocked:
+        apply_changes([(before, after)])
+    return {"product_id": product_id, "seller_id": before["seller_id"], "name": before.get("name", ""),
+            "blocked": blocked}
+
+
 # --- product page --------------------------------------------------------------------------
 
 

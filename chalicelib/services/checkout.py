@@ -101,7 +101,7 @@ def _explain(err: OutOfStock) -> OutOfStock:
     for line in failing:
         product = products.get(line["product_id"])
         available = rules.stock_of(product)
-        reason = rules.UNAVAILABLE if available == 0 and not (product or {}).get("available") else (
+        reason = rules.UNAVAILABLE if available == 0 and not rules.offered(product) else (
             rules.NOT_ENOUGH_STOCK if available is not None and available < line["requested"] else "price_changed")
         lines.append({**line, "available": available, "reason": reason})
     return OutOfStock(rules.failure_detail(lines), lines=lines)

@@ -135,21 +135,12 @@ class _Fingerprints:
         return self._slots[self._find(self._slots, fp)] == fp
 
 
-_indexer_warned = False
-
-
 def _index(changes: list[tuple[dict[str, Any] | None, dict[str, Any]]]) -> None:
     """Hand product changes to the search index (owned by chalicelib/search)."""
-    global _indexer_warned
     if not changes:
         return
-    try:
-        from chalicelib.search.indexer import apply_changes
-    except ImportError:
-        if not _indexer_warned:
-            logs.event("search indexer not installed; skipping index updates")
-            _indexer_warned = True
-        return
+    from chalicelib.search.indexer import apply_changes
+
     apply_changes(changes)
 
 
@@ -605,6 +596,8 @@ class FeedImport:
             if old:
                 self.counts.updated += 1
                 product["created_at"] = old.get("created_at") or self.now
+                if old.get("blocked"):
+                    product["blocked"] = True  # the admin's block outlives the seller's feeds
             else:
                 self.counts.created += 1
                 product["created_at"] = self.now

@@ -34,7 +34,7 @@ from chalicelib.store.values import plain
 # What a listing card shows; the listing items project exactly these.
 CARD_FIELDS = (
     "product_id", "seller_id", "name", "price", "currency", "old_price", "available",
-    "category_id", "category_name", "vendor", "created_at",
+    "category_id", "category_name", "vendor", "created_at", "blocked",
 )
 KEY_FIELDS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "GSI4PK", "GSI4SK", "ttl")
 NAME_KEY_CHARS = 200
@@ -156,6 +156,33 @@ def batch_get_products(product_ids: list[str]) -> dict[str, dict[str, Any]]:
 def get_product(product_id: str) -> dict[str, Any] | None:
     item = _table().get_item(Key=keys.product(product_id)).get("Item")
     return strip_keys(item) if item else None
+
+
+def set_blocked(product_id: str, blocked: bool) -> dict[str, Any] | None:
+    """Set or clear the admin's ``blocked`` flag on the product item and its listing items, in
+    place (UpdateItem: stock and price, which checkouts change concurrently, are not rewritten).
+    Returns the product as it was, None when there is no such product."""
+    update: dict[str, Any] = (
+        {"UpdateExpression": "SET blocked = :t", "ExpressionAttributeValues": {":t": True}} if blocked
+        else {"UpdateExpression": "REMOVE blocked"}
+    )
+    try:
+        before = _table().update_item(Key=keys.product(product_id), ConditionExpression="attribute_exists(PK)",
+                                      ReturnValues="ALL_OLD", **update)["Attributes"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return None
+        raise
+    listing = [keys.seller_listing(before["seller_id"], product_id)]
+    if before.get("category_id"):
+        listing.append(keys.category_listing(category_key(before["seller_id"], before["category_id"]), product_id))
+    for key in listing:
+        try:
+            _table().update_item(Key=key, ConditionExpression="attribute_exists(PK)", **update)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+    return strip_keys(before)
 
 
 def seller_products(seller_id: str, *, available_only: bool) -> Iterator[dict[str, Any]]:

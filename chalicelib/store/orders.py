@@ -72,6 +72,9 @@ INTERNAL = frozenset(
     {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "ttl", "applied_events"}
 )
 # Attributes ``transition(updates=...)`` may not touch: they are owned by this module.
+# A product may be reserved while the feed offers it at the price the customer saw, and no admin
+# has blocked it.
+_OFFERED = "available = :t AND price = :price AND attribute_not_exists(blocked)"
 MAX_LIST_PAGES = 10  # a filtered listing reads at most this many index pages per request
 PROTECTED = INTERNAL | {"order_id", "status", "timeline", "updated_at", "stock_released", "customer_id",
                         "seller_id", "created_at", "checkout_id"}
@@ -465,13 +468,13 @@ def place(
             items.append({"Update": {
                 **base,
                 "UpdateExpression": "SET stock = stock - :q",
-                "ConditionExpression": "available = :t AND price = :price AND stock >= :q",
+                "ConditionExpression": f"{_OFFERED} AND stock >= :q",
                 "ExpressionAttributeValues": av_item(values),
             }})
         else:
             items.append({"ConditionCheck": {
                 **base,
-                "ConditionExpression": "available = :t AND price = :price AND attribute_not_exists(stock)",
+                "ConditionExpression": f"{_OFFERED} AND attribute_not_exists(stock)",
                 "ExpressionAttributeValues": av_item(values),
             }})
     for o in orders:

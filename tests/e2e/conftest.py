@@ -17,6 +17,7 @@ output. The object it yields:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -140,17 +141,18 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("stack")
+@contextlib.contextmanager
+def running_stack(workdir: Path, *, demo: bool = False) -> Iterator[Stack]:
+    """``python -m local`` on a free port (with the demo data when ``demo``), until the block ends."""
     log_path = workdir / "stack.log"
-    port = free_port()
     env = dict(os.environ)
     env.pop("AWS_ENDPOINT_URL", None)
     for key, default in SHORT_TIMEOUTS.items():
         env[key] = os.environ.get(key, default)
     env["PYTHONUNBUFFERED"] = "1"
-    cmd = [sys.executable, "-m", "local", "--port", str(port), "--no-demo", "--state-file", str(workdir / "state.json")]
+    cmd = [sys.executable, "-m", "local", "--port", str(free_port()), "--state-file", str(workdir / "state.json")]
+    if not demo:
+        cmd.append("--no-demo")
     with log_path.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -161,3 +163,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         yield stack
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running

@@ -160,6 +160,8 @@ CASES: dict[tuple[str, str], Case] = {
     # admin only
     ("PUT", "/admin/sellers/{seller_id}/blocked"): Case(
         lambda w, who: (f"/admin/sellers/{w.other_seller.id}/blocked", {"json": {"blocked": False}}), owner="admin"),
+    ("PUT", "/admin/products/{product_id}/blocked"): Case(
+        lambda w, who: (f"/admin/products/{w.product_id}/blocked", {"json": {"blocked": False}}), owner="admin"),
 }
 
 

@@ -58,6 +58,17 @@ def test_can_answer_health_and_openapi(stack):
     assert "/health" in doc.json()["paths"]
 
 
+def test_unknown_paths_and_methods_get_problem_documents(stack):
+    for headers in ({}, {"Authorization": "Bearer whatever"}):
+        resp = stack.get("/no/such/route", headers=headers)
+        assert resp.status_code == 404, resp.text
+        assert resp.headers["Content-Type"] == "application/problem+json"
+        assert "openapi.json" in resp.json()["detail"]
+    resp = stack.request("PATCH", "/wallet")
+    assert (resp.status_code, resp.headers["Content-Type"]) == (405, "application/problem+json")
+    assert resp.headers["Allow"] == "GET"
+
+
 def test_stack_runs_with_the_callers_short_timeouts(stack):
     assert stack.env["SELLER_TIMEOUT_SECONDS"] == "5"
     assert stack.env["MOTO_PORT"] == stack.moto_url.rsplit(":", 1)[1]

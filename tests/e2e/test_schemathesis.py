@@ -65,6 +65,8 @@ FEED = (b'<?xml version="1.0" encoding="UTF-8"?><yml_catalog><shop><currencies><
         b'<offer id="fz2" available="true"><name>Fuzz hat</name><price>300</price><currencyId>RUR</currencyId>'
         b"<categoryId>1</categoryId></offer>"
         b'<offer id="fz3" available="true"><name>Fuzz piano</name><price>900000</price><currencyId>RUR</currencyId>'
+        b"<categoryId>1</categoryId></offer>"
+        b'<offer id="fz4" available="true"><name>Fuzz drum</name><price>7000</price><currencyId>RUR</currencyId>'
         b"<categoryId>1</categoryId></offer></offers></shop></yml_catalog>")
 ROLES = {(r.method.upper(), r.path): r.roles for r in ROUTES}
 
@@ -86,6 +88,7 @@ class World:
                                         if f["status"] == "succeeded"), None), 60, "the feed import")
         products = {p["name"]: p["product_id"] for p in s.get(f"/products?seller={self.seller['id']}").json()["items"]}
         self.boots, self.hat, self.piano = products["Fuzz boots"], products["Fuzz hat"], products["Fuzz piano"]
+        self.drum = products["Fuzz drum"]  # the one the admin operations may block
         self.topup(10_000_000)
         self.order = self.fresh_order("PAID")
         self.known = {"product_id": self.boots, "seller_id": self.seller["id"], "order_id": self.order,
@@ -203,11 +206,13 @@ class World:
             "PUT /cart/items/{product_id}": {"quantity": 2},
             "POST /wallet/topups": {"amount": 1000, "card": CARD},
             "PUT /admin/sellers/{seller_id}/blocked": {"blocked": False},
+            "PUT /admin/products/{product_id}/blocked": {"blocked": False},
         }
         if label not in bodies:
             return None
         params = {"PUT /cart/items/{product_id}": {"product_id": self.hat},
-                  "PUT /admin/sellers/{seller_id}/blocked": {"seller_id": self.other_seller["id"]}}
+                  "PUT /admin/sellers/{seller_id}/blocked": {"seller_id": self.other_seller["id"]},
+                  "PUT /admin/products/{product_id}/blocked": {"product_id": self.drum}}
         return {"body": bodies[label], **({"path_parameters": params[label]} if label in params else {})}
 
     def known_parameters(self, operation) -> dict[str, str] | None:
@@ -215,8 +220,9 @@ class World:
         if not names or not all(n in self.known for n in names):
             return None
         known = {n: self.known[n] for n in names}
-        if operation.path.startswith("/admin/"):  # never block the seller the other operations use
-            known["seller_id"] = self.other_seller["id"]
+        if operation.path.startswith("/admin/"):  # never block what the other operations use
+            known.update({k: v for k, v in (("seller_id", self.other_seller["id"]), ("product_id", self.drum))
+                          if k in known})
         return known
 
 

@@ -193,3 +193,51 @@ def test_error_on_cursor_of_another_listing_is_a_clean_422(feeds, shop_a, shop_b
     assert feeds.api.http.get(f"/categories?cursor={products}").status_code == 422
     assert feeds.api.http.get(f"/products?cursor={categories}").status_code == 422
     assert feeds.api.http.get(f"/seller/feeds?cursor={categories}", headers=shop_a.headers).status_code == 422
+
+
+def test_admin_blocked_product_is_hidden_everywhere_until_unblocked(feeds, shop_a, shop_b, admin, register):
+    http = feeds.api.http
+    pid = product_id(shop_a.id, "h1")
+    category = next(i for i in feeds.products(seller=shop_a.id) if i["product_id"] == pid)["category"]["id"]
+
+    def shown() -> dict[str, bool]:
+        def has(items):
+            return pid in {i["product_id"] for i in items}
+
+        return {
+            "all": has(feeds.products()),
+            "seller": has(feeds.products(seller=shop_a.id, sort="price")),
+            "category": has(feeds.products(category=category, sort="name")),
+            "page": http.get(f"/products/{pid}").status_code == 200,
+            "search": has(http.get("/search?q=sonica").json_body["items"]),
+        }
+
+    everywhere = dict.fromkeys(("all", "seller", "category", "page", "search"), True)
+    assert shown() == everywhere
+    block = {"body": json.dumps({"blocked": True}), "headers": admin.headers}
+    resp = http.put(f"/admin/products/{pid}/blocked", **block)
+    assert resp.status_code == 200, resp.body
+    assert resp.json_body == {"product_id": pid, "seller_id": shop_a.id, "name": "Наушники Sonica", "blocked": True}
+    assert shown() == dict.fromkeys(everywhere, False)
+    assert "Наушники Sonica" not in names(feeds.products(seller=shop_a.id)) and len(feeds.products()) == 6
+
+    # the seller's next feed (the product changed) does not lift the admin's block
+    feeds.drop(shop_a.id, yml(offer("h1", "Наушники Sonica", "4500", category="10") + offer("d2", "Лампа", "990",
+                                                                                            category="2"), CATS))
+    assert shown() == dict.fromkeys(everywhere, False)
+
+    resp = http.put(f"/admin/products/{pid}/blocked", body=json.dumps({"blocked": False}), headers=admin.headers)
+    assert resp.status_code == 200 and resp.json_body["blocked"] is False
+    assert shown() == everywhere
+    assert http.get(f"/products/{pid}").json_body["price"]["amount"] == 450000
+
+
+def test_error_on_blocking_an_unknown_product_or_without_the_admin_role(feeds, shop_a, admin, register):
+    http, body = feeds.api.http, json.dumps({"blocked": True})
+    assert http.put("/admin/products/p-missing/blocked", body=body, headers=admin.headers).status_code == 404
+    pid = product_id(shop_a.id, "h1")
+    assert http.put(f"/admin/products/{pid}/blocked", body=body, headers=shop_a.headers).status_code == 403
+    assert http.put(f"/admin/products/{pid}/blocked", body=body).status_code == 401
+    resp = http.put(f"/admin/products/{pid}/blocked", body=json.dumps({"blocked": "maybe"}), headers=admin.headers)
+    assert resp.status_code == 422 and resp.json_body["errors"][0]["field"] == "blocked"
+    assert http.get(f"/products/{pid}").status_code == 200

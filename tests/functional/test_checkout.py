@@ -198,6 +198,38 @@ def test_error_on_unavailable_product_or_blocked_seller(shopper, sellers):
     assert orders_of(shopper) == []
 
 
+def test_error_on_a_product_the_admin_blocked_before_or_during_checkout(shopper, sellers, admin, monkeypatch):
+    one, _ = sellers
+    early = f.put_product(f.product(one.id, stock=4))
+    late = f.put_product(f.product(one.id, stock=4))
+    shopper.add(early["product_id"], 1)
+    shopper.add(late["product_id"], 1)
+
+    def block(pid):
+        resp = shopper.api.http.put(f"/admin/products/{pid}/blocked", body=json.dumps({"blocked": True}),
+                                    headers=admin.headers)
+        assert resp.status_code == 200, resp.body
+
+    block(early["product_id"])
+    lines = {x["product_id"]: x["issues"] for x in shopper.cart().json_body["carts"][0]["lines"]}
+    assert lines == {early["product_id"]: ["unavailable"], late["product_id"]: []}
+    assert shopper.remove(early["product_id"]).status_code in (200, 204)
+    real = cart_store.snapshot
+
+    def stale_then_blocked(*args, **kwargs):  # blocked after the cart was read
+        result = real(*args, **kwargs)
+        block(late["product_id"])
+        return result
+
+    monkeypatch.setattr(cart_store, "snapshot", stale_then_blocked)
+    resp = shopper.checkout(f.checkout_body({one.id: "courier"}))
+    assert resp.status_code == 409, resp.body
+    assert resp.json_body["lines"] == [{"product_id": late["product_id"], "requested": 1, "available": 0,
+                                        "reason": "unavailable"}]
+    assert (f.stock_of(early["product_id"]), f.stock_of(late["product_id"])) == (4, 4)
+    assert orders_of(shopper) == []
+
+
 def test_error_on_bad_checkout_input_reserves_nothing(shopper, sellers):
     one, two = sellers
     a = f.put_product(f.product(one.id, stock=5))

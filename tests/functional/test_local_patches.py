@@ -303,6 +303,22 @@ def test_a_task_token_callback_is_answered_while_another_execution_is_starting(l
         assert caught.value.response["Error"]["Code"] == "InvalidToken"
 
 
+def test_a_path_no_route_has_is_a_404_problem_document():
+    from chalice.config import Config
+    from chalice.local import LocalGateway
+
+    from app import app
+    from chalicelib.errors import no_route_problem
+
+    patches.unknown_paths_are_problem_404()
+    gateway = LocalGateway(app, Config(chalice_stage="local"))
+    for headers in ({}, {"Authorization": "Bearer x"}):
+        resp = gateway.handle_request(method="GET", path="/no/such/route", headers=headers, body=b"")
+        assert resp["statusCode"] == 404
+        assert resp["headers"]["Content-Type"] == "application/problem+json"
+        assert json.loads(resp["body"]) == no_route_problem()
+
+
 def test_local_server_accepts_bursts_of_connections():
     from chalice import local as chalice_local
 

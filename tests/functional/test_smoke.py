@@ -23,3 +23,11 @@ def test_json_with_charset_is_accepted(api):
     resp = api.http.post("/auth/login", body=b'{"email": "nobody@example.com", "password": "x"}',
                          headers={"Content-Type": "application/json; charset=utf-8"})
     assert resp.status_code == 401
+
+
+def test_error_on_a_method_the_path_does_not_have_is_problem_json(api):
+    resp = api.http.delete("/products")
+    assert resp.status_code == 405
+    assert resp.headers["Content-Type"] == "application/problem+json"
+    assert resp.headers["Allow"] == "GET"
+    assert resp.json_body["status"] == 405 and "DELETE" in resp.json_body["detail"]

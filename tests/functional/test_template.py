@@ -246,3 +246,17 @@ def test_deploy_points_every_function_at_the_uploaded_zip(sam):
     uris = {r["Properties"]["CodeUri"] for r in _resources(out, "AWS::Serverless::Function").values()}
     assert uris == {"s3://artifacts/deployment.zip"}
     assert sam["Resources"]["APIHandler"]["Properties"]["CodeUri"] == "./deployment.zip"  # input untouched
+
+
+def test_gateway_answers_unknown_paths_with_the_local_stacks_404_problem(sam):
+    from chalicelib.errors import no_route_problem
+
+    api = sam["Resources"]["RestAPI"]
+    assert api["Type"] == "AWS::Serverless::Api"  # chalice's API, with our responses merged in
+    responses = api["Properties"]["GatewayResponses"]
+    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["StatusCode"] == "404"
+    assert json.loads(missing["ResponseTemplates"]["application/json"]) == no_route_problem()
+    for kind in ("MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"):
+        assert responses[kind]["ResponseParameters"]["Headers"]["Content-Type"] == "'application/problem+json'"
+
