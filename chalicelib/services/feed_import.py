@@ -135,6 +135,18 @@ class _Fingerprints:
         return self._slots[self._find(self._slots, fp)] == fp
 
 
+def _keep_reservations(product: dict[str, Any], old: dict[str, Any]) -> None:
+    """The feed counts what is in the seller's warehouse, including units sold but not shipped
+    yet (``reserved`` on the product, kept by checkout, cancellation and shipment): what can be
+    ordered is the feed's count less those."""
+    reserved = int(old.get("reserved") or 0)
+    if reserved <= 0:
+        return
+    product["reserved"] = reserved
+    if product.get("stock") is not None:
+        product["stock"] = max(int(product["stock"]) - reserved, 0)
+
+
 def _index(changes: list[tuple[dict[str, Any] | None, dict[str, Any]]]) -> None:
     """Hand product changes to the search index (owned by chalicelib/search)."""
     if not changes:
@@ -598,6 +610,7 @@ class FeedImport:
                 product["created_at"] = old.get("created_at") or self.now
                 if old.get("blocked"):
                     product["blocked"] = True  # the admin's block outlives the seller's feeds
+                _keep_reservations(product, old)
             else:
                 self.counts.created += 1
                 product["created_at"] = self.now

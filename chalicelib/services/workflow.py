@@ -304,6 +304,7 @@ def shipment_decided(ev: StepEvent) -> dict[str, Any]:
     and refund follow) or ``waiting`` (nothing decided: wait again)."""
     status = _order(ev.order_id)["status"]
     if status in (st.SHIPPED, st.DELIVERED):
+        orders_store.ship_reserved(ev.order_id)  # the units left the warehouse: no longer reserved
         return {"outcome": "shipped"}
     if status == st.CANCELLED:
         return {"outcome": "cancelled"}

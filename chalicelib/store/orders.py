@@ -12,7 +12,10 @@ Order item (``keys.order(order_id)``; money is integer minor units in ``currency
      timeline: [{event_id, type, at, actor, detail, status}]}
 
 ``reserved`` says whether checkout decremented that product's ``stock`` (products without a
-stock count are not limited, so nothing was reserved and ``restock`` skips them).
+stock count are not limited, so nothing was reserved and ``restock`` skips them). Checkout also
+adds the units to the product's ``reserved`` count — units sold but still in the seller's
+warehouse — which ``restock`` (cancelled) or ``ship_reserved`` (shipped) takes off again; the
+feed import sets ``stock`` = the feed's count − ``reserved`` (``services/feed_import.py``).
 
 Contract (statuses and allowed moves: ``chalicelib/domain/orders.py``):
 
@@ -28,6 +31,8 @@ Contract (statuses and allowed moves: ``chalicelib/domain/orders.py``):
 - ``restock(order_id) -> bool`` — return the reserved stock exactly once: one
   TransactWriteItems flipping ``stock_released`` false→true together with the product stock
   increments; False when it was already done.
+- ``ship_reserved(order_id) -> bool`` — the shipped order's units leave the products'
+  ``reserved`` counts, exactly once (the order's ``reservation_shipped`` flag).
 - ``set_task(order_id, kind, token)``, ``get_task(order_id, kind)``, ``delete_task(order_id,
   kind)`` — Step Functions task tokens kept server-side (kind: payment | seller | delivery).
   Never log them; they are never returned by ``get_order`` or any route.
@@ -348,9 +353,9 @@ def restock(order_id: str, *, actor: str = "system") -> bool:
     """Give the order's reserved units back to their products, exactly once.
 
     One TransactWriteItems: the order's ``stock_released`` false→true (the guard: a second
-    call, or a concurrent one, fails on it and returns False) and ``stock + q`` per reserved
-    product. A product whose stock count disappeared since (its feed stopped giving one, so it
-    is unlimited now) is skipped rather than given a count.
+    call, or a concurrent one, fails on it and returns False) and, per reserved product,
+    ``stock + q`` and ``reserved - q``. A product whose stock count disappeared since (its feed
+    stopped giving one, so it is unlimited now) is skipped rather than given a count.
     """
     order = get_order(order_id)
     if order is None:
@@ -358,34 +363,57 @@ def restock(order_id: str, *, actor: str = "system") -> bool:
     if order.get("stock_released"):
         return False
     reserved = [i for i in order.get("items", []) if i.get("reserved")]
-    catalog = settings().catalog_table
     entry = make_event({"type": "stock_released", "actor": actor,
                         "detail": {"units": sum(i["quantity"] for i in reserved)}})
+    order_update = {
+        "UpdateExpression": "SET stock_released = :t, #tl = list_append(if_not_exists(#tl, :empty), :ev)",
+        "ConditionExpression": "stock_released = :f",
+        "ExpressionAttributeNames": {"#tl": "timeline"},
+        "ExpressionAttributeValues": {":t": True, ":f": False, ":ev": [entry], ":empty": []},
+    }
+    product_update = {"UpdateExpression": "SET stock = stock + :q, reserved = if_not_exists(reserved, :q) - :q",
+                      "ConditionExpression": "attribute_exists(stock)"}
+    return _with_reserved_products(order_id, order_update, product_update, reserved)
+
+
+def ship_reserved(order_id: str) -> bool:
+    """The order's units left the seller's warehouse: take them off their products' ``reserved``
+    counts (the seller's next feed no longer counts them), exactly once; ``stock`` is unchanged.
+    Guarded by the order's ``reservation_shipped`` flag; an order whose stock was released
+    (cancelled) has nothing to ship."""
+    order = get_order(order_id)
+    if order is None:
+        raise NotFound(f"order {order_id} does not exist")
+    if order.get("reservation_shipped") or order.get("stock_released"):
+        return False
+    order_update = {
+        "UpdateExpression": "SET reservation_shipped = :t",
+        "ConditionExpression": "attribute_not_exists(reservation_shipped) AND stock_released = :f",
+        "ExpressionAttributeValues": {":t": True, ":f": False},
+    }
+    product_update = {"UpdateExpression": "SET reserved = reserved - :q",
+                      "ConditionExpression": "reserved >= :q"}
+    reserved = [i for i in order.get("items", []) if i.get("reserved")]
+    return _with_reserved_products(order_id, order_update, product_update, reserved)
+
+
+def _with_reserved_products(order_id: str, order_update: dict[str, Any], product_update: dict[str, Any],
+                            reserved: list[dict[str, Any]]) -> bool:
+    """One TransactWriteItems: the order's guarded flag update and one update per reserved
+    product (``:q`` = the line's quantity). False when the order's guard fails (done before);
+    a product whose own condition fails is left out and the rest is written."""
+    catalog = settings().catalog_table
     while True:
-        order_update = {
-            "Update": {
-                "TableName": table_name(),
-                "Key": av_item(keys.order(order_id)),
-                "UpdateExpression": "SET stock_released = :t, #tl = list_append(if_not_exists(#tl, :empty), :ev)",
-                "ConditionExpression": "stock_released = :f",
-                "ExpressionAttributeNames": {"#tl": "timeline"},
-                "ExpressionAttributeValues": av_item({":t": True, ":f": False, ":ev": [entry], ":empty": []}),
-            }
-        }
+        order_item = {"Update": {"TableName": table_name(), "Key": av_item(keys.order(order_id)),
+                                 **{k: av_item(v) if k == "ExpressionAttributeValues" else v
+                                    for k, v in order_update.items()}}}
         products = [
-            {
-                "Update": {
-                    "TableName": catalog,
-                    "Key": av_item(keys.product(i["product_id"])),
-                    "UpdateExpression": "SET stock = stock + :q",
-                    "ConditionExpression": "attribute_exists(stock)",
-                    "ExpressionAttributeValues": av_item({":q": i["quantity"]}),
-                }
-            }
+            {"Update": {"TableName": catalog, "Key": av_item(keys.product(i["product_id"])), **product_update,
+                        "ExpressionAttributeValues": av_item({":q": i["quantity"]})}}
             for i in reserved
         ]
         try:
-            transact([order_update, *products])
+            transact([order_item, *products])
             return True
         except ClientError as exc:
             codes = cancellation_codes(exc)
@@ -464,10 +492,10 @@ def place(
         values = {":t": True, ":price": r["price"]}
         base = {"TableName": catalog, "Key": av_item(keys.product(r["product_id"]))}
         if r["limited"]:
-            values[":q"] = r["quantity"]
+            values.update({":q": r["quantity"], ":zero": 0})
             items.append({"Update": {
                 **base,
-                "UpdateExpression": "SET stock = stock - :q",
+                "UpdateExpression": "SET stock = stock - :q, reserved = if_not_exists(reserved, :zero) + :q",
                 "ConditionExpression": f"{_OFFERED} AND stock >= :q",
                 "ExpressionAttributeValues": av_item(values),
             }})

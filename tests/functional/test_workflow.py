@@ -281,3 +281,40 @@ def test_only_the_orders_seller_and_customer_may_act(flow):
     assert flow.api.http.post(f"/seller/orders/{oid}/confirm").status_code == 401
     assert flow.post("/seller/orders/o000000000000nothing0000000/confirm", seller).status_code == 404
     assert flow.order(oid)["status"] == "PAID"
+
+
+def test_a_new_feed_counts_the_units_sold_but_not_yet_shipped(flow, aws, register):
+    """The seller's feed counts their warehouse: units of unshipped orders are still in it and
+    must not be sold twice; shipped ones have left it; cancelled ones are for sale again."""
+    from tests.functional.feed_support import Feeds, offer, yml
+
+    seller, customer = flow.seller(stock=5), flow.customer(balance=1_000_000)
+    product = seller.product
+    feeds = Feeds(flow.api, aws, register)
+
+    def feed_says(stock: int, name: str) -> None:  # a changed name: the product is rewritten
+        extra = f"<count>{stock}</count>"
+        record = feeds.drop(seller.id, yml(offer(product["offer_id"], name, "100", extra=extra)))
+        assert record["status"] == "succeeded", record
+
+    def stock() -> int:
+        return flow.api.http.get(f"/products/{product['product_id']}").json_body["stock"]
+
+    feed_says(5, "Winter boots")
+    shipped = flow.buy(customer, seller, quantity=2)["order_id"]
+    flow.wait_parked(shipped, "seller")
+    assert flow.post(f"/seller/orders/{shipped}/confirm", seller).status_code == 200
+    flow.wait_parked(shipped, "shipment")
+    assert flow.post(f"/seller/orders/{shipped}/ship", seller).status_code == 200
+    flow.wait_parked(shipped, "receipt")
+    pending = flow.buy(customer, seller, quantity=1)["order_id"]
+    assert stock() == 2
+
+    feed_says(3, "Winter boots v2")  # 5 − 2 shipped are in the warehouse; 1 of them is sold
+    assert stock() == 2
+    flow.wait_parked(pending, "seller")
+    assert flow.post(f"/orders/{pending}/cancel", customer).status_code == 200
+    flow.wait_event(pending, "stock_released")
+    assert stock() == 3
+    feed_says(3, "Winter boots v3")
+    assert stock() == 3

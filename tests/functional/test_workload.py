@@ -308,6 +308,8 @@ def settled(order: dict[str, Any], hold: dict[str, Any] | None) -> bool:
     if status == "CANCELLED":
         # never paid, paid and released, or confirmed (captured) and then refunded
         return bool(order.get("stock_released")) and state in (None, dl.RELEASED, dl.REFUNDED)
+    if status in ("SHIPPED", "DELIVERED") and any(i.get("reserved") for i in order.get("items", [])):
+        return state == dl.CAPTURED and bool(order.get("reservation_shipped"))
     return status in ("CONFIRMED", "SHIPPED", "DELIVERED") and state == dl.CAPTURED
 
 
@@ -367,14 +369,21 @@ def violations(world: World) -> list[str]:
     if missing:
         found.append(f"acknowledged orders are missing: {sorted(missing)}")
     reserved: Counter[str] = Counter()
+    unshipped: Counter[str] = Counter()  # sold, still in the seller's warehouse
     for order in orders.values():
         if not order.get("stock_released"):
             for line in order.get("items", []):
                 if line.get("reserved"):
                     reserved[line["product_id"]] += int(line["quantity"])
+                    if not order.get("reservation_shipped"):
+                        unshipped[line["product_id"]] += int(line["quantity"])
     catalog = clients.table(settings().catalog_table)
     for pid, product in world.products.items():
-        stock = int(catalog.get_item(Key=keys.product(pid), ConsistentRead=True)["Item"]["stock"])
+        item = catalog.get_item(Key=keys.product(pid), ConsistentRead=True)["Item"]
+        stock = int(item["stock"])
+        if int(item.get("reserved", 0)) != unshipped[pid]:
+            found.append(f"product {pid}: reserved {item.get('reserved', 0)} != units of unshipped orders "
+                         f"{unshipped[pid]}")
         if stock < 0:
             found.append(f"product {pid} oversold: stock {stock}")
         if stock + reserved[pid] != int(product["stock"]):
