@@ -77,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start()
         _wait_healthy(stack.url)
-        # one machine-readable line for scripts and the e2e fixture, then the human banner
-        print(READY_PREFIX + json.dumps(stack.state()), flush=True)
+        # one machine-readable line for scripts (in ONE write: other threads log to the same
+        # stream; the e2e tests read --state-file instead), then the human banner
+        sys.stdout.write(f"{READY_PREFIX}{json.dumps(stack.state())}\n")
+        sys.stdout.flush()
         print(banner(stack, not args.no_demo), flush=True)
         if not args.no_demo:
             from local import demo

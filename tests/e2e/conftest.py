@@ -2,9 +2,9 @@
 
 ``stack`` starts ``python -m local --no-demo`` on free ports with short workflow timeouts
 (``PAYMENT_TIMEOUT_SECONDS`` / ``SELLER_TIMEOUT_SECONDS`` / ``DELIVERY_AUTO_SECONDS``: 5 s
-unless the environment sets them), waits for its ``LOCAL_STACK_READY {json}`` line and
-``/health``, and stops it at the end. If the stack dies or hangs, the test fails with its
-output. The object it yields:
+unless the environment sets them), waits for the state file it writes once it serves and
+for ``/health``, and stops it at the end (``start_stack`` / ``running_stack`` start others).
+If the stack dies or hangs, the test fails with its output. The object it yields:
 
 - ``url`` (the API), ``moto_url`` (the AWS endpoint), ``env`` (what the app runs with:
   table names, ``FEEDS_BUCKET``, ``USER_POOL_ID``, ``ORDER_STATE_MACHINE_ARN``,
@@ -35,7 +35,6 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-READY_PREFIX = "LOCAL_STACK_READY "
 START_TIMEOUT = float(os.environ.get("E2E_START_TIMEOUT", "90"))
 SHORT_TIMEOUTS = {
     "PAYMENT_TIMEOUT_SECONDS": "5",
@@ -117,18 +116,44 @@ class Stack:
             time.sleep(0.1)
 
 
-def _wait_ready(proc: subprocess.Popen, log_path: Path) -> dict[str, Any]:
+def _wait_ready(proc: subprocess.Popen, log_path: Path, state_path: Path) -> dict[str, Any]:
+    """The stack's state, from the file it writes atomically once it serves (its log is shared
+    by several threads, so a line there may be interleaved with another)."""
     deadline = time.monotonic() + START_TIMEOUT
     while True:
+        if state_path.exists():
+            return json.loads(state_path.read_text(encoding="utf-8"))
         text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
-        for line in text.splitlines():
-            if line.startswith(READY_PREFIX):
-                return json.loads(line[len(READY_PREFIX):])
         if proc.poll() is not None:
             pytest.fail(f"the local stack exited with {proc.returncode} before it was ready:\n{text[-6000:]}")
         if time.monotonic() > deadline:
             pytest.fail(f"the local stack was not ready in {START_TIMEOUT:.0f} s:\n{text[-6000:]}")
         time.sleep(0.1)
+
+
+def start_stack(workdir: Path, *, timeouts: dict[str, str] | None = None, demo: bool = False) -> Stack:
+    """``python -m local`` on a free port (with the demo data when ``demo``), answering /health.
+    ``timeouts``: the workflow's (default ``SHORT_TIMEOUTS``, unless the environment sets them)."""
+    log_path, state_path = workdir / "stack.log", workdir / "state.json"
+    env = dict(os.environ)
+    env.pop("AWS_ENDPOINT_URL", None)
+    if timeouts is None:
+        timeouts = {key: os.environ.get(key, default) for key, default in SHORT_TIMEOUTS.items()}
+    env.update(timeouts, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "local", "--port", str(free_port()), "--state-file", str(state_path)]
+    if not demo:
+        cmd.append("--no-demo")
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        state = _wait_ready(proc, log_path, state_path)
+        stack = Stack(url=state["url"], moto_url=state["moto_url"], env=state["env"], log_path=log_path, process=proc)
+        resp = stack.get("/health")
+        assert resp.status_code == 200, resp.text
+    except BaseException:
+        _stop(proc)
+        raise
+    return stack
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -143,26 +168,12 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def running_stack(workdir: Path, *, demo: bool = False) -> Iterator[Stack]:
-    """``python -m local`` on a free port (with the demo data when ``demo``), until the block ends."""
-    log_path = workdir / "stack.log"
-    env = dict(os.environ)
-    env.pop("AWS_ENDPOINT_URL", None)
-    for key, default in SHORT_TIMEOUTS.items():
-        env[key] = os.environ.get(key, default)
-    env["PYTHONUNBUFFERED"] = "1"
-    cmd = [sys.executable, "-m", "local", "--port", str(free_port()), "--state-file", str(workdir / "state.json")]
-    if not demo:
-        cmd.append("--no-demo")
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    """``start_stack`` until the block ends."""
+    stack = start_stack(workdir, demo=demo)
     try:
-        state = _wait_ready(proc, log_path)
-        stack = Stack(url=state["url"], moto_url=state["moto_url"], env=state["env"], log_path=log_path, process=proc)
-        resp = stack.get("/health")
-        assert resp.status_code == 200, resp.text
         yield stack
     finally:
-        _stop(proc)
+        _stop(stack.process)
 
 
 @pytest.fixture(scope="session")

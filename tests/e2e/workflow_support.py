@@ -9,9 +9,6 @@ scenarios where people click through at human-ish speed on a busy CI machine; th
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
@@ -21,30 +18,13 @@ import boto3
 import pytest
 
 from chalicelib.store import keys
-from tests.e2e.conftest import ROOT, Stack, _stop, _wait_ready, free_port
+from tests.e2e.conftest import Stack, _stop, start_stack
 from tests.unit.commerce import factories as f
 from tests.waiting import wait_until
 
 PASSWORD = "secret-pass-1"
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
 PATIENT_TIMEOUTS = {"PAYMENT_TIMEOUT_SECONDS": "60", "SELLER_TIMEOUT_SECONDS": "60", "DELIVERY_AUTO_SECONDS": "60"}
-
-
-def start_stack(workdir, timeouts: dict[str, str]) -> tuple[Stack, subprocess.Popen]:
-    log_path = workdir / "stack.log"
-    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    env.update(timeouts, PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "local", "--port", str(free_port()), "--no-demo",
-           "--state-file", str(workdir / "state.json")]
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        state = _wait_ready(proc, log_path)
-    except BaseException:
-        _stop(proc)
-        raise
-    return Stack(url=state["url"], moto_url=state["moto_url"], env=state["env"], log_path=log_path,
-                 process=proc), proc
 
 
 _PATIENT: dict[str, Stack] = {}
@@ -55,9 +35,8 @@ def patient_stack_fixture(request, tmp_path_factory) -> Stack:
     """One patient stack for the whole session, however many modules import this fixture (a
     session-scoped fixture imported into two modules would start two); stopped at exit."""
     if "stack" not in _PATIENT:
-        stack, proc = start_stack(tmp_path_factory.mktemp("patient-stack"), PATIENT_TIMEOUTS)
-        request.config.add_cleanup(lambda: _stop(proc))
-        assert stack.get("/health").status_code == 200
+        stack = start_stack(tmp_path_factory.mktemp("patient-stack"), timeouts=PATIENT_TIMEOUTS)
+        request.config.add_cleanup(lambda: _stop(stack.process))
         _PATIENT["stack"] = stack
     stack = _PATIENT["stack"]
     if stack.process.poll() is not None:
