@@ -175,6 +175,16 @@ IMPORT_DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 # S3 -> queue: which uploads start an import.
 FEEDS_NOTIFICATION_EVENTS = ("s3:ObjectCreated:*",)
 FEEDS_NOTIFICATION_PREFIX = FEEDS_PREFIX
+# A seller's browser may PUT a feed straight to its presigned URL from any origin (the URL is
+# the credential). CloudFormation's shape; ``feeds_cors_api`` gives PutBucketCors's.
+FEEDS_CORS_RULES = [{"AllowedMethods": ["PUT"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"],
+                     "ExposedHeaders": ["ETag"], "MaxAge": 3600}]
+
+
+def feeds_cors_api() -> dict[str, Any]:
+    return {"CORSRules": [{"AllowedMethods": r["AllowedMethods"], "AllowedOrigins": r["AllowedOrigins"],
+                           "AllowedHeaders": r["AllowedHeaders"], "ExposeHeaders": r["ExposedHeaders"],
+                           "MaxAgeSeconds": r["MaxAge"]} for r in FEEDS_CORS_RULES]}
 
 # The state machine definition's ``${Name}`` placeholders -> the Chalice function whose ARN
 # replaces it (CloudFormation ``DefinitionSubstitutions`` / ``local/bootstrap.py``).

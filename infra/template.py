@@ -224,6 +224,7 @@ def feeds(names: Names) -> dict[str, Any]:
                 "BucketEncryption": {
                     "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
                 },
+                "CorsConfiguration": {"CorsRules": res.FEEDS_CORS_RULES},
                 "NotificationConfiguration": {
                     "QueueConfigurations": [
                         {

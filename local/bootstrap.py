@@ -66,6 +66,7 @@ def create_bucket(endpoint: str | None, region: str, prefix: str) -> dict[str, s
         s3.create_bucket(Bucket=name)
     else:
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_bucket_cors(Bucket=name, CORSConfiguration=res.feeds_cors_api())
     return {"FEEDS_BUCKET": name}
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice import Blueprint, CORSConfig, Response
 from chalice.app import BadRequestError, Request
 from pydantic import BaseModel, ValidationError
 
@@ -46,6 +46,9 @@ PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 256 * 1024
 IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 ANY_USER = ("customer", "seller", "admin")
+# Browsers may call the API from any origin: it is authorized by a bearer token, never a cookie.
+CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+                  expose_headers=["Idempotent-Replayed", "Allow", "WWW-Authenticate"], max_age=600)
 
 
 @dataclass
@@ -264,7 +267,7 @@ def endpoint(
         view.__doc__ = handler.__doc__
         # Chalice would answer a wrong Content-Type with its own (non-problem) 415; the edge
         # checks it instead (``_check_media_type``), so every error is problem+json.
-        bp.route(path, methods=[method], content_types=["*/*"])(view)
+        bp.route(path, methods=[method], content_types=["*/*"], cors=CORS)(view)
         return handler
 
     return register

@@ -69,6 +69,23 @@ def test_unknown_paths_and_methods_get_problem_documents(stack):
     assert resp.headers["Allow"] == "GET"
 
 
+def test_a_browser_on_another_origin_may_call_the_api_and_upload_a_feed(stack):
+    origin = {"Origin": "https://shop.example"}
+    preflight = stack.request("OPTIONS", "/cart/items", headers={
+        **origin, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,idempotency-key"})
+    assert preflight.status_code == 200
+    allowed = preflight.headers["Access-Control-Allow-Headers"].lower()
+    assert {"authorization", "content-type", "idempotency-key"} <= set(allowed.split(","))
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    for resp in (stack.get("/products?limit=1", headers=origin), stack.get("/wallet", headers=origin)):
+        assert resp.headers["Access-Control-Allow-Origin"] == "*", resp.status_code  # answers and errors
+
+    s3 = stack.client("s3")
+    rules = s3.get_bucket_cors(Bucket=stack.env["FEEDS_BUCKET"])["CORSRules"]
+    assert [(r["AllowedMethods"], r["AllowedOrigins"]) for r in rules] == [(["PUT"], ["*"])]
+
+
 def test_stack_runs_with_the_callers_short_timeouts(stack):
     assert stack.env["SELLER_TIMEOUT_SECONDS"] == "5"
     assert stack.env["MOTO_PORT"] == stack.moto_url.rsplit(":", 1)[1]

@@ -260,3 +260,8 @@ def test_gateway_answers_unknown_paths_with_the_local_stacks_404_problem(sam):
     for kind in ("MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"):
         assert responses[kind]["ResponseParameters"]["Headers"]["Content-Type"] == "'application/problem+json'"
 
+
+def test_feeds_bucket_lets_browsers_put_to_presigned_urls(sam):
+    rules = sam["Resources"]["FeedsBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert [(r["AllowedMethods"], r["AllowedOrigins"]) for r in rules] == [(["PUT"], ["*"])]
+
