@@ -178,8 +178,9 @@ def baseline_write(path: Path, seller_id: str) -> tuple[float, int]:
     """The same items, written with plain BatchWriteItem calls; only the calls are timed."""
     from chalicelib import clients
     from chalicelib.config import settings
+    from chalicelib.domain.catalog import product_from_offer
     from chalicelib.feeds import FeedCategory, FeedOffer, read_feed
-    from chalicelib.services.feed_import import now_iso, product_from_offer
+    from chalicelib.services.feeds import now_iso
     from chalicelib.store import catalog as store
 
     ddb, table = clients.dynamodb_resource(), settings().catalog_table

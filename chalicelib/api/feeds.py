@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.models import Body, Limit, Out, Page
 from chalicelib.api.pagination import decode_cursor, encode_cursor
-from chalicelib.services import feed_import
+from chalicelib.services import feeds
 
 bp = Blueprint(__name__)
 
@@ -76,17 +76,17 @@ class FeedImportPage(Page):
           auth=("seller",), body=FeedUploadIn, response=FeedUploadOut, status=201, errors=(401, 403, 409, 422),
           tags=("feeds",))
 def create_feed_upload(ctx: Ctx) -> FeedUploadOut:
-    return FeedUploadOut(**feed_import.create_upload(ctx.user.user_id, ctx.body.filename))
+    return FeedUploadOut(**feeds.create_upload(ctx.user.user_id, ctx.body.filename))
 
 
 @endpoint(bp, "/seller/feeds", summary="My feed imports, newest first", auth=("seller",), query=FeedListQuery,
           response=FeedImportPage, errors=(401, 403, 422), tags=("feeds",))
 def list_feed_imports(ctx: Ctx) -> FeedImportPage:
-    items, last = feed_import.list_imports(ctx.user.user_id, ctx.query.limit, decode_cursor(ctx.query.cursor))
+    items, last = feeds.list_imports(ctx.user.user_id, ctx.query.limit, decode_cursor(ctx.query.cursor))
     return FeedImportPage(items=[FeedImportOut(**i) for i in items], next_cursor=encode_cursor(last))
 
 
 @endpoint(bp, "/seller/feeds/{feed_id}", summary="One feed import: status, counts, first errors, report URL",
           auth=("seller",), response=FeedImportOut, errors=(401, 403, 404), owner_scoped=True, tags=("feeds",))
 def get_feed_import(ctx: Ctx, feed_id: str) -> FeedImportOut:
-    return FeedImportOut(**feed_import.get_import(ctx.user.user_id, feed_id))
+    return FeedImportOut(**feeds.get_import(ctx.user.user_id, feed_id))

@@ -22,21 +22,109 @@ from (seller id, the feed's offer id). The stored catalog item carries these att
 | params | list[{name, unit, value}] | |
 | attributes | map str→str | everything else the feed gave |
 | available | bool | false when the seller deactivated it or a later feed dropped it |
-| stock | int or absent | units left; absent = the feed gives no count (not limited) |
+| stock | int or absent | units that can be ordered; absent = the feed gives no count (not limited) |
+| reserved | int or absent | units sold and not shipped yet (checkout adds, cancellation and shipment take off) |
+| blocked | true or absent | an admin hid the product (kept across re-imports) |
 | created_at, updated_at | str | ISO-8601 UTC |
 | content_hash | str | hash of the feed-derived fields: a re-import of the same data writes nothing |
 
-Checkout reserves stock with a conditional update on ``stock`` (never below zero) and on
-``available``.
+Checkout reserves stock with a conditional update on ``stock`` (never below zero), on
+``available`` and on ``blocked``. ``product_from_offer`` is what a feed's offer becomes; a
+feed's stock count is the seller's warehouse, so a re-import keeps the reservations
+(``keep_reservations``).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
+from dataclasses import astuple
+from typing import Any
+
+HASH_VERSION = "v1"  # part of every content hash: bump it when the offer → product mapping changes
+MAX_ITEM_BYTES = 380_000  # a product item must stay under DynamoDB's 400 KB
 
 
 def product_id(seller_id: str, offer_id: str) -> str:
     """Deterministic, URL-safe, short: ``p`` + 26 base32 chars of sha256(seller \\0 offer)."""
     digest = hashlib.sha256(f"{seller_id}\x00{offer_id}".encode()).digest()
     return "p" + base64.b32encode(digest).decode().rstrip("=").lower()[:26]
+
+
+# --- a feed's offer as a product ------------------------------------------------------------
+
+
+def content_hash(offer: Any, category: tuple[str | None, str | None]) -> str:
+    """Hash of everything the feed says about one product (and its resolved category)."""
+    raw = json.dumps([HASH_VERSION, astuple(offer), category], ensure_ascii=False, separators=(",", ":"),
+                     default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def category_path(offer: Any) -> list[str]:
+    """The category path of an offer that names its category instead of pointing at a tree
+    (CSV): ``category_path`` attribute ("A > B > C") or the leaf name alone."""
+    if offer.category_id or not offer.category_name:
+        return []
+    for k, v in offer.attributes:
+        if k == "category_path" and v:
+            return [part.strip() for part in v.split(" > ") if part.strip()]
+    return [offer.category_name]
+
+
+def product_from_offer(seller_id: str, offer: Any, feed_id: str,
+                       categories: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The product item (domain/catalog.py shape) of one valid offer, without its timestamps.
+
+    YML offers point into the feed's category tree (``categoryId``): the name comes from the
+    tree. CSV offers name their category: its path becomes the category id.
+    """
+    category_id, category_name = offer.category_id, offer.category_name
+    path = category_path(offer)
+    if path:
+        category_id, category_name = " > ".join(path), path[-1]
+    elif category_id and not category_name:
+        category_name = ((categories or {}).get(category_id) or {}).get("name")
+    product: dict[str, Any] = {
+        "product_id": product_id(seller_id, offer.offer_id),
+        "seller_id": seller_id,
+        "offer_id": offer.offer_id,
+        "offer_type": offer.offer_type,
+        "name": offer.name,
+        "description": offer.description or "",
+        "price": int(offer.price),
+        "currency": offer.currency,
+        "pictures": list(offer.pictures),
+        "barcodes": list(offer.barcodes),
+        "params": [{k: v for k, v in (("name", n), ("unit", u), ("value", v)) if v is not None}
+                   for n, u, v in offer.params],
+        "attributes": {k: v for k, v in reversed(offer.attributes)},  # first occurrence wins
+        "available": bool(offer.available),
+        "content_hash": content_hash(offer, (category_id, category_name)),
+        "feed_id": feed_id,
+    }
+    optional = {"old_price": offer.old_price, "category_id": category_id, "category_name": category_name,
+                "vendor": offer.vendor, "model": offer.model, "vendor_code": offer.vendor_code, "url": offer.url,
+                "stock": offer.stock}
+    product.update({k: v for k, v in optional.items() if v is not None and v != ""})
+    return product
+
+
+def too_large(product: dict[str, Any]) -> bool:
+    # Exact size only for the rare product whose long texts could reach the limit at all.
+    rough = len(product["description"]) + sum(len(p.get("value", "")) for p in product["params"])
+    rough += sum(len(v) for v in product["attributes"].values())
+    return rough > 90_000 and len(json.dumps(product, ensure_ascii=False).encode()) > MAX_ITEM_BYTES
+
+
+def keep_reservations(product: dict[str, Any], old: dict[str, Any]) -> None:
+    """The feed counts what is in the seller's warehouse, including units sold but not shipped
+    yet (``reserved`` on the product, kept by checkout, cancellation and shipment): what can be
+    ordered is the feed's count less those."""
+    reserved = int(old.get("reserved") or 0)
+    if reserved <= 0:
+        return
+    product["reserved"] = reserved
+    if product.get("stock") is not None:
+        product["stock"] = max(int(product["stock"]) - reserved, 0)

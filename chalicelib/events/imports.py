@@ -9,7 +9,6 @@ leaves the message on the queue, so the import is retried and, after the queue's
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 from collections.abc import Iterator
@@ -44,15 +43,6 @@ def s3_objects(body: str) -> Iterator[tuple[str, str, str | None]]:
         yield s3["bucket"]["name"], unquote_plus(obj["key"]), event_id
 
 
-def _service() -> Any:
-    try:
-        from chalicelib.services.feed_import import handle_s3_notification
-    except ImportError as exc:
-        logs.event("feed import service is missing", logging.ERROR, error=str(exc))
-        raise RuntimeError("chalicelib.services.feed_import.handle_s3_notification is not available") from exc
-    return handle_s3_notification
-
-
 @bp.on_sqs_message(queue=names.IMPORT_QUEUE_NAME, batch_size=1)
 def import_feed(event: Any) -> None:
     for record in event:
@@ -62,10 +52,9 @@ def import_feed(event: Any) -> None:
             # Raise: a message that is not an S3 event ends up in the dead-letter queue.
             logs.event("feed notification is malformed", logging.ERROR, message_id=record.message_id, error=str(exc))
             raise
+        # imported here: the API's Lambda never loads the import pipeline
+        from chalicelib.services.feed_import import handle_s3_notification
+
         for bucket, key, event_id in objects:
             logs.event("feed notification", bucket=bucket, key=key, event_id=event_id)
-            handle = _service()
-            if "event_id" in inspect.signature(handle).parameters:
-                handle(bucket, key, event_id=event_id)
-            else:
-                handle(bucket, key)
+            handle_s3_notification(bucket, key, event_id=event_id)

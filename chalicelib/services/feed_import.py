@@ -36,14 +36,12 @@ import hashlib
 import json
 import re
 import tempfile
-import time
-import uuid
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import astuple, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC
 from typing import IO, Any
 from urllib.parse import unquote_plus
 
@@ -51,30 +49,21 @@ from botocore.exceptions import ClientError
 
 from chalicelib import clients, logs
 from chalicelib.config import settings
-from chalicelib.domain.catalog import product_id as make_product_id
-from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.store import accounts, imports, keys
+from chalicelib.domain import catalog as catalog_rules
+from chalicelib.services.feeds import FEED_SUFFIXES, FEEDS_PREFIX, now_iso
+from chalicelib.store import accounts, imports
 from chalicelib.store import catalog as store
 
-FEEDS_PREFIX = "feeds/"
 REPORTS_PREFIX = "reports/"
-FEED_SUFFIXES = (".yml", ".xml", ".csv", ".tsv", ".txt", ".gz", ".zip")
-UPLOAD_URL_SECONDS = 3600
-REPORT_URL_SECONDS = 3600
-QUEUED_RECORD_DAYS = 7  # an upload URL nobody used: its record expires (ttl)
 LEASE_SECONDS = 840  # < the queue's visibility timeout (900 s): a crashed worker's retry can claim
 CHUNK = 100  # offers per BatchGetItem
 WRITERS = 4  # chunks written concurrently: parsing and diffing overlap the writes' round trips
 INLINE_ERRORS = 20
 MAX_CATEGORIES = 5000
 MAX_CATEGORY_BYTES = 300_000  # the tree is one item (DynamoDB's limit is 400 KB)
-MAX_ITEM_BYTES = 380_000
 SEARCHABLE = ("name", "vendor", "model", "category_name", "description", "price", "available", "seller_id",
               "category_id")
-HASH_VERSION = "v1"
 
-_IMPORT_PAGE_KEYS = {"PK", "SK", "GSI4PK", "GSI4SK"}
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _FEED_ID = re.compile(r"^[fd][a-z0-9]{10,40}$")
 
 
@@ -83,10 +72,6 @@ class RetryLater(Exception):  # noqa: N818 - the SQS message must come back late
 
 
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _reader() -> Callable[..., Iterator[Any]]:
@@ -135,18 +120,6 @@ class _Fingerprints:
         return self._slots[self._find(self._slots, fp)] == fp
 
 
-def _keep_reservations(product: dict[str, Any], old: dict[str, Any]) -> None:
-    """The feed counts what is in the seller's warehouse, including units sold but not shipped
-    yet (``reserved`` on the product, kept by checkout, cancellation and shipment): what can be
-    ordered is the feed's count less those."""
-    reserved = int(old.get("reserved") or 0)
-    if reserved <= 0:
-        return
-    product["reserved"] = reserved
-    if product.get("stock") is not None:
-        product["stock"] = max(int(product["stock"]) - reserved, 0)
-
-
 def _index(changes: list[tuple[dict[str, Any] | None, dict[str, Any]]]) -> None:
     """Hand product changes to the search index (owned by chalicelib/search)."""
     if not changes:
@@ -158,38 +131,6 @@ def _index(changes: list[tuple[dict[str, Any] | None, dict[str, Any]]]) -> None:
 
 def _searchable(product: dict[str, Any] | None) -> tuple[Any, ...]:
     return tuple((product or {}).get(k) for k in SEARCHABLE)
-
-
-# --- uploads --------------------------------------------------------------------------------
-
-
-def safe_filename(filename: str) -> str:
-    base = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    cleaned = _SAFE_NAME.sub("_", base).strip("._")[:120]
-    if not cleaned or not cleaned.lower().endswith(FEED_SUFFIXES):
-        raise ValidationFailed.one("filename", "must end in " + ", ".join(FEED_SUFFIXES))
-    return cleaned
-
-
-def create_upload(seller_id: str, filename: str) -> dict[str, Any]:
-    """A presigned PUT under the seller's own prefix, and the queued import record it feeds."""
-    name = safe_filename(filename)
-    if accounts.get_shop(seller_id) is None:
-        raise Conflict("register your shop (PUT /seller/shop) before uploading feeds")
-    cfg = settings()
-    feed_id = "f" + uuid.uuid4().hex[:24]
-    key = f"{FEEDS_PREFIX}{seller_id}/{feed_id}/{name}"
-    url = clients.client("s3").generate_presigned_url(
-        "put_object", Params={"Bucket": cfg.feeds_bucket, "Key": key}, ExpiresIn=UPLOAD_URL_SECONDS
-    )
-    now = now_iso()
-    expires_at = datetime.fromtimestamp(time.time() + UPLOAD_URL_SECONDS, UTC).isoformat(timespec="seconds")
-    imports.create({
-        "feed_id": feed_id, "seller_id": seller_id, "filename": name, "bucket": cfg.feeds_bucket, "key": key,
-        "source": "upload", "status": imports.QUEUED, "created_at": now, "updated_at": now,
-        "upload_expires_at": expires_at, "ttl": int(time.time()) + QUEUED_RECORD_DAYS * 86400,
-    })
-    return {"feed_id": feed_id, "upload_url": url, "expires_at": expires_at, "method": "PUT", "key": key}
 
 
 # --- the S3 notification --------------------------------------------------------------------
@@ -394,69 +335,6 @@ class _Report:
         self.rows += is_row
 
 
-def content_hash(offer: Any, category: tuple[str | None, str | None]) -> str:
-    """Hash of everything the feed says about one product (and its resolved category)."""
-    raw = json.dumps([HASH_VERSION, astuple(offer), category], ensure_ascii=False, separators=(",", ":"),
-                     default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
-
-
-def category_path(offer: Any) -> list[str]:
-    """The category path of an offer that names its category instead of pointing at a tree
-    (CSV): ``category_path`` attribute ("A > B > C") or the leaf name alone."""
-    if offer.category_id or not offer.category_name:
-        return []
-    for k, v in offer.attributes:
-        if k == "category_path" and v:
-            return [part.strip() for part in v.split(" > ") if part.strip()]
-    return [offer.category_name]
-
-
-def product_from_offer(seller_id: str, offer: Any, feed_id: str,
-                       categories: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The product item (domain/catalog.py shape) of one valid offer, without its timestamps.
-
-    YML offers point into the feed's category tree (``categoryId``): the name comes from the
-    tree. CSV offers name their category: its path becomes the category id.
-    """
-    category_id, category_name = offer.category_id, offer.category_name
-    path = category_path(offer)
-    if path:
-        category_id, category_name = " > ".join(path), path[-1]
-    elif category_id and not category_name:
-        category_name = ((categories or {}).get(category_id) or {}).get("name")
-    product: dict[str, Any] = {
-        "product_id": make_product_id(seller_id, offer.offer_id),
-        "seller_id": seller_id,
-        "offer_id": offer.offer_id,
-        "offer_type": offer.offer_type,
-        "name": offer.name,
-        "description": offer.description or "",
-        "price": int(offer.price),
-        "currency": offer.currency,
-        "pictures": list(offer.pictures),
-        "barcodes": list(offer.barcodes),
-        "params": [{k: v for k, v in (("name", n), ("unit", u), ("value", v)) if v is not None}
-                   for n, u, v in offer.params],
-        "attributes": {k: v for k, v in reversed(offer.attributes)},  # first occurrence wins
-        "available": bool(offer.available),
-        "content_hash": content_hash(offer, (category_id, category_name)),
-        "feed_id": feed_id,
-    }
-    optional = {"old_price": offer.old_price, "category_id": category_id, "category_name": category_name,
-                "vendor": offer.vendor, "model": offer.model, "vendor_code": offer.vendor_code, "url": offer.url,
-                "stock": offer.stock}
-    product.update({k: v for k, v in optional.items() if v is not None and v != ""})
-    return product
-
-
-def _too_large(product: dict[str, Any]) -> bool:
-    # Exact size only for the rare product whose long texts could reach the limit at all.
-    rough = len(product["description"]) + sum(len(p.get("value", "")) for p in product["params"])
-    rough += sum(len(v) for v in product["attributes"].values())
-    return rough > 90_000 and len(json.dumps(product, ensure_ascii=False).encode()) > MAX_ITEM_BYTES
-
-
 class FeedImport:
     """One claimed import: two streaming passes over one S3 object version."""
 
@@ -518,7 +396,7 @@ class FeedImport:
             if isinstance(row, FeedOffer):
                 offers += 1
                 self.counts.rows += 1
-                path = category_path(row)
+                path = catalog_rules.category_path(row)
                 for depth in range(len(path)):  # a CSV path: every prefix is a node of the tree
                     node_id = " > ".join(path[: depth + 1])
                     if node_id not in categories and len(categories) < MAX_CATEGORIES:
@@ -576,11 +454,11 @@ class FeedImport:
         for row in self._rows():
             if not isinstance(row, FeedOffer):
                 continue  # categories and row errors were taken in pass 1
-            product = product_from_offer(self.seller_id, row, self.feed_id, self.categories)
+            product = catalog_rules.product_from_offer(self.seller_id, row, self.feed_id, self.categories)
             if not self.seen.add(product["product_id"]):
                 self.report.add(None, row.offer_id, "id", "duplicate offer id")
                 continue
-            if _too_large(product):
+            if catalog_rules.too_large(product):
                 self.report.add(None, row.offer_id, None, "the offer is larger than DynamoDB's 400 KB item limit")
                 continue
             available += product["available"]
@@ -610,7 +488,7 @@ class FeedImport:
                 product["created_at"] = old.get("created_at") or self.now
                 if old.get("blocked"):
                     product["blocked"] = True  # the admin's block outlives the seller's feeds
-                _keep_reservations(product, old)
+                catalog_rules.keep_reservations(product, old)
             else:
                 self.counts.created += 1
                 product["created_at"] = self.now
@@ -702,34 +580,3 @@ def _finish(record: dict[str, Any], outcome: _Outcome, obj: _Object, errors_file
     logs.event("feed imported", feed_id=record["feed_id"], seller_id=record["seller_id"], status=status,
                **outcome.counts.as_dict())
     return imports.get(record["feed_id"]) or {}
-
-
-# --- reading import records (the seller's routes) ---------------------------------------------
-
-
-def _public(record: dict[str, Any], with_report_url: bool) -> dict[str, Any]:
-    out = {k: record.get(k) for k in ("feed_id", "filename", "status", "source", "reason", "created_at",
-                                      "updated_at", "started_at", "finished_at", "note")}
-    out["counts"] = record.get("counts") or _Counts().as_dict()
-    out["errors"] = record.get("errors") or []
-    if with_report_url and record.get("report_key"):
-        out["report_url"] = clients.client("s3").generate_presigned_url(
-            "get_object", Params={"Bucket": settings().feeds_bucket, "Key": record["report_key"]},
-            ExpiresIn=REPORT_URL_SECONDS,
-        )
-    return {k: v for k, v in out.items() if v is not None}
-
-
-def get_import(seller_id: str, feed_id: str) -> dict[str, Any]:
-    record = imports.get(feed_id)
-    if not record or record.get("seller_id") != seller_id:
-        raise NotFound("no such feed import")
-    return _public(record, with_report_url=True)
-
-
-def list_imports(seller_id: str, limit: int, start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], Any]:
-    if start is not None and (start.get("GSI4PK") != keys.seller_imports(seller_id) or set(start) != _IMPORT_PAGE_KEYS):
-        raise ValidationFailed.one("cursor", "the cursor belongs to another listing")
-    records, last = imports.list_for_seller(seller_id, limit, start)
-    return [_public(r, with_report_url=False) for r in records], last
-

@@ -1,0 +1,92 @@
+"""Use cases of the seller's feed routes: an upload URL with its queued import record, and the
+import records (status, counts, errors, report link). The import itself is
+``services/feed_import.py``."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib import clients
+from chalicelib.config import settings
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.store import accounts, imports, keys
+
+FEEDS_PREFIX = "feeds/"
+FEED_SUFFIXES = (".yml", ".xml", ".csv", ".tsv", ".txt", ".gz", ".zip")
+UPLOAD_URL_SECONDS = 3600
+REPORT_URL_SECONDS = 3600
+QUEUED_RECORD_DAYS = 7  # an upload URL nobody used: its record expires (ttl)
+COUNTS = ("rows", "created", "updated", "unchanged", "rejected", "deactivated")
+
+_IMPORT_PAGE_KEYS = {"PK", "SK", "GSI4PK", "GSI4SK"}
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- uploads --------------------------------------------------------------------------------
+
+
+def safe_filename(filename: str) -> str:
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    cleaned = _SAFE_NAME.sub("_", base).strip("._")[:120]
+    if not cleaned or not cleaned.lower().endswith(FEED_SUFFIXES):
+        raise ValidationFailed.one("filename", "must end in " + ", ".join(FEED_SUFFIXES))
+    return cleaned
+
+
+def create_upload(seller_id: str, filename: str) -> dict[str, Any]:
+    """A presigned PUT under the seller's own prefix, and the queued import record it feeds."""
+    name = safe_filename(filename)
+    if accounts.get_shop(seller_id) is None:
+        raise Conflict("register your shop (PUT /seller/shop) before uploading feeds")
+    cfg = settings()
+    feed_id = "f" + uuid.uuid4().hex[:24]
+    key = f"{FEEDS_PREFIX}{seller_id}/{feed_id}/{name}"
+    url = clients.client("s3").generate_presigned_url(
+        "put_object", Params={"Bucket": cfg.feeds_bucket, "Key": key}, ExpiresIn=UPLOAD_URL_SECONDS
+    )
+    now = now_iso()
+    expires_at = datetime.fromtimestamp(time.time() + UPLOAD_URL_SECONDS, UTC).isoformat(timespec="seconds")
+    imports.create({
+        "feed_id": feed_id, "seller_id": seller_id, "filename": name, "bucket": cfg.feeds_bucket, "key": key,
+        "source": "upload", "status": imports.QUEUED, "created_at": now, "updated_at": now,
+        "upload_expires_at": expires_at, "ttl": int(time.time()) + QUEUED_RECORD_DAYS * 86400,
+    })
+    return {"feed_id": feed_id, "upload_url": url, "expires_at": expires_at, "method": "PUT", "key": key}
+
+
+# --- reading import records (the seller's routes) ---------------------------------------------
+
+
+def _public(record: dict[str, Any], with_report_url: bool) -> dict[str, Any]:
+    out = {k: record.get(k) for k in ("feed_id", "filename", "status", "source", "reason", "created_at",
+                                      "updated_at", "started_at", "finished_at", "note")}
+    out["counts"] = record.get("counts") or dict.fromkeys(COUNTS, 0)
+    out["errors"] = record.get("errors") or []
+    if with_report_url and record.get("report_key"):
+        out["report_url"] = clients.client("s3").generate_presigned_url(
+            "get_object", Params={"Bucket": settings().feeds_bucket, "Key": record["report_key"]},
+            ExpiresIn=REPORT_URL_SECONDS,
+        )
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def get_import(seller_id: str, feed_id: str) -> dict[str, Any]:
+    record = imports.get(feed_id)
+    if not record or record.get("seller_id") != seller_id:
+        raise NotFound("no such feed import")
+    return _public(record, with_report_url=True)
+
+
+def list_imports(seller_id: str, limit: int, start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], Any]:
+    if start is not None and (start.get("GSI4PK") != keys.seller_imports(seller_id) or set(start) != _IMPORT_PAGE_KEYS):
+        raise ValidationFailed.one("cursor", "the cursor belongs to another listing")
+    records, last = imports.list_for_seller(seller_id, limit, start)
+    return [_public(r, with_report_url=False) for r in records], last
