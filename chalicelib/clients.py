@@ -45,9 +45,16 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
+# Presigned S3 URLs signed with SigV4 sign only the host: the uploader may send any
+# Content-Type (SigV2, botocore's default for some endpoints, signs it, so ``curl --data-binary``
+# would be refused).
+_S3_CONFIG = _BOTO_CONFIG.merge(Config(signature_version="s3v4"))
+
+
 @cache
 def client(service: str) -> Any:
-    return _session().client(service, config=_BOTO_CONFIG, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    config = _S3_CONFIG if service == "s3" else _BOTO_CONFIG
+    return _session().client(service, config=config, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
 
 
 @cache

@@ -14,6 +14,8 @@ exactly in ``requirements-dev.txt`` for that reason):
   around ``DynamoHandler.call_action`` makes conditional writes and transactions behave.
 - ``enable_stepfunctions_execution``: moto only records executions unless told to run them.
 - ``silence_xray``: without a daemon every traced boto3 call logs errors.
+- ``put_bodies_are_raw_bytes``: a PUT labelled as a form (``curl --data-binary``) is stored
+  as its bytes, as S3 does (moto lost it, or hung on a non-UTF-8 one).
 - ``unknown_paths_are_problem_404``: a path no route has gets a 404 problem document, as the
   deployed API's gateway responses give.
 - ``callbacks_skip_starting_executions``: moto's task-token lookup crashes on an execution
@@ -301,6 +303,27 @@ def unknown_paths_are_problem_404() -> None:
     chalice_local.LocalGateway.handle_request = handle_request
 
 
+def put_bodies_are_raw_bytes() -> None:
+    """``curl -X PUT --data-binary @feed.csv <presigned URL>`` labels the body
+    ``application/x-www-form-urlencoded``. S3 stores a PUT's bytes whatever the label; moto's
+    server parses them as a form instead — it stores nothing, and hangs on a body that is not
+    UTF-8 (a windows-1251 feed). AWS's query APIs send forms with POST only, so a form PUT is
+    handed to moto as ``application/octet-stream``."""
+    if not _once("put_bodies_are_raw_bytes"):
+        return
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.__call__
+
+    def __call__(self: Any, environ: dict[str, Any], start_response: Any) -> Any:  # noqa: N807 - the WSGI entry
+        if environ.get("REQUEST_METHOD") == "PUT" and str(environ.get("CONTENT_TYPE", "")).startswith(
+                "application/x-www-form-urlencoded"):
+            environ["CONTENT_TYPE"] = "application/octet-stream"
+        return original(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = __call__
+
+
 def apply_in_process() -> None:
     """Every patch that needs no server: what ``python -m local`` applies first."""
     silence_xray()
@@ -312,3 +335,4 @@ def apply_in_process() -> None:
     quiet_stepfunctions_interpreter()
     callbacks_skip_starting_executions()
     unknown_paths_are_problem_404()
+    put_bodies_are_raw_bytes()

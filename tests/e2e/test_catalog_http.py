@@ -63,6 +63,27 @@ def test_presigned_upload_imports_and_products_are_browsable(stack):
     assert cats and cats[0]["categories"]
 
 
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/csv"])
+def test_a_windows_1251_csv_uploaded_as_curl_sends_it_is_stored_byte_for_byte(stack, content_type):
+    """``curl -X PUT --data-binary @feed.csv`` labels the body a form; with a body that is not
+    UTF-8 the local S3 used to wait for it forever."""
+    seller_id, token = _seller(stack)
+    data = ("Артикул;Название;Цена;Остаток;Категория\n"
+            "A-1;Кроссовки беговые Стрела;3 499,90;12;Обувь > Кроссовки\n"
+            "A-2;Ботинки & стельки=2;5999;3;Обувь > Ботинки\n").encode("cp1251")
+    created = stack.post("/seller/feeds", token, json={"filename": "ru.csv"}).json()
+    headers = {"Content-Type": content_type} if content_type else {}
+    upload = stack.http.put(created["upload_url"], data=data, headers=headers, timeout=15)
+    assert upload.status_code == 200, upload.text
+    key = f"feeds/{seller_id}/{created['feed_id']}/ru.csv"
+    assert stack.client("s3").get_object(Bucket=stack.env["FEEDS_BUCKET"], Key=key)["Body"].read() == data
+    record = _wait_for(stack, token, created["feed_id"])
+    assert record["status"] == "succeeded" and record["counts"]["created"] == 2, record
+    items = stack.get(f"/products?seller={seller_id}&sort=price").json()["items"]
+    assert [(i["name"], i["price"]["amount"]) for i in items] == [
+        ("Кроссовки беговые Стрела", 349990), ("Ботинки & стельки=2", 599900)]
+
+
 def test_s3_drop_under_the_sellers_prefix_imports(stack):
     seller_id, token = _seller(stack)
     feed = (b'<?xml version="1.0" encoding="UTF-8"?><yml_catalog><shop><currencies><currency id="RUR" rate="1"/>'

@@ -50,6 +50,18 @@ def test_upload_url_is_under_the_sellers_own_prefix(feeds):
     assert resp.json_body["expires_at"]
 
 
+def test_upload_url_lets_the_uploader_send_any_content_type(feeds):
+    """SigV4 signs only the host: ``curl --data-binary`` (a form Content-Type) or a browser's
+    ``text/csv`` are both accepted by S3 (SigV2 would sign the Content-Type and refuse them)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    seller = feeds.seller()
+    resp = feeds.api.http.post("/seller/feeds", body=json.dumps({"filename": "feed.csv"}), headers=seller.headers)
+    query = parse_qs(urlsplit(resp.json_body["upload_url"]).query)
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert query["X-Amz-SignedHeaders"] == ["host"]
+
+
 @pytest.mark.parametrize("filename", ["feed.exe", "feed", ".csv"])
 def test_error_on_upload_of_unsupported_file_type(feeds, filename):
     seller = feeds.seller()
