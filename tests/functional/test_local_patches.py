@@ -408,3 +408,27 @@ def test_transactions_do_not_copy_tables(monkeypatch):
         ])
         assert ddb.get_item(TableName="txn", Key={"PK": {"S": "stock"}})["Item"]["n"] == {"N": "0"}
     assert copied == []
+
+
+def test_a_put_labelled_as_a_form_is_stored_as_its_bytes():
+    """``curl -X PUT --data-binary`` labels a feed as a form; S3 keeps the bytes (moto's
+    server lost them, and waited forever for a body that is not UTF-8)."""
+    import requests
+    from moto.server import ThreadedMotoServer
+
+    patches.put_bodies_are_raw_bytes()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        s3 = boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name=REGION,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3.create_bucket(Bucket="feeds")
+        body = "Артикул;Название\nA-1;Кроссовки & стельки=2\n".encode("cp1251")
+        url = s3.generate_presigned_url("put_object", Params={"Bucket": "feeds", "Key": "f.csv"}, ExpiresIn=60)
+        resp = requests.put(url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"},
+                            timeout=10)
+        assert resp.status_code == 200
+        assert s3.get_object(Bucket="feeds", Key="f.csv")["Body"].read() == body
+    finally:
+        server.stop()
