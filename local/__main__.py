@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import signal
+import socket
 import sys
 import threading
 import time
@@ -66,8 +67,22 @@ def banner(stack: LocalStack, demo: bool) -> str:
     return "\n".join(lines)
 
 
+def port_taken(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is fine
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if port_taken(args.host, args.port):
+        print(f"{args.host}:{args.port} is already in use (another `make run`?). Stop it, or pick another "
+              f"port: make run RUN_ARGS='--port {args.port + 1}'", file=sys.stderr)
+        return 2
     configure_logging()
     stack = LocalStack(Options(host=args.host, port=args.port, moto_port=args.moto_port, prefix=args.prefix,
                                state_file=args.state_file))

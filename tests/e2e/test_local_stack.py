@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 from urllib.parse import unquote_plus
@@ -10,6 +12,7 @@ from urllib.parse import unquote_plus
 import pytest
 
 from infra.resources import IMPORT_QUEUE_MAX_RECEIVES
+from tests.e2e.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -84,6 +87,15 @@ def test_a_browser_on_another_origin_may_call_the_api_and_upload_a_feed(stack):
     s3 = stack.client("s3")
     rules = s3.get_bucket_cors(Bucket=stack.env["FEEDS_BUCKET"])["CORSRules"]
     assert [(r["AllowedMethods"], r["AllowedOrigins"]) for r in rules] == [(["PUT"], ["*"])]
+
+
+def test_a_second_run_on_a_taken_port_says_so_and_stops(stack):
+    port = stack.url.rsplit(":", 1)[1]
+    done = subprocess.run([sys.executable, "-m", "local", "--port", port, "--no-demo"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"127.0.0.1:{port} is already in use" in done.stderr and "RUN_ARGS" in done.stderr
+    assert stack.get("/health").status_code == 200  # the first one is untouched
 
 
 def test_stack_runs_with_the_callers_short_timeouts(stack):
