@@ -50,7 +50,7 @@ from botocore.exceptions import ClientError
 from chalicelib import clients, logs
 from chalicelib.config import settings
 from chalicelib.domain import catalog as catalog_rules
-from chalicelib.services.feeds import FEED_SUFFIXES, FEEDS_PREFIX, now_iso
+from chalicelib.services.feeds import FEED_SUFFIXES, FEEDS_PREFIX, ImportCounts, now_iso
 from chalicelib.store import accounts, imports
 from chalicelib.store import catalog as store
 
@@ -237,7 +237,7 @@ def handle_s3_notification(bucket: str, key: str, event_id: str | None = None) -
     if has_shop:
         base["seller_id"] = seller_id
     if reason:
-        failed = {"status": imports.FAILED, "reason": reason, "finished_at": now, "counts": _Counts().as_dict(),
+        failed = {"status": imports.FAILED, "reason": reason, "finished_at": now, "counts": ImportCounts().as_dict(),
                   "errors": []}
         if not imports.create({**base, **failed}) and imports.claim(feed_id, {}, LEASE_SECONDS):
             imports.update(feed_id, failed, remove=("lease_until", "ttl"))  # a presigned upload, rejected
@@ -294,21 +294,8 @@ def _run_claimed(record: dict[str, Any], obj: _Object) -> dict[str, Any] | None:
 
 
 @dataclass
-class _Counts:
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    deactivated: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
-
-
-@dataclass
 class _Outcome:
-    counts: _Counts = field(default_factory=_Counts)
+    counts: ImportCounts = field(default_factory=ImportCounts)
     errors: list[dict[str, Any]] = field(default_factory=list)  # the first INLINE_ERRORS
     failed: str | None = None
     available_count: int = 0
@@ -345,7 +332,7 @@ class FeedImport:
         self.feed_id: str = record["feed_id"]
         self.read = reader or _reader()
         self.report = _Report()
-        self.counts = _Counts()
+        self.counts = ImportCounts()
         self.now = now_iso()
         self.categories: dict[str, dict[str, Any]] = {}  # id -> {id, name, parent_id?}, bounded
 
@@ -382,7 +369,7 @@ class FeedImport:
         return _Outcome(self.counts, self.report.first, None, available, self.report.file)
 
     def _failed(self, reason: str) -> _Outcome:
-        counts = _Counts(rows=self.counts.rows, rejected=self.report.rows)
+        counts = ImportCounts(rows=self.counts.rows, rejected=self.report.rows)
         return _Outcome(counts, self.report.first, reason, 0, self.report.file)
 
     # pass 1 -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,21 @@ FEED_SUFFIXES = (".yml", ".xml", ".csv", ".tsv", ".txt", ".gz", ".zip")
 UPLOAD_URL_SECONDS = 3600
 REPORT_URL_SECONDS = 3600
 QUEUED_RECORD_DAYS = 7  # an upload URL nobody used: its record expires (ttl)
-COUNTS = ("rows", "created", "updated", "unchanged", "rejected", "deactivated")
+
+@dataclass
+class ImportCounts:
+    """What one import did, row by row (kept on its record)."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    deactivated: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
 
 _IMPORT_PAGE_KEYS = {"PK", "SK", "GSI4PK", "GSI4SK"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -68,7 +83,7 @@ def create_upload(seller_id: str, filename: str) -> dict[str, Any]:
 def _public(record: dict[str, Any], with_report_url: bool) -> dict[str, Any]:
     out = {k: record.get(k) for k in ("feed_id", "filename", "status", "source", "reason", "created_at",
                                       "updated_at", "started_at", "finished_at", "note")}
-    out["counts"] = record.get("counts") or dict.fromkeys(COUNTS, 0)
+    out["counts"] = record.get("counts") or ImportCounts().as_dict()
     out["errors"] = record.get("errors") or []
     if with_report_url and record.get("report_key"):
         out["report_url"] = clients.client("s3").generate_presigned_url(

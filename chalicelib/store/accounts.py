@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.store import keys
+from chalicelib.store.values import conditional_failed
 
 
 def _table() -> Any:
@@ -44,7 +45,7 @@ def update_profile(user_id: str, changes: dict[str, Any]) -> dict[str, Any] | No
             ReturnValues="ALL_NEW",
         )["Attributes"]
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if conditional_failed(exc):
             return None
         raise
     return _strip(item)

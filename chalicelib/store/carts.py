@@ -19,7 +19,8 @@ from botocore.exceptions import ClientError
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.store import keys
-from chalicelib.store.orders import error_code, now_iso, plain
+from chalicelib.store.orders import now_iso, plain
+from chalicelib.store.values import conditional_failed
 
 LINE_FIELDS = ("customer_id", "product_id", "seller_id", "quantity", "price_seen", "currency", "added_at", "updated_at")
 BATCH_GET = 100
@@ -78,7 +79,7 @@ def put_line(customer_id: str, product: dict[str, Any], quantity: int, *, expect
             ReturnValues="ALL_NEW",
         )["Attributes"]
     except ClientError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
+        if conditional_failed(exc):
             raise LineChanged(product["product_id"]) from exc
         raise
     return _line(item)

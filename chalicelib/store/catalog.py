@@ -29,7 +29,7 @@ from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.errors import Unavailable
 from chalicelib.store import keys
-from chalicelib.store.values import plain
+from chalicelib.store.values import conditional_failed, plain
 
 # What a listing card shows; the listing items project exactly these.
 CARD_FIELDS = (
@@ -170,7 +170,7 @@ def set_blocked(product_id: str, blocked: bool) -> dict[str, Any] | None:
         before = _table().update_item(Key=keys.product(product_id), ConditionExpression="attribute_exists(PK)",
                                       ReturnValues="ALL_OLD", **update)["Attributes"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if conditional_failed(exc):
             return None
         raise
     listing = [keys.seller_listing(before["seller_id"], product_id)]
@@ -180,7 +180,7 @@ def set_blocked(product_id: str, blocked: bool) -> dict[str, Any] | None:
         try:
             _table().update_item(Key=key, ConditionExpression="attribute_exists(PK)", **update)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not conditional_failed(exc):
                 raise
     return strip_keys(before)
 
@@ -274,7 +274,7 @@ def acquire_import_lock(seller_id: str, feed_id: str, source_at: str, lease_seco
             ReturnValues="ALL_NEW",
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        if not conditional_failed(exc):
             raise
         state = plain(_table().get_item(Key=keys.import_state(seller_id), ConsistentRead=True).get("Item") or {})
         if state.get("last_source_at", "") > source_at:
@@ -306,5 +306,5 @@ def release_import_lock(seller_id: str, feed_id: str, commit: dict[str, Any] | N
             kwargs["ExpressionAttributeNames"] = names
         _table().update_item(**kwargs)
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        if not conditional_failed(exc):
             raise

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.store import keys
+from chalicelib.store.values import conditional_failed
 
 IN_PROGRESS, COMPLETED = "IN_PROGRESS", "COMPLETED"
 _deserializer = TypeDeserializer()
@@ -80,10 +81,6 @@ def _wire(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) if isinstance(v, dict) and len(v) == 1 else v for k, v in item.items()}
 
 
-def _is_ccf(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
-
-
 def claim(scope: str, key: str, *, fingerprint: str, token: str, origin: str, now: float, lease_until: float,
           expires_at: int) -> str:
     """Create the record, or take over one whose lease expired (same request only).
@@ -113,7 +110,7 @@ def claim(scope: str, key: str, *, fingerprint: str, token: str, origin: str, no
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )["Attributes"]
     except ClientError as exc:
-        if not _is_ccf(exc):
+        if not conditional_failed(exc):
             raise
         old = exc.response.get("Item")
         raise Taken(_record(_wire(old)) if old else None) from exc
@@ -136,7 +133,7 @@ def replace_expired(scope: str, key: str, *, fingerprint: str, token: str, origi
             ExpressionAttributeValues={":now": Decimal(str(now))},
         )
     except ClientError as exc:
-        if _is_ccf(exc):
+        if conditional_failed(exc):
             return False
         raise
     return True
@@ -158,7 +155,7 @@ def complete(scope: str, key: str, token: str, status: int, body: str | None, he
             ExpressionAttributeValues=values,
         )
     except ClientError as exc:
-        if _is_ccf(exc):
+        if conditional_failed(exc):
             return False
         raise
     return True
@@ -175,7 +172,7 @@ def release(scope: str, key: str, token: str) -> None:
             ExpressionAttributeValues={":zero": 0, ":tok": token, ":in_progress": IN_PROGRESS},
         )
     except ClientError as exc:
-        if not _is_ccf(exc):
+        if not conditional_failed(exc):
             raise
 
 
@@ -189,7 +186,7 @@ def delete(scope: str, key: str, token: str) -> None:
             ExpressionAttributeValues={":tok": token, ":in_progress": IN_PROGRESS},
         )
     except ClientError as exc:
-        if not _is_ccf(exc):
+        if not conditional_failed(exc):
             raise
 
 

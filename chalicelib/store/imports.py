@@ -18,6 +18,7 @@ from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.store import keys
 from chalicelib.store.catalog import plain, strip_keys
+from chalicelib.store.values import conditional_failed
 
 QUEUED, PROCESSING = "queued", "processing"
 SUCCEEDED, PARTIAL, FAILED = "succeeded", "partially_succeeded", "failed"
@@ -44,7 +45,7 @@ def create(record: dict[str, Any]) -> bool:
     try:
         _table().put_item(Item=_item(record), ConditionExpression="attribute_not_exists(PK)")
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if conditional_failed(exc):
             return False
         raise
     return True
@@ -77,7 +78,7 @@ def claim(feed_id: str, fields: dict[str, Any], lease_seconds: int) -> dict[str,
             ReturnValues="ALL_NEW",
         )["Attributes"]
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if conditional_failed(exc):
             return None
         raise
     return strip_keys(item)

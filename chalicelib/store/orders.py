@@ -68,7 +68,7 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.store import keys
-from chalicelib.store.values import plain
+from chalicelib.store.values import cancellation_codes, conditional_failed, error_code, plain
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -113,16 +113,6 @@ def av_item(item: dict[str, Any]) -> dict[str, Any]:
 
 def from_av(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _de.deserialize(v) for k, v in item.items()}
-
-
-def error_code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
-def cancellation_codes(exc: ClientError) -> list[str]:
-    """Why each item of a cancelled TransactWriteItems failed ("None" = it did not)."""
-    reasons = exc.response.get("CancellationReasons") or []
-    return [r.get("Code") or "None" for r in reasons]
 
 
 def make_event(event: dict[str, Any], *, event_id: str | None = None, status: str | None = None) -> dict[str, Any]:
@@ -242,10 +232,6 @@ def _strip_all(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # --- writes --------------------------------------------------------------------------------
 
 
-def _condition_failed(exc: ClientError) -> bool:
-    return error_code(exc) == "ConditionalCheckFailedException"
-
-
 def transition(
     order_id: str,
     *,
@@ -306,7 +292,7 @@ def transition(
             ReturnValues="ALL_NEW",
         )["Attributes"]
     except ClientError as exc:
-        if not _condition_failed(exc):
+        if not conditional_failed(exc):
             raise
         return _after_refused_transition(order_id, eid, to_status, sources)
     return strip(item) or {}
@@ -341,7 +327,7 @@ def add_event(order_id: str, event: dict[str, Any], *, event_id: str | None = No
             },
         )
     except ClientError as exc:
-        if not _condition_failed(exc):
+        if not conditional_failed(exc):
             raise
         if get_order(order_id) is None:
             raise NotFound(f"order {order_id} does not exist") from exc

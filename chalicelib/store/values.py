@@ -1,4 +1,5 @@
-"""DynamoDB values back to JSON-ready Python, shared by every store.
+"""What DynamoDB hands back, read the same way by every store: values as JSON-ready Python,
+and the codes of its errors.
 
 boto3's resource layer returns numbers as ``Decimal`` and sets as ``set``; the system stores
 money and counts as integers, so integral Decimals become ints (fractional ones floats) and
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 
 def plain(value: Any) -> Any:
@@ -21,3 +24,18 @@ def plain(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted(plain(v) for v in value)
     return value
+
+
+def error_code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def conditional_failed(exc: ClientError) -> bool:
+    """A write's ConditionExpression did not hold (nothing was written)."""
+    return error_code(exc) == "ConditionalCheckFailedException"
+
+
+def cancellation_codes(exc: ClientError) -> list[str]:
+    """Why each item of a cancelled TransactWriteItems failed ("None" = it did not)."""
+    reasons = exc.response.get("CancellationReasons") or []
+    return [r.get("Code") or "None" for r in reasons]

@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.store import keys
+from chalicelib.store.values import conditional_failed
 
 TOKEN_GRACE_SECONDS = 24 * 3600  # a parked token outlives its wait by this much, then TTL removes it
 OUTBOX_TTL_SECONDS = 24 * 3600
@@ -40,10 +41,6 @@ CLAIMED, SENT, BUSY = "claimed", "sent", "busy"
 
 def _table() -> Any:
     return clients.table(settings().commerce_table)
-
-
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 # --- task tokens ----------------------------------------------------------------------------
@@ -78,7 +75,7 @@ def restore_token(order_id: str, kind: str, task_token: str) -> None:
             ConditionExpression="attribute_not_exists(PK)",
         )
     except ClientError as exc:
-        if not _conditional_failed(exc):
+        if not conditional_failed(exc):
             raise
 
 
@@ -114,7 +111,7 @@ def ensure_link(order_id: str, seller_id: str, action: str, *, expires_at: int) 
     try:
         _table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
     except ClientError as exc:
-        if not _conditional_failed(exc):
+        if not conditional_failed(exc):
             raise
         existing = get_link(lid)
         if existing is not None:
@@ -138,7 +135,7 @@ def claim_link(link_id_: str, *, by: str) -> bool:
             ExpressionAttributeValues={":now": int(time.time()), ":by": by},
         )
     except ClientError as exc:
-        if _conditional_failed(exc):
+        if conditional_failed(exc):
             return False
         raise
     return True
@@ -170,7 +167,7 @@ def claim_email(order_id: str, kind: str, *, lease_seconds: int = EMAIL_LEASE_SE
             ExpressionAttributeValues={":sending": "sending", ":now": now},
         )
     except ClientError as exc:
-        if not _conditional_failed(exc):
+        if not conditional_failed(exc):
             raise
         current = _table().get_item(Key=keys.email_sent(order_id, kind), ConsistentRead=True).get("Item") or {}
         return SENT if current.get("state") == "sent" else BUSY
@@ -193,7 +190,7 @@ def drop_email_claim(order_id: str, kind: str) -> None:
                              ExpressionAttributeNames={"#st": "state"},
                              ExpressionAttributeValues={":sending": "sending"})
     except ClientError as exc:
-        if not _conditional_failed(exc):
+        if not conditional_failed(exc):
             raise
 
 
