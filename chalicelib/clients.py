@@ -3,6 +3,9 @@
 Nothing talks to AWS at import time (``chalice package`` and tests import the app with no
 endpoint around). Tests reset the cache with ``reset()`` after pointing the environment at
 moto. ``AWS_ENDPOINT_URL`` (set by the local stack) sends every client to moto.
+
+``TRANSIENT_CODES`` / ``is_transient``: the one list of AWS error codes that mean "busy or
+briefly down, the same call may succeed soon", for every service the app calls.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 _patch_lock = threading.Lock()
 _patched = False
@@ -24,6 +28,28 @@ _BOTO_CONFIG = Config(
     read_timeout=30,
     max_pool_connections=64,
 )
+
+
+# Throttling and server-side failures of DynamoDB, Cognito, SES and Step Functions (botocore's
+# own throttle codes included, ``botocore/retries/standard.py``). botocore's standard retry
+# mode has already retried them by the time a caller sees one; what is left to do is to answer
+# "retry later" (the HTTP edge and accounts: 503 with Retry-After; a workflow step: retry it).
+TRANSIENT_CODES = frozenset({
+    # throttles
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled",
+    "RequestThrottledException", "TooManyRequestsException", "LimitExceededException",
+    "ProvisionedThroughputExceededException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+    "SlowDown", "PriorRequestNotComplete",
+    # the service failed or is busy with the same item
+    "InternalServerError", "InternalFailure", "InternalServiceError", "InternalErrorException",
+    "ServiceUnavailable", "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException",
+    "TransactionInProgressException", "TransactionConflictException",
+})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """``exc`` is an AWS error that may pass if the same call is made again shortly."""
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code", "") in TRANSIENT_CODES
 
 
 def _patch_xray() -> None:

@@ -83,6 +83,19 @@ class OutOfStock(Conflict):
     slug, title = "out-of-stock", "Not enough stock"
 
 
+class CartChanged(Conflict):
+    """A price or delivery price rose since the customer saw it, or ``expected_total`` is not
+    the total: nothing was reserved or charged. Carries ``changes``, ``total`` and ``currency``."""
+
+    slug, title = "cart-changed", "Your cart changed since you saw it"
+
+
+class OrderTotalChanged(Conflict):
+    """``POST /orders/{id}/pay`` with an ``expected_total`` that is not the order's total."""
+
+    slug, title = "order-total-changed", "The order's total is not the one you expected"
+
+
 class InsufficientFunds(Conflict):
     slug, title = "insufficient-funds", "Insufficient funds"
 
@@ -122,9 +135,17 @@ class Gone(DomainError):
 
 
 class Unavailable(DomainError):
-    """A dependency is throttling or down: the client may retry."""
+    """A dependency is throttling or down: the client may retry after ``retry_after`` seconds
+    (the edge sends it as the ``Retry-After`` header too)."""
 
     status, slug, title = 503, "unavailable", "Temporarily unavailable"
+    # Raised after the cheap retries already failed (botocore's backoff, ``clients._BOTO_CONFIG``,
+    # or the service's own loop), so the contention has lasted a while: a second lets it ease
+    # and is short enough that a person at a login form does not give up.
+    RETRY_AFTER_SECONDS = 1
+
+    def __init__(self, detail: str = "", *, retry_after: int = RETRY_AFTER_SECONDS, **kw: Any):
+        super().__init__(detail, retry_after=retry_after, **kw)
 
 
 class Internal(DomainError):

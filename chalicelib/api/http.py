@@ -2,10 +2,14 @@
 
 ``endpoint`` registers a Chalice route on a blueprint and wraps the handler so that it
 - verifies the caller (``auth=`` roles; see ``api/security.py``),
-- parses and validates the JSON body and the query string with pydantic models,
+- parses and validates the JSON body and the query string with pydantic models (a body nested
+  deeper than ``MAX_JSON_DEPTH`` is a 400; no route reads ``current_request.json_body``, so
+  this is the only place a request's JSON is parsed),
 - runs the handler under an ``Idempotency-Key`` when ``idempotent=True``,
 - serializes the result (pydantic model, dict, list, ``Reply`` or a raw Chalice ``Response``),
-- turns every ``DomainError`` into ``application/problem+json`` — the one place errors map to HTTP,
+- turns every ``DomainError`` into ``application/problem+json`` — the one place errors map to HTTP
+  (an error carrying ``retry_after`` also sends ``Retry-After``; an AWS error that may pass,
+  ``clients.is_transient``, is a 503 ``Unavailable``),
 - logs one JSON line per request with its request id, status and duration.
 
 Every route is also recorded in ``ROUTES``; ``api/openapi.py`` builds ``/openapi.json`` from it
@@ -27,7 +31,7 @@ from chalice import Blueprint, CORSConfig, Response
 from chalice.app import BadRequestError, Request
 from pydantic import BaseModel, ValidationError
 
-from chalicelib import logs
+from chalicelib import clients, logs
 from chalicelib.api.security import Principal, verify
 from chalicelib.errors import (
     BadRequest,
@@ -44,6 +48,11 @@ from chalicelib.errors import (
 
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 256 * 1024
+# Levels of arrays/objects a JSON body may nest. The deepest real body (checkout: body ->
+# delivery -> seller -> method) has 3; 64 leaves room for any future shape. Python's json parser
+# recurses once per level and fails with RecursionError near 1,000 (a 500), and a 256 KiB body
+# can nest 128 Ki levels, so depth is bounded here rather than left to the interpreter.
+MAX_JSON_DEPTH = 64
 IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 ANY_USER = ("customer", "seller", "admin")
 # Browsers may call the API from any origin: it is authorized by a bearer token, never a cookie.
@@ -97,6 +106,7 @@ class RouteSpec:
     content_type: str
     owner_scoped: bool
     form: type[BaseModel] | None = None  # documents an x-www-form-urlencoded body the handler reads itself
+    body_required: bool = True  # False: an empty body is the model's defaults
     accepts: tuple[str, ...] = ("application/json",)  # request body media types
 
 
@@ -125,6 +135,8 @@ def problem_response(err: DomainError, request_id: str = "-") -> Response:
     headers = {"Content-Type": PROBLEM_JSON}
     if err.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="marketplace"'
+    if "retry_after" in err.extra:  # 503 Unavailable, 409 idempotency-in-flight
+        headers["Retry-After"] = str(int(err.extra["retry_after"]))
     return Response(body=json.dumps(body, ensure_ascii=False), status_code=err.status, headers=headers)
 
 
@@ -153,14 +165,36 @@ def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
         raise ValidationFailed.one("body", "a JSON object is required")
     try:
         data = json.loads(raw)
+    except RecursionError as exc:  # the C parser's recursion guard: far deeper than MAX_JSON_DEPTH
+        raise _too_deep() from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("body is not valid JSON", errors=[field_error("body", "malformed JSON")]) from exc
+    if _nests_deeper_than(data, MAX_JSON_DEPTH):
+        raise _too_deep()
     if not isinstance(data, dict):
         raise ValidationFailed.one("body", "must be a JSON object")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_errors(exc) from exc
+
+
+def _too_deep() -> BadRequest:
+    return BadRequest(f"body is nested too deeply: at most {MAX_JSON_DEPTH} levels of arrays and objects",
+                      errors=[field_error("body", f"nested more than {MAX_JSON_DEPTH} levels deep")])
+
+
+def _nests_deeper_than(value: Any, limit: int) -> bool:
+    """``value`` (parsed JSON) holds arrays/objects more than ``limit`` levels deep. A loop, not
+    recursion: checking depth must not itself run out of stack."""
+    pending = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:
+        node, depth = pending.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _check_media_type(spec: RouteSpec, request: Request) -> None:
@@ -216,6 +250,7 @@ def endpoint(
     owner_scoped: bool = False,
     tags: tuple[str, ...] = (),
     form: type[BaseModel] | None = None,
+    body_required: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``handler(ctx, **path_params)`` as ``method path``.
 
@@ -224,6 +259,8 @@ def endpoint(
     for the authorization matrix; the service enforces it and answers 404 to strangers).
     ``form``: documents the x-www-form-urlencoded body of a ``content_types`` form route (the
     handler parses it; only ``/openapi.json`` reads this).
+    ``body_required=False``: a request with no body gets ``body()``'s defaults (a route that
+    grew an optional body keeps answering the clients that send none).
     """
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -243,6 +280,7 @@ def endpoint(
             content_type=content_type,
             owner_scoped=owner_scoped,
             form=form,
+            body_required=body_required,
             accepts=tuple(t.lower() for t in content_types),
         )
         ROUTES.append(spec)
@@ -285,7 +323,8 @@ def _run(spec: RouteSpec, handler: Callable[..., Any], request: Request, request
         _check_media_type(spec, request)
         ctx.query = _parse_query(request, spec.query)
         if spec.body is not None:
-            ctx.body = _parse_body(request, spec.body)
+            empty = not (request.raw_body or b"").strip()
+            ctx.body = spec.body() if empty and not spec.body_required else _parse_body(request, spec.body)
         if spec.idempotent:
             return _run_idempotent(spec, handler, ctx, params)
         return _respond(spec, handler(ctx, **params))
@@ -294,21 +333,10 @@ def _run(spec: RouteSpec, handler: Callable[..., Any], request: Request, request
     except BadRequestError as err:  # Chalice's own parsing errors
         return problem_response(BadRequest(str(err)), request_id)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: log it, answer 5xx
-        if _is_throttle(exc):
-            return problem_response(Unavailable("the data store is busy, retry shortly"), request_id)
+        if clients.is_transient(exc):
+            return problem_response(Unavailable("a backing service is busy, retry shortly"), request_id)
         logs.log.exception("unhandled error", extra={"fields": {"path": spec.path, "method": spec.method}})
         return problem_response(Internal("an internal error occurred; it has been logged"), request_id)
-
-
-def _is_throttle(exc: Exception) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if hasattr(exc, "response") else ""
-    return code in {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "TransactionInProgressException",
-    }
 
 
 def _respond(spec: RouteSpec, result: Any) -> Response:

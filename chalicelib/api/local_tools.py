@@ -1,6 +1,7 @@
 """Local-only tools: the mailbox of every email the local run sent.
 
-    GET /local/mailbox   HTML: the emails, newest first, links clickable
+    GET /local/mailbox   HTML: the emails, newest first, the marketplace's own links clickable
+                         (a URL people wrote into a name or an address stays plain text)
     GET /local/emails    JSON: the same, for scripts and tests (``to=`` filters by recipient)
 
 Both answer 404 unless ``settings().local`` (``MARKETPLACE_LOCAL``): the routes exist in every
@@ -60,7 +61,7 @@ def mailbox(ctx: Ctx) -> Response:
     view = [{**e, "time": e.get("sent_at", "")} for e in emails]
     # The emails' HTML is shown in a sandboxed srcdoc frame (render_mailbox_page), so the
     # page can carry the action pages' strict headers too.
-    return Response(body=render_mailbox_page(view), status_code=200,
+    return Response(body=render_mailbox_page(view, own_base_url=settings().public_base_url), status_code=200,
                     headers={**SECURITY_HEADERS, "Content-Type": "text/html; charset=utf-8"})
 
 

@@ -74,7 +74,7 @@ def _operation(r: RouteSpec, refs: dict[tuple[str, str], Any], defs: dict[str, A
         })
     if r.body is not None:
         op["requestBody"] = {
-            "required": True,
+            "required": r.body_required,
             "content": {"application/json": {"schema": refs[(r.body, "validation")]}},
         }
     if r.form is not None:

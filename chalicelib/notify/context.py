@@ -4,6 +4,10 @@ Callers pass plain dicts (documented in ``emails.py``). They are validated here 
 and then turned into a *view* — a fresh dict holding only whitelisted fields plus display
 strings (money, delivery days, status). Templates receive nothing else, so a stray key in a
 caller's dict (a task token, an internal flag) can never reach an email or a page.
+
+Every people-written string in the view (names, the address, the delivery method's name) is
+defanged (``defang.py``): sellers and customers write them, other people read them in mail
+that comes from the marketplace, and a URL or domain in them must not become a link there.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
+from chalicelib.notify.defang import defang
 from chalicelib.notify.money_format import format_money
 
 # "system": the order could not be processed (a step failed for good and was compensated)
@@ -135,7 +140,8 @@ def days_text(days: int, lang: str) -> str:
 
 
 def order_view(order: Order, lang: str) -> dict[str, Any]:
-    """The order as templates see it: raw fields plus ``*_text`` display strings."""
+    """The order as templates see it: raw fields (people-written ones defanged) plus ``*_text``
+    display strings."""
 
     def money(amount: int) -> str:
         return format_money(amount, order.currency, lang)
@@ -144,7 +150,7 @@ def order_view(order: Order, lang: str) -> dict[str, Any]:
     if order.delivery is not None:
         d = order.delivery
         delivery = {
-            "name": d.name,
+            "name": defang(d.name),
             "price": d.price,
             "price_text": money(d.price),
             "days": d.days,
@@ -152,11 +158,11 @@ def order_view(order: Order, lang: str) -> dict[str, Any]:
         }
     return {
         "order_id": order.order_id,
-        "seller_name": order.seller_name,
-        "customer_name": order.customer_name,
+        "seller_name": defang(order.seller_name),
+        "customer_name": defang(order.customer_name),
         "items": [
             {
-                "name": i.name,
+                "name": defang(i.name),
                 "quantity": i.quantity,
                 "price_text": money(i.price),
                 "line_total_text": money(i.line_total),
@@ -168,7 +174,7 @@ def order_view(order: Order, lang: str) -> dict[str, Any]:
         "total": order.total,
         "total_text": money(order.total),
         "currency": order.currency,
-        "address": order.address,
+        "address": defang(order.address),
         "status": order.status,
         "status_text": _STATUS[lang].get(order.status, order.status),
     }

@@ -43,6 +43,11 @@ Context keys (unknown keys are ignored and never rendered — see ``context.py``
 
 Every amount is integer minor units of ``order.currency``. Links must be action links from
 ``links.make_link_token`` (or plain pages): never put a Step Functions task token here.
+
+``links`` are the only links an email has. Everything people wrote — names, the address,
+``reason``, ``tracking_number`` — is defanged (``defang.py``: ``https://evil.example`` is shown
+as ``hxxps://evil[.]example``), so no seller or customer can put a clickable link, a linkable
+domain or an email address into a mail the marketplace sends.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.notify.context import EmailContext, InvalidContext, order_view, validate
+from chalicelib.notify.defang import defang
 from chalicelib.notify.money_format import format_money
 from chalicelib.notify.rendering import environment, resolve_lang
 
@@ -122,7 +128,7 @@ def _variables(ctx: EmailContext, lang: str) -> dict[str, Any]:
         "lang": lang,
         "order": order,
         "links": ctx.links.model_dump(),  # absent links are None, so templates can test them
-        "reason": ctx.reason or "",
+        "reason": defang(ctx.reason or ""),
         "cancelled_by": ctx.cancelled_by or "",
         "timeout_stage": ctx.timeout_stage or "confirmation",
         "pay_by_text": pay_by_text,
@@ -130,5 +136,5 @@ def _variables(ctx: EmailContext, lang: str) -> dict[str, Any]:
             format_money(ctx.wallet_available, ctx.order.currency, lang) if ctx.wallet_available is not None else ""
         ),
         "amount_due_text": amount_due_text,
-        "tracking_number": ctx.tracking_number or "",
+        "tracking_number": defang(ctx.tracking_number or ""),
     }

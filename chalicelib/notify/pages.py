@@ -104,11 +104,12 @@ def render_action_result(
     )
 
 
-def render_mailbox_page(emails: list[dict[str, Any]]) -> str:
+def render_mailbox_page(emails: list[dict[str, Any]], *, own_base_url: str) -> str:
     """Local runs only: list sent emails (newest order is the caller's choice).
 
     Each email: ``to`` (str or list), ``subject``, ``time`` (epoch seconds, datetime or str),
-    ``text``, ``html`` (optional), ``from`` (optional). Links in the text are clickable.
+    ``text``, ``html`` (optional), ``from`` (optional). The marketplace's own links in the text
+    (those under ``own_base_url``) are clickable; any other URL stays plain text.
     """
     view = [
         {
@@ -116,7 +117,7 @@ def render_mailbox_page(emails: list[dict[str, Any]]) -> str:
             "sender": str(mail.get("from") or ""),
             "subject": str(mail.get("subject") or ""),
             "time": _time_text(mail.get("time")),
-            "text_html": linkify(str(mail.get("text") or "")),
+            "text_html": linkify(str(mail.get("text") or ""), own_base_url),
             "html": str(mail.get("html") or ""),
         }
         for mail in emails
@@ -124,16 +125,38 @@ def render_mailbox_page(emails: list[dict[str, Any]]) -> str:
     return environment().get_template("pages/mailbox.html").render(emails=view)
 
 
-def linkify(text: str) -> Markup:
-    """Escape ``text`` and turn its http(s) URLs into links."""
+def _urls(text: str) -> list[tuple[int, str]]:
+    # A sentence's full stop or closing bracket is not part of the URL before it.
+    return [(m.start(), m.group(0).rstrip(".,;:!?)")) for m in _URL.finditer(text)]
+
+
+def is_own_url(url: str, own_base_url: str) -> bool:
+    """``url`` is under ``own_base_url`` — not merely starting with its text, which
+    ``http://127.0.0.1:8000.evil.example/`` or ``…:8000@evil.example`` would."""
+    base = own_base_url.rstrip("/")
+    return bool(base) and (url == base or url.startswith((f"{base}/", f"{base}?", f"{base}#")))
+
+
+def own_urls(text: str, own_base_url: str) -> list[str]:
+    """The marketplace's own URLs in ``text``, in reading order, each once."""
+    return list(dict.fromkeys(url for _, url in _urls(text) if is_own_url(url, own_base_url)))
+
+
+def linkify(text: str, own_base_url: str) -> Markup:
+    """Escape ``text`` and turn the URLs under ``own_base_url`` into links.
+
+    Only our own: the text carries what sellers and customers wrote (defanged by the email
+    renderer, but this page must not depend on that), and a link in the local mailbox is one a
+    developer will click.
+    """
     out: list[str] = []
     last = 0
-    for match in _URL.finditer(text):
-        out.append(escape(text[last : match.start()]))
-        # A sentence's full stop or closing bracket is not part of the URL before it.
-        url = match.group(0).rstrip(".,;:!?)")
+    for start, url in _urls(text):
+        if not is_own_url(url, own_base_url):
+            continue
+        out.append(escape(text[last:start]))
         out.append(Markup('<a href="{0}">{0}</a>').format(url))
-        last = match.start() + len(url)
+        last = start + len(url)
     out.append(escape(text[last:]))
     return Markup("").join(out)
 

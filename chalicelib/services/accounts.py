@@ -2,6 +2,11 @@
 
 Cognito holds identities and passwords; the accounts table holds the profile the product
 needs (name, role, language). Roles are pool groups, so they travel inside the access token.
+
+Cognito's errors stop here: a wrong password or a taken email becomes its domain error, and a
+throttled or failing pool (``clients.is_transient``: TooManyRequestsException,
+LimitExceededException, InternalErrorException …) becomes ``Unavailable`` — a 503 with
+``Retry-After``, never a 500 — so a login storm tells clients to back off.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ def _code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
 
 
+def _busy() -> Unavailable:
+    return Unavailable("the identity provider is busy, please retry shortly")
+
+
 def register(*, email: str, password: str, name: str, role: str, language: str | None) -> dict[str, Any]:
     cfg = settings()
     idp = clients.client("cognito-idp")
@@ -38,6 +47,8 @@ def register(*, email: str, password: str, name: str, role: str, language: str |
         )["UserSub"]
     except ClientError as exc:
         code = _code(exc)
+        if clients.is_transient(exc):
+            raise _busy() from exc
         if code == "UsernameExistsException":
             raise AlreadyExists("this email is already registered",
                                 errors=[{"field": "email", "reason": "already registered"}]) from exc
@@ -78,6 +89,8 @@ def login(*, email: str, password: str) -> dict[str, Any]:
             AuthParameters={"USERNAME": email, "PASSWORD": password},
         )["AuthenticationResult"]
     except ClientError as exc:
+        if clients.is_transient(exc):
+            raise _busy() from exc
         if _code(exc) in {"NotAuthorizedException", "UserNotFoundException", "UserNotConfirmedException"}:
             raise Unauthorized("invalid email or password") from exc
         raise
@@ -97,6 +110,8 @@ def refresh(*, refresh_token: str) -> dict[str, Any]:
             AuthParameters={"REFRESH_TOKEN": refresh_token},
         )["AuthenticationResult"]
     except ClientError as exc:
+        if clients.is_transient(exc):
+            raise _busy() from exc
         if _code(exc) in {"NotAuthorizedException", "UserNotFoundException"}:
             raise Unauthorized("invalid or revoked refresh token") from exc
         raise

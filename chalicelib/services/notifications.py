@@ -19,7 +19,6 @@ line with its links, then the plain text) and kept in the outbox behind GET /loc
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from typing import Any
@@ -29,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib import clients, logs
 from chalicelib.config import settings
 from chalicelib.notify.emails import render_email
+from chalicelib.notify.pages import own_urls
 from chalicelib.store import accounts
 from chalicelib.store import orders as order_store
 from chalicelib.store import workflow as store
@@ -37,12 +37,6 @@ SELLER_KINDS = frozenset({"new_order"})
 ATTEMPTS = 3
 BACKOFF_SECONDS = 0.2
 
-_TRANSIENT_CODES = frozenset({
-    "TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException",
-    "InternalFailure", "InternalServiceError", "ServiceUnavailable", "ServiceUnavailableException",
-    "RequestTimeout", "RequestTimeoutException",
-})
-_URL = re.compile(r"https?://\S+")
 
 
 class EmailUnavailable(Exception):
@@ -143,7 +137,7 @@ def _send_with_retries(to: str, subject: str, html: str, text: str) -> str:
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-            if code not in _TRANSIENT_CODES and status < 500:
+            if not clients.is_transient(exc) and status < 500:
                 raise EmailRejected(f"SES refused the email: {code}") from exc
             failure: Exception = exc
         except BotoCoreError as exc:  # connection refused / reset, read timeout
@@ -157,7 +151,7 @@ def _show_locally(order_id: str, kind: str, to: str, lang: str, subject: str, ht
                   message_id: str) -> None:
     """Local runs: the console shows the email and its links; the mailbox page lists it."""
     sent_at = order_store.now_iso()
-    links = list(dict.fromkeys(u.rstrip(".,;:!?)") for u in _URL.findall(text)))  # in reading order
+    links = own_urls(text, settings().public_base_url)  # ours only: people-written text is not a link
     logs.event("local email", order_id=order_id, kind=kind, to=to, subject=subject, links=links,
                message_id=message_id)
     rule = "-" * 72

@@ -152,8 +152,11 @@ def test_error_on_unknown_outcome() -> None:
         render_action_result("en", "exploded")
 
 
+BASE = "http://127.0.0.1:8000"
+
+
 def test_mailbox_lists_emails_with_clickable_links() -> None:
-    link = "http://127.0.0.1:8000/actions/v1.abc.def"
+    link = f"{BASE}/actions/v1.abc.def"
     html = render_mailbox_page(
         [
             {
@@ -163,7 +166,8 @@ def test_mailbox_lists_emails_with_clickable_links() -> None:
                 "text": f"Confirm: {link}.\n<script>alert(1)</script>",
                 "html": '<p>Hi "there" <script>alert(2)</script></p>',
             }
-        ]
+        ],
+        own_base_url=BASE,
     )
     assert f'<a href="{link}">{link}</a>.' in html
     assert "seller@example.com" in html and "2023-11-14 22:13:20 UTC" in html
@@ -174,4 +178,18 @@ def test_mailbox_lists_emails_with_clickable_links() -> None:
 
 
 def test_empty_mailbox_says_so() -> None:
-    assert "No emails yet." in render_mailbox_page([])
+    assert "No emails yet." in render_mailbox_page([], own_base_url=BASE)
+
+
+@pytest.mark.parametrize("foreign", [
+    "https://evil.example/login",
+    f"{BASE}.evil.example/actions/x",  # our base URL's text, but another host
+    f"{BASE}@evil.example/actions/x",  # userinfo trick: the host is evil.example
+    "http://localhost:8000/actions/x",
+])
+def test_mailbox_links_only_the_marketplaces_own_urls(foreign: str) -> None:
+    ours = f"{BASE}/actions/v1.abc.def"
+    html = render_mailbox_page([{"to": "s@example.com", "subject": "s", "text": f"Item: {foreign}\nConfirm: {ours}"}],
+                               own_base_url=BASE)
+    assert [a["href"] for t, a in tags(html) if t == "a"] == [ours]
+    assert foreign in html  # still shown, as text
