@@ -16,7 +16,7 @@ from chalicelib.api import (
     shops,
     wallet,
 )
-from chalicelib.events import imports, workflow
+from chalicelib.events import imports, reconcile, workflow
 
 app = Chalice(app_name="marketplace")
 app.api.binary_types.append("application/octet-stream")
@@ -26,3 +26,4 @@ for module in (health, auth, shops, feeds, catalog, search, wallet, cart, orders
 app.register_blueprint(http.edge)  # the middleware that keeps Chalice's own errors problem+json
 app.register_blueprint(imports.bp)
 app.register_blueprint(workflow.bp)
+app.register_blueprint(reconcile.bp)

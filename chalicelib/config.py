@@ -54,6 +54,7 @@ class Settings:
     shipment_timeout_seconds: int
     delivery_auto_seconds: int
     link_ttl_seconds: int
+    reconcile_grace_seconds: int
     feed_max_bytes: int
     default_currency: str
 
@@ -100,6 +101,9 @@ def settings() -> Settings:
         shipment_timeout_seconds=_int("SHIPMENT_TIMEOUT_SECONDS", 7 * 24 * 3600),
         delivery_auto_seconds=_int("DELIVERY_AUTO_SECONDS", 14 * 24 * 3600),
         link_ttl_seconds=_int("LINK_TTL_SECONDS", 72 * 3600),
+        # an order whose workflow has not started this long after checkout is started by the
+        # reconciler (services/reconcile.py); a checkout starts it within a second normally
+        reconcile_grace_seconds=_int("RECONCILE_GRACE_SECONDS", 120),
         feed_max_bytes=_int("FEED_MAX_BYTES", 512 * 1024 * 1024),
         default_currency=os.environ.get("DEFAULT_CURRENCY", "RUB"),
     )

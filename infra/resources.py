@@ -73,7 +73,7 @@ TABLES: dict[str, dict[str, Any]] = {
     # the search index (terms -> products)
     "SearchTable": {"env": "SEARCH_TABLE", "props": _table(gsis=1)},
     # carts, orders, order timelines, action links, workflow task tokens
-    "CommerceTable": {"env": "COMMERCE_TABLE", "props": _table(gsis=3, ttl=True)},
+    "CommerceTable": {"env": "COMMERCE_TABLE", "props": _table(gsis=4, ttl=True)},
     # wallets, ledger transactions and entries, holds
     "LedgerTable": {"env": "LEDGER_TABLE", "props": _table(gsis=2)},
     # idempotency keys of money- and order-creating requests
@@ -129,6 +129,8 @@ APP_NAME = "marketplace"
 API_FUNCTION = _names.API_FUNCTION
 IMPORT_FUNCTION = _names.IMPORT_FUNCTION
 WORKFLOW_FUNCTION = _names.WORKFLOW_FUNCTION
+RECONCILE_FUNCTION = _names.RECONCILE_FUNCTION
+RECONCILE_RATE_MINUTES = _names.RECONCILE_RATE_MINUTES
 IMPORT_QUEUE_NAME = _names.IMPORT_QUEUE_NAME
 
 ALL_TABLES = tuple(TABLES)
@@ -164,6 +166,15 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
         "memory": 512,
         "timeout": 60,
     },
+    RECONCILE_FUNCTION: {
+        "logical_id": "ReconcileOrders",
+        "handler": "chalicelib.events.reconcile.reconcile_orders",
+        # it winds up an order whose execution ended early with the workflow's compensation
+        "tables": ("AccountsTable", "CatalogTable", "CommerceTable", "LedgerTable"),
+        "grants": ("email", "workflow-control"),
+        "memory": 256,
+        "timeout": 60,
+    },
 }
 LAMBDA_RUNTIME = "python3.11"
 
@@ -197,6 +208,7 @@ STATE_MACHINE_SUBSTITUTIONS: dict[str, str] = {"OrderWorkflowFunctionArn": WORKF
 STAGE_SETTINGS: dict[str, dict[str, str]] = {
     "local": {
         "STAGE": "local",
+        "RECONCILE_GRACE_SECONDS": "10",
         "PAYMENT_TIMEOUT_SECONDS": str(15 * 60),
         "SELLER_TIMEOUT_SECONDS": str(30 * 60),
         "SHIPMENT_TIMEOUT_SECONDS": str(60 * 60),

@@ -210,4 +210,5 @@ def create_local_stack(endpoint: str | None = None, region: str = "us-east-1", p
     env["LAMBDA_ROLE_ARN"] = _client("iam", endpoint, region).get_role(RoleName=f"{prefix}-lambda")["Role"]["Arn"]
     env["IMPORT_FUNCTION_NAME"] = function_name(prefix, res.IMPORT_FUNCTION)
     env["WORKFLOW_FUNCTION_NAME"] = function_name(prefix, res.WORKFLOW_FUNCTION)
+    env["RECONCILE_FUNCTION_NAME"] = function_name(prefix, res.RECONCILE_FUNCTION)
     return env

@@ -1,4 +1,5 @@
-"""Delivers the import queue's messages to the import function, in the background.
+"""Background delivery for the local stack: the import queue's messages to the import function
+(``ImportPoller``), and scheduled functions on a timer (``ScheduleTimer``).
 
 Stands in for Lambda's SQS event-source mapping, which moto runs synchronously inside the
 ``SendMessage`` (and so inside the S3 ``PutObject`` that notified the queue). Like the real
@@ -114,6 +115,54 @@ class ImportPoller:
 
     def start(self) -> ImportPoller:
         self._thread = threading.Thread(target=self._run, name="import-poller", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+
+def scheduled_event(region: str) -> dict[str, Any]:
+    """The event an EventBridge schedule sends (what Chalice's ``CloudWatchEvent`` parses)."""
+    return {"version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "", "region": region, "resources": [], "detail": {}}
+
+
+class ScheduleTimer:
+    """Stands in for an EventBridge schedule: invokes a function every ``interval`` seconds
+    with the event a scheduled rule sends (moto keeps rules but never fires them)."""
+
+    def __init__(self, function_name: str, interval: float, *, endpoint: str | None = None,
+                 region: str = "us-east-1") -> None:
+        self.function_name = function_name
+        self.interval = interval
+        self.region = region
+        self._lambda = boto3.client("lambda", region_name=region, endpoint_url=endpoint)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def fire(self) -> dict[str, Any]:
+        result = self._lambda.invoke(FunctionName=self.function_name,
+                                     Payload=json.dumps(scheduled_event(self.region)))
+        payload = json.loads(result["Payload"].read() or b"{}")
+        if result.get("FunctionError"):
+            log.warning("scheduled function failed", extra={"fields": {"function": self.function_name,
+                                                                       "error": str(payload)[:500]}})
+        return payload
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.fire()
+            except Exception:  # noqa: BLE001 - keep ticking; the stack stays up
+                if self._stop.is_set():
+                    return
+                log.exception("schedule timer error")
+
+    def start(self) -> ScheduleTimer:
+        self._thread = threading.Thread(target=self._run, name=f"timer-{self.function_name}", daemon=True)
         self._thread.start()
         return self
 

@@ -68,6 +68,7 @@ class Options:
     state_file: Path | None = None
     poll_wait_seconds: int = 1
     import_retry_seconds: int = 1
+    reconcile_interval_seconds: float = 5
 
 
 @dataclass
@@ -80,6 +81,7 @@ class LocalStack:
     _server: Any = None
     _server_thread: threading.Thread | None = None
     _poller: Any = None
+    _timers: list[Any] = field(default_factory=list)
 
     def start(self) -> LocalStack:
         opts = self.options
@@ -118,7 +120,7 @@ class LocalStack:
             **{k: os.environ[k] for k in stage_defaults() if k in os.environ},
         }
 
-        from local.poller import ImportPoller
+        from local.poller import ImportPoller, ScheduleTimer
 
         self._poller = ImportPoller(
             env["IMPORT_QUEUE_URL"],
@@ -128,6 +130,8 @@ class LocalStack:
             wait_seconds=opts.poll_wait_seconds,
             retry_delay=opts.import_retry_seconds,
         ).start()
+        self._timers = [ScheduleTimer(env["RECONCILE_FUNCTION_NAME"], opts.reconcile_interval_seconds,
+                                      endpoint=self.moto_url, region=opts.region).start()]
         self._start_api()
         self._write_state()
         log.info(
@@ -179,6 +183,8 @@ class LocalStack:
     def stop(self) -> None:
         if self._poller:
             self._poller.stop()
+        for timer in self._timers:
+            timer.stop()
         if self._server:
             self._server.server.shutdown()
             self._server.server.server_close()

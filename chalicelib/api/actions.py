@@ -6,7 +6,9 @@
     POST /seller/orders/{order_id}/cancel   seller: PAID or CONFIRMED → CANCELLED (the money goes
                                             back to the customer next: released, or refunded)
     POST /seller/orders/{order_id}/ship     seller: CONFIRMED → SHIPPED
-    POST /orders/{order_id}/pay             customer: hold the total now (409 if funds are short)
+    POST /orders/{order_id}/pay             customer: hold the total now (409 if funds are short);
+                                            optional body {expected_total}: 409
+                                            order-total-changed if it is not the order's total
     POST /orders/{order_id}/cancel          customer: cancel before the seller confirms
     POST /orders/{order_id}/received        customer: SHIPPED → DELIVERED
 
@@ -27,7 +29,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, StringConstraints
 
 from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.orders import OrderDetailOut
+from chalicelib.api.orders import OrderDetailOut, PayIn
 from chalicelib.notify.pages import SECURITY_HEADERS
 from chalicelib.services import actions
 from chalicelib.services import orders as order_views
@@ -112,10 +114,14 @@ for _action, _summary in (
              response=OrderDetailOut, errors=(404, 409), owner_scoped=True, tags=("orders",))(_seller(_action))
 
 
-@endpoint(bp, "/orders/{order_id}/pay", method="POST", summary="Pay an order awaiting payment from my wallet",
-          auth=("customer",), response=OrderDetailOut, errors=(404, 409), owner_scoped=True, tags=("orders",))
+@endpoint(bp, "/orders/{order_id}/pay", method="POST",
+          summary="Pay an order awaiting payment from my wallet (with expected_total: another total than the "
+                  "order's is 409 order-total-changed, nothing held)",
+          auth=("customer",), body=PayIn, body_required=False, response=OrderDetailOut, errors=(404, 409, 422),
+          owner_scoped=True, tags=("orders",))
 def pay_order(ctx: Ctx, order_id: str) -> OrderDetailOut:
-    return _out(actions.pay(order_id, _customer_scope(ctx)))
+    expected = ctx.body.expected_total
+    return _out(actions.pay(order_id, _customer_scope(ctx), expected_total=expected))
 
 
 @endpoint(bp, "/orders/{order_id}/cancel", method="POST", summary="Cancel my order before the seller confirms it",

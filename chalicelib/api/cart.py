@@ -6,10 +6,13 @@
     DELETE /cart/items/{product_id}      removes (an absent line is fine) → 204
     DELETE /cart                         empties every cart → 204
     POST   /checkout                     Idempotency-Key; {delivery: {seller_id: method_id},
-                                         payment_method: "wallet", address} → 201 CheckoutOut
+                                         payment_method: "wallet", address, expected_total?}
+                                         → 201 CheckoutOut; 409 cart-changed
 
 Quantities are JSON integers 1..999 (0, negatives, 2.5, "2" and true are 422 on ``quantity``).
 Bodies cannot carry prices, totals, status or seller: unknown fields are 422 naming them.
+``expected_total`` is not a price the client sets: it is the total the customer confirms, and
+the checkout refuses (409) any other (``services/checkout.py``, "Prices").
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from pydantic import Field, StrictInt, StringConstraints
 
 from chalicelib.api.http import Ctx, Reply, endpoint
 from chalicelib.api.models import Body, Id, Money, Out
-from chalicelib.domain.cart import MAX_QUANTITY
+from chalicelib.domain.cart import MAX_LINES, MAX_QUANTITY
+from chalicelib.domain.ledger import MAX_AMOUNT
 from chalicelib.errors import ValidationFailed
 from chalicelib.services import cart as cart_service
 from chalicelib.services import checkout as checkout_service
@@ -33,6 +37,18 @@ PRODUCT_ID_RE = re.compile(r"^[A-Za-z0-9._:~\-]{1,128}$")
 CUSTOMER = ("customer",)
 Quantity = Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY, description=f"units, 1..{MAX_QUANTITY}")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+CHECKOUT_TOTAL = (
+    "the grand total the customer saw and confirms, integer minor units: every order's items + its chosen delivery "
+    "(GET /cart: the sellers' subtotals + the chosen delivery_methods' prices). Equal to the server's total: the "
+    "checkout proceeds even if prices rose. Absent: it proceeds only if no line's price and no chosen delivery price "
+    "rose above what the customer saw (price_seen; price drops pass). Otherwise 409 problem type cart-changed, "
+    "nothing reserved or charged, with `changes` ([{seller_id, product_id, kind: \"price\", old, new, currency}, "
+    "{seller_id, kind: \"delivery\", method_id, old, new, currency}]: old = what the customer saw, null = a delivery "
+    "method not shown before; new = now), `expected_total` (if sent), `total` and `currency`: retry with "
+    "expected_total = total to accept. A cart in several currencies cannot be confirmed by one number: "
+    "expected_total is then refused (422 on expected_total); check out without it."
+)
+ExpectedTotal = Annotated[StrictInt, Field(ge=0, le=MAX_LINES * MAX_AMOUNT, description=CHECKOUT_TOTAL)]
 
 
 class AddLineIn(Body):
@@ -59,6 +75,7 @@ class CheckoutIn(Body):
                                             description="seller_id → delivery method id, one per seller in the cart")]
     payment_method: Literal["wallet"]
     address: Address
+    expected_total: ExpectedTotal | None = None
 
 
 class LineOut(Out):
@@ -66,7 +83,9 @@ class LineOut(Out):
     product_id: str
     seller_id: str
     quantity: int
-    price_seen: int
+    price_seen: int = Field(description="the product's price now, recorded as seen by the customer")
+    delivery_seen: dict[str, int] = Field(
+        default_factory=dict, description="the seller's delivery prices now (method id → price), recorded as seen")
     currency: str
     added_at: str
     updated_at: str
@@ -85,11 +104,17 @@ class CartLineOut(Out):
     issues: list[Literal["unavailable", "price_increased", "not_enough_stock"]]
 
 
-class DeliveryMethodOut(Out):
+class CartDeliveryMethodOut(Out):
     id: str
     name: str | None
-    price: int
+    price: int = Field(description="current price, minor units")
+    price_seen: int | None = Field(
+        description="the price when the customer last added or set a line of this seller; null = a method added "
+                    "since (not seen)")
     days: int | None
+    issues: list[Literal["price_increased", "not_seen"]] = Field(
+        description="price_increased: dearer than price_seen; not_seen: not shown before. Choosing such a method "
+                    "needs expected_total at checkout")
 
 
 class SellerCartOut(Out):
@@ -98,8 +123,8 @@ class SellerCartOut(Out):
     currency: str | None
     lines: list[CartLineOut]
     subtotal: int = Field(description="lines that can be ordered now, minor units")
-    delivery_methods: list[DeliveryMethodOut]
-    has_issues: bool
+    delivery_methods: list[CartDeliveryMethodOut]
+    has_issues: bool = Field(description="some line has an issue (delivery methods carry their own)")
 
 
 class CartOut(Out):
@@ -199,5 +224,6 @@ def checkout(ctx: Ctx) -> CheckoutOut:
         delivery=dict(ctx.body.delivery),
         address=ctx.body.address.model_dump(exclude_none=True),
         payment_method=ctx.body.payment_method,
+        expected_total=ctx.body.expected_total,
     )
     return CheckoutOut(**result)

@@ -6,7 +6,8 @@
     GET /seller/orders/{order_id}                one of my shop's orders with its timeline
 
 Another customer's (or shop's) order is a 404, like an order that does not exist. The
-workflow's routes (pay, cancel, confirm, ship, received) are registered by the workflow.
+workflow's routes (pay, cancel, confirm, ship, received) are registered in ``api/actions.py``;
+the optional body of ``POST /orders/{id}/pay`` (``PayIn``) is defined here with the orders.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictInt, StringConstraints
 
 from chalicelib.api.cart import OrderSummaryOut
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.models import Body, Limit, Out, Page
 from chalicelib.api.pagination import decode_cursor, encode_cursor
 from chalicelib.domain import orders as states
+from chalicelib.domain.ledger import MAX_AMOUNT
 from chalicelib.services import orders as order_service
 
 bp = Blueprint(__name__)
@@ -33,6 +35,15 @@ class OrdersQuery(Body):
     status: Status | None = None
     limit: Limit = 20
     cursor: Annotated[str, StringConstraints(max_length=2048)] | None = None
+
+
+class PayIn(Body):
+    """``POST /orders/{id}/pay``'s optional body: no body (or ``{}``) holds the order's total."""
+
+    expected_total: Annotated[StrictInt, Field(
+        ge=0, le=MAX_AMOUNT, description="the order total the customer was shown, integer minor units; any other "
+                                         "total is refused with 409 order-total-changed and nothing is held",
+    )] | None = None
 
 
 class OrderOut(OrderSummaryOut):

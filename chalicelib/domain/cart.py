@@ -5,6 +5,20 @@ cart per seller. The view shows current prices (the price the customer last saw 
 the line, so a dearer product is flagged). Checkout turns each seller's cart into one order
 at the current prices plus the chosen delivery.
 
+What the customer saw: each line keeps ``price_seen`` (the product's price) and
+``delivery_seen`` (``{method_id: price}`` of the seller's delivery methods) from the moment it
+was last added or set. A seller's seen delivery prices are those of the seller's most recently
+added or updated line (``delivery_seen``). The checkout compares the orders it would place
+with them (``check_seen``): it proceeds when the client's ``expected_total`` equals the grand
+total, or, without ``expected_total``, when nothing rose (a price drop passes); otherwise
+``CartChanged`` lists every difference. A delivery method the customer never saw counts as
+risen (``old: None``); lines written before delivery prices were recorded pass on delivery.
+
+Amounts: one order's total is one ledger movement (its hold), so it may not exceed
+``ledger.MAX_AMOUNT``; a bigger order is refused at checkout (422 on ``cart.<seller_id>``)
+rather than failing in the workflow's hold. Python integers do not overflow, and with that
+cap every stored amount stays far below DynamoDB's 38 digits.
+
 Caps follow from DynamoDB's 100-item TransactWriteItems, which places a whole checkout
 atomically: per line one stock reservation and one cart-line delete, per seller one order,
 plus one checkout record: ``2·lines + sellers + 1 ≤ 100``; with ``sellers ≤ lines`` that is
@@ -17,16 +31,20 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chalicelib.domain import orders as order_rules
-from chalicelib.errors import OutOfStock, ValidationFailed, field_error
+from chalicelib.domain.ledger import MAX_AMOUNT
+from chalicelib.errors import CartChanged, OutOfStock, ValidationFailed, field_error
 
 TRANSACT_MAX_ITEMS = 100
 MAX_LINES = (TRANSACT_MAX_ITEMS - 1) // 3  # 33
 MAX_QUANTITY = 999
 
-# Line issues shown by GET /cart (and refused by checkout, except price_increased).
+# Line issues shown by GET /cart (and refused by checkout, except price_increased, which
+# checkout refuses unless the client confirms the new total: ``check_seen``).
 UNAVAILABLE = "unavailable"
 PRICE_INCREASED = "price_increased"
 NOT_ENOUGH_STOCK = "not_enough_stock"
+# Delivery method issue: the method appeared after the customer last saw the seller's methods.
+NOT_SEEN = "not_seen"
 
 
 def transact_items(lines: int, sellers: int) -> int:
@@ -68,6 +86,23 @@ def line_issues(line: Mapping[str, Any], product: Mapping[str, Any] | None,
     return issues
 
 
+def delivery_prices(shop: Mapping[str, Any] | None) -> dict[str, int]:
+    """``{method_id: price}`` of a shop's delivery methods now (what a line records as seen)."""
+    return {str(m["id"]): int(m.get("price", 0)) for m in (shop or {}).get("delivery_methods") or []}
+
+
+def delivery_seen(group: Iterable[Mapping[str, Any]]) -> dict[str, int] | None:
+    """The seller's delivery prices as the customer last saw them: those recorded on the
+    seller's most recently added or updated line; None when no line recorded them (lines
+    written before delivery prices were recorded)."""
+    recorded = [line for line in group if line.get("delivery_seen") is not None]
+    if not recorded:
+        return None
+    latest = max(recorded, key=lambda line: (str(line.get("updated_at") or line.get("added_at") or ""),
+                                             line["product_id"]))
+    return {str(k): int(v) for k, v in latest["delivery_seen"].items()}
+
+
 def group_by_seller(lines: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
     """Lines per seller, sellers and lines in the order they were first added."""
     ordered = sorted(lines, key=lambda line: (str(line.get("added_at", "")), line["product_id"]))
@@ -86,6 +121,7 @@ def cart_view(lines: list[Mapping[str, Any]], products: Mapping[str, Mapping[str
     totals: dict[str, int] = {}
     for seller_id, group in group_by_seller(lines).items():
         shop = shops.get(seller_id)
+        seen = delivery_seen(group)
         out_lines = []
         subtotal = 0
         currency = (shop or {}).get("currency")
@@ -116,7 +152,7 @@ def cart_view(lines: list[Mapping[str, Any]], products: Mapping[str, Mapping[str
             "currency": currency,
             "lines": out_lines,
             "subtotal": subtotal,
-            "delivery_methods": [_method(m) for m in (shop or {}).get("delivery_methods") or []],
+            "delivery_methods": [_method(m, seen) for m in (shop or {}).get("delivery_methods") or []],
             "has_issues": any(line["issues"] for line in out_lines),
         })
         if currency:
@@ -129,8 +165,14 @@ def cart_view(lines: list[Mapping[str, Any]], products: Mapping[str, Mapping[str
     }
 
 
-def _method(m: Mapping[str, Any]) -> dict[str, Any]:
-    return {"id": str(m["id"]), "name": m.get("name"), "price": int(m.get("price", 0)), "days": _days(m.get("days"))}
+def _method(m: Mapping[str, Any], seen: Mapping[str, int] | None) -> dict[str, Any]:
+    """A delivery method with the price the customer last saw (``seen``: ``delivery_seen``;
+    None means nothing was recorded, which passes like a line without ``price_seen``)."""
+    price = int(m.get("price", 0))
+    price_seen = price if seen is None else seen.get(str(m["id"]))
+    issues = [NOT_SEEN] if price_seen is None else [PRICE_INCREASED] if price > price_seen else []
+    return {"id": str(m["id"]), "name": m.get("name"), "price": price, "price_seen": price_seen,
+            "days": _days(m.get("days")), "issues": issues}
 
 
 def _days(value: Any) -> int | None:
@@ -189,7 +231,7 @@ def plan_checkout(
     if failing:
         raise OutOfStock(failure_detail(failing), lines=failing)
 
-    orders, reservations = [], []
+    orders, reservations, too_big = [], [], []
     for seller_id, group in groups.items():
         shop = shops[seller_id]
         method = {str(m["id"]): m for m in shop.get("delivery_methods") or []}[delivery[seller_id]]
@@ -219,6 +261,11 @@ def plan_checkout(
             })
         items_total = sum(i["line_total"] for i in items)
         delivery_price = int(method.get("price", 0))
+        if items_total + delivery_price > MAX_AMOUNT:
+            too_big.append(field_error(
+                f"cart.{seller_id}",
+                f"this seller's order totals {items_total + delivery_price} {currency} (minor units); one order can "
+                f"be at most {MAX_AMOUNT}: lower the quantities or split the purchase"))
         oid = order_rules.order_id(checkout_id, seller_id, now_ms)
         orders.append({
             "order_id": oid,
@@ -248,6 +295,8 @@ def plan_checkout(
                 "status": order_rules.INITIAL,
             }],
         })
+    if too_big:
+        raise ValidationFailed("; ".join(f"{p['field']}: {p['reason']}" for p in too_big[:5]), errors=too_big)
     return orders, reservations
 
 
@@ -262,3 +311,91 @@ def failure_detail(failing: list[Mapping[str, Any]]) -> str:
             parts.append(f"{f['product_id']}: {f['requested']} requested, {f['available']} available")
     more = f" (and {len(failing) - 5} more)" if len(failing) > 5 else ""
     return "; ".join(parts) + more + "; review your cart"
+
+
+# --- the customer pays what they saw --------------------------------------------------------
+
+
+def seen_changes(orders: list[Mapping[str, Any]], lines: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every difference between the orders a checkout would place and what the customer saw:
+    per line ``{seller_id, product_id, kind: "price", old, new, currency}``, per chosen delivery
+    ``{seller_id, kind: "delivery", method_id, old, new, currency}`` (``old`` None: a method the
+    customer never saw). Drops are listed too; ``rose`` tells which ones block."""
+    groups = group_by_seller(lines)
+    changes: list[dict[str, Any]] = []
+    for order in orders:
+        seller_id, currency = order["seller_id"], order["currency"]
+        group = groups.get(seller_id, [])
+        by_product = {line["product_id"]: line for line in group}
+        for item in order["items"]:
+            line = by_product.get(item["product_id"], {})
+            old = int(line.get("price_seen", item["price"]))
+            if old != int(item["price"]):
+                changes.append({"seller_id": seller_id, "product_id": item["product_id"], "name": item.get("name"),
+                                "kind": "price", "old": old, "new": int(item["price"]), "currency": currency})
+        seen = delivery_seen(group)
+        if seen is None:
+            continue  # lines written before delivery prices were recorded: nothing to compare
+        method_id, price = order["delivery"]["method_id"], int(order["delivery"]["price"])
+        if seen.get(method_id) != price:
+            changes.append({"seller_id": seller_id, "kind": "delivery", "method_id": method_id,
+                            "old": seen.get(method_id), "new": price, "currency": currency})
+    return changes
+
+
+def rose(change: Mapping[str, Any]) -> bool:
+    return change["old"] is None or change["new"] > change["old"]
+
+
+def grand_totals(orders: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Items + delivery of every order, per currency."""
+    totals: dict[str, int] = {}
+    for o in orders:
+        totals[o["currency"]] = totals.get(o["currency"], 0) + int(o["total"])
+    return totals
+
+
+def check_seen(orders: list[Mapping[str, Any]], lines: list[Mapping[str, Any]],
+               expected_total: int | None) -> None:
+    """Let the checkout proceed only at a total the customer saw: ``expected_total`` equal to
+    the grand total or, without it, no price and no chosen delivery price above what the lines
+    recorded. Raises ``CartChanged`` (409) otherwise, or ``ValidationFailed`` when
+    ``expected_total`` is sent for a cart in several currencies (one number cannot say it)."""
+    totals = grand_totals(orders)
+    if expected_total is not None and len(totals) > 1:
+        raise ValidationFailed.one(
+            "expected_total", f"your carts are in several currencies ({', '.join(sorted(totals))}); one number cannot "
+                              "confirm their total: check out without expected_total")
+    total, currency = (next(iter(totals.values())), next(iter(totals))) if len(totals) == 1 else (None, None)
+    changes = seen_changes(orders, lines)
+    if expected_total is not None:
+        if expected_total == total:
+            return
+    elif not any(rose(c) for c in changes):
+        return
+    extra: dict[str, Any] = {"changes": [{k: v for k, v in c.items() if k != "name"} for c in changes]}
+    if expected_total is not None:
+        extra["expected_total"] = expected_total
+    extra.update(total=total, currency=currency,
+                 totals=[{"amount": a, "currency": c} for c, a in sorted(totals.items())])
+    raise CartChanged(_changed_detail(changes, expected_total, total, currency), **extra)
+
+
+def _changed_detail(changes: list[Mapping[str, Any]], expected_total: int | None, total: int | None,
+                    currency: str | None) -> str:
+    parts = []
+    for c in changes[:5]:
+        what = (f"{c.get('name') or c['product_id']}" if c["kind"] == "price"
+                else f"delivery {c['method_id']!r} of seller {c['seller_id']}")
+        old = "not shown before" if c["old"] is None else c["old"]
+        parts.append(f"{what}: {old} → {c['new']} {c['currency']}")
+    more = f" (and {len(changes) - 5} more)" if len(changes) > 5 else ""
+    said = "" if expected_total is None else f"expected_total {expected_total} is not the total; "
+    changed = ("prices changed since you saw them: " + "; ".join(parts) + more + ". ") if parts else ""
+    if total is None:
+        advice = ("Review your carts; setting a line again (PUT /cart/items/{product_id}) records its price and "
+                  "its seller's delivery prices as seen.")
+    else:
+        advice = (f"The total is now {total} {currency} (minor units, items and delivery): review your cart and "
+                  f"retry with expected_total={total} to accept it.")
+    return said + changed + "Nothing was reserved or charged. " + advice

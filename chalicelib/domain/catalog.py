@@ -24,6 +24,7 @@ from (seller id, the feed's offer id). The stored catalog item carries these att
 | available | bool | false when the seller deactivated it or a later feed dropped it |
 | stock | int or absent | units that can be ordered; absent = the feed gives no count (not limited) |
 | reserved | int or absent | units sold and not shipped yet (checkout adds, cancellation and shipment take off) |
+| sold_out | true or absent | ``stock`` reached 0: listed, searched and shown as unavailable until it returns |
 | blocked | true or absent | an admin hid the product (kept across re-imports) |
 | created_at, updated_at | str | ISO-8601 UTC |
 | content_hash | str | hash of the feed-derived fields: a re-import of the same data writes nothing |
@@ -32,6 +33,11 @@ Checkout reserves stock with a conditional update on ``stock`` (never below zero
 ``available`` and on ``blocked``. ``product_from_offer`` is what a feed's offer becomes; a
 feed's stock count is the seller's warehouse, so a re-import keeps the reservations
 (``keep_reservations``).
+
+Sold out: a product whose ``stock`` is 0 is not available to anyone (``on_sale``), while
+``available`` keeps what the seller's feed said, so the product comes back by itself when
+stock returns (a cancellation, a re-import). ``sold_out`` mirrors ``stock <= 0`` on the
+product's listing items, which carry no stock (``store/catalog.sync_availability``).
 """
 
 from __future__ import annotations
@@ -116,6 +122,20 @@ def too_large(product: dict[str, Any]) -> bool:
     rough = len(product["description"]) + sum(len(p.get("value", "")) for p in product["params"])
     rough += sum(len(v) for v in product["attributes"].values())
     return rough > 90_000 and len(json.dumps(product, ensure_ascii=False).encode()) > MAX_ITEM_BYTES
+
+
+def sold_out(product: dict[str, Any]) -> bool:
+    """A stock count that reached 0 (products without a count never sell out)."""
+    stock = product.get("stock")
+    return stock is not None and int(stock) <= 0
+
+
+def on_sale(product: dict[str, Any]) -> bool:
+    """What listings, search and the product page call ``available``: the feed offers it and
+    there is stock left (an admin's block hides the product altogether, elsewhere). A product
+    item's own ``stock`` decides; a listing item, which has none, carries ``sold_out``."""
+    gone = sold_out(product) if product.get("stock") is not None else bool(product.get("sold_out"))
+    return bool(product.get("available")) and not gone
 
 
 def keep_reservations(product: dict[str, Any], old: dict[str, Any]) -> None:

@@ -7,6 +7,8 @@ needs live here; ``infra/resources.py`` re-exports them for the template and the
 API_FUNCTION = "api_handler"  # Chalice's name for the function behind API Gateway
 IMPORT_FUNCTION = "import_feed"
 WORKFLOW_FUNCTION = "order_workflow"
+RECONCILE_FUNCTION = "reconcile_orders"
+RECONCILE_RATE_MINUTES = 1
 
 # Chalice's ``on_sqs_message`` needs a queue name at import time. The deploy template
 # replaces the event source with the ARN of its own queue (``infra/template.py``), and the

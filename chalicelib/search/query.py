@@ -161,7 +161,8 @@ def search(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of products matching every word of ``q``, best first, and the next cursor.
 
-    The index holds available products only: ``available=False`` matches nothing.
+    The index holds products the feed offers; one that sold out since says ``available:
+    false`` (and ``available=true`` leaves it out). ``available=False`` matches nothing.
     """
     words = text.query_words(q)
     if len(words) > MAX_WORDS:
@@ -175,7 +176,20 @@ def search(
         hits = one_word(words[0], accept, limit)
     else:
         hits = multi_word(words, accept, need=limit + 1, after=after)
-    return _page(hits, after, limit, binding)
+    items, next_cursor = _page(hits, after, limit, binding)
+    return _with_stock(items, only_on_sale=available is True), next_cursor
+
+
+def _with_stock(items: list[dict[str, Any]], *, only_on_sale: bool) -> list[dict[str, Any]]:
+    """``available`` as of now: a product that sold out since it was indexed says false (and
+    ``available=true`` leaves it out). One BatchGetItem of the page's products."""
+    if not items:
+        return items
+    from chalicelib.store import catalog
+
+    now = catalog.on_sale([i["product_id"] for i in items])
+    out = [{**i, "available": now.get(i["product_id"], False)} for i in items]
+    return [i for i in out if i["available"]] if only_on_sale else out
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from chalicelib.errors import InvalidTransition, NotFound
 from chalicelib.notify import links as link_tokens
 from chalicelib.notify.pages import OUTCOME_STATUS, render_action_page, render_action_result
 from chalicelib.services import ledger, notifications, workflow
+from chalicelib.services import orders as order_views
 from chalicelib.store import accounts
 from chalicelib.store import orders as orders_store
 from chalicelib.store import workflow as wf_store
@@ -124,8 +125,9 @@ def _customer_order(order_id: str, customer_id: str | None) -> dict[str, Any]:
     return order
 
 
-def pay(order_id: str, customer_id: str | None) -> dict[str, Any]:
-    """Hold the total now (the wallet was topped up): ``InsufficientFunds`` if still short."""
+def pay(order_id: str, customer_id: str | None, *, expected_total: int | None = None) -> dict[str, Any]:
+    """Hold the total now (the wallet was topped up): ``InsufficientFunds`` if still short,
+    ``OrderTotalChanged`` if the payer was shown another total (``expected_total``)."""
     order = _customer_order(order_id, customer_id)
     if order["status"] in workflow.PAID_OR_LATER:
         _wake(order_id, "payment", {"decision": "paid", "by": f"customer:{order['customer_id']}"})
@@ -133,6 +135,7 @@ def pay(order_id: str, customer_id: str | None) -> dict[str, Any]:
     if order["status"] != st.AWAITING_PAYMENT:
         raise InvalidTransition(f"order {order_id} is {order['status']}; it cannot be paid",
                                 order_id=order_id, current_status=order["status"])
+    order_views.check_total(order, expected_total)
     ledger.hold(order_id, order["customer_id"], int(order["total"]), order["currency"])
     outcome = workflow.mark_paid(order, actor=f"customer:{order['customer_id']}")
     if outcome != "paid":

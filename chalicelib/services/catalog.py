@@ -25,6 +25,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 
 from chalicelib.api.pagination import decode_cursor, encode_cursor
+from chalicelib.domain import catalog as catalog_rules
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.store import accounts, keys
 from chalicelib.store import catalog as store
@@ -52,7 +53,7 @@ def product_card(item: dict[str, Any]) -> dict[str, Any]:
         "product_id": item["product_id"],
         "name": item.get("name", ""),
         "price": money(item.get("price", 0), item.get("currency", "")),
-        "available": bool(item.get("available")),
+        "available": catalog_rules.on_sale(item),
         "seller_id": item.get("seller_id"),
     }
     if item.get("old_price") is not None:
@@ -231,6 +232,7 @@ def get_product(product_id: str) -> dict[str, Any]:
             "updated_at",
         ) if product.get(k) is not None
     }
+    page["available"] = catalog_rules.on_sale(product)  # sold out (stock 0) is not available
     page["price"] = money(product["price"], currency)
     if product.get("old_price") is not None:
         page["old_price"] = money(product["old_price"], currency)

@@ -5,7 +5,10 @@ Steps and DynamoDB calls (the floor for this access pattern, see ``bench/commerc
 1. Query the cart lines (1 call).
 2. BatchGetItem the products and the sellers' shops together (1 call; consistent reads).
 3. Validate (``domain/cart.plan_checkout``): a delivery method of that seller chosen for each
-   seller, every line sellable with enough stock. Problems answer 4xx before any write.
+   seller, every line sellable with enough stock, each order's total within what one ledger
+   movement may hold (``ledger.MAX_AMOUNT``; 422 on ``cart.<seller_id>``); then the customer
+   pays what they saw (``domain/cart.check_seen``, below). Problems answer 4xx before any
+   write.
 4. ONE TransactWriteItems (``store/orders.place``): per line a conditional stock decrement
    (or an availability check for products without a stock count), both also conditional on
    the price the order uses; per seller the order Put; the cart line Deletes; the checkout
@@ -13,14 +16,28 @@ Steps and DynamoDB calls (the floor for this access pattern, see ``bench/commerc
    lines with what is available (one more BatchGetItem, only on that path).
 5. Start one Step Functions execution per order, named by the order id (not DynamoDB).
 
-So a checkout costs 3 DynamoDB calls whatever its size (up to ``MAX_LINES`` lines). Fewer is
-impossible: the lines, then the prices/stock/delivery (which depend on the lines), then the
-one write that depends on both. The idempotency wrapper of the route adds its own calls.
+6. One consistent BatchGetItem of the limited products' stock after the write: a product this
+   checkout (or one racing it) sold out leaves the available listings
+   (``store/catalog.relist_sold_out``; one more transaction only for such a product).
 
-Prices: orders use the current product price (GET /cart flags lines that became dearer);
-the stock condition also pins that price, so a price change racing the checkout fails it
-with a 409 asking to review the cart instead of charging a price the response did not show.
-The customer still pays explicitly (POST /orders/{id}/pay) after seeing the totals.
+So a checkout costs 4 DynamoDB calls whatever its size (up to ``MAX_LINES`` lines). The floor
+for placing is 3: the lines, then the prices/stock/delivery (which depend on the lines), then
+the one write that depends on both; the fourth exists because the listing keys cannot join
+the transaction (100 items) and the stock a concurrent checkout left is known only after it.
+The idempotency wrapper of the route adds its own calls.
+
+Prices — the customer pays what they saw: orders use the current product and delivery prices,
+and the checkout proceeds only when the body's ``expected_total`` (minor units: every order's
+items + chosen delivery) equals that grand total, or, without ``expected_total``, when no
+line's price and no chosen delivery price rose above what the cart lines recorded as seen
+(``price_seen``, ``delivery_seen``; drops pass). Otherwise 409 ``cart-changed`` with
+``changes`` (old = seen, new = now), ``total`` and ``currency``: the client shows them and
+retries with ``expected_total = total``. The check runs before the transaction, so nothing
+is reserved, written or held on that path. ``expected_total`` on a cart in several currencies
+is a 422 (one number cannot state it). The stock condition also pins each price, so a price
+change racing the checkout fails it with a 409 asking to review the cart instead of charging
+a price the customer did not confirm. The order's total is then fixed: the workflow's hold
+and ``POST /orders/{id}/pay`` hold exactly the stored total.
 
 Idempotency: ``checkout_id`` comes from the route's Idempotency-Key (``derived_id``); its
 record is written in the same transaction with ``attribute_not_exists``, so concurrent or
@@ -29,7 +46,9 @@ the orders already placed (and makes sure their executions are started).
 
 Workflow start: ``ORDER_STATE_MACHINE_ARN`` empty means "not configured" (unit-level runs):
 the start is skipped and logged. ``ExecutionAlreadyExists`` counts as started (a retry).
-Any other failure answers 503 and the retry — same key — starts what is missing.
+Any other failure answers 503 and the retry — same key — starts what is missing. If the
+process dies before the start and the client never retries, the order is still listed as
+"workflow pending" and ``services/reconcile.py`` starts it, by the same name, within minutes.
 """
 
 from __future__ import annotations
@@ -45,7 +64,7 @@ from chalicelib.config import settings
 from chalicelib.domain import cart as rules
 from chalicelib.domain import orders as order_rules
 from chalicelib.errors import AlreadyExists, OutOfStock, Unavailable, ValidationFailed
-from chalicelib.store import carts
+from chalicelib.store import carts, catalog
 from chalicelib.store import orders as store
 
 
@@ -56,6 +75,7 @@ def checkout(
     delivery: dict[str, str],
     address: dict[str, Any],
     payment_method: str,
+    expected_total: int | None = None,
 ) -> dict[str, Any]:
     lines = carts.lines(customer_id)
     if not lines:
@@ -73,6 +93,7 @@ def checkout(
         delivery=delivery, address=address, payment_method=payment_method,
         now_iso=store.now_iso(), now_ms=now_ms,
     )
+    rules.check_seen(orders, lines, expected_total)
     record = {
         "checkout_id": checkout_id,
         "customer_id": customer_id,
@@ -89,8 +110,19 @@ def checkout(
     except OutOfStock as err:
         raise _explain(err) from err
     logs.event("checkout placed", checkout_id=checkout_id, orders=len(orders), lines=len(lines))
+    _relist([r["product_id"] for r in reservations if r["limited"]])
     _start_workflows(orders)
     return _result(checkout_id, orders)
+
+
+def _relist(product_ids: list[str]) -> None:
+    """Products this checkout sold out leave the available listings. The orders are placed
+    whatever happens here: a failure is logged, and the product's page, cart and checkout
+    already go by its stock (the next stock change relists it)."""
+    try:
+        catalog.relist_sold_out(product_ids)
+    except (ClientError, BotoCoreError, Unavailable):
+        logs.log.exception("sold-out products not relisted", extra={"fields": {"products": product_ids}})
 
 
 def _explain(err: OutOfStock) -> OutOfStock:
@@ -114,9 +146,7 @@ def _replay(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _result(checkout_id: str, orders: list[dict[str, Any]]) -> dict[str, Any]:
-    totals: dict[str, int] = {}
-    for o in orders:
-        totals[o["currency"]] = totals.get(o["currency"], 0) + int(o["total"])
+    totals = rules.grand_totals(orders)
     return {
         "checkout_id": checkout_id,
         "orders": orders,
@@ -128,25 +158,33 @@ def workflow_input(order: dict[str, Any]) -> dict[str, Any]:
     return {k: order[k] for k in ("order_id", "customer_id", "seller_id", "total", "currency")}
 
 
+def start_workflow(order: dict[str, Any]) -> bool:
+    """Start the order's execution, named by the order id; False when it already exists (an
+    earlier attempt, or the reconciler, started it). Raises what Step Functions raised."""
+    assert order_rules.EXECUTION_NAME_RE.match(order["order_id"])
+    try:
+        clients.client("stepfunctions").start_execution(
+            stateMachineArn=settings().order_state_machine_arn, name=order["order_id"],
+            input=json.dumps(workflow_input(order)))
+    except ClientError as exc:
+        if store.error_code(exc) == "ExecutionAlreadyExists":
+            return False
+        raise
+    return True
+
+
 def _start_workflows(orders: list[dict[str, Any]]) -> None:
     arn = settings().order_state_machine_arn
     if not arn:
         logs.event("order workflow not configured; executions not started",
                    orders=[o["order_id"] for o in orders])
         return
-    sfn = clients.client("stepfunctions")
     failed = []
     for order in orders:
-        assert order_rules.EXECUTION_NAME_RE.match(order["order_id"])
         try:
-            sfn.start_execution(stateMachineArn=arn, name=order["order_id"],
-                                input=json.dumps(workflow_input(order)))
-        except ClientError as exc:
-            if store.error_code(exc) == "ExecutionAlreadyExists":
-                continue  # started by an earlier attempt of this checkout
-            failed.append(order["order_id"])
-            logs.log.exception("order workflow did not start", extra={"fields": {"order_id": order["order_id"]}})
-        except BotoCoreError:
+            start_workflow(order)
+        except (ClientError, BotoCoreError):
+            # the reconciler starts it within minutes if the client never retries
             failed.append(order["order_id"])
             logs.log.exception("order workflow did not start", extra={"fields": {"order_id": order["order_id"]}})
     if failed:

@@ -50,6 +50,7 @@ from botocore.exceptions import ClientError
 from chalicelib import clients, logs
 from chalicelib.config import settings
 from chalicelib.domain import catalog as catalog_rules
+from chalicelib.errors import Unavailable
 from chalicelib.services.feeds import FEED_SUFFIXES, FEEDS_PREFIX, ImportCounts, now_iso
 from chalicelib.store import accounts, imports
 from chalicelib.store import catalog as store
@@ -118,6 +119,39 @@ class _Fingerprints:
     def __contains__(self, pid: str) -> bool:
         fp = self._fp(pid)
         return self._slots[self._find(self._slots, fp)] == fp
+
+
+# A product whose stock checkouts may be changing while the import writes it: (id, the item as
+# read, how to build the new item from the item as it is now).
+Guarded = tuple[str, dict[str, Any], Callable[[dict[str, Any]], dict[str, Any]]]
+GUARD_ROUNDS = 10
+
+
+def _stock_tracked(old: dict[str, Any] | None) -> bool:
+    """Checkouts, cancellations and shipments change this product's ``stock``/``reserved``."""
+    return bool(old) and (old.get("stock") is not None or old.get("reserved") is not None)
+
+
+def _write_chunk(puts: list[dict[str, Any]], deletes: list[dict[str, str]], guarded: list[Guarded]) -> None:
+    """Plain items in batches; products with a stock count conditionally on the stock read
+    (``store.write_guarded``), so a checkout landing between the import's read and its write
+    is never overwritten: such a product is read again and rebuilt from what it is now."""
+    if puts or deletes:
+        store.batch_write(puts, deletes)
+    rounds = 0
+    while guarded:
+        entries = []
+        for _pid, old, build in guarded:
+            new = build(old)
+            entries.append((new, old, store.stale_keys(old, new)))
+        conflicted = store.write_guarded(entries)
+        if not conflicted:
+            return
+        rounds += 1
+        if rounds >= GUARD_ROUNDS:
+            raise Unavailable("products kept changing under the import; it will be retried")
+        current = store.batch_get_products(sorted(conflicted))
+        guarded = [(pid, current[pid], build) for pid, _old, build in guarded if pid in current and pid in conflicted]
 
 
 def _index(changes: list[tuple[dict[str, Any] | None, dict[str, Any]]]) -> None:
@@ -420,9 +454,10 @@ class FeedImport:
                     future.cancel()
         return available
 
-    def _submit(self, puts: list[dict[str, Any]], deletes: list[dict[str, str]], changes: list) -> None:
+    def _submit(self, puts: list[dict[str, Any]], deletes: list[dict[str, str]], changes: list,
+                guarded: list[Guarded] = ()) -> None:
         """Write one chunk in the pool; at most WRITERS chunks wait, so memory stays bounded."""
-        self.in_flight.append((self.pool.submit(store.batch_write, puts, deletes), changes))
+        self.in_flight.append((self.pool.submit(_write_chunk, puts, deletes, list(guarded)), changes))
         self._drain(WRITERS)
 
     def _drain(self, keep: int) -> None:
@@ -461,6 +496,7 @@ class FeedImport:
         existing = {} if self.fresh else store.batch_get_products([p["product_id"] for p in chunk])
         puts: list[dict[str, Any]] = []
         deletes: list[dict[str, str]] = []
+        guarded: list[Guarded] = []
         changes = []
         for product in chunk:
             old = existing.get(product["product_id"])
@@ -472,20 +508,30 @@ class FeedImport:
                 continue
             if old:
                 self.counts.updated += 1
-                product["created_at"] = old.get("created_at") or self.now
-                if old.get("blocked"):
-                    product["blocked"] = True  # the admin's block outlives the seller's feeds
-                catalog_rules.keep_reservations(product, old)
             else:
                 self.counts.created += 1
-                product["created_at"] = self.now
-            product["updated_at"] = self.now
-            puts += store.product_items(product)
-            deletes += store.stale_keys(old, product)
-            if _searchable(old) != _searchable(product):
-                changes.append((old, product))
-        if puts or deletes or changes:
-            self._submit(puts, deletes, changes)
+            offer = dict(product)  # the feed's own values: a rebuild starts from these again
+            merged = self._merge(product, old)
+            if _stock_tracked(old):
+                guarded.append((offer["product_id"], old, lambda now, offer=offer: self._merge(dict(offer), now)))
+            else:
+                puts += store.product_items(merged)
+                deletes += store.stale_keys(old, merged)
+            if _searchable(old) != _searchable(merged):
+                changes.append((old, merged))
+        if puts or deletes or guarded or changes:
+            self._submit(puts, deletes, changes, guarded)
+
+    def _merge(self, product: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+        """The offer as stored over ``old``: its creation time, an admin's block, and the units
+        checkouts reserved (``domain/catalog.keep_reservations``)."""
+        product["created_at"] = (old or {}).get("created_at") or self.now
+        if old and old.get("blocked"):
+            product["blocked"] = True  # the admin's block outlives the seller's feeds
+        if old:
+            catalog_rules.keep_reservations(product, old)
+        product["updated_at"] = self.now
+        return product
 
     def _deactivate_missing(self) -> int:
         before = self.state.get("available_count")
@@ -506,15 +552,21 @@ class FeedImport:
 
     def _deactivate(self, product_ids: list[str]) -> int:
         olds = store.batch_get_products(product_ids)
-        puts, changes = [], []
+        puts, guarded, changes = [], [], []
         for old in olds.values():
             if not old.get("available"):
                 continue
-            new = {**old, "available": False, "updated_at": self.now, "deactivated_by": self.feed_id}
-            puts += store.product_items(new)
+            new = self._deactivated(old)
+            if _stock_tracked(old):
+                guarded.append((old["product_id"], old, self._deactivated))
+            else:
+                puts += store.product_items(new)
             changes.append((old, new))
-        self._submit(puts, [], changes)
+        self._submit(puts, [], changes, guarded)
         return len(changes)
+
+    def _deactivated(self, old: dict[str, Any]) -> dict[str, Any]:
+        return {**old, "available": False, "updated_at": self.now, "deactivated_by": self.feed_id}
 
     def _store_categories(self, categories: list[dict[str, Any]]) -> None:
         encoded = json.dumps(categories, ensure_ascii=False, sort_keys=True)

@@ -9,13 +9,18 @@ probing for ids). Admins see everything.
 | GET /orders/{id} (order + timeline) | 1 GetItem |
 | GET /orders, GET /seller/orders | 1 Query per page (GSI1 / GSI2; seller + status: GSI3) |
 | GET /orders?status= | 1 Query per index page (FilterExpression; customers have few orders) |
+
+An order's total (items + delivery) is fixed at checkout, where the customer confirmed it;
+every hold — the workflow's first one and ``POST /orders/{id}/pay`` — holds that stored
+total. ``check_total`` lets the payer say which total they were shown (``expected_total``):
+any other is refused (409 ``order-total-changed``) before anything is held.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.errors import NotFound
+from chalicelib.errors import NotFound, OrderTotalChanged
 from chalicelib.store import orders as store
 
 # What the API shows; ``reserved``/``stock_released`` are store bookkeeping.
@@ -68,3 +73,14 @@ def list_for_seller(seller_id: str, *, status: str | None, limit: int, start_key
                     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     items, next_key = store.list_orders(seller_id=seller_id, status=status, limit=limit, start_key=start_key)
     return [view(o, timeline=False) for o in items], next_key
+
+
+def check_total(order: dict[str, Any], expected_total: int | None) -> None:
+    """Refuse to hold an order's total when the payer was shown another (None: not stated)."""
+    total = int(order["total"])
+    if expected_total is None or expected_total == total:
+        return
+    raise OrderTotalChanged(
+        f"order {order['order_id']} totals {total} {order['currency']} (minor units), not {expected_total}; nothing "
+        f"was held. Review the order and retry with expected_total={total}",
+        order_id=order["order_id"], expected_total=expected_total, total=total, currency=order["currency"])

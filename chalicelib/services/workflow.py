@@ -63,11 +63,6 @@ WAITS: dict[str, str] = {
 }
 PAID_OR_LATER = frozenset({st.PAID, st.CONFIRMED, st.SHIPPED, st.DELIVERED})
 CONFIRMED_OR_LATER = frozenset({st.CONFIRMED, st.SHIPPED, st.DELIVERED})
-_THROTTLE_CODES = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "Throttling", "RequestLimitExceeded",
-    "TooManyRequestsException", "InternalServerError", "ServiceUnavailable", "TransactionInProgressException",
-    "TransactionConflictException",
-})
 RESUME_GONE = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 
 
@@ -137,9 +132,8 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, ResumeFailed):
         return exc.transient
     if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        return err.get("Code") in _THROTTLE_CODES or status >= 500
+        return clients.is_transient(exc) or status >= 500
     return False
 
 
@@ -203,6 +197,7 @@ def start(ev: StepEvent) -> dict[str, Any]:
     """Check the order exists; hand the configured timeouts to the state machine."""
     _order(ev.order_id)
     _event(ev.order_id, "workflow_started", "wf:started")
+    orders_store.workflow_started(ev.order_id)  # the reconciler need not start it
     return _timeouts()
 
 
@@ -484,6 +479,7 @@ def compensate(ev: StepEvent) -> dict[str, Any]:
         return {"outcome": "no_order"}
     error = (ev.error or {}).get("Error") or "unknown"
     _event(ev.order_id, "workflow_failed", "wf:failed", error=str(error)[:100])
+    orders_store.workflow_started(ev.order_id)  # it ran (and ends here): nothing to reconcile
     money = ledger.hold_state(ev.order_id)
     if order["status"] in (st.AWAITING_PAYMENT, st.PAID) or (
         order["status"] == st.CONFIRMED and money == money_states.HELD

@@ -1,8 +1,11 @@
 """Commerce table: cart lines, and the one-call read of the catalog and shops a cart needs.
 
 One item per (customer, product) line: ``keys.cart_line`` → ``{customer_id, product_id,
-seller_id, quantity, price_seen, currency, added_at, updated_at}``. ``price_seen`` is the
-price when the customer last added or set the line, so GET /cart can flag a dearer product.
+seller_id, quantity, price_seen, delivery_seen, currency, added_at, updated_at}``.
+``price_seen`` is the price when the customer last added or set the line, ``delivery_seen``
+the seller's delivery prices then (``{method_id: price}``; absent on lines written before it
+was recorded), so GET /cart can flag what became dearer and checkout can refuse to charge it
+unconfirmed (``domain/cart.check_seen``).
 
 Writes are optimistic: a line is written on condition that its quantity is still the one the
 service checked the stock and the caps against (``expect``), so two concurrent adds cannot
@@ -22,7 +25,8 @@ from chalicelib.store import keys
 from chalicelib.store.orders import now_iso, plain
 from chalicelib.store.values import conditional_failed
 
-LINE_FIELDS = ("customer_id", "product_id", "seller_id", "quantity", "price_seen", "currency", "added_at", "updated_at")
+LINE_FIELDS = ("customer_id", "product_id", "seller_id", "quantity", "price_seen", "delivery_seen", "currency",
+               "added_at", "updated_at")
 BATCH_GET = 100
 BATCH_WRITE = 25
 
@@ -55,11 +59,13 @@ def lines(customer_id: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
-def put_line(customer_id: str, product: dict[str, Any], quantity: int, *, expect: int | None) -> dict[str, Any]:
-    """Set the line's quantity, provided it still holds ``expect`` units (None: no line yet)."""
+def put_line(customer_id: str, product: dict[str, Any], quantity: int, *, delivery_seen: dict[str, int],
+             expect: int | None) -> dict[str, Any]:
+    """Set the line's quantity, provided it still holds ``expect`` units (None: no line yet),
+    and record the product's price and the seller's delivery prices as seen now."""
     now = now_iso()
     values: dict[str, Any] = {
-        ":q": quantity, ":seller": product["seller_id"], ":price": int(product["price"]),
+        ":q": quantity, ":seller": product["seller_id"], ":price": int(product["price"]), ":dseen": delivery_seen,
         ":cur": product.get("currency", ""), ":now": now, ":cust": customer_id, ":pid": product["product_id"],
     }
     if expect is None:
@@ -71,7 +77,7 @@ def put_line(customer_id: str, product: dict[str, Any], quantity: int, *, expect
         item = _table().update_item(
             Key=keys.cart_line(customer_id, product["product_id"]),
             UpdateExpression=(
-                "SET quantity = :q, seller_id = :seller, price_seen = :price, currency = :cur, "
+                "SET quantity = :q, seller_id = :seller, price_seen = :price, delivery_seen = :dseen, currency = :cur, "
                 "customer_id = :cust, product_id = :pid, updated_at = :now, added_at = if_not_exists(added_at, :now)"
             ),
             ConditionExpression=condition,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import random
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -27,14 +28,15 @@ from botocore.exceptions import ClientError
 
 from chalicelib import clients
 from chalicelib.config import settings
+from chalicelib.domain import catalog as rules
 from chalicelib.errors import Unavailable
 from chalicelib.store import keys
-from chalicelib.store.values import conditional_failed, plain
+from chalicelib.store.values import cancellation_codes, conditional_failed, plain
 
 # What a listing card shows; the listing items project exactly these.
 CARD_FIELDS = (
     "product_id", "seller_id", "name", "price", "currency", "old_price", "available",
-    "category_id", "category_name", "vendor", "created_at", "blocked",
+    "category_id", "category_name", "vendor", "created_at", "blocked", "sold_out",
 )
 KEY_FIELDS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "GSI4PK", "GSI4SK", "ttl")
 NAME_KEY_CHARS = 200
@@ -84,8 +86,13 @@ def card(product: dict[str, Any]) -> dict[str, Any]:
 
 
 def product_items(product: dict[str, Any]) -> list[dict[str, Any]]:
-    """The product item and its listing items, every key derived from the product."""
-    pid, seller, available = product["product_id"], product["seller_id"], bool(product["available"])
+    """The product item and its listing items, every key derived from the product. A sold-out
+    product (stock 0) is listed with the unavailable ones and its listing items say so."""
+    product = dict(product)
+    product.pop("sold_out", None)
+    if rules.sold_out(product):
+        product["sold_out"] = True
+    pid, seller, available = product["product_id"], product["seller_id"], rules.on_sale(product)
     sort = {"price": product["price"], "name_key": name_key(product["name"]),
             "created_at": product["created_at"], "product_id": pid}
     items = [
@@ -133,24 +140,101 @@ def batch_write(puts: Iterable[dict[str, Any]] = (), deletes: Iterable[dict[str,
     return calls
 
 
-def batch_get_products(product_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Product items by id (consistent reads), BatchGetItem per 100, unprocessed keys retried."""
-    name, out = settings().catalog_table, {}
+TRANSACT_MAX = 100
+GUARD_RETRIES = 5
+
+
+def stock_guard(old: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """The condition under which a product item read as ``old`` may be replaced whole: its
+    ``stock`` and ``reserved`` are still what was read. Checkouts, cancellations and shipments
+    change them concurrently (conditional updates); a Put computed from an older read would
+    undo a reservation or resurrect sold units."""
+    if old is None:
+        return "attribute_not_exists(PK)", {}
+    parts, values = [], {}
+    for attr, ph in (("stock", ":gs"), ("reserved", ":gr")):
+        if old.get(attr) is None:
+            parts.append(f"attribute_not_exists({attr})")
+        else:
+            parts.append(f"{attr} = {ph}")
+            values[ph] = old[attr]
+    return " AND ".join(parts), values
+
+
+def write_guarded(entries: list[tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, str]]]]) -> set[str]:
+    """Write products whose stock a checkout may be changing: per entry ``(product, old,
+    deletes)`` the product's items, the product item conditional on ``stock_guard(old)``, in
+    TransactWriteItems of up to 100 items (all of a product's items in one transaction).
+
+    Returns the ids of products whose stock changed since ``old`` was read: nothing of theirs
+    was written, and the caller re-reads and recomputes them. The other products of a
+    cancelled transaction are sent again; a transaction conflict (a checkout holding the item
+    at that moment) is retried with jittered, capped backoff."""
+    name = settings().catalog_table
+    conflicted: set[str] = set()
+    batches: list[list[tuple[str, list[dict[str, Any]]]]] = [[]]
+    size = 0
+    for product, old, deletes in entries:
+        cond, values = stock_guard(old)
+        items = product_items(product)
+        ops: list[dict[str, Any]] = [{"Put": {"TableName": name, "Item": items[0], "ConditionExpression": cond,
+                                              **({"ExpressionAttributeValues": values} if values else {})}}]
+        ops += [{"Put": {"TableName": name, "Item": i}} for i in items[1:]]
+        ops += [{"Delete": {"TableName": name, "Key": k}} for k in deletes]
+        if size + len(ops) > TRANSACT_MAX:
+            batches.append([])
+            size = 0
+        batches[-1].append((product["product_id"], ops))
+        size += len(ops)
+    for batch in batches:
+        pending = batch
+        attempt = 0
+        while pending:
+            try:
+                _writer().transact_write_items(TransactItems=[op for _, ops in pending for op in ops])
+                break
+            except ClientError as exc:
+                codes = cancellation_codes(exc)
+                if not codes:
+                    raise
+                at, failed = 0, set()
+                for pid, ops in pending:
+                    if codes[at] == "ConditionalCheckFailed":
+                        failed.add(pid)
+                    at += len(ops)
+                if failed:
+                    conflicted |= failed
+                    pending = [(pid, ops) for pid, ops in pending if pid not in failed]
+                    continue
+                if attempt >= GUARD_RETRIES:
+                    raise Unavailable("the catalog store kept conflicting with checkouts; "
+                                      "the import will be retried") from exc
+                time.sleep(random.uniform(0.5, 1.0) * min(0.05 * 2**attempt, 1.0))
+                attempt += 1
+    return conflicted
+
+
+def _batch_get(product_ids: Iterable[str], **options: Any) -> Iterator[dict[str, Any]]:
+    """Product items by id, BatchGetItem per 100 (``options``: ConsistentRead,
+    ProjectionExpression), unprocessed keys retried with backoff."""
+    name = settings().catalog_table
     ids = list(dict.fromkeys(product_ids))
     for start in range(0, len(ids), BATCH_GET):
-        request: dict[str, Any] | None = {
-            name: {"Keys": [keys.product(p) for p in ids[start : start + BATCH_GET]], "ConsistentRead": True}
-        }
+        request: dict[str, Any] | None = {name: {"Keys": [keys.product(p) for p in ids[start : start + BATCH_GET]],
+                                                 **options}}
         attempt = 0
         while request:
             resp = _resource().batch_get_item(RequestItems=request)
-            for item in resp["Responses"].get(name, []):
-                out[item["product_id"]] = strip_keys(item)
+            yield from resp["Responses"].get(name, [])
             request = resp.get("UnprocessedKeys") or None
             if request:
                 _backoff(attempt)
                 attempt += 1
-    return out
+
+
+def batch_get_products(product_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Product items by id (consistent reads)."""
+    return {i["product_id"]: strip_keys(i) for i in _batch_get(product_ids, ConsistentRead=True)}
 
 
 def get_product(product_id: str) -> dict[str, Any] | None:
@@ -308,3 +392,77 @@ def release_import_lock(seller_id: str, feed_id: str, commit: dict[str, Any] | N
     except ClientError as exc:
         if not conditional_failed(exc):
             raise
+
+
+# --- sold out ----------------------------------------------------------------------------------
+
+SYNC_ATTEMPTS = 4
+
+
+def sync_availability(product_ids: Iterable[str]) -> int:
+    """Move each product between the available and the unavailable listings as its stock
+    reaches 0 or comes back (after a checkout took the last units, a cancellation returned
+    some). Returns how many products moved.
+
+    The listing keys are not part of the checkout's transaction (it holds up to 100 items and
+    every line's reservation needs one), so this runs right after it: one consistent GetItem
+    per product and, only when the product crosses 0, one transaction that rewrites the listing
+    keys of the product item — on condition its ``stock`` is still the value the decision was
+    made on, else it re-reads — and of its listing items. Every stock change is followed by
+    this call, so the last one decides, whatever their order."""
+    moved = 0
+    for pid in dict.fromkeys(product_ids):
+        for _ in range(SYNC_ATTEMPTS):
+            item = _table().get_item(Key=keys.product(pid), ConsistentRead=True).get("Item")
+            if item is None or item.get("stock") is None:
+                break
+            product = strip_keys(item)
+            listed = rules.on_sale(product)
+            scope_pk = keys.listing_partition(keys.listing_scope_all(), listed)
+            if item.get("GSI1PK") == scope_pk and bool(item.get("sold_out")) == rules.sold_out(product):
+                break
+            try:
+                _writer().transact_write_items(TransactItems=_relist_ops(product, listed))
+                moved += 1
+                break
+            except ClientError as exc:
+                if not cancellation_codes(exc):
+                    raise
+                time.sleep(random.uniform(0.005, 0.02))  # stock moved meanwhile: decide again
+    return moved
+
+
+def _relist_ops(product: dict[str, Any], listed: bool) -> list[dict[str, Any]]:
+    name, pid, seller = settings().catalog_table, product["product_id"], product["seller_id"]
+    gone = rules.sold_out(product)
+    targets = [(keys.product(pid), keys.listing_scope_all(), "stock = :s", {":s": product["stock"]})]
+    targets.append((keys.seller_listing(seller, pid), keys.listing_scope_seller(seller), "attribute_exists(PK)", {}))
+    if product.get("category_id"):
+        ckey = category_key(seller, product["category_id"])
+        targets.append((keys.category_listing(ckey, pid), keys.listing_scope_category(ckey),
+                        "attribute_exists(PK)", {}))
+    ops = []
+    for key, scope, cond, values in targets:
+        pk = keys.listing_partition(scope, listed)
+        expr = "SET GSI1PK = :pk, GSI2PK = :pk, GSI3PK = :pk" + (", sold_out = :t" if gone else " REMOVE sold_out")
+        ops.append({"Update": {"TableName": name, "Key": key, "UpdateExpression": expr, "ConditionExpression": cond,
+                               "ExpressionAttributeValues": {**values, ":pk": pk, **({":t": True} if gone else {})}}})
+    return ops
+
+
+def on_sale(product_ids: list[str]) -> dict[str, bool]:
+    """``domain.catalog.on_sale`` of each product, reading only the fields it needs (search
+    results carry a summary written at import time; stock moves with every checkout, so
+    whether a hit is on sale is read now)."""
+    items = _batch_get(product_ids, ProjectionExpression="product_id, stock, available, sold_out")
+    return {i["product_id"]: rules.on_sale(plain(i)) for i in items}
+
+
+def relist_sold_out(product_ids: list[str]) -> int:
+    """After a checkout: those of ``product_ids`` whose stock is now 0 leave the available
+    listings (one consistent BatchGetItem of their stock; ``sync_availability`` for the few
+    that sold out). Reading after the write, not predicting from the checkout's own snapshot,
+    makes concurrent checkouts that together took the last units see it."""
+    items = _batch_get(product_ids, ProjectionExpression="product_id, stock, sold_out", ConsistentRead=True)
+    gone = [i["product_id"] for i in items if rules.sold_out(plain(i)) and not i.get("sold_out")]
+    return sync_availability(gone) if gone else 0

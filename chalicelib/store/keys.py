@@ -49,6 +49,7 @@ def product(product_id: str) -> dict[str, str]:
 # | customer's orders, newest first | GSI1 | GSI1PK=CUSTOMER#<customer>, GSI1SK desc | ORDER#2025-…#o4f… |
 # | seller's orders, newest first | GSI2 | GSI2PK=SELLER#<seller>, GSI2SK desc | ORDER#2025-…#o4f… |
 # | seller's orders in one status | GSI3 | GSI3PK=SELLER#<seller>, GSI3SK begins STATUS#<st># | STATUS#PAID#o4f… |
+# | orders whose workflow has not started, oldest | GSI4 | GSI4PK=WORKFLOW_PENDING, GSI4SK < <t> | 2026-…Z#o4f… |
 #
 # Cart lines are keyed by product only (the seller is an attribute): PUT and DELETE
 # /cart/items/{product_id} address the line straight from the URL with no product read.
@@ -57,7 +58,9 @@ def product(product_id: str) -> dict[str, str]:
 # ``transition`` rewrites with the status (order ids start with their creation time in hex,
 # so within a status they sort newest first, and the key needs nothing but the order id).
 # The timeline is a list on the order item, so one GetItem serves GET /orders/{id}; TASK#
-# items (task tokens) are separate items and never leave the store.
+# items (task tokens) are separate items and never leave the store. GSI4 is sparse: checkout
+# writes the order with ``workflow_pending`` keys and the workflow's first step removes them,
+# so the reconciler (``services/reconcile.py``) reads only orders whose start may have been lost.
 # ---------------------------------------------------------------------------------------------
 
 ORDER_SK = "ORDER"
@@ -90,6 +93,14 @@ def order_task(order_id: str, kind: str) -> dict[str, str]:
     if kind not in TASK_KINDS:
         raise ValueError(f"unknown task kind {kind!r}")
     return {"PK": f"ORDER#{order_id}", "SK": f"TASK#{kind}"}
+
+
+WORKFLOW_PENDING = "WORKFLOW_PENDING"
+
+
+def workflow_pending(created_at: str, order_id: str) -> dict[str, str]:
+    """GSI4 attributes of an order whose workflow has not reported its start yet."""
+    return {"GSI4PK": WORKFLOW_PENDING, "GSI4SK": f"{created_at}#{order_id}"}
 
 
 def order_sort(created_at: str, order_id: str) -> str:

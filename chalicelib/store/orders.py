@@ -67,14 +67,15 @@ from chalicelib.errors import (
     Unavailable,
     ValidationFailed,
 )
-from chalicelib.store import keys
+from chalicelib.store import catalog, keys
 from chalicelib.store.values import cancellation_codes, conditional_failed, error_code, plain
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
 
 INTERNAL = frozenset(
-    {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "ttl", "applied_events"}
+    {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "GSI4PK", "GSI4SK", "ttl",
+     "applied_events"}
 )
 # Attributes ``transition(updates=...)`` may not touch: they are owned by this module.
 # A product may be reserved while the feed offers it at the price the customer saw, and no admin
@@ -359,7 +360,10 @@ def restock(order_id: str, *, actor: str = "system") -> bool:
     }
     product_update = {"UpdateExpression": "SET stock = stock + :q, reserved = if_not_exists(reserved, :q) - :q",
                       "ConditionExpression": "attribute_exists(stock)"}
-    return _with_reserved_products(order_id, order_update, product_update, reserved)
+    done = _with_reserved_products(order_id, order_update, product_update, reserved)
+    # a sold-out product is on sale again (also when a retry finds the stock already returned)
+    catalog.sync_availability([i["product_id"] for i in reserved])
+    return done
 
 
 def ship_reserved(order_id: str) -> bool:
@@ -462,7 +466,8 @@ def place(
        a limited product (``limited``) is decremented only while ``stock >= quantity``
        (so stock never goes below zero), an unlimited one is a ConditionCheck that it still
        has no stock count;
-    2. per order: Put with ``attribute_not_exists`` (status AWAITING_PAYMENT);
+    2. per order: Put with ``attribute_not_exists`` (status AWAITING_PAYMENT), listed in the
+       sparse "workflow pending" index until its workflow starts (``workflow_started``);
     3. per cart line: Delete while it still holds the checked-out quantity (a concurrent cart
        change fails the checkout instead of being lost);
     4. the checkout record ``keys.checkout(checkout_id)`` with ``attribute_not_exists``: the
@@ -492,7 +497,8 @@ def place(
                 "ExpressionAttributeValues": av_item(values),
             }})
     for o in orders:
-        item = {**keys.order(o["order_id"]), **keys.order_index_keys(o), **o}
+        item = {**keys.order(o["order_id"]), **keys.order_index_keys(o),
+                **keys.workflow_pending(o["created_at"], o["order_id"]), **o}
         items.append({"Put": {"TableName": commerce, "Item": av_item(item),
                               "ConditionExpression": "attribute_not_exists(PK)"}})
     for line in cart_lines:
@@ -513,6 +519,30 @@ def place(
             raise
         _explain_cancellation(codes, reservations, len(orders), checkout["checkout_id"])
         raise
+
+
+def workflow_started(order_id: str) -> None:
+    """Take the order off the "workflow pending" index (the workflow's first step, and the
+    reconciler for an execution that ended without that step). Idempotent."""
+    try:
+        _table().update_item(Key=keys.order(order_id), UpdateExpression="REMOVE GSI4PK, GSI4SK",
+                             ConditionExpression="attribute_exists(PK)")  # never create a stub item
+    except ClientError as exc:
+        if not conditional_failed(exc):
+            raise
+
+
+def workflow_pending(before_iso: str, limit: int) -> list[dict[str, Any]]:
+    """Orders placed before ``before_iso`` whose workflow has not started, oldest first
+    (one Query of the sparse GSI4; eventually consistent, which the reconciler tolerates:
+    a start it repeats is harmless)."""
+    resp = _table().query(
+        IndexName="GSI4",
+        KeyConditionExpression="GSI4PK = :pk AND GSI4SK < :before",
+        ExpressionAttributeValues={":pk": keys.WORKFLOW_PENDING, ":before": before_iso},
+        Limit=limit,
+    )
+    return _strip_all(resp.get("Items", []))
 
 
 def _explain_cancellation(codes: list[str], reservations: list[dict[str, Any]], n_orders: int,

@@ -44,7 +44,8 @@ def test_cart_is_grouped_by_seller_with_subtotals_delivery_and_total(api, regist
     assert by_seller[seller.id]["seller_name"] == "Boots & Co"
     assert by_seller[seller.id]["subtotal"] == 2 * 1000 + 4 * 250
     assert [m["id"] for m in by_seller[seller.id]["delivery_methods"]] == ["courier", "pickup"]
-    assert by_seller[other.id]["delivery_methods"] == [{"id": "post", "name": "Post", "price": 20000, "days": 7}]
+    assert by_seller[other.id]["delivery_methods"] == [{"id": "post", "name": "Post", "price": 20000, "days": 7,
+                                                        "price_seen": 20000, "issues": []}]
     assert by_seller[other.id]["subtotal"] == 4000
     assert cart["total"] == {"amount": 7000, "currency": "RUB"}
     unlimited = next(x for x in by_seller[seller.id]["lines"] if x["product_id"] == b["product_id"])
@@ -96,7 +97,7 @@ def test_error_on_unknown_or_deactivated_product(shopper, seller):
 
 
 BAD_QUANTITIES = [0, -1, 2.5, 2.0, "2", True, None, 1000, 10**20]
-SERVER_OWNED = ["price", "seller_id", "total", "status", "price_seen"]
+SERVER_OWNED = ["price", "seller_id", "total", "status", "price_seen", "delivery_seen"]
 
 
 def test_error_on_bad_quantity(shopper, seller):
@@ -158,6 +159,34 @@ def test_cart_flags_dearer_unavailable_and_short_lines(shopper, seller):
     shopper.set(dearer["product_id"], 3)  # touching the line acknowledges the new price
     cart = shopper.cart().json_body["carts"][0]
     assert next(x for x in cart["lines"] if x["product_id"] == dearer["product_id"])["issues"] == []
+
+
+def test_cart_flags_dearer_and_new_delivery_methods_until_a_line_is_touched(api, shopper, seller):
+    """A line records the seller's delivery prices as the customer saw them; GET /cart compares
+    each method with the most recently touched line of that seller."""
+    first = f.put_product(f.product(seller.id))
+    second = f.put_product(f.product(seller.id))
+    added = shopper.add(first["product_id"]).json_body
+    assert added["delivery_seen"] == {"courier": 35000, "pickup": 0}
+    f.put_shop(f.shop(seller.id, methods=[{"id": "courier", "name": "Courier", "price": 39000, "days": 2},
+                                          {"id": "pickup", "name": "Pickup", "price": 0, "days": 1},
+                                          {"id": "drone", "name": "Drone", "price": 100, "days": 1}]))
+    methods = {m["id"]: m for m in shopper.cart().json_body["carts"][0]["delivery_methods"]}
+    assert {k: (m["price"], m["price_seen"], m["issues"]) for k, m in methods.items()} == {
+        "courier": (39000, 35000, ["price_increased"]), "pickup": (0, 0, []), "drone": (100, None, ["not_seen"])}
+    shopper.add(second["product_id"])  # the seller's newest line now holds what the customer saw
+    methods = shopper.cart().json_body["carts"][0]["delivery_methods"]
+    assert [(m["id"], m["price_seen"], m["issues"]) for m in methods] == [
+        ("courier", 39000, []), ("pickup", 0, []), ("drone", 100, [])]
+
+
+def test_add_of_a_line_already_in_the_cart_records_the_current_prices(shopper, seller):
+    p = f.put_product(f.product(seller.id, price=1000))
+    shopper.add(p["product_id"])
+    f.put_product({**p, "price": 900})
+    f.put_shop(f.shop(seller.id, methods=[{"id": "courier", "name": "Courier", "price": 1, "days": 2}]))
+    line = shopper.add(p["product_id"]).json_body
+    assert (line["quantity"], line["price_seen"], line["delivery_seen"]) == (2, 900, {"courier": 1})
 
 
 def test_blocked_seller_lines_are_unavailable(shopper, seller):

@@ -2,12 +2,14 @@
 idempotency, workflow start, and bad input that reserves and charges nothing."""
 
 import json
+from datetime import UTC, datetime
 
 import boto3
 import pytest
 
 from chalicelib.config import settings
 from chalicelib.domain import cart as cart_rules
+from chalicelib.domain import ledger as ledger_rules
 from chalicelib.store import carts as cart_store
 from tests.unit.commerce import factories as f
 
@@ -173,14 +175,178 @@ def test_error_when_price_changes_during_checkout(shopper, sellers, monkeypatch)
     assert f.stock_of(p["product_id"]) == 10
 
 
-def test_checkout_charges_the_current_price_of_a_dearer_line(shopper, sellers):
+CARD = {"number": "4242 4242 4242 4242", "exp_month": 1, "exp_year": datetime.now(UTC).year + 1, "cvc": "123",
+        "holder": "ANNA PETROVA"}
+
+
+def top_up(shopper, amount):
+    resp = shopper._call("post", "/wallet/topups", {"amount": amount, "currency": "RUB", "card": CARD},
+                         {"Idempotency-Key": f"topup-{amount}-{shopper.id}"})
+    assert resp.status_code == 201, resp.body
+
+
+def wallet(shopper):
+    return shopper.get("/wallet").json_body
+
+
+def set_delivery(api, seller, methods):
+    """The seller changes their shop through the real route."""
+    body = {"name": "Boots", "contact_email": "shop@example.com", "language": "en", "currency": "RUB",
+            "delivery_methods": methods}
+    resp = api.http.put("/seller/shop", body=json.dumps(body), headers=seller.headers)
+    assert resp.status_code == 200, resp.body
+
+
+def test_error_when_a_price_rose_after_add_lists_it_and_changes_nothing(shopper, sellers):
+    one, _ = sellers
+    p = f.put_product(f.product(one.id, price=1000, stock=5))
+    shopper.add(p["product_id"], 2)
+    top_up(shopper, 100_000)
+    f.put_product({**p, "price": 1100})  # the seller re-imported a dearer feed
+    resp = shopper.checkout(f.checkout_body({one.id: "pickup"}))
+    assert resp.status_code == 409, resp.body
+    assert resp.headers["Content-Type"] == "application/problem+json"
+    problem = resp.json_body
+    assert problem["type"].endswith("/cart-changed")
+    assert problem["changes"] == [{"seller_id": one.id, "product_id": p["product_id"], "kind": "price",
+                                   "old": 1000, "new": 1100, "currency": "RUB"}]
+    assert (problem["total"], problem["currency"]) == (2200, "RUB")
+    assert "expected_total" not in problem
+    assert "expected_total=2200" in problem["detail"]
+    assert f.stock_of(p["product_id"]) == 5
+    assert wallet(shopper) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert orders_of(shopper) == []
+    assert shopper.cart().json_body["carts"][0]["lines"][0]["issues"] == ["price_increased"]
+
+
+def test_checkout_at_the_new_price_once_the_customer_confirms_its_total(shopper, sellers):
+    one, _ = sellers
+    p = f.put_product(f.product(one.id, price=1000, stock=5))
+    shopper.add(p["product_id"], 2)
+    f.put_product({**p, "price": 1100})
+    key = "confirm-the-new-total-1"
+    refused = shopper.checkout(f.checkout_body({one.id: "courier"}), key=key)
+    assert refused.status_code == 409
+    confirmed = shopper.checkout(f.checkout_body({one.id: "courier"}, expected_total=refused.json_body["total"]),
+                                 key=key)  # the 409 freed the key: the same one may carry the confirmation
+    assert confirmed.status_code == 201, confirmed.body
+    order = confirmed.json_body["orders"][0]
+    assert (order["items"][0]["price"], order["total"]) == (1100, 2200 + 35000)
+    assert f.stock_of(p["product_id"]) == 3
+
+
+def test_price_drop_passes_without_expected_total(shopper, sellers):
     one, _ = sellers
     p = f.put_product(f.product(one.id, price=1000))
     shopper.add(p["product_id"], 2)
-    f.put_product({**p, "price": 1100})
-    assert shopper.cart().json_body["carts"][0]["lines"][0]["issues"] == ["price_increased"]
-    order = shopper.checkout(f.checkout_body({one.id: "pickup"})).json_body["orders"][0]
-    assert (order["items"][0]["price"], order["items_total"]) == (1100, 2200)
+    f.put_product({**p, "price": 900})
+    resp = shopper.checkout(f.checkout_body({one.id: "pickup"}))
+    assert resp.status_code == 201, resp.body
+    assert resp.json_body["orders"][0]["total"] == 1800
+
+
+def test_error_when_the_chosen_delivery_rose_until_the_customer_confirms(api, shopper, sellers):
+    one, _ = sellers
+    p = f.put_product(f.product(one.id, price=1000, stock=5))
+    shopper.add(p["product_id"])  # seen: courier 35000, pickup 0
+    set_delivery(api, one, [{"id": "courier", "name": "Courier", "price": 40000, "days": 2},
+                            {"id": "pickup", "name": "Pickup", "price": 0, "days": 1}])
+    resp = shopper.checkout(f.checkout_body({one.id: "courier"}))
+    assert resp.status_code == 409, resp.body
+    assert resp.json_body["type"].endswith("/cart-changed")
+    assert resp.json_body["changes"] == [{"seller_id": one.id, "kind": "delivery", "method_id": "courier",
+                                          "old": 35000, "new": 40000, "currency": "RUB"}]
+    assert resp.json_body["total"] == 1000 + 40000
+    assert f.stock_of(p["product_id"]) == 5
+    assert orders_of(shopper) == []
+    again = shopper.checkout(f.checkout_body({one.id: "courier"}, expected_total=41000))
+    assert again.status_code == 201, again.body
+    assert again.json_body["orders"][0]["delivery"]["price"] == 40000
+    assert f.stock_of(p["product_id"]) == 4
+
+
+def test_delivery_method_never_shown_needs_confirmation_and_a_cheaper_one_passes(api, shopper, sellers):
+    one, _ = sellers
+    p = f.put_product(f.product(one.id, price=1000))
+    shopper.add(p["product_id"])  # seen: courier 35000, pickup 0
+    set_delivery(api, one, [{"id": "courier", "name": "Courier", "price": 30000, "days": 2},
+                            {"id": "drone", "name": "Drone", "price": 10, "days": 1}])
+    unseen = shopper.checkout(f.checkout_body({one.id: "drone"}))
+    assert unseen.status_code == 409, unseen.body
+    assert unseen.json_body["changes"] == [{"seller_id": one.id, "kind": "delivery", "method_id": "drone",
+                                            "old": None, "new": 10, "currency": "RUB"}]
+    cheaper = shopper.checkout(f.checkout_body({one.id: "courier"}))
+    assert cheaper.status_code == 201, cheaper.body
+    assert cheaper.json_body["orders"][0]["total"] == 1000 + 30000
+
+
+def test_error_on_a_wrong_expected_total_when_nothing_changed(shopper, sellers):
+    one, _ = sellers
+    p = f.put_product(f.product(one.id, price=1000, stock=5))
+    shopper.add(p["product_id"], 3)
+    resp = shopper.checkout(f.checkout_body({one.id: "courier"}, expected_total=3000))
+    assert resp.status_code == 409, resp.body
+    problem = resp.json_body
+    assert problem["type"].endswith("/cart-changed")
+    assert (problem["changes"], problem["expected_total"], problem["total"], problem["currency"]) == (
+        [], 3000, 3000 + 35000, "RUB")
+    assert f.stock_of(p["product_id"]) == 5
+    assert orders_of(shopper) == []
+    right = shopper.checkout(f.checkout_body({one.id: "courier"}, expected_total=38000))
+    assert right.status_code == 201, right.body
+
+
+def test_error_on_expected_total_for_carts_in_several_currencies(register, shopper, sellers):
+    one, _ = sellers
+    abroad = register("seller")
+    f.put_shop({**f.shop(abroad.id), "currency": "USD"})
+    shopper.add(f.put_product(f.product(one.id, price=1000))["product_id"])
+    shopper.add(f.put_product(f.product(abroad.id, price=500, currency="USD"))["product_id"])
+    delivery = {one.id: "pickup", abroad.id: "pickup"}
+    resp = shopper.checkout(f.checkout_body(delivery, expected_total=1500))
+    assert resp.status_code == 422, resp.body
+    assert [e["field"] for e in resp.json_body["errors"]] == ["expected_total"]
+    assert orders_of(shopper) == []
+    placed = shopper.checkout(f.checkout_body(delivery))  # nothing rose: no confirmation needed
+    assert placed.status_code == 201, placed.body
+    assert placed.json_body["totals"] == [{"amount": 1000, "currency": "RUB"}, {"amount": 500, "currency": "USD"}]
+
+
+def test_error_on_an_order_total_above_what_the_ledger_holds_reserves_nothing(shopper, sellers):
+    one, _ = sellers
+    p = f.put_product(f.product(one.id, price=ledger_rules.MAX_AMOUNT, stock=5))
+    shopper.add(p["product_id"], 2)
+    resp = shopper.checkout(f.checkout_body({one.id: "pickup"}))
+    assert resp.status_code == 422, resp.body
+    assert resp.json_body["errors"][0]["field"] == f"cart.{one.id}"
+    assert str(ledger_rules.MAX_AMOUNT) in resp.json_body["errors"][0]["reason"]
+    assert f.stock_of(p["product_id"]) == 5
+    assert orders_of(shopper) == []
+    shopper.set(p["product_id"], 1)  # exactly the cap is one order the ledger can hold
+    resp = shopper.checkout(f.checkout_body({one.id: "pickup"}))
+    assert resp.status_code == 201, resp.body
+    assert resp.json_body["orders"][0]["total"] == ledger_rules.MAX_AMOUNT
+
+
+def test_error_on_pay_with_a_stale_expected_total_holds_nothing(shopper, sellers):
+    one, _ = sellers
+    p = f.put_product(f.product(one.id, price=1000))
+    shopper.add(p["product_id"], 2)
+    order = shopper.checkout(f.checkout_body({one.id: "courier"})).json_body["orders"][0]
+    oid, total = order["order_id"], order["total"]
+    top_up(shopper, 100_000)
+    stale = shopper._call("post", f"/orders/{oid}/pay", {"expected_total": total - 1})
+    assert stale.status_code == 409, stale.body
+    assert stale.json_body["type"].endswith("/order-total-changed")
+    assert (stale.json_body["expected_total"], stale.json_body["total"]) == (total - 1, total)
+    assert wallet(shopper) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert shopper.get(f"/orders/{oid}").json_body["status"] == "AWAITING_PAYMENT"
+    bad = shopper._call("post", f"/orders/{oid}/pay", {"expected_total": "37000"})
+    assert (bad.status_code, bad.json_body["errors"][0]["field"]) == (422, "expected_total")
+    paid = shopper._call("post", f"/orders/{oid}/pay", {"expected_total": total})
+    assert paid.status_code == 200, paid.body
+    assert paid.json_body["status"] == "PAID"
+    assert wallet(shopper) == {"available": 100_000 - total, "held": total, "currency": "RUB"}
 
 
 def test_error_on_unavailable_product_or_blocked_seller(shopper, sellers):
@@ -244,6 +410,10 @@ def test_error_on_bad_checkout_input_reserves_nothing(shopper, sellers):
         (f.checkout_body({}), "delivery"),
         (f.checkout_body(good, payment_method="card"), "payment_method"),
         (f.checkout_body(good, total=1), "total"),
+        (f.checkout_body(good, expected_total=-1), "expected_total"),
+        (f.checkout_body(good, expected_total=12.5), "expected_total"),
+        (f.checkout_body(good, expected_total="55000"), "expected_total"),
+        (f.checkout_body(good, expected_total=True), "expected_total"),
         (f.checkout_body(good, status="PAID"), "status"),
         (f.checkout_body(good, prices={a["product_id"]: 1}), "prices"),
         (f.checkout_body(good, seller_id=one.id), "seller_id"),

@@ -3,7 +3,8 @@
 import pytest
 
 from chalicelib.domain import cart as c
-from chalicelib.errors import OutOfStock, ValidationFailed
+from chalicelib.domain.ledger import MAX_AMOUNT
+from chalicelib.errors import CartChanged, OutOfStock, ValidationFailed
 
 from .factories import product, shop
 
@@ -79,3 +80,120 @@ def test_plan_refuses_an_empty_cart():
     with pytest.raises(ValidationFailed) as err:
         plan([], [], {}, {"s1": "courier"})
     assert err.value.errors[0]["field"] == "cart"
+
+
+# --- the customer pays what they saw ---------------------------------------------------------
+
+
+def seen_line(p, qty=1, *, seen=None, delivery=None, at="2025-01-01T00:00:00Z"):
+    return {**line(p, qty, seen=seen, added=at), "updated_at": at,
+            **({} if delivery is None else {"delivery_seen": delivery})}
+
+
+def confirm(lines, products, shops, delivery, expected_total=None):
+    orders, _ = plan(lines, products, shops, delivery)
+    c.check_seen(orders, lines, expected_total)
+    return orders
+
+
+def test_unchanged_cart_passes_without_expected_total():
+    a = product("s1", price=100)
+    confirm([seen_line(a, 2, delivery={"courier": 35000, "pickup": 0})], [a], {"s1": shop("s1")}, {"s1": "courier"})
+
+
+def test_price_rise_is_refused_with_old_and_new_and_the_total():
+    a = product("s1", price=120)
+    with pytest.raises(CartChanged) as err:
+        confirm([seen_line(a, 2, seen=100)], [a], {"s1": shop("s1")}, {"s1": "pickup"})
+    assert err.value.status == 409 and err.value.slug == "cart-changed"
+    assert err.value.extra["changes"] == [{"seller_id": "s1", "product_id": a["product_id"], "kind": "price",
+                                           "old": 100, "new": 120, "currency": "RUB"}]
+    assert (err.value.extra["total"], err.value.extra["currency"]) == (240, "RUB")
+    assert "expected_total" not in err.value.extra
+    assert "expected_total=240" in err.value.detail
+
+
+def test_price_drop_passes_and_expected_total_equal_to_the_total_accepts_a_rise():
+    cheaper, dearer = product("s1", price=80), product("s1", price=120)
+    confirm([seen_line(cheaper, 1, seen=100)], [cheaper], {"s1": shop("s1")}, {"s1": "pickup"})
+    confirm([seen_line(dearer, 1, seen=100)], [dearer], {"s1": shop("s1")}, {"s1": "pickup"}, expected_total=120)
+
+
+def test_expected_total_other_than_the_total_is_refused_even_when_nothing_changed():
+    a = product("s1", price=100)
+    with pytest.raises(CartChanged) as err:
+        confirm([seen_line(a)], [a], {"s1": shop("s1")}, {"s1": "pickup"}, expected_total=99)
+    assert (err.value.extra["changes"], err.value.extra["expected_total"], err.value.extra["total"]) == ([], 99, 100)
+
+
+def test_expected_total_counts_every_order_with_its_delivery():
+    a, b = product("s1", price=100), product("s2", price=70)
+    lines = [seen_line(a, 2), seen_line(b, 1)]
+    shops = {"s1": shop("s1"), "s2": shop("s2")}
+    confirm(lines, [a, b], shops, {"s1": "courier", "s2": "pickup"}, expected_total=200 + 35000 + 70)
+    with pytest.raises(CartChanged):
+        confirm(lines, [a, b], shops, {"s1": "courier", "s2": "pickup"}, expected_total=200 + 70)
+
+
+def test_delivery_seen_is_the_one_of_the_sellers_latest_line():
+    a, b = product("s1", price=100), product("s1", price=100)
+    lines = [seen_line(a, delivery={"courier": 30000}, at="2025-01-02T00:00:00Z"),
+             seen_line(b, delivery={"courier": 35000}, at="2025-01-01T00:00:00Z")]
+    with pytest.raises(CartChanged) as err:
+        confirm(lines, [a, b], {"s1": shop("s1")}, {"s1": "courier"})
+    assert err.value.extra["changes"] == [{"seller_id": "s1", "kind": "delivery", "method_id": "courier",
+                                           "old": 30000, "new": 35000, "currency": "RUB"}]
+    assert c.delivery_seen(lines) == {"courier": 30000}
+
+
+def test_delivery_never_seen_counts_as_risen_and_lines_without_a_record_pass():
+    a = product("s1", price=100)
+    with pytest.raises(CartChanged) as err:
+        confirm([seen_line(a, delivery={"pickup": 0})], [a], {"s1": shop("s1")}, {"s1": "courier"})
+    assert err.value.extra["changes"][0]["old"] is None
+    confirm([seen_line(a)], [a], {"s1": shop("s1")}, {"s1": "courier"})  # written before delivery was recorded
+    confirm([seen_line(a, delivery={"courier": 40000})], [a], {"s1": shop("s1")}, {"s1": "courier"})  # cheaper
+
+
+def test_expected_total_is_refused_for_a_cart_in_several_currencies():
+    a, b = product("s1", price=100), product("s2", price=70, currency="USD")
+    shops = {"s1": shop("s1"), "s2": {**shop("s2"), "currency": "USD"}}
+    with pytest.raises(ValidationFailed) as err:
+        confirm([seen_line(a), seen_line(b)], [a, b], shops, {"s1": "pickup", "s2": "pickup"}, expected_total=170)
+    assert err.value.errors[0]["field"] == "expected_total"
+    confirm([seen_line(a), seen_line(b)], [a, b], shops, {"s1": "pickup", "s2": "pickup"})
+
+
+@pytest.mark.parametrize(("price", "qty", "method", "refused"), [
+    (MAX_AMOUNT, 1, "pickup", False),          # exactly the cap
+    (MAX_AMOUNT, 2, "pickup", True),           # quantity × price over the cap
+    (MAX_AMOUNT, 1, "courier", True),          # the delivery tips it over
+    (10**12, 999, "courier", False),           # the dearest feed price at the largest quantity fits one line
+])
+def test_an_order_total_above_the_ledger_cap_is_refused(price, qty, method, refused):
+    a = product("s1", price=price, stock=None)
+    if not refused:
+        assert plan([line(a, qty)], [a], {"s1": shop("s1")}, {"s1": method})[0][0]["total"] <= MAX_AMOUNT
+        return
+    with pytest.raises(ValidationFailed) as err:
+        plan([line(a, qty)], [a], {"s1": shop("s1")}, {"s1": method})
+    assert err.value.errors[0]["field"] == "cart.s1"
+
+
+def test_two_dearest_feed_lines_overflow_one_order():
+    a, b = product("s1", price=10**12, stock=None), product("s1", price=10**12, stock=None)
+    with pytest.raises(ValidationFailed) as err:
+        plan([line(a, 999), line(b, 999)], [a, b], {"s1": shop("s1")}, {"s1": "pickup"})
+    assert err.value.errors[0]["field"] == "cart.s1"
+
+
+def test_view_flags_dearer_and_unseen_delivery_methods():
+    a = product("s1")
+    shops = {"s1": {**shop("s1"), "delivery_methods": [{"id": "courier", "name": "C", "price": 36000, "days": 2},
+                                                       {"id": "drone", "name": "D", "price": 5, "days": 1}]}}
+    methods = c.cart_view([seen_line(a, delivery={"courier": 35000})], {a["product_id"]: a}, shops)["carts"][0][
+        "delivery_methods"]
+    assert [(m["id"], m["price"], m["price_seen"], m["issues"]) for m in methods] == [
+        ("courier", 36000, 35000, ["price_increased"]), ("drone", 5, None, ["not_seen"])]
+    legacy = c.cart_view([seen_line(a)], {a["product_id"]: a}, shops)["carts"][0]["delivery_methods"]
+    assert [(m["price_seen"], m["issues"]) for m in legacy] == [(36000, []), (5, [])]
