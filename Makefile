@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export AWS_EC2_METADATA_DISABLED := true
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint unit functional e2e browser-deps package template bench deploy-localstack clean
+.PHONY: run test test-all lint unit functional e2e browser-deps package template bench deploy-localstack clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,16 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-## test: lint, then every test; unit and functional in parallel, e2e (one local stack) serially
+## test: lint, then every test but the slow ones (marked ``slow``); unit and functional in
+## parallel, e2e (one local stack) serially
 test: $(STAMP) browser-deps lint
-	$(VENV)/bin/pytest -q -n 2 --dist loadfile --timeout 300 -m "not e2e" --ignore=tests/e2e $(PYTEST_ARGS)
-	$(VENV)/bin/pytest -q --timeout 300 tests/e2e $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --timeout 300 -m "not e2e and not slow" --ignore=tests/e2e $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q --timeout 300 -m "not slow" tests/e2e $(PYTEST_ARGS)
+
+## test-all: what test runs, plus the slow tests (e.g. the 100k-row streaming-memory check)
+test-all: $(STAMP) browser-deps lint
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --timeout 600 -m "not e2e" --ignore=tests/e2e $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q --timeout 600 tests/e2e $(PYTEST_ARGS)
 
 unit functional: $(STAMP)
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile tests/$@ $(PYTEST_ARGS)

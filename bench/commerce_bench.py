@@ -12,7 +12,7 @@ Two columns per operation:
 - **service**: the use case alone (``services/cart.py``, ``services/checkout.py``) — what
   the access pattern costs; compared with the floor written below;
 - **route**: the same operation through the HTTP route, which adds the caller's revocation
-  check (one GetItem: logout must take effect, DESIGN.md decision 2) and, for checkout, the
+  check (one GetItem: logout must take effect, docs/architecture.md decision 2) and, for checkout, the
   idempotency record (claim + complete).
 
 Floors (the fewest calls the access patterns allow; the reasoning is in the docstrings of

@@ -54,7 +54,7 @@ def is_transient(exc: BaseException) -> bool:
 
 def _patch_xray() -> None:
     """Trace every boto3 call. Locally there is no daemon: the stack sets
-    ``AWS_XRAY_SDK_ENABLED=false`` so patched calls stay silent (DESIGN.md)."""
+    ``AWS_XRAY_SDK_ENABLED=false`` so patched calls stay silent (docs/architecture.md, "The local stack")."""
     global _patched
     with _patch_lock:
         if _patched:

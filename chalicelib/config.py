@@ -88,7 +88,7 @@ def settings() -> Settings:
         user_pool_id=pool,
         user_pool_client_id=os.environ.get("USER_POOL_CLIENT_ID", ""),
         # On AWS the JWKS lives at the issuer; locally moto serves it on its own endpoint,
-        # so the local stack sets JWKS_URL explicitly (DESIGN.md, decision 2).
+        # so the local stack sets JWKS_URL explicitly (docs/architecture.md, decision 2).
         jwks_url=os.environ.get("JWKS_URL")
         or f"https://cognito-idp.{region}.amazonaws.com/{pool}/.well-known/jwks.json",
         ses_sender=os.environ.get("SES_SENDER", "no-reply@marketplace.local"),

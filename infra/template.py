@@ -3,7 +3,7 @@
 ``chalice package`` emits the functions and the API; this template adds what they use (tables,
 user pool, feeds bucket → import queue → dead-letter queue, SES identity, link secret, the
 order state machine) and deep-merges into each Chalice function its name, memory, timeout,
-environment and its own least-privilege role. Rules it keeps (DESIGN.md, "Deploying"):
+environment and its own least-privilege role. Rules it keeps (docs/architecture.md, "Deploying"):
 
 - Only merge where Chalice has a literal (the role placeholder of ``.chalice/config.json``,
   the SQS event's queue ARN); never replace an intrinsic Chalice wrote.
@@ -389,7 +389,7 @@ def _grants(names: Names, grant: str) -> list[dict[str, Any]]:
             _allow(["states:DescribeExecution", "states:StopExecution", "states:GetExecutionHistory"],
                    names.executions_arn),
             # no resource types exist for these: the token itself is the authorization, and it
-            # never leaves the server (DESIGN.md, decision 3)
+            # never leaves the server (docs/architecture.md, decision 3)
             _allow(TASK_TOKEN_ACTIONS, "*"),
         ],
         "email": [_allow(["ses:SendEmail", "ses:SendRawEmail"], SENDER_IDENTITY_ARN)],

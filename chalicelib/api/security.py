@@ -3,7 +3,7 @@
 Tokens are Cognito access tokens, verified offline against the pool's JWKS (RS256, issuer,
 ``token_use``, client id, expiry). Cognito's ``GlobalSignOut`` does not invalidate an issued
 access token, so logout writes a revocation record for the session (``origin_jti``) and every
-verification checks it (DESIGN.md, decision 2).
+verification checks it (docs/architecture.md, decision 2).
 
 Verification runs inside the Lambda (see ``api/http.py``) rather than as a separate API
 Gateway authorizer, so a rejected token gets the same ``application/problem+json`` body

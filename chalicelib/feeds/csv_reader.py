@@ -113,7 +113,7 @@ def _choose_encoding(sample: bytes) -> str:
     except UnicodeDecodeError as exc:
         # windows-1251 text almost never forms valid UTF-8 letters; if the part before the bad
         # byte already holds several, the file is UTF-8 with a broken byte — reading it as
-        # windows-1251 would import every row as mojibake (PITFALLS.md #1).
+        # windows-1251 would import every row as mojibake (docs/feed-formats.md #1).
         before = sample[: exc.start].decode("utf-8", errors="ignore")
         if sum(1 for ch in before if ord(ch) > 127) >= _UTF8_EVIDENCE:
             line = sample[: exc.start].count(b"\n") + 1

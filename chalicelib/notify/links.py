@@ -1,6 +1,6 @@
 """Signed, expiring action-link tokens for the seller's emailed links (confirm / cancel / ship).
 
-Why this exists (DESIGN.md, decision 3): a Step Functions task token is a bearer credential
+Why this exists (docs/architecture.md, decision 3): a Step Functions task token is a bearer credential
 for ``SendTaskSuccess``; it must never reach a URL, an email or a log. The emailed link carries
 this token instead. It names an opaque ``link_id``; the server keeps the task token in its own
 link record under that id and looks it up only after the token verifies.

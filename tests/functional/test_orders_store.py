@@ -83,7 +83,7 @@ def test_error_on_transition_of_unknown_order(aws):
 def test_only_one_of_two_racing_transitions_wins(placed):
     from local import patches
 
-    patches.serialize_dynamodb()  # moto is not atomic under concurrency without it (DESIGN.md)
+    patches.serialize_dynamodb()  # the emulator is not atomic under concurrency without it (docs/architecture.md)
     results = []
 
     def move(to):

@@ -3,7 +3,7 @@ infrastructure as ``infra/resources.py`` (and so as the local stack).
 
 The package is built once per test session (``chalice package`` with the generated merge
 template), then linted as written and after the SAM transform: only the transformed template
-shows dependency cycles (DESIGN.md, "Deploying").
+shows dependency cycles (docs/architecture.md, "Deploying").
 """
 
 from __future__ import annotations

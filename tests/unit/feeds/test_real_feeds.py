@@ -34,7 +34,7 @@ REAL = [
     # 17 rows: 12 shirt variants + 3 jeans variants + 1 jeans image-only row + 1 hat -> 16
     ("csv/shopify-template-2023-excel-mangled.csv", 16, 0, 0, {}),
     ("csv/shopify-template-legacy.csv", 3, 0, 0, {}),  # 3 variant rows of one handle
-    # 1108 rows, unique `Адрес`; 15 rows priced 0.00 (PITFALLS #9) are rejected -> 1093
+    # 1108 rows, unique `Адрес`; 15 rows priced 0.00 (docs/feed-formats.md #9) are rejected -> 1093
     ("csv/simpla-import-tires-utf8-mixed-eol.csv", 1093, 15, 0, {}),
     # 25 rows: 2 variable + 1 grouped parents are not offers -> 22
     ("csv/woocommerce-8.3.1-sample_products.csv", 22, 0, 0, {}),
