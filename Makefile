@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export AWS_EC2_METADATA_DISABLED := true
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-all lint unit functional e2e browser-deps package template bench deploy-localstack clean
+.PHONY: run test test-all lint unit functional e2e browser-deps package template bench deploy deploy-localstack clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -74,11 +74,20 @@ package: template
 bench: $(STAMP)
 	$(PY) -m bench
 
+## deploy: package, then deploy to the AWS account of the current credentials (docs/runbook.md)
+##   make deploy STAGE=prod SENDER=no-reply@shop.example ALARM_TOPIC=arn:aws:sns:…  [PUBLIC_BASE_URL=…]
+deploy: package
+	$(PY) -m infra.deploy --endpoint "" --region $${AWS_REGION:-$${AWS_DEFAULT_REGION:-us-east-1}} --stage $(STAGE) \
+		--template $(PACKAGE_DIR)/sam.json --package $(PACKAGE_DIR)/deployment.zip \
+		--sender "$(SENDER)" --alarm-topic "$(ALARM_TOPIC)" --public-url "$(PUBLIC_BASE_URL)"
+
 ## deploy-localstack: package, then deploy into LocalStack (docker compose -f localstack-compose.yml up -d)
 deploy-localstack: package
 	AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test $(PY) -m infra.deploy \
 		--endpoint $${LOCALSTACK_ENDPOINT:-http://localhost:4566} \
-		--template $(PACKAGE_DIR)/sam.json --package $(PACKAGE_DIR)/deployment.zip --stage $(STAGE)
+		--template $(PACKAGE_DIR)/sam.json --package $(PACKAGE_DIR)/deployment.zip --stage $(STAGE) \
+		--sender no-reply@example.com --alarm-topic arn:aws:sns:us-east-1:000000000000:alarms \
+		--public-url $${LOCALSTACK_ENDPOINT:-http://localhost:4566}
 
 clean:
 	rm -rf $(BUILD) local/.state

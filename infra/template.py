@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.errors import no_route_problem
+from infra import operations as ops
 from infra import resources as res
 
 PARTITION_ARN = "arn:${AWS::Partition}"
@@ -50,6 +51,10 @@ TRANSACTION_ACTIONS = {
 # Actions AWS authorizes only on "*" (no resource types; cfn-lint's policy table agrees).
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
                 "xray:GetSamplingTargets")
+# Vended log delivery (Step Functions execution logs): AWS authorizes these only on "*".
+LOG_DELIVERY_ACTIONS = ("logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+                        "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+                        "logs:DescribeResourcePolicies", "logs:DescribeLogGroups")
 TASK_TOKEN_ACTIONS = ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat")
 
 
@@ -93,6 +98,16 @@ class Names:
     @property
     def state_machine_arn(self) -> dict[str, str]:
         return _sub(f"{PARTITION_ARN}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{self.state_machine}")
+
+    @property
+    def state_machine_arn_text(self) -> str:
+        """The ARN as ``Fn::Sub`` text, for use inside a larger substituted string."""
+        return f"{PARTITION_ARN}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{self.state_machine}"
+
+    @property
+    def api_name(self) -> str:
+        """The REST API's name: the ``ApiName`` dimension of its metrics (alarms, dashboard)."""
+        return f"{self.prefix}-api"
 
     @property
     def executions_arn(self) -> dict[str, str]:
@@ -139,10 +154,17 @@ def tables(stage: str) -> dict[str, Any]:
     }
 
 
+def _kept_in_prod(stage: str) -> dict[str, str]:
+    """Deleting the stack must not delete every account or the key of every emailed link."""
+    policy = "Retain" if stage == "prod" else "Delete"
+    return {"DeletionPolicy": policy, "UpdateReplacePolicy": policy}
+
+
 def user_pool(names: Names) -> dict[str, Any]:
     out: dict[str, Any] = {
         "UserPool": {
             "Type": "AWS::Cognito::UserPool",
+            **_kept_in_prod(names.stage),
             "Properties": {
                 "UserPoolName": f"{names.prefix}-users",
                 "Policies": {"PasswordPolicy": res.PASSWORD_POLICY},
@@ -247,6 +269,7 @@ def email_and_secret(names: Names) -> dict[str, Any]:
         "SenderIdentity": {"Type": "AWS::SES::EmailIdentity", "Properties": {"EmailIdentity": {"Ref": "SenderEmail"}}},
         "LinkSecret": {
             "Type": "AWS::SecretsManager::Secret",
+            **_kept_in_prod(names.stage),
             "Properties": {
                 "Name": f"{names.prefix}-{SECRET_NAME_SUFFIX}",
                 "Description": "Signs the action links in emails (LINK_SECRET).",
@@ -311,6 +334,7 @@ def state_machine(names: Names) -> dict[str, Any]:
         raise KeyError(f"state machine placeholders without a substitution: {sorted(unknown)}")
     statements = _task_permissions(definition, list(substitutions.values()))
     statements.append(_allow(XRAY_ACTIONS, "*"))
+    statements.append(_allow(LOG_DELIVERY_ACTIONS, "*"))
     return {
         "OrderStateMachineRole": {
             "Type": "AWS::IAM::Role",
@@ -328,6 +352,11 @@ def state_machine(names: Names) -> dict[str, Any]:
                 "DefinitionSubstitutions": substitutions,
                 "RoleArn": _getatt("OrderStateMachineRole"),
                 "TracingConfiguration": {"Enabled": True},
+                "LoggingConfiguration": {
+                    "Level": "ERROR",  # failed steps and executions; no order data in the logs
+                    "IncludeExecutionData": False,
+                    "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": _getatt("WorkflowLogGroup")}}],
+                },
             },
         },
     }
@@ -438,8 +467,28 @@ def functions(names: Names) -> dict[str, Any]:
             queue_name = f"${{{res.IMPORT_QUEUE_ID}.QueueName}}"
             queue_arn = _sub(f"{PARTITION_ARN}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{queue_name}")
             props["Events"] = {f"{logical_id}SqsEventSource": {"Properties": {"Queue": queue_arn}}}
-        out[logical_id] = {"Properties": props}
+        # the function must not create its own, never-expiring log group before ours exists
+        out[logical_id] = {"DependsOn": [f"{logical_id}LogGroup"], "Properties": props}
     return out
+
+
+def api_logging() -> dict[str, Any]:
+    """API Gateway writes access logs only once the account has a CloudWatch role (an
+    account-wide setting: one stack per account and region owns it; docs/runbook.md)."""
+    return {
+        "ApiGatewayLoggingRole": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": _assume("apigateway.amazonaws.com"),
+                "ManagedPolicyArns": [_sub(f"{PARTITION_ARN}:iam::aws:policy/service-role/"
+                                           "AmazonAPIGatewayPushToCloudWatchLogs")],
+            },
+        },
+        "ApiGatewayAccount": {
+            "Type": "AWS::ApiGateway::Account",
+            "Properties": {"CloudWatchRoleArn": _getatt("ApiGatewayLoggingRole")},
+        },
+    }
 
 
 def gateway_responses() -> dict[str, Any]:
@@ -475,13 +524,24 @@ def build(stage: str) -> dict[str, Any]:
         email_and_secret(names),
         state_machine(names),
         functions(names),
+        ops.resources(names),
+        api_logging(),
     ):
         overlap = set(part) & set(resources)
         if overlap:
             raise ValueError(f"logical ids defined twice: {sorted(overlap)}")
         resources.update(part)
     # merged into the API that ``chalice package`` defines under this logical id
-    resources["RestAPI"] = {"Properties": {"GatewayResponses": gateway_responses()}}
+    resources["RestAPI"] = {
+        "DependsOn": ["ApiGatewayAccount"],
+        "Properties": {
+            "Name": names.api_name,
+            "GatewayResponses": gateway_responses(),
+            "TracingEnabled": True,
+            "AccessLogSetting": {"DestinationArn": _getatt("ApiAccessLogGroup"), "Format": ops.API_LOG_FORMAT},
+        },
+    }
+    resources["FeedsBucket"]["Properties"].update(ops.bucket_rules())
     return {
         "Description": f"{res.APP_NAME} ({stage}): Chalice app + the resources of infra/resources.py",
         "Parameters": {
@@ -495,6 +555,7 @@ def build(stage: str) -> dict[str, Any]:
                 "Description": "The public base URL of the API (emailed links point here)",
                 "AllowedPattern": r"^https?://\S+$",
             },
+            **ops.PARAMETERS,
         },
         "Resources": resources,
         "Outputs": {
