@@ -12,6 +12,7 @@ from chalicelib.api import (
     http,
     local_tools,
     orders,
+    problems,
     search,
     shops,
     wallet,
@@ -21,7 +22,8 @@ from chalicelib.events import imports, reconcile, workflow
 app = Chalice(app_name="marketplace")
 app.api.binary_types.append("application/octet-stream")
 
-for module in (health, auth, shops, feeds, catalog, search, wallet, cart, orders, actions, local_tools):
+for module in (health, problems, auth, shops, feeds, catalog, search, wallet, cart, orders, actions,
+               local_tools):
     app.register_blueprint(module.bp)
 app.register_blueprint(http.edge)  # the middleware that keeps Chalice's own errors problem+json
 app.register_blueprint(imports.bp)

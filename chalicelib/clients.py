@@ -6,6 +6,7 @@ moto. ``AWS_ENDPOINT_URL`` (set by the local stack) sends every client to moto.
 
 ``TRANSIENT_CODES`` / ``is_transient``: the one list of AWS error codes that mean "busy or
 briefly down, the same call may succeed soon", for every service the app calls.
+``AWS_ERRORS``: what a call through these clients raises when AWS says no or does not answer.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 _patch_lock = threading.Lock()
 _patched = False
@@ -47,6 +48,11 @@ TRANSIENT_CODES = frozenset({
 })
 
 
+# The adapters (``chalicelib/adapters``) turn these into domain errors; the DynamoDB stores still
+# let them through, so a service that must outlive a failed store call catches them by this name.
+AWS_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
+
+
 def is_transient(exc: BaseException) -> bool:
     """``exc`` is an AWS error that may pass if the same call is made again shortly."""
     return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code", "") in TRANSIENT_CODES
@@ -68,7 +74,11 @@ def _patch_xray() -> None:
 @cache
 def _session() -> boto3.session.Session:
     _patch_xray()
-    return boto3.session.Session()
+    session = boto3.session.Session()
+    from chalicelib import metrics  # (no AWS at import time: the hook only counts)
+
+    session.events.register("after-call.dynamodb", metrics.count_dynamodb_call)
+    return session
 
 
 # Presigned S3 URLs signed with SigV4 sign only the host: the uploader may send any

@@ -1,18 +1,31 @@
 """Domain errors: what services raise, each with its HTTP status — the one place the
 mapping lives (``chalicelib/api/http.py`` renders them as ``application/problem+json``).
 
-Services and stores never raise botocore errors past their adapter; they raise these.
+Services and stores never raise botocore errors past their adapter; they raise these
+(``chalicelib/adapters`` turns a failed call to Step Functions, SES, S3 or Cognito into a
+``DependencyError``).
+
+A problem's ``type`` is ``<PUBLIC_BASE_URL>/problems/<slug>``: the API serves a page there
+describing the problem (``api/problems.py``; ``docs/api.md``, "Problems"). The extras an
+error carries are domain values (amounts are integers of minor units, so code that catches
+the error can compute with them); ``money_fields`` names the extras the problem body shows as
+money objects, in the error's ``currency`` extra (``domain/money.py``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.money import money
+
+PROBLEMS_PATH = "/problems/"
+
 
 class DomainError(Exception):
     status = 400
     slug = "bad-request"
     title = "Bad request"
+    money_fields: tuple[str, ...] = ()  # extras in minor units of extra["currency"], shown as money objects
 
     def __init__(self, detail: str = "", *, errors: list[dict[str, Any]] | None = None, **extra: Any):
         super().__init__(detail or self.title)
@@ -20,9 +33,11 @@ class DomainError(Exception):
         self.errors = errors
         self.extra = extra
 
-    def problem(self) -> dict[str, Any]:
+    def problem(self, base_url: str = "") -> dict[str, Any]:
+        """The ``application/problem+json`` body; ``base_url`` (``PUBLIC_BASE_URL``) makes
+        ``type`` absolute, without it ``type`` is the path of the problem's page."""
         body: dict[str, Any] = {
-            "type": f"https://marketplace.example/problems/{self.slug}",
+            "type": f"{base_url}{PROBLEMS_PATH}{self.slug}",
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
@@ -30,6 +45,9 @@ class DomainError(Exception):
         if self.errors:
             body["errors"] = self.errors
         body.update(self.extra)
+        for name in self.money_fields:
+            if name in body:
+                body[name] = money(body[name], self.extra.get("currency"))
         return body
 
 
@@ -61,10 +79,10 @@ class NotFound(DomainError):
     status, slug, title = 404, "not-found", "Not found"
 
 
-def no_route_problem() -> dict[str, Any]:
+def no_route_problem(base_url: str = "") -> dict[str, Any]:
     """The answer to a path no route has: locally (``local/patches.py``) and, through the
     deployed API's gateway responses (``infra/template.py``), on AWS."""
-    return NotFound("there is no such route; GET /openapi.json lists them all").problem()
+    return NotFound("there is no such route; GET /openapi.json lists them all").problem(base_url)
 
 
 class MethodNotAllowed(DomainError):
@@ -88,22 +106,32 @@ class CartChanged(Conflict):
     the total: nothing was reserved or charged. Carries ``changes``, ``total`` and ``currency``."""
 
     slug, title = "cart-changed", "Your cart changed since you saw it"
+    money_fields = ("expected_total", "total")
+
+    def problem(self, base_url: str = "") -> dict[str, Any]:
+        body = super().problem(base_url)
+        body["changes"] = [{**c, "old": money(c["old"], c["currency"]), "new": money(c["new"], c["currency"])}
+                           for c in body.get("changes") or []]
+        return body
 
 
 class OrderTotalChanged(Conflict):
     """``POST /orders/{id}/pay`` with an ``expected_total`` that is not the order's total."""
 
     slug, title = "order-total-changed", "The order's total is not the one you expected"
+    money_fields = ("expected_total", "total")
 
 
 class InsufficientFunds(Conflict):
     slug, title = "insufficient-funds", "Insufficient funds"
+    money_fields = ("available", "required")
 
 
 class InsufficientEarnings(Conflict):
     """A refund after capture needs more than the seller's earnings hold (they were paid out)."""
 
     slug, title = "insufficient-earnings", "The seller's earnings do not cover this refund"
+    money_fields = ("earnings", "required")
 
 
 class InvalidTransition(Conflict):
@@ -146,6 +174,36 @@ class Unavailable(DomainError):
 
     def __init__(self, detail: str = "", *, retry_after: int = RETRY_AFTER_SECONDS, **kw: Any):
         super().__init__(detail, retry_after=retry_after, **kw)
+
+
+class DependencyError(Exception):
+    """A call to an outside system (Step Functions, SES, S3, Cognito) failed. Its adapter
+    (``chalicelib/adapters``) raises one of the two kinds below in place of botocore's error,
+    keeping the error's ``code`` for logs and dropping its message: AWS messages may quote what
+    was sent (a task token, an address)."""
+
+    system: str
+    code: str
+
+
+class DependencyUnavailable(Unavailable, DependencyError):
+    """The system was busy (``clients.TRANSIENT_CODES``), failed on its side (5xx) or did not
+    answer: the same call may succeed shortly (a 503 with ``Retry-After`` if it reaches a
+    client)."""
+
+    def __init__(self, system: str, code: str):
+        super().__init__(f"{system} is busy, please retry shortly")
+        self.system, self.code = system, code
+
+
+class DependencyFailed(DependencyError):
+    """The system refused the call for a reason retrying cannot fix (a missing permission, a
+    wrong parameter, an unknown name). Not a ``DomainError``: a route that meets one answers 500
+    and logs it, as for any other defect."""
+
+    def __init__(self, system: str, code: str):
+        super().__init__(f"{system} refused the call: {code}")
+        self.system, self.code = system, code
 
 
 class Internal(DomainError):

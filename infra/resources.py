@@ -216,6 +216,7 @@ STAGE_SETTINGS: dict[str, dict[str, str]] = {
     },
     "dev": {
         "STAGE": "dev",
+        "METRICS_ENABLED": "true",
         "PAYMENT_TIMEOUT_SECONDS": str(30 * 60),
         "SELLER_TIMEOUT_SECONDS": str(2 * 3600),
         "SHIPMENT_TIMEOUT_SECONDS": str(24 * 3600),
@@ -223,6 +224,7 @@ STAGE_SETTINGS: dict[str, dict[str, str]] = {
     },
     "prod": {
         "STAGE": "prod",
+        "METRICS_ENABLED": "true",
         "PAYMENT_TIMEOUT_SECONDS": str(30 * 60),
         "SELLER_TIMEOUT_SECONDS": str(48 * 3600),
         "SHIPMENT_TIMEOUT_SECONDS": str(7 * 24 * 3600),

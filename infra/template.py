@@ -499,16 +499,18 @@ def gateway_responses() -> dict[str, Any]:
     def response(template: str, status: int | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
             "ResponseParameters": {"Headers": {"Content-Type": "'application/problem+json'"}},
-            "ResponseTemplates": {"application/json": template},
+            "ResponseTemplates": {"application/json": {"Fn::Sub": template}},
         }
         if status is not None:
             out["StatusCode"] = str(status)
         return out
 
-    gateway = ('{"type": "https://marketplace.example/problems/gateway", "title": "$context.error.responseType", '
+    # ``type`` is the page the API serves about the problem (``api/problems.py``), under the
+    # stack's public base URL, which CloudFormation fills in (Fn::Sub).
+    gateway = ('{"type": "${PublicBaseUrl}/problems/gateway", "title": "$context.error.responseType", '
                '"detail": $context.error.messageString, "instance": "$context.requestId"}')
     return {
-        "MISSING_AUTHENTICATION_TOKEN": response(json.dumps(no_route_problem()), 404),
+        "MISSING_AUTHENTICATION_TOKEN": response(json.dumps(no_route_problem("${PublicBaseUrl}")), 404),
         "DEFAULT_4XX": response(gateway),
         "DEFAULT_5XX": response(gateway),
     }

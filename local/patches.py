@@ -20,6 +20,9 @@ exactly in ``requirements-dev.txt`` for that reason):
   deployed API's gateway responses give.
 - ``callbacks_skip_starting_executions``: moto's task-token lookup crashes on an execution
   whose interpreter thread has not started yet.
+- ``path_parameters_are_decoded``: API Gateway percent-decodes path parameters
+  (``/wallet/transactions/topup%3Aab`` → ``topup:ab``); Chalice's local gateway passed them on
+  encoded.
 
 SQS is deliberately *not* wired through moto's event-source mapping (it would run the import
 inside the ``PutObject`` that notified the queue): ``local/poller.py`` polls instead.
@@ -277,6 +280,24 @@ def callbacks_skip_starting_executions() -> None:
     StepFunctionsParserBackend._get_executions = _get_executions
 
 
+def path_parameters_are_decoded() -> None:
+    """A path parameter reaches the handler percent-decoded, as API Gateway passes it (a
+    client may encode the ``:`` of a wallet transaction id; ids never contain ``%``)."""
+    if not _once("path_parameters_are_decoded"):
+        return
+    import urllib.parse
+
+    from chalice import local as chalice_local
+
+    original = chalice_local.RouteMatcher.match_route
+
+    def match_route(self: Any, url: str) -> Any:
+        found = original(self, url)
+        return found._replace(captured={k: urllib.parse.unquote(v) for k, v in found.captured.items()})
+
+    chalice_local.RouteMatcher.match_route = match_route
+
+
 def unknown_paths_are_problem_404() -> None:
     """Chalice's local gateway answers a path no route has as API Gateway does by default:
     403 ``Missing Authentication Token`` in plain JSON. The deployed API maps that gateway
@@ -285,6 +306,7 @@ def unknown_paths_are_problem_404() -> None:
         return
     from chalice import local as chalice_local
 
+    from chalicelib.config import settings
     from chalicelib.errors import no_route_problem
 
     original = chalice_local.LocalGateway.handle_request
@@ -298,7 +320,7 @@ def unknown_paths_are_problem_404() -> None:
                     or text.startswith(b'{"message": "Authorization header requires')):
                 raise
             return {"statusCode": 404, "headers": {"Content-Type": "application/problem+json"},
-                    "multiValueHeaders": {}, "body": json.dumps(no_route_problem())}
+                    "multiValueHeaders": {}, "body": json.dumps(no_route_problem(settings().public_base_url))}
 
     chalice_local.LocalGateway.handle_request = handle_request
 
@@ -335,4 +357,5 @@ def apply_in_process() -> None:
     quiet_stepfunctions_interpreter()
     callbacks_skip_starting_executions()
     unknown_paths_are_problem_404()
+    path_parameters_are_decoded()
     put_bodies_are_raw_bytes()

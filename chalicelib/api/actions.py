@@ -29,9 +29,9 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, StringConstraints
 
 from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.orders import OrderDetailOut, PayIn
+from chalicelib.api.orders import OrderDetail, PayIn, order_body
 from chalicelib.notify.pages import SECURITY_HEADERS
-from chalicelib.services import actions
+from chalicelib.services import action_pages, actions
 from chalicelib.services import orders as order_views
 
 bp = Blueprint(__name__)
@@ -49,7 +49,7 @@ class ActionForm(BaseModel):
     tracking_number: Annotated[str, StringConstraints(max_length=100)] | None = None
 
 
-def _html(page: actions.Page, *, head: bool = False) -> Response:
+def _html(page: action_pages.Page, *, head: bool = False) -> Response:
     headers = {**SECURITY_HEADERS, "Content-Type": HTML}
     return Response(body="" if head else page.html, status_code=page.status, headers=headers)
 
@@ -68,20 +68,20 @@ def _form(ctx: Ctx) -> dict[str, str]:
 @endpoint(bp, "/actions/{token}", summary="Action link page: the order and a button (changes nothing)",
           content_type="text/html", errors=(404, 409, 410), tags=("actions",))
 def open_action_link(ctx: Ctx, token: str) -> Response:
-    return _html(actions.open_link(token))
+    return _html(action_pages.open_link(token))
 
 
 @endpoint(bp, "/actions/{token}", method="HEAD", summary="Action link page headers (changes nothing)",
           content_type="text/html", errors=(404, 409, 410), tags=("actions",))
 def head_action_link(ctx: Ctx, token: str) -> Response:
-    return _html(actions.open_link(token), head=True)
+    return _html(action_pages.open_link(token), head=True)
 
 
 @endpoint(bp, "/actions/{token}", method="POST", summary="Perform the link's action once (HTML form post)",
           content_type="text/html", content_types=(FORM,), form=ActionForm, errors=(404, 409, 410),
           tags=("actions",))
 def use_action_link(ctx: Ctx, token: str) -> Response:
-    return _html(actions.use_link(token, _form(ctx)))
+    return _html(action_pages.use_link(token, _form(ctx)))
 
 
 def _seller_scope(ctx: Ctx) -> str | None:
@@ -92,12 +92,12 @@ def _customer_scope(ctx: Ctx) -> str | None:
     return None if ctx.user.role == "admin" else ctx.user.user_id
 
 
-def _out(order: dict) -> OrderDetailOut:
-    return OrderDetailOut(**order_views.view(order, timeline=True))
+def _out(order: dict) -> OrderDetail:
+    return OrderDetail(**order_body(order_views.view(order, timeline=True)))
 
 
 def _seller(action: str):
-    def handler(ctx: Ctx, order_id: str) -> OrderDetailOut:
+    def handler(ctx: Ctx, order_id: str) -> OrderDetail:
         order, _ = actions.seller_decides(order_id, _seller_scope(ctx), action, via="api", actor_id=ctx.user.user_id)
         return _out(order)
 
@@ -111,26 +111,26 @@ for _action, _summary in (
     ("ship", "Mark one of my shop's confirmed orders as shipped"),
 ):
     endpoint(bp, f"/seller/orders/{{order_id}}/{_action}", method="POST", summary=_summary, auth=("seller",),
-             response=OrderDetailOut, errors=(404, 409), owner_scoped=True, tags=("orders",))(_seller(_action))
+             response=OrderDetail, errors=(404, 409), owner_scoped=True, tags=("orders",))(_seller(_action))
 
 
 @endpoint(bp, "/orders/{order_id}/pay", method="POST",
           summary="Pay an order awaiting payment from my wallet (with expected_total: another total than the "
                   "order's is 409 order-total-changed, nothing held)",
-          auth=("customer",), body=PayIn, body_required=False, response=OrderDetailOut, errors=(404, 409, 422),
+          auth=("customer",), body=PayIn, body_required=False, response=OrderDetail, errors=(404, 409, 422),
           owner_scoped=True, tags=("orders",))
-def pay_order(ctx: Ctx, order_id: str) -> OrderDetailOut:
+def pay_order(ctx: Ctx, order_id: str) -> OrderDetail:
     expected = ctx.body.expected_total
     return _out(actions.pay(order_id, _customer_scope(ctx), expected_total=expected))
 
 
 @endpoint(bp, "/orders/{order_id}/cancel", method="POST", summary="Cancel my order before the seller confirms it",
-          auth=("customer",), response=OrderDetailOut, errors=(404, 409), owner_scoped=True, tags=("orders",))
-def cancel_order(ctx: Ctx, order_id: str) -> OrderDetailOut:
+          auth=("customer",), response=OrderDetail, errors=(404, 409), owner_scoped=True, tags=("orders",))
+def cancel_order(ctx: Ctx, order_id: str) -> OrderDetail:
     return _out(actions.cancel(order_id, _customer_scope(ctx)))
 
 
 @endpoint(bp, "/orders/{order_id}/received", method="POST", summary="Confirm I received my shipped order",
-          auth=("customer",), response=OrderDetailOut, errors=(404, 409), owner_scoped=True, tags=("orders",))
-def order_received(ctx: Ctx, order_id: str) -> OrderDetailOut:
+          auth=("customer",), response=OrderDetail, errors=(404, 409), owner_scoped=True, tags=("orders",))
+def order_received(ctx: Ctx, order_id: str) -> OrderDetail:
     return _out(actions.received(order_id, _customer_scope(ctx)))

@@ -56,14 +56,14 @@ class RefreshIn(Body):
     refresh_token: Annotated[str, Field(min_length=10, max_length=8192)]
 
 
-class TokensOut(Out):
+class Tokens(Out):
     access_token: str
     refresh_token: str | None = None
     expires_in: int
     token_type: str = "Bearer"
 
 
-class ProfileOut(Out):
+class Profile(Out):
     user_id: str
     email: str
     name: str
@@ -78,23 +78,23 @@ class ProfilePatch(Body):
 
 
 @endpoint(bp, "/auth/register", method="POST", summary="Create an account", body=RegisterIn,
-          response=ProfileOut, status=201, errors=(409, 422), tags=("accounts",))
-def register(ctx) -> ProfileOut:
+          response=Profile, status=201, errors=(409, 422), location=lambda body: "/me", tags=("accounts",))
+def register(ctx) -> Profile:
     b: RegisterIn = ctx.body
-    return ProfileOut(**accounts.register(email=b.email, password=b.password, name=b.name, role=b.role,
+    return Profile(**accounts.register(email=b.email, password=b.password, name=b.name, role=b.role,
                                           language=b.language))
 
 
 @endpoint(bp, "/auth/login", method="POST", summary="Log in with email and password", body=LoginIn,
-          response=TokensOut, errors=(401, 422), tags=("accounts",))
-def login(ctx) -> TokensOut:
-    return TokensOut(**accounts.login(email=ctx.body.email, password=ctx.body.password))
+          response=Tokens, errors=(401, 422), tags=("accounts",))
+def login(ctx) -> Tokens:
+    return Tokens(**accounts.login(email=ctx.body.email, password=ctx.body.password))
 
 
 @endpoint(bp, "/auth/refresh", method="POST", summary="Exchange a refresh token for a new access token",
-          body=RefreshIn, response=TokensOut, errors=(401, 422), tags=("accounts",))
-def refresh(ctx) -> TokensOut:
-    return TokensOut(**accounts.refresh(refresh_token=ctx.body.refresh_token))
+          body=RefreshIn, response=Tokens, errors=(401, 422), tags=("accounts",))
+def refresh(ctx) -> Tokens:
+    return Tokens(**accounts.refresh(refresh_token=ctx.body.refresh_token))
 
 
 @endpoint(bp, "/auth/logout", method="POST", summary="Log out: the access token stops working", auth=ANY_USER,
@@ -104,12 +104,12 @@ def logout(ctx) -> Reply:
     return Reply(status=204)
 
 
-@endpoint(bp, "/me", summary="My profile", auth=ANY_USER, response=ProfileOut, errors=(401,), tags=("accounts",))
-def get_me(ctx) -> ProfileOut:
-    return ProfileOut(**accounts.me(ctx.user))
+@endpoint(bp, "/me", summary="My profile", auth=ANY_USER, response=Profile, errors=(401,), tags=("accounts",))
+def get_me(ctx) -> Profile:
+    return Profile(**accounts.me(ctx.user))
 
 
 @endpoint(bp, "/me", method="PATCH", summary="Change my name or language", auth=ANY_USER, body=ProfilePatch,
-          response=ProfileOut, errors=(401, 422), tags=("accounts",))
-def patch_me(ctx) -> ProfileOut:
-    return ProfileOut(**accounts.update_me(ctx.user, ctx.body.model_dump(exclude_none=True)))
+          response=Profile, errors=(401, 422), tags=("accounts",))
+def patch_me(ctx) -> Profile:
+    return Profile(**accounts.update_me(ctx.user, ctx.body.model_dump(exclude_none=True)))

@@ -1,18 +1,22 @@
 """Cart and checkout routes (customer).
 
-    GET    /cart                         carts grouped by seller (CartOut)
+    GET    /cart                         carts grouped by seller (Cart)
     POST   /cart/items                   {product_id, quantity}: adds; quantities sum
     PUT    /cart/items/{product_id}      {quantity}: sets
     DELETE /cart/items/{product_id}      removes (an absent line is fine) → 204
     DELETE /cart                         empties every cart → 204
     POST   /checkout                     Idempotency-Key; {delivery: {seller_id: method_id},
                                          payment_method: "wallet", address, expected_total?}
-                                         → 201 CheckoutOut; 409 cart-changed
+                                         → 201 Checkout, Location: the first order;
+                                         409 cart-changed
 
 Quantities are JSON integers 1..999 (0, negatives, 2.5, "2" and true are 422 on ``quantity``).
 Bodies cannot carry prices, totals, status or seller: unknown fields are 422 naming them.
 ``expected_total`` is not a price the client sets: it is the total the customer confirms, and
 the checkout refuses (409) any other (``services/checkout.py``, "Prices").
+
+Answers show money as Money objects (``api/models.py``); ``expected_total`` is a request amount:
+integer minor units of the cart's currency.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from chalice import Blueprint
 from pydantic import Field, StrictInt, StringConstraints
 
 from chalicelib.api.http import Ctx, Reply, endpoint
-from chalicelib.api.models import Body, Id, Money, Out
+from chalicelib.api.models import Body, Id, Money, Out, priced
+from chalicelib.api.orders import Order, order_body
 from chalicelib.domain.cart import MAX_LINES, MAX_QUANTITY
 from chalicelib.domain.ledger import MAX_AMOUNT
+from chalicelib.domain.money import money
 from chalicelib.errors import ValidationFailed
 from chalicelib.services import cart as cart_service
 from chalicelib.services import checkout as checkout_service
@@ -38,14 +44,16 @@ CUSTOMER = ("customer",)
 Quantity = Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY, description=f"units, 1..{MAX_QUANTITY}")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 CHECKOUT_TOTAL = (
-    "the grand total the customer saw and confirms, integer minor units: every order's items + its chosen delivery "
+    "the grand total the customer saw and confirms, integer minor units of the cart's currency (a request amount: "
+    "the `amount` of the Money objects GET /cart shows): every order's items + its chosen delivery "
     "(GET /cart: the sellers' subtotals + the chosen delivery_methods' prices). Equal to the server's total: the "
     "checkout proceeds even if prices rose. Absent: it proceeds only if no line's price and no chosen delivery price "
     "rose above what the customer saw (price_seen; price drops pass). Otherwise 409 problem type cart-changed, "
     "nothing reserved or charged, with `changes` ([{seller_id, product_id, kind: \"price\", old, new, currency}, "
     "{seller_id, kind: \"delivery\", method_id, old, new, currency}]: old = what the customer saw, null = a delivery "
-    "method not shown before; new = now), `expected_total` (if sent), `total` and `currency`: retry with "
-    "expected_total = total to accept. A cart in several currencies cannot be confirmed by one number: "
+    "method not shown before; new = now; old and new are Money objects), `expected_total` (if sent), `total` (Money) "
+    "and `currency`: retry with expected_total = total.amount to accept. A cart in several currencies cannot be "
+    "confirmed by one number: "
     "expected_total is then refused (422 on expected_total); check out without it."
 )
 ExpectedTotal = Annotated[StrictInt, Field(ge=0, le=MAX_LINES * MAX_AMOUNT, description=CHECKOUT_TOTAL)]
@@ -78,37 +86,39 @@ class CheckoutIn(Body):
     expected_total: ExpectedTotal | None = None
 
 
-class LineOut(Out):
+class SavedCartLine(Out):
+    """A cart line as ``POST /cart/items`` and ``PUT /cart/items/{id}`` wrote it."""
+
     customer_id: str
     product_id: str
     seller_id: str
     quantity: int
-    price_seen: int = Field(description="the product's price now, recorded as seen by the customer")
-    delivery_seen: dict[str, int] = Field(
+    price_seen: Money = Field(description="the product's price now, recorded as seen by the customer")
+    delivery_seen: dict[str, Money] = Field(
         default_factory=dict, description="the seller's delivery prices now (method id → price), recorded as seen")
     currency: str
     added_at: str
     updated_at: str
 
 
-class CartLineOut(Out):
+class CartLine(Out):
     product_id: str
     name: str | None
     picture: str | None = None
-    price: int | None = Field(description="current price, minor units")
-    price_seen: int = Field(description="the price when the line was last added or set")
+    price: Money | None = Field(description="current price; null = the product is gone")
+    price_seen: Money = Field(description="the price when the line was last added or set")
     currency: str | None
     quantity: int
-    line_total: int | None
+    line_total: Money | None
     available: int | None = Field(description="units that can be ordered now; null = not limited")
     issues: list[Literal["unavailable", "price_increased", "not_enough_stock"]]
 
 
-class CartDeliveryMethodOut(Out):
+class CartDeliveryMethod(Out):
     id: str
     name: str | None
-    price: int = Field(description="current price, minor units")
-    price_seen: int | None = Field(
+    price: Money = Field(description="current price")
+    price_seen: Money | None = Field(
         description="the price when the customer last added or set a line of this seller; null = a method added "
                     "since (not seen)")
     days: int | None
@@ -117,61 +127,48 @@ class CartDeliveryMethodOut(Out):
                     "needs expected_total at checkout")
 
 
-class SellerCartOut(Out):
+class SellerCart(Out):
     seller_id: str
     seller_name: str | None
-    currency: str | None
-    lines: list[CartLineOut]
-    subtotal: int = Field(description="lines that can be ordered now, minor units")
-    delivery_methods: list[CartDeliveryMethodOut]
+    currency: str | None = Field(description="the currency of this seller's prices (expected_total is in it)")
+    lines: list[CartLine]
+    subtotal: Money = Field(description="lines that can be ordered now")
+    delivery_methods: list[CartDeliveryMethod]
     has_issues: bool = Field(description="some line has an issue (delivery methods carry their own)")
 
 
-class CartOut(Out):
-    carts: list[SellerCartOut]
+class Cart(Out):
+    carts: list[SellerCart]
     line_count: int
     totals: list[Money] = Field(description="per currency, delivery not included")
     total: Money | None = Field(description="the grand total when every cart is in one currency")
 
 
-class OrderItemOut(Out):
-    product_id: str
-    name: str
-    price: int
-    quantity: int
-    line_total: int
-
-
-class DeliveryOut(Out):
-    method_id: str
-    name: str
-    price: int
-    days: int | None = None
-
-
-class OrderSummaryOut(Out):
-    order_id: str
+class Checkout(Out):
     checkout_id: str
-    customer_id: str
-    seller_id: str
-    seller_name: str
-    status: str
-    items: list[OrderItemOut]
-    delivery: DeliveryOut
-    items_total: int
-    delivery_price: int
-    total: int
-    currency: str
-    address: dict[str, Any]
-    payment_method: str
-    created_at: str
-    updated_at: str
+    orders: list[Order]
+    totals: list[Money] = Field(description="per currency: every order's items + delivery")
 
 
-class CheckoutOut(Out):
-    checkout_id: str
-    orders: list[OrderSummaryOut]
-    totals: list[Money]
+def _cart(view: dict[str, Any]) -> dict[str, Any]:
+    """``services/cart.view`` with its amounts as money objects."""
+    carts = []
+    for c in view["carts"]:
+        # a cart whose shop is gone and whose lines are all unavailable has no currency of its own
+        cur = c["currency"] or next((line["currency"] for line in c["lines"] if line["currency"]), None)
+        carts.append({
+            **priced(c, cur, "subtotal"),
+            "lines": [priced(line, line["currency"] or cur, "price", "price_seen", "line_total")
+                      for line in c["lines"]],
+            "delivery_methods": [priced(m, cur, "price", "price_seen") for m in c["delivery_methods"]],
+        })
+    return {**view, "carts": carts}
+
+
+def _saved(line: dict[str, Any]) -> SavedCartLine:
+    cur = line["currency"]
+    seen = {method: money(price, cur) for method, price in (line.get("delivery_seen") or {}).items()}
+    return SavedCartLine(**{**priced(line, cur, "price_seen"), "delivery_seen": seen})
 
 
 def _check_product_id(product_id: str) -> None:
@@ -179,23 +176,23 @@ def _check_product_id(product_id: str) -> None:
         raise ValidationFailed.one("product_id", "not a product id")
 
 
-@endpoint(bp, "/cart", summary="My carts, one per seller, at current prices", auth=CUSTOMER, response=CartOut,
+@endpoint(bp, "/cart", summary="My carts, one per seller, at current prices", auth=CUSTOMER, response=Cart,
           tags=("cart",))
-def get_cart(ctx: Ctx) -> CartOut:
-    return CartOut(**cart_service.view(ctx.user.user_id))
+def get_cart(ctx: Ctx) -> Cart:
+    return Cart(**_cart(cart_service.view(ctx.user.user_id)))
 
 
 @endpoint(bp, "/cart/items", method="POST", summary="Add a product to my cart (quantities sum)", auth=CUSTOMER,
-          body=AddLineIn, response=LineOut, errors=(404, 409, 422), tags=("cart",))
-def add_item(ctx: Ctx) -> LineOut:
-    return LineOut(**cart_service.add(ctx.user.user_id, ctx.body.product_id, ctx.body.quantity))
+          body=AddLineIn, response=SavedCartLine, errors=(404, 409, 422), tags=("cart",))
+def add_item(ctx: Ctx) -> SavedCartLine:
+    return _saved(cart_service.add(ctx.user.user_id, ctx.body.product_id, ctx.body.quantity))
 
 
 @endpoint(bp, "/cart/items/{product_id}", method="PUT", summary="Set the quantity of a cart line", auth=CUSTOMER,
-          body=SetLineIn, response=LineOut, errors=(404, 409, 422), tags=("cart",))
-def set_item(ctx: Ctx, product_id: str) -> LineOut:
+          body=SetLineIn, response=SavedCartLine, errors=(404, 409, 422), tags=("cart",))
+def set_item(ctx: Ctx, product_id: str) -> SavedCartLine:
     _check_product_id(product_id)
-    return LineOut(**cart_service.set_quantity(ctx.user.user_id, product_id, ctx.body.quantity))
+    return _saved(cart_service.set_quantity(ctx.user.user_id, product_id, ctx.body.quantity))
 
 
 @endpoint(bp, "/cart/items/{product_id}", method="DELETE", summary="Remove a line from my cart", auth=CUSTOMER,
@@ -213,9 +210,9 @@ def clear_cart(ctx: Ctx) -> Reply:
 
 
 @endpoint(bp, "/checkout", method="POST", summary="Place one order per seller from my carts, reserving stock",
-          auth=CUSTOMER, body=CheckoutIn, response=CheckoutOut, status=201, errors=(409, 422), idempotent=True,
-          tags=("cart",))
-def checkout(ctx: Ctx) -> CheckoutOut:
+          auth=CUSTOMER, body=CheckoutIn, response=Checkout, status=201, errors=(409, 422), idempotent=True,
+          location=lambda body: f"/orders/{body['orders'][0]['order_id']}", tags=("cart",))
+def checkout(ctx: Ctx) -> Checkout:
     from chalicelib.services import idempotency
 
     result = checkout_service.checkout(
@@ -226,4 +223,5 @@ def checkout(ctx: Ctx) -> CheckoutOut:
         payment_method=ctx.body.payment_method,
         expected_total=ctx.body.expected_total,
     )
-    return CheckoutOut(**result)
+    return Checkout(checkout_id=result["checkout_id"], orders=[order_body(o) for o in result["orders"]],
+                    totals=result["totals"])

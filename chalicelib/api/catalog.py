@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.models import BlockIn, Id, Limit, MinorUnits, Money, Out, Page
+from chalicelib.api.http import CATALOG_CACHE, Ctx, endpoint
+from chalicelib.api.models import BlockIn, DeliveryMethod, Id, Limit, MinorUnits, Money, Out, Page
 from chalicelib.services import catalog
 
 bp = Blueprint(__name__)
@@ -68,20 +68,13 @@ class SellerRef(Out):
     name: str
 
 
-class DeliveryMethodOut(Out):
-    id: str
-    name: str
-    price: int
-    days: int
-
-
 class ProductCategory(Out):
     id: str
     feed_id: str
     name: str
 
 
-class ProductOut(Out):
+class Product(Out):
     product_id: str
     offer_id: str
     offer_type: str | None = None
@@ -101,7 +94,7 @@ class ProductOut(Out):
     available: bool
     stock: int | None = None
     seller: SellerRef
-    delivery_methods: list[DeliveryMethodOut]
+    delivery_methods: list[DeliveryMethod]
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -130,7 +123,7 @@ class CategoriesPage(Page):
 
 
 @endpoint(bp, "/products", summary="Browse products: filters, sorts, cursor pagination", query=ProductQuery,
-          response=ProductPage, errors=(422,), tags=("catalog",))
+          response=ProductPage, errors=(422,), cache=CATALOG_CACHE, tags=("catalog",))
 def list_products(ctx: Ctx) -> ProductPage:
     q: ProductQuery = ctx.query
     items, next_cursor = catalog.list_products(
@@ -141,20 +134,20 @@ def list_products(ctx: Ctx) -> ProductPage:
 
 
 @endpoint(bp, "/products/{product_id}", summary="The product page: the feed's data, the seller, delivery methods",
-          response=ProductOut, errors=(404,), tags=("catalog",))
+          response=Product, errors=(404,), cache=CATALOG_CACHE, tags=("catalog",))
 def get_product(ctx: Ctx, product_id: str) -> Any:
-    return ProductOut(**catalog.get_product(product_id))
+    return Product(**catalog.get_product(product_id))
 
 
 @endpoint(bp, "/categories", summary="Category trees, grouped per seller", query=CategoryQuery,
-          response=CategoriesPage, errors=(422,), tags=("catalog",))
+          response=CategoriesPage, errors=(422,), cache=CATALOG_CACHE, tags=("catalog",))
 def list_categories(ctx: Ctx) -> CategoriesPage:
     q: CategoryQuery = ctx.query
     groups, next_cursor = catalog.list_categories(seller=q.seller, limit=q.limit, cursor=q.cursor)
     return CategoriesPage(items=[SellerCategories(**g) for g in groups], next_cursor=next_cursor)
 
 
-class ProductBlockOut(Out):
+class ProductBlock(Out):
     product_id: str
     seller_id: str
     name: str
@@ -163,6 +156,6 @@ class ProductBlockOut(Out):
 
 @endpoint(bp, "/admin/products/{product_id}/blocked", method="PUT",
           summary="Block or unblock one product (admin): hidden from listings, search, its page, carts and checkout",
-          auth=("admin",), body=BlockIn, response=ProductBlockOut, errors=(401, 403, 404, 422), tags=("admin",))
-def block_product(ctx: Ctx, product_id: str) -> ProductBlockOut:
-    return ProductBlockOut(**catalog.set_product_blocked(product_id, ctx.body.blocked))
+          auth=("admin",), body=BlockIn, response=ProductBlock, errors=(401, 403, 404, 422), tags=("admin",))
+def block_product(ctx: Ctx, product_id: str) -> ProductBlock:
+    return ProductBlock(**catalog.set_product_blocked(product_id, ctx.body.blocked))

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.models import Body, Limit, Out, Page
-from chalicelib.api.pagination import decode_cursor, encode_cursor
 from chalicelib.services import feeds
+from chalicelib.store.pagination import decode_cursor, encode_cursor
 
 bp = Blueprint(__name__)
 
@@ -23,7 +23,7 @@ class FeedUploadIn(Body):
     filename: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
-class FeedUploadOut(Out):
+class FeedUpload(Out):
     feed_id: str
     upload_url: str
     expires_at: str
@@ -46,7 +46,7 @@ class FeedRowError(Out):
     reason: str
 
 
-class FeedImportOut(Out):
+class FeedImport(Out):
     feed_id: str
     filename: str | None = None
     status: str  # queued | processing | succeeded | partially_succeeded | failed
@@ -69,24 +69,24 @@ class FeedListQuery(BaseModel):
 
 
 class FeedImportPage(Page):
-    items: list[FeedImportOut]
+    items: list[FeedImport]
 
 
 @endpoint(bp, "/seller/feeds", method="POST", summary="Get a presigned URL to upload a CSV or YML feed",
-          auth=("seller",), body=FeedUploadIn, response=FeedUploadOut, status=201, errors=(401, 403, 409, 422),
-          tags=("feeds",))
-def create_feed_upload(ctx: Ctx) -> FeedUploadOut:
-    return FeedUploadOut(**feeds.create_upload(ctx.user.user_id, ctx.body.filename))
+          auth=("seller",), body=FeedUploadIn, response=FeedUpload, status=201, errors=(401, 403, 409, 422),
+          location=lambda body: f"/seller/feeds/{body['feed_id']}", tags=("feeds",))
+def create_feed_upload(ctx: Ctx) -> FeedUpload:
+    return FeedUpload(**feeds.create_upload(ctx.user.user_id, ctx.body.filename))
 
 
 @endpoint(bp, "/seller/feeds", summary="My feed imports, newest first", auth=("seller",), query=FeedListQuery,
           response=FeedImportPage, errors=(401, 403, 422), tags=("feeds",))
 def list_feed_imports(ctx: Ctx) -> FeedImportPage:
     items, last = feeds.list_imports(ctx.user.user_id, ctx.query.limit, decode_cursor(ctx.query.cursor))
-    return FeedImportPage(items=[FeedImportOut(**i) for i in items], next_cursor=encode_cursor(last))
+    return FeedImportPage(items=[FeedImport(**i) for i in items], next_cursor=encode_cursor(last))
 
 
 @endpoint(bp, "/seller/feeds/{feed_id}", summary="One feed import: status, counts, first errors, report URL",
-          auth=("seller",), response=FeedImportOut, errors=(401, 403, 404), owner_scoped=True, tags=("feeds",))
-def get_feed_import(ctx: Ctx, feed_id: str) -> FeedImportOut:
-    return FeedImportOut(**feeds.get_import(ctx.user.user_id, feed_id))
+          auth=("seller",), response=FeedImport, errors=(401, 403, 404), owner_scoped=True, tags=("feeds",))
+def get_feed_import(ctx: Ctx, feed_id: str) -> FeedImport:
+    return FeedImport(**feeds.get_import(ctx.user.user_id, feed_id))

@@ -7,9 +7,14 @@
   this is the only place a request's JSON is parsed),
 - runs the handler under an ``Idempotency-Key`` when ``idempotent=True``,
 - serializes the result (pydantic model, dict, list, ``Reply`` or a raw Chalice ``Response``),
+- on a 201 sends ``Location``: the created resource's absolute URL (``location=``, from the
+  answer's body, under ``PUBLIC_BASE_URL``); every 201 route must say where (checked here),
+- on a public GET marked ``cache=`` sends a weak ``ETag`` of the body and that
+  ``Cache-Control``, and answers ``If-None-Match`` with the current ETag by a 304 with no body,
 - turns every ``DomainError`` into ``application/problem+json`` — the one place errors map to HTTP
   (an error carrying ``retry_after`` also sends ``Retry-After``; an AWS error that may pass,
-  ``clients.is_transient``, is a 503 ``Unavailable``),
+  ``clients.is_transient``, is a 503 ``Unavailable``); its ``type`` is the absolute URL of the
+  page ``api/problems.py`` serves about it,
 - logs one JSON line per request with its request id, status and duration.
 
 Every route is also recorded in ``ROUTES``; ``api/openapi.py`` builds ``/openapi.json`` from it
@@ -31,8 +36,9 @@ from chalice import Blueprint, CORSConfig, Response
 from chalice.app import BadRequestError, Request
 from pydantic import BaseModel, ValidationError
 
-from chalicelib import clients, logs
+from chalicelib import clients, logs, metrics
 from chalicelib.api.security import Principal, verify
+from chalicelib.config import settings
 from chalicelib.errors import (
     BadRequest,
     DomainError,
@@ -56,8 +62,15 @@ MAX_JSON_DEPTH = 64
 IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 ANY_USER = ("customer", "seller", "admin")
 # Browsers may call the API from any origin: it is authorized by a bearer token, never a cookie.
-CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-                  expose_headers=["Idempotent-Replayed", "Allow", "WWW-Authenticate"], max_age=600)
+CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match"],
+                  expose_headers=["Idempotent-Replayed", "Allow", "WWW-Authenticate", "Location", "ETag",
+                                  "Retry-After"], max_age=600)
+# ``cache=`` of public GETs: catalog data changes with every feed import and checkout, so caches
+# keep it briefly; the API description changes only with a deployment; vendored assets never
+# change under one name within a deployment.
+CATALOG_CACHE = "public, max-age=30"
+META_CACHE = "public, max-age=300"
+ASSET_CACHE = "public, max-age=86400"
 
 
 @dataclass
@@ -108,6 +121,8 @@ class RouteSpec:
     form: type[BaseModel] | None = None  # documents an x-www-form-urlencoded body the handler reads itself
     body_required: bool = True  # False: an empty body is the model's defaults
     accepts: tuple[str, ...] = ("application/json",)  # request body media types
+    location: Callable[[Any], str] | None = None  # 201: the created resource's path, from the answer's body
+    cache: str | None = None  # a public GET's Cache-Control; it also gets an ETag and 304s
 
 
 ROUTES: list[RouteSpec] = []
@@ -130,7 +145,7 @@ def _chalice_errors_as_problems(event: Request, get_response: Callable[[Request]
 
 
 def problem_response(err: DomainError, request_id: str = "-") -> Response:
-    body = err.problem()
+    body = err.problem(settings().public_base_url)
     body["instance"] = request_id
     headers = {"Content-Type": PROBLEM_JSON}
     if err.status == 401:
@@ -251,6 +266,8 @@ def endpoint(
     tags: tuple[str, ...] = (),
     form: type[BaseModel] | None = None,
     body_required: bool = True,
+    location: Callable[[Any], str] | None = None,
+    cache: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``handler(ctx, **path_params)`` as ``method path``.
 
@@ -261,7 +278,15 @@ def endpoint(
     handler parses it; only ``/openapi.json`` reads this).
     ``body_required=False``: a request with no body gets ``body()``'s defaults (a route that
     grew an optional body keeps answering the clients that send none).
+    ``location``: required with ``status=201``: the created resource's path from the answer's
+    (serialized) body, sent as the absolute ``Location``.
+    ``cache``: a public GET's ``Cache-Control``; the answer also gets an ``ETag``, and a
+    request whose ``If-None-Match`` holds it gets a 304 with no body.
     """
+    if status == 201 and location is None:
+        raise ValueError(f"{method} {path}: a 201 route must say where the created resource is (location=)")
+    if cache is not None and (method != "GET" or auth is not None):
+        raise ValueError(f"{method} {path}: only public GETs are cacheable")
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
         spec = RouteSpec(
@@ -282,6 +307,8 @@ def endpoint(
             form=form,
             body_required=body_required,
             accepts=tuple(t.lower() for t in content_types),
+            location=location,
+            cache=cache,
         )
         ROUTES.append(spec)
 
@@ -289,16 +316,23 @@ def endpoint(
             request: Request = bp.current_request
             request_id = (request.context or {}).get("requestId") or uuid.uuid4().hex
             token = logs.request_id.set(request_id)
+            unit = metrics.scope.set(f"{method} {path}")
             started = time.perf_counter()
-            resp = _run(spec, handler, request, request_id, params)
-            logs.event(
-                "request",
-                method=method,
-                path=path,
-                status=resp.status_code,
-                ms=round((time.perf_counter() - started) * 1000, 1),
-            )
-            logs.request_id.reset(token)
+            try:
+                resp = _run(spec, handler, request, request_id, params)
+                logs.event(
+                    "request",
+                    method=method,
+                    path=path,
+                    status=resp.status_code,
+                    ms=round((time.perf_counter() - started) * 1000, 1),
+                )
+                if resp.status_code >= 500:
+                    metrics.count("ServerErrors", by=f"{method} {path}")
+            finally:
+                metrics.flush(route=f"{method} {path}", request_id=request_id)
+                metrics.scope.reset(unit)
+                logs.request_id.reset(token)
             return resp
 
         view.__name__ = handler.__name__
@@ -327,7 +361,7 @@ def _run(spec: RouteSpec, handler: Callable[..., Any], request: Request, request
             ctx.body = spec.body() if empty and not spec.body_required else _parse_body(request, spec.body)
         if spec.idempotent:
             return _run_idempotent(spec, handler, ctx, params)
-        return _respond(spec, handler(ctx, **params))
+        return _cached(spec, request, _respond(spec, handler(ctx, **params)))
     except DomainError as err:
         return problem_response(err, request_id)
     except BadRequestError as err:  # Chalice's own parsing errors
@@ -351,8 +385,34 @@ def _respond(spec: RouteSpec, result: Any) -> Response:
         status = 204
     if status == 204:
         return Response(body="", status_code=204, headers={})
-    body = result if isinstance(result, str) else json.dumps(_serialize(result), ensure_ascii=False)
+    data = result if isinstance(result, str) else _serialize(result)
+    if status == 201 and spec.location is not None:
+        headers["Location"] = settings().public_base_url + spec.location(data)
+    body = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
     return Response(body=body, status_code=status, headers=headers)
+
+
+def _cached(spec: RouteSpec, request: Request, resp: Response) -> Response:
+    """A public GET's 200 gets its ``Cache-Control`` and a weak ``ETag`` of the body (weak: a
+    gateway may compress the bytes; the content is what it names); a request that already
+    holds that ETag (``If-None-Match``) gets a 304 with no body."""
+    if spec.cache is None or resp.status_code != 200:
+        return resp
+    raw = resp.body if isinstance(resp.body, bytes) else str(resp.body).encode()
+    etag = f'W/"{hashlib.sha256(raw).hexdigest()[:32]}"'
+    validators = {"ETag": etag, "Cache-Control": spec.cache}
+    if _etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(body="", status_code=304, headers=validators)
+    resp.headers.update(validators)
+    return resp
+
+
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 If-None-Match: ``*`` or a list of entity tags, compared weakly."""
+    if not if_none_match:
+        return False
+    wanted = etag.removeprefix("W/")
+    return any(tag == "*" or tag.removeprefix("W/") == wanted for tag in (t.strip() for t in if_none_match.split(",")))
 
 
 def _run_idempotent(spec: RouteSpec, handler: Callable[..., Any], ctx: Ctx, params: dict[str, str]) -> Response:

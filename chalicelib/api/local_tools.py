@@ -6,7 +6,7 @@
 
 Both answer 404 unless ``settings().local`` (``MARKETPLACE_LOCAL``): the routes exist in every
 deployment (registering them depends on nothing read at import time), but only a local run
-has an outbox. Emails are written there by ``services/notifications.py`` after SES took them.
+has an outbox. Emails are written there by the local mailer (``adapters/mailer.py``) after SES took them.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class MailboxQuery(Body):
     to: Annotated[str, StringConstraints(max_length=320)] | None = None
 
 
-class EmailOut(Out):
+class SentEmail(Out):
     to: str
     subject: str
     text: str
@@ -44,8 +44,8 @@ class EmailOut(Out):
     links: list[str]
 
 
-class EmailsOut(Out):
-    items: list[EmailOut]
+class SentEmails(Out):
+    items: list[SentEmail]
 
 
 def _emails(to: str | None = None) -> list[dict]:
@@ -66,6 +66,6 @@ def mailbox(ctx: Ctx) -> Response:
 
 
 @endpoint(bp, "/local/emails", summary="Local runs only: every email sent, newest first (JSON)",
-          query=MailboxQuery, response=EmailsOut, errors=(404,), tags=("local",))
-def emails(ctx: Ctx) -> EmailsOut:
-    return EmailsOut(items=[EmailOut(**e) for e in _emails(ctx.query.to)])
+          query=MailboxQuery, response=SentEmails, errors=(404,), tags=("local",))
+def emails(ctx: Ctx) -> SentEmails:
+    return SentEmails(items=[SentEmail(**e) for e in _emails(ctx.query.to)])

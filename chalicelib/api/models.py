@@ -1,10 +1,24 @@
-"""Shared pydantic building blocks for request and response bodies."""
+"""Shared pydantic building blocks for request and response bodies.
+
+Money (``docs/api.md``, "Money"): every money value a response shows is a ``Money`` object,
+``{"amount": <integer minor units>, "currency": "<ISO 4217>"}``; a request that takes an
+amount (a top-up, ``expected_total``, a delivery price, a price filter) takes a bare integer
+of minor units in the currency of what it acts on (``MinorUnits``). Services work in integers;
+``priced`` turns the amounts of a record into money objects where a route shapes its answer.
+
+Schema names: ``/openapi.json`` names every schema by its class, so class names are unique
+across ``api/`` and read as what they describe (``Order``, ``CartLine``; request bodies end in
+``In``); ``tests/functional/test_openapi.py`` keeps it so.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from chalicelib.domain.money import money
 
 # Bodies reject unknown fields, so a client can never set a server-owned one
 # (price, status, seller, totals, role...): it gets a 422 naming the field.
@@ -31,9 +45,34 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[
 Limit = Annotated[int, Field(ge=1, le=100)]
 
 
+MONEY_RULE = ("Money in responses is an object {amount, currency}: amount in integer minor units (kopecks, "
+              "cents), currency an ISO 4217 code. Requests take bare integers of minor units in the currency of "
+              "what they act on (the wallet's, the shop's, the cart's).")
+
+
 class Money(Out):
-    amount: int
-    currency: str
+    """An amount of money: integer minor units and the ISO 4217 currency."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"amount": 102800, "currency": "RUB"}]})
+
+    amount: int = Field(description="integer minor units (102800 RUB = 1 028,00 ₽); negative for a debit "
+                                    "in a statement line")
+    currency: str = Field(description="ISO 4217 code, e.g. RUB")
+
+
+class DeliveryMethod(Out):
+    """A shop's delivery method as the catalog, the seller page and the shop show it."""
+
+    id: str
+    name: str
+    price: Money
+    days: int
+
+
+def priced(record: Mapping[str, Any], currency: str | None, *fields: str) -> dict[str, Any]:
+    """``record`` with each of ``fields`` (integer minor units of ``currency``, or None) as a
+    money object; the other fields as they are."""
+    return {**record, **{f: money(record[f], currency) for f in fields if f in record}}
 
 
 class Page(Out):
@@ -41,8 +80,12 @@ class Page(Out):
 
 
 class Problem(Out):
-    type: str
+    """RFC 9457 problem details. Some problems carry more members (cart-changed: ``changes``,
+    ``total``...); their money members are Money objects like everywhere else."""
+
+    type: str = Field(description="URL of a page describing this kind of problem (GET it)")
     title: str
     status: int
     detail: str
-    errors: list[dict[str, str]] | None = None
+    instance: str | None = Field(None, description="the request id (quote it when reporting a problem)")
+    errors: list[dict[str, str]] | None = Field(None, description="field-level problems: [{field, reason}]")

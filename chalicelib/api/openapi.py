@@ -1,7 +1,16 @@
 """``/openapi.json`` (OpenAPI 3.1) and ``/docs``, generated from the route registry.
 
 The same pydantic models that validate requests and shape responses produce the schemas,
-so the document cannot drift from the code. ``/docs`` is one self-contained page (no CDN).
+so the document cannot drift from the code. Request models are described as they validate,
+response models as they serialize, each once, under its class name (``api/models.py``,
+"Schema names"); a name pydantic would have to qualify (a module path, ``-Input``) fails the
+build of the document instead of reaching a client.
+
+``/docs`` is Swagger UI, vendored from the ``openapi-ui-bundles`` package and served by the
+API itself (``/docs/<file>``, one route per file in ``ASSETS``; nothing from a CDN): it reads
+``/openapi.json`` and, after "Authorize" with an access token, sends the requests it shows to
+the API that serves it (``docs.js``). Without JavaScript the page lists the operations with
+their schemas.
 """
 
 from __future__ import annotations
@@ -10,30 +19,53 @@ import json
 import re
 from functools import lru_cache
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.api.http import ROUTES, RouteSpec
-from chalicelib.api.models import Problem
+from chalicelib.api.models import MONEY_RULE, Problem
 
 _PARAM = re.compile(r"{([^}]+)}")
+_READABLE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 
 STATUS_TEXT = {
-    200: "OK", 201: "Created", 204: "No content", 400: "Malformed request", 401: "Not authenticated",
-    402: "Payment declined", 403: "Not allowed", 404: "Not found", 409: "Conflict", 410: "Gone",
-    413: "Payload too large", 415: "Unsupported media type", 422: "Invalid request", 503: "Unavailable",
+    200: "OK", 201: "Created", 204: "No content", 304: "Not modified", 400: "Malformed request",
+    401: "Not authenticated", 402: "Payment declined", 403: "Not allowed", 404: "Not found", 409: "Conflict",
+    410: "Gone", 413: "Payload too large", 415: "Unsupported media type", 422: "Invalid request",
+    503: "Unavailable",
 }
+DESCRIPTION = (
+    "Multi-seller marketplace: feeds, catalog, search, carts, orders, wallet.\n\n"
+    f"**Money.** {MONEY_RULE}\n\n"
+    "**Errors** are application/problem+json; each `type` is the URL of a page describing the problem "
+    "(GET /problems lists them).\n\n"
+    "**Created resources** (201) are named by the `Location` header (a checkout's: its first order; the body "
+    "lists them all).\n\n"
+    "**Public GETs** (catalog, search, sellers, this description) send `ETag` and `Cache-Control`; send the "
+    "ETag back in `If-None-Match` to get 304 with no body while it is current.\n\n"
+    "**Lists** are cursor-paginated (`limit`, `cursor` → `next_cursor`). Writes that create money or orders take "
+    "an `Idempotency-Key`."
+)
 
 
-def _models() -> list[type[BaseModel]]:
-    seen: dict[str, type[BaseModel]] = {"Problem": Problem}
+def _models() -> list[tuple[type[BaseModel], str]]:
+    """Every documented model with the mode it is documented in: bodies and forms as they
+    validate, answers as they serialize. (Query models become parameters, not schemas.)"""
+    keyed: dict[tuple[type[BaseModel], str], None] = {(Problem, "serialization"): None}
     for r in ROUTES:
-        for m in (r.body, r.query, r.response, r.form):
+        for m, mode in ((r.body, "validation"), (r.form, "validation"), (r.response, "serialization")):
             if m is not None:
-                seen.setdefault(m.__name__, m)
-    return list(seen.values())
+                keyed[(m, mode)] = None
+    return list(keyed)
+
+
+def _check_names(schemas: dict[str, Any]) -> None:
+    unreadable = sorted(name for name in schemas if not _READABLE_NAME.match(name))
+    if unreadable:
+        raise RuntimeError(f"schema names must be unique class names (rename the classes): {unreadable}")
 
 
 def _query_parameters(model: type[BaseModel] | None, defs: dict[str, Any]) -> list[dict[str, Any]]:
@@ -54,6 +86,13 @@ def _query_parameters(model: type[BaseModel] | None, defs: dict[str, Any]) -> li
     return params
 
 
+_CACHE_HEADERS = {
+    "ETag": {"description": "a weak validator of this answer (send it back in If-None-Match)",
+             "schema": {"type": "string"}},
+    "Cache-Control": {"description": "how long caches may keep the answer", "schema": {"type": "string"}},
+}
+
+
 def _operation(r: RouteSpec, refs: dict[tuple[str, str], Any], defs: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "operationId": f"{r.name}_{r.method.lower()}",
@@ -72,6 +111,11 @@ def _operation(r: RouteSpec, refs: dict[tuple[str, str], Any], defs: dict[str, A
             "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:\\-]{8,128}$"},
             "description": "same key and body: the first response is replayed; other body: 422",
         })
+    if r.cache:
+        op["parameters"].append({
+            "name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+            "description": "the ETag of an earlier answer: 304 with no body while it is still current",
+        })
     if r.body is not None:
         op["requestBody"] = {
             "required": r.body_required,
@@ -83,6 +127,12 @@ def _operation(r: RouteSpec, refs: dict[tuple[str, str], Any], defs: dict[str, A
             "content": {"application/x-www-form-urlencoded": {"schema": refs[(r.form, "validation")]}},
         }
     ok: dict[str, Any] = {"description": STATUS_TEXT.get(r.status, "OK")}
+    if r.status == 201:
+        ok["headers"] = {"Location": {"description": "the absolute URL of the created resource",
+                                      "schema": {"type": "string", "format": "uri"}}}
+    if r.cache:
+        ok["headers"] = _CACHE_HEADERS
+        op["responses"]["304"] = {"description": STATUS_TEXT[304], "headers": _CACHE_HEADERS}
     if r.status != 204:
         if r.response is not None:
             ok["content"] = {r.content_type: {"schema": refs[(r.response, "serialization")]}}
@@ -112,20 +162,18 @@ def _operation(r: RouteSpec, refs: dict[tuple[str, str], Any], defs: dict[str, A
 
 @lru_cache(maxsize=1)
 def document() -> str:
-    models = _models()
-    keyed = [(m, "validation") for m in models] + [(m, "serialization") for m in models]
-    refs, top = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
+    refs, top = models_json_schema(_models(), ref_template="#/components/schemas/{model}")
     defs: dict[str, Any] = dict(top.get("$defs", {}))
     paths: dict[str, dict[str, Any]] = {}
     for r in ROUTES:
         paths.setdefault(r.path, {})[r.method.lower()] = _operation(r, refs, defs)
+    _check_names(defs)
     spec = {
         "openapi": "3.1.0",
         "info": {
             "title": "Marketplace API",
             "version": "1.0.0",
-            "description": "Multi-seller marketplace: feeds, catalog, search, carts, orders, wallet. "
-            "Errors are application/problem+json; lists are cursor-paginated; money is integer minor units.",
+            "description": DESCRIPTION,
         },
         "servers": [{"url": "/"}],
         "paths": paths,
@@ -137,23 +185,58 @@ def document() -> str:
     return json.dumps(spec, ensure_ascii=False)
 
 
+# The vendored UI's files the page uses, and the page's own start-up script (``docs.js``).
+ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "docs.js": "text/javascript",
+}
+# The page loads only its own assets and calls only the API that serves it; Swagger UI draws
+# with inline styles and data: images.
+DOCS_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+# Relative URLs: under a stage path (https://…/api/docs) they stay under it.
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Marketplace API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="docs/swagger-ui.css">
+<link rel="icon" href="data:,">
 <style>
-body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
-header{background:#1d2330;color:#fff;padding:16px 24px}header a{color:#9cd}
-main{max-width:1100px;margin:0 auto;padding:16px 24px}
-details{background:#fff;border:1px solid #dde1e7;border-radius:6px;margin:6px 0}
-summary{cursor:pointer;padding:8px 12px;display:flex;gap:10px;align-items:center}
-.m{font:600 12px monospace;padding:2px 6px;border-radius:4px;color:#fff;min-width:52px;text-align:center}
-.GET{background:#2f7d32}.POST{background:#1565c0}.PUT{background:#8e5b00}.PATCH{background:#6a1b9a}
-.DELETE{background:#b71c1c}.p{font-family:monospace}.lock{color:#8e5b00;font-size:12px}
-pre{background:#f1f3f6;padding:8px;overflow:auto;font-size:12px;margin:0 12px 12px}
-h3{margin:8px 12px 4px;font-size:13px}
+body{margin:0}noscript{display:block;font:15px/1.45 system-ui,sans-serif;color:#1d2330;background:#f6f7f9}
+noscript header{background:#1d2330;color:#fff;padding:16px 24px}noscript header a{color:#9cd}
+noscript main{max-width:1100px;margin:0 auto;padding:16px 24px}
+noscript details{background:#fff;border:1px solid #dde1e7;border-radius:6px;margin:6px 0}
+noscript summary{cursor:pointer;padding:8px 12px;display:flex;gap:10px;align-items:center}
+noscript .m{font:600 12px monospace;padding:2px 6px;border-radius:4px;color:#fff;min-width:52px;text-align:center}
+noscript .GET{background:#2f7d32}noscript .POST{background:#1565c0}noscript .PUT{background:#8e5b00}
+noscript .PATCH{background:#6a1b9a}noscript .DELETE{background:#b71c1c}noscript .p{font-family:monospace}
+noscript .lock{color:#8e5b00;font-size:12px}
+noscript pre{background:#f1f3f6;padding:8px;overflow:auto;font-size:12px;margin:0 12px 12px}
+noscript h3{margin:8px 12px 4px;font-size:13px}
 </style></head><body>
-<header><b>Marketplace API</b> &middot; <a href="/openapi.json">openapi.json</a></header>
-<main id="ops">__OPS__</main></body></html>"""
+<div id="swagger-ui"></div>
+<noscript><header><b>Marketplace API</b> &middot; <a href="openapi.json">openapi.json</a> &middot;
+<a href="problems">problem types</a> (turn JavaScript on to try requests)</header>
+<main id="ops">__OPS__</main></noscript>
+<script src="docs/swagger-ui-bundle.js"></script>
+<script src="docs/docs.js"></script>
+</body></html>"""
+
+
+@lru_cache(maxsize=len(ASSETS))
+def asset(name: str) -> str:
+    """The text of one file the docs page loads (``ASSETS``; each has its route)."""
+    if name == "docs.js":
+        return (Path(__file__).parent / "docs.js").read_text(encoding="utf-8")
+    from openapi_ui_bundles import swagger_ui  # the vendored Swagger UI (requirements.txt)
+
+    return (Path(swagger_ui.static_path) / name).read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)

@@ -7,23 +7,25 @@
 
 Another customer's (or shop's) order is a 404, like an order that does not exist. The
 workflow's routes (pay, cancel, confirm, ship, received) are registered in ``api/actions.py``;
-the optional body of ``POST /orders/{id}/pay`` (``PayIn``) is defined here with the orders.
+the optional body of ``POST /orders/{id}/pay`` (``PayIn``) is defined here with the orders,
+and so is the order's shape, which checkout answers with too (``order_body``: its amounts as
+money objects in the order's currency).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
 from pydantic import Field, StrictInt, StringConstraints
 
-from chalicelib.api.cart import OrderSummaryOut
 from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.models import Body, Limit, Out, Page
-from chalicelib.api.pagination import decode_cursor, encode_cursor
+from chalicelib.api.models import Body, Limit, Money, Out, Page, priced
 from chalicelib.domain import orders as states
 from chalicelib.domain.ledger import MAX_AMOUNT
 from chalicelib.services import orders as order_service
+from chalicelib.store.pagination import decode_cursor, encode_cursor
 
 bp = Blueprint(__name__)
 
@@ -41,33 +43,88 @@ class PayIn(Body):
     """``POST /orders/{id}/pay``'s optional body: no body (or ``{}``) holds the order's total."""
 
     expected_total: Annotated[StrictInt, Field(
-        ge=0, le=MAX_AMOUNT, description="the order total the customer was shown, integer minor units; any other "
+        ge=0, le=MAX_AMOUNT, description="the order total the customer was shown, integer minor units of the order's "
+                                         "currency (a request amount; responses show Money objects); any other "
                                          "total is refused with 409 order-total-changed and nothing is held",
     )] | None = None
 
 
-class OrderOut(OrderSummaryOut):
+class OrderItem(Out):
+    product_id: str
+    name: str
+    price: Money = Field(description="the unit price the order was placed at")
+    quantity: int
+    line_total: Money
+
+
+class OrderDelivery(Out):
+    method_id: str
+    name: str
+    price: Money
+    days: int | None = None
+
+
+class Order(Out):
     """An order as lists show it (the same fields checkout answers with)."""
 
+    order_id: str
+    checkout_id: str
+    customer_id: str
+    seller_id: str
+    seller_name: str
+    status: str
+    items: list[OrderItem]
+    delivery: OrderDelivery
+    items_total: Money
+    delivery_price: Money
+    total: Money = Field(description="items + delivery: what is held, then captured")
+    currency: str = Field(description="the order's currency (POST /orders/{id}/pay's expected_total is in it)")
+    address: dict[str, Any]
+    payment_method: str
+    created_at: str
+    updated_at: str
 
-class EventOut(Out):
+
+class OrderEvent(Out):
     type: str
     at: str
     actor: str
     status: str | None = None
-    detail: dict[str, Any] = Field(default_factory=dict)
+    detail: dict[str, Any] = Field(default_factory=dict,
+                                   description="what happened; its amounts (amount, required, available) are Money")
 
 
-class OrderDetailOut(OrderOut):
-    timeline: list[EventOut]
+class OrderDetail(Order):
+    timeline: list[OrderEvent]
 
 
-class OrdersOut(Page):
-    items: list[OrderOut]
+class OrderPage(Page):
+    items: list[Order]
 
 
-def _page(items: list[dict[str, Any]], next_key: dict[str, Any] | None) -> OrdersOut:
-    return OrdersOut(items=[OrderOut(**o) for o in items], next_cursor=encode_cursor(next_key))
+# timeline details that carry a currency hold these amounts (services/workflow/'s events)
+_EVENT_AMOUNTS = ("amount", "required", "available")
+
+
+def order_body(order: Mapping[str, Any]) -> dict[str, Any]:
+    """An order (``services/orders.view`` or as placed) with its amounts as money objects."""
+    cur = order["currency"]
+    body = priced(order, cur, "items_total", "delivery_price", "total")
+    body["items"] = [priced(i, cur, "price", "line_total") for i in order.get("items") or []]
+    body["delivery"] = priced(order["delivery"], cur, "price")
+    if "timeline" in order:
+        body["timeline"] = [{**e, "detail": _event_detail(e.get("detail") or {})} for e in order["timeline"]]
+    return body
+
+
+def _event_detail(detail: Mapping[str, Any]) -> dict[str, Any]:
+    if "currency" not in detail:
+        return dict(detail)
+    return priced(detail, detail["currency"], *_EVENT_AMOUNTS)
+
+
+def _page(items: list[dict[str, Any]], next_key: dict[str, Any] | None) -> OrderPage:
+    return OrderPage(items=[Order(**order_body(o)) for o in items], next_cursor=encode_cursor(next_key))
 
 
 def _scope(ctx: Ctx) -> str | None:
@@ -76,8 +133,8 @@ def _scope(ctx: Ctx) -> str | None:
 
 
 @endpoint(bp, "/orders", summary="My orders, newest first", auth=("customer",), query=OrdersQuery,
-          response=OrdersOut, tags=("orders",))
-def list_orders(ctx: Ctx) -> OrdersOut:
+          response=OrderPage, tags=("orders",))
+def list_orders(ctx: Ctx) -> OrderPage:
     q = ctx.query
     items, next_key = order_service.list_for_customer(ctx.user.user_id, status=q.status, limit=q.limit,
                                                       start_key=decode_cursor(q.cursor))
@@ -85,14 +142,14 @@ def list_orders(ctx: Ctx) -> OrdersOut:
 
 
 @endpoint(bp, "/orders/{order_id}", summary="One of my orders with its timeline", auth=("customer",),
-          response=OrderDetailOut, errors=(404,), owner_scoped=True, tags=("orders",))
-def get_order(ctx: Ctx, order_id: str) -> OrderDetailOut:
-    return OrderDetailOut(**order_service.get_for_customer(order_id, _scope(ctx)))
+          response=OrderDetail, errors=(404,), owner_scoped=True, tags=("orders",))
+def get_order(ctx: Ctx, order_id: str) -> OrderDetail:
+    return OrderDetail(**order_body(order_service.get_for_customer(order_id, _scope(ctx))))
 
 
 @endpoint(bp, "/seller/orders", summary="My shop's orders, newest first", auth=("seller",), query=OrdersQuery,
-          response=OrdersOut, tags=("orders",))
-def list_seller_orders(ctx: Ctx) -> OrdersOut:
+          response=OrderPage, tags=("orders",))
+def list_seller_orders(ctx: Ctx) -> OrderPage:
     q = ctx.query
     items, next_key = order_service.list_for_seller(ctx.user.user_id, status=q.status, limit=q.limit,
                                                     start_key=decode_cursor(q.cursor))
@@ -100,6 +157,6 @@ def list_seller_orders(ctx: Ctx) -> OrdersOut:
 
 
 @endpoint(bp, "/seller/orders/{order_id}", summary="One of my shop's orders with its timeline", auth=("seller",),
-          response=OrderDetailOut, errors=(404,), owner_scoped=True, tags=("orders",))
-def get_seller_order(ctx: Ctx, order_id: str) -> OrderDetailOut:
-    return OrderDetailOut(**order_service.get_for_seller(order_id, _scope(ctx)))
+          response=OrderDetail, errors=(404,), owner_scoped=True, tags=("orders",))
+def get_seller_order(ctx: Ctx, order_id: str) -> OrderDetail:
+    return OrderDetail(**order_body(order_service.get_for_seller(order_id, _scope(ctx))))

@@ -7,8 +7,8 @@ from typing import Annotated
 from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.models import Id, Limit, MinorUnits, Money, Out, Page
+from chalicelib.api.http import CATALOG_CACHE, Ctx, endpoint
+from chalicelib.api.models import Id, Limit, MinorUnits, Money, Out, Page, priced
 from chalicelib.search import query
 
 bp = Blueprint(__name__)
@@ -58,10 +58,10 @@ class SearchPage(Page):
 
 
 @endpoint(bp, "/search", summary="Search products (ranked, every word must match, last word as a prefix)",
-          query=SearchQuery, response=SearchPage, errors=(422,), tags=("catalog",))
+          query=SearchQuery, response=SearchPage, errors=(422,), cache=CATALOG_CACHE, tags=("catalog",))
 def search_products(ctx: Ctx) -> SearchPage:
     p: SearchQuery = ctx.query
     items, next_cursor = query.search(p.q, category=p.category, seller=p.seller, min_price=p.min_price,
                                       max_price=p.max_price, available=p.available, limit=p.limit, cursor=p.cursor)
-    hits = [SearchHit(**{**i, "price": Money(amount=i["price"], currency=i["currency"])}) for i in items]
+    hits = [SearchHit(**priced(i, i["currency"], "price")) for i in items]
     return SearchPage(items=hits, next_cursor=next_cursor)

@@ -1,7 +1,12 @@
 """Wallet routes (customer) and balance routes (seller).
 
-Money is integer minor units with an ISO currency, never a float. A top-up body is the SPEC's
-money object plus a card::
+    GET  /wallet                                balance: available and held (Money)
+    POST /wallet/topups                         → 201 the top-up; Location: its transaction
+    GET  /wallet/transactions[/{transaction_id}] my wallet's movements, newest first / one of them
+    GET  /seller/balance[/transactions]         the seller's earnings and their movements
+
+Money is integer minor units with an ISO currency, never a float; answers show it as Money
+objects (``api/models.py``). A top-up body is the SPEC's money object plus a card::
 
     POST /wallet/topups      Idempotency-Key: <8-128 chars>
     {"amount": 150000, "currency": "RUB",
@@ -24,11 +29,11 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from chalicelib.api.http import endpoint
-from chalicelib.api.models import Body, Currency, Limit, Money, Out, Page
-from chalicelib.api.pagination import decode_cursor, encode_cursor
+from chalicelib.api.models import Body, Currency, Limit, Money, Out, Page, priced
 from chalicelib.domain.ledger import MAX_TOPUP
 from chalicelib.errors import ValidationFailed
 from chalicelib.services import idempotency, ledger, payments, wallet
+from chalicelib.store.pagination import decode_cursor, encode_cursor
 
 bp = Blueprint(__name__)
 
@@ -111,14 +116,14 @@ class ListQuery(Body):
     cursor: Annotated[str, StringConstraints(max_length=2048)] | None = None
 
 
-class WalletOut(Out):
-    available: int = Field(description="spendable, minor units")
-    held: int = Field(description="reserved for paid orders awaiting the seller, minor units")
-    currency: str
+class Wallet(Out):
+    available: Money = Field(description="spendable")
+    held: Money = Field(description="reserved for paid orders awaiting the seller")
+    currency: str = Field(description="the wallet's currency: top-up amounts are minor units of it")
 
 
-class TopupOut(Out):
-    id: str
+class Topup(Out):
+    id: str = Field(description="the top-up's wallet transaction (GET /wallet/transactions/{id})")
     status: Literal["succeeded"]
     amount: Money
     card_last4: str
@@ -130,19 +135,19 @@ class WalletLine(Out):
     id: str
     kind: Literal["topup", "hold", "capture", "release", "refund"]
     amount: Money
-    available_change: int
-    held_change: int
+    available_change: Money = Field(description="the change of available (negative: money left it)")
+    held_change: Money = Field(description="the change of held")
     order_id: str | None = None
     card_last4: str | None = None
     created_at: str
 
 
-class WalletLinesOut(Page):
+class WalletLinePage(Page):
     items: list[WalletLine]
 
 
-class SellerBalanceOut(Out):
-    earnings: int = Field(description="captured order money, less refunds, minor units")
+class SellerBalance(Out):
+    earnings: Money = Field(description="captured order money, less refunds")
     currency: str
 
 
@@ -150,49 +155,66 @@ class SellerLine(Out):
     id: str
     kind: Literal["capture", "refund"]
     amount: Money
-    earnings_change: int
+    earnings_change: Money = Field(description="the change of earnings (negative: a refund)")
     order_id: str | None = None
     created_at: str
 
 
-class SellerLinesOut(Page):
+class SellerLinePage(Page):
     items: list[SellerLine]
 
 
-@endpoint(bp, "/wallet", summary="My wallet balance", auth=("customer",), response=WalletOut, errors=(401, 403),
+def _wallet_line(line: dict[str, Any]) -> WalletLine:
+    return WalletLine(**priced(line, line["amount"]["currency"], "available_change", "held_change"))
+
+
+def _seller_line(line: dict[str, Any]) -> SellerLine:
+    return SellerLine(**priced(line, line["amount"]["currency"], "earnings_change"))
+
+
+@endpoint(bp, "/wallet", summary="My wallet balance", auth=("customer",), response=Wallet, errors=(401, 403),
           tags=("wallet",))
-def get_wallet(ctx) -> WalletOut:
-    return WalletOut(**wallet.balance(ctx.user.user_id))
+def get_wallet(ctx) -> Wallet:
+    balance = wallet.balance(ctx.user.user_id)
+    return Wallet(**priced(balance, balance["currency"], "available", "held"))
 
 
 @endpoint(bp, "/wallet/topups", method="POST", summary="Top up my wallet with a card", auth=("customer",),
-          body=TopupIn, response=TopupOut, status=201, idempotent=True, errors=(401, 402, 403, 409, 422, 503),
-          tags=("wallet",))
-def post_topup(ctx) -> TopupOut:
+          body=TopupIn, response=Topup, status=201, idempotent=True, errors=(401, 402, 403, 409, 422, 503),
+          location=lambda body: f"/wallet/transactions/{body['id']}", tags=("wallet",))
+def post_topup(ctx) -> Topup:
     body: TopupIn = ctx.body
     receipt = wallet.topup(ctx.user.user_id, body.amount, body.currency, body.card.card(),
                            reference=idempotency.derived_id("topup"))
-    return TopupOut(**receipt)
+    return Topup(**receipt)
 
 
 @endpoint(bp, "/wallet/transactions", summary="My wallet's movements, newest first", auth=("customer",),
-          query=ListQuery, response=WalletLinesOut, errors=(401, 403, 422), tags=("wallet",))
-def get_wallet_transactions(ctx) -> WalletLinesOut:
+          query=ListQuery, response=WalletLinePage, errors=(401, 403, 422), tags=("wallet",))
+def get_wallet_transactions(ctx) -> WalletLinePage:
     items, last = wallet.transactions(ctx.user.user_id, limit=ctx.query.limit, start=_start(ctx.query))
-    return WalletLinesOut(items=[WalletLine(**i) for i in items], next_cursor=encode_cursor(last))
+    return WalletLinePage(items=[_wallet_line(i) for i in items], next_cursor=encode_cursor(last))
 
 
-@endpoint(bp, "/seller/balance", summary="My earnings", auth=("seller",), response=SellerBalanceOut,
+@endpoint(bp, "/wallet/transactions/{transaction_id}", summary="One movement of my wallet (a top-up's Location)",
+          auth=("customer",), response=WalletLine, errors=(401, 403, 404), owner_scoped=True, tags=("wallet",))
+def get_wallet_transaction(ctx, transaction_id: str) -> WalletLine:
+    scope = None if ctx.user.role == "admin" else ctx.user.user_id
+    return _wallet_line(wallet.transaction(scope, transaction_id))
+
+
+@endpoint(bp, "/seller/balance", summary="My earnings", auth=("seller",), response=SellerBalance,
           errors=(401, 403), tags=("sellers",))
-def get_seller_balance(ctx) -> SellerBalanceOut:
-    return SellerBalanceOut(**wallet.seller_balance(ctx.user.user_id))
+def get_seller_balance(ctx) -> SellerBalance:
+    balance = wallet.seller_balance(ctx.user.user_id)
+    return SellerBalance(**priced(balance, balance["currency"], "earnings"))
 
 
 @endpoint(bp, "/seller/balance/transactions", summary="My earnings' movements, newest first", auth=("seller",),
-          query=ListQuery, response=SellerLinesOut, errors=(401, 403, 422), tags=("sellers",))
-def get_seller_transactions(ctx) -> SellerLinesOut:
+          query=ListQuery, response=SellerLinePage, errors=(401, 403, 422), tags=("sellers",))
+def get_seller_transactions(ctx) -> SellerLinePage:
     items, last = wallet.seller_transactions(ctx.user.user_id, limit=ctx.query.limit, start=_start(ctx.query))
-    return SellerLinesOut(items=[SellerLine(**i) for i in items], next_cursor=encode_cursor(last))
+    return SellerLinePage(items=[_seller_line(i) for i in items], next_cursor=encode_cursor(last))
 
 
 def _start(query: ListQuery) -> dict[str, Any] | None:

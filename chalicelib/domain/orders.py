@@ -9,6 +9,10 @@ transition a conditional write on the state it leaves; this module says which on
 
 ``AWAITING_PAYMENT`` is where checkout leaves an order; the workflow holds the money and
 moves it to ``PAID``. ``DELIVERED`` and ``CANCELLED`` are final.
+
+``WAITS`` names what the workflow waits for in each status; ``SELLER_MOVES``,
+``CUSTOMER_CANCEL`` and ``RECEIVED`` are the decisions people make (``services/actions.py``
+applies them): the statuses each leaves, the one it enters, and the waits it ends.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from dataclasses import dataclass
 
 AWAITING_PAYMENT = "AWAITING_PAYMENT"
 PAID = "PAID"
@@ -37,6 +42,38 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 
 FINAL: frozenset[str] = frozenset(s for s, nxt in ALLOWED.items() if not nxt)
+PAID_OR_LATER: frozenset[str] = frozenset({PAID, CONFIRMED, SHIPPED, DELIVERED})
+CONFIRMED_OR_LATER: frozenset[str] = frozenset({CONFIRMED, SHIPPED, DELIVERED})
+
+# What the order workflow waits for (a wait kind) -> the status the order sits in meanwhile.
+WAITS: dict[str, str] = {
+    "payment": AWAITING_PAYMENT,
+    "seller": PAID,
+    "shipment": CONFIRMED,
+    "receipt": SHIPPED,
+}
+
+
+@dataclass(frozen=True)
+class Move:
+    """A decision of a customer or a seller: one transition, then the waits it ends."""
+
+    sources: frozenset[str]
+    target: str
+    wakes: tuple[str, ...]  # wait kinds (``WAITS``) to resume
+    event: str  # timeline event type
+
+
+SELLER_MOVES: dict[str, Move] = {
+    "confirm": Move(frozenset({PAID}), CONFIRMED, ("seller",), "order_confirmed"),
+    # Before SHIPPED the seller may still cancel (SPEC): once confirmed, the captured money is
+    # refunded from their earnings. The new-order email's cancel link keeps working after the
+    # confirm link was used (its own record, once, until it expires).
+    "cancel": Move(frozenset({PAID, CONFIRMED}), CANCELLED, ("seller", "shipment"), "order_cancelled"),
+    "ship": Move(frozenset({CONFIRMED}), SHIPPED, ("shipment",), "order_shipped"),
+}
+CUSTOMER_CANCEL = Move(frozenset({AWAITING_PAYMENT, PAID}), CANCELLED, ("payment", "seller"), "order_cancelled")
+RECEIVED = Move(frozenset({SHIPPED}), DELIVERED, ("receipt",), "delivered")
 
 # Step Functions execution names: 1..80 characters of [A-Za-z0-9-_].
 EXECUTION_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")

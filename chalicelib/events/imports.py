@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 
 from chalice import Blueprint
 
-from chalicelib import logs
+from chalicelib import logs, metrics
 from chalicelib.events import names
 
 bp = Blueprint(__name__)
@@ -45,6 +45,7 @@ def s3_objects(body: str) -> Iterator[tuple[str, str, str | None]]:
 
 @bp.on_sqs_message(queue=names.IMPORT_QUEUE_NAME, batch_size=1)
 def import_feed(event: Any) -> None:
+    metrics.scope.set(names.IMPORT_FUNCTION)
     for record in event:
         try:
             objects = list(s3_objects(record.body))
@@ -57,4 +58,7 @@ def import_feed(event: Any) -> None:
 
         for bucket, key, event_id in objects:
             logs.event("feed notification", bucket=bucket, key=key, event_id=event_id)
-            handle_s3_notification(bucket, key, event_id=event_id)
+            try:
+                handle_s3_notification(bucket, key, event_id=event_id)
+            finally:
+                metrics.flush(function=names.IMPORT_FUNCTION, key=key)

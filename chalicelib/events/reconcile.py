@@ -18,6 +18,13 @@ bp = Blueprint(__name__)
 
 @bp.schedule(Rate(names.RECONCILE_RATE_MINUTES, unit=Rate.MINUTES), name=names.RECONCILE_FUNCTION)
 def reconcile_orders(event: Any) -> dict[str, int]:
+    from chalicelib import metrics
     from chalicelib.services.reconcile import reconcile
 
-    return reconcile()
+    metrics.scope.set(names.RECONCILE_FUNCTION)
+    try:
+        counts = reconcile()
+        metrics.count("OrdersReconciled", counts.get("started", 0) + counts.get("wound_up", 0))
+        return counts
+    finally:
+        metrics.flush(function=names.RECONCILE_FUNCTION)

@@ -62,10 +62,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from chalicelib.api.pagination import decode_cursor, encode_cursor
 from chalicelib.errors import ValidationFailed
 from chalicelib.search import document, store, text
 from chalicelib.store import accounts
+from chalicelib.store.pagination import decode_cursor, encode_cursor
 
 FIRST_PAGE = 50  # postings of each word read to choose the driver
 MAX_DRIVER_READ = 1000  # driver postings read for a query at most (beyond its first page)

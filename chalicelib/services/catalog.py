@@ -24,11 +24,12 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
-from chalicelib.api.pagination import decode_cursor, encode_cursor
 from chalicelib.domain import catalog as catalog_rules
+from chalicelib.domain.money import money
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.store import accounts, keys
 from chalicelib.store import catalog as store
+from chalicelib.store.pagination import decode_cursor, encode_cursor
 
 SORTS: dict[str, tuple[str, bool]] = {  # sort -> (index kind, ascending)
     "price": ("price", True),
@@ -41,11 +42,7 @@ MAX_PRICE = 10**12
 _TREE_PAGE_KEYS = {"PK", "SK", "GSI4PK", "GSI4SK"}
 
 
-# --- shaping -------------------------------------------------------------------------------
-
-
-def money(amount: Any, currency: str) -> dict[str, Any]:
-    return {"amount": int(amount), "currency": currency}
+# --- shaping (prices as the API's money objects, domain/money.py) ---------------------------
 
 
 def product_card(item: dict[str, Any]) -> dict[str, Any]:
@@ -189,7 +186,20 @@ def list_products(*, category: str | None = None, seller: str | None = None, min
 
     done = all(s.exhausted and not s.buf for s in streams)
     next_cursor = None if done else encode_cursor({"f": _fingerprint(filters), "s": [s.state() for s in streams]})
-    return out, next_cursor
+    return _as_of_now(out, available, exact=scope == keys.listing_scope_all()), next_cursor
+
+
+def _as_of_now(cards: list[dict[str, Any]], available: bool | None, *, exact: bool) -> list[dict[str, Any]]:
+    """Whether each product is on sale, as of now. The listing partitions follow stock a moment
+    after a checkout (``store/catalog.sync_availability``), and a failed follow-up leaves one
+    behind until the next stock change: a seller's or a category's listing items carry no
+    stock, so their page reads it (one BatchGetItem of the page's products); the all-products
+    listing is the product items themselves, whose own stock already decided. A card the
+    ``available`` filter no longer matches leaves the page."""
+    if cards and not exact:
+        now = store.on_sale([c["product_id"] for c in cards])
+        cards = [{**c, "available": now.get(c["product_id"], c["available"])} for c in cards]
+    return cards if available is None else [c for c in cards if c["available"] is available]
 
 
 # --- admin ----------------------------------------------------------------------------------
@@ -241,7 +251,9 @@ def get_product(product_id: str) -> dict[str, Any]:
                             "feed_id": product["category_id"],
                             "name": product.get("category_name") or product["category_id"]}
     page["seller"] = {"id": product["seller_id"], "name": shop.get("name", "")}
-    page["delivery_methods"] = store.plain(shop.get("delivery_methods") or [])
+    shop_currency = shop.get("currency") or currency
+    page["delivery_methods"] = [{**m, "price": money(m.get("price", 0), shop_currency)}
+                                for m in store.plain(shop.get("delivery_methods") or [])]
     return page
 
 

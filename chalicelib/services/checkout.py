@@ -44,8 +44,9 @@ record is written in the same transaction with ``attribute_not_exists``, so conc
 retried requests with one key place one set of orders, and a retry after a crash answers with
 the orders already placed (and makes sure their executions are started).
 
-Workflow start: ``ORDER_STATE_MACHINE_ARN`` empty means "not configured" (unit-level runs):
-the start is skipped and logged. ``ExecutionAlreadyExists`` counts as started (a retry).
+Workflow start (``adapters/stepfunctions.py``): ``ORDER_STATE_MACHINE_ARN`` empty means "not
+configured" (unit-level runs): the start is skipped and logged. An execution that already
+exists counts as started (a retry).
 Any other failure answers 503 and the retry — same key — starts what is missing. If the
 process dies before the start and the client never retries, the order is still listed as
 "workflow pending" and ``services/reconcile.py`` starts it, by the same name, within minutes.
@@ -53,17 +54,15 @@ process dies before the start and the client never retries, the order is still l
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from chalicelib import clients, logs
+from chalicelib import clients, logs, metrics
+from chalicelib.adapters.stepfunctions import state_machine
 from chalicelib.config import settings
 from chalicelib.domain import cart as rules
 from chalicelib.domain import orders as order_rules
-from chalicelib.errors import AlreadyExists, OutOfStock, Unavailable, ValidationFailed
+from chalicelib.errors import AlreadyExists, DependencyError, OutOfStock, Unavailable, ValidationFailed
 from chalicelib.store import carts, catalog
 from chalicelib.store import orders as store
 
@@ -110,8 +109,9 @@ def checkout(
     except OutOfStock as err:
         raise _explain(err) from err
     logs.event("checkout placed", checkout_id=checkout_id, orders=len(orders), lines=len(lines))
+    metrics.count("OrdersPlaced", len(orders))
     _relist([r["product_id"] for r in reservations if r["limited"]])
-    _start_workflows(orders)
+    start_workflows(orders)
     return _result(checkout_id, orders)
 
 
@@ -121,7 +121,7 @@ def _relist(product_ids: list[str]) -> None:
     already go by its stock (the next stock change relists it)."""
     try:
         catalog.relist_sold_out(product_ids)
-    except (ClientError, BotoCoreError, Unavailable):
+    except (*clients.AWS_ERRORS, Unavailable):
         logs.log.exception("sold-out products not relisted", extra={"fields": {"products": product_ids}})
 
 
@@ -141,7 +141,7 @@ def _explain(err: OutOfStock) -> OutOfStock:
 
 def _replay(record: dict[str, Any]) -> dict[str, Any]:
     orders = store.get_orders(record.get("order_ids") or [])
-    _start_workflows(orders)
+    start_workflows(orders)
     return _result(record["checkout_id"], orders)
 
 
@@ -160,20 +160,15 @@ def workflow_input(order: dict[str, Any]) -> dict[str, Any]:
 
 def start_workflow(order: dict[str, Any]) -> bool:
     """Start the order's execution, named by the order id; False when it already exists (an
-    earlier attempt, or the reconciler, started it). Raises what Step Functions raised."""
+    earlier attempt, or the reconciler, started it). Raises ``DependencyUnavailable`` or
+    ``DependencyFailed`` when Step Functions did not start it."""
     assert order_rules.EXECUTION_NAME_RE.match(order["order_id"])
-    try:
-        clients.client("stepfunctions").start_execution(
-            stateMachineArn=settings().order_state_machine_arn, name=order["order_id"],
-            input=json.dumps(workflow_input(order)))
-    except ClientError as exc:
-        if store.error_code(exc) == "ExecutionAlreadyExists":
-            return False
-        raise
-    return True
+    return state_machine().start(order["order_id"], workflow_input(order))
 
 
-def _start_workflows(orders: list[dict[str, Any]]) -> None:
+def start_workflows(orders: list[dict[str, Any]]) -> None:
+    """Start every order's execution; ``Unavailable`` (503, with the ``order_ids`` that did not
+    start) when any failed — the same request again starts what is missing."""
     arn = settings().order_state_machine_arn
     if not arn:
         logs.event("order workflow not configured; executions not started",
@@ -183,7 +178,7 @@ def _start_workflows(orders: list[dict[str, Any]]) -> None:
     for order in orders:
         try:
             start_workflow(order)
-        except (ClientError, BotoCoreError):
+        except DependencyError:
             # the reconciler starts it within minutes if the client never retries
             failed.append(order["order_id"])
             logs.log.exception("order workflow did not start", extra={"fields": {"order_id": order["order_id"]}})

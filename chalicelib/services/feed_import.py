@@ -26,8 +26,10 @@ every S3 notification the queue delivers):
    unavailable (the seller's partition is queried only when the counts say some are missing).
    The category tree is replaced when it changed; the full report goes to S3.
 
-Memory stays flat: one chunk of offers, the bounded category list, and a 16-byte fingerprint
-per offer id (to find the missing ones) — no offer list, no error list in memory.
+Memory stays flat: one chunk of offers, the bounded category list, and a fingerprint of ~16
+bytes per product id (``feeds/dedupe.OfferIdSet``, to find the missing ones) — no offer list,
+no error list in memory. The object is read, and the report written, through
+``adapters/feed_objects.py``.
 """
 
 from __future__ import annotations
@@ -36,21 +38,18 @@ import hashlib
 import json
 import re
 import tempfile
-from array import array
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC
 from typing import IO, Any
 from urllib.parse import unquote_plus
 
-from botocore.exceptions import ClientError
-
-from chalicelib import clients, logs
+from chalicelib import logs, metrics
+from chalicelib.adapters.feed_objects import FeedObject, feed_objects
 from chalicelib.config import settings
 from chalicelib.domain import catalog as catalog_rules
-from chalicelib.errors import Unavailable
+from chalicelib.errors import Gone, Unavailable
 from chalicelib.services.feeds import FEED_SUFFIXES, FEEDS_PREFIX, ImportCounts, now_iso
 from chalicelib.store import accounts, imports
 from chalicelib.store import catalog as store
@@ -79,46 +78,6 @@ def _reader() -> Callable[..., Iterator[Any]]:
     from chalicelib.feeds import read_feed  # the parser package; imported when an import runs
 
     return read_feed
-
-
-class _Fingerprints:
-    """Product ids seen in this file: 8 bytes each in an open-addressing array (a set of
-    strings would cost ~100 bytes per id). A collision (≈ n²/2⁶⁵) could only keep one product
-    that left the feed available."""
-
-    def __init__(self) -> None:
-        self._slots = array("Q", bytes(8 * 1024))
-        self._used = 0
-
-    @staticmethod
-    def _fp(pid: str) -> int:
-        return int.from_bytes(hashlib.blake2b(pid.encode(), digest_size=8).digest(), "little") or 1
-
-    def _find(self, slots: array, fp: int) -> int:
-        mask = len(slots) - 1
-        i = fp & mask
-        while slots[i] not in (0, fp):
-            i = (i + 1) & mask
-        return i
-
-    def add(self, pid: str) -> bool:
-        fp = self._fp(pid)
-        i = self._find(self._slots, fp)
-        if self._slots[i] == fp:
-            return False
-        self._slots[i] = fp
-        self._used += 1
-        if self._used * 3 > len(self._slots) * 2:
-            bigger = array("Q", bytes(16 * len(self._slots)))
-            for old in self._slots:
-                if old:
-                    bigger[self._find(bigger, old)] = old
-            self._slots = bigger
-        return True
-
-    def __contains__(self, pid: str) -> bool:
-        fp = self._fp(pid)
-        return self._slots[self._find(self._slots, fp)] == fp
 
 
 # A product whose stock checkouts may be changing while the import writes it: (id, the item as
@@ -170,31 +129,6 @@ def _searchable(product: dict[str, Any] | None) -> tuple[Any, ...]:
 # --- the S3 notification --------------------------------------------------------------------
 
 
-@dataclass
-class _Object:
-    bucket: str
-    key: str
-    etag: str
-    version: str | None
-    size: int
-    last_modified: str
-
-    @property
-    def filename(self) -> str:
-        return self.key.rsplit("/", 1)[-1]
-
-    def open(self) -> IO[bytes]:
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key, "IfMatch": self.etag}
-        if self.version:
-            kwargs["VersionId"] = self.version
-        try:
-            return clients.client("s3").get_object(**kwargs)["Body"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("PreconditionFailed", "412", "NoSuchKey", "NoSuchVersion"):
-                raise _Failed("the file was replaced or deleted while it was being imported") from exc
-            raise
-
-
 class _Failed(Exception):
     """The import fails with this reason and changes nothing."""
 
@@ -203,22 +137,15 @@ class _Failed(Exception):
         self.reason = reason
 
 
-def _head(bucket: str, key: str) -> _Object | None:
-    s3 = clients.client("s3")
+def _head(bucket: str, key: str) -> FeedObject | None:
     for candidate in dict.fromkeys((key, unquote_plus(key))):  # event keys arrive URL-encoded
-        try:
-            head = s3.head_object(Bucket=bucket, Key=candidate)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                continue
-            raise
-        modified = head["LastModified"].astimezone(UTC).isoformat(timespec="microseconds")
-        return _Object(bucket, candidate, head["ETag"].strip('"'), head.get("VersionId"),
-                       int(head["ContentLength"]), modified)
+        obj = feed_objects().head(bucket, candidate)
+        if obj is not None:
+            return obj
     return None
 
 
-def _derived_id(obj: _Object) -> str:
+def _derived_id(obj: FeedObject) -> str:
     raw = "\x00".join((obj.bucket, obj.key, obj.etag, obj.version or obj.last_modified))
     return "d" + hashlib.sha256(raw.encode()).hexdigest()[:24]
 
@@ -230,7 +157,7 @@ def _seller_of(key: str) -> str | None:
     return None
 
 
-def _rejection(obj: _Object, seller_id: str | None, has_shop: bool) -> str | None:
+def _rejection(obj: FeedObject, seller_id: str | None, has_shop: bool) -> str | None:
     """Why this key is never imported, or None when it may be."""
     if obj.bucket != settings().feeds_bucket:
         return f"the bucket {obj.bucket[:80]!r} is not the feeds bucket"
@@ -286,7 +213,7 @@ def handle_s3_notification(bucket: str, key: str, event_id: str | None = None) -
     return _run_claimed(claimed, obj)
 
 
-def _presigned_feed_id(obj: _Object, seller_id: str | None) -> str | None:
+def _presigned_feed_id(obj: FeedObject, seller_id: str | None) -> str | None:
     """The record POST /seller/feeds made for this key, unless it already imported other bytes."""
     parts = obj.key.split("/")
     if seller_id is None or len(parts) != 4 or not _FEED_ID.match(parts[2]):
@@ -299,7 +226,7 @@ def _presigned_feed_id(obj: _Object, seller_id: str | None) -> str | None:
     return None  # the same URL was used again with other content: a new import
 
 
-def _run_claimed(record: dict[str, Any], obj: _Object) -> dict[str, Any] | None:
+def _run_claimed(record: dict[str, Any], obj: FeedObject) -> dict[str, Any] | None:
     feed_id, seller_id = record["feed_id"], record["seller_id"]
     try:
         state = store.acquire_import_lock(seller_id, feed_id, obj.last_modified, LEASE_SECONDS)
@@ -359,7 +286,7 @@ class _Report:
 class FeedImport:
     """One claimed import: two streaming passes over one S3 object version."""
 
-    def __init__(self, record: dict[str, Any], obj: _Object, state: dict[str, Any],
+    def __init__(self, record: dict[str, Any], obj: FeedObject, state: dict[str, Any],
                  reader: Callable[..., Iterator[Any]] | None = None) -> None:
         self.record, self.obj, self.state = record, obj, state
         self.seller_id: str = record["seller_id"]
@@ -371,7 +298,10 @@ class FeedImport:
         self.categories: dict[str, dict[str, Any]] = {}  # id -> {id, name, parent_id?}, bounded
 
     def _rows(self) -> Iterator[Any]:
-        body = self.obj.open()
+        try:
+            body = feed_objects().open(self.obj)
+        except Gone as exc:
+            raise _Failed("the file was replaced or deleted while it was being imported") from exc
         try:
             yield from self.read(body, self.obj.filename, target_currency=settings().default_currency,
                                  max_decompressed_bytes=settings().feed_max_bytes)
@@ -439,7 +369,9 @@ class FeedImport:
     # pass 2 -------------------------------------------------------------------------------
 
     def _write(self) -> int:
-        self.seen = _Fingerprints()
+        from chalicelib.feeds.dedupe import OfferIdSet  # the parser package; imported when an import runs
+
+        self.seen = OfferIdSet()
         self.was_available_seen = 0
         with ThreadPoolExecutor(WRITERS, thread_name_prefix="feed-writer") as pool:
             self.pool: ThreadPoolExecutor = pool
@@ -595,12 +527,11 @@ def _write_report(record: dict[str, Any], status: str, outcome: _Outcome, errors
                 out.write((b"," if i else b"") + line.rstrip("\n").encode())
         out.write(b"]}")
         out.seek(0)
-        clients.client("s3").upload_fileobj(out, settings().feeds_bucket, key,
-                                            ExtraArgs={"ContentType": "application/json"})
+        feed_objects().upload(settings().feeds_bucket, key, out, "application/json")
     return key
 
 
-def _finish(record: dict[str, Any], outcome: _Outcome, obj: _Object, errors_file: IO[str] | None) -> dict[str, Any]:
+def _finish(record: dict[str, Any], outcome: _Outcome, obj: FeedObject, errors_file: IO[str] | None) -> dict[str, Any]:
     if outcome.failed:
         status = imports.FAILED
     elif outcome.counts.rejected:
@@ -618,4 +549,9 @@ def _finish(record: dict[str, Any], outcome: _Outcome, obj: _Object, errors_file
     imports.update(record["feed_id"], fields, remove=("lease_until", "ttl", "note"))
     logs.event("feed imported", feed_id=record["feed_id"], seller_id=record["seller_id"], status=status,
                **outcome.counts.as_dict())
+    counts = outcome.counts.as_dict()
+    for key, metric in (("created", "ImportRowsCreated"), ("updated", "ImportRowsUpdated"),
+                        ("rejected", "ImportRowsRejected")):
+        metrics.count(metric, int(counts.get(key) or 0))
+    metrics.count("Imports", by=status)
     return imports.get(record["feed_id"]) or {}

@@ -1,6 +1,6 @@
 """Use cases of the seller's feed routes: an upload URL with its queued import record, and the
 import records (status, counts, errors, report link). The import itself is
-``services/feed_import.py``."""
+``services/feed_import.py``; the URLs are presigned by ``adapters/feed_objects.py``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import clients
+from chalicelib.adapters.feed_objects import feed_objects
 from chalicelib.config import settings
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.store import accounts, imports, keys
@@ -64,9 +64,7 @@ def create_upload(seller_id: str, filename: str) -> dict[str, Any]:
     cfg = settings()
     feed_id = "f" + uuid.uuid4().hex[:24]
     key = f"{FEEDS_PREFIX}{seller_id}/{feed_id}/{name}"
-    url = clients.client("s3").generate_presigned_url(
-        "put_object", Params={"Bucket": cfg.feeds_bucket, "Key": key}, ExpiresIn=UPLOAD_URL_SECONDS
-    )
+    url = feed_objects().upload_url(cfg.feeds_bucket, key, UPLOAD_URL_SECONDS)
     now = now_iso()
     expires_at = datetime.fromtimestamp(time.time() + UPLOAD_URL_SECONDS, UTC).isoformat(timespec="seconds")
     imports.create({
@@ -86,10 +84,8 @@ def _public(record: dict[str, Any], with_report_url: bool) -> dict[str, Any]:
     out["counts"] = record.get("counts") or ImportCounts().as_dict()
     out["errors"] = record.get("errors") or []
     if with_report_url and record.get("report_key"):
-        out["report_url"] = clients.client("s3").generate_presigned_url(
-            "get_object", Params={"Bucket": settings().feeds_bucket, "Key": record["report_key"]},
-            ExpiresIn=REPORT_URL_SECONDS,
-        )
+        out["report_url"] = feed_objects().download_url(settings().feeds_bucket, record["report_key"],
+                                                        REPORT_URL_SECONDS)
     return {k: v for k, v in out.items() if v is not None}
 
 

@@ -64,9 +64,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from chalicelib import logs
+from chalicelib import clients, logs, metrics
 from chalicelib.config import settings
 from chalicelib.errors import Conflict, DomainError, IdempotencyInFlight, IdempotencyMismatch
 from chalicelib.store import idempotency as store
@@ -170,6 +168,7 @@ def _replay(rec: store.Record) -> Response:
     if rec.response_body is None and rec.response_status not in (204, None):
         raise Conflict("the original request succeeded, but its response is too large to replay")
     headers = {**(rec.response_headers or {}), REPLAYED_HEADER: "true"}
+    metrics.count("IdempotentReplays")
     return int(rec.response_status or 200), rec.response_body or "", headers
 
 
@@ -182,5 +181,5 @@ def _quietly(action: Callable[[str, str, str], None], scope: str, key: str, toke
     means the client waits for the lease to expire."""
     try:
         action(scope, key, token)
-    except (ClientError, BotoCoreError):
+    except clients.AWS_ERRORS:
         logs.log.exception("idempotency clean-up failed", extra={"fields": {"scope": scope}})

@@ -235,11 +235,6 @@ def hold_state(order_id: str) -> str | None:
     return found["state"] if found else None
 
 
-def get_hold(order_id: str) -> dict[str, Any] | None:
-    found = store.get_hold(order_id)
-    return _strip(found) if found else None
-
-
 # -- top-ups (the only way money enters) -------------------------------------------------------
 
 
@@ -273,10 +268,6 @@ def seller_balance(seller_id: str) -> dict[str, Any]:
     return {"earnings": int(item.get(dl.EARNINGS, 0)), "currency": item.get("currency", currency())}
 
 
-def clearing_balance(provider: str) -> int:
-    return store.get_clearing(provider)
-
-
 def customer_transactions(customer_id: str, *, limit: int, start: dict[str, Any] | None
                           ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     items, last = store.list_txns(index="GSI1", partition=keys.wallet_partition(customer_id), limit=limit,
@@ -298,6 +289,3 @@ _TXN_FIELDS = ("txn_id", "kind", "amount", "currency", "entries", "created_at", 
 def txn_view(item: dict[str, Any]) -> dict[str, Any]:
     return {k: item[k] for k in _TXN_FIELDS if k in item}
 
-
-def _strip(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k not in ("PK", "SK")}

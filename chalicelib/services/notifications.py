@@ -1,34 +1,29 @@
-"""Order emails through SES: who gets which email, in which language, sent once.
+"""Order emails: who gets which email, in which language, sent once.
 
 ``send(order, kind, ...)`` renders ``kind`` (``notify/emails.py``) for its audience — the seller's
 shop contact for ``new_order``, the customer's profile email for every other kind — in the
-recipient's language (shop / profile ``language``, else ``settings().default_lang``), and sends
-it with SES v2 ``SendEmail`` (Simple content: subject, HTML and text) from
-``settings().ses_sender``, the identity the deploy template defines.
+recipient's language (shop / profile ``language``, else ``settings().default_lang``), and hands
+it to the mailer (``adapters/mailer.py``: SES v2, and in local runs a copy on the console and in
+the outbox behind GET /local/mailbox).
 
-Sent once per (order, kind): a marker in ``store/workflow.py`` is claimed before SES is called
-and marked sent after, so a retried workflow step finds "sent" and does nothing. Transient SES
-failures (throttling, 5xx, connection errors) are retried here briefly, then raised as
-``EmailUnavailable`` for the state machine to retry with backoff; a rejection (bad address,
-unverified sender) raises ``EmailRejected`` — retrying cannot help, and the workflow records it
-on the timeline rather than failing the order over an email.
-
-Local runs (``settings().local``): each sent email is also printed to the console (one JSON log
-line with its links, then the plain text) and kept in the outbox behind GET /local/mailbox.
+Sent once per (order, kind): a marker in ``store/workflow.py`` is claimed before the mailer is
+called and marked sent after, so a retried workflow step finds "sent" and does nothing.
+``deliver`` retries a send that may pass (throttling, 5xx, connection errors) briefly, then
+raises ``EmailUnavailable`` for the state machine to retry with backoff; a refusal (bad
+address, unverified sender) raises ``EmailRejected`` — retrying cannot help, and the workflow
+records it on the timeline rather than failing the order over an email.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from chalicelib import clients, logs
+from chalicelib import logs, metrics
+from chalicelib.adapters.mailer import Email, mailer
 from chalicelib.config import settings
+from chalicelib.errors import DependencyFailed, DependencyUnavailable
 from chalicelib.notify.emails import render_email
-from chalicelib.notify.pages import own_urls
 from chalicelib.store import accounts
 from chalicelib.store import orders as order_store
 from chalicelib.store import workflow as store
@@ -36,7 +31,6 @@ from chalicelib.store import workflow as store
 SELLER_KINDS = frozenset({"new_order"})
 ATTEMPTS = 3
 BACKOFF_SECONDS = 0.2
-
 
 
 class EmailUnavailable(Exception):
@@ -105,7 +99,9 @@ def send(order: dict[str, Any], kind: str, *, links: dict[str, str] | None = Non
         context = {"order": order_context(order, customer_name=customer_name), "links": links or {},
                    **(extra or {})}
         rendered = render_email(kind, lang, context, default_lang=settings().default_lang)
-        message_id = _send_with_retries(to, rendered.subject, rendered.html, rendered.text)
+        email = Email(to=to, subject=rendered.subject, html=rendered.html, text=rendered.text, kind=kind,
+                      order_id=order_id, lang=lang)
+        message_id = deliver(email)
     except BaseException:
         store.drop_email_claim(order_id, kind)
         raise
@@ -114,51 +110,24 @@ def send(order: dict[str, Any], kind: str, *, links: dict[str, str] | None = Non
     order_store.add_event(order_id, {"type": "email_sent", "actor": "system",
                                      "detail": {"kind": kind, "to": audience}}, event_id=f"email:{kind}")
     logs.event("email sent", order_id=order_id, kind=kind, to=audience, lang=lang, message_id=message_id)
-    if settings().local:
-        _show_locally(order_id, kind, to, lang, rendered.subject, rendered.html, rendered.text, message_id)
+    mailer().keep_copy(email, message_id)
     return True
 
 
-def _send_with_retries(to: str, subject: str, html: str, text: str) -> str:
+def deliver(email: Email) -> str:
+    """Hand ``email`` to the mailer, with ``ATTEMPTS`` quick tries while the failure may pass;
+    the message id. ``EmailRejected`` when refused, ``EmailUnavailable`` when still failing."""
     for attempt in range(ATTEMPTS):
         try:
-            resp = clients.client("sesv2").send_email(
-                FromEmailAddress=settings().ses_sender,
-                Destination={"ToAddresses": [to]},
-                Content={
-                    "Simple": {
-                        "Subject": {"Data": subject, "Charset": "UTF-8"},
-                        "Body": {"Html": {"Data": html, "Charset": "UTF-8"},
-                                 "Text": {"Data": text, "Charset": "UTF-8"}},
-                    }
-                },
-            )
-            return str(resp["MessageId"])
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-            if not clients.is_transient(exc) and status < 500:
-                raise EmailRejected(f"SES refused the email: {code}") from exc
-            failure: Exception = exc
-        except BotoCoreError as exc:  # connection refused / reset, read timeout
+            message_id = mailer().send(email)
+            metrics.count("EmailsSent")
+            return message_id
+        except DependencyFailed as exc:
+            metrics.count("EmailsFailed", by="rejected")
+            raise EmailRejected(f"{exc.system} refused the email: {exc.code}") from exc
+        except DependencyUnavailable as exc:
             failure = exc
         if attempt < ATTEMPTS - 1:
             time.sleep(BACKOFF_SECONDS * 2**attempt)
-    raise EmailUnavailable(f"SES unavailable after {ATTEMPTS} attempts: {type(failure).__name__}") from failure
-
-
-def _show_locally(order_id: str, kind: str, to: str, lang: str, subject: str, html: str, text: str,
-                  message_id: str) -> None:
-    """Local runs: the console shows the email and its links; the mailbox page lists it."""
-    sent_at = order_store.now_iso()
-    links = own_urls(text, settings().public_base_url)  # ours only: people-written text is not a link
-    logs.event("local email", order_id=order_id, kind=kind, to=to, subject=subject, links=links,
-               message_id=message_id)
-    rule = "-" * 72
-    sys.stdout.write(f"{rule}\nEMAIL to {to} [{kind}, {lang}] order {order_id}\nSubject: {subject}\n\n"
-                     f"{text.rstrip()}\n{rule}\n")
-    sys.stdout.flush()
-    store.add_outbox({"to": to, "from": settings().ses_sender, "subject": subject, "text": text, "html": html,
-                      "kind": kind, "order_id": order_id, "message_id": message_id, "sent_at": sent_at,
-                      "links": links},
-                     sent_at=sent_at, message_id=message_id)
+    metrics.count("EmailsFailed", by="unavailable")
+    raise EmailUnavailable(f"{failure.system} unavailable after {ATTEMPTS} attempts: {failure.code}") from failure

@@ -26,19 +26,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from chalicelib import clients, logs
+from chalicelib import logs
+from chalicelib.adapters.stepfunctions import state_machine
 from chalicelib.config import settings
+from chalicelib.errors import DependencyError
 from chalicelib.services import checkout
 from chalicelib.store import orders as store
 
 PAGE = 100  # per pass (one Query); a larger backlog drains over the next passes
-
-
-def _execution_status(order_id: str) -> str:
-    arn = settings().order_state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{order_id}"
-    return str(clients.client("stepfunctions").describe_execution(executionArn=arn)["status"])
 
 
 def reconcile(now: float | None = None) -> dict[str, int]:
@@ -56,14 +51,14 @@ def reconcile(now: float | None = None) -> dict[str, int]:
             if checkout.start_workflow(order):
                 counts["started"] += 1
                 logs.event("reconciler started a lost order workflow", 30, order_id=oid)
-            elif _execution_status(oid) == "RUNNING":
+            elif state_machine().status(oid) == "RUNNING":
                 counts["running"] += 1  # its first step has not run yet; it will clear the mark
             else:
                 _wind_up(oid)
                 counts["wound_up"] += 1
-        except (ClientError, BotoCoreError) as exc:
+        except DependencyError as exc:  # Step Functions did not answer as it should
             counts["failed"] += 1  # the next pass tries again
-            logs.event("reconciler could not start an order workflow", 40, order_id=oid, error=type(exc).__name__)
+            logs.event("reconciler could not start an order workflow", 40, order_id=oid, error=exc.code)
         except Exception as exc:  # noqa: BLE001 - one order's wind-up must not stop the pass
             counts["failed"] += 1
             logs.event("reconciler could not wind up an order", 40, order_id=oid, error=type(exc).__name__)

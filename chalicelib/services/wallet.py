@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib import metrics
 from chalicelib.domain import ledger as dl
+from chalicelib.errors import NotFound
 from chalicelib.services import ledger, payments
+from chalicelib.store import ledger as ledger_store
 
 
 def topup(customer_id: str, amount: int, currency: str | None, card: payments.Card, *, reference: str
@@ -22,6 +25,7 @@ def topup(customer_id: str, amount: int, currency: str | None, card: payments.Ca
     txn_id = f"{dl.TOPUP}:{reference}"
     charge = payments.provider().charge(amount, cur, card, idempotency_key=txn_id)
     txn = ledger.record_topup(txn_id, customer_id, amount, cur, charge)
+    metrics.count("TopUps")
     return {
         "id": txn["txn_id"],
         "status": "succeeded",
@@ -42,6 +46,18 @@ def transactions(customer_id: str, *, limit: int, start: dict[str, Any] | None
     items, last = ledger.customer_transactions(customer_id, limit=limit, start=start)
     available, held = dl.customer_available(customer_id), dl.customer_held(customer_id)
     return [_statement_line(t, available=available, held=held) for t in items], last
+
+
+def transaction(customer_id: str | None, txn_id: str) -> dict[str, Any]:
+    """One movement of the customer's wallet (one GetItem); a transaction that moved none of
+    this customer's money is not found, like one that does not exist. ``customer_id`` None:
+    an admin, who reads any customer's movement."""
+    item = ledger_store.get_txn(txn_id) or {}
+    owner = customer_id or item.get("customer_id") or ""
+    available, held = dl.customer_available(owner), dl.customer_held(owner)
+    if not {available, held} & {e["account"] for e in item.get("entries", [])}:
+        raise NotFound(f"transaction {txn_id} not found")
+    return _statement_line(ledger.txn_view(item), available=available, held=held)
 
 
 def seller_balance(seller_id: str) -> dict[str, Any]:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib import clients
 from chalicelib.config import settings
-from chalicelib.store import keys
-from chalicelib.store.values import conditional_failed
+from chalicelib.store import keys, toolkit
+from chalicelib.store.toolkit import conditional
 
 
 def _table() -> Any:
@@ -35,20 +33,16 @@ def update_profile(user_id: str, changes: dict[str, Any]) -> dict[str, Any] | No
     """Apply ``changes`` to an existing profile; None when there is no profile."""
     names = {f"#f{i}": k for i, k in enumerate(changes)}
     values = {f":v{i}": v for i, v in enumerate(changes.values())}
-    try:
-        item = _table().update_item(
-            Key=keys.user(user_id),
-            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(changes))),
-            ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
-    except ClientError as exc:
-        if conditional_failed(exc):
-            return None
-        raise
-    return _strip(item)
+    done = conditional(
+        _table().update_item,
+        Key=keys.user(user_id),
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(changes))),
+        ConditionExpression="attribute_exists(PK)",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+        ReturnValues="ALL_NEW",
+    )
+    return None if done is None else _strip(done["Attributes"])
 
 
 def put_shop(seller_id: str, shop: dict[str, Any]) -> dict[str, Any]:
@@ -63,16 +57,8 @@ def get_shop(seller_id: str) -> dict[str, Any] | None:
 
 def get_shops(seller_ids: list[str]) -> dict[str, dict[str, Any]]:
     """Shops by seller id in one BatchGetItem round trip per 100 ids."""
-    out: dict[str, dict[str, Any]] = {}
-    ids = list(dict.fromkeys(seller_ids))
-    for i in range(0, len(ids), 100):
-        request = {settings().accounts_table: {"Keys": [keys.shop(s) for s in ids[i : i + 100]]}}
-        while request:
-            resp = clients.dynamodb_resource().batch_get_item(RequestItems=request)
-            for item in resp["Responses"].get(settings().accounts_table, []):
-                out[item["PK"].split("#", 1)[1]] = _strip(item) or {}
-            request = resp.get("UnprocessedKeys") or None
-    return out
+    items = toolkit.batch_get(settings().accounts_table, [keys.shop(s) for s in seller_ids])
+    return {item["PK"].split("#", 1)[1]: _strip(item) or {} for item in items}
 
 
 def revoke(session_id: str, expires_at: int) -> None:

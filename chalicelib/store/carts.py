@@ -17,18 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib import clients
 from chalicelib.config import settings
-from chalicelib.store import keys
-from chalicelib.store.orders import now_iso, plain
-from chalicelib.store.values import conditional_failed
+from chalicelib.store import keys, toolkit
+from chalicelib.store.orders import now_iso
+from chalicelib.store.toolkit import conditional
+from chalicelib.store.values import plain
 
 LINE_FIELDS = ("customer_id", "product_id", "seller_id", "quantity", "price_seen", "delivery_seen", "currency",
                "added_at", "updated_at")
-BATCH_GET = 100
-BATCH_WRITE = 25
 
 
 class LineChanged(Exception):
@@ -73,22 +70,19 @@ def put_line(customer_id: str, product: dict[str, Any], quantity: int, *, delive
     else:
         condition = "quantity = :expect"
         values[":expect"] = expect
-    try:
-        item = _table().update_item(
-            Key=keys.cart_line(customer_id, product["product_id"]),
-            UpdateExpression=(
-                "SET quantity = :q, seller_id = :seller, price_seen = :price, delivery_seen = :dseen, currency = :cur, "
-                "customer_id = :cust, product_id = :pid, updated_at = :now, added_at = if_not_exists(added_at, :now)"
-            ),
-            ConditionExpression=condition,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
-    except ClientError as exc:
-        if conditional_failed(exc):
-            raise LineChanged(product["product_id"]) from exc
-        raise
-    return _line(item)
+    done = conditional(
+        _table().update_item,
+        refused=LineChanged(product["product_id"]),
+        Key=keys.cart_line(customer_id, product["product_id"]),
+        UpdateExpression=(
+            "SET quantity = :q, seller_id = :seller, price_seen = :price, delivery_seen = :dseen, currency = :cur, "
+            "customer_id = :cust, product_id = :pid, updated_at = :now, added_at = if_not_exists(added_at, :now)"
+        ),
+        ConditionExpression=condition,
+        ExpressionAttributeValues=values,
+        ReturnValues="ALL_NEW",
+    )
+    return _line(done["Attributes"])
 
 
 def remove_line(customer_id: str, product_id: str) -> None:
@@ -99,13 +93,8 @@ def remove_line(customer_id: str, product_id: str) -> None:
 def clear(customer_id: str) -> int:
     """Delete every line: one Query for the keys, one BatchWriteItem per 25 lines."""
     found = lines(customer_id)
-    pending = [{"DeleteRequest": {"Key": keys.cart_line(customer_id, line["product_id"])}} for line in found]
-    name = settings().commerce_table
-    for start in range(0, len(pending), BATCH_WRITE):
-        batch = pending[start : start + BATCH_WRITE]
-        while batch:
-            resp = clients.dynamodb_resource().batch_write_item(RequestItems={name: batch})
-            batch = resp.get("UnprocessedItems", {}).get(name, [])
+    toolkit.batch_write(settings().commerce_table,
+                        deletes=[keys.cart_line(customer_id, line["product_id"]) for line in found])
     return len(found)
 
 
@@ -114,22 +103,16 @@ def snapshot(product_ids: list[str], seller_ids: list[str], *, consistent: bool 
     """Products and their sellers' shops in ONE BatchGetItem across the catalog and accounts
     tables (the seller id is on each cart line, so the shops need not wait for the products).
     Returns (products by id, shops by seller id); more than 100 keys take more calls."""
-    catalog, accounts = settings().catalog_table, settings().accounts_table
-    wanted = [(catalog, keys.product(p)) for p in dict.fromkeys(product_ids)]
-    wanted += [(accounts, keys.shop(s)) for s in dict.fromkeys(seller_ids)]
+    catalog = settings().catalog_table
+    wanted = [(catalog, keys.product(p)) for p in product_ids]
+    wanted += [(settings().accounts_table, keys.shop(s)) for s in seller_ids]
     products: dict[str, dict[str, Any]] = {}
     shops: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(wanted), BATCH_GET):
-        request: dict[str, Any] = {}
-        for table, key in wanted[start : start + BATCH_GET]:
-            request.setdefault(table, {"Keys": [], "ConsistentRead": consistent})["Keys"].append(key)
-        while request:
-            resp = clients.dynamodb_resource().batch_get_item(RequestItems=request)
-            for item in resp["Responses"].get(catalog, []):
-                products[item["product_id"]] = _strip(item)
-            for item in resp["Responses"].get(accounts, []):
-                shops[item["PK"].split("#", 1)[1]] = _strip(item)
-            request = resp.get("UnprocessedKeys") or {}
+    for table, item in toolkit.batch_get_across(wanted, ConsistentRead=consistent):
+        if table == catalog:
+            products[item["product_id"]] = _strip(item)
+        else:
+            shops[item["PK"].split("#", 1)[1]] = _strip(item)
     return products, shops
 
 

@@ -9,8 +9,9 @@ A product is stored as three items that share its listing keys (``keys.py`` has 
   what a listing card shows, with the SELLER- and CATEGORY-scope listing keys.
 
 ``product_items`` builds all of them from one product dict, so they never disagree; the
-import writes them together with ``batch_write`` (BatchWriteItem per 25, unprocessed items
-retried with backoff). Reads never Scan: ``query_listing`` is a Query on one listing partition.
+import writes them together with ``batch_write`` (``store/toolkit.py``: BatchWriteItem per 25,
+unprocessed items retried with backoff). Reads never Scan: ``query_listing`` is a Query on one
+listing partition.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
 
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain import catalog as rules
 from chalicelib.errors import Unavailable
-from chalicelib.store import keys
-from chalicelib.store.values import cancellation_codes, conditional_failed, plain
+from chalicelib.store import keys, toolkit
+from chalicelib.store.toolkit import Op, TransactionCancelled, all_of, any_of, conditional, transact
+from chalicelib.store.values import plain
 
 # What a listing card shows; the listing items project exactly these.
 CARD_FIELDS = (
@@ -40,23 +41,10 @@ CARD_FIELDS = (
 )
 KEY_FIELDS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "GSI4PK", "GSI4SK", "ttl")
 NAME_KEY_CHARS = 200
-BATCH_WRITE = 25
-BATCH_GET = 100
-MAX_RETRIES = 8
 
 
 def _table() -> Any:
     return clients.table(settings().catalog_table)
-
-
-def _resource() -> Any:
-    return clients.dynamodb_resource()
-
-
-def _writer() -> Any:
-    """The resource's low-level client (thread-safe, unlike the resource; it still takes
-    Python values): the import writes from several threads."""
-    return _resource().meta.client
 
 
 def strip_keys(item: dict[str, Any]) -> dict[str, Any]:
@@ -117,30 +105,11 @@ def stale_keys(old: dict[str, Any] | None, new: dict[str, Any]) -> list[dict[str
 # --- batched IO --------------------------------------------------------------------------------
 
 
-def _backoff(attempt: int) -> None:
-    if attempt >= MAX_RETRIES:
-        raise Unavailable("the catalog store kept throttling the import; it will be retried")
-    time.sleep(min(0.05 * 2**attempt, 2.0))
-
-
 def batch_write(puts: Iterable[dict[str, Any]] = (), deletes: Iterable[dict[str, str]] = ()) -> int:
-    """Write ``puts`` and delete ``deletes`` with BatchWriteItem, 25 per call; items DynamoDB
-    returns as unprocessed are sent again with exponential backoff. Returns the call count."""
-    requests = [{"PutRequest": {"Item": i}} for i in puts] + [{"DeleteRequest": {"Key": k}} for k in deletes]
-    name, calls = settings().catalog_table, 0
-    for start in range(0, len(requests), BATCH_WRITE):
-        pending, attempt = requests[start : start + BATCH_WRITE], 0
-        while pending:
-            calls += 1
-            resp = _writer().batch_write_item(RequestItems={name: pending})
-            pending = resp.get("UnprocessedItems", {}).get(name, [])
-            if pending:
-                _backoff(attempt)
-                attempt += 1
-    return calls
+    """Write ``puts`` and delete ``deletes`` (``toolkit.batch_write``). Returns the call count."""
+    return toolkit.batch_write(settings().catalog_table, puts, deletes)
 
 
-TRANSACT_MAX = 100
 GUARD_RETRIES = 5
 
 
@@ -172,64 +141,41 @@ def write_guarded(entries: list[tuple[dict[str, Any], dict[str, Any] | None, lis
     at that moment) is retried with jittered, capped backoff."""
     name = settings().catalog_table
     conflicted: set[str] = set()
-    batches: list[list[tuple[str, list[dict[str, Any]]]]] = [[]]
+    batches: list[list[tuple[str, list[Op]]]] = [[]]
     size = 0
     for product, old, deletes in entries:
         cond, values = stock_guard(old)
-        items = product_items(product)
-        ops: list[dict[str, Any]] = [{"Put": {"TableName": name, "Item": items[0], "ConditionExpression": cond,
-                                              **({"ExpressionAttributeValues": values} if values else {})}}]
-        ops += [{"Put": {"TableName": name, "Item": i}} for i in items[1:]]
-        ops += [{"Delete": {"TableName": name, "Key": k}} for k in deletes]
-        if size + len(ops) > TRANSACT_MAX:
+        pid, items = product["product_id"], product_items(product)
+        # the product item is labelled with the product id: its guard is what may fail
+        ops = [Op(pid, {"Put": {"TableName": name, "Item": items[0], "ConditionExpression": cond,
+                                **({"ExpressionAttributeValues": values} if values else {})}})]
+        ops += [Op(f"{pid}:put{n}", {"Put": {"TableName": name, "Item": i}}) for n, i in enumerate(items[1:])]
+        ops += [Op(f"{pid}:delete{n}", {"Delete": {"TableName": name, "Key": k}}) for n, k in enumerate(deletes)]
+        if size + len(ops) > toolkit.TRANSACT_MAX:
             batches.append([])
             size = 0
-        batches[-1].append((product["product_id"], ops))
+        batches[-1].append((pid, ops))
         size += len(ops)
-    for batch in batches:
-        pending = batch
-        attempt = 0
+    for pending in batches:
         while pending:
             try:
-                _writer().transact_write_items(TransactItems=[op for _, ops in pending for op in ops])
+                transact([op for _, ops in pending for op in ops], retries=GUARD_RETRIES)
                 break
-            except ClientError as exc:
-                codes = cancellation_codes(exc)
-                if not codes:
-                    raise
-                at, failed = 0, set()
-                for pid, ops in pending:
-                    if codes[at] == "ConditionalCheckFailed":
-                        failed.add(pid)
-                    at += len(ops)
-                if failed:
-                    conflicted |= failed
-                    pending = [(pid, ops) for pid, ops in pending if pid not in failed]
-                    continue
-                if attempt >= GUARD_RETRIES:
+            except TransactionCancelled as cancelled:
+                failed = {pid for pid, _ in pending if cancelled.failed(pid)}
+                if not failed:
                     raise Unavailable("the catalog store kept conflicting with checkouts; "
-                                      "the import will be retried") from exc
-                time.sleep(random.uniform(0.5, 1.0) * min(0.05 * 2**attempt, 1.0))
-                attempt += 1
+                                      "the import will be retried") from cancelled
+                conflicted |= failed
+                pending = [(pid, ops) for pid, ops in pending if pid not in failed]
     return conflicted
 
 
 def _batch_get(product_ids: Iterable[str], **options: Any) -> Iterator[dict[str, Any]]:
     """Product items by id, BatchGetItem per 100 (``options``: ConsistentRead,
     ProjectionExpression), unprocessed keys retried with backoff."""
-    name = settings().catalog_table
-    ids = list(dict.fromkeys(product_ids))
-    for start in range(0, len(ids), BATCH_GET):
-        request: dict[str, Any] | None = {name: {"Keys": [keys.product(p) for p in ids[start : start + BATCH_GET]],
-                                                 **options}}
-        attempt = 0
-        while request:
-            resp = _resource().batch_get_item(RequestItems=request)
-            yield from resp["Responses"].get(name, [])
-            request = resp.get("UnprocessedKeys") or None
-            if request:
-                _backoff(attempt)
-                attempt += 1
+    return toolkit.batch_get(settings().catalog_table, [keys.product(p) for p in dict.fromkeys(product_ids)],
+                             **options)
 
 
 def batch_get_products(product_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -250,22 +196,16 @@ def set_blocked(product_id: str, blocked: bool) -> dict[str, Any] | None:
         {"UpdateExpression": "SET blocked = :t", "ExpressionAttributeValues": {":t": True}} if blocked
         else {"UpdateExpression": "REMOVE blocked"}
     )
-    try:
-        before = _table().update_item(Key=keys.product(product_id), ConditionExpression="attribute_exists(PK)",
-                                      ReturnValues="ALL_OLD", **update)["Attributes"]
-    except ClientError as exc:
-        if conditional_failed(exc):
-            return None
-        raise
+    done = conditional(_table().update_item, Key=keys.product(product_id), ConditionExpression="attribute_exists(PK)",
+                       ReturnValues="ALL_OLD", **update)
+    if done is None:
+        return None
+    before = done["Attributes"]
     listing = [keys.seller_listing(before["seller_id"], product_id)]
     if before.get("category_id"):
         listing.append(keys.category_listing(category_key(before["seller_id"], before["category_id"]), product_id))
-    for key in listing:
-        try:
-            _table().update_item(Key=key, ConditionExpression="attribute_exists(PK)", **update)
-        except ClientError as exc:
-            if not conditional_failed(exc):
-                raise
+    for key in listing:  # never create a stub listing item
+        conditional(_table().update_item, Key=key, ConditionExpression="attribute_exists(PK)", **update)
     return strip_keys(before)
 
 
@@ -346,24 +286,24 @@ def acquire_import_lock(seller_id: str, feed_id: str, source_at: str, lease_seco
     the other's offers), and an older file delivered late must not overwrite a newer import.
     """
     now = int(time.time())
-    try:
-        resp = _table().update_item(
-            Key=keys.import_state(seller_id),
-            UpdateExpression="SET lock_feed = :me, lock_until = :until",
-            ConditionExpression=(
-                "(attribute_not_exists(lock_until) OR lock_until < :now OR lock_feed = :me)"
-                " AND (attribute_not_exists(last_source_at) OR last_source_at <= :src)"
-            ),
-            ExpressionAttributeValues={":me": feed_id, ":until": now + lease_seconds, ":now": now, ":src": source_at},
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as exc:
-        if not conditional_failed(exc):
-            raise
+    # Timeline guarded: file A takes the lock -> file B arrives (refused while A's lease runs;
+    # taken over once it lapsed: A died) -> A commits last_source_at -> an older file C,
+    # delivered late, is refused for good (Superseded), a newer one proceeds.
+    lock_free = any_of("attribute_not_exists(lock_until)", "lock_until < :now", "lock_feed = :me")
+    not_older = any_of("attribute_not_exists(last_source_at)", "last_source_at <= :src")
+    resp = conditional(
+        _table().update_item,
+        Key=keys.import_state(seller_id),
+        UpdateExpression="SET lock_feed = :me, lock_until = :until",
+        ConditionExpression=all_of(lock_free, not_older),
+        ExpressionAttributeValues={":me": feed_id, ":until": now + lease_seconds, ":now": now, ":src": source_at},
+        ReturnValues="ALL_NEW",
+    )
+    if resp is None:
         state = plain(_table().get_item(Key=keys.import_state(seller_id), ConsistentRead=True).get("Item") or {})
         if state.get("last_source_at", "") > source_at:
-            raise Superseded(state.get("last_feed", "")) from exc
-        raise ImportLocked(state.get("lock_feed", "")) from exc
+            raise Superseded(state.get("last_feed", ""))
+        raise ImportLocked(state.get("lock_feed", ""))
     return plain(resp["Attributes"])
 
 
@@ -383,15 +323,11 @@ def release_import_lock(seller_id: str, feed_id: str, commit: dict[str, Any] | N
         values[f":c{i}"] = v
         sets.append(f"#c{i} = :c{i}")
     expr = "REMOVE lock_feed, lock_until" + (" SET " + ", ".join(sets) if sets else "")
-    try:
-        kwargs: dict[str, Any] = {"Key": keys.import_state(seller_id), "UpdateExpression": expr,
-                                  "ConditionExpression": "lock_feed = :me", "ExpressionAttributeValues": values}
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
-        _table().update_item(**kwargs)
-    except ClientError as exc:
-        if not conditional_failed(exc):
-            raise
+    kwargs: dict[str, Any] = {"Key": keys.import_state(seller_id), "UpdateExpression": expr,
+                              "ConditionExpression": "lock_feed = :me", "ExpressionAttributeValues": values}
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    conditional(_table().update_item, **kwargs)  # refused: the lock lapsed and another import holds it
 
 
 # --- sold out ----------------------------------------------------------------------------------
@@ -422,31 +358,31 @@ def sync_availability(product_ids: Iterable[str]) -> int:
             if item.get("GSI1PK") == scope_pk and bool(item.get("sold_out")) == rules.sold_out(product):
                 break
             try:
-                _writer().transact_write_items(TransactItems=_relist_ops(product, listed))
+                transact(_relist_ops(product, listed), retries=0)
                 moved += 1
                 break
-            except ClientError as exc:
-                if not cancellation_codes(exc):
-                    raise
+            except TransactionCancelled:
                 time.sleep(random.uniform(0.005, 0.02))  # stock moved meanwhile: decide again
     return moved
 
 
-def _relist_ops(product: dict[str, Any], listed: bool) -> list[dict[str, Any]]:
+def _relist_ops(product: dict[str, Any], listed: bool) -> list[Op]:
     name, pid, seller = settings().catalog_table, product["product_id"], product["seller_id"]
     gone = rules.sold_out(product)
-    targets = [(keys.product(pid), keys.listing_scope_all(), "stock = :s", {":s": product["stock"]})]
-    targets.append((keys.seller_listing(seller, pid), keys.listing_scope_seller(seller), "attribute_exists(PK)", {}))
+    targets = [("product", keys.product(pid), keys.listing_scope_all(), "stock = :s", {":s": product["stock"]})]
+    targets.append(("seller listing", keys.seller_listing(seller, pid), keys.listing_scope_seller(seller),
+                    "attribute_exists(PK)", {}))
     if product.get("category_id"):
         ckey = category_key(seller, product["category_id"])
-        targets.append((keys.category_listing(ckey, pid), keys.listing_scope_category(ckey),
+        targets.append(("category listing", keys.category_listing(ckey, pid), keys.listing_scope_category(ckey),
                         "attribute_exists(PK)", {}))
     ops = []
-    for key, scope, cond, values in targets:
+    for label, key, scope, cond, values in targets:
         pk = keys.listing_partition(scope, listed)
         expr = "SET GSI1PK = :pk, GSI2PK = :pk, GSI3PK = :pk" + (", sold_out = :t" if gone else " REMOVE sold_out")
-        ops.append({"Update": {"TableName": name, "Key": key, "UpdateExpression": expr, "ConditionExpression": cond,
-                               "ExpressionAttributeValues": {**values, ":pk": pk, **({":t": True} if gone else {})}}})
+        ops.append(Op(label, {"Update": {
+            "TableName": name, "Key": key, "UpdateExpression": expr, "ConditionExpression": cond,
+            "ExpressionAttributeValues": {**values, ":pk": pk, **({":t": True} if gone else {})}}}))
     return ops
 
 

@@ -13,16 +13,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import ClientError
-
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.store import keys
-from chalicelib.store.values import conditional_failed
+from chalicelib.store.toolkit import all_of, any_of, conditional
 
 IN_PROGRESS, COMPLETED = "IN_PROGRESS", "COMPLETED"
-_deserializer = TypeDeserializer()
 
 _NAMES = {
     "#status": "status",
@@ -77,66 +73,55 @@ def _record(item: dict[str, Any]) -> Record:
     )
 
 
-def _wire(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) if isinstance(v, dict) and len(v) == 1 else v for k, v in item.items()}
-
-
 def claim(scope: str, key: str, *, fingerprint: str, token: str, origin: str, now: float, lease_until: float,
           expires_at: int) -> str:
     """Create the record, or take over one whose lease expired (same request only).
 
     Returns the record's origin; raises ``Taken`` with the existing record otherwise.
     """
-    try:
-        item = _table().update_item(
-            Key=keys.idempotency(scope, key),
-            UpdateExpression=(
-                "SET #status = :in_progress, #fp = :fp, #tok = :tok, #until = :until, "
-                "#origin = if_not_exists(#origin, :origin), #created = if_not_exists(#created, :now), "
-                "#ttl = if_not_exists(#ttl, :ttl)"
-            ),
-            # timeline guarded: a new key | a crashed or failed run of the *same* request
-            # whose lease ran out, while the record is still within its retention
-            ConditionExpression=(
-                "attribute_not_exists(PK) OR "
-                "(#status = :in_progress AND #until < :now AND #fp = :fp AND #ttl > :now)"
-            ),
-            ExpressionAttributeNames=_NAMES,
-            ExpressionAttributeValues={
-                ":in_progress": IN_PROGRESS, ":fp": fingerprint, ":tok": token, ":until": Decimal(str(lease_until)),
-                ":origin": origin, ":now": Decimal(str(now)), ":ttl": expires_at,
-            },
-            ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )["Attributes"]
-    except ClientError as exc:
-        if not conditional_failed(exc):
-            raise
-        old = exc.response.get("Item")
-        raise Taken(_record(_wire(old)) if old else None) from exc
-    return str(item["origin"])
+    # Timeline guarded: a new key (``new_key``) | a crashed or failed run of the *same* request
+    # (``same_request``) whose lease ran out (``lease_lapsed``), while the record is still within
+    # its retention (``retained``). A completed record, a live lease or another request: Taken.
+    new_key = "attribute_not_exists(PK)"
+    lease_lapsed = "#status = :in_progress AND #until < :now"
+    same_request = "#fp = :fp"
+    retained = "#ttl > :now"
+    item = conditional(
+        _table().update_item,
+        refused=lambda old: Taken(_record(old) if old else None),
+        Key=keys.idempotency(scope, key),
+        UpdateExpression=(
+            "SET #status = :in_progress, #fp = :fp, #tok = :tok, #until = :until, "
+            "#origin = if_not_exists(#origin, :origin), #created = if_not_exists(#created, :now), "
+            "#ttl = if_not_exists(#ttl, :ttl)"
+        ),
+        ConditionExpression=any_of(new_key, all_of(lease_lapsed, same_request, retained)),
+        ExpressionAttributeNames=_NAMES,
+        ExpressionAttributeValues={
+            ":in_progress": IN_PROGRESS, ":fp": fingerprint, ":tok": token, ":until": Decimal(str(lease_until)),
+            ":origin": origin, ":now": Decimal(str(now)), ":ttl": expires_at,
+        },
+        ReturnValues="ALL_NEW",
+        ReturnValuesOnConditionCheckFailure="ALL_OLD",
+    )
+    return str(item["Attributes"]["origin"])
 
 
 def replace_expired(scope: str, key: str, *, fingerprint: str, token: str, origin: str, now: float,
                     lease_until: float, expires_at: int) -> bool:
     """Start afresh over a record past its retention that TTL has not swept yet."""
-    try:
-        _table().put_item(
-            Item={
-                **keys.idempotency(scope, key),
-                "status": IN_PROGRESS, "fingerprint": fingerprint, "lease_token": token,
-                "lease_until": Decimal(str(lease_until)), "origin": origin, "created_at": Decimal(str(now)),
-                "ttl": expires_at,
-            },
-            ConditionExpression="#ttl <= :now",
-            ExpressionAttributeNames={"#ttl": "ttl"},
-            ExpressionAttributeValues={":now": Decimal(str(now))},
-        )
-    except ClientError as exc:
-        if conditional_failed(exc):
-            return False
-        raise
-    return True
+    return conditional(
+        _table().put_item,
+        Item={
+            **keys.idempotency(scope, key),
+            "status": IN_PROGRESS, "fingerprint": fingerprint, "lease_token": token,
+            "lease_until": Decimal(str(lease_until)), "origin": origin, "created_at": Decimal(str(now)),
+            "ttl": expires_at,
+        },
+        ConditionExpression="#ttl <= :now",
+        ExpressionAttributeNames={"#ttl": "ttl"},
+        ExpressionAttributeValues={":now": Decimal(str(now))},
+    ) is not None
 
 
 def complete(scope: str, key: str, token: str, status: int, body: str | None, headers: dict[str, str]) -> bool:
@@ -146,48 +131,37 @@ def complete(scope: str, key: str, token: str, status: int, body: str | None, he
     if body is not None:
         values[":rb"] = body
         update = update.replace(" REMOVE", ", response_body = :rb REMOVE")
-    try:
-        _table().update_item(
-            Key=keys.idempotency(scope, key),
-            UpdateExpression=update,
-            ConditionExpression="#tok = :tok",
-            ExpressionAttributeNames={"#status": "status", "#tok": "lease_token", "#until": "lease_until"},
-            ExpressionAttributeValues=values,
-        )
-    except ClientError as exc:
-        if conditional_failed(exc):
-            return False
-        raise
-    return True
+    return conditional(
+        _table().update_item,
+        Key=keys.idempotency(scope, key),
+        UpdateExpression=update,
+        ConditionExpression="#tok = :tok",
+        ExpressionAttributeNames={"#status": "status", "#tok": "lease_token", "#until": "lease_until"},
+        ExpressionAttributeValues=values,
+    ) is not None
 
 
 def release(scope: str, key: str, token: str) -> None:
     """End our lease now but keep the record (and its origin) for the client's retry."""
-    try:
-        _table().update_item(
-            Key=keys.idempotency(scope, key),
-            UpdateExpression="SET #until = :zero",
-            ConditionExpression="#tok = :tok AND #status = :in_progress",
-            ExpressionAttributeNames={"#until": "lease_until", "#tok": "lease_token", "#status": "status"},
-            ExpressionAttributeValues={":zero": 0, ":tok": token, ":in_progress": IN_PROGRESS},
-        )
-    except ClientError as exc:
-        if not conditional_failed(exc):
-            raise
+    conditional(
+        _table().update_item,
+        Key=keys.idempotency(scope, key),
+        UpdateExpression="SET #until = :zero",
+        ConditionExpression="#tok = :tok AND #status = :in_progress",
+        ExpressionAttributeNames={"#until": "lease_until", "#tok": "lease_token", "#status": "status"},
+        ExpressionAttributeValues={":zero": 0, ":tok": token, ":in_progress": IN_PROGRESS},
+    )
 
 
 def delete(scope: str, key: str, token: str) -> None:
     """Forget the record (the request failed before any write): the key is free again."""
-    try:
-        _table().delete_item(
-            Key=keys.idempotency(scope, key),
-            ConditionExpression="#tok = :tok AND #status = :in_progress",
-            ExpressionAttributeNames={"#tok": "lease_token", "#status": "status"},
-            ExpressionAttributeValues={":tok": token, ":in_progress": IN_PROGRESS},
-        )
-    except ClientError as exc:
-        if not conditional_failed(exc):
-            raise
+    conditional(
+        _table().delete_item,
+        Key=keys.idempotency(scope, key),
+        ConditionExpression="#tok = :tok AND #status = :in_progress",
+        ExpressionAttributeNames={"#tok": "lease_token", "#status": "status"},
+        ExpressionAttributeValues={":tok": token, ":in_progress": IN_PROGRESS},
+    )
 
 
 def get(scope: str, key: str) -> Record | None:

@@ -12,13 +12,13 @@ import time
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.store import keys
-from chalicelib.store.catalog import plain, strip_keys
-from chalicelib.store.values import conditional_failed
+from chalicelib.store.catalog import strip_keys
+from chalicelib.store.toolkit import all_of, any_of, conditional
+from chalicelib.store.values import plain
 
 QUEUED, PROCESSING = "queued", "processing"
 SUCCEEDED, PARTIAL, FAILED = "succeeded", "partially_succeeded", "failed"
@@ -42,13 +42,8 @@ def _item(record: dict[str, Any]) -> dict[str, Any]:
 
 def create(record: dict[str, Any]) -> bool:
     """Store a new record; False when one with this feed id exists already."""
-    try:
-        _table().put_item(Item=_item(record), ConditionExpression="attribute_not_exists(PK)")
-    except ClientError as exc:
-        if conditional_failed(exc):
-            return False
-        raise
-    return True
+    created = conditional(_table().put_item, Item=_item(record), ConditionExpression="attribute_not_exists(PK)")
+    return created is not None
 
 
 def get(feed_id: str) -> dict[str, Any] | None:
@@ -67,21 +62,22 @@ def claim(feed_id: str, fields: dict[str, Any], lease_seconds: int) -> dict[str,
     values: dict[str, Any] = {f":f{i}": v for i, v in enumerate(fields.values())}
     values.update({":processing": PROCESSING, ":queued": QUEUED, ":now": now, ":until": now + lease_seconds})
     sets = ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
-    try:
-        item = _table().update_item(
-            Key=keys.feed_import(feed_id),
-            UpdateExpression="SET #s = :processing, lease_until = :until,"
-            " attempts = if_not_exists(attempts, :zero) + :one" + (", " + sets if sets else ""),
-            ConditionExpression="attribute_exists(PK) AND (#s = :queued OR (#s = :processing AND lease_until < :now))",
-            ExpressionAttributeNames={"#s": "status", **names},
-            ExpressionAttributeValues={**values, ":zero": 0, ":one": 1},
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
-    except ClientError as exc:
-        if conditional_failed(exc):
-            return None
-        raise
-    return strip_keys(item)
+    # Timeline guarded: queued -> (delivery 1 claims) processing -> succeeded | failed. Delivery 2
+    # of the same event finds it processing with a live lease, or final, and does nothing; it
+    # takes over only a lease that lapsed (the worker died).
+    waiting = "#s = :queued"
+    worker_died = "#s = :processing AND lease_until < :now"
+    done = conditional(
+        _table().update_item,
+        Key=keys.feed_import(feed_id),
+        UpdateExpression="SET #s = :processing, lease_until = :until,"
+        " attempts = if_not_exists(attempts, :zero) + :one" + (", " + sets if sets else ""),
+        ConditionExpression=all_of("attribute_exists(PK)", any_of(waiting, worker_died)),
+        ExpressionAttributeNames={"#s": "status", **names},
+        ExpressionAttributeValues={**values, ":zero": 0, ":one": 1},
+        ReturnValues="ALL_NEW",
+    )
+    return None if done is None else strip_keys(done["Attributes"])
 
 
 def update(feed_id: str, fields: dict[str, Any], *, remove: tuple[str, ...] = ()) -> None:

@@ -33,11 +33,11 @@ def revoked(session_id: str) -> dict[str, str]:
 
 
 def product(product_id: str) -> dict[str, str]:
-    return {"PK": f"PRODUCT#{product_id}", "SK": "PRODUCT"}
+    return {"PK": f"PRODUCT#{product_id}", "SK": PRODUCT_SK}
 
 
 # ---------------------------------------------------------------------------------------------
-# COMMERCE table: carts, checkouts, orders (+ the order workflow's task tokens)
+# COMMERCE table: carts, checkouts, orders (the order workflow's own records: WORKFLOW below)
 #
 # | access pattern | table / index | key condition | example |
 # |---|---|---|---|
@@ -45,7 +45,6 @@ def product(product_id: str) -> dict[str, str]:
 # | one cart line | Commerce | PK=CART#<customer>, SK=LINE#<product_id> | CART#5f1c…, LINE#pq3x… |
 # | checkout record (idempotency) | Commerce | PK=CHECKOUT#<checkout_id>, SK=CHECKOUT | CHECKOUT#c7a…, CHECKOUT |
 # | order by id (+ its timeline) | Commerce | PK=ORDER#<order_id>, SK=ORDER | ORDER#o4f…, ORDER |
-# | workflow task token of an order | Commerce | PK=ORDER#<order_id>, SK=TASK#<kind> | ORDER#o4f…, TASK#payment |
 # | customer's orders, newest first | GSI1 | GSI1PK=CUSTOMER#<customer>, GSI1SK desc | ORDER#2025-…#o4f… |
 # | seller's orders, newest first | GSI2 | GSI2PK=SELLER#<seller>, GSI2SK desc | ORDER#2025-…#o4f… |
 # | seller's orders in one status | GSI3 | GSI3PK=SELLER#<seller>, GSI3SK begins STATUS#<st># | STATUS#PAID#o4f… |
@@ -57,14 +56,14 @@ def product(product_id: str) -> dict[str, str]:
 # orders); the seller's working queue ("PAID, waiting for me") gets GSI3, whose sort key
 # ``transition`` rewrites with the status (order ids start with their creation time in hex,
 # so within a status they sort newest first, and the key needs nothing but the order id).
-# The timeline is a list on the order item, so one GetItem serves GET /orders/{id}; TASK#
-# items (task tokens) are separate items and never leave the store. GSI4 is sparse: checkout
-# writes the order with ``workflow_pending`` keys and the workflow's first step removes them,
-# so the reconciler (``services/reconcile.py``) reads only orders whose start may have been lost.
+# The timeline is a list on the order item, so one GetItem serves GET /orders/{id}; the
+# workflow's WAIT# items (task tokens, WORKFLOW below) are separate items and never leave the
+# store. GSI4 is sparse: checkout writes the order with ``workflow_pending`` keys and the
+# workflow's first step removes them, so the reconciler (``services/reconcile.py``) reads only
+# orders whose start may have been lost.
 # ---------------------------------------------------------------------------------------------
 
 ORDER_SK = "ORDER"
-TASK_KINDS = ("payment", "seller", "delivery")
 
 
 def cart(customer_id: str) -> dict[str, str]:
@@ -76,23 +75,12 @@ def cart_line(customer_id: str, product_id: str) -> dict[str, str]:
     return {"PK": f"CART#{customer_id}", "SK": f"LINE#{product_id}"}
 
 
-def cart_line_product(sk: str) -> str:
-    return sk.removeprefix("LINE#")
-
-
 def checkout(checkout_id: str) -> dict[str, str]:
     return {"PK": f"CHECKOUT#{checkout_id}", "SK": "CHECKOUT"}
 
 
 def order(order_id: str) -> dict[str, str]:
     return {"PK": f"ORDER#{order_id}", "SK": ORDER_SK}
-
-
-def order_task(order_id: str, kind: str) -> dict[str, str]:
-    """A Step Functions task token of an order, kept server-side (kind in ``TASK_KINDS``)."""
-    if kind not in TASK_KINDS:
-        raise ValueError(f"unknown task kind {kind!r}")
-    return {"PK": f"ORDER#{order_id}", "SK": f"TASK#{kind}"}
 
 
 WORKFLOW_PENDING = "WORKFLOW_PENDING"
@@ -248,7 +236,6 @@ def seller_imports(seller_id: str) -> str:
 # | customer wallet (available, held) | Ledger | PK=WALLET#<customer>, SK=BALANCE | WALLET#5f1c…, BALANCE |
 # | seller balance (earnings) | Ledger | PK=EARNINGS#<seller>, SK=BALANCE | EARNINGS#9a2e…, BALANCE |
 # | provider clearing, one shard | Ledger | PK=CLEARING#<provider>#<nn>, SK=BALANCE | CLEARING#sandbox#07, BALANCE |
-# | provider clearing balance (all shards) | Ledger | BatchGetItem of the shards above | ×16 |
 # | the hold of an order (state held/captured/released) | Ledger | PK=HOLD#<order>, SK=HOLD | HOLD#o4f…, HOLD |
 # | ledger transaction by id (journal, immutable) | Ledger | PK=TXN#<txn_id>, SK=TXN | TXN#hold:o4f…, TXN |
 # | a customer's transactions, newest first | GSI1 | GSI1PK=WALLET#<customer>, GSI1SK desc | 2026-…Z#hold:o4f… |

@@ -12,7 +12,8 @@
 When DynamoDB cancels the transaction, ``TransactionCancelled`` says which labelled operation
 failed and why (with the item as it was, from ``ReturnValuesOnConditionCheckFailure``), so the
 service can tell "insufficient funds" from "already done" without reading first. Transaction
-conflicts (another transaction on the same item in flight, AWS only) are retried here.
+conflicts (another transaction on the same item in flight, AWS only) are retried by
+``toolkit.transact``.
 
 Reads: balances and holds with consistent ``GetItem``; transaction listings query GSI1
 (customer) or GSI2 (seller), newest first. Key grammar: ``store/keys.py`` (LEDGER).
@@ -20,24 +21,17 @@ Reads: balances and holds with consistent ``GetItem``; transaction listings quer
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import ClientError
 
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain import ledger as dl
 from chalicelib.errors import ValidationFailed
 from chalicelib.store import keys
+from chalicelib.store.toolkit import Op, transact
+from chalicelib.store.toolkit import TransactionCancelled as TransactionCancelled  # what ``post`` raises
 from chalicelib.store.values import plain
-
-CONFLICT_RETRIES = 3
-_deserializer = TypeDeserializer()
 
 
 def _table_name() -> str:
@@ -46,41 +40,6 @@ def _table_name() -> str:
 
 def _table() -> Any:
     return clients.table(_table_name())
-
-
-def _client() -> Any:
-    # the resource's client takes and returns plain Python values (no {"S": ...} wrapping)
-    return clients.dynamodb_resource().meta.client
-
-
-@dataclass(frozen=True)
-class Reason:
-    code: str  # "None" when that operation was fine; "ConditionalCheckFailed", "TransactionConflict"…
-    item: dict[str, Any] | None  # the item as it was, when its condition failed and it existed
-
-
-class TransactionCancelled(Exception):
-    """DynamoDB refused the whole transaction; ``reasons`` maps each operation's label to why."""
-
-    def __init__(self, reasons: dict[str, Reason]):
-        super().__init__(", ".join(f"{k}={r.code}" for k, r in reasons.items()))
-        self.reasons = reasons
-
-    def failed(self, label: str) -> bool:
-        r = self.reasons.get(label)
-        return r is not None and r.code == "ConditionalCheckFailed"
-
-    def item(self, label: str) -> dict[str, Any] | None:
-        r = self.reasons.get(label)
-        return _plain(r.item) if r and r.item else None
-
-
-@dataclass(frozen=True)
-class Op:
-    """One labelled operation of a transaction (``{"Put": {...}}``, ``{"Update": {...}}``…)."""
-
-    label: str
-    item: dict[str, Any]
 
 
 # -- labels of the operations ``post`` builds itself ------------------------------------------
@@ -175,28 +134,6 @@ def post(txn: dl.Transaction, extra: Iterable[Op] = ()) -> None:
     ])
 
 
-def transact(ops: list[Op]) -> None:
-    """One TransactWriteItems of labelled operations (``post`` without a money movement: the
-    state changes of a zero-amount hold)."""
-    for attempt in range(CONFLICT_RETRIES + 1):
-        try:
-            _client().transact_write_items(TransactItems=[op.item for op in ops])
-            return
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            raw = exc.response.get("CancellationReasons") or []
-            reasons = {op.label: Reason(r.get("Code") or "None", r.get("Item"))
-                       for op, r in zip(ops, raw, strict=False)}
-            codes = {r.code for r in reasons.values()}
-            # Conflicts mean another transaction held one of our items: every operation here
-            # is conditional and idempotent, so trying again is safe. Failed conditions are final.
-            if "ConditionalCheckFailed" not in codes and "TransactionConflict" in codes and attempt < CONFLICT_RETRIES:
-                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
-                continue
-            raise TransactionCancelled(reasons) from exc
-
-
 def create_hold_op(order_id: str, customer_id: str, amount: int, currency: str, created_at: str) -> Op:
     return Op(HOLD, {"Put": {
         "TableName": _table_name(),
@@ -260,18 +197,6 @@ def refund_hold_op(order_id: str, *, customer_id: str, seller_id: str, amount: i
 # -- reads -------------------------------------------------------------------------------------
 
 
-_WIRE_TYPES = frozenset({"S", "N", "B", "M", "L", "BOOL", "NULL", "SS", "NS", "BS"})
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    """An item from a cancellation reason (DynamoDB wire format) as plain Python values."""
-    out = {}
-    for name, value in item.items():
-        wire = isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _WIRE_TYPES
-        out[name] = _deserializer.deserialize(value) if wire else value
-    return plain(out)
-
-
 def get_item(key: dict[str, str]) -> dict[str, Any] | None:
     item = _table().get_item(Key=key, ConsistentRead=True).get("Item")
     return plain(item) if item else None
@@ -291,19 +216,6 @@ def get_wallet(customer_id: str) -> dict[str, Any] | None:
 
 def get_earnings(seller_id: str) -> dict[str, Any] | None:
     return get_item(keys.earnings(seller_id))
-
-
-def get_clearing(provider: str) -> int:
-    """The provider clearing account's balance: the sum of its shards (one BatchGetItem)."""
-    name = _table_name()
-    request = {name: {"Keys": [keys.clearing(provider, s) for s in range(dl.CLEARING_SHARDS)],
-                      "ConsistentRead": True}}
-    total = 0
-    while request:
-        resp = clients.dynamodb_resource().batch_get_item(RequestItems=request)
-        total += sum(int(i.get("balance", 0)) for i in resp["Responses"].get(name, []))
-        request = resp.get("UnprocessedKeys") or None
-    return total
 
 
 def list_txns(*, index: str, partition: str, limit: int, start: dict[str, Any] | None

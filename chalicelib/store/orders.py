@@ -1,7 +1,7 @@
-"""Commerce table: orders, their timelines, checkout records and workflow task tokens.
+"""Commerce table: orders, their timelines and checkout records.
 
 This module is the contract the order workflow builds on. Every state change is ONE
-conditional write on the state it leaves (DESIGN.md, decision 4); AWS errors stop here.
+conditional write on the state it leaves (docs/architecture.md, decision 4); AWS errors stop here.
 
 Order item (``keys.order(order_id)``; money is integer minor units in ``currency``)::
 
@@ -33,9 +33,6 @@ Contract (statuses and allowed moves: ``chalicelib/domain/orders.py``):
   increments; False when it was already done.
 - ``ship_reserved(order_id) -> bool`` — the shipped order's units leave the products'
   ``reserved`` counts, exactly once (the order's ``reservation_shipped`` flag).
-- ``set_task(order_id, kind, token)``, ``get_task(order_id, kind)``, ``delete_task(order_id,
-  kind)`` — Step Functions task tokens kept server-side (kind: payment | seller | delivery).
-  Never log them; they are never returned by ``get_order`` or any route.
 
 DynamoDB calls: ``get_order`` 1 GetItem; ``transition`` / ``add_event`` 1 UpdateItem (+1
 GetItem only when refused, to tell a retry from a conflict); ``restock`` 1 GetItem + 1
@@ -47,13 +44,9 @@ TransactWriteItems; ``place`` (checkout) 1 TransactWriteItems; listings 1 Query 
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
 
 from chalicelib import clients
 from chalicelib.config import settings
@@ -67,21 +60,20 @@ from chalicelib.errors import (
     Unavailable,
     ValidationFailed,
 )
-from chalicelib.store import catalog, keys
-from chalicelib.store.values import cancellation_codes, conditional_failed, error_code, plain
-
-_ser = TypeSerializer()
-_de = TypeDeserializer()
+from chalicelib.store import catalog, keys, toolkit
+from chalicelib.store.toolkit import Op, TransactionCancelled, all_of, conditional, transact
+from chalicelib.store.values import plain
 
 INTERNAL = frozenset(
     {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "GSI4PK", "GSI4SK", "ttl",
      "applied_events"}
 )
-# Attributes ``transition(updates=...)`` may not touch: they are owned by this module.
 # A product may be reserved while the feed offers it at the price the customer saw, and no admin
 # has blocked it.
 _OFFERED = "available = :t AND price = :price AND attribute_not_exists(blocked)"
 MAX_LIST_PAGES = 10  # a filtered listing reads at most this many index pages per request
+BUSY = "the store is busy with concurrent orders; retry shortly"
+# Attributes ``transition(updates=...)`` may not touch: they are owned by this module.
 PROTECTED = INTERNAL | {"order_id", "status", "timeline", "updated_at", "stock_released", "customer_id",
                         "seller_id", "created_at", "checkout_id"}
 
@@ -102,18 +94,6 @@ def strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
     if item is None:
         return None
     return plain({k: v for k, v in item.items() if k not in INTERNAL})
-
-
-def av(value: Any) -> dict[str, Any]:
-    return _ser.serialize(value)
-
-
-def av_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(v) for k, v in item.items()}
-
-
-def from_av(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _de.deserialize(v) for k, v in item.items()}
 
 
 def make_event(event: dict[str, Any], *, event_id: str | None = None, status: str | None = None) -> dict[str, Any]:
@@ -144,17 +124,9 @@ def get_order(order_id: str) -> dict[str, Any] | None:
 
 def get_orders(order_ids: list[str]) -> list[dict[str, Any]]:
     """Orders by id in one BatchGetItem per 100 ids, in the order asked."""
-    found: dict[str, dict[str, Any]] = {}
     ids = list(dict.fromkeys(order_ids))
-    for i in range(0, len(ids), 100):
-        request: dict[str, Any] | None = {
-            table_name(): {"Keys": [keys.order(o) for o in ids[i : i + 100]], "ConsistentRead": True}
-        }
-        while request:
-            resp = clients.dynamodb_resource().batch_get_item(RequestItems=request)
-            for item in resp["Responses"].get(table_name(), []):
-                found[item["order_id"]] = strip(item) or {}
-            request = resp.get("UnprocessedKeys") or None
+    found = {item["order_id"]: strip(item) or {}
+             for item in toolkit.batch_get(table_name(), [keys.order(o) for o in ids], ConsistentRead=True)}
     return [found[o] for o in ids if o in found]
 
 
@@ -280,23 +252,23 @@ def transition(
     for i, s in enumerate(sorted(sources)):
         values[f":f{i}"] = s
         src.append(f":f{i}")
-    # Guards: (a) the order is still in a state this move may leave — a concurrent move or a
-    # retried task after the move finds another state; (b) this event was not applied yet.
-    condition = f"#st IN ({', '.join(src)}) AND NOT contains(#ae, :eid)"
-    try:
-        item = _table().update_item(
-            Key=keys.order(order_id),
-            UpdateExpression="SET " + ", ".join(sets) + " ADD #ae :eids",
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
-    except ClientError as exc:
-        if not conditional_failed(exc):
-            raise
+    # Timeline guarded: PAID -> (seller confirms) CONFIRMED; a concurrent cancel, or this very
+    # task retried after its move, finds the order in another state (``leaves_a_source``) or
+    # the event already applied (``not_applied``) and writes nothing.
+    leaves_a_source = f"#st IN ({', '.join(src)})"
+    not_applied = "NOT contains(#ae, :eid)"
+    done = conditional(
+        _table().update_item,
+        Key=keys.order(order_id),
+        UpdateExpression="SET " + ", ".join(sets) + " ADD #ae :eids",
+        ConditionExpression=all_of(leaves_a_source, not_applied),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+        ReturnValues="ALL_NEW",
+    )
+    if done is None:
         return _after_refused_transition(order_id, eid, to_status, sources)
-    return strip(item) or {}
+    return strip(done["Attributes"]) or {}
 
 
 def _after_refused_transition(order_id: str, eid: str, to_status: str, sources: set[str]) -> dict[str, Any]:
@@ -316,22 +288,20 @@ def _after_refused_transition(order_id: str, eid: str, to_status: str, sources: 
 def add_event(order_id: str, event: dict[str, Any], *, event_id: str | None = None) -> bool:
     """Append a timeline entry that is not a status change. False if ``event_id`` was seen."""
     entry = make_event(event, event_id=event_id)
-    try:
-        _table().update_item(
-            Key=keys.order(order_id),
-            UpdateExpression="SET #tl = list_append(if_not_exists(#tl, :empty), :ev), #up = :now ADD #ae :eids",
-            ConditionExpression="attribute_exists(PK) AND NOT contains(#ae, :eid)",
-            ExpressionAttributeNames={"#tl": "timeline", "#up": "updated_at", "#ae": "applied_events"},
-            ExpressionAttributeValues={
-                ":ev": [entry], ":empty": [], ":now": now_iso(), ":eid": entry["event_id"],
-                ":eids": {entry["event_id"]},
-            },
-        )
-    except ClientError as exc:
-        if not conditional_failed(exc):
-            raise
+    done = conditional(
+        _table().update_item,
+        Key=keys.order(order_id),
+        UpdateExpression="SET #tl = list_append(if_not_exists(#tl, :empty), :ev), #up = :now ADD #ae :eids",
+        ConditionExpression="attribute_exists(PK) AND NOT contains(#ae, :eid)",
+        ExpressionAttributeNames={"#tl": "timeline", "#up": "updated_at", "#ae": "applied_events"},
+        ExpressionAttributeValues={
+            ":ev": [entry], ":empty": [], ":now": now_iso(), ":eid": entry["event_id"],
+            ":eids": {entry["event_id"]},
+        },
+    )
+    if done is None:
         if get_order(order_id) is None:
-            raise NotFound(f"order {order_id} does not exist") from exc
+            raise NotFound(f"order {order_id} does not exist")
         return False
     return True
 
@@ -347,9 +317,11 @@ def restock(order_id: str, *, actor: str = "system") -> bool:
     order = get_order(order_id)
     if order is None:
         raise NotFound(f"order {order_id} does not exist")
-    if order.get("stock_released"):
-        return False
     reserved = [i for i in order.get("items", []) if i.get("reserved")]
+    if order.get("stock_released"):
+        # a retry: the units are back; the listings may not be yet (the follow-up failed)
+        catalog.sync_availability([i["product_id"] for i in reserved])
+        return False
     entry = make_event({"type": "stock_released", "actor": actor,
                         "detail": {"units": sum(i["quantity"] for i in reserved)}})
     order_update = {
@@ -392,60 +364,28 @@ def _with_reserved_products(order_id: str, order_update: dict[str, Any], product
     """One TransactWriteItems: the order's guarded flag update and one update per reserved
     product (``:q`` = the line's quantity). False when the order's guard fails (done before);
     a product whose own condition fails is left out and the rest is written."""
-    catalog = settings().catalog_table
+    catalog_table = settings().catalog_table
     while True:
-        order_item = {"Update": {"TableName": table_name(), "Key": av_item(keys.order(order_id)),
-                                 **{k: av_item(v) if k == "ExpressionAttributeValues" else v
-                                    for k, v in order_update.items()}}}
-        products = [
-            {"Update": {"TableName": catalog, "Key": av_item(keys.product(i["product_id"])), **product_update,
-                        "ExpressionAttributeValues": av_item({":q": i["quantity"]})}}
-            for i in reserved
-        ]
+        ops = [Op("order", {"Update": {"TableName": table_name(), "Key": keys.order(order_id), **order_update}})]
+        ops += [Op(_product_label(i), {"Update": {
+            "TableName": catalog_table, "Key": keys.product(i["product_id"]), **product_update,
+            "ExpressionAttributeValues": {":q": i["quantity"]}}}) for i in reserved]
         try:
-            transact([order_item, *products])
+            transact(ops)
             return True
-        except ClientError as exc:
-            codes = cancellation_codes(exc)
-            if not codes:
-                raise
-            if codes[0] == "ConditionalCheckFailed":
+        except TransactionCancelled as cancelled:
+            if cancelled.failed("order"):
                 return False
-            gone = {reserved[n - 1]["product_id"] for n, c in enumerate(codes) if n and c == "ConditionalCheckFailed"}
+            gone = [i for i in reserved if cancelled.failed(_product_label(i))]
+            if not gone and cancelled.transient:
+                raise Unavailable(BUSY) from cancelled
             if not gone:
                 raise
-            reserved = [i for i in reserved if i["product_id"] not in gone]
+            reserved = [i for i in reserved if i not in gone]
 
 
-def transact(items: list[dict[str, Any]], *, attempts: int = 4) -> None:
-    """TransactWriteItems, retried only when DynamoDB cancelled it for a conflicting
-    concurrent transaction (nothing was written; trying again is the documented answer)."""
-    for attempt in range(attempts):
-        try:
-            clients.dynamodb().transact_write_items(TransactItems=items)
-            return
-        except ClientError as exc:
-            codes = cancellation_codes(exc)
-            retry = error_code(exc) == "TransactionConflictException" or (
-                codes and "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
-            )
-            if not retry or attempt == attempts - 1:
-                raise
-            time.sleep(0.02 * (2**attempt))
-
-
-def set_task(order_id: str, kind: str, task_token: str) -> None:
-    """Keep a workflow task token server-side (overwrites the previous one of this kind)."""
-    _table().put_item(Item={**keys.order_task(order_id, kind), "task_token": task_token, "at": now_iso()})
-
-
-def get_task(order_id: str, kind: str) -> str | None:
-    item = _table().get_item(Key=keys.order_task(order_id, kind), ConsistentRead=True).get("Item")
-    return None if item is None else str(item["task_token"])
-
-
-def delete_task(order_id: str, kind: str) -> None:
-    _table().delete_item(Key=keys.order_task(order_id, kind))
+def _product_label(line: dict[str, Any]) -> str:
+    return f"product:{line['product_id']}"
 
 
 # --- checkout ------------------------------------------------------------------------------
@@ -460,7 +400,7 @@ def place(
 ) -> None:
     """Write a whole checkout in ONE TransactWriteItems, or nothing.
 
-    Items, in this order (the cancellation reasons come back in the same order):
+    Operations, each labelled (a cancellation is explained by the labels whose condition failed):
 
     1. per reservation: the product must still be available at the price the orders use;
        a limited product (``limited``) is decremented only while ``stock >= quantity``
@@ -477,59 +417,52 @@ def place(
     ``lines=[{product_id, requested, reason}]`` (the service adds what is available) or
     ``Conflict`` (the cart changed meanwhile).
     """
-    catalog, commerce = settings().catalog_table, table_name()
-    items: list[dict[str, Any]] = []
+    catalog_table, commerce = settings().catalog_table, table_name()
+    ops: list[Op] = []
     for r in reservations:
         values = {":t": True, ":price": r["price"]}
-        base = {"TableName": catalog, "Key": av_item(keys.product(r["product_id"]))}
+        base = {"TableName": catalog_table, "Key": keys.product(r["product_id"])}
         if r["limited"]:
             values.update({":q": r["quantity"], ":zero": 0})
-            items.append({"Update": {
+            ops.append(Op(_product_label(r), {"Update": {
                 **base,
                 "UpdateExpression": "SET stock = stock - :q, reserved = if_not_exists(reserved, :zero) + :q",
-                "ConditionExpression": f"{_OFFERED} AND stock >= :q",
-                "ExpressionAttributeValues": av_item(values),
-            }})
+                "ConditionExpression": all_of(_OFFERED, "stock >= :q"),
+                "ExpressionAttributeValues": values,
+            }}))
         else:
-            items.append({"ConditionCheck": {
+            ops.append(Op(_product_label(r), {"ConditionCheck": {
                 **base,
-                "ConditionExpression": f"{_OFFERED} AND attribute_not_exists(stock)",
-                "ExpressionAttributeValues": av_item(values),
-            }})
+                "ConditionExpression": all_of(_OFFERED, "attribute_not_exists(stock)"),
+                "ExpressionAttributeValues": values,
+            }}))
     for o in orders:
         item = {**keys.order(o["order_id"]), **keys.order_index_keys(o),
                 **keys.workflow_pending(o["created_at"], o["order_id"]), **o}
-        items.append({"Put": {"TableName": commerce, "Item": av_item(item),
-                              "ConditionExpression": "attribute_not_exists(PK)"}})
+        ops.append(Op(f"order:{o['order_id']}", {"Put": {"TableName": commerce, "Item": item,
+                                                          "ConditionExpression": "attribute_not_exists(PK)"}}))
     for line in cart_lines:
-        items.append({"Delete": {
+        ops.append(Op(f"line:{line['product_id']}", {"Delete": {
             "TableName": commerce,
-            "Key": av_item(keys.cart_line(line["customer_id"], line["product_id"])),
+            "Key": keys.cart_line(line["customer_id"], line["product_id"]),
             "ConditionExpression": "quantity = :q",
-            "ExpressionAttributeValues": av_item({":q": line["quantity"]}),
-        }})
+            "ExpressionAttributeValues": {":q": line["quantity"]},
+        }}))
     record = {**keys.checkout(checkout["checkout_id"]), **checkout}
-    items.append({"Put": {"TableName": commerce, "Item": av_item(record),
-                          "ConditionExpression": "attribute_not_exists(PK)"}})
+    ops.append(Op("checkout", {"Put": {"TableName": commerce, "Item": record,
+                                       "ConditionExpression": "attribute_not_exists(PK)"}}))
     try:
-        transact(items)
-    except ClientError as exc:
-        codes = cancellation_codes(exc)
-        if not codes:
-            raise
-        _explain_cancellation(codes, reservations, len(orders), checkout["checkout_id"])
+        transact(ops)
+    except TransactionCancelled as cancelled:
+        _explain_cancellation(cancelled, reservations, orders, cart_lines, checkout["checkout_id"])
         raise
 
 
 def workflow_started(order_id: str) -> None:
     """Take the order off the "workflow pending" index (the workflow's first step, and the
     reconciler for an execution that ended without that step). Idempotent."""
-    try:
-        _table().update_item(Key=keys.order(order_id), UpdateExpression="REMOVE GSI4PK, GSI4SK",
-                             ConditionExpression="attribute_exists(PK)")  # never create a stub item
-    except ClientError as exc:
-        if not conditional_failed(exc):
-            raise
+    conditional(_table().update_item, Key=keys.order(order_id), UpdateExpression="REMOVE GSI4PK, GSI4SK",
+                ConditionExpression="attribute_exists(PK)")  # never create a stub item
 
 
 def workflow_pending(before_iso: str, limit: int) -> list[dict[str, Any]]:
@@ -545,19 +478,15 @@ def workflow_pending(before_iso: str, limit: int) -> list[dict[str, Any]]:
     return _strip_all(resp.get("Items", []))
 
 
-def _explain_cancellation(codes: list[str], reservations: list[dict[str, Any]], n_orders: int,
-                          checkout_id: str) -> None:
-    failed = [c == "ConditionalCheckFailed" for c in codes]
-    n_res = len(reservations)
-    if failed[-1] or any(failed[n_res : n_res + n_orders]):
+def _explain_cancellation(cancelled: TransactionCancelled, reservations: list[dict[str, Any]],
+                          orders: list[dict[str, Any]], cart_lines: list[dict[str, Any]], checkout_id: str) -> None:
+    if cancelled.failed("checkout") or any(cancelled.failed(f"order:{o['order_id']}") for o in orders):
         raise AlreadyExists(f"checkout {checkout_id} was already placed", checkout_id=checkout_id)
-    lines = [
-        {"product_id": r["product_id"], "requested": r["quantity"]}
-        for r, bad in zip(reservations, failed[:n_res], strict=True) if bad
-    ]
+    lines = [{"product_id": r["product_id"], "requested": r["quantity"]}
+             for r in reservations if cancelled.failed(_product_label(r))]
     if lines:
         raise OutOfStock("some lines cannot be reserved; review your cart", lines=lines)
-    if any(failed[n_res + n_orders : -1]):
+    if any(cancelled.failed(f"line:{line['product_id']}") for line in cart_lines):
         raise Conflict("your cart changed during checkout; review it and try again")
-    if "TransactionConflict" in codes:
-        raise Unavailable("the store is busy with concurrent orders; retry shortly")
+    if cancelled.transient:
+        raise Unavailable(BUSY)

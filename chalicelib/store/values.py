@@ -1,5 +1,5 @@
 """What DynamoDB hands back, read the same way by every store: values as JSON-ready Python,
-and the codes of its errors.
+and the codes of its errors (``toolkit.py`` turns the ones a store expects into answers).
 
 boto3's resource layer returns numbers as ``Decimal`` and sets as ``set``; the system stores
 money and counts as integers, so integral Decimals become ints (fractional ones floats) and
@@ -28,14 +28,3 @@ def plain(value: Any) -> Any:
 
 def error_code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
-
-
-def conditional_failed(exc: ClientError) -> bool:
-    """A write's ConditionExpression did not hold (nothing was written)."""
-    return error_code(exc) == "ConditionalCheckFailedException"
-
-
-def cancellation_codes(exc: ClientError) -> list[str]:
-    """Why each item of a cancelled TransactWriteItems failed ("None" = it did not)."""
-    reasons = exc.response.get("CancellationReasons") or []
-    return [r.get("Code") or "None" for r in reasons]

@@ -3,11 +3,14 @@
 
 Key grammar and access patterns: ``store/keys.py`` (WORKFLOW). AWS errors stop here.
 
-- **Task tokens** (``park_token`` / ``take_token``). A waiting step of the state machine parks
-  its Step Functions task token under (order, wait kind). Whoever resumes the execution
-  *takes* it: one ``DeleteItem`` returning the old item, so of two racing signallers exactly
-  one gets the token. A token is a bearer credential for ``SendTaskSuccess``: it is returned
-  to ``services/workflow.py`` only, never logged, and expires with the table's TTL.
+- **Task tokens** (``park_token`` / ``peek_token`` / ``drop_token``). A waiting step of the
+  state machine parks its Step Functions task token under (order, wait kind). Whoever resumes
+  the execution reads it, answers it, and only then drops it (conditionally on that token):
+  a wake-up that fails anywhere — including a lost reply after the answer went through —
+  leaves the token for the next attempt, and a second answer to a used token is refused by
+  Step Functions as over, harmlessly. A token is a bearer credential for ``SendTaskSuccess``:
+  it is returned to ``services/workflow/wake.py`` only, never logged, and expires with the
+  table's TTL.
 - **Action links** (``ensure_link`` / ``claim_link``). One record per (order, seller,
   action) with a derived id, created with ``attribute_not_exists`` so a retried step issues
   the same link. "Works once" is ``claim_link``: ``used_at`` set only if absent.
@@ -25,12 +28,12 @@ import time
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
 
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.store import keys
-from chalicelib.store.values import conditional_failed
+from chalicelib.store.toolkit import any_of, conditional
+from chalicelib.store.values import plain
 
 TOKEN_GRACE_SECONDS = 24 * 3600  # a parked token outlives its wait by this much, then TTL removes it
 OUTBOX_TTL_SECONDS = 24 * 3600
@@ -59,24 +62,19 @@ def park_token(order_id: str, kind: str, task_token: str, *, wait_seconds: int, 
     )
 
 
-def take_token(order_id: str, kind: str) -> str | None:
-    """Remove and return the parked token (None when nothing waits): one caller wins."""
-    old = _table().delete_item(Key=keys.workflow_wait(order_id, kind), ReturnValues="ALL_OLD").get("Attributes")
-    return None if not old else str(old["task_token"])
+def peek_token(order_id: str, kind: str) -> str | None:
+    """The parked token (None when nothing waits), left in place: it is dropped only once the
+    execution has been answered (``drop_token``), so a wake-up that fails at any point — even
+    after its call went through but its reply was lost — leaves the token for the next one."""
+    item = _table().get_item(Key=keys.workflow_wait(order_id, kind), ConsistentRead=True).get("Item")
+    return None if not item else str(item["task_token"])
 
 
-def restore_token(order_id: str, kind: str, task_token: str) -> None:
-    """Put a taken token back after a *transient* failure to use it (unless the step has parked
-    a newer one meanwhile)."""
-    try:
-        _table().put_item(
-            Item={**keys.workflow_wait(order_id, kind), "task_token": task_token, "parked_at": int(time.time()),
-                  "ttl": int(time.time()) + TOKEN_GRACE_SECONDS},
-            ConditionExpression="attribute_not_exists(PK)",
-        )
-    except ClientError as exc:
-        if not conditional_failed(exc):
-            raise
+def drop_token(order_id: str, kind: str, task_token: str) -> None:
+    """Forget a token that was answered (or refused as over): only that very token, never a
+    newer one the step parked since."""
+    conditional(_table().delete_item, Key=keys.workflow_wait(order_id, kind),
+                ConditionExpression="task_token = :t", ExpressionAttributeValues={":t": task_token})
 
 
 def has_token(order_id: str, kind: str) -> bool:
@@ -108,15 +106,11 @@ def ensure_link(order_id: str, seller_id: str, action: str, *, expires_at: int) 
         "created_at": int(time.time()),
         "ttl": int(expires_at) + 7 * 24 * 3600,  # kept a week past expiry: "expired", not "invalid"
     }
-    try:
-        _table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
-    except ClientError as exc:
-        if not conditional_failed(exc):
-            raise
+    if conditional(_table().put_item, Item=item, ConditionExpression="attribute_not_exists(PK)") is None:
         existing = get_link(lid)
-        if existing is not None:
-            return existing
-        raise
+        if existing is None:  # it existed a moment ago: expired and swept by TTL in between
+            raise RuntimeError(f"action link {lid} vanished while it was issued; retry the step")
+        return existing
     return _plain(item)
 
 
@@ -127,18 +121,13 @@ def get_link(link_id_: str) -> dict[str, Any] | None:
 
 def claim_link(link_id_: str, *, by: str) -> bool:
     """Mark the link used; False when it already was (the "works once" write)."""
-    try:
-        _table().update_item(
-            Key=keys.action_link(link_id_),
-            UpdateExpression="SET used_at = :now, used_by = :by",
-            ConditionExpression="attribute_exists(PK) AND attribute_not_exists(used_at)",
-            ExpressionAttributeValues={":now": int(time.time()), ":by": by},
-        )
-    except ClientError as exc:
-        if conditional_failed(exc):
-            return False
-        raise
-    return True
+    return conditional(
+        _table().update_item,
+        Key=keys.action_link(link_id_),
+        UpdateExpression="SET used_at = :now, used_by = :by",
+        ConditionExpression="attribute_exists(PK) AND attribute_not_exists(used_at)",
+        ExpressionAttributeValues={":now": int(time.time()), ":by": by},
+    ) is not None
 
 
 def unclaim_link(link_id_: str) -> None:
@@ -155,20 +144,21 @@ def claim_email(order_id: str, kind: str, *, lease_seconds: int = EMAIL_LEASE_SE
     """``claimed``: the caller sends now; ``sent``: already done; ``busy``: another attempt
     holds a live lease (retry later)."""
     now = int(time.time())
-    try:
-        # Timeline this guards: attempt 1 claims, SES fails -> drop_email_claim -> attempt 2
-        # claims again. Attempt 1 dies after SES accepted -> the lease lapses -> attempt 2
-        # re-sends (at least once). Attempt 1 marks sent -> every later attempt reads "sent".
-        _table().put_item(
-            Item={**keys.email_sent(order_id, kind), "state": "sending", "lease_until": now + lease_seconds,
-                  "claimed_at": now},
-            ConditionExpression="attribute_not_exists(PK) OR (#st = :sending AND lease_until < :now)",
-            ExpressionAttributeNames={"#st": "state"},
-            ExpressionAttributeValues={":sending": "sending", ":now": now},
-        )
-    except ClientError as exc:
-        if not conditional_failed(exc):
-            raise
+    # Timeline this guards: attempt 1 claims, SES fails -> drop_email_claim -> attempt 2
+    # claims again (``never_claimed``). Attempt 1 dies after SES accepted -> the lease lapses ->
+    # attempt 2 re-sends, at least once (``claim_lapsed``). Attempt 1 marks sent -> every later
+    # attempt reads "sent".
+    never_claimed = "attribute_not_exists(PK)"
+    claim_lapsed = "#st = :sending AND lease_until < :now"
+    claimed = conditional(
+        _table().put_item,
+        Item={**keys.email_sent(order_id, kind), "state": "sending", "lease_until": now + lease_seconds,
+              "claimed_at": now},
+        ConditionExpression=any_of(never_claimed, claim_lapsed),
+        ExpressionAttributeNames={"#st": "state"},
+        ExpressionAttributeValues={":sending": "sending", ":now": now},
+    )
+    if claimed is None:
         current = _table().get_item(Key=keys.email_sent(order_id, kind), ConsistentRead=True).get("Item") or {}
         return SENT if current.get("state") == "sent" else BUSY
     return CLAIMED
@@ -185,18 +175,8 @@ def mark_email_sent(order_id: str, kind: str, *, message_id: str, to: str) -> No
 
 def drop_email_claim(order_id: str, kind: str) -> None:
     """After a failed send: let the next attempt claim at once (only a claim, never a 'sent')."""
-    try:
-        _table().delete_item(Key=keys.email_sent(order_id, kind), ConditionExpression="#st = :sending",
-                             ExpressionAttributeNames={"#st": "state"},
-                             ExpressionAttributeValues={":sending": "sending"})
-    except ClientError as exc:
-        if not conditional_failed(exc):
-            raise
-
-
-def email_state(order_id: str, kind: str) -> str | None:
-    item = _table().get_item(Key=keys.email_sent(order_id, kind), ConsistentRead=True).get("Item")
-    return None if item is None else str(item.get("state"))
+    conditional(_table().delete_item, Key=keys.email_sent(order_id, kind), ConditionExpression="#st = :sending",
+                ExpressionAttributeNames={"#st": "state"}, ExpressionAttributeValues={":sending": "sending"})
 
 
 # --- the local outbox -----------------------------------------------------------------------
@@ -227,6 +207,4 @@ def list_outbox(limit: int = 100, *, to: str | None = None) -> list[dict[str, An
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    from chalicelib.store.orders import plain
-
     return plain({k: v for k, v in item.items() if k not in ("PK", "SK")})

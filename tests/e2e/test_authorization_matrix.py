@@ -40,6 +40,7 @@ class World:
     orders: dict[str, str]  # purpose -> order id (customer's, sold by seller)
     feed_id: str
     link: str  # a confirm link from the seller's email (path only)
+    topup_id: str  # the customer's top-up (a wallet transaction)
 
     @property
     def product_id(self) -> str:
@@ -93,6 +94,11 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/health"): Case(path("/health"), owner="public"),
     ("GET", "/openapi.json"): Case(path("/openapi.json"), owner="public"),
     ("GET", "/docs"): Case(path("/docs"), owner="public"),
+    ("GET", "/docs/swagger-ui-bundle.js"): Case(path("/docs/swagger-ui-bundle.js"), owner="public"),
+    ("GET", "/docs/swagger-ui.css"): Case(path("/docs/swagger-ui.css"), owner="public"),
+    ("GET", "/docs/docs.js"): Case(path("/docs/docs.js"), owner="public"),
+    ("GET", "/problems"): Case(path("/problems"), owner="public"),
+    ("GET", "/problems/{slug}"): Case(path("/problems/cart-changed"), owner="public"),
     ("GET", "/products"): Case(path("/products"), owner="public"),
     ("GET", "/products/{product_id}"): Case(lambda w, who: (f"/products/{w.product_id}", {}), owner="public"),
     ("GET", "/categories"): Case(path("/categories"), owner="public"),
@@ -157,6 +163,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/wallet/topups"): Case(lambda w, who: ("/wallet/topups", idem({"amount": 1000, "card": CARD})),
                                      owner="customer"),
     ("GET", "/wallet/transactions"): Case(path("/wallet/transactions"), owner="customer"),
+    ("GET", "/wallet/transactions/{transaction_id}"): Case(
+        lambda w, who: (f"/wallet/transactions/{w.topup_id}", {}), owner="customer"),
     # admin only
     ("PUT", "/admin/sellers/{seller_id}/blocked"): Case(
         lambda w, who: (f"/admin/sellers/{w.other_seller.id}/blocked", {"json": {"blocked": False}}), owner="admin"),
@@ -219,6 +227,8 @@ def _build_world(patient_stack) -> World:  # noqa: F811
     for key in orders:
         m.wait_status(customer, orders[key], "AWAITING_PAYMENT")
     m.top_up(customer, 10_000_000)
+    topup_id = next(t["id"] for t in m.call("GET", "/wallet/transactions", customer).json()["items"]
+                    if t["kind"] == "topup")
     for key in ("view", "seller_confirm", "admin_confirm", "seller_cancel", "admin_cancel", "customer_cancel",
                 "admin_customer_cancel", "seller_ship", "admin_ship", "received", "admin_received", "link"):
         orders[key] = place()
@@ -237,7 +247,7 @@ def _build_world(patient_stack) -> World:  # noqa: F811
     m.call("DELETE", "/cart", customer)
     return World(market=m, customer=customer, other_customer=other_customer, seller=seller,
                  other_seller=other_seller, admin=admin, orders=orders, feed_id=feed.json()["feed_id"],
-                 link=link[link.index("/actions/"):])
+                 link=link[link.index("/actions/"):], topup_id=topup_id)
 
 
 def _caller(w: World, case: Case, persona: str) -> Person | None:

@@ -5,6 +5,7 @@ reloads, with JavaScript on — changes nothing, and the pages load nothing from
 
 from __future__ import annotations
 
+import json
 import os
 import urllib.parse
 from pathlib import Path
@@ -80,8 +81,9 @@ def test_seller_confirms_from_the_mailbox_in_a_real_browser(patient_stack, brows
     assert "Заказ подтверждён" in page.content()
     assert m.order(customer, oid)["status"] == "CONFIRMED"
     m.wait_event(customer, oid, "payment_captured")
-    assert m.earnings(seller) == order["total"]
-    assert m.wallet(customer) == {"available": 1_000_000 - order["total"], "held": 0, "currency": "RUB"}
+    total = order["total"]["amount"]
+    assert m.earnings(seller) == total
+    assert m.wallet(customer) == {"available": 1_000_000 - total, "held": 0, "currency": "RUB"}
 
     # The link works once: opening it again shows that it was used.
     page.goto(href)
@@ -90,4 +92,44 @@ def test_seller_confirms_from_the_mailbox_in_a_real_browser(patient_stack, brows
     # Nothing was loaded from anywhere but the stack itself.
     origin = patient_stack.url
     assert requested and all(u.startswith(origin) or u.startswith(("about:", "data:")) for u in requested), requested
+    context.close()
+
+
+def test_docs_page_sends_a_request_with_a_bearer_token(patient_stack, browser):
+    """/docs (the vendored Swagger UI): authorize with a customer's token, try GET /wallet, and
+    see the 200 with the wallet's money — everything loaded from the stack itself."""
+    from playwright.sync_api import expect
+
+    m = Market(patient_stack)
+    customer = m.register("customer")
+    m.top_up(customer, 12_345)
+    context = browser.new_context(java_script_enabled=True)
+    requests: list = []
+    errors: list[str] = []
+    context.on("request", lambda request: requests.append(request))
+    page = context.new_page()
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{patient_stack.url}/docs")
+
+    page.locator("button.authorize").first.click()
+    dialog = page.locator(".modal-ux")
+    dialog.locator("input").first.fill(customer.token)
+    dialog.locator("button.authorize").click()
+    dialog.locator("button.btn-done").click()
+
+    operation = page.locator("#operations-wallet-get_wallet_get")
+    operation.locator(".opblock-summary").click()
+    operation.locator("button.try-out__btn").click()
+    operation.locator("button.execute").click()
+    answer = operation.locator(".live-responses-table tr.response")
+    expect(answer.locator(".response-col_status").first).to_have_text("200")
+    body = answer.locator(".response-col_description pre").first.inner_text()
+    assert json.loads(body)["available"] == {"amount": 12_345, "currency": "RUB"}
+
+    sent = [r for r in requests if r.url == f"{patient_stack.url}/wallet"]
+    assert sent and sent[-1].headers["authorization"] == f"Bearer {customer.token}"
+    assert all(r.url.startswith(patient_stack.url) or r.url.startswith(("about:", "data:")) for r in requests), \
+        [r.url for r in requests]
+    assert errors == []
     context.close()

@@ -203,9 +203,9 @@ def test_two_seller_cart_makes_two_orders_each_with_its_workflow(stack):
     assert resp.status_code == 201, resp.text
     orders = {o["seller_id"]: o for o in resp.json()["orders"]}
     assert orders[one["id"]]["delivery"]["method_id"] == "pickup"
-    assert orders[one["id"]]["total"] == 2000
+    assert orders[one["id"]]["total"] == {"amount": 2000, "currency": "RUB"}
     assert orders[two["id"]]["delivery"]["method_id"] == "post"
-    assert orders[two["id"]]["total"] == 2500 + 15000
+    assert orders[two["id"]]["total"] == {"amount": 2500 + 15000, "currency": "RUB"}
     sfn = stack.client("stepfunctions")
     names = set()
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=stack.env["ORDER_STATE_MACHINE_ARN"]):

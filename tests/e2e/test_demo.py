@@ -40,7 +40,8 @@ def test_the_banner_prints_every_demo_login(demo_stack):
 def test_demo_catalog_customer_and_seller_are_ready(demo_stack):
     customer, seller = login(demo_stack, CUSTOMER), login(demo_stack, SELLER)
     wallet = demo_stack.get("/wallet", customer).json()
-    assert (wallet["available"], wallet["held"]) == (DEMO_TOPUP, 0)
+    assert (wallet["available"], wallet["held"]) == ({"amount": DEMO_TOPUP, "currency": "RUB"},
+                                                     {"amount": 0, "currency": "RUB"})
     shop = demo_stack.get("/seller/shop", seller).json()
     products = demo_stack.get(f"/products?seller={shop['seller_id']}&available=true&limit=100").json()["items"]
     assert len(products) >= 5

@@ -45,7 +45,7 @@ def test_an_order_whose_workflow_never_started_is_finished_by_the_reconciler(on_
     product = _put_product(stack, f.product(seller["id"], price=4000, stock=4))
     customer = _customer_with(stack, product["product_id"], quantity=3)  # no money: the payment wait expires
 
-    monkeypatch.setattr(checkout, "_start_workflows", lambda orders: None)  # the process dies here
+    monkeypatch.setattr(checkout, "start_workflows", lambda orders: None)  # the process dies here
     placed = checkout.checkout(customer_id=customer["id"], checkout_id=uuid.uuid4().hex,
                                delivery={seller["id"]: "courier"}, address=dict(f.ADDRESS), payment_method="wallet")
     (order,) = placed["orders"]

@@ -90,9 +90,11 @@ class World:
         self.boots, self.hat, self.piano = products["Fuzz boots"], products["Fuzz hat"], products["Fuzz piano"]
         self.drum = products["Fuzz drum"]  # the one the admin operations may block
         self.topup(10_000_000)
+        transaction = s.get("/wallet/transactions", self.customer["token"]).json()["items"][0]["id"]
         self.order = self.fresh_order("PAID")
         self.known = {"product_id": self.boots, "seller_id": self.seller["id"], "order_id": self.order,
-                      "feed_id": self.feed["feed_id"], "token": self.link(self.order, "confirm")}
+                      "feed_id": self.feed["feed_id"], "token": self.link(self.order, "confirm"),
+                      "transaction_id": transaction, "slug": "cart-changed"}
 
     # --- people
 

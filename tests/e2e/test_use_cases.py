@@ -202,13 +202,16 @@ def test_a_customer_registers_logs_in_tops_up_sees_history_and_logs_out(patient_
     # order history, and the statement of the money it holds
     seller, products = catalog_seller(m, JACKET)
     order = checkout(m, me, products["Зимняя куртка Аляска"]["product_id"], seller)
-    assert order["total"] == 749_900 + 35_000
+    assert order["total"] == {"amount": 749_900 + 35_000, "currency": "RUB"}  # money is {amount, currency}
+    total = order["total"]["amount"]
     m.wait_status(me, order["order_id"], "PAID")
     history = m.call("GET", "/orders", me).json()["items"]
     assert [(o["order_id"], o["status"]) for o in history] == [(order["order_id"], "PAID")]
-    assert m.wallet(me) == {"available": 1_000_000 - order["total"], "held": order["total"], "currency": "RUB"}
+    assert m.call("GET", "/wallet", me).json() == {"available": {"amount": 1_000_000 - total, "currency": "RUB"},
+                                                   "held": order["total"], "currency": "RUB"}
     lines = m.call("GET", "/wallet/transactions", me).json()["items"]
-    assert [(t["kind"], t["amount"]["amount"]) for t in lines] == [("hold", order["total"]), ("topup", 1_000_000)]
+    assert [(t["kind"], t["amount"]) for t in lines] == [("hold", order["total"]),
+                                                         ("topup", {"amount": 1_000_000, "currency": "RUB"})]
 
     # log out: the token stops working at once
     assert m.call("POST", "/auth/logout", me).status_code == 204
@@ -228,7 +231,8 @@ def test_the_customer_cancels_a_paid_order_and_gets_money_and_stock_back(patient
     order = checkout(m, customer, jacket, seller, quantity=2)
     oid = order["order_id"]
     m.wait_status(customer, oid, "PAID")
-    assert m.wallet(customer) == {"available": 2_000_000 - order["total"], "held": order["total"], "currency": "RUB"}
+    total = order["total"]["amount"]
+    assert m.wallet(customer) == {"available": 2_000_000 - total, "held": total, "currency": "RUB"}
     assert stock(m, jacket) == 1
     m.wait_email(customer.email, "order_placed", oid)
     m.wait_email(seller.shop_email, "new_order", oid)

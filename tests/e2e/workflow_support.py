@@ -100,14 +100,18 @@ class Market:
         assert resp.status_code == 201, resp.text
 
     def wallet(self, customer: Person) -> dict[str, Any]:
+        """The customer's balances as integers of minor units: the API's money objects (checked
+        to be in the wallet's currency) read as their amounts."""
         resp = self.call("GET", "/wallet", customer)
         assert resp.status_code == 200, resp.text
-        return resp.json()
+        body = resp.json()
+        assert body["available"]["currency"] == body["held"]["currency"] == body["currency"], body
+        return {"available": body["available"]["amount"], "held": body["held"]["amount"], "currency": body["currency"]}
 
     def earnings(self, seller: Person) -> int:
         resp = self.call("GET", "/seller/balance", seller)
         assert resp.status_code == 200, resp.text
-        return int(resp.json()["earnings"])
+        return int(resp.json()["earnings"]["amount"])  # a money object in the seller's currency
 
     def add_to_cart(self, customer: Person, product: dict[str, Any], quantity: int = 1) -> None:
         page = self.call("GET", f"/products/{product['product_id']}")  # the product page

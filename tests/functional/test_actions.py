@@ -62,7 +62,14 @@ def test_opening_a_link_shows_the_order_and_changes_nothing(flow, paid):
     assert_safe_headers(head)
     assert flow.order(order["order_id"])["status"] == "PAID"
     assert "used_at" not in wf_store.get_link(_link_id(url))
-    assert flow.wallet(customer)["held"] == order["total"]
+    assert flow.wallet(customer)["held"] == order["total"]["amount"]
+
+
+def test_timeline_shows_the_held_money_as_a_money_object(flow, paid):
+    _, customer, order = paid
+    detail = flow.api.http.get(f"/orders/{order['order_id']}", headers=customer.headers).json_body
+    held = next(e for e in detail["timeline"] if e["type"] == "payment_held")
+    assert held["detail"]["amount"] == order["total"] == {"amount": order["total"]["amount"], "currency": "RUB"}
 
 
 def _link_id(url: str) -> str:
@@ -80,12 +87,12 @@ def test_pressing_confirm_confirms_once_and_moves_the_money(flow, paid):
     assert "Order confirmed" in done.body.decode()
     assert flow.order(order["order_id"])["status"] == "CONFIRMED"
     flow.wait_event(order["order_id"], "payment_captured")
-    assert flow.earnings(seller) == order["total"]
+    assert flow.earnings(seller) == order["total"]["amount"]
 
     again = press(flow, url, "confirm")
     assert again.status_code == 200
     assert "already been used" in again.body.decode()
-    assert flow.earnings(seller) == order["total"]
+    assert flow.earnings(seller) == order["total"]["amount"]
     assert "already been used" in flow.api.http.get(path_of(url)).body.decode()
 
 
@@ -123,7 +130,7 @@ def test_cancel_link_after_shipping_is_refused(flow, paid):
     assert resp.status_code == 409
     assert_safe_headers(resp)
     assert flow.order(oid)["status"] == "SHIPPED"
-    assert flow.earnings(seller) == order["total"]
+    assert flow.earnings(seller) == order["total"]["amount"]
 
 
 def test_seller_cancels_by_link_with_a_reason_the_customer_reads(flow, paid):

@@ -27,7 +27,7 @@ def test_adding_the_same_product_sums_quantities(shopper, seller):
     cart = shopper.cart().json_body
     assert cart["line_count"] == 1
     assert cart["carts"][0]["lines"][0]["quantity"] == 5
-    assert cart["carts"][0]["lines"][0]["line_total"] == 7500
+    assert cart["carts"][0]["lines"][0]["line_total"] == f.rub(7500)
 
 
 def test_cart_is_grouped_by_seller_with_subtotals_delivery_and_total(api, register, shopper, seller):
@@ -42,11 +42,11 @@ def test_cart_is_grouped_by_seller_with_subtotals_delivery_and_total(api, regist
     by_seller = {x["seller_id"]: x for x in cart["carts"]}
     assert set(by_seller) == {seller.id, other.id}
     assert by_seller[seller.id]["seller_name"] == "Boots & Co"
-    assert by_seller[seller.id]["subtotal"] == 2 * 1000 + 4 * 250
+    assert by_seller[seller.id]["subtotal"] == f.rub(2 * 1000 + 4 * 250)
     assert [m["id"] for m in by_seller[seller.id]["delivery_methods"]] == ["courier", "pickup"]
-    assert by_seller[other.id]["delivery_methods"] == [{"id": "post", "name": "Post", "price": 20000, "days": 7,
-                                                        "price_seen": 20000, "issues": []}]
-    assert by_seller[other.id]["subtotal"] == 4000
+    assert by_seller[other.id]["delivery_methods"] == [{"id": "post", "name": "Post", "price": f.rub(20000),
+                                                        "days": 7, "price_seen": f.rub(20000), "issues": []}]
+    assert by_seller[other.id]["subtotal"] == f.rub(4000)
     assert cart["total"] == {"amount": 7000, "currency": "RUB"}
     unlimited = next(x for x in by_seller[seller.id]["lines"] if x["product_id"] == b["product_id"])
     assert unlimited["available"] is None
@@ -153,8 +153,8 @@ def test_cart_flags_dearer_unavailable_and_short_lines(shopper, seller):
     assert issues == {dearer["product_id"]: ["price_increased"], gone["product_id"]: ["unavailable"],
                       short["product_id"]: ["not_enough_stock"]}
     line = next(x for x in cart["lines"] if x["product_id"] == dearer["product_id"])
-    assert (line["price"], line["price_seen"], line["line_total"]) == (1200, 1000, 3600)
-    assert cart["subtotal"] == 3600 + 3 * short["price"]  # the unavailable line is not counted
+    assert (line["price"], line["price_seen"], line["line_total"]) == (f.rub(1200), f.rub(1000), f.rub(3600))
+    assert cart["subtotal"] == f.rub(3600 + 3 * short["price"])  # the unavailable line is not counted
     assert cart["has_issues"] is True
     shopper.set(dearer["product_id"], 3)  # touching the line acknowledges the new price
     cart = shopper.cart().json_body["carts"][0]
@@ -167,17 +167,18 @@ def test_cart_flags_dearer_and_new_delivery_methods_until_a_line_is_touched(api,
     first = f.put_product(f.product(seller.id))
     second = f.put_product(f.product(seller.id))
     added = shopper.add(first["product_id"]).json_body
-    assert added["delivery_seen"] == {"courier": 35000, "pickup": 0}
+    assert added["delivery_seen"] == {"courier": f.rub(35000), "pickup": f.rub(0)}
     f.put_shop(f.shop(seller.id, methods=[{"id": "courier", "name": "Courier", "price": 39000, "days": 2},
                                           {"id": "pickup", "name": "Pickup", "price": 0, "days": 1},
                                           {"id": "drone", "name": "Drone", "price": 100, "days": 1}]))
     methods = {m["id"]: m for m in shopper.cart().json_body["carts"][0]["delivery_methods"]}
     assert {k: (m["price"], m["price_seen"], m["issues"]) for k, m in methods.items()} == {
-        "courier": (39000, 35000, ["price_increased"]), "pickup": (0, 0, []), "drone": (100, None, ["not_seen"])}
+        "courier": (f.rub(39000), f.rub(35000), ["price_increased"]), "pickup": (f.rub(0), f.rub(0), []),
+        "drone": (f.rub(100), None, ["not_seen"])}
     shopper.add(second["product_id"])  # the seller's newest line now holds what the customer saw
     methods = shopper.cart().json_body["carts"][0]["delivery_methods"]
     assert [(m["id"], m["price_seen"], m["issues"]) for m in methods] == [
-        ("courier", 39000, []), ("pickup", 0, []), ("drone", 100, [])]
+        ("courier", f.rub(39000), []), ("pickup", f.rub(0), []), ("drone", f.rub(100), [])]
 
 
 def test_add_of_a_line_already_in_the_cart_records_the_current_prices(shopper, seller):
@@ -186,7 +187,7 @@ def test_add_of_a_line_already_in_the_cart_records_the_current_prices(shopper, s
     f.put_product({**p, "price": 900})
     f.put_shop(f.shop(seller.id, methods=[{"id": "courier", "name": "Courier", "price": 1, "days": 2}]))
     line = shopper.add(p["product_id"]).json_body
-    assert (line["quantity"], line["price_seen"], line["delivery_seen"]) == (2, 900, {"courier": 1})
+    assert (line["quantity"], line["price_seen"], line["delivery_seen"]) == (2, f.rub(900), {"courier": f.rub(1)})
 
 
 def test_blocked_seller_lines_are_unavailable(shopper, seller):

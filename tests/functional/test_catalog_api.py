@@ -132,7 +132,8 @@ def test_product_page_has_everything_the_feed_gave_and_the_seller(feeds, shop_a,
     assert p["category"]["name"] == "Наушники" and p["category"]["feed_id"] == "10"
     assert "onerror" not in p["description"] and "<b>there</b>" in p["description"]
     assert p["seller"] == {"id": shop_a.id, "name": SHOP["name"]}
-    assert [m["id"] for m in p["delivery_methods"]] == ["courier", "pickup"]
+    assert [(m["id"], m["price"]) for m in p["delivery_methods"]] == [
+        ("courier", {"amount": 35000, "currency": "RUB"}), ("pickup", {"amount": 0, "currency": "RUB"})]
 
 
 def test_error_on_unknown_product(feeds):

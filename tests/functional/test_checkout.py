@@ -62,13 +62,18 @@ def test_two_seller_cart_makes_two_orders_with_their_own_delivery(shopper, selle
     first, second = orders[one.id], orders[two.id]
     assert first["status"] == second["status"] == "AWAITING_PAYMENT"
     assert [(i["product_id"], i["price"], i["quantity"], i["line_total"]) for i in first["items"]] == [
-        (a["product_id"], 1000, 2, 2000), (b["product_id"], 300, 3, 900)]
-    assert first["delivery"] == {"method_id": "courier", "name": "Courier", "price": 35000, "days": 2}
-    assert (first["items_total"], first["delivery_price"], first["total"]) == (2900, 35000, 37900)
+        (a["product_id"], f.rub(1000), 2, f.rub(2000)), (b["product_id"], f.rub(300), 3, f.rub(900))]
+    assert first["delivery"] == {"method_id": "courier", "name": "Courier", "price": f.rub(35000), "days": 2}
+    assert (first["items_total"], first["delivery_price"], first["total"]) == (f.rub(2900), f.rub(35000),
+                                                                                f.rub(37900))
     assert second["delivery"]["method_id"] == "post"
-    assert second["total"] == 7000 + 20000
+    assert second["total"] == f.rub(7000 + 20000)
     assert first["address"]["city"] == "Moscow"
     assert resp.json_body["totals"] == [{"amount": 37900 + 27000, "currency": "RUB"}]
+    # Location names the first order; the body lists them all
+    first_id = resp.json_body["orders"][0]["order_id"]
+    assert resp.headers["Location"] == f"{settings().public_base_url}/orders/{first_id}"
+    assert shopper.get(resp.headers["Location"].removeprefix(settings().public_base_url)).status_code == 200
     # stock reserved, unlimited products untouched, carts emptied
     assert (f.stock_of(a["product_id"]), f.stock_of(b["product_id"]), f.stock_of(c["product_id"])) == (3, None, 0)
     assert shopper.cart().json_body["line_count"] == 0
@@ -90,6 +95,7 @@ def test_same_idempotency_key_places_one_set_of_orders(shopper, sellers, machine
     again = shopper.checkout(body, key="checkout-key-1")
     assert first.status_code == again.status_code == 201
     assert again.json_body == first.json_body
+    assert again.headers["Location"] == first.headers["Location"]  # the replay names the same order
     assert len(orders_of(shopper)) == 1
     assert f.stock_of(p["product_id"]) == 3
     other_body = shopper.checkout(f.checkout_body({one.id: "courier"}), key="checkout-key-1")
@@ -209,12 +215,12 @@ def test_error_when_a_price_rose_after_add_lists_it_and_changes_nothing(shopper,
     problem = resp.json_body
     assert problem["type"].endswith("/cart-changed")
     assert problem["changes"] == [{"seller_id": one.id, "product_id": p["product_id"], "kind": "price",
-                                   "old": 1000, "new": 1100, "currency": "RUB"}]
-    assert (problem["total"], problem["currency"]) == (2200, "RUB")
+                                   "old": f.rub(1000), "new": f.rub(1100), "currency": "RUB"}]
+    assert (problem["total"], problem["currency"]) == (f.rub(2200), "RUB")
     assert "expected_total" not in problem
     assert "expected_total=2200" in problem["detail"]
     assert f.stock_of(p["product_id"]) == 5
-    assert wallet(shopper) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert wallet(shopper) == {"available": f.rub(100_000), "held": f.rub(0), "currency": "RUB"}
     assert orders_of(shopper) == []
     assert shopper.cart().json_body["carts"][0]["lines"][0]["issues"] == ["price_increased"]
 
@@ -227,11 +233,12 @@ def test_checkout_at_the_new_price_once_the_customer_confirms_its_total(shopper,
     key = "confirm-the-new-total-1"
     refused = shopper.checkout(f.checkout_body({one.id: "courier"}), key=key)
     assert refused.status_code == 409
-    confirmed = shopper.checkout(f.checkout_body({one.id: "courier"}, expected_total=refused.json_body["total"]),
-                                 key=key)  # the 409 freed the key: the same one may carry the confirmation
+    # the 409 freed the key: the same one may carry the confirmation (the total's amount, minor units)
+    confirmed = shopper.checkout(
+        f.checkout_body({one.id: "courier"}, expected_total=refused.json_body["total"]["amount"]), key=key)
     assert confirmed.status_code == 201, confirmed.body
     order = confirmed.json_body["orders"][0]
-    assert (order["items"][0]["price"], order["total"]) == (1100, 2200 + 35000)
+    assert (order["items"][0]["price"], order["total"]) == (f.rub(1100), f.rub(2200 + 35000))
     assert f.stock_of(p["product_id"]) == 3
 
 
@@ -242,7 +249,7 @@ def test_price_drop_passes_without_expected_total(shopper, sellers):
     f.put_product({**p, "price": 900})
     resp = shopper.checkout(f.checkout_body({one.id: "pickup"}))
     assert resp.status_code == 201, resp.body
-    assert resp.json_body["orders"][0]["total"] == 1800
+    assert resp.json_body["orders"][0]["total"] == f.rub(1800)
 
 
 def test_error_when_the_chosen_delivery_rose_until_the_customer_confirms(api, shopper, sellers):
@@ -255,13 +262,13 @@ def test_error_when_the_chosen_delivery_rose_until_the_customer_confirms(api, sh
     assert resp.status_code == 409, resp.body
     assert resp.json_body["type"].endswith("/cart-changed")
     assert resp.json_body["changes"] == [{"seller_id": one.id, "kind": "delivery", "method_id": "courier",
-                                          "old": 35000, "new": 40000, "currency": "RUB"}]
-    assert resp.json_body["total"] == 1000 + 40000
+                                          "old": f.rub(35000), "new": f.rub(40000), "currency": "RUB"}]
+    assert resp.json_body["total"] == f.rub(1000 + 40000)
     assert f.stock_of(p["product_id"]) == 5
     assert orders_of(shopper) == []
     again = shopper.checkout(f.checkout_body({one.id: "courier"}, expected_total=41000))
     assert again.status_code == 201, again.body
-    assert again.json_body["orders"][0]["delivery"]["price"] == 40000
+    assert again.json_body["orders"][0]["delivery"]["price"] == f.rub(40000)
     assert f.stock_of(p["product_id"]) == 4
 
 
@@ -274,10 +281,10 @@ def test_delivery_method_never_shown_needs_confirmation_and_a_cheaper_one_passes
     unseen = shopper.checkout(f.checkout_body({one.id: "drone"}))
     assert unseen.status_code == 409, unseen.body
     assert unseen.json_body["changes"] == [{"seller_id": one.id, "kind": "delivery", "method_id": "drone",
-                                            "old": None, "new": 10, "currency": "RUB"}]
+                                            "old": None, "new": f.rub(10), "currency": "RUB"}]
     cheaper = shopper.checkout(f.checkout_body({one.id: "courier"}))
     assert cheaper.status_code == 201, cheaper.body
-    assert cheaper.json_body["orders"][0]["total"] == 1000 + 30000
+    assert cheaper.json_body["orders"][0]["total"] == f.rub(1000 + 30000)
 
 
 def test_error_on_a_wrong_expected_total_when_nothing_changed(shopper, sellers):
@@ -289,7 +296,7 @@ def test_error_on_a_wrong_expected_total_when_nothing_changed(shopper, sellers):
     problem = resp.json_body
     assert problem["type"].endswith("/cart-changed")
     assert (problem["changes"], problem["expected_total"], problem["total"], problem["currency"]) == (
-        [], 3000, 3000 + 35000, "RUB")
+        [], f.rub(3000), f.rub(3000 + 35000), "RUB")
     assert f.stock_of(p["product_id"]) == 5
     assert orders_of(shopper) == []
     right = shopper.checkout(f.checkout_body({one.id: "courier"}, expected_total=38000))
@@ -325,7 +332,7 @@ def test_error_on_an_order_total_above_what_the_ledger_holds_reserves_nothing(sh
     shopper.set(p["product_id"], 1)  # exactly the cap is one order the ledger can hold
     resp = shopper.checkout(f.checkout_body({one.id: "pickup"}))
     assert resp.status_code == 201, resp.body
-    assert resp.json_body["orders"][0]["total"] == ledger_rules.MAX_AMOUNT
+    assert resp.json_body["orders"][0]["total"] == f.rub(ledger_rules.MAX_AMOUNT)
 
 
 def test_error_on_pay_with_a_stale_expected_total_holds_nothing(shopper, sellers):
@@ -333,20 +340,20 @@ def test_error_on_pay_with_a_stale_expected_total_holds_nothing(shopper, sellers
     p = f.put_product(f.product(one.id, price=1000))
     shopper.add(p["product_id"], 2)
     order = shopper.checkout(f.checkout_body({one.id: "courier"})).json_body["orders"][0]
-    oid, total = order["order_id"], order["total"]
+    oid, total = order["order_id"], order["total"]["amount"]
     top_up(shopper, 100_000)
     stale = shopper._call("post", f"/orders/{oid}/pay", {"expected_total": total - 1})
     assert stale.status_code == 409, stale.body
     assert stale.json_body["type"].endswith("/order-total-changed")
-    assert (stale.json_body["expected_total"], stale.json_body["total"]) == (total - 1, total)
-    assert wallet(shopper) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert (stale.json_body["expected_total"], stale.json_body["total"]) == (f.rub(total - 1), f.rub(total))
+    assert wallet(shopper) == {"available": f.rub(100_000), "held": f.rub(0), "currency": "RUB"}
     assert shopper.get(f"/orders/{oid}").json_body["status"] == "AWAITING_PAYMENT"
     bad = shopper._call("post", f"/orders/{oid}/pay", {"expected_total": "37000"})
     assert (bad.status_code, bad.json_body["errors"][0]["field"]) == (422, "expected_total")
     paid = shopper._call("post", f"/orders/{oid}/pay", {"expected_total": total})
     assert paid.status_code == 200, paid.body
     assert paid.json_body["status"] == "PAID"
-    assert wallet(shopper) == {"available": 100_000 - total, "held": total, "currency": "RUB"}
+    assert wallet(shopper) == {"available": f.rub(100_000 - total), "held": f.rub(total), "currency": "RUB"}
 
 
 def test_error_on_unavailable_product_or_blocked_seller(shopper, sellers):

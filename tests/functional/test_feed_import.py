@@ -304,7 +304,7 @@ def test_report_object_lives_under_the_sellers_reports_prefix(feeds):
 
 
 def test_unprocessed_batch_items_are_retried(feeds, monkeypatch):
-    from chalicelib.store import catalog as store
+    from chalicelib.store import toolkit
 
     class Throttled:
         """DynamoDB under pressure: the first BatchWriteItem takes one item, returns the rest."""
@@ -322,9 +322,9 @@ def test_unprocessed_batch_items_are_retried(feeds, monkeypatch):
         def __getattr__(self, name):
             return getattr(real, name)
 
-    real = store._writer()
-    monkeypatch.setattr(store, "_writer", lambda: Throttled())
-    monkeypatch.setattr(store.time, "sleep", lambda seconds: None)
+    real = toolkit._client()
+    monkeypatch.setattr(toolkit, "_client", lambda: Throttled())
+    monkeypatch.setattr(toolkit.time, "sleep", lambda seconds: None)
     seller = feeds.shop_only()
     record = feeds.drop(seller, THREE)
     assert record["counts"]["created"] == 3 and Throttled.calls >= 2

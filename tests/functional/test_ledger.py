@@ -118,7 +118,7 @@ def test_error_on_hold_beyond_available_leaves_wallet_untouched(customer):
     o = order()
     with pytest.raises(InsufficientFunds) as err:
         ledger.hold(o, customer, 100_001, "RUB")
-    assert err.value.problem()["available"] == 100_000
+    assert err.value.problem()["available"] == {"amount": 100_000, "currency": "RUB"}
     assert ledger.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
     assert ledger.hold_state(o) is None
     ledger.hold(o, customer, 100_000, "RUB")  # the whole balance is fine

@@ -308,6 +308,7 @@ def test_a_path_no_route_has_is_a_404_problem_document():
     from chalice.local import LocalGateway
 
     from app import app
+    from chalicelib.config import settings
     from chalicelib.errors import no_route_problem
 
     patches.unknown_paths_are_problem_404()
@@ -316,7 +317,18 @@ def test_a_path_no_route_has_is_a_404_problem_document():
         resp = gateway.handle_request(method="GET", path="/no/such/route", headers=headers, body=b"")
         assert resp["statusCode"] == 404
         assert resp["headers"]["Content-Type"] == "application/problem+json"
-        assert json.loads(resp["body"]) == no_route_problem()
+        assert json.loads(resp["body"]) == no_route_problem(settings().public_base_url)
+        assert json.loads(resp["body"])["type"] == settings().public_base_url + "/problems/not-found"
+
+
+def test_path_parameters_reach_the_handler_decoded_as_on_api_gateway():
+    from chalice.local import RouteMatcher
+
+    patches.path_parameters_are_decoded()
+    matcher = RouteMatcher(["/wallet/transactions/{transaction_id}", "/products/{product_id}"])
+    found = matcher.match_route("/wallet/transactions/topup%3Aab%20c?limit=1")
+    assert (found.route, found.captured) == ("/wallet/transactions/{transaction_id}", {"transaction_id": "topup:ab c"})
+    assert matcher.match_route("/products/p1").captured == {"product_id": "p1"}
 
 
 def test_local_server_accepts_bursts_of_connections():

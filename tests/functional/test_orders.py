@@ -57,7 +57,10 @@ def test_order_detail_has_items_totals_delivery_address_and_timeline(world):
     store.add_event(oid, {"type": "email_sent", "actor": "system", "detail": {"to": "customer"}})
     order = world["ann"].get(f"/orders/{oid}").json_body
     assert order["status"] == "AWAITING_PAYMENT"
-    assert order["total"] == order["items_total"] + order["delivery_price"]
+    money = (order["items_total"], order["delivery_price"], order["total"], order["items"][0]["price"],
+             order["items"][0]["line_total"], order["delivery"]["price"])
+    assert {m["currency"] for m in money} == {order["currency"]} == {"RUB"}  # every amount is a money object
+    assert order["total"]["amount"] == order["items_total"]["amount"] + order["delivery_price"]["amount"]
     assert order["delivery"]["method_id"] == "courier"
     assert order["address"]["street"] == f.ADDRESS["street"]
     assert [e["type"] for e in order["timeline"]] == ["created", "email_sent"]

@@ -1,4 +1,4 @@
-"""The order store's contract for the workflow: transitions, events, restock, task tokens."""
+"""The order store's contract for the workflow: transitions, events, restock."""
 
 import threading
 
@@ -124,16 +124,6 @@ def test_restock_skips_a_product_that_lost_its_stock_count(placed):
     f.put_product(f.product("seller-1", offer="a", price=1000, stock=None))
     assert store.restock(placed["order_id"]) is True
     assert f.stock_of(placed["limited"]) is None
-
-
-def test_task_tokens_are_kept_apart_from_the_order(placed):
-    store.set_task(placed["order_id"], "seller", "secret-token")
-    assert store.get_task(placed["order_id"], "seller") == "secret-token"
-    assert "secret-token" not in str(store.get_order(placed["order_id"]))
-    store.delete_task(placed["order_id"], "seller")
-    assert store.get_task(placed["order_id"], "seller") is None
-    with pytest.raises(ValueError):
-        store.set_task(placed["order_id"], "bogus", "x")
 
 
 def test_seller_sees_orders_by_status_newest_first(placed):

@@ -44,7 +44,7 @@ def no_execution(flow, order_id: str) -> bool:
 def lost_starts(flow, monkeypatch):
     """The checkout process dies after writing the orders, before StartExecution, and the
     client never retries: the response never tells anyone the start is missing."""
-    monkeypatch.setattr(checkout, "_start_workflows", lambda orders: None)
+    monkeypatch.setattr(checkout, "start_workflows", lambda orders: None)
     monkeypatch.setenv("RECONCILE_GRACE_SECONDS", "0")
     settings.cache_clear()
     return flow
@@ -73,7 +73,7 @@ def test_an_order_whose_start_was_lost_is_started_and_its_stock_returns(lost_sta
 
 
 def test_a_recent_order_is_left_to_its_checkout(flow, monkeypatch):
-    monkeypatch.setattr(checkout, "_start_workflows", lambda orders: None)
+    monkeypatch.setattr(checkout, "start_workflows", lambda orders: None)
     monkeypatch.setenv("RECONCILE_GRACE_SECONDS", "3600")
     settings.cache_clear()
     seller, customer = flow.seller(stock=3), flow.customer()

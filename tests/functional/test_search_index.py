@@ -13,8 +13,8 @@ from moto import mock_aws
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain.catalog import product_id
-from chalicelib.search import indexer, query, store
-from chalicelib.store import accounts, keys
+from chalicelib.search import indexer, query
+from chalicelib.store import accounts, keys, toolkit
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,7 @@ def test_stale_caller_view_is_healed_from_the_stored_document(seller):
 
 
 def test_can_retry_unprocessed_items_until_written(seller, monkeypatch):
-    real = store._client()
+    real = toolkit._client()
 
     class Throttled:
         """DynamoDB under load: each BatchWriteItem leaves its last item unprocessed once."""
@@ -166,8 +166,8 @@ def test_can_retry_unprocessed_items_until_written(seller, monkeypatch):
             return getattr(real, attr)
 
     fake = Throttled()
-    monkeypatch.setattr(store, "_client", lambda: fake)
-    monkeypatch.setattr(store.time, "sleep", lambda s: None)
+    monkeypatch.setattr(toolkit, "_client", lambda: fake)
+    monkeypatch.setattr(toolkit.time, "sleep", lambda s: None)
     products = [_product(seller, str(i), f"Кружка керамическая {i}") for i in range(30)]
     indexer.apply_changes([(None, p) for p in products])
     assert fake.calls > 2

@@ -22,12 +22,16 @@ def test_can_create_shop_and_show_it_publicly(api, register):
     assert resp.status_code == 200, resp.body
     assert resp.json_body["seller_id"] == seller.id
     own = api.http.get("/seller/shop", headers=seller.headers).json_body
-    assert own["delivery_methods"][0] == {"id": "courier", "name": "Курьер", "price": 35000, "days": 2}
+    # the request's integer price (minor units of the shop's currency) comes back as a money object
+    courier = {"id": "courier", "name": "Курьер", "price": {"amount": 35000, "currency": "RUB"}, "days": 2}
+    assert own["delivery_methods"][0] == courier
+    assert resp.json_body["delivery_methods"][0] == courier
     public = api.http.get(f"/sellers/{seller.id}")
     assert public.status_code == 200
     assert public.json_body["name"] == "Обувь у дома"
     assert "contact_email" not in public.json_body
-    assert len(public.json_body["delivery_methods"]) == 2
+    assert public.json_body["delivery_methods"] == [courier, {"id": "pickup", "name": "Самовывоз",
+                                                              "price": {"amount": 0, "currency": "RUB"}, "days": 1}]
 
 
 def test_can_replace_shop(api, register):

@@ -149,7 +149,9 @@ def test_a_sold_out_product_is_unavailable_everywhere_until_stock_returns(flow, 
     flow.wait_parked(order["order_id"], "seller")
     assert flow.post(f"/orders/{order['order_id']}/cancel", buyer).status_code == 200
     wait_until(lambda: f.stock_of(pid) == 2, 20, "the cancelled order's units to return")
-    assert set(everywhere(flow, seller.id, pid, category).values()) == {True}
+    # the listings follow the stock in a second write of the same workflow step (sync_availability)
+    wait_until(lambda: set(everywhere(flow, seller.id, pid, category).values()) == {True}, 20,
+               "the product to be listed as available everywhere again")
 
 
 def test_a_re_import_with_no_stock_left_lists_the_product_as_unavailable(flow, feeds):
@@ -162,3 +164,52 @@ def test_a_re_import_with_no_stock_left_lists_the_product_as_unavailable(flow, f
     page = flow.api.http.get(f"/products/{product['product_id']}").json_body
     assert page["available"] is False
     assert json.loads(json.dumps(page))["stock"] == 0
+
+
+def test_a_feed_imported_right_after_a_shipment_counts_the_shipped_units_once(flow, feeds):
+    """The seller ships 2 of 5; the warehouse now holds 3 and the next feed says so. The units
+    leave ``reserved`` with the ship decision itself, not later in the workflow, so a feed
+    imported in between does not subtract them a second time."""
+    seller = feeds.seller()
+    feeds.drop(seller.id, feed(5))
+    (product,) = feeds.products(seller=seller.id)
+    pid = product["product_id"]
+    customer = flow.customer(balance=1_000_000)
+    shopper = f.Shopper(flow.api, customer)
+    assert shopper.add(pid, 2).status_code == 200
+    resp = shopper.checkout(f.checkout_body({seller.id: "courier"}))
+    assert resp.status_code == 201, resp.body
+    oid = resp.json_body["orders"][0]["order_id"]
+    flow.wait_parked(oid, "seller")
+    assert flow.post(f"/seller/orders/{oid}/confirm", seller).status_code == 200
+    flow.wait_parked(oid, "shipment")
+
+    assert flow.post(f"/seller/orders/{oid}/ship", seller).status_code == 200
+    assert (product_item(pid)["stock"], product_item(pid)["reserved"]) == (3, 0)
+    feeds.drop(seller.id, feed(3, name="Палатка (после отгрузки)"))  # before the workflow's shipment step
+    item = product_item(pid)
+    assert (item["stock"], item.get("reserved", 0)) == (3, 0)
+
+
+def test_a_sold_out_product_whose_relisting_failed_still_shows_unavailable(flow, feeds, monkeypatch):
+    """The follow-up that moves a sold-out product to the unavailable listings fails (a
+    throttle): the order stands, and listings still say what the stock says."""
+    from chalicelib.errors import Unavailable
+
+    seller = feeds.seller()
+    feeds.drop(seller.id, feed(1))
+    (product,) = feeds.products(seller=seller.id)
+    pid = product["product_id"]
+
+    def throttled(product_ids):
+        raise Unavailable("the store kept throttling; retry shortly")
+
+    monkeypatch.setattr(catalog, "relist_sold_out", throttled)
+    buyer = f.Shopper(flow.api, flow.customer())
+    assert buyer.add(pid, 1).status_code == 200
+    assert buyer.checkout(f.checkout_body({seller.id: "courier"})).status_code == 201
+    monkeypatch.undo()
+
+    assert listed(flow, f"/products?seller={seller.id}&available=true", pid) is None
+    assert listed(flow, f"/products?seller={seller.id}", pid)["available"] is False
+    assert listed(flow, "/products?available=true&limit=100", pid) is None

@@ -256,9 +256,13 @@ def test_gateway_answers_unknown_paths_with_the_local_stacks_404_problem(sam):
     responses = api["Properties"]["GatewayResponses"]
     missing = responses["MISSING_AUTHENTICATION_TOKEN"]
     assert missing["StatusCode"] == "404"
-    assert json.loads(missing["ResponseTemplates"]["application/json"]) == no_route_problem()
+    # the problem's type is its page under the stack's public base URL, filled in by CloudFormation
+    body = missing["ResponseTemplates"]["application/json"]["Fn::Sub"]
+    assert json.loads(body) == no_route_problem("${PublicBaseUrl}")
     for kind in ("MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"):
         assert responses[kind]["ResponseParameters"]["Headers"]["Content-Type"] == "'application/problem+json'"
+        template = responses[kind]["ResponseTemplates"]["application/json"]["Fn::Sub"]
+        assert '"type": "${PublicBaseUrl}/problems/' in template
 
 
 def test_feeds_bucket_lets_browsers_put_to_presigned_urls(sam):

@@ -13,6 +13,7 @@ from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.services import ledger, payments
 from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
+from tests.unit.commerce.factories import rub
 
 NEXT_YEAR = datetime.now(UTC).year + 1
 CARD = {"number": "4242 4242 4242 4242", "exp_month": 1, "exp_year": NEXT_YEAR, "cvc": "123", "holder": "IVAN PETROV"}
@@ -37,7 +38,7 @@ def topup(api, user, amount=150_000, card=None, key=None, **extra):
 def test_new_customer_has_an_empty_wallet(api, customer):
     resp = api.http.get("/wallet", headers=customer.headers)
     assert resp.status_code == 200
-    assert resp.json_body == {"available": 0, "held": 0, "currency": "RUB"}
+    assert resp.json_body == {"available": rub(0), "held": rub(0), "currency": "RUB"}
 
 
 def test_can_top_up_and_see_the_balance(api, customer):
@@ -49,7 +50,23 @@ def test_can_top_up_and_see_the_balance(api, customer):
     assert receipt["card_last4"] == "4242"
     assert receipt["id"].startswith("topup:") and receipt["charge_id"].startswith("ch_sandbox_")
     assert api.http.get("/wallet", headers=customer.headers).json_body == {
-        "available": 150_000, "held": 0, "currency": "RUB"}
+        "available": rub(150_000), "held": rub(0), "currency": "RUB"}
+
+
+def test_top_up_location_is_its_wallet_transaction(api, customer, register):
+    resp = topup(api, customer, amount=2_500)
+    location = resp.headers["Location"]
+    assert location == f"{settings().public_base_url}/wallet/transactions/{resp.json_body['id']}"
+    line = api.http.get(location.removeprefix(settings().public_base_url), headers=customer.headers)
+    assert line.status_code == 200, line.body
+    assert line.json_body == {"id": resp.json_body["id"], "kind": "topup", "amount": rub(2_500),
+                              "available_change": rub(2_500), "held_change": rub(0), "order_id": None,
+                              "card_last4": "4242", "created_at": resp.json_body["created_at"]}
+    # another customer's transaction is not found, like one that does not exist
+    other = register("customer")
+    path = location.removeprefix(settings().public_base_url)
+    assert api.http.get(path, headers=other.headers).status_code == 404
+    assert api.http.get("/wallet/transactions/topup:nope", headers=customer.headers).status_code == 404
 
 
 def test_currency_may_be_omitted(api, customer):
@@ -76,7 +93,7 @@ def test_failing_cards_change_nothing(api, customer, number, status, reason):
     assert resp.status_code == status
     assert resp.headers["Content-Type"] == "application/problem+json"
     assert resp.json_body.get("reason") == reason
-    assert api.http.get("/wallet", headers=customer.headers).json_body["available"] == 0
+    assert api.http.get("/wallet", headers=customer.headers).json_body["available"] == rub(0)
     lines = api.http.get("/wallet/transactions", headers=customer.headers).json_body["items"]
     assert lines == []
 
@@ -176,12 +193,12 @@ def test_statement_lists_every_movement_newest_first_with_a_cursor(api, customer
     assert [line["kind"] for line in seen] == ["capture", "hold", "topup", "topup", "topup", "topup"]
     assert [line["amount"]["amount"] for line in seen[2:]] == [400, 300, 200, 100]
     capture, hold = seen[0], seen[1]
-    assert (hold["available_change"], hold["held_change"]) == (-250, 250)
-    assert (capture["available_change"], capture["held_change"]) == (0, -250)
+    assert (hold["available_change"], hold["held_change"]) == (rub(-250), rub(250))
+    assert (capture["available_change"], capture["held_change"]) == (rub(0), rub(-250))
     assert capture["order_id"] == order
-    assert sum(line["available_change"] for line in seen) == 1000 - 250
+    assert sum(line["available_change"]["amount"] for line in seen) == 1000 - 250
     assert api.http.get("/wallet", headers=customer.headers).json_body == {
-        "available": 750, "held": 0, "currency": "RUB"}
+        "available": rub(750), "held": rub(0), "currency": "RUB"}
 
 
 def test_seller_sees_earnings_and_their_movements(api, customer, seller):
@@ -194,9 +211,9 @@ def test_seller_sees_earnings_and_their_movements(api, customer, seller):
     ledger.release(orders[2])
 
     assert api.http.get("/seller/balance", headers=seller.headers).json_body == {
-        "earnings": 2_000, "currency": "RUB"}
+        "earnings": rub(2_000), "currency": "RUB"}
     page = api.http.get("/seller/balance/transactions?limit=1", headers=seller.headers).json_body
-    assert page["items"][0]["kind"] == "capture" and page["items"][0]["earnings_change"] == 1_000
+    assert page["items"][0]["kind"] == "capture" and page["items"][0]["earnings_change"] == rub(1_000)
     assert page["items"][0]["order_id"] == orders[1]
     rest = api.http.get(f"/seller/balance/transactions?cursor={page['next_cursor']}",
                         headers=seller.headers).json_body
@@ -222,7 +239,7 @@ def test_error_on_bad_list_query(api, customer, query):
     assert resp.json_body["errors"][0]["field"].startswith(("query.", "page"))
 
 
-@pytest.mark.parametrize("path", ["/wallet", "/wallet/transactions"])
+@pytest.mark.parametrize("path", ["/wallet", "/wallet/transactions", "/wallet/transactions/topup:x"])
 def test_sellers_have_no_wallet(api, seller, path):
     assert api.http.get(path, headers=seller.headers).status_code == 403
 
@@ -242,5 +259,5 @@ def test_error_without_a_token(api, method, path):
 def test_customers_see_only_their_own_wallet(api, customer, register):
     other = register("customer")
     assert topup(api, customer, amount=700).status_code == 201
-    assert api.http.get("/wallet", headers=other.headers).json_body["available"] == 0
+    assert api.http.get("/wallet", headers=other.headers).json_body["available"] == rub(0)
     assert api.http.get("/wallet/transactions", headers=other.headers).json_body["items"] == []

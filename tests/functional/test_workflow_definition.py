@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.services.workflow import _EMAILS, STEP_NAMES
+from chalicelib.services.workflow import STEP_NAMES
+from chalicelib.services.workflow.email_plans import PLANS
 from infra import resources as res
 
 DEFINITION = res.state_machine_definition()
@@ -49,7 +50,7 @@ def test_every_task_invokes_the_workflow_function_with_a_known_step():
         assert payload["step"] in STEP_NAMES, name
         assert payload["order_id.$"] == "$.order_id"
         if payload["step"] == "notify":
-            assert payload["event"] in _EMAILS, name
+            assert payload["event"] in PLANS, name
 
 
 def test_failures_are_retried_with_backoff_then_compensated():

@@ -128,8 +128,8 @@ def test_duplicate_and_late_task_success_capture_nothing_twice(flow):
     assert flow.post(f"/seller/orders/{oid}/confirm", seller).status_code == 200  # the API, replayed
 
     assert len(captures(flow, seller)) == 1
-    assert flow.earnings(seller) == order["total"]
-    assert flow.wallet(customer) == {"available": 100_000 - order["total"], "held": 0, "currency": "RUB"}
+    assert flow.earnings(seller) == order["total"]["amount"]
+    assert flow.wallet(customer) == {"available": 100_000 - order["total"]["amount"], "held": 0, "currency": "RUB"}
     assert flow.order(oid)["status"] == "CONFIRMED"
 
 
@@ -233,7 +233,7 @@ def test_compensation_that_cannot_return_the_money_says_so_and_loses_nothing(flo
     with pytest.raises(InsufficientEarnings):  # the state machine retries, then OrderCompensationFailed
         run_step({"step": "compensate", "order_id": oid, "error": {"Error": "States.Runtime"}})
     assert "refund_failed" in [e["type"] for e in flow.order(oid)["timeline"]]
-    assert flow.earnings(seller) == order["total"]  # still where the ledger says: nothing lost
+    assert flow.earnings(seller) == order["total"]["amount"]  # still where the ledger says: nothing lost
     assert ledger.hold_state(oid) == "captured"
     assert not flow.emails(customer.email, "refund_completed")
 
@@ -266,3 +266,33 @@ def test_a_step_payload_the_workflow_does_not_know_is_refused():
         run_step({"step": "launch_rockets", "order_id": "o1"})
     with pytest.raises(StepInputError):
         run_step({"step": "hold", "order_id": "../etc/passwd"})
+
+
+def test_a_wake_up_whose_token_write_loses_its_reply_still_moves_the_order_on(flow):
+    """The DynamoDB call that deletes the parked token does its work but its reply is lost (a
+    dropped connection). The token must not be gone before the execution was answered:
+    the order moves on at once (not after the days-long shipment timeout), and repeating the
+    request cleans up."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.store import workflow as wf_store
+
+    seller, customer = flow.seller(stock=4), flow.customer(balance=100_000)
+    oid = confirmed(flow, customer, seller)["order_id"]
+    client = clients.dynamodb_resource().meta.client
+    lost = {"left": 1}
+
+    def reply_lost(http_response, **_):
+        if lost["left"] and http_response.status_code == 200:
+            lost["left"] -= 1
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "reply lost"}}, "DeleteItem")
+
+    client.meta.events.register("after-call.dynamodb.DeleteItem", reply_lost)
+    try:
+        assert flow.post(f"/seller/orders/{oid}/ship", seller).status_code == 200
+    finally:
+        client.meta.events.unregister("after-call.dynamodb.DeleteItem", reply_lost)
+    assert lost["left"] == 0  # the fault did fire
+    flow.wait_parked(oid, "receipt", timeout=20)  # the execution was answered: the receipt wait
+    assert flow.post(f"/seller/orders/{oid}/ship", seller).status_code == 200  # the repeat
+    assert not wf_store.has_token(oid, "shipment")

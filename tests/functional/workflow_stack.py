@@ -82,14 +82,19 @@ class Market:
         return self.api.http.post(path, **kwargs)
 
     def wallet(self, user) -> dict[str, Any]:
+        """The customer's balances as integers of minor units: the API's money objects (checked
+        to be in the wallet's currency) read as their amounts."""
         resp = self.api.http.get("/wallet", headers=user.headers)
         assert resp.status_code == 200, resp.body
-        return resp.json_body
+        body = resp.json_body
+        assert body["available"]["currency"] == body["held"]["currency"] == body["currency"], body
+        return {"available": body["available"]["amount"], "held": body["held"]["amount"], "currency": body["currency"]}
 
     def earnings(self, seller) -> int:
+        """The seller's earnings in minor units (the amount of the API's money object)."""
         resp = self.api.http.get("/seller/balance", headers=seller.headers)
         assert resp.status_code == 200, resp.body
-        return int(resp.json_body["earnings"])
+        return int(resp.json_body["earnings"]["amount"])
 
     # --- observing
     def order(self, order_id: str) -> dict[str, Any]:

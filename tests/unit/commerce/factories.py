@@ -119,3 +119,9 @@ class Shopper:
 
     def get(self, path: str):
         return self._call("get", path)
+
+
+def rub(amount: int | None) -> dict[str, Any] | None:
+    """A money object as the API shows amounts (``docs/api.md``, "Money"): ``rub(7500)`` is
+    ``{"amount": 7500, "currency": "RUB"}``; None stays None."""
+    return None if amount is None else {"amount": amount, "currency": "RUB"}

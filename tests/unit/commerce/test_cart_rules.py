@@ -113,6 +113,22 @@ def test_price_rise_is_refused_with_old_and_new_and_the_total():
     assert "expected_total=240" in err.value.detail
 
 
+def test_the_problem_body_shows_the_amounts_as_money_objects():
+    """The error keeps integers for code that catches it; the HTTP body shows money objects."""
+    a = product("s1", price=120)
+    with pytest.raises(CartChanged) as err:
+        confirm([seen_line(a, 2, seen=100)], [a], {"s1": shop("s1")}, {"s1": "pickup"}, expected_total=200)
+    body = err.value.problem("https://shop.example/api")
+    assert body["type"] == "https://shop.example/api/problems/cart-changed"
+    assert body["changes"] == [{"seller_id": "s1", "product_id": a["product_id"], "kind": "price",
+                                "old": {"amount": 100, "currency": "RUB"}, "new": {"amount": 120, "currency": "RUB"},
+                                "currency": "RUB"}]
+    assert (body["expected_total"], body["total"]) == ({"amount": 200, "currency": "RUB"},
+                                                       {"amount": 240, "currency": "RUB"})
+    assert body["totals"] == [{"amount": 240, "currency": "RUB"}]
+    assert err.value.extra["total"] == 240
+
+
 def test_price_drop_passes_and_expected_total_equal_to_the_total_accepts_a_rise():
     cheaper, dearer = product("s1", price=80), product("s1", price=120)
     confirm([seen_line(cheaper, 1, seen=100)], [cheaper], {"s1": shop("s1")}, {"s1": "pickup"})

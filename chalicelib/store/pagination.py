@@ -1,7 +1,8 @@
 """Opaque, signed pagination cursors.
 
 A cursor wraps DynamoDB's ``LastEvaluatedKey``; signing it means a forged or truncated cursor
-is a clean 422 naming ``cursor`` instead of a DynamoDB ``ValidationException`` (a 500).
+is a clean 422 naming ``cursor`` instead of a DynamoDB ``ValidationException`` (a 500). It
+lives below the API: routes, services and the search query all page with it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,233 @@
+"""The steps that move an order along the workflow: what each task of the state machine does,
+except ``notify`` (``email_plans.py``) and ``compensate`` (``compensation.py``).
+
+Each step reads the order, does one idempotent thing and returns the outcome the next
+``Choice`` branches on (``statemachines/README.md``, "Steps"). ``mark_paid`` (the hold's
+transition) is also the API's late payment (``services/actions.pay``); ``return_money`` is
+shared with compensation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.config import settings
+from chalicelib.domain import ledger as money_states
+from chalicelib.domain import orders as st
+from chalicelib.errors import InsufficientFunds, InvalidTransition, NotFound
+from chalicelib.services import ledger
+from chalicelib.services.workflow.contract import StepEvent, StepInputError
+from chalicelib.services.workflow.wake import resume
+from chalicelib.store import orders as orders_store
+from chalicelib.store import workflow as wf_store
+
+
+def load_order(order_id: str) -> dict[str, Any]:
+    order = orders_store.get_order(order_id)
+    if order is None:
+        raise NotFound(f"order {order_id} does not exist")
+    return order
+
+
+def record(order_id: str, type_: str, event_id: str, *, actor: str = "system", **detail: Any) -> None:
+    orders_store.add_event(order_id, {"type": type_, "actor": actor, "detail": detail}, event_id=event_id)
+
+
+def timeouts() -> dict[str, int]:
+    cfg = settings()
+    # Step Functions wants positive integers; 0 in the environment would mean "no time at all"
+    return {
+        "payment_timeout": max(1, cfg.payment_timeout_seconds),
+        "seller_timeout": max(1, cfg.seller_timeout_seconds),
+        "shipment_timeout": max(1, cfg.shipment_timeout_seconds),
+        "delivery_timeout": max(1, cfg.delivery_auto_seconds),
+    }
+
+
+def start(ev: StepEvent) -> dict[str, Any]:
+    """Check the order exists; hand the configured timeouts to the state machine."""
+    load_order(ev.order_id)
+    record(ev.order_id, "workflow_started", "wf:started")
+    orders_store.workflow_started(ev.order_id)  # the reconciler need not start it
+    return timeouts()
+
+
+def hold(ev: StepEvent) -> dict[str, Any]:
+    """Hold the total on the customer's wallet: ``paid``, ``awaiting`` (funds short) or
+    ``cancelled`` (the customer cancelled first)."""
+    order = load_order(ev.order_id)
+    status = order["status"]
+    if status == st.CANCELLED:
+        return {"outcome": "cancelled"}
+    if status in st.PAID_OR_LATER:  # the customer paid through the API before this step ran
+        return {"outcome": "paid"}
+    try:
+        ledger.hold(order["order_id"], order["customer_id"], int(order["total"]), order["currency"])
+    except InsufficientFunds as err:
+        record(ev.order_id, "payment_required", "wf:payment_required",
+               required=int(order["total"]), available=int(err.extra.get("available", 0)),
+               currency=order["currency"])
+        return {"outcome": "awaiting"}
+    return {"outcome": mark_paid(order, actor="system")}
+
+
+def mark_paid(order: dict[str, Any], *, actor: str) -> str:
+    """AWAITING_PAYMENT→PAID after the hold succeeded; if the order was cancelled meanwhile the
+    hold is given back. Returns ``paid`` or ``cancelled``. (Also the API's late payment.)"""
+    try:
+        orders_store.transition(
+            order["order_id"], from_statuses={st.AWAITING_PAYMENT}, to_status=st.PAID, event_id=f"to:{st.PAID}",
+            event={"type": "payment_held", "actor": actor,
+                   "detail": {"amount": int(order["total"]), "currency": order["currency"]}},
+        )
+    except InvalidTransition as err:
+        if err.extra.get("current_status") in st.PAID_OR_LATER:
+            return "paid"
+        # Cancelled while we held: the money must not stay held for a dead order.
+        ledger.release(order["order_id"], customer_id=order["customer_id"], amount=int(order["total"]))
+        return "cancelled"
+    return "paid"
+
+
+def wait(kind: str) -> Callable[[StepEvent], dict[str, Any]]:
+    def step(ev: StepEvent) -> dict[str, Any]:
+        """Park the task token, then resume at once if the order already left the waited status."""
+        if not ev.task_token:
+            raise StepInputError("a waiting step needs task_token")
+        wf_store.park_token(ev.order_id, kind, ev.task_token, wait_seconds=_wait_seconds(kind), step=ev.step)
+        record(ev.order_id, f"waiting_for_{kind}", f"wf:wait:{kind}")
+        status = load_order(ev.order_id)["status"]
+        if status != st.WAITS[kind]:
+            resume(ev.order_id, kind, {"decision": "status", "status": status, "by": "workflow"})
+        return {"outcome": "parked"}
+
+    return step
+
+
+def _wait_seconds(kind: str) -> int:
+    t = timeouts()
+    return {"payment": t["payment_timeout"], "seller": t["seller_timeout"], "shipment": t["shipment_timeout"],
+            "receipt": t["delivery_timeout"]}.get(kind, 366 * 24 * 3600)
+
+
+def _cancel_for_timeout(order_id: str, waited_in: str, event_type: str, reason: str) -> None:
+    """A wait timed out: →CANCELLED by ``timeout``, unless the order left ``waited_in`` just now
+    (then the transition's condition fails, and the next step reads what won)."""
+    with contextlib.suppress(InvalidTransition):
+        orders_store.transition(
+            order_id, from_statuses={waited_in}, to_status=st.CANCELLED, event_id=f"to:{st.CANCELLED}",
+            event={"type": event_type, "actor": "timeout"},
+            updates={"cancelled_by": "timeout", "cancel_reason": reason},
+        )
+
+
+def expire_payment(ev: StepEvent) -> dict[str, Any]:
+    """The payment wait timed out: cancel the unpaid order — unless it was paid just now."""
+    _cancel_for_timeout(ev.order_id, st.AWAITING_PAYMENT, "payment_expired", "payment_timeout")
+    status = load_order(ev.order_id)["status"]
+    return {"outcome": "paid" if status in st.PAID_OR_LATER else "cancelled"}
+
+
+def seller_timeout(ev: StepEvent) -> dict[str, Any]:
+    """The seller did not answer in time: treated as a cancel (unless they just confirmed;
+    ``settle`` reads what won)."""
+    _cancel_for_timeout(ev.order_id, st.PAID, "seller_timeout", "seller_timeout")
+    return {"outcome": "decided"}
+
+
+def shipment_timeout(ev: StepEvent) -> dict[str, Any]:
+    """The seller confirmed but did not ship in time: cancelled (unless they just shipped or
+    cancelled; ``shipment_decided`` reads it); the captured money goes back to the customer on
+    the cancel branch."""
+    _cancel_for_timeout(ev.order_id, st.CONFIRMED, "shipment_timeout", "shipment_timeout")
+    return {"outcome": "decided"}
+
+
+def shipment_decided(ev: StepEvent) -> dict[str, Any]:
+    """After the shipment wait: ``shipped``, ``cancelled`` (by the seller or the timeout: restock
+    and refund follow) or ``waiting`` (nothing decided: wait again)."""
+    status = load_order(ev.order_id)["status"]
+    if status in (st.SHIPPED, st.DELIVERED):
+        orders_store.ship_reserved(ev.order_id)  # the units left the warehouse: no longer reserved
+        return {"outcome": "shipped"}
+    if status == st.CANCELLED:
+        return {"outcome": "cancelled"}
+    if status == st.CONFIRMED:
+        return {"outcome": "waiting"}
+    raise InvalidTransition(f"order {ev.order_id} is {status}: not waiting for shipment", current_status=status)
+
+
+def settle(ev: StepEvent) -> dict[str, Any]:
+    """After the seller's decision: capture on confirm. ``confirmed``, ``cancelled``, or
+    ``waiting`` (nothing decided: wait again)."""
+    order = load_order(ev.order_id)
+    status = order["status"]
+    if status in st.CONFIRMED_OR_LATER:
+        ledger.capture(order["order_id"], order["seller_id"], customer_id=order["customer_id"],
+                       amount=int(order["total"]))
+        record(ev.order_id, "payment_captured", "wf:captured", amount=int(order["total"]),
+               currency=order["currency"])
+        return {"outcome": "confirmed"}
+    if status == st.CANCELLED:
+        return {"outcome": "cancelled"}
+    if status == st.PAID:
+        return {"outcome": "waiting"}
+    raise InvalidTransition(f"order {ev.order_id} is {status}: nothing to settle", current_status=status)
+
+
+def cancelled(ev: StepEvent) -> dict[str, Any]:
+    """The order is cancelled: give its stock back (exactly once)."""
+    order = load_order(ev.order_id)
+    if order["status"] != st.CANCELLED:
+        raise InvalidTransition(f"order {ev.order_id} is {order['status']}, not cancelled",
+                                current_status=order["status"])
+    orders_store.restock(ev.order_id, actor="system")
+    return {"outcome": "restocked", "cancelled_by": str(order.get("cancelled_by") or "unknown")}
+
+
+def refund(ev: StepEvent) -> dict[str, Any]:
+    """Give a cancelled order's money back to the customer's available balance: release the
+    hold, or refund the capture when the seller had confirmed (and was paid) first."""
+    order = load_order(ev.order_id)
+    if order["status"] != st.CANCELLED:
+        raise InvalidTransition(f"order {ev.order_id} is {order['status']}: no refund", current_status=order["status"])
+    refunded = return_money(order)
+    if refunded:
+        record(ev.order_id, "refund_completed", "wf:refunded", amount=int(order["total"]),
+               currency=order["currency"])
+    return {"refunded": refunded}
+
+
+def return_money(order: dict[str, Any]) -> bool:
+    """Put a cancelled order's money back on the customer's available balance, whatever became
+    of it: held → released, captured → refunded (from the seller's earnings). True when it is
+    back (now or by an earlier call), False when nothing was ever paid. Idempotent.
+
+    The common case (cancelled before confirmation) is one write: the release, with the order's
+    hints. Its refusal says what the hold is (``hold_state``), so a captured one costs one more
+    write, not a read first.
+    """
+    hints = {"customer_id": order["customer_id"], "amount": int(order["total"])}
+    try:
+        return ledger.release(order["order_id"], **hints)
+    except InvalidTransition as err:
+        if err.extra.get("hold_state") not in (money_states.CAPTURED, money_states.REFUNDED):
+            raise
+    ledger.refund_capture(order["order_id"], seller_id=order["seller_id"], currency=order["currency"], **hints)
+    return True
+
+
+def deliver(ev: StepEvent) -> dict[str, Any]:
+    """SHIPPED→DELIVERED: the customer said so (then a no-op) or the delivery time ran out."""
+    actor = "timeout" if ev.timed_out else "system"
+    try:
+        orders_store.transition(
+            ev.order_id, from_statuses={st.SHIPPED}, to_status=st.DELIVERED, event_id=f"to:{st.DELIVERED}",
+            event={"type": "delivered", "actor": actor, "detail": {"auto": ev.timed_out}},
+        )
+    except InvalidTransition as err:
+        if err.extra.get("current_status") != st.DELIVERED:
+            raise
+    return {"outcome": "delivered"}

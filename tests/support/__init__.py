@@ -1,0 +1,1 @@
+"""Shared test support: in-memory fakes of the adapters' ports (``fakes.py``)."""
