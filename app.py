@@ -13,19 +13,21 @@ from chalicelib.api import (
     local_tools,
     orders,
     problems,
+    promos,
     search,
     shops,
     wallet,
 )
-from chalicelib.events import imports, reconcile, workflow
+from chalicelib.events import feed_sources, imports, reconcile, workflow
 
 app = Chalice(app_name="marketplace")
 app.api.binary_types.append("application/octet-stream")
 
-for module in (health, problems, auth, shops, feeds, catalog, search, wallet, cart, orders, actions,
-               local_tools):
+for module in (health, problems, auth, shops, feeds, catalog, search, wallet, cart, promos, orders,
+               actions, local_tools):
     app.register_blueprint(module.bp)
 app.register_blueprint(http.edge)  # the middleware that keeps Chalice's own errors problem+json
 app.register_blueprint(imports.bp)
 app.register_blueprint(workflow.bp)
 app.register_blueprint(reconcile.bp)
+app.register_blueprint(feed_sources.bp)

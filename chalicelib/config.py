@@ -30,6 +30,64 @@ def _bool(name: str, default: bool = False) -> bool:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """At most ``count`` requests per ``seconds`` (a fixed window) for one key."""
+
+    count: int
+    seconds: int
+
+
+@dataclass(frozen=True)
+class RouteLimit:
+    """A rate-limited route group: per client address and per account (either may be None).
+    The account is the caller's user id, or the ``email`` of a public route's body."""
+
+    per_ip: Limit | None
+    per_account: Limit | None
+
+
+def _limit(name: str, count: int, seconds: int) -> Limit | None:
+    """``RATE_LIMIT_<NAME>`` = ``"<count>/<seconds>"``; ``"off"`` disables it."""
+    raw = (os.environ.get(f"RATE_LIMIT_{name}") or "").strip().lower()
+    if raw == "off":
+        return None
+    if raw:
+        count_text, _, seconds_text = raw.partition("/")
+        count, seconds = int(count_text), int(seconds_text or seconds)
+        if count < 1 or seconds < 1:
+            raise ValueError(f"RATE_LIMIT_{name} must be <count>/<seconds> with both positive")
+    return Limit(count, seconds)
+
+
+# Defaults (docs/api.md, "Rate limits"): generous for a person, tight for a script. Login's
+# per-account budget counts attempts whatever their outcome; failed logins have their own
+# backoff and lock (``login_backoff_after`` / ``login_lock_after``), which is what stops a
+# password guesser — so one account's lock never spends another account's budget.
+_LIMIT_DEFAULTS: dict[str, tuple[tuple[int, int] | None, tuple[int, int] | None]] = {
+    "register": ((20, 3600), None),  # per address only: a new account has no id yet
+    "login": ((100, 60), (60, 60)),
+    "password": ((20, 3600), (5, 3600)),  # forgot, reset, change
+    "verification": ((20, 3600), (5, 3600)),  # verification email resend, verify
+    "checkout": ((60, 60), (20, 60)),
+    "topup": ((60, 60), (20, 60)),
+    "feed_upload": ((60, 60), (30, 60)),
+    "return": ((60, 60), (20, 60)),
+    "link": ((120, 60), None),  # emailed action links: the token is the only identity
+}
+
+
+def _route_limits() -> dict[str, RouteLimit]:
+    out = {}
+    for name, (ip, account) in _LIMIT_DEFAULTS.items():
+        upper = name.upper()
+        out[name] = RouteLimit(
+            per_ip=_limit(f"{upper}_PER_IP", *ip) if ip else None,
+            per_account=_limit(f"{upper}_PER_ACCOUNT", *account) if account else None,
+        )
+    return out
+
+
+@dataclass(frozen=True)
 class Settings:
     stage: str
     region: str
@@ -47,7 +105,8 @@ class Settings:
     jwks_url: str
     ses_sender: str
     default_lang: str
-    link_secret: bytes
+    link_secret_value: bytes  # LINK_SECRET: local runs and tests
+    link_secret_id: str  # LINK_SECRET_ID: the Secrets Manager secret, on AWS
     public_base_url: str
     payment_timeout_seconds: int
     seller_timeout_seconds: int
@@ -57,6 +116,31 @@ class Settings:
     reconcile_grace_seconds: int
     feed_max_bytes: int
     default_currency: str
+    rate_limits: dict[str, RouteLimit]
+    # failed logins of one email (known or not): from ``login_backoff_after`` failures each
+    # further attempt waits 2^(n - backoff_after) seconds; at ``login_lock_after`` the email
+    # is locked until the window ends
+    login_backoff_after: int
+    login_lock_after: int
+    login_failure_window_seconds: int
+    verify_link_ttl_seconds: int
+    reset_link_ttl_seconds: int
+    unverified_max_age_seconds: int
+
+    @property
+    def link_secret(self) -> bytes:
+        """The value new links (and cursors, idempotency fingerprints) are signed with."""
+        return self.link_secrets[0]
+
+    @property
+    def link_secrets(self) -> tuple[bytes, ...]:
+        """Every value a link may be signed with: the current one first, then, during a
+        rotation window, the previous one (``adapters/secrets.py``)."""
+        if not self.link_secret_id:
+            return (self.link_secret_value,)
+        from chalicelib.adapters.secrets import link_secrets
+
+        return link_secrets(self.link_secret_id, window_seconds=self.link_ttl_seconds).accepted
 
     @property
     def issuer(self) -> str:
@@ -68,10 +152,11 @@ def settings() -> Settings:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     pool = os.environ.get("USER_POOL_ID", "")
     secret = os.environ.get("LINK_SECRET", "")
+    secret_id = os.environ.get("LINK_SECRET_ID", "")
     local = _bool("MARKETPLACE_LOCAL")
-    if not secret:
+    if not secret and not secret_id:
         if not local:
-            raise RuntimeError("LINK_SECRET must be set outside local runs")
+            raise RuntimeError("LINK_SECRET_ID (or LINK_SECRET) must be set outside local runs")
         secret = "local-only-link-secret"
     return Settings(
         stage=os.environ.get("STAGE", "local"),
@@ -93,7 +178,8 @@ def settings() -> Settings:
         or f"https://cognito-idp.{region}.amazonaws.com/{pool}/.well-known/jwks.json",
         ses_sender=os.environ.get("SES_SENDER", "no-reply@marketplace.local"),
         default_lang=os.environ.get("DEFAULT_LANG", "ru"),
-        link_secret=secret.encode(),
+        link_secret_value=secret.encode(),
+        link_secret_id=secret_id,
         public_base_url=os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
         payment_timeout_seconds=_int("PAYMENT_TIMEOUT_SECONDS", 30 * 60),
         seller_timeout_seconds=_int("SELLER_TIMEOUT_SECONDS", 48 * 3600),
@@ -106,4 +192,12 @@ def settings() -> Settings:
         reconcile_grace_seconds=_int("RECONCILE_GRACE_SECONDS", 120),
         feed_max_bytes=_int("FEED_MAX_BYTES", 512 * 1024 * 1024),
         default_currency=os.environ.get("DEFAULT_CURRENCY", "RUB"),
+        rate_limits=_route_limits(),
+        login_backoff_after=_int("LOGIN_BACKOFF_AFTER", 5),
+        login_lock_after=_int("LOGIN_LOCK_AFTER", 10),
+        login_failure_window_seconds=_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60),
+        verify_link_ttl_seconds=_int("VERIFY_LINK_TTL_SECONDS", 72 * 3600),
+        reset_link_ttl_seconds=_int("RESET_LINK_TTL_SECONDS", 3600),
+        # an address registered but never verified is freed after a week (SPEC, release 2)
+        unverified_max_age_seconds=_int("UNVERIFIED_MAX_AGE_SECONDS", 7 * 24 * 3600),
     )

@@ -75,6 +75,10 @@ class Forbidden(DomainError):
     status, slug, title = 403, "forbidden", "Not allowed"
 
 
+class VerificationRequired(Forbidden):
+    slug, title = "verification-required", "Email address not verified"
+
+
 class NotFound(DomainError):
     status, slug, title = 404, "not-found", "Not found"
 
@@ -134,6 +138,14 @@ class InsufficientEarnings(Conflict):
     money_fields = ("earnings", "required")
 
 
+class PromoCodeRejected(Conflict):
+    """A promo code sent to the checkout does not apply (unknown, expired, exhausted, below
+    its minimum…): nothing was reserved, redeemed or charged. Carries ``codes``:
+    ``[{code, reason, detail, seller_id?}]`` (``domain/promos.py`` lists the reasons)."""
+
+    slug, title = "promo-code-rejected", "A promo code does not apply"
+
+
 class InvalidTransition(Conflict):
     slug, title = "invalid-transition", "The order is not in a state that allows this"
 
@@ -156,6 +168,16 @@ class PayloadTooLarge(DomainError):
 
 class UnsupportedMediaType(DomainError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class TooManyRequests(DomainError):
+    """Over a rate limit, or a login locked after repeated failures: retry after ``retry_after``
+    seconds (the edge sends it as ``Retry-After``)."""
+
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str = "", *, retry_after: int, **kw: Any):
+        super().__init__(detail, retry_after=max(1, int(retry_after)), **kw)
 
 
 class Gone(DomainError):

@@ -1,4 +1,4 @@
-"""JSON logs, one object per line, each carrying the current request id.
+"""JSON logs, one object per line, each carrying the current request id and X-Ray trace id.
 
 Never log secrets: no tokens, passwords, card numbers or task tokens.
 """
@@ -24,12 +24,21 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "request_id": request_id.get(),
         }
+        trace = _trace_id()
+        if trace:
+            entry["trace_id"] = trace
         fields = getattr(record, "fields", None)
         if fields:
             entry.update(fields)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def _trace_id() -> str | None:
+    from chalicelib.tracing import trace_id
+
+    return trace_id()
 
 
 def _configure() -> logging.Logger:

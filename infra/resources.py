@@ -95,6 +95,9 @@ PASSWORD_POLICY = {
 }
 
 USER_POOL_CLIENT_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+# API Gateway stage throttling (requests per second, steady and burst), across all clients
+API_THROTTLE_RATE = 200
+API_THROTTLE_BURST = 400
 
 # Import queue: a failed import is retried, then parked in the dead-letter queue.
 IMPORT_QUEUE_VISIBILITY_SECONDS = 900
@@ -131,6 +134,8 @@ IMPORT_FUNCTION = _names.IMPORT_FUNCTION
 WORKFLOW_FUNCTION = _names.WORKFLOW_FUNCTION
 RECONCILE_FUNCTION = _names.RECONCILE_FUNCTION
 RECONCILE_RATE_MINUTES = _names.RECONCILE_RATE_MINUTES
+FETCH_FEEDS_FUNCTION = _names.FETCH_FEEDS_FUNCTION
+FETCH_FEEDS_RATE_MINUTES = _names.FETCH_FEEDS_RATE_MINUTES
 IMPORT_QUEUE_NAME = _names.IMPORT_QUEUE_NAME
 
 ALL_TABLES = tuple(TABLES)
@@ -169,11 +174,22 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     RECONCILE_FUNCTION: {
         "logical_id": "ReconcileOrders",
         "handler": "chalicelib.events.reconcile.reconcile_orders",
-        # it winds up an order whose execution ended early with the workflow's compensation
+        # it winds up an order whose execution ended early with the workflow's compensation,
+        # and removes unverified accounts a week old (identity included: "accounts")
         "tables": ("AccountsTable", "CatalogTable", "CommerceTable", "LedgerTable"),
-        "grants": ("email", "workflow-control"),
+        "grants": ("accounts", "email", "workflow-control"),
         "memory": 256,
         "timeout": 60,
+    },
+    FETCH_FEEDS_FUNCTION: {
+        "logical_id": "FetchFeeds",
+        "handler": "chalicelib.events.feed_sources.fetch_feeds",
+        # reads the shop (email), writes the source and the import record, puts the fetched
+        # file in the feeds bucket (the import queue takes it from there), emails failures
+        "tables": ("AccountsTable", "CatalogTable"),
+        "grants": ("feed-uploads", "email"),
+        "memory": 512,
+        "timeout": 900,
     },
 }
 LAMBDA_RUNTIME = "python3.11"

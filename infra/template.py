@@ -169,6 +169,9 @@ def user_pool(names: Names) -> dict[str, Any]:
                 "UserPoolName": f"{names.prefix}-users",
                 "Policies": {"PasswordPolicy": res.PASSWORD_POLICY},
                 "UsernameAttributes": ["email"],
+                # accounts are made only through the API (its checks, limits, verification email):
+                # the pool refuses SignUp from anyone holding the public client id
+                "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
                 "Schema": [{"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True}],
             },
         },
@@ -179,6 +182,8 @@ def user_pool(names: Names) -> dict[str, Any]:
                 "ClientName": f"{names.prefix}-api",
                 "ExplicitAuthFlows": res.USER_POOL_CLIENT_FLOWS,
                 "GenerateSecret": False,
+                # a wrong email and a wrong password get the same answer (no user enumeration)
+                "PreventUserExistenceErrors": "ENABLED",
             },
         },
     }
@@ -272,7 +277,7 @@ def email_and_secret(names: Names) -> dict[str, Any]:
             **_kept_in_prod(names.stage),
             "Properties": {
                 "Name": f"{names.prefix}-{SECRET_NAME_SUFFIX}",
-                "Description": "Signs the action links in emails (LINK_SECRET).",
+                "Description": "Signs the action links in emails; the functions read it at run time (LINK_SECRET_ID).",
                 "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True},
             },
         },
@@ -376,8 +381,9 @@ def environment(names: Names) -> dict[str, Any]:
             "ORDER_STATE_MACHINE_ARN": names.state_machine_arn,
             "SES_SENDER": {"Ref": "SenderEmail"},
             "PUBLIC_BASE_URL": {"Ref": "PublicBaseUrl"},
-            # resolved by CloudFormation at deploy time; the value never appears in a file
-            "LINK_SECRET": _sub("{{resolve:secretsmanager:${LinkSecret}:SecretString}}"),
+            # the secret's ARN, not its value: read at run time (adapters/secrets.py), so it is
+            # never in the functions' configuration and a rotation needs no deploy
+            "LINK_SECRET_ID": {"Ref": "LinkSecret"},
         }
     )
     return env
@@ -391,6 +397,8 @@ def _grants(names: Names, grant: str) -> list[dict[str, Any]]:
             _allow(
                 [
                     "cognito-idp:AdminConfirmSignUp",
+                    "cognito-idp:AdminCreateUser",
+                    "cognito-idp:AdminSetUserPassword",
                     "cognito-idp:AdminAddUserToGroup",
                     "cognito-idp:AdminDeleteUser",
                     "cognito-idp:AdminGetUser",
@@ -435,6 +443,8 @@ def function_role(names: Names, chalice_name: str, spec: dict[str, Any]) -> dict
         # (transactions are authorized by the item actions they contain)
         _allow(DYNAMODB_ACTIONS, _table_arns(tuple(spec["tables"]))),
     ]
+    # every function signs or checks links, cursors or idempotency fingerprints
+    statements.append(_allow(["secretsmanager:GetSecretValue"], {"Ref": "LinkSecret"}))
     for grant in spec["grants"]:
         statements += _grants(names, grant)
     return {
@@ -541,6 +551,11 @@ def build(stage: str) -> dict[str, Any]:
             "GatewayResponses": gateway_responses(),
             "TracingEnabled": True,
             "AccessLogSetting": {"DestinationArn": _getatt("ApiAccessLogGroup"), "Format": ops.API_LOG_FORMAT},
+            # the gateway's own ceiling, before any Lambda runs; the per-client and per-account
+            # limits are the app's (api/http.py, ``limit=``)
+            "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*",
+                                "ThrottlingRateLimit": res.API_THROTTLE_RATE,
+                                "ThrottlingBurstLimit": res.API_THROTTLE_BURST}],
         },
     }
     resources["FeedsBucket"]["Properties"].update(ops.bucket_rules())

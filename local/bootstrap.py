@@ -211,4 +211,5 @@ def create_local_stack(endpoint: str | None = None, region: str = "us-east-1", p
     env["IMPORT_FUNCTION_NAME"] = function_name(prefix, res.IMPORT_FUNCTION)
     env["WORKFLOW_FUNCTION_NAME"] = function_name(prefix, res.WORKFLOW_FUNCTION)
     env["RECONCILE_FUNCTION_NAME"] = function_name(prefix, res.RECONCILE_FUNCTION)
+    env["FETCH_FEEDS_FUNCTION_NAME"] = function_name(prefix, res.FETCH_FEEDS_FUNCTION)
     return env

@@ -69,6 +69,7 @@ class Options:
     poll_wait_seconds: int = 1
     import_retry_seconds: int = 1
     reconcile_interval_seconds: float = 5
+    fetch_feeds_interval_seconds: float = 10
 
 
 @dataclass
@@ -131,6 +132,8 @@ class LocalStack:
             retry_delay=opts.import_retry_seconds,
         ).start()
         self._timers = [ScheduleTimer(env["RECONCILE_FUNCTION_NAME"], opts.reconcile_interval_seconds,
+                                      endpoint=self.moto_url, region=opts.region).start(),
+                        ScheduleTimer(env["FETCH_FEEDS_FUNCTION_NAME"], opts.fetch_feeds_interval_seconds,
                                       endpoint=self.moto_url, region=opts.region).start()]
         self._start_api()
         self._write_state()

@@ -62,6 +62,14 @@ def _reset_caches() -> None:
     security.reset_keys()
 
 
+# Every test client calls from one address, and a test's hundreds of registrations, logins and
+# checkouts are no abuse: the rate limits are off unless a test sets one (test_account_security,
+# and the e2e abuse tests on a stack of their own).
+LOOSE_LIMITS = {f"RATE_LIMIT_{group}_PER_{who}": "off"
+                for group in ("REGISTER", "LOGIN", "PASSWORD", "VERIFICATION", "CHECKOUT", "TOPUP", "FEED_UPLOAD",
+                              "RETURN", "LINK") for who in ("IP", "ACCOUNT")}
+
+
 @pytest.fixture
 def aws(monkeypatch, jwks_file):
     from local import bootstrap
@@ -69,7 +77,7 @@ def aws(monkeypatch, jwks_file):
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         env = bootstrap.create_all(prefix=f"t{uuid.uuid4().hex[:6]}")
         env["JWKS_URL"] = jwks_file
-        for k, v in env.items():
+        for k, v in {**LOOSE_LIMITS, **env}.items():
             monkeypatch.setenv(k, v)
         _reset_caches()
         yield env
@@ -86,17 +94,38 @@ def api(aws):
         yield client
 
 
+def verification_token(api, email: str) -> str:
+    """The token of the newest verification email to ``email`` in the local outbox."""
+    resp = api.http.get(f"/local/emails?to={email}")
+    assert resp.status_code == 200, resp.body
+    for mail in resp.json_body["items"]:
+        if mail["kind"] == "account_verify":
+            link = next(u for u in mail["links"] if "/auth/links/" in u)
+            return link.rsplit("/auth/links/", 1)[1]
+    raise AssertionError(f"no verification email to {email}")
+
+
+def verify_email(api, email: str) -> None:
+    """Follow the verification link emailed to ``email`` (what its owner does)."""
+    resp = api.http.post("/auth/verify", body=json.dumps({"token": verification_token(api, email)}),
+                         headers={"Content-Type": "application/json"})
+    assert resp.status_code == 204, resp.body
+
+
 @pytest.fixture
 def register(api):
-    """``register(role="customer", **fields) -> User`` through the real routes."""
+    """``register(role="customer", verified=True, **fields) -> User`` through the real routes;
+    ``verified``: the emailed link is followed, as its owner would."""
     from types import SimpleNamespace
 
-    def _register(role: str = "customer", **fields):
+    def _register(role: str = "customer", verified: bool = True, **fields):
         email = fields.pop("email", f"{role}-{uuid.uuid4().hex[:10]}@example.com")
         password = fields.pop("password", "secret-pass-1")
         body = {"email": email, "password": password, "name": fields.pop("name", role.title()), "role": role}
         resp = api.http.post("/auth/register", body=json.dumps(body), headers={"Content-Type": "application/json"})
         assert resp.status_code == 201, resp.body
+        if verified:
+            verify_email(api, email)
         login = api.http.post("/auth/login", body=json.dumps({"email": email, "password": password}),
                               headers={"Content-Type": "application/json"})
         assert login.status_code == 200, login.body

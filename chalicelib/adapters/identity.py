@@ -1,7 +1,10 @@
 """The identity provider: Cognito's user pool, which holds identities, passwords and groups.
 
-Port: ``IdentityProvider``. ``sign_up`` creates an identity and returns its user id;
+Port: ``IdentityProvider``. ``sign_up`` creates an identity and returns its user id — as the
+pool's administrator (``AdminCreateUser`` + a permanent password): the pool accepts no
+self-service sign-up from outside, so every account goes through the API's checks and limits;
 ``confirm``, ``add_to_group`` and ``delete`` are the administrator's calls registration needs;
+``set_password`` and ``sign_out_everywhere`` serve password resets;
 ``password_login`` and ``refresh`` return ``Tokens``; ``sign_out`` revokes the refresh tokens
 of an access token's session. The real adapter is ``Cognito`` (the pool and app client of
 ``settings()``); ``identity_provider()`` returns it, or the replacement installed with
@@ -22,10 +25,12 @@ from typing import Any, Protocol
 from chalicelib import clients
 from chalicelib.adapters import aws
 from chalicelib.config import settings
-from chalicelib.errors import AlreadyExists, DomainError, Unauthorized, ValidationFailed
+from chalicelib.errors import AlreadyExists, DomainError, NotFound, Unauthorized, ValidationFailed
 
 SYSTEM = "the identity provider"
 _BAD_LOGIN = frozenset({"NotAuthorizedException", "UserNotFoundException", "UserNotConfirmedException"})
+_WEAK_PASSWORD = ValidationFailed.one("password", "does not meet the password policy: at least 8 characters "
+                                                 "with a lowercase letter and a digit")
 _BAD_REFRESH = frozenset({"NotAuthorizedException", "UserNotFoundException"})
 
 
@@ -50,6 +55,16 @@ class IdentityProvider(Protocol):
     def delete(self, email: str) -> None:
         ...
 
+    def set_password(self, email: str, password: str) -> None:
+        ...
+
+    def sign_out_everywhere(self, email: str) -> None:
+        ...
+
+    def user_id_of(self, email: str) -> str | None:
+        """The user id of ``email``; None when there is no such identity."""
+        ...
+
     def password_login(self, email: str, password: str) -> Tokens:
         """``Unauthorized`` for a wrong email or password (one answer for both)."""
         ...
@@ -67,16 +82,39 @@ class Cognito:
         self.user_pool_id, self.client_id = user_pool_id, client_id
 
     def sign_up(self, email: str, password: str, name: str) -> str:
-        return str(self._call("sign_up", {
+        user = self._call("admin_create_user", {
             "UsernameExistsException": AlreadyExists(
                 "this email is already registered", errors=[{"field": "email", "reason": "already registered"}]),
-            "InvalidPasswordException": ValidationFailed.one("password", "does not meet the password policy"),
+            "InvalidPasswordException": _WEAK_PASSWORD,
             "InvalidParameterException": ValidationFailed.one("email", "rejected by the identity provider"),
-        }, ClientId=self.client_id, Username=email, Password=password,
-            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "name", "Value": name}])["UserSub"])
+        }, UserPoolId=self.user_pool_id, Username=email, MessageAction="SUPPRESS",
+            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "name", "Value": name}])["User"]
+        sub = next((a["Value"] for a in user.get("Attributes", []) if a["Name"] == "sub"), None)
+        try:
+            self.set_password(email, password)
+        except DomainError:
+            self.delete(email)
+            raise
+        return str(sub or user["Username"])
 
     def confirm(self, email: str) -> None:
-        self._call("admin_confirm_sign_up", {}, UserPoolId=self.user_pool_id, Username=email)
+        """Nothing to do: an administrator-created user with a permanent password is confirmed."""
+
+    def set_password(self, email: str, password: str) -> None:
+        self._call("admin_set_user_password", {"InvalidPasswordException": _WEAK_PASSWORD},
+                   UserPoolId=self.user_pool_id, Username=email, Password=password, Permanent=True)
+
+    def user_id_of(self, email: str) -> str | None:
+        try:
+            user = self._call("admin_get_user", {"UserNotFoundException": NotFound("no such user")},
+                              UserPoolId=self.user_pool_id, Username=email)
+        except NotFound:
+            return None
+        return next((a["Value"] for a in user.get("UserAttributes", []) if a["Name"] == "sub"), None)
+
+    def sign_out_everywhere(self, email: str) -> None:
+        """Revoke every refresh token of the user (access tokens: ``store.accounts``)."""
+        self._call("admin_user_global_sign_out", {}, UserPoolId=self.user_pool_id, Username=email)
 
     def add_to_group(self, email: str, group: str) -> None:
         self._call("admin_add_user_to_group", {}, UserPoolId=self.user_pool_id, Username=email, GroupName=group)

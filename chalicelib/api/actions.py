@@ -78,8 +78,8 @@ def head_action_link(ctx: Ctx, token: str) -> Response:
 
 
 @endpoint(bp, "/actions/{token}", method="POST", summary="Perform the link's action once (HTML form post)",
-          content_type="text/html", content_types=(FORM,), form=ActionForm, errors=(404, 409, 410),
-          tags=("actions",))
+          content_type="text/html", content_types=(FORM,), form=ActionForm, errors=(404, 409, 410, 429),
+          tags=("actions",), limit="link")
 def use_action_link(ctx: Ctx, token: str) -> Response:
     return _html(action_pages.use_link(token, _form(ctx)))
 

@@ -33,6 +33,7 @@ from chalicelib.api.orders import Order, order_body
 from chalicelib.domain.cart import MAX_LINES, MAX_QUANTITY
 from chalicelib.domain.ledger import MAX_AMOUNT
 from chalicelib.domain.money import money
+from chalicelib.domain.promos import CODE_RE, MAX_CODES
 from chalicelib.errors import ValidationFailed
 from chalicelib.services import cart as cart_service
 from chalicelib.services import checkout as checkout_service
@@ -43,6 +44,7 @@ PRODUCT_ID_RE = re.compile(r"^[A-Za-z0-9._:~\-]{1,128}$")
 CUSTOMER = ("customer",)
 Quantity = Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY, description=f"units, 1..{MAX_QUANTITY}")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+PromoCodeText = Annotated[str, StringConstraints(pattern=CODE_RE.pattern)]
 CHECKOUT_TOTAL = (
     "the grand total the customer saw and confirms, integer minor units of the cart's currency (a request amount: "
     "the `amount` of the Money objects GET /cart shows): every order's items + its chosen delivery "
@@ -84,6 +86,12 @@ class CheckoutIn(Body):
     payment_method: Literal["wallet"]
     address: Address
     expected_total: ExpectedTotal | None = None
+    promo_codes: Annotated[list[PromoCodeText], Field(max_length=MAX_CODES)] = Field(
+        default_factory=list,
+        description=f"promo codes to redeem (at most {MAX_CODES}, each once; case-insensitive): they apply exactly as "
+                    "POST /cart/quote shows them; any that does not apply refuses the checkout (409 "
+                    "promo-code-rejected, `codes` with the reasons) — never a silent full price. A discount is never "
+                    "set by the client.")
 
 
 class SavedCartLine(Out):
@@ -210,8 +218,9 @@ def clear_cart(ctx: Ctx) -> Reply:
 
 
 @endpoint(bp, "/checkout", method="POST", summary="Place one order per seller from my carts, reserving stock",
-          auth=CUSTOMER, body=CheckoutIn, response=Checkout, status=201, errors=(409, 422), idempotent=True,
-          location=lambda body: f"/orders/{body['orders'][0]['order_id']}", tags=("cart",))
+          auth=CUSTOMER, body=CheckoutIn, response=Checkout, status=201, errors=(403, 409, 422, 429),
+          idempotent=True, location=lambda body: f"/orders/{body['orders'][0]['order_id']}", tags=("cart",),
+          limit="checkout", verified=True)
 def checkout(ctx: Ctx) -> Checkout:
     from chalicelib.services import idempotency
 
@@ -222,6 +231,7 @@ def checkout(ctx: Ctx) -> Checkout:
         address=ctx.body.address.model_dump(exclude_none=True),
         payment_method=ctx.body.payment_method,
         expected_total=ctx.body.expected_total,
+        promo_codes=list(ctx.body.promo_codes),
     )
     return Checkout(checkout_id=result["checkout_id"], orders=[order_body(o) for o in result["orders"]],
                     totals=result["totals"])

@@ -6,14 +6,14 @@ the bucket notifies the import queue and ``services/feed_import.py`` does the re
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from chalicelib.api.http import Ctx, endpoint
+from chalicelib.api.http import Ctx, Reply, endpoint
 from chalicelib.api.models import Body, Limit, Out, Page
-from chalicelib.services import feeds
+from chalicelib.services import feed_sources, feeds
 from chalicelib.store.pagination import decode_cursor, encode_cursor
 
 bp = Blueprint(__name__)
@@ -49,8 +49,8 @@ class FeedRowError(Out):
 class FeedImport(Out):
     feed_id: str
     filename: str | None = None
-    status: str  # queued | processing | succeeded | partially_succeeded | failed
-    source: str | None = None  # upload (presigned URL) | drop (a file put in the bucket directly)
+    status: str  # queued | processing | succeeded | partially_succeeded | failed | unchanged
+    source: str | None = None  # upload (presigned URL) | drop (a file put in the bucket) | url (fetched)
     reason: str | None = None
     counts: FeedCounts
     errors: list[FeedRowError]
@@ -73,8 +73,8 @@ class FeedImportPage(Page):
 
 
 @endpoint(bp, "/seller/feeds", method="POST", summary="Get a presigned URL to upload a CSV or YML feed",
-          auth=("seller",), body=FeedUploadIn, response=FeedUpload, status=201, errors=(401, 403, 409, 422),
-          location=lambda body: f"/seller/feeds/{body['feed_id']}", tags=("feeds",))
+          auth=("seller",), body=FeedUploadIn, response=FeedUpload, status=201, errors=(401, 403, 409, 422, 429),
+          location=lambda body: f"/seller/feeds/{body['feed_id']}", tags=("feeds",), limit="feed_upload")
 def create_feed_upload(ctx: Ctx) -> FeedUpload:
     return FeedUpload(**feeds.create_upload(ctx.user.user_id, ctx.body.filename))
 
@@ -90,3 +90,54 @@ def list_feed_imports(ctx: Ctx) -> FeedImportPage:
           auth=("seller",), response=FeedImport, errors=(401, 403, 404), owner_scoped=True, tags=("feeds",))
 def get_feed_import(ctx: Ctx, feed_id: str) -> FeedImport:
     return FeedImport(**feeds.get_import(ctx.user.user_id, feed_id))
+
+
+# --- a feed URL the marketplace fetches (SPEC "Seller feeds at scale") --------------------------
+
+
+class FeedSourceIn(Body):
+    url: Annotated[str, StringConstraints(min_length=8, max_length=2048, strip_whitespace=True)]
+    schedule: Literal["hourly", "daily"]
+
+
+class FeedSource(Out):
+    url: str
+    schedule: str
+    next_fetch_at: str | None = None
+    last_fetched_at: str | None = None
+    last_status: str | None = None  # fetched | unchanged | failed
+    last_error: str | None = None
+    last_feed_id: str | None = None
+    failures: int = 0  # failed fetches in a row
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class FeedFetchStarted(Out):
+    feed_id: str
+
+
+@endpoint(bp, "/seller/feed-source", method="PUT", summary="Set the URL the marketplace fetches my feed from",
+          auth=("seller",), body=FeedSourceIn, response=FeedSource, errors=(401, 403, 409, 422), tags=("feeds",))
+def put_feed_source(ctx: Ctx) -> FeedSource:
+    return FeedSource(**feed_sources.set_source(ctx.user.user_id, ctx.body.url, ctx.body.schedule))
+
+
+@endpoint(bp, "/seller/feed-source", summary="My feed URL and how its last fetch went", auth=("seller",),
+          response=FeedSource, errors=(401, 403, 404), tags=("feeds",))
+def get_feed_source(ctx: Ctx) -> FeedSource:
+    return FeedSource(**feed_sources.get_source(ctx.user.user_id))
+
+
+@endpoint(bp, "/seller/feed-source", method="DELETE", summary="Stop fetching my feed by URL", auth=("seller",),
+          status=204, errors=(401, 403, 404), tags=("feeds",))
+def delete_feed_source(ctx: Ctx) -> Reply:
+    feed_sources.delete_source(ctx.user.user_id)
+    return Reply(status=204)
+
+
+@endpoint(bp, "/seller/feed-source/fetch", method="POST", summary="Fetch my feed now; follow the import by its id",
+          auth=("seller",), response=FeedFetchStarted, status=202, errors=(401, 403, 404), body_required=False,
+          tags=("feeds",))
+def fetch_feed_source(ctx: Ctx) -> FeedFetchStarted:
+    return FeedFetchStarted(feed_id=feed_sources.fetch_now(ctx.user.user_id))

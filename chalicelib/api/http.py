@@ -15,6 +15,12 @@
   (an error carrying ``retry_after`` also sends ``Retry-After``; an AWS error that may pass,
   ``clients.is_transient``, is a 503 ``Unavailable``); its ``type`` is the absolute URL of the
   page ``api/problems.py`` serves about it,
+- counts the request against its rate limits (``limit=``, a group of ``settings().rate_limits``:
+  per client address and per account — the caller, or a public route's body ``email``), once,
+  here: one conditional UpdateItem per dimension (``store/limits.py``). Over a limit is a 429
+  ``TooManyRequests`` with ``Retry-After``; every answer of a limited route sends
+  ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` (of the tightest limit),
+- refuses an unverified account on a ``verified=True`` route (403 ``verification-required``),
 - logs one JSON line per request with its request id, status and duration.
 
 Every route is also recorded in ``ROUTES``; ``api/openapi.py`` builds ``/openapi.json`` from it
@@ -36,7 +42,7 @@ from chalice import Blueprint, CORSConfig, Response
 from chalice.app import BadRequestError, Request
 from pydantic import BaseModel, ValidationError
 
-from chalicelib import clients, logs, metrics
+from chalicelib import clients, logs, metrics, tracing
 from chalicelib.api.security import Principal, verify
 from chalicelib.config import settings
 from chalicelib.errors import (
@@ -46,6 +52,7 @@ from chalicelib.errors import (
     Internal,
     MethodNotAllowed,
     PayloadTooLarge,
+    TooManyRequests,
     Unavailable,
     UnsupportedMediaType,
     ValidationFailed,
@@ -64,7 +71,8 @@ ANY_USER = ("customer", "seller", "admin")
 # Browsers may call the API from any origin: it is authorized by a bearer token, never a cookie.
 CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match"],
                   expose_headers=["Idempotent-Replayed", "Allow", "WWW-Authenticate", "Location", "ETag",
-                                  "Retry-After"], max_age=600)
+                                  "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+                  max_age=600)
 # ``cache=`` of public GETs: catalog data changes with every feed import and checkout, so caches
 # keep it briefly; the API description changes only with a deployment; vendored assets never
 # change under one name within a deployment.
@@ -123,6 +131,8 @@ class RouteSpec:
     accepts: tuple[str, ...] = ("application/json",)  # request body media types
     location: Callable[[Any], str] | None = None  # 201: the created resource's path, from the answer's body
     cache: str | None = None  # a public GET's Cache-Control; it also gets an ETag and 304s
+    limit: str | None = None  # a rate-limit group of ``settings().rate_limits``
+    verified: bool = False  # the caller's email must be verified (403 verification-required)
 
 
 ROUTES: list[RouteSpec] = []
@@ -268,6 +278,8 @@ def endpoint(
     body_required: bool = True,
     location: Callable[[Any], str] | None = None,
     cache: str | None = None,
+    limit: str | None = None,
+    verified: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``handler(ctx, **path_params)`` as ``method path``.
 
@@ -282,6 +294,8 @@ def endpoint(
     (serialized) body, sent as the absolute ``Location``.
     ``cache``: a public GET's ``Cache-Control``; the answer also gets an ``ETag``, and a
     request whose ``If-None-Match`` holds it gets a 304 with no body.
+    ``limit``: the rate-limit group (``config._LIMIT_DEFAULTS``) the route counts against.
+    ``verified``: only accounts whose email is verified may call it (403 verification-required).
     """
     if status == 201 and location is None:
         raise ValueError(f"{method} {path}: a 201 route must say where the created resource is (location=)")
@@ -309,6 +323,8 @@ def endpoint(
             accepts=tuple(t.lower() for t in content_types),
             location=location,
             cache=cache,
+            limit=limit,
+            verified=verified,
         )
         ROUTES.append(spec)
 
@@ -319,7 +335,9 @@ def endpoint(
             unit = metrics.scope.set(f"{method} {path}")
             started = time.perf_counter()
             try:
-                resp = _run(spec, handler, request, request_id, params)
+                with tracing.unit(f"{method} {path}"):
+                    tracing.annotate(**params)  # order_id, feed_id … from the path
+                    resp = _run(spec, handler, request, request_id, params)
                 logs.event(
                     "request",
                     method=method,
@@ -347,10 +365,12 @@ def endpoint(
 
 def _run(spec: RouteSpec, handler: Callable[..., Any], request: Request, request_id: str,
          params: dict[str, str]) -> Response:
+    limit_headers: dict[str, str] = {}
     try:
         principal = None
         if spec.roles is not None:
             principal = verify(request.headers.get("authorization"))
+            tracing.annotate(**{("seller_id" if "seller" in principal.roles else "customer_id"): principal.user_id})
             if not set(principal.roles) & set(spec.roles) and "admin" not in principal.roles:
                 raise Forbidden(f"this route is for: {', '.join(spec.roles)}")
         ctx = Ctx(request=request, request_id=request_id, principal=principal)
@@ -359,11 +379,22 @@ def _run(spec: RouteSpec, handler: Callable[..., Any], request: Request, request
         if spec.body is not None:
             empty = not (request.raw_body or b"").strip()
             ctx.body = spec.body() if empty and not spec.body_required else _parse_body(request, spec.body)
+        if spec.limit is not None:
+            limit_headers = _count_request(spec.limit, ctx)
+        if spec.verified and principal is not None:
+            from chalicelib.services import accounts  # a service; imported lazily like idempotency's
+
+            accounts.require_verified(principal)
         if spec.idempotent:
-            return _run_idempotent(spec, handler, ctx, params)
-        return _cached(spec, request, _respond(spec, handler(ctx, **params)))
+            resp = _run_idempotent(spec, handler, ctx, params)
+        else:
+            resp = _cached(spec, request, _respond(spec, handler(ctx, **params)))
+        resp.headers.update(limit_headers)
+        return resp
     except DomainError as err:
-        return problem_response(err, request_id)
+        resp = problem_response(err, request_id)
+        resp.headers.update(err.headers if isinstance(err, _LimitedError) else limit_headers)
+        return resp
     except BadRequestError as err:  # Chalice's own parsing errors
         return problem_response(BadRequest(str(err)), request_id)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: log it, answer 5xx
@@ -413,6 +444,50 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
         return False
     wanted = etag.removeprefix("W/")
     return any(tag == "*" or tag.removeprefix("W/") == wanted for tag in (t.strip() for t in if_none_match.split(",")))
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as API Gateway saw it (``sourceIp``; never a header a client sets)."""
+    return str(((request.context or {}).get("identity") or {}).get("sourceIp") or "unknown")
+
+
+def _count_request(group: str, ctx: Ctx) -> dict[str, str]:
+    """Count the request against ``group``'s limits; its ``RateLimit-*`` headers, or
+    ``TooManyRequests`` (carrying them) when a limit is spent."""
+    from chalicelib.store import limits as counters
+
+    rule = settings().rate_limits[group]
+    account = ctx.principal.user_id if ctx.principal else getattr(ctx.body, "email", None)
+    checks = [("ip", client_address(ctx.request), rule.per_ip)]
+    if account:
+        checks.append(("acct", counters.email_digest(account) if ctx.principal is None else account, rule.per_account))
+    now = int(time.time())
+    tightest = None
+    for dimension, value, lim in checks:
+        if lim is None:
+            continue
+        window = counters.hit(group, dimension, value, limit=lim.count, seconds=lim.seconds, now=now)
+        if tightest is None or not window.allowed or (tightest.allowed and window.remaining < tightest.remaining):
+            tightest = window
+        if not window.allowed:
+            break
+    if tightest is None:
+        return {}
+    headers = {"RateLimit-Limit": str(tightest.limit), "RateLimit-Remaining": str(tightest.remaining),
+               "RateLimit-Reset": str(max(1, tightest.reset_at - now))}
+    if not tightest.allowed:
+        err = TooManyRequests(f"too many requests; retry in {headers['RateLimit-Reset']} s",
+                              retry_after=tightest.reset_at - now)
+        raise _LimitedError(err, headers)
+    return headers
+
+
+class _LimitedError(TooManyRequests):
+    """A ``TooManyRequests`` that brings its ``RateLimit-*`` headers to ``_run``."""
+
+    def __init__(self, err: TooManyRequests, headers: dict[str, str]):
+        super().__init__(err.detail, retry_after=err.extra["retry_after"])
+        self.headers = headers
 
 
 def _run_idempotent(spec: RouteSpec, handler: Callable[..., Any], ctx: Ctx, params: dict[str, str]) -> Response:

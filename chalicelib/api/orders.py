@@ -64,6 +64,14 @@ class OrderDelivery(Out):
     days: int | None = None
 
 
+class OrderDiscount(Out):
+    code: str
+    funded_by: Literal["seller", "marketplace"] = Field(
+        description="seller: the seller's own code (their earnings are lower); marketplace: the marketplace pays "
+                    "it and the seller earns the full price")
+    amount: Money
+
+
 class Order(Out):
     """An order as lists show it (the same fields checkout answers with)."""
 
@@ -77,7 +85,9 @@ class Order(Out):
     delivery: OrderDelivery
     items_total: Money
     delivery_price: Money
-    total: Money = Field(description="items + delivery: what is held, then captured")
+    discount: Money = Field(description="what promo codes took off the items (delivery is never discounted)")
+    discounts: list[OrderDiscount] = Field(default_factory=list, description="each code's part of the discount")
+    total: Money = Field(description="items − discount + delivery: what is held, then captured")
     currency: str = Field(description="the order's currency (POST /orders/{id}/pay's expected_total is in it)")
     address: dict[str, Any]
     payment_method: str
@@ -109,7 +119,8 @@ _EVENT_AMOUNTS = ("amount", "required", "available")
 def order_body(order: Mapping[str, Any]) -> dict[str, Any]:
     """An order (``services/orders.view`` or as placed) with its amounts as money objects."""
     cur = order["currency"]
-    body = priced(order, cur, "items_total", "delivery_price", "total")
+    body = priced({"discount": 0, **order}, cur, "items_total", "delivery_price", "discount", "total")
+    body["discounts"] = [priced(d, cur, "amount") for d in order.get("discounts") or []]
     body["items"] = [priced(i, cur, "price", "line_total") for i in order.get("items") or []]
     body["delivery"] = priced(order["delivery"], cur, "price")
     if "timeline" in order:

@@ -95,6 +95,13 @@ HELP: dict[str, tuple[str, str]] = {
         "Refunding a captured order needs more than the seller's earnings hold (`earnings`, `required`: Money): "
         "they were paid out.",
         "Support settles it with the seller; the order keeps its state until then."),
+    "promo-code-rejected": (
+        "A promo code sent to `POST /checkout` does not apply to this cart: `codes` lists each one with its "
+        "`reason` (unknown, not_for_this_cart, ended, not_yet_valid, expired, exhausted, customer_limit_reached, "
+        "below_minimum, other_currency, one_code_per_seller, one_marketplace_code, too_many_codes, changed) and a "
+        "`detail`. Nothing was reserved, redeemed or charged.",
+        "Check the codes with `POST /cart/quote` (it shows the reason of every code that does not apply and the "
+        "total with the ones that do), then check out without the refused codes."),
     "invalid-transition": (
         "The order's status does not allow this action (`current_status` says what it is): paying an order "
         "that is not awaiting payment, shipping one not confirmed, cancelling one shipped...",
@@ -118,6 +125,15 @@ HELP: dict[str, tuple[str, str]] = {
     "gone": (
         "The link expired or can no longer be used.",
         "Ask for a new one, or act from the API or the order's page."),
+    "verification-required": (
+        "The account has not verified its email address yet: checking out and opening a shop need it. Browsing "
+        "and filling the cart do not.",
+        "Follow the link in the verification email (`POST /auth/verify`), or ask for a new one with "
+        "`POST /auth/verification-email`."),
+    "too-many-requests": (
+        "Too many requests from this address or for this account in the current window, or too many failed "
+        "logins of one email (the login is locked for a while). `RateLimit-*` headers say the budget.",
+        "Wait `Retry-After` seconds, then retry."),
     "unavailable": (
         "A backing service is busy or down for a moment; nothing was half-done.",
         "Retry the same request after `Retry-After` seconds (writes: with the same `Idempotency-Key`)."),

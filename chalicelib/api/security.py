@@ -126,8 +126,12 @@ def verify(header: str | None) -> Principal:
     session = str(claims.get("origin_jti") or claims.get("jti") or "")
     if not session:
         raise Unauthorized("token has no session id")
-    if accounts.is_revoked(session):
+    revoked, not_before = accounts.session_state(session, str(claims["sub"]))
+    if revoked:
         raise Unauthorized("token was revoked by logout")
+    # whole seconds (``iat``): a token issued in the very second of the reset survives it
+    if not_before and int(claims["iat"]) < not_before:
+        raise Unauthorized("token was revoked: the password was reset")
     groups = claims.get("cognito:groups") or []
     return Principal(
         user_id=str(claims["sub"]),

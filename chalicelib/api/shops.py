@@ -79,7 +79,7 @@ def _shop(shop: dict) -> dict:
 
 
 @endpoint(bp, "/seller/shop", method="PUT", summary="Create or replace my shop", auth=("seller",), body=ShopIn,
-          response=Shop, errors=(401, 403, 422), tags=("sellers",))
+          response=Shop, errors=(401, 403, 422), tags=("sellers",), verified=True)
 def put_shop(ctx) -> Shop:
     return Shop(**_shop(shops.put_shop(ctx.user.user_id, ctx.body.model_dump())))
 

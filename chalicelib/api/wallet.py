@@ -156,6 +156,11 @@ class SellerLine(Out):
     kind: Literal["capture", "refund"]
     amount: Money
     earnings_change: Money = Field(description="the change of earnings (negative: a refund)")
+    seller_discount: Money | None = Field(None, description="what the seller's own promo code took off the order "
+                                                            "(the seller funds it: earnings are lower by it)")
+    marketplace_discount: Money | None = Field(None, description="what a marketplace promo code took off the "
+                                                                 "order (the marketplace pays it: included in "
+                                                                 "earnings_change)")
     order_id: str | None = None
     created_at: str
 
@@ -169,7 +174,8 @@ def _wallet_line(line: dict[str, Any]) -> WalletLine:
 
 
 def _seller_line(line: dict[str, Any]) -> SellerLine:
-    return SellerLine(**priced(line, line["amount"]["currency"], "earnings_change"))
+    return SellerLine(**priced(line, line["amount"]["currency"], "earnings_change", "seller_discount",
+                               "marketplace_discount"))
 
 
 @endpoint(bp, "/wallet", summary="My wallet balance", auth=("customer",), response=Wallet, errors=(401, 403),
@@ -180,8 +186,8 @@ def get_wallet(ctx) -> Wallet:
 
 
 @endpoint(bp, "/wallet/topups", method="POST", summary="Top up my wallet with a card", auth=("customer",),
-          body=TopupIn, response=Topup, status=201, idempotent=True, errors=(401, 402, 403, 409, 422, 503),
-          location=lambda body: f"/wallet/transactions/{body['id']}", tags=("wallet",))
+          body=TopupIn, response=Topup, status=201, idempotent=True, errors=(401, 402, 403, 409, 422, 429, 503),
+          location=lambda body: f"/wallet/transactions/{body['id']}", tags=("wallet",), limit="topup")
 def post_topup(ctx) -> Topup:
     body: TopupIn = ctx.body
     receipt = wallet.topup(ctx.user.user_id, body.amount, body.currency, body.card.card(),

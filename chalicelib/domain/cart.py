@@ -21,8 +21,11 @@ cap every stored amount stays far below DynamoDB's 38 digits.
 
 Caps follow from DynamoDB's 100-item TransactWriteItems, which places a whole checkout
 atomically: per line one stock reservation and one cart-line delete, per seller one order,
-plus one checkout record: ``2·lines + sellers + 1 ≤ 100``; with ``sellers ≤ lines`` that is
-33 lines.
+plus one checkout record, plus per redeemed promo code three (its use counter, the customer's
+counter, the redemption record; at most ``promos.MAX_CODES`` = 4 codes):
+``2·lines + sellers + 1 + 3·codes ≤ 100``; with ``sellers ≤ lines`` and 4 codes that is
+29 lines (33 before promo codes; the cap holds whether or not codes are sent, so a cart does
+not become too big by adding a code).
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ from typing import Any
 
 from chalicelib.domain import orders as order_rules
 from chalicelib.domain.ledger import MAX_AMOUNT
+from chalicelib.domain.promos import MAX_CODES
 from chalicelib.errors import CartChanged, OutOfStock, ValidationFailed, field_error
 
 TRANSACT_MAX_ITEMS = 100
-MAX_LINES = (TRANSACT_MAX_ITEMS - 1) // 3  # 33
+ITEMS_PER_CODE = 3
+MAX_LINES = (TRANSACT_MAX_ITEMS - 1 - ITEMS_PER_CODE * MAX_CODES) // 3  # 29
 MAX_QUANTITY = 999
 
 # Line issues shown by GET /cart (and refused by checkout, except price_increased, which
@@ -47,8 +52,8 @@ NOT_ENOUGH_STOCK = "not_enough_stock"
 NOT_SEEN = "not_seen"
 
 
-def transact_items(lines: int, sellers: int) -> int:
-    return 2 * lines + sellers + 1
+def transact_items(lines: int, sellers: int, codes: int = MAX_CODES) -> int:
+    return 2 * lines + sellers + 1 + ITEMS_PER_CODE * codes
 
 
 def is_limited(product: Mapping[str, Any]) -> bool:

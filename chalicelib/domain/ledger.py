@@ -14,6 +14,7 @@ Accounts (ids are ``<owner kind>:<owner id>:<bucket>``):
 | ``customer:<id>:held`` | money held for unpaid-out orders | no |
 | ``seller:<id>:earnings`` | captured order money owed to the seller | no |
 | ``provider:<name>:clearing:<shard>`` | money received from the card provider | yes |
+| ``marketplace:promotions:expense:<shard>`` | what marketplace promo codes cost the marketplace | yes |
 
 The clearing account is split into ``CLEARING_SHARDS`` sub-accounts so concurrent top-ups
 do not all write one item; its balance is the sum of its shards.
@@ -24,9 +25,18 @@ Movements:
 |---|---|---|---|
 | topup | provider clearing | customer available | ``services.wallet.topup`` |
 | hold | customer available | customer held | ``services.ledger.hold`` |
-| capture | customer held | seller earnings | ``services.ledger.capture`` |
+| capture | customer held (+ marketplace promotions) | seller earnings | ``services.ledger.capture`` |
 | release | customer held | customer available | ``services.ledger.release`` |
-| refund | seller earnings | customer available | ``services.ledger.refund_capture`` |
+| refund | seller earnings | customer available (+ marketplace promotions) | ``services.ledger.refund_capture`` |
+
+Promo codes (``domain/promos.py``): the customer holds and pays the discounted total. A
+seller's own code needs no leg of its own: the seller earns what the customer paid, so their
+earnings are lower by the discount (the capture's ``seller_discount`` says by how much). A
+marketplace code is the marketplace's expense: the capture takes the marketplace's part of the
+discount from ``marketplace:promotions:expense`` (a third leg), so the seller earns the price
+before that discount; a refund of the capture gives it back to the same account. The sum over
+all accounts stays 0; customers' and sellers' money together now grows by top-ups *and*
+marketplace promotions (minus the promotion account's balance).
 
 A hold resolves at most once: ``held → captured`` or ``held → released``; a captured hold may
 then be refunded once (``captured → refunded``: the seller cancelled after confirming, or did
@@ -52,6 +62,8 @@ MAX_TOPUP = 1_000_000_000
 MAX_AMOUNT = 10**15
 
 AVAILABLE, HELD_BUCKET, EARNINGS, CLEARING = "available", "held", "earnings", "clearing"
+PROMOTIONS, EXPENSE = "promotions", "expense"
+PROMOTION_SHARDS = 16
 
 
 def customer_available(customer_id: str) -> str:
@@ -70,16 +82,20 @@ def provider_clearing(provider: str, shard: int) -> str:
     return f"provider:{provider}:{CLEARING}:{shard:02d}"
 
 
+def marketplace_promotions(shard: int) -> str:
+    return f"marketplace:{PROMOTIONS}:{EXPENSE}:{shard:02d}"
+
+
 @dataclass(frozen=True)
 class AccountRef:
-    kind: str  # customer | seller | provider
+    kind: str  # customer | seller | provider | marketplace
     owner: str
-    bucket: str  # available | held | earnings | clearing
+    bucket: str  # available | held | earnings | clearing | expense
     shard: int | None = None
 
     @property
     def may_go_negative(self) -> bool:
-        return self.kind == "provider"
+        return self.kind in ("provider", "marketplace")
 
 
 def parse_account(account: str) -> AccountRef:
@@ -90,6 +106,9 @@ def parse_account(account: str) -> AccountRef:
         return AccountRef("seller", parts[1], parts[2])
     if len(parts) == 4 and parts[0] == "provider" and parts[2] == CLEARING and parts[3].isdigit():
         return AccountRef("provider", parts[1], parts[2], int(parts[3]))
+    if (len(parts) == 4 and parts[0] == "marketplace" and parts[1] == PROMOTIONS and parts[2] == EXPENSE
+            and parts[3].isdigit()):
+        return AccountRef("marketplace", parts[1], parts[2], int(parts[3]))
     raise ValueError(f"unknown ledger account {account!r}")
 
 
@@ -202,9 +221,38 @@ def hold_txn(order_id: str, customer_id: str, amount: int, currency: str, create
 
 
 def capture_txn(order_id: str, customer_id: str, seller_id: str, amount: int, currency: str,
-                created_at: str) -> Transaction:
-    return _order_movement(CAPTURE, capture_txn_id(order_id), order_id, customer_held(customer_id),
-                           seller_earnings(seller_id), amount, currency, created_at, customer_id, seller_id)
+                created_at: str, promotion: int = 0, seller_discount: int = 0) -> Transaction:
+    """The held ``amount`` (what the customer paid) to the seller, plus ``promotion`` (the
+    marketplace's part of the order's discount) from the marketplace's promotion expense.
+    The transaction's ``amount`` is, as for every movement, the sum of its credits: what the
+    seller earns, ``amount + promotion``."""
+    if not promotion:
+        txn = _order_movement(CAPTURE, capture_txn_id(order_id), order_id, customer_held(customer_id),
+                              seller_earnings(seller_id), amount, currency, created_at, customer_id, seller_id)
+        return _with_discounts(txn, 0, seller_discount)
+    check_amount(promotion)
+    check_amount(amount, allow_zero=True)
+    txn_id = capture_txn_id(order_id)
+    entries = [Entry(customer_held(customer_id), -amount)] if amount else []
+    entries += [Entry(marketplace_promotions(clearing_shard(txn_id)), -promotion),
+                Entry(seller_earnings(seller_id), amount + promotion)]
+    return _with_discounts(Transaction(id=txn_id, kind=CAPTURE, currency=currency, amount=amount + promotion,
+                                       entries=tuple(entries), created_at=created_at, customer_id=customer_id,
+                                       order_id=order_id, seller_id=seller_id), promotion, seller_discount)
+
+
+def _with_discounts(txn: Transaction, promotion: int, seller_discount: int) -> Transaction:
+    """Record the order's discounts on the transaction (the seller's statement shows them)."""
+    meta = {**txn.meta}
+    if promotion:
+        meta["marketplace_discount"] = str(promotion)
+    if seller_discount:
+        meta["seller_discount"] = str(seller_discount)
+    if meta == txn.meta:
+        return txn
+    return Transaction(id=txn.id, kind=txn.kind, currency=txn.currency, amount=txn.amount, entries=txn.entries,
+                       created_at=txn.created_at, customer_id=txn.customer_id, order_id=txn.order_id,
+                       seller_id=txn.seller_id, meta=meta)
 
 
 def release_txn(order_id: str, customer_id: str, amount: int, currency: str, created_at: str) -> Transaction:
@@ -213,8 +261,21 @@ def release_txn(order_id: str, customer_id: str, amount: int, currency: str, cre
 
 
 def refund_txn(order_id: str, customer_id: str, seller_id: str, amount: int, currency: str,
-               created_at: str) -> Transaction:
+               created_at: str, promotion: int = 0) -> Transaction:
     """The reverse of ``capture_txn``, to the customer's *available* balance (the order is over,
-    so nothing stays held): it shows on both the customer's and the seller's statements."""
-    return _order_movement(REFUND, refund_txn_id(order_id), order_id, seller_earnings(seller_id),
-                           customer_available(customer_id), amount, currency, created_at, customer_id, seller_id)
+    so nothing stays held): it shows on both the customer's and the seller's statements. The
+    marketplace's ``promotion`` goes back to its promotion expense."""
+    if not promotion:
+        return _order_movement(REFUND, refund_txn_id(order_id), order_id, seller_earnings(seller_id),
+                               customer_available(customer_id), amount, currency, created_at, customer_id,
+                               seller_id)
+    check_amount(promotion)
+    check_amount(amount, allow_zero=True)
+    txn_id = refund_txn_id(order_id)
+    entries = [Entry(seller_earnings(seller_id), -(amount + promotion)),
+               Entry(marketplace_promotions(clearing_shard(capture_txn_id(order_id))), promotion)]
+    if amount:
+        entries.append(Entry(customer_available(customer_id), amount))
+    return _with_discounts(Transaction(id=txn_id, kind=REFUND, currency=currency, amount=amount + promotion,
+                                       entries=tuple(entries), created_at=created_at, customer_id=customer_id,
+                                       order_id=order_id, seller_id=seller_id), promotion, 0)

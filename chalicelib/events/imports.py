@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 
 from chalice import Blueprint
 
-from chalicelib import logs, metrics
+from chalicelib import logs, metrics, tracing
 from chalicelib.events import names
 
 bp = Blueprint(__name__)
@@ -59,6 +59,8 @@ def import_feed(event: Any) -> None:
         for bucket, key, event_id in objects:
             logs.event("feed notification", bucket=bucket, key=key, event_id=event_id)
             try:
-                handle_s3_notification(bucket, key, event_id=event_id)
+                with tracing.unit("import"):
+                    tracing.annotate(seller_id=key.split("/")[1] if key.count("/") >= 2 else None)
+                    handle_s3_notification(bucket, key, event_id=event_id)
             finally:
                 metrics.flush(function=names.IMPORT_FUNCTION, key=key)

@@ -9,6 +9,8 @@ IMPORT_FUNCTION = "import_feed"
 WORKFLOW_FUNCTION = "order_workflow"
 RECONCILE_FUNCTION = "reconcile_orders"
 RECONCILE_RATE_MINUTES = 1
+FETCH_FEEDS_FUNCTION = "fetch_feeds"
+FETCH_FEEDS_RATE_MINUTES = 5  # a source is due hourly or daily; this is how late it may start
 
 # Chalice's ``on_sqs_message`` needs a queue name at import time. The deploy template
 # replaces the event source with the ARN of its own queue (``infra/template.py``), and the

@@ -23,12 +23,14 @@ bp = Blueprint(__name__)
 def order_workflow(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and event.get("step") == "health":
         return {"ok": True, "function": getattr(context, "function_name", None)}
-    from chalicelib import metrics
+    from chalicelib import metrics, tracing
     from chalicelib.services.workflow import run_step
 
     metrics.scope.set(names.WORKFLOW_FUNCTION)
     try:
-        return run_step(event)
+        with tracing.unit(f"step {event.get('step')}"):
+            tracing.annotate(order_id=event.get("order_id"))
+            return run_step(event)
     finally:
         metrics.flush(function=names.WORKFLOW_FUNCTION, step=event.get("step") if isinstance(event, dict) else None,
                       order_id=event.get("order_id") if isinstance(event, dict) else None)

@@ -18,7 +18,7 @@ Modules:
   columns.py      header names -> canonical fields (ours + Shopify, WooCommerce, PrestaShop,
                   Magento, Google Merchant, Simpla)
   money.py        exact Decimal prices -> integer minor units, currency codes
-  sanitize.py     HTML allow-list (nh3), URLs, barcodes, booleans, formula-cell detection
+  sanitize.py     HTML allow-list (nh3), URLs, barcodes, booleans
   dedupe.py       first-wins duplicate offer ids in ~16 bytes per id
   model.py        the yielded dataclasses, FeedFileError and every limit
 README.md beside this file documents the accepted CSV columns and the decisions taken.

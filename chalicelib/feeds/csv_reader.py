@@ -18,7 +18,12 @@ to the name and kept as params, and image-only rows add their pictures to every 
 product. WooCommerce `variable`/`grouped` parents (no price of their own) are not offers; their
 `variation` rows become offers and inherit description, categories, pictures and brand from the
 parent (looked up by SKU or `id:<ID>`, last 2,000 parents kept). Magento `configurable` parents
-and store-view translation rows are skipped: the simple children are the sellable items.
+and store-view translation rows are skipped: the simple children are the sellable items. Tilda and
+Ecwid put variant rows right after their product (`Parent UID`; `type=product_variation`): a
+product with variants is not an offer, each variant is, with the product's fields it lacks and
+its options (Tilda `Editions`, Ecwid `product_variation_option_X`) appended to the name. InSales
+writes one row per variant (`Свойство: X` options appended the same way); 1C-Bitrix section
+levels `IC_GROUP0..n` form the category path.
 
 `row` in a RowError is the physical line on which the record starts (the header is line 1).
 """
@@ -34,7 +39,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from io import BufferedReader
 
-from .columns import ColumnMap, map_columns
+from .columns import ColumnMap, accepted, map_columns
 from .dedupe import OfferIdSet
 from .model import (
     MAX_CSV_LINE_CHARS,
@@ -51,7 +56,6 @@ from .sanitize import (
     clean_barcodes,
     clean_text,
     clean_url,
-    looks_like_formula,
     parse_bool,
     parse_stock,
     sanitize_description,
@@ -59,7 +63,6 @@ from .sanitize import (
 )
 
 _SAMPLE = 64 * 1024
-_TEXT_FIELDS = ("name", "description", "short_description", "vendor", "model", "vendor_code", "category")
 _PRICE_RE = re.compile(
     r"^\s*(?P<pre>[A-Za-z]{3}|[$€£₽¥])?\s*(?P<num>[\d\s\u00a0\u202f.,']+?)\s*"
     r"(?P<post>[A-Za-z]{3}|₽|руб\.?|р\.?)?\s*$",
@@ -182,10 +185,7 @@ class CsvReader:
             if "id" not in columns.fields and columns.profile != "shopify":
                 missing.insert(0, "id")
             if missing:
-                raise FeedFileError(
-                    "CSV header lacks required column(s): " + ", ".join(missing)
-                    + " (see chalicelib/feeds/README.md for accepted names)"
-                )
+                raise FeedFileError(_missing_columns(missing, columns))
             records = self._records(rows, columns)
             if columns.profile == "shopify":
                 records = self._shopify(records)
@@ -193,6 +193,8 @@ class CsvReader:
                 records = self._woocommerce(records)
             elif columns.profile == "magento":
                 records = (r for r in records if not self._magento_skip(r[1]))
+            elif columns.profile in ("tilda", "ecwid"):
+                records = _variant_groups(records, columns.profile)
             for line, record in records:
                 yield self._emit(line, record, columns.profile)
         except UnicodeDecodeError as exc:
@@ -214,7 +216,7 @@ class CsvReader:
             def cell(i: int, cells: list[str] = cells, width: int = width) -> str:
                 return cells[i].strip() if i < width else ""
 
-            record: Record = {"_params": [], "_pairs": [], "_attrs": []}
+            record: Record = {"_params": [], "_pairs": [], "_attrs": [], "_options": []}
             for canonical, indexes in columns.fields.items():
                 values = [v for v in (cell(i) for i in indexes) if v]
                 if values:
@@ -222,6 +224,9 @@ class CsvReader:
             for i, (name, unit) in columns.params.items():
                 if value := cell(i):
                     record["_params"].append((name, unit, value))
+            for i, name in columns.options.items():
+                if value := cell(i):
+                    record["_options"].append((name, value))
             for name_index, value_index in columns.pairs:
                 if value := cell(value_index):
                     record["_pairs"].append((cell(name_index), value))
@@ -317,14 +322,7 @@ class CsvReader:
         return amount, currency  # type: ignore[return-value]
 
     def _build(self, record: Record, profile: str, offer_id: str | None) -> FeedOffer:
-        texts = [(f, v) for f in _TEXT_FIELDS for v in record.get(f, ())]
-        texts += [(n, v) for n, _u, v in record["_params"]] + record["_attrs"] + record["_pairs"]
-        for field, value in texts:
-            if looks_like_formula(value):
-                raise RowRejected(
-                    field, f"{field} starts with {value.lstrip()[0]!r}: spreadsheet formulas are refused"
-                )
-
+        # Cells starting with = + - @ are kept as data (docs/feed-formats.md #13).
         if not offer_id:
             raise RowRejected("id", "id is missing")
         if len(offer_id) > MAX_OFFER_ID_CHARS:
@@ -335,6 +333,8 @@ class CsvReader:
             offer_id = f"{offer_id}/{variant}"
         if not name:
             raise RowRejected("name", "name is missing")
+        if record["_options"]:  # a variant row (InSales, Ecwid, Tilda): "Name — Red / M"
+            name = clean_text(f"{name} — {' / '.join(v for _, v in record['_options'])}", "name") or name
 
         price_text = _first(record, "price") or _first(record, "sale_price")
         if not price_text:
@@ -363,7 +363,10 @@ class CsvReader:
 
         attributes = [(k, v) for k, v in record["_attrs"]]
         category_name = None
-        if category_text := _first(record, "category"):
+        category_text = _first(record, "category")
+        if profile == "bitrix" and record.get("category"):  # IC_GROUP0, IC_GROUP1…: one level each
+            category_text = " > ".join(record["category"])
+        if category_text:
             path = self._category_path(category_text, profile)
             if path:
                 category_name = clean_text(path[-1], "category")
@@ -374,7 +377,7 @@ class CsvReader:
         if profile in ("shopify", "woocommerce") and (parent := _first(record, "parent") or _first(record, "handle")):
             attributes.append(("group_id", parent))
         params = [(n, u, v) for n, u, v in record["_params"]]
-        params += [(n, None, v) for n, v in record["_pairs"] if n]
+        params += [(n, None, v) for n, v in record["_pairs"] + record["_options"] if n]
 
         stock = parse_stock(_first(record, "stock"))
         available = parse_bool(_first(record, "available"))
@@ -405,10 +408,67 @@ class CsvReader:
     def _category_path(text: str, profile: str) -> list[str]:
         """The most specific category: the longest path of a comma list, ties -> the last one."""
         candidates = text.split(",") if profile in ("woocommerce", "magento", "prestashop") else [text]
-        separator = "/" if profile == "magento" else r"\s*(?:>|»|\|)\s*"
+        separator = r"\s*/\s*" if profile in ("magento", "insales") else r"\s*(?:>|»|\|)\s*"
         best: list[str] = []
         for candidate in candidates:
             path = [p.strip() for p in re.split(separator, candidate) if p.strip()]
             if path and len(path) >= len(best):
                 best = path
         return best
+
+
+def _missing_columns(missing: list[str], columns: ColumnMap) -> str:
+    """A header the importer does not know: what it saw and the names it accepts."""
+    seen = ", ".join(repr(h[:60]) for h in columns.headers[:40]) + (" …" if len(columns.headers) > 40 else "")
+    names = "; ".join(f"{f}: " + ", ".join(accepted(columns.profile, f)) for f in missing)
+    platform = "" if columns.profile == "generic" else f" (read as a {columns.profile} export)"
+    return (f"CSV header lacks required column(s): {', '.join(missing)}{platform}. Columns seen: {seen}. "
+            f"Accepted names — {names}")
+
+
+_INHERITED = ("name", "description", "short_description", "category", "pictures", "vendor", "price", "currency",
+              "old_price", "barcode")
+
+
+def _variant_groups(records: Iterator[tuple[int, Record]], profile: str) -> Iterator[tuple[int, Record]]:
+    """Tilda and Ecwid put a product's variants right after it: a product with variants is not
+    an offer itself; each variant is, with the product's fields where it has none of its own."""
+    group: list[tuple[int, Record]] = []
+    for line, record in records:
+        if "id" not in record and "uid" in record:
+            record["id"] = record["uid"]  # a Tilda product without SKU: its Tilda UID
+        kind = (_first(record, "type") or "").lower()
+        if profile == "ecwid" and kind == "product_option":
+            continue  # the option's definition; its values ride on the variation rows
+        child = kind == "product_variation" if profile == "ecwid" else bool(record.get("parent"))
+        if child and group and (profile == "ecwid" or _first(record, "parent") == _first(group[0][1], "uid")):
+            group.append((line, record))
+            if len(group) > MAX_GROUP_ROWS:
+                raise FeedFileError(f"a product has more than {MAX_GROUP_ROWS} variant rows")
+            continue
+        yield from _emit_group(group)
+        group = [(line, record)]
+    yield from _emit_group(group)
+
+
+def _emit_group(group: list[tuple[int, Record]]) -> Iterator[tuple[int, Record]]:
+    if len(group) <= 1:
+        yield from group
+        return
+    _, product = group[0]
+    product_id = _first(product, "id") or _first(product, "uid") or ""
+    for line, record in group[1:]:
+        for text in record.get("editions", ()):  # Tilda: "Цвет:Красный;Размер:M"
+            for piece in text.split(";"):
+                option, _, value = piece.partition(":")
+                if value.strip():
+                    record["_options"].append((option.strip(), value.strip()))
+        for key in _INHERITED:
+            if key not in record and key in product:
+                record[key] = product[key]
+        own = record.get("id") if record.get("id") != product.get("id") else None
+        if not own:
+            suffix = "/".join(v for _, v in record["_options"]) or str(line)
+            record["id"] = [f"{product_id}/{suffix}"]
+        record["_attrs"] = [*record["_attrs"], ("group_id", product_id)]
+        yield line, record

@@ -3,7 +3,9 @@
 HTML goes through nh3 (ammonia) with a small allow-list: the storefront renders descriptions
 as HTML, so anything that could run script, load resources or style the page is dropped.
 URLs must be absolute http(s). Identifiers such as barcodes stay strings, and values that only
-a spreadsheet could have produced (`3.65E+11`) are refused instead of "repaired".
+a spreadsheet could have produced (`3.65E+11`) are refused instead of "repaired". Text that
+merely starts like a spreadsheet formula (`+/-2 EV`, `-20 °C`, `=`) is product data and is kept:
+it is neutralized only where the system writes CSV (``chalicelib/domain/spreadsheet.py``).
 """
 
 from __future__ import annotations
@@ -128,16 +130,3 @@ def parse_stock(value: str | None) -> int | None:
     if not number.is_finite():
         return None
     return max(0, min(int(number), 10**9))
-
-
-def looks_like_formula(value: str) -> bool:
-    """A cell a spreadsheet would execute (=, +, -, @ first), unless it is just a number."""
-    text = value.strip()
-    # A lone "-" is a common "no value" placeholder and no spreadsheet evaluates it.
-    if len(text) < 2 or text[0] not in "=+-@":
-        return False
-    try:
-        Decimal(text.replace(",", ".").replace(" ", ""))
-    except InvalidOperation:
-        return True
-    return False

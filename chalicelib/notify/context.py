@@ -51,12 +51,18 @@ class Delivery(_Model):
     days: StrictInt | None = Field(default=None, ge=0)
 
 
+class Discount(_Model):
+    code: str = Field(min_length=1)
+    amount: StrictInt = Field(ge=0)
+
+
 class Order(_Model):
     order_id: str = Field(min_length=1)
     seller_name: str = ""
     customer_name: str = ""
     items: list[Item] = Field(default_factory=list)
     delivery: Delivery | None = None
+    discounts: list[Discount] = Field(default_factory=list)
     total: StrictInt
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     address: str = ""
@@ -171,6 +177,7 @@ def order_view(order: Order, lang: str) -> dict[str, Any]:
         ],
         "items_total_text": money(sum(i.line_total for i in order.items)),
         "delivery": delivery,
+        "discounts": [{"code": defang(d.code), "amount_text": money(d.amount)} for d in order.discounts],
         "total": order.total,
         "total_text": money(order.total),
         "currency": order.currency,

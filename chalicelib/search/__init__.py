@@ -29,10 +29,52 @@ JSON attribute ``r``): product id, weight, exact flag, name key, the product's t
 currency, picture, seller, category id and key, vendor — what a result shows, what the filters
 read and what the other words of a query are checked against. About 0.6 KB (one write unit).
 
-Query cost per results page, whatever the catalog size: words × 50 first-page postings + at
-most ``query.MAX_DRIVER_READ`` (1000) more; a one-word query ≈ one page per term it expands to.
-For very common word combinations the results are the best matches among the postings read
-(``query`` module doc: the bound and the rank-safe stop).
+**Exact AND (issue 20 item 1): the design and why.** A multi-word query returns every product
+with all its words, across the pages, in rank order (score desc, product id asc), whatever the
+words' frequencies. It reads its words' postings in rank order (SK order: exact name, weight,
+product id) and checks the other words in each posting's term map. It stops when
+- a driver list ended (every match was read), or
+- ``limit`` + 1 matches after the cursor rank above anything unread: each word's contribution
+  is bounded by its list's last weight read, plus the exact-name bonus while every list is still
+  among name postings; an unread product of exactly that bound is above the last product id
+  read in every list (ids are in order within one weight), so a match of that score with a
+  smaller id is safe too (``MultiWord.safe``);
+- else, past ``MAX_DRIVER_READ`` postings, the shortest driver list (estimated from the first
+  pages) is read to its end (``MultiWord.drain``, pages of 1000): every match is then known.
+The previous version stopped at the bound (or at a "read as much again" heuristic) and showed
+the best matches among what it had read: at 100k products some three-word queries returned 4 of
+5 matches, and deep pages could skip products. Now the oracle tests
+(``tests/functional/test_search_exact.py``: generated Russian and English catalogs with common,
+rare and common-but-rarely-together words; every page compared with brute force) pass with the
+default and with tiny bounds.
+
+Measured (``bench/search_bench.py``, 20k-product catalog, first page of 20, items read):
+one-word queries ~61 at 1k and 20k (flat); two- and three-word queries 90–147 at 1k and
+374–1,607 at 20k — the price of exactness is reading the shorter list to its end when the
+matches are not rank-safe earlier (common words whose matches tie at the same score, and pairs
+that are common but never together: "кроссовки sneakers", "черный white" read ~1,230–1,607 at
+20k). So exact AND here costs O(shorter list), not O(page): the latency ratio against 1k grows
+with the catalog (BENCHMARKS.md has the 100k figure). Designs weighed:
+- *read the shorter list to its end* (chosen now): no new items, no extra writes, exact; cost
+  = the shorter list (~0.6 KB a posting) for queries that are not rank-safe early;
+- *sorted-id intersection* (a KEYS_ONLY GSI on postings keyed by product id, intersected in
+  memory, then the matches' postings fetched to rank): the same O(list) reads in ~10× fewer
+  bytes (keys only), but rank order still needs every match scored, a second copy of every
+  posting write, and moto's GSI Query is O(table): not measured;
+- *term-pair postings* (one posting per pair of a product's name/vendor/model/category terms,
+  sorted by the pair's score): the only one whose first page is O(page) for two words however
+  common, at ~15–45 extra items per product written (×2–3 index writes) and still needing the
+  description-only matches from the single-term lists: the next step if the ratio goal must
+  hold; not built.
+
+Query cost per results page: a one-word query ≈ one page per term it expands to; a longer
+query words × 50 first-page postings + up to ``query.MAX_DRIVER_READ`` (1000) more in rank
+order, then (only when not rank-safe by then) the rest of the shortest driver list.
+
+Stopwords (issue 20 item 4): a name's stopwords are indexed (weight of the name), descriptions'
+are not; a query keeps its stopwords only when it has nothing else, so ``q=The`` finds "The Road"
+and "The Pragmatic Programmer", ``q=И`` finds "И пришёл паук", while "case for iphone" still
+ignores "for".
 
 Only available products are indexed; products of blocked sellers (or sellers without a shop)
 stay indexed and are dropped when a page is shown. Items per product: one posting per distinct

@@ -156,7 +156,7 @@ def build(product: dict[str, Any]) -> SearchDocument | None:
         value = product.get(fld)
         if not value or not isinstance(value, str):
             continue
-        found = text.index_terms(value[:DESCRIPTION_MAX_CHARS])
+        found = text.index_terms(value[:DESCRIPTION_MAX_CHARS], keep_stopwords=fld == "name")
         if fld == "name":
             name_terms = [text.term(w) for w in text.words(value) if w not in text.STOPWORDS]
         for term, surface in found.items():

@@ -14,30 +14,24 @@
    the last one when it is typed whole (its vocabulary expansion is just its own term); a
    one-letter last word is never read, only checked in the maps. Reading stops when
    - a driver list ended: every match was read, the results are exact and complete;
-   - ``limit`` + 1 matches after the cursor score at least what any unread product could (its
-     weight in each driver list is at most where that list's reading stopped — Fagin's
-     threshold; the exact-name bonus is left out of that bound): rank-safe;
-   - past the first ``limit`` + 1 matches, ``RANK_SAFE_READ`` × the postings that finding them
-     took were read on without reaching rank safety: the best found so far are shown;
-   - ``MAX_DRIVER_READ`` postings were read past the first pages (the bound).
+   - ``limit`` + 1 matches after the cursor rank above anything unread (Fagin's threshold: an
+     unread product's weight in each driver list is at most where that list's reading stopped,
+     plus the exact-name bonus while every list is among name postings; ties by product id,
+     see ``MultiWord.safe``): rank-safe;
+   - ``MAX_DRIVER_READ`` postings were read past the first pages: the shortest driver list is
+     then read to its end (``MultiWord.drain``), which makes the matches complete.
 4. Score = Σ 2×weight for a word's own term (1×weight for a prefix completion) + a bonus when
    the query's terms are exactly the name's; ties by product id. Products of blocked sellers
    (or sellers without a shop, as in GET /products) are dropped page by page (one
    BatchGetItem of shops per page).
 
-**Cost** grows with the matches a query touches, not with the catalog: no Scan; a one-word query
-reads about one page of postings per term it expands to; a longer query reads
-words × ``FIRST_PAGE`` + at most ``MAX_DRIVER_READ`` postings, and usually far fewer: it stops as
-soon as its page is complete or rank-safe.
-
-**The bound** (explicit, tested): when no driver list ends and rank safety is not reached, the
-results are the best matches among the postings read — at most ``MAX_DRIVER_READ`` past the
-first pages, in rank order (strongest weights first). For an extremely common combination of
-words whose matches are rare among each word's postings (no list short, few products with all
-the words), a match deeper than that is not found; later pages read further but never past
-the bound in all. A later page may also skip a product that would have ranked above the
-previous page's last result (it was not read then); it never repeats one. A one-word query with
-filters reads at most ``MAX_READ`` postings past its first pages.
+**Cost** grows with the matches a query touches, not with the catalog, for one-word queries
+(about one page of postings per term it expands to). A longer query reads words × ``FIRST_PAGE``
++ up to ``MAX_DRIVER_READ`` postings in rank order, and when its page is not rank-safe by then,
+the rest of its shortest driver list: exact, at O(that list) (the package doc weighs this
+against sorted-id intersection and term-pair postings, with measurements). A one-word query
+with filters reads at most ``MAX_READ`` postings past its first pages (filters on a one-word
+query are bounded, not exact).
 
 Per-term document frequencies are not stored: a counter would be an UpdateItem per term per
 product write (BatchWriteItem cannot add), on hot keys for common terms; the first pages give
@@ -48,6 +42,7 @@ The cursor is (score, product id) of the last result, signed and bound to the qu
 page recomputes the ranking and continues strictly after it, so it stays stable while the
 index changes underneath (a product that moved is neither repeated nor required). Page k
 re-reads what the pages before it read (deep pages cost more; shoppers rarely go past a few).
+Each page is exact, so the pages together are every match in rank order.
 """
 
 from __future__ import annotations
@@ -70,7 +65,6 @@ from chalicelib.store.pagination import decode_cursor, encode_cursor
 FIRST_PAGE = 50  # postings of each word read to choose the driver
 MAX_DRIVER_READ = 1000  # driver postings read for a query at most (beyond its first page)
 MAX_READ = 1000  # one-word query: postings read beyond the first pages at most
-RANK_SAFE_READ = 1.0  # past the first ``need`` matches, read at most this × what finding them took
 MAX_PAGE = 1000  # one Query's Limit at most (≈ 1 MB of postings: DynamoDB's page size)
 PREFIX_EXPANSION = 20
 MAX_WORDS = 8
@@ -292,6 +286,7 @@ def one_word(word: text.QueryWord, accept: store.Accept, limit: int) -> Iterator
 
 
 MAX_TERM_WEIGHT = sum(w for _, w in document.FIELD_WEIGHTS)  # a term in every field
+NAME_WEIGHT = dict(document.FIELD_WEIGHTS)["name"]  # a term of the name weighs at least this
 
 
 @dataclass
@@ -303,6 +298,7 @@ class _List:
     start: dict[str, Any] | None = None  # where the next page begins
     done: bool = False  # the list ended
     last: tuple[int, int] = (1, MAX_TERM_WEIGHT)  # (exact flag, weight) of the last posting read
+    last_id: str = ""  # its product id (within one rank, postings are in product id order)
     found: list[int] = field(default_factory=list)  # scores of the matches this list found first
     page: int = FIRST_PAGE  # the size of its last page
     sample: list[dict[str, int]] = field(default_factory=list)  # term maps of its first page
@@ -316,6 +312,7 @@ class _List:
         self.start, self.done = start, start is None
         if page:
             self.last = (int(page[-1].get("x", 0)), int(page[-1]["w"]))
+            self.last_id = page[-1]["product_id"]
 
     def bound(self) -> int:
         """The most this word adds to the score of a product not read yet from this list."""
@@ -336,6 +333,7 @@ class MultiWord:
     lists: list[_List] = field(default_factory=list)
     read: int = 0  # postings read in all
     documents: int = 0  # search documents read (trimmed maps)
+    drained: int = 0  # postings read by ``drain`` (past the rank-order bound)
     rarity: dict[int, float] = field(default_factory=dict)  # id(list) -> estimated log length
 
     def add(self, postings: list[dict[str, Any]], lst: _List) -> None:
@@ -420,11 +418,45 @@ class MultiWord:
         return sum(1 for h in self.hits.values() if (floor is None or h.key > floor) and h.score >= least)
 
     def unseen_bound(self) -> int:
-        """The best score of a product not read yet (the exact-name bonus aside): it is in every
-        driver list past what was read, so each word adds at most its list's current weight; a
-        one-letter last word (never read) may add any weight."""
+        """The best score of a product not read yet: it is in every driver list past what was
+        read, so each word adds at most its list's current weight (a one-letter last word, never
+        read, may add any weight), and the exact-name bonus while every list is still among
+        postings of names (an unseen product may have all the words in its name)."""
         read = {id(lst.word): lst.bound() for lst in self.lists}
-        return sum(read.get(id(w), MAX_TERM_WEIGHT) for w in self.words)
+        total = sum(read.get(id(w), MAX_TERM_WEIGHT) for w in self.words)
+        if all(lst.last[0] or lst.last[1] >= NAME_WEIGHT for lst in self.drivers if not lst.done):
+            total += document.NAME_EXACT_BONUS
+        return total
+
+    def safe(self, floor: tuple[int, str] | None, need: int) -> bool:
+        """``need`` matches after ``floor`` rank above anything unread. An unread product scores at
+        most ``unseen_bound``; scoring exactly that, it sits at its list's last weight in every
+        driver list, where postings are in product id order, so its id is above the last id read
+        in each (``tie_id``): a match of that score with a smaller id ranks before it."""
+        bound, tie = self.unseen_bound(), self.tie_id()
+        return sum(1 for h in self.hits.values() if (floor is None or h.key > floor) and (
+            h.score > bound or (h.score == bound and h.product_id < tie))) >= need
+
+    def tie_id(self) -> str:
+        """The id an unread product of score ``unseen_bound`` is above ("" when it can be any:
+        a word without a driver list, or a list still among exact-name postings)."""
+        lists = {id(lst.word): lst for lst in self.drivers if not lst.done}
+        if any(id(w) not in lists or lists[id(w)].last[0] for w in self.words):
+            return ""
+        return max(lists[id(w)].last_id for w in self.words)
+
+    def drain(self) -> None:
+        """Read the shortest driver list to its end (pages of ``MAX_PAGE``): every product with
+        all the words is then among the hits. Which list is shortest is estimated from the first
+        pages (``_rarity``), and a list already read further counts for what is left of it."""
+        todo = [lst for lst in self.drivers if not lst.done]
+        lst = min(todo, key=lambda lst: (self.rarity.get(id(lst), 0.0), -lst.read, self.lists.index(lst)))
+        while not lst.done:
+            page, start = store.postings_page(lst.word.word.term, limit=MAX_PAGE, start=lst.start)
+            lst.saw(page, start)
+            self.read += len(page)
+            self.drained += len(page)
+            self.add(page, lst)
 
     def more(self, missing: int) -> None:
         """One round: the next page of the driver list likeliest to bring matches that rank above
@@ -448,27 +480,26 @@ class MultiWord:
 def multi_word(words: list[text.QueryWord], accept: store.Accept, *, need: int,
                after: tuple[int, str] | None = None) -> Iterator[Hit]:
     """The hits of a multi-word query in score order, after the cursor ``after``: ``need`` at a
-    time. Reading stops when the matches are complete (a driver list ended), or ``need`` of them
-    rank above anything not read yet, or the bound is reached; past the first ``need`` matches
-    it reads at most ``RANK_SAFE_READ`` × as many postings again for rank safety."""
+    time, exact. Reading in rank order stops when the matches are complete (a driver list
+    ended) or ``need`` of them rank above anything not read yet (rank-safe); when neither
+    happened within ``MAX_DRIVER_READ`` postings, the shortest driver list is read to its end
+    (``MultiWord.drain``): every match is then known."""
     state = MultiWord([Word(w, {w.term}) for w in words], accept)
     state.start()
     floor = (-after[0], after[1]) if after else None
     while True:
-        found_at = None
-        while not (state.exhausted or state.capped):
-            have = state.ahead(floor)
-            if have >= need:
-                found_at = found_at or state.read
-                safe = state.ahead(floor, least=state.unseen_bound()) >= need
-                if safe or state.read >= (1 + RANK_SAFE_READ) * found_at:
-                    break
-            state.more(max(need - have, 1))
+        while not state.exhausted:
+            if state.ahead(floor) >= need and state.safe(floor, need):
+                break
+            if state.capped:
+                state.drain()
+                break
+            state.more(max(need - state.ahead(floor), 1))
         batch = sorted((h for h in state.hits.values() if floor is None or h.key > floor), key=lambda h: h.key)
         for h in batch:
             floor = h.key
             yield h
-        if state.exhausted or state.capped:
+        if state.exhausted:
             return
 
 

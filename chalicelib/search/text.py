@@ -109,16 +109,17 @@ def term(word: str) -> str:
     return word
 
 
-def index_terms(text: str) -> dict[str, list[str]]:
+def index_terms(text: str, *, keep_stopwords: bool = False) -> dict[str, list[str]]:
     """Every term a field is found by, with the surface words that produced it.
 
     The surface word feeds the prefix vocabulary (typing ``ботино`` finds ``ботинок``).
-    Stopwords are not indexed.
+    Stopwords are not indexed, but for the name's (``keep_stopwords``): titles are made of
+    them ("The Road", "It", "Мы"), and a query of stopwords only looks for exactly those.
     """
     out: dict[str, list[str]] = {}
     for raw in _raw_words(text):
         for w in (_JOINERS.sub("", raw), *parts(raw)):
-            if w in STOPWORDS:
+            if w in STOPWORDS and not keep_stopwords:
                 continue
             seen = out.setdefault(term(w), [])
             if w not in seen:
@@ -136,9 +137,11 @@ class QueryWord:
 def query_words(q: str) -> list[QueryWord]:
     """The words a query requires, deduplicated by term; the last one is a prefix.
 
-    Stopwords are dropped unless the query has nothing else (then nothing can match).
+    Stopwords are dropped, unless the query has nothing else: then they are the title asked
+    for ("The", "It", "The Road" typed as "the") and match the stopwords indexed from names.
     """
-    found = [w for w in words(q) if w not in STOPWORDS]
+    typed = words(q)
+    found = [w for w in typed if w not in STOPWORDS] or typed
     out: dict[str, QueryWord] = {}
     for i, word in enumerate(found):
         last = i == len(found) - 1

@@ -42,11 +42,23 @@ def _result(outcome: str, *, lang: str, action: str | None = None, order_id: str
     return Page(OUTCOME_STATUS[outcome], html)
 
 
+def _verify(secrets: tuple[bytes, ...], token: str) -> link_tokens.LinkClaims:
+    """Claims of a link signed with any accepted secret (the previous one during a rotation)."""
+    for secret in secrets[:-1]:
+        try:
+            return link_tokens.verify_link_token(secret, token, int(time.time()))
+        except link_tokens.ExpiredLink:
+            raise
+        except link_tokens.LinkError:
+            continue
+    return link_tokens.verify_link_token(secrets[-1], token, int(time.time()))
+
+
 def _check(token: str) -> tuple[link_tokens.LinkClaims | None, dict[str, Any] | None, Page | None]:
     """Verify the token and find its link record; a Page when the link cannot be used."""
     cfg = settings()
     try:
-        claims = link_tokens.verify_link_token(cfg.link_secret, token, int(time.time()))
+        claims = _verify(cfg.link_secrets, token)
     except link_tokens.ExpiredLink as exc:
         c = exc.claims
         return None, None, _result("expired", lang=_lang(c.seller_id), action=c.action, order_id=c.order_id)

@@ -20,6 +20,14 @@ Steps and DynamoDB calls (the floor for this access pattern, see ``bench/commerc
    checkout (or one racing it) sold out leaves the available listings
    (``store/catalog.relist_sold_out``; one more transaction only for such a product).
 
+Promo codes (``promo_codes``; rules in ``domain/promos.py``, redemption in ``store/promos.py``):
+the codes are read in step 2's BatchGetItem, applied to the planned orders exactly as
+``POST /cart/quote`` shows them (any code that does not apply: 409 ``promo-code-rejected``,
+before any write), so ``expected_total`` confirms the discounted total; their use counters,
+the customer's counters and the redemption records join step 4's transaction (3 items per
+code, hence ``domain/cart.MAX_LINES``), so a use limit holds whatever the concurrency and a
+refused redemption places nothing. A checkout with codes costs the same 4 calls.
+
 So a checkout costs 4 DynamoDB calls whatever its size (up to ``MAX_LINES`` lines). The floor
 for placing is 3: the lines, then the prices/stock/delivery (which depend on the lines), then
 the one write that depends on both; the fourth exists because the listing keys cannot join
@@ -57,14 +65,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from chalicelib import clients, logs, metrics
+from chalicelib import clients, logs, metrics, tracing
 from chalicelib.adapters.stepfunctions import state_machine
 from chalicelib.config import settings
 from chalicelib.domain import cart as rules
 from chalicelib.domain import orders as order_rules
+from chalicelib.domain import promos as promo_rules
 from chalicelib.errors import AlreadyExists, DependencyError, OutOfStock, Unavailable, ValidationFailed
+from chalicelib.services import promos
 from chalicelib.store import carts, catalog
 from chalicelib.store import orders as store
+from chalicelib.store import promos as promo_store
+from chalicelib.store.toolkit import TransactionCancelled
 
 
 def checkout(
@@ -75,7 +87,10 @@ def checkout(
     address: dict[str, Any],
     payment_method: str,
     expected_total: int | None = None,
+    promo_codes: list[str] | None = None,
 ) -> dict[str, Any]:
+    texts = list(promo_codes or [])
+    promos.check_texts(texts)
     lines = carts.lines(customer_id)
     if not lines:
         record = store.get_checkout(checkout_id)  # a retry after the cart was emptied by us
@@ -84,14 +99,23 @@ def checkout(
         raise ValidationFailed.one("cart", "the cart is empty")
     if len(lines) > rules.MAX_LINES:
         raise ValidationFailed.one("cart", f"too many lines to check out at once (at most {rules.MAX_LINES})")
-    products, shops = carts.snapshot([x["product_id"] for x in lines], [x["seller_id"] for x in lines],
-                                     consistent=True)
+    seller_ids = [x["seller_id"] for x in lines]
+    promo_items: list[dict[str, Any]] = []
+    if texts:  # the codes join the same BatchGetItem
+        products, shops, promo_items = carts.snapshot_with(
+            [x["product_id"] for x in lines], seller_ids, promo_store.checkout_keys(texts, seller_ids, customer_id),
+            consistent=True)
+    else:
+        products, shops = carts.snapshot([x["product_id"] for x in lines], seller_ids, consistent=True)
     now_ms = int(time.time() * 1000)
     orders, reservations = rules.plan_checkout(
         checkout_id=checkout_id, customer_id=customer_id, lines=lines, products=products, shops=shops,
         delivery=delivery, address=address, payment_method=payment_method,
         now_iso=store.now_iso(), now_ms=now_ms,
     )
+    # the codes apply exactly as POST /cart/quote shows them (or the checkout is refused), so the
+    # totals the customer confirms below are the discounted ones
+    redemptions = promos.for_checkout(texts, customer_id, lines, products, shops, promo_items, orders)
     rules.check_seen(orders, lines, expected_total)
     record = {
         "checkout_id": checkout_id,
@@ -99,8 +123,22 @@ def checkout(
         "order_ids": [o["order_id"] for o in orders],
         "created_at": orders[0]["created_at"],
     }
+    if redemptions:
+        record["promo_codes"] = [{"issuer": r["issuer"], "code": r["code"]} for r in redemptions]
+    placed_at = orders[0]["created_at"]
     try:
-        store.place(checkout=record, orders=orders, reservations=reservations, cart_lines=lines)
+        store.place(checkout=record, orders=orders, reservations=reservations, cart_lines=lines,
+                    promo_ops=promo_store.redemption_ops(redemptions, checkout_id=checkout_id,
+                                                         customer_id=customer_id, now_iso=placed_at))
+    except TransactionCancelled as cancelled:
+        # only a refused redemption reaches here (store/orders.place explains every other cause)
+        refused = [{"code": r["code"], "reason": reason, "detail": _REFUSED.get(reason, reason),
+                    **({} if r["issuer"] == promo_rules.MARKETPLACE else {"seller_id": r["issuer"]})}
+                   for r in redemptions
+                   if (reason := promo_store.refused_reason(cancelled, r, placed_at)) is not None]
+        if not refused:
+            raise
+        raise promos.rejected(refused) from cancelled
     except AlreadyExists:
         existing = store.get_checkout(checkout_id)
         if existing is None or existing.get("customer_id") != customer_id:
@@ -110,9 +148,19 @@ def checkout(
         raise _explain(err) from err
     logs.event("checkout placed", checkout_id=checkout_id, orders=len(orders), lines=len(lines))
     metrics.count("OrdersPlaced", len(orders))
+    tracing.annotate(checkout_id=checkout_id, order_id=orders[0]["order_id"] if len(orders) == 1 else None)
     _relist([r["product_id"] for r in reservations if r["limited"]])
     start_workflows(orders)
     return _result(checkout_id, orders)
+
+
+_REFUSED = {
+    promo_rules.EXHAUSTED: "the code was used up by other customers just now",
+    promo_rules.CUSTOMER_LIMIT: "you have used this code as many times as it may be used by one customer",
+    promo_rules.EXPIRED: "the code expired just now",
+    promo_rules.ENDED: "the code was ended by its issuer just now",
+    "changed": "the code's terms changed just now: quote again",
+}
 
 
 def _relist(product_ids: list[str]) -> None:

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import unquote_plus
 
-from chalicelib import logs, metrics
+from chalicelib import logs, metrics, tracing
 from chalicelib.adapters.feed_objects import FeedObject, feed_objects
 from chalicelib.config import settings
 from chalicelib.domain import catalog as catalog_rules
@@ -228,6 +228,7 @@ def _presigned_feed_id(obj: FeedObject, seller_id: str | None) -> str | None:
 
 def _run_claimed(record: dict[str, Any], obj: FeedObject) -> dict[str, Any] | None:
     feed_id, seller_id = record["feed_id"], record["seller_id"]
+    tracing.annotate(feed_id=feed_id, seller_id=seller_id)
     try:
         state = store.acquire_import_lock(seller_id, feed_id, obj.last_modified, LEASE_SECONDS)
     except store.ImportLocked as exc:

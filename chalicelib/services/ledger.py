@@ -89,9 +89,13 @@ def hold(order_id: str, customer_id: str, amount: int, currency: str) -> None:
         raise _unexpected(cancelled) from cancelled
 
 
-def capture(order_id: str, seller_id: str, *, customer_id: str | None = None, amount: int | None = None) -> None:
+def capture(order_id: str, seller_id: str, *, customer_id: str | None = None, amount: int | None = None,
+            promotion: int = 0, seller_discount: int = 0) -> None:
     """Pay the held money to the seller. Pass ``customer_id`` and ``amount`` (from the order) to
-    skip the read of the hold; they are checked by the write's condition, never trusted."""
+    skip the read of the hold; they are checked by the write's condition, never trusted.
+    ``promotion`` (the order's ``marketplace_discount``) is added from the marketplace's
+    promotion expense, so the seller earns the price before a marketplace code;
+    ``seller_discount`` (their own code's part) is recorded on the transaction."""
     if customer_id is None or amount is None:
         found = store.get_hold(order_id)
         if _resolved(order_id, found, dl.CAPTURED, seller_id):
@@ -100,9 +104,10 @@ def capture(order_id: str, seller_id: str, *, customer_id: str | None = None, am
         customer_id, amount = found["customer_id"], found["amount"]
     at = dl.now_iso()
     op = store.resolve_hold_op(order_id, customer_id=customer_id, amount=amount, to_state=dl.CAPTURED, at=at,
-                               seller_id=seller_id)
+                               seller_id=seller_id, promotion=promotion)
     try:
-        _write(dl.capture_txn, amount, (order_id, customer_id, seller_id, amount, currency(), at), op)
+        _write(dl.capture_txn, amount + promotion,
+               (order_id, customer_id, seller_id, amount, currency(), at, promotion, seller_discount), op)
     except store.TransactionCancelled as cancelled:
         if not (cancelled.failed(store.HOLD) or cancelled.failed(store.TXN)):
             raise _unexpected(cancelled) from cancelled
@@ -146,7 +151,7 @@ def release(order_id: str, *, customer_id: str | None = None, amount: int | None
 
 
 def refund_capture(order_id: str, *, customer_id: str | None = None, seller_id: str | None = None,
-                   amount: int | None = None, currency: str | None = None) -> None:
+                   amount: int | None = None, currency: str | None = None, promotion: int | None = None) -> None:
     """Give captured money back: the seller's earnings → the customer's available balance.
 
     For an order cancelled after the seller confirmed it (the seller cancels, or does not ship
@@ -162,10 +167,12 @@ def refund_capture(order_id: str, *, customer_id: str | None = None, seller_id: 
             return
         assert found is not None
         customer_id, seller_id, amount = found["customer_id"], found["seller_id"], found["amount"]
+        promotion = int(found.get("promotion", 0))
+    promotion = promotion or 0
     at = dl.now_iso()
     op = store.refund_hold_op(order_id, customer_id=customer_id, seller_id=seller_id, amount=amount, at=at)
     try:
-        _write(dl.refund_txn, amount, (order_id, customer_id, seller_id, amount, cur, at), op)
+        _write(dl.refund_txn, amount + promotion, (order_id, customer_id, seller_id, amount, cur, at, promotion), op)
     except store.TransactionCancelled as cancelled:
         if cancelled.failed(store.HOLD) or cancelled.failed(store.TXN):
             current = cancelled.item(store.HOLD) if cancelled.failed(store.HOLD) else store.get_hold(order_id)
@@ -179,7 +186,7 @@ def refund_capture(order_id: str, *, customer_id: str | None = None, seller_id: 
             before = cancelled.item(earnings_label) or {}
             raise InsufficientEarnings(
                 f"the seller's earnings do not cover the refund of order {order_id}",
-                earnings=int(before.get(dl.EARNINGS, 0)), required=amount, currency=cur,
+                earnings=int(before.get(dl.EARNINGS, 0)), required=amount + promotion, currency=cur,
             ) from cancelled
         raise _unexpected(cancelled) from cancelled
 
@@ -284,8 +291,11 @@ def seller_transactions(seller_id: str, *, limit: int, start: dict[str, Any] | N
 
 _TXN_FIELDS = ("txn_id", "kind", "amount", "currency", "entries", "created_at", "customer_id", "order_id",
                "seller_id", "provider", "charge_id", "card_last4")
+_DISCOUNTS = ("seller_discount", "marketplace_discount")  # on captures and refunds of discounted orders
 
 
 def txn_view(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: item[k] for k in _TXN_FIELDS if k in item}
+    view = {k: item[k] for k in _TXN_FIELDS if k in item}
+    view.update({k: int(item[k]) for k in _DISCOUNTS if k in item})
+    return view
 

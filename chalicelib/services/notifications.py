@@ -75,6 +75,7 @@ def order_context(order: dict[str, Any], *, customer_name: str = "") -> dict[str
              "days": int(delivery["days"]) if delivery.get("days") is not None else None}
             if delivery else None
         ),
+        "discounts": [{"code": str(d["code"]), "amount": int(d["amount"])} for d in order.get("discounts") or []],
         "total": int(order["total"]),
         "currency": order["currency"],
         "address": order.get("address") or "",
@@ -131,3 +132,38 @@ def deliver(email: Email) -> str:
             time.sleep(BACKOFF_SECONDS * 2**attempt)
     metrics.count("EmailsFailed", by="unavailable")
     raise EmailUnavailable(f"{failure.system} unavailable after {ATTEMPTS} attempts: {failure.code}") from failure
+
+
+# --- account emails ----------------------------------------------------------------------------
+# Verification, password reset, "someone tried to register with your address": not about an
+# order, so no once-per-order marker (each request sends one; the routes are rate-limited).
+
+ACCOUNT_KINDS = {"account_verify": ("Confirm", "Подтвердить"), "account_reset": ("Choose a new password",
+                                                                                 "Задать новый пароль"),
+                 "account_exists": ("Reset password", "Восстановить пароль")}
+
+
+def send_account_email(kind: str, profile: dict[str, Any], link: str, *, hours: int = 0) -> None:
+    """Render ``kind`` in the profile's language and send it to the profile's address. A mail
+    that cannot be sent now is logged, not raised: the caller's answer must not depend on it
+    (forgot-password answers the same whatever happened)."""
+    from chalicelib.notify.rendering import environment, resolve_lang
+
+    cfg = settings()
+    lang = resolve_lang(str(profile.get("language") or ""), cfg.default_lang)
+    variables = {"lang": lang, "name": str(profile.get("name") or ""), "link": link, "hours": hours}
+    text_module = environment().get_template(f"email/{kind}.{lang}.txt").make_module(variables)
+    subject = " ".join(str(text_module.subject).split())
+    text = str(text_module).strip() + "\n"
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip() and p.strip() != link]
+    label = ACCOUNT_KINDS[kind][0 if lang == "en" else 1]
+    html = environment().get_template(f"email/{kind}.{lang}.html").render(
+        variables, subject=subject, paragraphs=paragraphs, button_label=label)
+    email = Email(to=str(profile["email"]), subject=subject, html=html, text=text, kind=kind, order_id="", lang=lang)
+    try:
+        message_id = deliver(email)
+    except (EmailUnavailable, EmailRejected) as exc:
+        logs.event("account email not sent", 40, kind=kind, error=str(exc))
+        return
+    logs.event("email sent", kind=kind, lang=lang, message_id=message_id)
+    mailer().keep_copy(email, message_id)

@@ -84,4 +84,8 @@ def _statement_line(txn: dict[str, Any], **accounts: str) -> dict[str, Any]:
         line[f"{name}_change"] = change.get(account, 0)
     if txn["kind"] == dl.TOPUP:
         line["card_last4"] = txn.get("card_last4")
+    if "earnings" in accounts:  # the seller's statement shows what promo codes took off the order
+        for name in ("seller_discount", "marketplace_discount"):
+            if name in txn:
+                line[name] = int(txn[name])
     return line

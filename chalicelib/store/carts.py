@@ -41,7 +41,7 @@ def _line(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def lines(customer_id: str) -> list[dict[str, Any]]:
-    """Every line of the customer's carts: one consistent Query (≤ 33 small items: one page)."""
+    """Every line of the customer's carts: one consistent Query (≤ ``MAX_LINES`` small items: one page)."""
     out: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": "PK = :pk",
@@ -103,17 +103,30 @@ def snapshot(product_ids: list[str], seller_ids: list[str], *, consistent: bool 
     """Products and their sellers' shops in ONE BatchGetItem across the catalog and accounts
     tables (the seller id is on each cart line, so the shops need not wait for the products).
     Returns (products by id, shops by seller id); more than 100 keys take more calls."""
-    catalog = settings().catalog_table
+    products, shops, _ = snapshot_with(product_ids, seller_ids, [], consistent=consistent)
+    return products, shops
+
+
+def snapshot_with(product_ids: list[str], seller_ids: list[str], commerce_keys: list[dict[str, str]], *,
+                  consistent: bool = False
+                  ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """``snapshot`` plus the Commerce items at ``commerce_keys`` (a checkout's promo codes:
+    ``store/promos.checkout_keys``), raw, in the same BatchGetItem."""
+    catalog, commerce = settings().catalog_table, settings().commerce_table
     wanted = [(catalog, keys.product(p)) for p in product_ids]
     wanted += [(settings().accounts_table, keys.shop(s)) for s in seller_ids]
+    wanted += [(commerce, k) for k in commerce_keys]
     products: dict[str, dict[str, Any]] = {}
     shops: dict[str, dict[str, Any]] = {}
+    others: list[dict[str, Any]] = []
     for table, item in toolkit.batch_get_across(wanted, ConsistentRead=consistent):
         if table == catalog:
             products[item["product_id"]] = _strip(item)
+        elif table == commerce:
+            others.append(plain(item))
         else:
             shops[item["PK"].split("#", 1)[1]] = _strip(item)
-    return products, shops
+    return products, shops, others
 
 
 def _strip(item: dict[str, Any]) -> dict[str, Any]:

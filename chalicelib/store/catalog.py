@@ -348,7 +348,10 @@ def sync_availability(product_ids: Iterable[str]) -> int:
     this call, so the last one decides, whatever their order."""
     moved = 0
     for pid in dict.fromkeys(product_ids):
-        for _ in range(SYNC_ATTEMPTS):
+        missing: set[str] = set()
+        for attempt in range(SYNC_ATTEMPTS + 3):  # (+2: dropping missing listing items)
+            if attempt == SYNC_ATTEMPTS + 2:  # the caller's retry (a workflow step's) decides again
+                raise Unavailable(f"the listings of {pid} kept changing; retry shortly")
             item = _table().get_item(Key=keys.product(pid), ConsistentRead=True).get("Item")
             if item is None or item.get("stock") is None:
                 break
@@ -358,10 +361,14 @@ def sync_availability(product_ids: Iterable[str]) -> int:
             if item.get("GSI1PK") == scope_pk and bool(item.get("sold_out")) == rules.sold_out(product):
                 break
             try:
-                transact(_relist_ops(product, listed), retries=0)
+                transact([op for op in _relist_ops(product, listed) if op.label not in missing], retries=0)
                 moved += 1
                 break
-            except TransactionCancelled:
+            except TransactionCancelled as exc:
+                gone = {label for label in exc.reasons if label != "product" and exc.failed(label)}
+                if gone:  # a listing item that does not exist: nothing of it to move
+                    missing |= gone
+                    continue
                 time.sleep(random.uniform(0.005, 0.02))  # stock moved meanwhile: decide again
     return moved
 

@@ -1,7 +1,9 @@
 """Catalog table: feed import records (one per imported S3 object version).
 
-Status timeline: ``queued`` (upload URL issued, or a drop seen) → ``processing`` (a worker
-holds it, until ``lease_until``) → ``succeeded`` | ``partially_succeeded`` | ``failed``.
+Status timeline: ``queued`` (upload URL issued, a drop seen, or a feed URL being fetched) →
+``processing`` (a worker holds it, until ``lease_until``) → ``succeeded`` |
+``partially_succeeded`` | ``failed``; a fetch that found the feed unchanged goes from
+``queued`` straight to ``unchanged``, and one that failed straight to ``failed``.
 ``claim`` is the one conditional write that makes a duplicate SQS delivery a no-op: it only
 moves a record that is queued, or processing with an expired lease (the worker died).
 """
@@ -22,7 +24,8 @@ from chalicelib.store.values import plain
 
 QUEUED, PROCESSING = "queued", "processing"
 SUCCEEDED, PARTIAL, FAILED = "succeeded", "partially_succeeded", "failed"
-FINAL = (SUCCEEDED, PARTIAL, FAILED)
+UNCHANGED = "unchanged"  # a fetched feed (services/feed_sources.py) that had not changed: no import
+FINAL = (SUCCEEDED, PARTIAL, FAILED, UNCHANGED)
 UNASSIGNED = "_unassigned"  # imports whose key names no known seller
 
 

@@ -10,6 +10,13 @@ ACCOUNTS table
 | user profile by id | Accounts | PK=USER#<sub>, SK=PROFILE | USER#5f1c…, PROFILE |
 | seller's shop | Accounts | PK=SHOP#<seller>, SK=SHOP | SHOP#5f1c…, SHOP |
 | revoked session (logout) | Accounts | PK=REVOKED#<origin_jti>, SK=REVOKED (ttl = token exp) | REVOKED#6e5a…, REVOKED |
+| sessions of a user revoked before t (password reset) | Accounts | PK=USER#<sub>, SK=SESSIONS | USER#5f1c…, SESSIONS |
+| unverified accounts, oldest first (purge) | GSI1 | GSI1PK=UNVERIFIED, GSI1SK < <created_at> | 2026-…#5f1c… |
+| rate-limit counter, one window | Accounts | PK=LIMIT#<group>#<ip|acct>#<value>, SK=W#<start> | LIMIT#login#ip#1… |
+| failed logins of an email (known or not) | Accounts | PK=LOGINFAIL#<sha256>, SK=LOGINFAIL | LOGINFAIL#9f86… |
+
+GSI1 of the accounts table is sparse: only a profile that is not verified yet carries its keys
+(registration sets them, verification removes them), so the purge reads nothing else.
 
 CATALOG table (the product item; other catalog patterns are listed further down)
 | product by id | Catalog | PK=PRODUCT#<product_id>, SK=PRODUCT | PRODUCT#pq3x…, PRODUCT |
@@ -30,6 +37,26 @@ def shop(seller_id: str) -> dict[str, str]:
 
 def revoked(session_id: str) -> dict[str, str]:
     return {"PK": f"REVOKED#{session_id}", "SK": "REVOKED"}
+
+
+def user_sessions(user_id: str) -> dict[str, str]:
+    return {"PK": f"USER#{user_id}", "SK": "SESSIONS"}
+
+
+UNVERIFIED = "UNVERIFIED"
+
+
+def unverified(created_at: str, user_id: str) -> dict[str, str]:
+    """GSI1 attributes of a profile whose email is not verified yet."""
+    return {"GSI1PK": UNVERIFIED, "GSI1SK": f"{created_at}#{user_id}"}
+
+
+def rate_window(group: str, dimension: str, value: str, window_start: int) -> dict[str, str]:
+    return {"PK": f"LIMIT#{group}#{dimension}#{value}", "SK": f"W#{window_start}"}
+
+
+def login_failures(email_digest: str) -> dict[str, str]:
+    return {"PK": f"LOGINFAIL#{email_digest}", "SK": "LOGINFAIL"}
 
 
 def product(product_id: str) -> dict[str, str]:
@@ -128,6 +155,49 @@ def order_index_keys(order: dict) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
+# PROMO CODES (Commerce table): codes, their use counters and redemptions
+#
+# | access pattern | table / index | key condition | example |
+# |---|---|---|---|
+# | one code of an issuer (checkout: BatchGet) | Commerce | PK=PROMOS#<issuer>, SK=CODE#<CODE> | CODE#SUMMER10 |
+# | an issuer's codes (seller's list) | Commerce | PK=PROMOS#<issuer>, SK begins CODE# | PROMOS#marketplace |
+# | a customer's uses of a code | Commerce | PK=PROMOS#<issuer>, SK=CUSTOMER#<CODE>#<customer> | CUSTOMER#SUMMER10#9a… |
+# | a checkout's redemption of a code | Commerce | PK=PROMOS#<issuer>, SK=REDEMPTION#<CODE>#<checkout> | REDEMPTION#… |
+# | who has issued a text (any seller) | Commerce | PK=PROMOTEXT#<CODE>, SK=ISSUERS | PROMOTEXT#SUMMER10, ISSUERS |
+#
+# ``issuer`` is a seller id or ``marketplace``; ``CODE`` is upper-case (codes are
+# case-insensitive). The code item carries ``uses`` (checkouts holding a use now), which the
+# checkout's TransactWriteItems increments under ``uses < max_uses``; the customer item the
+# same per customer; the redemption item counts the checkout's orders the code discounted that
+# are not cancelled (``open``) and gives the use back once when it reaches 0. The PROMOTEXT
+# item lets a checkout say "another seller's code" rather than "unknown" in the same BatchGet.
+# ---------------------------------------------------------------------------------------------
+
+
+def promo_issuer(issuer: str) -> str:
+    return f"PROMOS#{issuer}"
+
+
+PROMO_CODE_PREFIX = "CODE#"
+
+
+def promo_code(issuer: str, code: str) -> dict[str, str]:
+    return {"PK": promo_issuer(issuer), "SK": f"{PROMO_CODE_PREFIX}{code}"}
+
+
+def promo_customer(issuer: str, code: str, customer_id: str) -> dict[str, str]:
+    return {"PK": promo_issuer(issuer), "SK": f"CUSTOMER#{code}#{customer_id}"}
+
+
+def promo_redemption(issuer: str, code: str, checkout_id: str) -> dict[str, str]:
+    return {"PK": promo_issuer(issuer), "SK": f"REDEMPTION#{code}#{checkout_id}"}
+
+
+def promo_text(code: str) -> dict[str, str]:
+    return {"PK": f"PROMOTEXT#{code}", "SK": "ISSUERS"}
+
+
+# ---------------------------------------------------------------------------------------------
 # CATALOG table: products, their listing items, per-seller category trees, feed imports
 #
 # | access pattern | table / index | key condition | example |
@@ -145,6 +215,12 @@ def order_index_keys(order: dict) -> dict[str, str]:
 # | a seller's import lock + last imported file | Catalog | PK=SELLER#<seller>, SK=IMPORT_STATE | |
 # | feed import by id | Catalog | PK=IMPORT#<feed_id>, SK=IMPORT | IMPORT#f9c1…, IMPORT |
 # | a seller's imports, newest first | GSI4 | GSI4PK=IMPORTS#<seller>, GSI4SK desc | IMPORTS#5f1c…, 2025-…#f9c1… |
+# | a seller's feed URL (source) | Catalog | PK=FEEDSOURCES, SK=SELLER#<seller> | FEEDSOURCES, SELLER#5f1c… |
+# | every feed source (the scheduled fetch) | Catalog | PK=FEEDSOURCES | FEEDSOURCES |
+#
+# Feed sources share one partition so the scheduled fetch reads them with one paginated
+# Query (no scan): one small item per seller, written once per fetch (hourly at most), so even
+# 100,000 sellers write ~30 items/s there, far under a partition's 1,000 WCU.
 #
 # Listings. Every product is listed under three scopes: ALL (the product item itself carries
 # the GSI1..3 keys), its SELLER and its CATEGORY (two small "listing items" in the seller's
@@ -219,6 +295,13 @@ def import_state(seller_id: str) -> dict[str, str]:
     return {"PK": seller_partition(seller_id), "SK": "IMPORT_STATE"}
 
 
+FEED_SOURCES = "FEEDSOURCES"
+
+
+def feed_source(seller_id: str) -> dict[str, str]:
+    return {"PK": FEED_SOURCES, "SK": f"SELLER#{seller_id}"}
+
+
 def feed_import(feed_id: str) -> dict[str, str]:
     return {"PK": f"IMPORT#{feed_id}", "SK": "IMPORT"}
 
@@ -236,6 +319,7 @@ def seller_imports(seller_id: str) -> str:
 # | customer wallet (available, held) | Ledger | PK=WALLET#<customer>, SK=BALANCE | WALLET#5f1c…, BALANCE |
 # | seller balance (earnings) | Ledger | PK=EARNINGS#<seller>, SK=BALANCE | EARNINGS#9a2e…, BALANCE |
 # | provider clearing, one shard | Ledger | PK=CLEARING#<provider>#<nn>, SK=BALANCE | CLEARING#sandbox#07, BALANCE |
+# | marketplace promotion expense, one shard | Ledger | PK=MARKETPLACE#promotions#<nn>, SK=BALANCE | …#promotions#03 |
 # | the hold of an order (state held/captured/released) | Ledger | PK=HOLD#<order>, SK=HOLD | HOLD#o4f…, HOLD |
 # | ledger transaction by id (journal, immutable) | Ledger | PK=TXN#<txn_id>, SK=TXN | TXN#hold:o4f…, TXN |
 # | a customer's transactions, newest first | GSI1 | GSI1PK=WALLET#<customer>, GSI1SK desc | 2026-…Z#hold:o4f… |
@@ -273,6 +357,11 @@ def earnings_partition(seller_id: str) -> str:
 
 def clearing(provider: str, shard: int) -> dict[str, str]:
     return {"PK": f"CLEARING#{provider}#{shard:02d}", "SK": BALANCE_SK}
+
+
+def marketplace_account(name: str, shard: int) -> dict[str, str]:
+    """A marketplace account's balance shard (``promotions``: the expense of marketplace codes)."""
+    return {"PK": f"MARKETPLACE#{name}#{shard:02d}", "SK": BALANCE_SK}
 
 
 def hold(order_id: str) -> dict[str, str]:

@@ -61,6 +61,8 @@ def _balance_item(ref: dl.AccountRef) -> dict[str, str]:
         return keys.wallet(ref.owner)
     if ref.kind == "seller":
         return keys.earnings(ref.owner)
+    if ref.kind == "marketplace":
+        return keys.marketplace_account(ref.owner, ref.shard or 0)
     return keys.clearing(ref.owner, ref.shard or 0)
 
 
@@ -75,7 +77,7 @@ def _balance_ops(txn: dl.Transaction) -> list[Op]:
         values: dict[str, Any] = {":cur": txn.currency, ":at": txn.created_at}
         adds, conditions = [], ["(attribute_not_exists(#cur) OR #cur = :cur)"]
         for i, (ref, amount) in enumerate(legs):
-            names[f"#b{i}"] = ref.bucket if ref.kind != "provider" else "balance"
+            names[f"#b{i}"] = ref.bucket if ref.kind not in ("provider", "marketplace") else "balance"
             values[f":d{i}"] = amount
             adds.append(f"#b{i} :d{i}")
             if amount < 0 and not ref.may_go_negative:
@@ -152,7 +154,7 @@ def create_hold_op(order_id: str, customer_id: str, amount: int, currency: str, 
 
 
 def resolve_hold_op(order_id: str, *, customer_id: str, amount: int, to_state: str, at: str,
-                    seller_id: str | None = None) -> Op:
+                    seller_id: str | None = None, promotion: int = 0) -> Op:
     """held → captured | released, only from ``held`` and only for the hold we think it is."""
     names = {"#state": "state", "#amount": "amount", "#customer": "customer_id", "#at": "resolved_at"}
     values: dict[str, Any] = {":held": dl.HELD, ":to": to_state, ":amount": amount, ":customer": customer_id,
@@ -162,6 +164,10 @@ def resolve_hold_op(order_id: str, *, customer_id: str, amount: int, to_state: s
         names["#seller"] = "seller_id"
         values[":seller"] = seller_id
         update += ", #seller = :seller"
+    if promotion:  # the marketplace's part of the capture: a refund gives it back (refund_hold_op)
+        names["#promo"] = "promotion"
+        values[":promo"] = promotion
+        update += ", #promo = :promo"
     return Op(HOLD, {"Update": {
         "TableName": _table_name(),
         "Key": keys.hold(order_id),

@@ -36,7 +36,8 @@ Contract (statuses and allowed moves: ``chalicelib/domain/orders.py``):
 
 DynamoDB calls: ``get_order`` 1 GetItem; ``transition`` / ``add_event`` 1 UpdateItem (+1
 GetItem only when refused, to tell a retry from a conflict); ``restock`` 1 GetItem + 1
-TransactWriteItems; ``place`` (checkout) 1 TransactWriteItems; listings 1 Query per page.
+TransactWriteItems (+1 per promo code the order redeemed: ``promos.give_back``); ``place``
+(checkout) 1 TransactWriteItems; listings 1 Query per page.
 
 ``event`` is ``{type, actor, detail}`` (``at`` and ``event_id`` are filled in when absent);
 ``actor`` is a string such as ``customer:<id>``, ``seller:<id>``, ``system`` or ``timeout``.
@@ -60,7 +61,7 @@ from chalicelib.errors import (
     Unavailable,
     ValidationFailed,
 )
-from chalicelib.store import catalog, keys, toolkit
+from chalicelib.store import catalog, keys, promos, toolkit
 from chalicelib.store.toolkit import Op, TransactionCancelled, all_of, conditional, transact
 from chalicelib.store.values import plain
 
@@ -319,7 +320,8 @@ def restock(order_id: str, *, actor: str = "system") -> bool:
         raise NotFound(f"order {order_id} does not exist")
     reserved = [i for i in order.get("items", []) if i.get("reserved")]
     if order.get("stock_released"):
-        # a retry: the units are back; the listings may not be yet (the follow-up failed)
+        # a retry: the units are back; the listings and the code uses may not be yet (the follow-up failed)
+        promos.give_back(order)
         catalog.sync_availability([i["product_id"] for i in reserved])
         return False
     entry = make_event({"type": "stock_released", "actor": actor,
@@ -332,7 +334,9 @@ def restock(order_id: str, *, actor: str = "system") -> bool:
     }
     product_update = {"UpdateExpression": "SET stock = stock + :q, reserved = if_not_exists(reserved, :q) - :q",
                       "ConditionExpression": "attribute_exists(stock)"}
-    done = _with_reserved_products(order_id, order_update, product_update, reserved)
+    # the order's promo code redemptions are released with its stock, once (store/promos.py)
+    done = _with_reserved_products(order_id, order_update, product_update, reserved, promos.release_ops(order))
+    promos.give_back(order)
     # a sold-out product is on sale again (also when a retry finds the stock already returned)
     catalog.sync_availability([i["product_id"] for i in reserved])
     return done
@@ -360,7 +364,7 @@ def ship_reserved(order_id: str) -> bool:
 
 
 def _with_reserved_products(order_id: str, order_update: dict[str, Any], product_update: dict[str, Any],
-                            reserved: list[dict[str, Any]]) -> bool:
+                            reserved: list[dict[str, Any]], extra: list[Op] = ()) -> bool:
     """One TransactWriteItems: the order's guarded flag update and one update per reserved
     product (``:q`` = the line's quantity). False when the order's guard fails (done before);
     a product whose own condition fails is left out and the rest is written."""
@@ -370,6 +374,7 @@ def _with_reserved_products(order_id: str, order_update: dict[str, Any], product
         ops += [Op(_product_label(i), {"Update": {
             "TableName": catalog_table, "Key": keys.product(i["product_id"]), **product_update,
             "ExpressionAttributeValues": {":q": i["quantity"]}}}) for i in reserved]
+        ops += list(extra)
         try:
             transact(ops)
             return True
@@ -397,6 +402,7 @@ def place(
     orders: list[dict[str, Any]],
     reservations: list[dict[str, Any]],
     cart_lines: list[dict[str, Any]],
+    promo_ops: list[Op] = (),
 ) -> None:
     """Write a whole checkout in ONE TransactWriteItems, or nothing.
 
@@ -411,7 +417,9 @@ def place(
     3. per cart line: Delete while it still holds the checked-out quantity (a concurrent cart
        change fails the checkout instead of being lost);
     4. the checkout record ``keys.checkout(checkout_id)`` with ``attribute_not_exists``: the
-       same (customer, Idempotency-Key) can place orders once, however many requests race.
+       same (customer, Idempotency-Key) can place orders once, however many requests race;
+    5. ``promo_ops``: the promo codes' redemptions (``store/promos.redemption_ops``), so a
+       code's use limits hold whatever the concurrency: a refused redemption places nothing.
 
     Raises ``AlreadyExists`` (that checkout was placed: replay it), ``OutOfStock`` with
     ``lines=[{product_id, requested, reason}]`` (the service adds what is available) or
@@ -451,6 +459,7 @@ def place(
     record = {**keys.checkout(checkout["checkout_id"]), **checkout}
     ops.append(Op("checkout", {"Put": {"TableName": commerce, "Item": record,
                                        "ConditionExpression": "attribute_not_exists(PK)"}}))
+    ops += list(promo_ops)
     try:
         transact(ops)
     except TransactionCancelled as cancelled:
@@ -482,6 +491,8 @@ def _explain_cancellation(cancelled: TransactionCancelled, reservations: list[di
                           orders: list[dict[str, Any]], cart_lines: list[dict[str, Any]], checkout_id: str) -> None:
     if cancelled.failed("checkout") or any(cancelled.failed(f"order:{o['order_id']}") for o in orders):
         raise AlreadyExists(f"checkout {checkout_id} was already placed", checkout_id=checkout_id)
+    if any(cancelled.failed(label) for label in cancelled.reasons if label.startswith("promo")):
+        return  # the service explains a refused promo code (``PromoCodeRejected``)
     lines = [{"product_id": r["product_id"], "requested": r["quantity"]}
              for r in reservations if cancelled.failed(_product_label(r))]
     if lines:

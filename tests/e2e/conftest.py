@@ -34,8 +34,13 @@ import boto3
 import pytest
 import requests
 
+from tests.conftest import LOOSE_LIMITS
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = float(os.environ.get("E2E_START_TIMEOUT", "90"))
+# The shared stack serves every e2e test from one address (127.0.0.1): their hundreds of
+# registrations and logins are not an abuse, so its limits are out of the way (``LOOSE_LIMITS``);
+# the abuse tests (``test_abuse_limits.py``) start a stack with the default limits.
 SHORT_TIMEOUTS = {
     "PAYMENT_TIMEOUT_SECONDS": "5",
     "SELLER_TIMEOUT_SECONDS": "5",
@@ -131,15 +136,18 @@ def _wait_ready(proc: subprocess.Popen, log_path: Path, state_path: Path) -> dic
         time.sleep(0.1)
 
 
-def start_stack(workdir: Path, *, timeouts: dict[str, str] | None = None, demo: bool = False) -> Stack:
+def start_stack(workdir: Path, *, timeouts: dict[str, str] | None = None, demo: bool = False,
+                limits: dict[str, str] | None = None) -> Stack:
     """``python -m local`` on a free port (with the demo data when ``demo``), answering /health.
-    ``timeouts``: the workflow's (default ``SHORT_TIMEOUTS``, unless the environment sets them)."""
+    ``timeouts``: the workflow's (default ``SHORT_TIMEOUTS``, unless the environment sets them);
+    ``limits``: rate-limit settings (default ``LOOSE_LIMITS``; ``{}``: the app's defaults)."""
     log_path, state_path = workdir / "stack.log", workdir / "state.json"
     env = dict(os.environ)
     env.pop("AWS_ENDPOINT_URL", None)
     if timeouts is None:
         timeouts = {key: os.environ.get(key, default) for key, default in SHORT_TIMEOUTS.items()}
     env.update(timeouts, PYTHONUNBUFFERED="1")
+    env.update(LOOSE_LIMITS if limits is None else limits)
     cmd = [sys.executable, "-m", "local", "--port", str(free_port()), "--state-file", str(state_path)]
     if not demo:
         cmd.append("--no-demo")
@@ -166,10 +174,27 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=5)
 
 
+def verification_token(stack: Stack, email: str) -> str:
+    """The token of the newest verification email to ``email`` in the stack's outbox."""
+    resp = stack.get("/local/emails", params={"to": email})
+    assert resp.status_code == 200, resp.text
+    for mail in resp.json()["items"]:
+        if mail["kind"] == "account_verify":
+            return next(u for u in mail["links"] if "/auth/links/" in u).rsplit("/auth/links/", 1)[1]
+    raise AssertionError(f"no verification email to {email}")
+
+
+def verify_email(stack: Stack, email: str) -> None:
+    """Follow the verification link emailed to ``email``, as its owner would (the link's page
+    form posts to it)."""
+    resp = stack.post(f"/auth/links/{verification_token(stack, email)}", data={"action": "verify"})
+    assert resp.status_code == 200, resp.text
+
+
 @contextlib.contextmanager
-def running_stack(workdir: Path, *, demo: bool = False) -> Iterator[Stack]:
+def running_stack(workdir: Path, *, demo: bool = False, limits: dict[str, str] | None = None) -> Iterator[Stack]:
     """``start_stack`` until the block ends."""
-    stack = start_stack(workdir, demo=demo)
+    stack = start_stack(workdir, demo=demo, limits=limits)
     try:
         yield stack
     finally:

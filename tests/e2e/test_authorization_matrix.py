@@ -20,6 +20,7 @@ import pytest
 
 import app  # noqa: F401 - importing the app registers every route in ROUTES
 from chalicelib.api.http import ROUTES
+from tests.e2e.conftest import verification_token
 from tests.e2e.workflow_support import Market, Person, patient_stack_fixture  # noqa: F401
 from tests.unit.commerce.factories import checkout_body
 
@@ -89,6 +90,10 @@ def _checkout(w: World, who: str) -> tuple[str, dict[str, Any]]:
     return "/checkout", idem(checkout_body({w.seller.id: "courier"}))
 
 
+def _new_code(route: str) -> Callable[[World, str], tuple[str, dict[str, Any]]]:
+    return lambda w, who: (route, {"json": {"code": f"M{uuid.uuid4().hex[:10]}", "kind": "percent", "value": 5}})
+
+
 CASES: dict[tuple[str, str], Case] = {
     # meta and public catalog: the same answer for everyone
     ("GET", "/health"): Case(path("/health"), owner="public"),
@@ -119,6 +124,23 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/auth/refresh"): Case(path("/auth/refresh", json={"refresh_token": "not-a-valid-refresh-token"}),
                                     owner="public", expect={p: 401 for p in PERSONAS}),
     ("POST", "/auth/logout"): Case(path("/auth/logout"), owner="self", fresh_session=True),
+    # verification and passwords: public ones answer alike (a bad token is 422 for everyone);
+    # the caller's own ones need a login (a wrong old password: 422, nothing changed)
+    ("POST", "/auth/verify"): Case(path("/auth/verify", json={"token": "a1.not-a-valid-token"}), owner="public",
+                                   expect={p: 422 for p in PERSONAS}),
+    ("POST", "/auth/verification-email"): Case(path("/auth/verification-email"), owner="self"),
+    ("POST", "/auth/password/forgot"): Case(path("/auth/password/forgot", json={"email": "nobody@example.com"}),
+                                            owner="public"),
+    ("POST", "/auth/password/reset"): Case(path("/auth/password/reset", json={
+        "token": "a1.not-a-valid-token", "password": "new-pass-word-2"}), owner="public",
+        expect={p: 422 for p in PERSONAS}),
+    ("POST", "/auth/password/change"): Case(path("/auth/password/change", json={
+        "old_password": "not-the-password-1", "password": "new-pass-word-2"}), owner="self",
+        expect={p: 422 for p in PERSONAS if p != "anonymous"}),
+    # the emailed account link: whoever holds it; GET shows, POST verifies once (later: "already done")
+    ("GET", "/auth/links/{token}"): Case(lambda w, who: (_account_link(w), {}), owner="public"),
+    ("POST", "/auth/links/{token}"): Case(lambda w, who: (_account_link(w), {"data": {"action": "verify"}}),
+                                          owner="public"),
     ("GET", "/me"): Case(path("/me"), owner="self"),
     ("PATCH", "/me"): Case(path("/me", json={"language": "en"}), owner="self"),
     # seller's own shop and feeds
@@ -130,6 +152,17 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/seller/feeds"): Case(path("/seller/feeds"), owner="seller"),
     ("GET", "/seller/feeds/{feed_id}"): Case(lambda w, who: (f"/seller/feeds/{w.feed_id}", {}), owner="seller",
                                              expect={"admin": {200, 404}}),
+    # a seller's own feed URL (self-scoped: every seller has at most one; whether it exists for a
+    # persona depends on which of these cases ran first)
+    ("PUT", "/seller/feed-source"): Case(path("/seller/feed-source", json={
+        "url": "https://feeds.example.com/catalog.yml", "schedule": "daily"}), owner="seller",
+        expect={"admin": {200, 409}}),
+    ("GET", "/seller/feed-source"): Case(path("/seller/feed-source"), owner="seller",
+                                         expect={p: {200, 404} for p in ("owner", "other_seller", "admin")}),
+    ("POST", "/seller/feed-source/fetch"): Case(path("/seller/feed-source/fetch"), owner="seller",
+                                                expect={p: {202, 404} for p in ("owner", "other_seller", "admin")}),
+    ("DELETE", "/seller/feed-source"): Case(path("/seller/feed-source"), owner="seller",
+                                            expect={p: {204, 404} for p in ("owner", "other_seller", "admin")}),
     ("GET", "/seller/balance"): Case(path("/seller/balance"), owner="seller"),
     ("GET", "/seller/balance/transactions"): Case(path("/seller/balance/transactions"), owner="seller"),
     ("GET", "/seller/orders"): Case(path("/seller/orders"), owner="seller"),
@@ -170,7 +203,38 @@ CASES: dict[tuple[str, str], Case] = {
         lambda w, who: (f"/admin/sellers/{w.other_seller.id}/blocked", {"json": {"blocked": False}}), owner="admin"),
     ("PUT", "/admin/products/{product_id}/blocked"): Case(
         lambda w, who: (f"/admin/products/{w.product_id}/blocked", {"json": {"blocked": False}}), owner="admin"),
+    # promo codes: a seller's are self-scoped (a code another issuer has is "not found"); the
+    # admin has a shop only if an earlier case created one; marketplace codes are the admin's
+    ("POST", "/seller/promo-codes"): Case(_new_code("/seller/promo-codes"), owner="seller",
+                                          expect={"admin": {201, 409}}),
+    ("GET", "/seller/promo-codes"): Case(path("/seller/promo-codes"), owner="seller"),
+    ("GET", "/seller/promo-codes/{code}"): Case(path("/seller/promo-codes/NOSUCHCODE"), owner="seller",
+                                                expect={p: 404 for p in ("owner", "other_seller", "admin")}),
+    ("PATCH", "/seller/promo-codes/{code}"): Case(path("/seller/promo-codes/NOSUCHCODE", json={"ended": True}),
+                                                  owner="seller",
+                                                  expect={p: 404 for p in ("owner", "other_seller", "admin")}),
+    ("POST", "/admin/promo-codes"): Case(_new_code("/admin/promo-codes"), owner="admin"),
+    ("GET", "/admin/promo-codes"): Case(path("/admin/promo-codes"), owner="admin"),
+    ("GET", "/admin/promo-codes/{code}"): Case(path("/admin/promo-codes/NOSUCHCODE"), owner="admin",
+                                               expect={"owner": 404, "admin": 404}),
+    ("PATCH", "/admin/promo-codes/{code}"): Case(path("/admin/promo-codes/NOSUCHCODE", json={"ended": True}),
+                                                 owner="admin", expect={"owner": 404, "admin": 404}),
+    ("POST", "/cart/quote"): Case(path("/cart/quote", json={}), owner="customer"),
 }
+
+
+_LINKS: dict[str, str] = {}
+
+
+def _account_link(w: World) -> str:
+    """The verification link of one account registered for the purpose (made once)."""
+    if "verify" not in _LINKS:
+        email = f"link-{uuid.uuid4().hex[:8]}@example.com"
+        resp = w.market.call("POST", "/auth/register", json={"email": email, "password": "secret-pass-1",
+                                                             "name": "L"})
+        assert resp.status_code == 201, resp.text
+        _LINKS["verify"] = f"/auth/links/{verification_token(w.market.stack, email)}"
+    return _LINKS["verify"]
 
 
 def expected(route, case: Case, persona: str) -> int | set[int]:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import verify_email
+
 pytestmark = pytest.mark.e2e
 
 DEMO_FEED = Path(__file__).resolve().parents[2] / "local" / "demo" / "demo-feed.yml"
@@ -21,6 +23,7 @@ def _seller(stack) -> tuple[str, str]:
     email, password = f"seller-{uuid.uuid4().hex[:8]}@example.com", "secret-pass-1"
     reg = stack.post("/auth/register", json={"email": email, "password": password, "name": "S", "role": "seller"})
     assert reg.status_code == 201, reg.text
+    verify_email(stack, email)
     token = stack.post("/auth/login", json={"email": email, "password": password}).json()["access_token"]
     assert stack.put("/seller/shop", token, json=SHOP).status_code == 200
     return reg.json()["user_id"], token

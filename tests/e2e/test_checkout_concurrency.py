@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from chalicelib.store import keys
+from tests.e2e.conftest import verify_email
 from tests.unit.commerce import factories as f
 
 pytestmark = pytest.mark.e2e
@@ -48,6 +49,7 @@ def _register(stack, role: str) -> dict:
     resp = _send("POST", stack.url + "/auth/register",
                  json={"email": email, "password": PASSWORD, "name": role.title(), "role": role})
     assert resp.status_code == 201, resp.text
+    verify_email(stack, email)
     login = _send("POST", stack.url + "/auth/login", json={"email": email, "password": PASSWORD})
     assert login.status_code == 200, login.text
     return {"id": resp.json()["user_id"], "headers": {"Authorization": f"Bearer {login.json()['access_token']}"}}

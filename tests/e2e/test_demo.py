@@ -47,9 +47,15 @@ def test_demo_catalog_customer_and_seller_are_ready(demo_stack):
     assert len(products) >= 5
     feeds = demo_stack.get("/seller/feeds", seller).json()["items"]
     assert [f["status"] for f in feeds] == ["succeeded"]
-    name = products[0]["name"]  # the whole name: a first word may be a stop word ("The ...")
-    found = demo_stack.get("/search", params={"q": name}).json()["items"]
-    assert products[0]["product_id"] in {i["product_id"] for i in found}, (name, found)
+    # every product is found by its whole name and by its first word alone, even when that
+    # word is a stopword ("The Pragmatic Programmer": q=The)
+    for product in products:
+        name = product["name"]
+        for q in (name, name.split()[0]):
+            found = demo_stack.get("/search", params={"q": q, "limit": 100}).json()["items"]
+            assert product["product_id"] in {i["product_id"] for i in found}, (q, found)
+    the = demo_stack.get("/search", params={"q": "The"}).json()["items"]
+    assert any(i["name"].startswith("The Pragmatic Programmer") for i in the), the
 
 
 def test_demo_admin_blocks_and_unblocks_a_product(demo_stack):

@@ -47,6 +47,7 @@ from schemathesis.specs.openapi.checks import (
 
 import app  # noqa: F401 - importing the app registers every route in ROUTES
 from chalicelib.api.http import ROUTES
+from tests.e2e.conftest import verify_email
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
@@ -103,6 +104,7 @@ class World:
         resp = self.stack.post("/auth/register", json={"email": email, "password": PASSWORD, "name": role,
                                                        "role": role})
         assert resp.status_code == 201, resp.text
+        verify_email(self.stack, email)
         if admin:
             self.stack.client("cognito-idp").admin_add_user_to_group(
                 UserPoolId=self.stack.env["USER_POOL_ID"], Username=email, GroupName="admin")

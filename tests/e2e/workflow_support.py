@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from chalicelib.store import keys
-from tests.e2e.conftest import Stack, _stop, start_stack
+from tests.e2e.conftest import Stack, _stop, start_stack, verify_email
 from tests.unit.commerce import factories as f
 from tests.waiting import wait_until
 
@@ -69,6 +69,7 @@ class Market:
             body["language"] = lang
         resp = self.call("POST", "/auth/register", json=body)
         assert resp.status_code == 201, resp.text
+        verify_email(self.stack, email)
         login = self.call("POST", "/auth/login", json={"email": email, "password": PASSWORD})
         assert login.status_code == 200, login.text
         return Person(id=resp.json()["user_id"], email=email, token=login.json()["access_token"])

@@ -123,12 +123,14 @@ class Feeds:
 
 
 def snapshot(aws: dict[str, str]) -> list[dict[str, Any]]:
-    """Every catalog item but import records and the import lock (a test may Scan)."""
+    """Every catalog item but import records, the import lock and feed URL sources (their
+    fetch bookkeeping changes with every fetch; a test may Scan)."""
     table = boto3.resource("dynamodb").Table(aws["CATALOG_TABLE"])
     items, kwargs = [], {}
     while True:
         resp = table.scan(**kwargs)
-        items += [i for i in resp["Items"] if not i["PK"].startswith("IMPORT#") and i["SK"] != "IMPORT_STATE"]
+        items += [i for i in resp["Items"] if not i["PK"].startswith("IMPORT#") and i["SK"] != "IMPORT_STATE"
+                  and i["PK"] != "FEEDSOURCES"]
         if "LastEvaluatedKey" not in resp:
             return sorted(items, key=lambda i: (i["PK"], i["SK"]))
         kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

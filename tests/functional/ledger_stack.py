@@ -14,7 +14,7 @@ import uuid
 import pytest
 from moto import mock_aws
 
-from tests.conftest import _reset_caches
+from tests.conftest import LOOSE_LIMITS, _reset_caches
 
 
 @pytest.fixture(scope="module", name="aws")
@@ -24,7 +24,7 @@ def module_aws(jwks_file):
     with pytest.MonkeyPatch.context() as mp, mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         env = bootstrap.create_all(prefix=f"t{uuid.uuid4().hex[:6]}")
         env["JWKS_URL"] = jwks_file
-        for k, v in env.items():
+        for k, v in {**LOOSE_LIMITS, **env}.items():
             mp.setenv(k, v)
         _reset_caches()
         yield env

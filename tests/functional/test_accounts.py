@@ -71,11 +71,18 @@ def test_error_on_bad_registration_names_the_field(api, body, field):
     assert login.status_code == 401  # nothing was created
 
 
-def test_error_on_taken_email(api, register):
+def test_registering_a_taken_email_answers_like_a_new_one_and_changes_nothing(api, register):
     user = register()
-    resp = post(api, "/auth/register", {"email": user.email, "password": "pass-word-9", "name": "Y"})
-    assert resp.status_code == 409
-    assert resp.json_body["errors"][0]["field"] == "email"
+    fresh = post(api, "/auth/register", {"email": f"new-{user.email}", "password": "pass-word-9", "name": "Y"})
+    taken = post(api, "/auth/register", {"email": user.email, "password": "pass-word-9", "name": "Y"})
+    assert taken.status_code == fresh.status_code == 201
+    assert set(taken.json_body) == set(fresh.json_body) and taken.json_body["verified"] is False
+    assert taken.json_body["user_id"] != user.id
+    # the owner's password is unchanged, and the owner is told by email
+    assert post(api, "/auth/login", {"email": user.email, "password": user.password}).status_code == 200
+    assert post(api, "/auth/login", {"email": user.email, "password": "pass-word-9"}).status_code == 401
+    kinds = [m["kind"] for m in api.http.get(f"/local/emails?to={user.email}").json_body["items"]]
+    assert "account_exists" in kinds
 
 
 def test_error_on_malformed_json(api):

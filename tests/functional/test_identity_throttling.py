@@ -59,7 +59,7 @@ def test_login_on_a_throttled_pool_is_a_503_with_retry_after(api, register, idp,
 @pytest.mark.parametrize("code", THROTTLES)
 def test_register_on_a_throttled_pool_is_a_503_and_the_email_stays_free(api, idp, monkeypatch, code):
     body = {"email": f"t-{uuid.uuid4().hex[:8]}@example.com", "password": "pass-word-9", "name": "T"}
-    monkeypatch.setattr(idp, "sign_up", throttle(code, "SignUp"))
+    monkeypatch.setattr(idp, "admin_create_user", throttle(code, "AdminCreateUser"))
     assert_retry_later(post(api, "/auth/register", body))
     monkeypatch.undo()
     assert post(api, "/auth/register", body).status_code == 201

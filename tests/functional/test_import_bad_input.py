@@ -12,8 +12,10 @@ from __future__ import annotations
 import gzip
 import http.server
 import io
+import json
 import threading
 import tracemalloc
+from pathlib import Path
 
 import pytest
 from feed_support import Feeds, offer, shared_feed, snapshot, yml
@@ -210,18 +212,26 @@ def test_binary_file_named_csv_is_refused(feeds, seller):
     assert_failed(import_bad(feeds, seller, blob, "export.csv"), "binary", "csv", "encoding", "header", "text")
 
 
-def test_csv_formula_cells_are_rejected_with_a_reason(feeds):
+def test_csv_cells_that_look_like_formulas_are_imported_as_data(feeds):
     seller = feeds.shop_only()
-    data = (b"id,name,price\n"
-            b"ok,Plain name,10\n"
-            b'f1,"=HYPERLINK(""http://evil"",""x"")",10\n'
-            b"f2,+cmd|' /C calc'!A0,10\n"
-            b"f3,-2+3+cmd|' /C calc'!A0,10\n"
-            b"f4,@SUM(1+1)*cmd|' /C calc'!A0,10\n")
+    data = (b"id,name,price,param:Exposure\n"
+            b"ok,Plain name,10,\n"
+            b'f1,"=HYPERLINK(""http://evil"",""x"")",10,\n'
+            b"f2,Camera,10,+/-2 EV\n"
+            b"f3,-20 C sleeping bag,10,\n")
     record = feeds.drop(seller, data, "formulas.csv")
-    assert record["status"] == "partially_succeeded"
-    assert record["counts"]["created"] == 1 and record["counts"]["rejected"] == 4
-    assert {e["offer_id"] for e in record["errors"]} == {"f1", "f2", "f3", "f4"}
-    assert all("formula" in e["reason"] for e in record["errors"])
-    for bad in ("f1", "f2", "f3", "f4"):
-        assert feeds.api.http.get(f"/products/{product_id(seller, bad)}").status_code == 404
+    assert record["status"] == "succeeded"
+    assert record["counts"]["created"] == 4 and record["counts"]["rejected"] == 0
+    page = feeds.api.http.get(f"/products/{product_id(seller, 'f1')}")
+    assert json.loads(page.body)["name"] == '=HYPERLINK("http://evil","x")'
+    camera = json.loads(feeds.api.http.get(f"/products/{product_id(seller, 'f2')}").body)
+    assert "+/-2 EV" in json.dumps(camera, ensure_ascii=False)
+
+
+def test_prestashop_import_file_named_the_prestashop_way_imports(feeds):
+    seller = feeds.shop_only()
+    platforms = Path(__file__).parents[1] / "unit" / "feeds" / "platforms"
+    data = (platforms / "prestashop17-products-import.csv").read_bytes()
+    record = feeds.drop(seller, data, "products_import.csv")
+    assert record["status"] == "succeeded", record
+    assert record["counts"]["created"] == 2

@@ -136,8 +136,11 @@ def test_every_function_runs_with_its_own_role_and_this_stacks_resources(sam):
         assert env["STAGE"] == STAGE
         for logical_id, table in res.TABLES.items():
             assert env[table["env"]] == {"Ref": logical_id}
-        # never a literal: a dynamic reference resolved by CloudFormation
-        assert env["LINK_SECRET"] == {"Fn::Sub": "{{resolve:secretsmanager:${LinkSecret}:SecretString}}"}
+        # never the value, not even resolved at deploy time: the secret's ARN, read at run time
+        assert env["LINK_SECRET_ID"] == {"Ref": "LinkSecret"} and "LINK_SECRET" not in env
+        role = sam["Resources"][f"{spec['logical_id']}Role"]["Properties"]["Policies"][0]["PolicyDocument"]
+        assert {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": {"Ref": "LinkSecret"}} \
+            in role["Statement"]
         machine = sam["Resources"]["OrderStateMachine"]["Properties"]["StateMachineName"]
         assert env["ORDER_STATE_MACHINE_ARN"]["Fn::Sub"].endswith(f":stateMachine:{machine}")
     queue = functions["ImportFeed"]["Properties"]["Events"]["ImportFeedSqsEventSource"]["Properties"]["Queue"]
@@ -423,10 +426,14 @@ def test_smoke_deployment_wires_tables_queues_functions_and_the_workflow(deploye
     # test_state_machine_is_the_asl_file_with_every_placeholder_substituted instead)
     assert machine["roleArn"].startswith("arn:aws:iam::") and machine["type"] == "STANDARD"
     events = client("events")
-    (rule,) = events.list_rules()["Rules"]
-    assert rule["ScheduleExpression"] == "rate(1 minute)"
-    (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
-    assert target["Arn"] == functions[names.function(res.RECONCILE_FUNCTION)]["FunctionArn"]
+    schedules = {}
+    for rule in events.list_rules()["Rules"]:
+        (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        schedules[target["Arn"]] = rule["ScheduleExpression"]
+    assert schedules == {
+        functions[names.function(res.RECONCILE_FUNCTION)]["FunctionArn"]: "rate(1 minute)",
+        functions[names.function(res.FETCH_FEEDS_FUNCTION)]["FunctionArn"]: "rate(5 minutes)",
+    }
     groups = {g["logGroupName"]: g for g in client("logs").describe_log_groups()["logGroups"]}
     for chalice_name in res.FUNCTIONS:
         assert groups[f"/aws/lambda/{names.function(chalice_name)}"]["retentionInDays"] == 30

@@ -204,7 +204,7 @@ class FakeIdentityProvider(Scripted):
                                 errors=[{"field": "email", "reason": "already registered"}])
         if len(password) < self.MIN_PASSWORD:
             raise ValidationFailed.one("password", "does not meet the password policy")
-        self.identities[email] = Identity(f"user-{next(self._ids)}", password, name)
+        self.identities[email] = Identity(f"user-{next(self._ids)}", password, name, confirmed=True)
         return self.identities[email].user_id
 
     def confirm(self, email: str) -> None:
@@ -218,6 +218,21 @@ class FakeIdentityProvider(Scripted):
     def delete(self, email: str) -> None:
         self._call("delete")
         self.identities.pop(email, None)
+
+    def set_password(self, email: str, password: str) -> None:
+        self._call("set_password")
+        if len(password) < self.MIN_PASSWORD:
+            raise ValidationFailed.one("password", "does not meet the password policy")
+        self.identities[email] = replace(self.identities[email], password=password)
+
+    def sign_out_everywhere(self, email: str) -> None:
+        self._call("sign_out_everywhere")
+        self.refresh_tokens = {t: e for t, e in self.refresh_tokens.items() if e != email}
+
+    def user_id_of(self, email: str) -> str | None:
+        self._call("user_id_of")
+        who = self.identities.get(email)
+        return who.user_id if who else None
 
     def password_login(self, email: str, password: str) -> Tokens:
         self._call("password_login")

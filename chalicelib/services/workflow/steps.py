@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib import tracing
 from chalicelib.config import settings
 from chalicelib.domain import ledger as money_states
 from chalicelib.domain import orders as st
@@ -28,6 +29,7 @@ def load_order(order_id: str) -> dict[str, Any]:
     order = orders_store.get_order(order_id)
     if order is None:
         raise NotFound(f"order {order_id} does not exist")
+    tracing.annotate(seller_id=order.get("seller_id"), customer_id=order.get("customer_id"))
     return order
 
 
@@ -166,7 +168,8 @@ def settle(ev: StepEvent) -> dict[str, Any]:
     status = order["status"]
     if status in st.CONFIRMED_OR_LATER:
         ledger.capture(order["order_id"], order["seller_id"], customer_id=order["customer_id"],
-                       amount=int(order["total"]))
+                       amount=int(order["total"]), promotion=int(order.get("marketplace_discount", 0)),
+                       seller_discount=int(order.get("seller_discount", 0)))
         record(ev.order_id, "payment_captured", "wf:captured", amount=int(order["total"]),
                currency=order["currency"])
         return {"outcome": "confirmed"}
@@ -215,7 +218,8 @@ def return_money(order: dict[str, Any]) -> bool:
     except InvalidTransition as err:
         if err.extra.get("hold_state") not in (money_states.CAPTURED, money_states.REFUNDED):
             raise
-    ledger.refund_capture(order["order_id"], seller_id=order["seller_id"], currency=order["currency"], **hints)
+    ledger.refund_capture(order["order_id"], seller_id=order["seller_id"], currency=order["currency"],
+                          promotion=int(order.get("marketplace_discount", 0)), **hints)
     return True
 
 

@@ -190,16 +190,16 @@ def test_error_on_non_yml_xml():
     assert "not a YML feed" in _rejected(b"<?xml version='1.0'?><html><body/></html>", "feed.xml")
 
 
-def test_csv_formula_cells_reject_the_row_naming_the_field():
-    data = ("id,name,price,vendor,description\n"
-            "1,=HYPERLINK(\"http://x\"),10,Acme,ok\n"
-            "2,Good,10,@SUM(A1),ok\n"
-            "3,Good,10,Acme,+cmd|' /C calc'!A0\n"
-            "4,Good,10,-2+3,ok\n"
-            "5,Fine -5% off,10,Acme,-\n"
-            "6,Fine,-10,Acme,ok\n")
+def test_csv_cells_that_look_like_formulas_are_kept_as_product_data():
+    data = ("id,name,price,vendor,description,param:Exposure\n"
+            "1,=HYPERLINK(\"http://x\"),10,Acme,ok,\n"
+            "2,Good,10,@SUM(A1),ok,\n"
+            "3,Good,10,Acme,+cmd|' /C calc'!A0,\n"
+            "4,Lens,10,-2+3,ok,+/-2 EV\n"
+            "6,Fine,-10,Acme,ok,\n")
     parsed = parse(data, "feed.csv")
-    assert [(e.offer_id, e.field) for e in parsed.errors] == [
-        ("1", "name"), ("2", "vendor"), ("3", "description"), ("4", "vendor"), ("6", "price")]
-    assert "formula" in parsed.errors[0].reason
-    assert [o.offer_id for o in parsed.offers] == ["5"]
+    assert [(e.offer_id, e.field) for e in parsed.errors] == [("6", "price")]  # a negative price is no data
+    assert parsed.offer("1").name == '=HYPERLINK("http://x")'
+    assert parsed.offer("2").vendor == "@SUM(A1)"
+    assert "+cmd" in parsed.offer("3").description
+    assert parsed.offer("4").params == (("Exposure", None, "+/-2 EV"),)
