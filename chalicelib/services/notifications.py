@@ -147,23 +147,32 @@ def send_account_email(kind: str, profile: dict[str, Any], link: str, *, hours: 
     """Render ``kind`` in the profile's language and send it to the profile's address. A mail
     that cannot be sent now is logged, not raised: the caller's answer must not depend on it
     (forgot-password answers the same whatever happened)."""
+    send_link_email(kind, to=str(profile["email"]), language=str(profile.get("language") or ""), link=link,
+                    buttons=ACCOUNT_KINDS[kind], variables={"name": str(profile.get("name") or ""), "hours": hours},
+                    failure="account email not sent")
+
+
+def send_link_email(kind: str, *, to: str, language: str, link: str, buttons: tuple[str, str],
+                    variables: dict[str, Any], failure: str) -> None:
+    """One email that is not about an order: a text template holding the subject, an HTML one
+    around the same paragraphs and one button to ``link`` (``buttons``: its en and ru labels).
+    Not sent now → logged as ``failure``, never raised."""
     from chalicelib.notify.rendering import environment, resolve_lang
 
-    cfg = settings()
-    lang = resolve_lang(str(profile.get("language") or ""), cfg.default_lang)
-    variables = {"lang": lang, "name": str(profile.get("name") or ""), "link": link, "hours": hours}
+    lang = resolve_lang(language, settings().default_lang)
+    variables = {"lang": lang, "link": link, **variables}
     text_module = environment().get_template(f"email/{kind}.{lang}.txt").make_module(variables)
     subject = " ".join(str(text_module.subject).split())
     text = str(text_module).strip() + "\n"
     paragraphs = [p.strip() for p in text.split("\n\n") if p.strip() and p.strip() != link]
-    label = ACCOUNT_KINDS[kind][0 if lang == "en" else 1]
+    label = buttons[0 if lang == "en" else 1]
     html = environment().get_template(f"email/{kind}.{lang}.html").render(
         variables, subject=subject, paragraphs=paragraphs, button_label=label)
-    email = Email(to=str(profile["email"]), subject=subject, html=html, text=text, kind=kind, order_id="", lang=lang)
+    email = Email(to=to, subject=subject, html=html, text=text, kind=kind, order_id="", lang=lang)
     try:
         message_id = deliver(email)
     except (EmailUnavailable, EmailRejected) as exc:
-        logs.event("account email not sent", 40, kind=kind, error=str(exc))
+        logs.event(failure, 40, kind=kind, error=str(exc))
         return
     logs.event("email sent", kind=kind, lang=lang, message_id=message_id)
     mailer().keep_copy(email, message_id)
