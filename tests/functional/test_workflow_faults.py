@@ -18,7 +18,7 @@ from chalicelib.services import ledger
 from chalicelib.services.workflow import StepInputError, run_step
 from chalicelib.store import keys
 from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
+from tests.functional.workflow_stack import flow_fixture, stop_execution, workflow_machine  # noqa: F401 - fixtures
 from tests.unit.commerce import factories as f
 
 pytestmark = pytest.mark.timeout(120)
@@ -41,7 +41,7 @@ def confirmed(flow, customer, seller) -> dict:
 
 def stop(flow, order_id: str) -> None:
     """End the execution (as an operator would), leaving the order as it is."""
-    boto3.client("stepfunctions").stop_execution(executionArn=flow.execution(order_id)["executionArn"])
+    stop_execution(flow.execution(order_id)["executionArn"])
 
 
 def test_capture_that_always_fails_is_compensated_with_no_hold_left_open(flow, monkeypatch):

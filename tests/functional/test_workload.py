@@ -98,7 +98,7 @@ from chalicelib.services.feed_import import RetryLater, handle_s3_notification
 from chalicelib.store import keys
 from tests.functional.feed_support import Feeds, offer, yml
 from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.workflow_stack import workflow_machine  # noqa: F401 - fixture
+from tests.functional.workflow_stack import stop_execution, workflow_machine  # noqa: F401 - fixture
 from tests.unit.commerce import factories as f
 
 pytestmark = pytest.mark.timeout(600)
@@ -734,6 +734,6 @@ def _stop_running_executions(machine: str, world: World) -> None:
         arn = machine.replace(":stateMachine:", ":execution:") + f":{oid}"
         try:
             if sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
-                sfn.stop_execution(executionArn=arn)
+                stop_execution(arn)
         except ClientError:
             continue

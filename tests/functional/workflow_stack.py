@@ -158,8 +158,24 @@ def workflow_machine(aws):
         # Stop what still waits (e.g. for a shipment), so no execution thread outlives the mock.
         sfn = boto3.client("stepfunctions")
         for ex in sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
-            sfn.stop_execution(executionArn=ex["executionArn"])
+            stop_execution(ex["executionArn"])
     settings.cache_clear()
+
+
+def stop_execution(arn: str, *, within: float = 10.0) -> None:
+    """Stop one execution as an operator would. moto's execution thread builds its environment
+    after ``StartExecution`` returns; a stop that lands before that raises AttributeError inside
+    moto, so wait for the thread rather than fail the test's teardown."""
+    sfn = boto3.client("stepfunctions")
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            sfn.stop_execution(executionArn=arn)
+            return
+        except AttributeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @pytest.fixture(name="flow")
