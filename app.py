@@ -4,6 +4,7 @@ from chalice import Chalice
 
 from chalicelib.api import (
     actions,
+    admin,
     auth,
     cart,
     catalog,
@@ -11,9 +12,13 @@ from chalicelib.api import (
     health,
     http,
     local_tools,
+    money_admin,
     orders,
+    payments,
+    payouts,
     problems,
     promos,
+    returns,
     search,
     shops,
     wallet,
@@ -24,7 +29,7 @@ app = Chalice(app_name="marketplace")
 app.api.binary_types.append("application/octet-stream")
 
 for module in (health, problems, auth, shops, feeds, catalog, search, wallet, cart, promos, orders,
-               actions, local_tools):
+               actions, local_tools, money_admin, admin, payments, payouts, returns):
     app.register_blueprint(module.bp)
 app.register_blueprint(http.edge)  # the middleware that keeps Chalice's own errors problem+json
 app.register_blueprint(imports.bp)

@@ -29,6 +29,10 @@ Floors (the fewest calls the access patterns allow; the reasoning is in the docs
 - checkout (any number of sellers, up to 29 lines) = 3: the lines; products + shops; ONE
   TransactWriteItems (reservations, orders, cart deletes, checkout record). Each step needs
   the previous one's answer, and the write must be one call to be atomic.
+- checkout with one promo code = the same checkout without one (issue 14's target): the code
+  and the customer's use counter join the products + shops BatchGetItem, the code's counters
+  and its redemption record join the one TransactWriteItems. Measured on the same cart (2
+  sellers x 3 items) with one seller's percent code, limited in uses and per customer.
 """
 
 from __future__ import annotations
@@ -46,7 +50,9 @@ from bench.support import CallCounter, use_emulator_env
 
 use_emulator_env(in_process=True)
 
-FLOOR = {"add to cart": 3, "get cart": 2, "checkout 2 sellers x 3 items": 3}
+FLOOR = {"add to cart": 3, "get cart": 2, "checkout 2 sellers x 3 items": 3,
+         "checkout 2 sellers x 3 items + 1 promo code": 3}
+WITHOUT_CODE, WITH_CODE = "checkout 2 sellers x 3 items", "checkout 2 sellers x 3 items + 1 promo code"
 
 
 def _jwks_uri() -> str:
@@ -147,6 +153,24 @@ def run() -> list[dict[str, Any]]:
                 lambda: http.post("/checkout", body=json.dumps(body),
                                   headers=_headers(route_customer, **{"Idempotency-Key": "bench-key-1"})).status_code)
         assert [len(o["items"]) for o in placed["orders"]] == [3, 3]
+
+        # the same checkout again, with one seller's code: two fresh customers, the same six lines
+        from chalicelib.services import promos
+
+        promos.create(sellers[0]["id"], {"code": "BENCH10", "kind": "percent", "value": 10, "max_uses": 1000,
+                                         "max_uses_per_customer": 1})
+        coded, route_coded = _user(http, "customer"), _user(http, "customer")
+        for pid in flat:
+            cart.add(coded["id"], pid, 1)
+            http.post("/cart/items", body=json.dumps({"product_id": pid, "quantity": 1}), headers=_headers(route_coded))
+        coded_body = f.checkout_body(delivery, promo_codes=["bench10"])
+        placed = measure(WITH_CODE,
+                lambda: checkout.checkout(customer_id=coded["id"], checkout_id="c-bench-2", delivery=delivery,
+                                          address=f.ADDRESS, payment_method="wallet", promo_codes=["bench10"]),
+                lambda: http.post("/checkout", body=json.dumps(coded_body),
+                                  headers=_headers(route_coded, **{"Idempotency-Key": "bench-key-2"})).status_code)
+        discounted = [o for o in placed["orders"] if o.get("discount")]
+        assert len(discounted) == 1 and discounted[0]["seller_id"] == sellers[0]["id"], placed["orders"]
     return rows
 
 
@@ -161,18 +185,26 @@ def main() -> list[tuple[str, str, str]]:
     with mock_aws():
         rows = run()
     print("DynamoDB calls per operation (in-process moto; floor = fewest the access patterns allow)")
-    print(f"{'operation':<30} {'service':>7} {'floor':>5} {'route':>5}  service calls | route extras")
+    print(f"{'operation':<44} {'service':>7} {'floor':>5} {'route':>5}  service calls | route extras")
     for r in rows:
         extras = Counter(r["route_calls"]) - Counter(r["service_calls"])
         svc = ", ".join(f"{k}×{v}" for k, v in sorted(r["service_calls"].items()))
-        print(f"{r['operation']:<30} {r['service']:>7} {r['floor']:>5} {r['route']:>5}  {svc} | "
+        print(f"{r['operation']:<44} {r['service']:>7} {r['floor']:>5} {r['route']:>5}  {svc} | "
               + (", ".join(f"{k}×{v}" for k, v in sorted(extras.items())) or "-"))
     print("add to cart: 4 vs floor 3 (product, its shop's delivery prices, the line) — one Query of the cart keeps "
           "the 29-line cap exact and tells the 409 how many units are in the cart already.")
     print("route extras: GetItem = the token revocation check (logout); PutItem/UpdateItem on checkout = the "
           "idempotency record's claim and completion (UpdateItem×2).")
-    return [(f"DynamoDB calls: {r['operation']}", f"service {r['service']}, route {r['route']}",
-             f"floor {r['floor']}") for r in rows]
+    by_name = {r["operation"]: r for r in rows}
+    plain, coded = by_name[WITHOUT_CODE], by_name[WITH_CODE]
+    print(f"promo code: checkout with one code {coded['service']} calls (route {coded['route']}) vs without "
+          f"{plain['service']} (route {plain['route']}); target: the same")
+    out = [(f"DynamoDB calls: {r['operation']}", f"service {r['service']}, route {r['route']}",
+            f"floor {r['floor']}") for r in rows]
+    out.append(("DynamoDB calls: checkout with 1 promo code vs without",
+                f"{coded['service']} vs {plain['service']} (route {coded['route']} vs {plain['route']})",
+                "target: the same"))
+    return out
 
 
 if __name__ == "__main__":

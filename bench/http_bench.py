@@ -55,7 +55,7 @@ def _free_port() -> int:
 class Stack:
     """``python -m local`` in a child process, stopped on exit."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra_env: dict[str, str] | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
         env.update(PAYMENT_TIMEOUT_SECONDS="3600", SELLER_TIMEOUT_SECONDS="3600", DELIVERY_AUTO_SECONDS="3600",
                    PYTHONUNBUFFERED="1")
@@ -63,6 +63,7 @@ class Stack:
         # (the failed-login backoff stays; the bench logs in with right passwords only)
         env.update({f"RATE_LIMIT_{group}_PER_{who}": "off" for who in ("IP", "ACCOUNT") for group in (
             "REGISTER", "LOGIN", "PASSWORD", "VERIFICATION", "CHECKOUT", "TOPUP", "FEED_UPLOAD", "RETURN", "LINK")})
+        env.update(extra_env or {})  # bench/limits_bench.py: the limits on
         self.log = workdir / "stack.log"
         cmd = [sys.executable, "-m", "local", "--port", str(_free_port()), "--no-demo",
                "--state-file", str(workdir / "state.json")]

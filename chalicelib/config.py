@@ -104,6 +104,9 @@ class Settings:
     user_pool_client_id: str
     jwks_url: str
     ses_sender: str
+    # the SES configuration set every email is sent with (its events feed the reputation
+    # alarms); "" sends without one (local runs, tests)
+    ses_configuration_set: str
     default_lang: str
     link_secret_value: bytes  # LINK_SECRET: local runs and tests
     link_secret_id: str  # LINK_SECRET_ID: the Secrets Manager secret, on AWS
@@ -126,6 +129,26 @@ class Settings:
     verify_link_ttl_seconds: int
     reset_link_ttl_seconds: int
     unverified_max_age_seconds: int
+    # money after delivery (docs/api.md, "Seller balance and payouts"): earnings stay pending for
+    # the return window after delivery; a payout is at least ``payout_minimum`` minor units
+    return_window_seconds: int = 14 * 24 * 3600
+    return_answer_seconds: int = 3 * 24 * 3600  # a seller silent this long after a return request accepts it
+    payout_minimum: int = 10_000
+    payout_provider: str = ""  # the payout-provider adapter (adapters/payouts.py); "sandbox" locally
+    # payments through a provider (docs/payments.md): "sandbox" (local stage only), "yookassa"
+    # or "" (none: top-ups answer 503)
+    payment_provider: str = ""
+    payment_webhook_secret: bytes = b""  # the sandbox's webhook HMAC key
+    payment_return_url: str = ""  # where the provider's page sends the customer back
+    yookassa_shop_id: str = ""
+    yookassa_secret_key: str = ""
+    yookassa_api_url: str = "https://api.yookassa.ru/v3"
+    yookassa_webhook_ips: tuple[str, ...] = ()  # networks notifications may come from; () = any
+
+    @property
+    def sandbox_stage(self) -> bool:
+        """The local stage: the sandbox provider and card data in request bodies are allowed."""
+        return self.local and self.stage == "local"
 
     @property
     def link_secret(self) -> bytes:
@@ -177,6 +200,7 @@ def settings() -> Settings:
         jwks_url=os.environ.get("JWKS_URL")
         or f"https://cognito-idp.{region}.amazonaws.com/{pool}/.well-known/jwks.json",
         ses_sender=os.environ.get("SES_SENDER", "no-reply@marketplace.local"),
+        ses_configuration_set=os.environ.get("SES_CONFIGURATION_SET", ""),
         default_lang=os.environ.get("DEFAULT_LANG", "ru"),
         link_secret_value=secret.encode(),
         link_secret_id=secret_id,
@@ -200,4 +224,17 @@ def settings() -> Settings:
         reset_link_ttl_seconds=_int("RESET_LINK_TTL_SECONDS", 3600),
         # an address registered but never verified is freed after a week (SPEC, release 2)
         unverified_max_age_seconds=_int("UNVERIFIED_MAX_AGE_SECONDS", 7 * 24 * 3600),
+        return_window_seconds=_int("RETURN_WINDOW_SECONDS", 14 * 24 * 3600),
+        return_answer_seconds=_int("RETURN_ANSWER_SECONDS", 3 * 24 * 3600),
+        payout_minimum=_int("PAYOUT_MINIMUM", 10_000),
+        payout_provider=os.environ.get("PAYOUT_PROVIDER", "sandbox" if local else "").strip().lower(),
+        payment_provider=os.environ.get("PAYMENT_PROVIDER", "sandbox" if local else "").strip().lower(),
+        payment_webhook_secret=(os.environ.get("PAYMENT_WEBHOOK_SECRET")
+                                or ("local-only-payment-webhook-secret" if local else "")).encode(),
+        payment_return_url=os.environ.get("PAYMENT_RETURN_URL", ""),
+        yookassa_shop_id=os.environ.get("YOOKASSA_SHOP_ID", ""),
+        yookassa_secret_key=os.environ.get("YOOKASSA_SECRET_KEY", ""),
+        yookassa_api_url=os.environ.get("YOOKASSA_API_URL", "https://api.yookassa.ru/v3").rstrip("/"),
+        yookassa_webhook_ips=tuple(n.strip() for n in os.environ.get("YOOKASSA_WEBHOOK_IPS", "").split(",")
+                                   if n.strip()),
     )

@@ -127,7 +127,7 @@ def email_events(names: Any) -> dict[str, Any]:
     bounces and complaints to CloudWatch (the dashboard and the reputation alarms)."""
     return {
         "EmailConfigurationSet": {"Type": "AWS::SES::ConfigurationSet",
-                                  "Properties": {"Name": f"{names.prefix}-email"}},
+                                  "Properties": {"Name": names.configuration_set}},
         "EmailEventsToCloudWatch": {
             "Type": "AWS::SES::ConfigurationSetEventDestination",
             "Properties": {

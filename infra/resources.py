@@ -67,13 +67,13 @@ def _table(*, gsis: int, ttl: bool = False, stream: bool = False) -> dict[str, A
 # logical id -> (environment variable, CloudFormation properties)
 TABLES: dict[str, dict[str, Any]] = {
     # users' profiles, seller shops, revoked sessions
-    "AccountsTable": {"env": "ACCOUNTS_TABLE", "props": _table(gsis=1, ttl=True)},
+    "AccountsTable": {"env": "ACCOUNTS_TABLE", "props": _table(gsis=2, ttl=True)},
     # products, categories, product listings per sort, feed imports and their reports
     "CatalogTable": {"env": "CATALOG_TABLE", "props": _table(gsis=4, ttl=True)},
     # the search index (terms -> products)
     "SearchTable": {"env": "SEARCH_TABLE", "props": _table(gsis=1)},
     # carts, orders, order timelines, action links, workflow task tokens
-    "CommerceTable": {"env": "COMMERCE_TABLE", "props": _table(gsis=4, ttl=True)},
+    "CommerceTable": {"env": "COMMERCE_TABLE", "props": _table(gsis=5, ttl=True)},
     # wallets, ledger transactions and entries, holds
     "LedgerTable": {"env": "LEDGER_TABLE", "props": _table(gsis=2)},
     # idempotency keys of money- and order-creating requests
@@ -84,7 +84,7 @@ FEEDS_PREFIX = "feeds/"
 REPORTS_PREFIX = "reports/"
 FEED_SUFFIXES = (".yml", ".xml", ".csv", ".tsv", ".txt", ".gz", ".zip")
 
-ROLES = ("customer", "seller", "admin")
+ROLES = ("customer", "seller", "support", "catalog_operator", "admin")
 
 PASSWORD_POLICY = {
     "MinimumLength": 8,
@@ -185,13 +185,19 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
         "logical_id": "FetchFeeds",
         "handler": "chalicelib.events.feed_sources.fetch_feeds",
         # reads the shop (email), writes the source and the import record, puts the fetched
-        # file in the feeds bucket (the import queue takes it from there), emails failures
+        # file in the feeds bucket (the import queue takes it from there), emails failures;
+        # stores the central banks' daily rates (services/rates.py) in the catalog table
         "tables": ("AccountsTable", "CatalogTable"),
         "grants": ("feed-uploads", "email"),
         "memory": 512,
         "timeout": 900,
     },
 }
+# Declared on every function by the merge template (``infra/template.py``). Chalice 1.34 knows
+# python3.10 to python3.14 (python3.15 for anything newer) but always packages for the Python
+# that runs it: the vendored binary wheels (pydantic-core) are built for that version, so the
+# runtime must be the build Python's. ``make template`` refuses a mismatch (``runtime_check``).
+# Moving up (python3.14, the newest Chalice supports) = building and testing with that Python.
 LAMBDA_RUNTIME = "python3.11"
 
 # The import queue and its dead-letter queue (logical ids; properties as CloudFormation).
@@ -202,9 +208,10 @@ IMPORT_DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 # S3 -> queue: which uploads start an import.
 FEEDS_NOTIFICATION_EVENTS = ("s3:ObjectCreated:*",)
 FEEDS_NOTIFICATION_PREFIX = FEEDS_PREFIX
-# A seller's browser may PUT a feed straight to its presigned URL from any origin (the URL is
-# the credential). CloudFormation's shape; ``feeds_cors_api`` gives PutBucketCors's.
-FEEDS_CORS_RULES = [{"AllowedMethods": ["PUT"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"],
+# A seller's browser may PUT a feed to its presigned URL, or POST it with its presigned form,
+# from any origin (the URL or the signed form is the credential). CloudFormation's shape;
+# ``feeds_cors_api`` gives PutBucketCors's.
+FEEDS_CORS_RULES = [{"AllowedMethods": ["PUT", "POST"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"],
                      "ExposedHeaders": ["ETag"], "MaxAge": 3600}]
 
 

@@ -110,6 +110,16 @@ class Names:
         return f"{self.prefix}-api"
 
     @property
+    def configuration_set(self) -> str:
+        """The SES configuration set every email is sent with (``operations.email_events``)."""
+        return f"{self.prefix}-email"
+
+    @property
+    def configuration_set_arn(self) -> dict[str, str]:
+        region_account = "${AWS::Region}:${AWS::AccountId}"
+        return _sub(f"{PARTITION_ARN}:ses:{region_account}:configuration-set/{self.configuration_set}")
+
+    @property
     def executions_arn(self) -> dict[str, str]:
         return _sub(f"{PARTITION_ARN}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:{self.state_machine}:*")
 
@@ -188,7 +198,8 @@ def user_pool(names: Names) -> dict[str, Any]:
         },
     }
     for role in res.ROLES:
-        out[f"{role.capitalize()}Group"] = {
+        # logical ids are alphanumeric: catalog_operator -> CatalogOperatorGroup
+        out[f"{''.join(part.capitalize() for part in role.split('_'))}Group"] = {
             "Type": "AWS::Cognito::UserPoolGroup",
             "Properties": {"UserPoolId": {"Ref": "UserPool"}, "GroupName": role},
         }
@@ -380,6 +391,7 @@ def environment(names: Names) -> dict[str, Any]:
             "USER_POOL_CLIENT_ID": {"Ref": "UserPoolClient"},
             "ORDER_STATE_MACHINE_ARN": names.state_machine_arn,
             "SES_SENDER": {"Ref": "SenderEmail"},
+            "SES_CONFIGURATION_SET": {"Ref": "EmailConfigurationSet"},  # its name
             "PUBLIC_BASE_URL": {"Ref": "PublicBaseUrl"},
             # the secret's ARN, not its value: read at run time (adapters/secrets.py), so it is
             # never in the functions' configuration and a rotation needs no deploy
@@ -404,6 +416,11 @@ def _grants(names: Names, grant: str) -> list[dict[str, Any]]:
                     "cognito-idp:AdminGetUser",
                     "cognito-idp:AdminListGroupsForUser",
                     "cognito-idp:AdminUserGlobalSignOut",
+                    # staff tools: role changes and blocks
+                    "cognito-idp:AdminRemoveUserFromGroup",
+                    "cognito-idp:AdminDisableUser",
+                    "cognito-idp:AdminEnableUser",
+                    "cognito-idp:ListUsersInGroup",
                 ],
                 _getatt("UserPool"),
             )
@@ -429,7 +446,9 @@ def _grants(names: Names, grant: str) -> list[dict[str, Any]]:
             # never leaves the server (docs/architecture.md, decision 3)
             _allow(TASK_TOKEN_ACTIONS, "*"),
         ],
-        "email": [_allow(["ses:SendEmail", "ses:SendRawEmail"], SENDER_IDENTITY_ARN)],
+        # SES authorizes a send on the identity and on the configuration set it names
+        "email": [_allow(["ses:SendEmail", "ses:SendRawEmail"],
+                         [SENDER_IDENTITY_ARN, names.configuration_set_arn])],
     }
     return table[grant]
 
@@ -469,6 +488,7 @@ def functions(names: Names) -> dict[str, Any]:
             "MemorySize": spec["memory"],
             "Timeout": spec["timeout"],
             "Environment": {"Variables": env},
+            "Runtime": res.LAMBDA_RUNTIME,  # explicit, not whatever Python ran the build (runtime_check)
         }
         if chalice_name == res.IMPORT_FUNCTION:
             # Chalice wrote ``{"Fn::Sub": "arn:...:<decorator's queue name>"}``; a deep merge
@@ -585,11 +605,24 @@ def build(stage: str) -> dict[str, Any]:
     }
 
 
+def runtime_check(build_python: tuple[int, int] | None = None) -> str | None:
+    """Why this Python cannot build the package for ``res.LAMBDA_RUNTIME``, or None. Chalice
+    vendors binary wheels for the runtime it derives from the build Python, so the two must agree."""
+    major, minor = build_python or sys.version_info[:2]
+    if f"python{major}.{minor}" == res.LAMBDA_RUNTIME:
+        return None
+    return (f"the functions run {res.LAMBDA_RUNTIME} but this is Python {major}.{minor}: chalice would package "
+            f"wheels for python{major}.{minor}; build with {res.LAMBDA_RUNTIME} (make PYTHON=…, a fresh .venv) "
+            "or change LAMBDA_RUNTIME in infra/resources.py")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.template", description=__doc__.splitlines()[0])
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--output", type=Path, help="file to write (default: stdout)")
     args = parser.parse_args(argv)
+    if problem := runtime_check():
+        parser.error(problem)
     text = json.dumps(build(args.stage), indent=2, ensure_ascii=False)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)

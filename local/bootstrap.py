@@ -76,6 +76,14 @@ def create_ses_identity(endpoint: str | None, region: str, sender: str) -> dict[
     return {"SES_SENDER": sender}
 
 
+def create_ses_configuration_set(endpoint: str | None, region: str, prefix: str) -> dict[str, str]:
+    """The set every email names, as the template's ``EmailConfigurationSet`` (the emulator keeps
+    no events: sends, bounces and complaints reach CloudWatch only on AWS)."""
+    name = f"{prefix}-email"
+    _client("sesv2", endpoint, region).create_configuration_set(ConfigurationSetName=name)
+    return {"SES_CONFIGURATION_SET": name}
+
+
 def create_all(endpoint: str | None = None, region: str = "us-east-1", prefix: str = "mp") -> dict[str, str]:
     """The data plane every test and the local run need (the local stack adds the queue,
     the notification, the functions and the state machine on top)."""
@@ -84,6 +92,7 @@ def create_all(endpoint: str | None = None, region: str = "us-east-1", prefix: s
     env.update(create_user_pool(endpoint, region, prefix))
     env.update(create_bucket(endpoint, region, prefix))
     env.update(create_ses_identity(endpoint, region, res.SES_SENDER_LOCAL))
+    env.update(create_ses_configuration_set(endpoint, region, prefix))
     return env
 
 

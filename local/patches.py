@@ -257,6 +257,29 @@ def quiet_stepfunctions_interpreter() -> None:
     logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
 
 
+def parse_each_definition_once() -> None:
+    """moto parses a state machine's ASL with an ANTLR grammar at every ``StartExecution``:
+    ~0.2 s of CPU for the order workflow, under the GIL of the one process that also serves the
+    API — the largest cost of a checkout on the local stack (``bench/http_bench.py``). The
+    parsed program keeps no execution state (each execution's state lives in its own
+    ``Environment``; the workflow uses only Task, Choice, Succeed and Fail states), so one
+    parse per definition serves every execution. AWS's service does not parse per execution
+    either."""
+    if not _once("parse_each_definition_once"):
+        return
+    import functools
+
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    parse = functools.lru_cache(maxsize=16)(AmazonStateLanguageParser.parse)
+
+    def _get_evaluation_entrypoint(self: Any) -> Any:
+        return parse(self._evaluation_details.state_machine_details.definition)[0]
+
+    ExecutionWorker._get_evaluation_entrypoint = _get_evaluation_entrypoint
+
+
 def callbacks_skip_starting_executions() -> None:
     """moto answers ``SendTaskSuccess``/``SendTaskHeartbeat`` by asking every RUNNING execution
     whether it waits on the token, through its worker's environment — which a just-started
@@ -355,6 +378,7 @@ def apply_in_process() -> None:
     larger_listen_backlog()
     item_level_transactions()
     quiet_stepfunctions_interpreter()
+    parse_each_definition_once()
     callbacks_skip_starting_executions()
     unknown_paths_are_problem_404()
     path_parameters_are_decoded()

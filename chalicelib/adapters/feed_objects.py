@@ -3,7 +3,9 @@
 Port: ``FeedObjects``. ``head`` describes an object (None when there is none), ``open`` streams
 exactly the version ``head`` saw (``IfMatch`` on its ETag, and its ``VersionId``), ``upload``
 writes a report, ``upload_url`` / ``download_url`` presign a PUT / GET (SigV4, so the uploader
-may send any Content-Type: ``clients._S3_CONFIG``). The real adapter is ``S3FeedObjects``;
+may send any Content-Type: ``clients._S3_CONFIG``), ``upload_form`` presigns a browser-style POST
+whose policy fixes the key and bounds the size (S3 refuses a file outside ``content-length-range``;
+a PUT cannot carry such a bound). The real adapter is ``S3FeedObjects``;
 ``feed_objects()`` returns it, or the replacement installed with ``set_feed_objects``.
 
 An object replaced or deleted after ``head`` makes ``open`` raise ``errors.Gone``; any other
@@ -39,6 +41,14 @@ class FeedObject:
         return self.key.rsplit("/", 1)[-1]
 
 
+@dataclass(frozen=True)
+class UploadForm:
+    """Where to POST the file (``multipart/form-data``) and the fields to send before it."""
+
+    url: str
+    fields: dict[str, str]
+
+
 class FeedObjects(Protocol):
     def head(self, bucket: str, key: str) -> FeedObject | None:
         ...
@@ -51,6 +61,10 @@ class FeedObjects(Protocol):
         ...
 
     def upload_url(self, bucket: str, key: str, expires_in: int) -> str:
+        ...
+
+    def upload_form(self, bucket: str, key: str, expires_in: int, max_bytes: int) -> UploadForm:
+        """A presigned POST for exactly ``key``, 1 to ``max_bytes`` bytes."""
         ...
 
     def download_url(self, bucket: str, key: str, expires_in: int) -> str:
@@ -88,6 +102,14 @@ class S3FeedObjects:
 
     def upload_url(self, bucket: str, key: str, expires_in: int) -> str:
         return self._presign("put_object", bucket, key, expires_in)
+
+    def upload_form(self, bucket: str, key: str, expires_in: int, max_bytes: int) -> UploadForm:
+        try:  # signs locally; botocore adds the bucket and ``key`` (eq) conditions itself
+            post = clients.client("s3").generate_presigned_post(
+                bucket, key, Conditions=[["content-length-range", 1, max_bytes]], ExpiresIn=expires_in)
+        except clients.AWS_ERRORS as exc:
+            raise aws.translated(exc, SYSTEM) from None
+        return UploadForm(str(post["url"]), {str(k): str(v) for k, v in post["fields"].items()})
 
     def download_url(self, bucket: str, key: str, expires_in: int) -> str:
         return self._presign("get_object", bucket, key, expires_in)

@@ -5,7 +5,8 @@ pool's administrator (``AdminCreateUser`` + a permanent password): the pool acce
 self-service sign-up from outside, so every account goes through the API's checks and limits;
 ``confirm``, ``add_to_group`` and ``delete`` are the administrator's calls registration needs;
 ``set_password`` and ``sign_out_everywhere`` serve password resets;
-``password_login`` and ``refresh`` return ``Tokens``; ``sign_out`` revokes the refresh tokens
+``remove_from_group``, ``members_of`` and ``set_enabled`` serve staff tools (role changes,
+blocks); ``password_login`` and ``refresh`` return ``Tokens``; ``sign_out`` revokes the refresh tokens
 of an access token's session. The real adapter is ``Cognito`` (the pool and app client of
 ``settings()``); ``identity_provider()`` returns it, or the replacement installed with
 ``set_identity_provider``.
@@ -53,6 +54,17 @@ class IdentityProvider(Protocol):
         ...
 
     def delete(self, email: str) -> None:
+        ...
+
+    def remove_from_group(self, email: str, group: str) -> None:
+        ...
+
+    def members_of(self, group: str) -> list[str]:
+        """The user ids in ``group``."""
+        ...
+
+    def set_enabled(self, email: str, enabled: bool) -> None:
+        """A disabled identity cannot log in or refresh."""
         ...
 
     def set_password(self, email: str, password: str) -> None:
@@ -121,6 +133,24 @@ class Cognito:
 
     def delete(self, email: str) -> None:
         self._call("admin_delete_user", {}, UserPoolId=self.user_pool_id, Username=email)
+
+    def remove_from_group(self, email: str, group: str) -> None:
+        self._call("admin_remove_user_from_group", {}, UserPoolId=self.user_pool_id, Username=email, GroupName=group)
+
+    def members_of(self, group: str) -> list[str]:
+        ids: list[str] = []
+        params: dict[str, Any] = {"UserPoolId": self.user_pool_id, "GroupName": group, "Limit": 60}
+        while True:
+            page = self._call("list_users_in_group", {}, **params)
+            ids += [next((a["Value"] for a in u.get("Attributes", []) if a["Name"] == "sub"), u["Username"])
+                    for u in page.get("Users", [])]
+            if not page.get("NextToken"):
+                return ids
+            params["NextToken"] = page["NextToken"]
+
+    def set_enabled(self, email: str, enabled: bool) -> None:
+        self._call("admin_enable_user" if enabled else "admin_disable_user", {}, UserPoolId=self.user_pool_id,
+                   Username=email)
 
     def password_login(self, email: str, password: str) -> Tokens:
         refused = Unauthorized("invalid email or password")

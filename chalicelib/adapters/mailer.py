@@ -7,6 +7,9 @@ marker. ``keep_copy(email, message_id)`` is called once that send is recorded.
 
 Adapters: ``SesMailer`` sends ``SendEmail`` with Simple content (subject, HTML and text, UTF-8)
 from ``settings().ses_sender``, the identity the deploy template defines, and keeps no copy.
+With ``settings().ses_configuration_set`` (``SES_CONFIGURATION_SET``: the template's set) each
+send names it and tags the email with its ``kind``, so SES publishes its sends, deliveries,
+bounces and complaints by kind (the reputation alarms and the dashboard).
 ``LocalMailer`` (``settings().local``) sends the same way — to moto — then prints the email
 (one JSON log line with its links, then the plain text) and adds it to the outbox
 (``store/workflow.add_outbox``). ``mailer()`` returns the one for this run, or the replacement
@@ -18,9 +21,10 @@ A failed send raises ``errors.DependencyUnavailable`` (may pass: busy, 5xx, no a
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib import clients, logs
 from chalicelib.adapters import aws
@@ -30,6 +34,7 @@ from chalicelib.store import orders as order_store
 from chalicelib.store import workflow as wf_store
 
 SYSTEM = "SES"
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")  # what an SES message tag value may not contain
 
 
 @dataclass(frozen=True)
@@ -55,12 +60,18 @@ class Mailer(Protocol):
 
 
 class SesMailer:
-    def __init__(self, sender: str) -> None:
+    def __init__(self, sender: str, configuration_set: str = "") -> None:
         self.sender = sender
+        self.configuration_set = configuration_set
 
     def send(self, email: Email) -> str:
+        events: dict[str, Any] = {}
+        if self.configuration_set:
+            events = {"ConfigurationSetName": self.configuration_set,
+                      "EmailTags": [{"Name": "kind", "Value": _TAG_UNSAFE.sub("_", email.kind) or "other"}]}
         try:
             resp = clients.client("sesv2").send_email(
+                **events,
                 FromEmailAddress=self.sender,
                 Destination={"ToAddresses": [email.to]},
                 Content={
@@ -105,7 +116,8 @@ def mailer() -> Mailer:
     if _override is not None:
         return _override
     cfg = settings()
-    return LocalMailer(cfg.ses_sender) if cfg.local else SesMailer(cfg.ses_sender)
+    adapter = LocalMailer if cfg.local else SesMailer
+    return adapter(cfg.ses_sender, cfg.ses_configuration_set)
 
 
 def set_mailer(replacement: Mailer | None) -> None:

@@ -8,7 +8,7 @@ from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from chalicelib.api.http import CATALOG_CACHE, Ctx, endpoint
-from chalicelib.api.models import BlockIn, DeliveryMethod, Id, Limit, MinorUnits, Money, Out, Page
+from chalicelib.api.models import BlockIn, DeliveryMethod, Facets, Id, Limit, MinorUnits, Money, Out, Page, facet_counts
 from chalicelib.services import catalog
 
 bp = Blueprint(__name__)
@@ -24,7 +24,10 @@ class ProductQuery(BaseModel):
     min_price: MinorUnits | None = None
     max_price: MinorUnits | None = None
     available: bool | None = None
+    on_sale: bool | None = Field(None, description="true: only products whose old price is above the price; "
+                                                   "false: only the others")
     sort: Literal["price", "-price", "name", "newest"] = "newest"
+    facets: bool = Field(False, description="also count the products by category, seller, price range, sale, stock")
     limit: Limit = 20
     cursor: Cursor | None = None
 
@@ -50,11 +53,16 @@ class ProductCard(Out):
     category: CategoryRef | None = None
     picture: str | None = None
     vendor: str | None = None
+    author: str | None = None
+    year: int | None = None
+    description: str = Field("", description="the description's first ~200 characters, plain text")
+    stock: int | None = Field(None, description="units that can be ordered now; null: the seller gives no count")
     created_at: str | None = None
 
 
 class ProductPage(Page):
     items: list[ProductCard]
+    facets: Facets | None = None
 
 
 class Param(Out):
@@ -89,6 +97,10 @@ class Product(Out):
     vendor_code: str | None = None
     url: str | None = None
     barcodes: list[str] = []
+    author: str | None = Field(None, description="book fields (YML book offers, CSV columns)")
+    publisher: str | None = None
+    year: int | None = None
+    isbn: str | None = None
     params: list[Param] = []
     attributes: dict[str, str] = {}
     available: bool
@@ -128,9 +140,13 @@ def list_products(ctx: Ctx) -> ProductPage:
     q: ProductQuery = ctx.query
     items, next_cursor = catalog.list_products(
         category=q.category, seller=q.seller, min_price=q.min_price, max_price=q.max_price,
-        available=q.available, sort=q.sort, limit=q.limit, cursor=q.cursor,
+        available=q.available, on_sale=q.on_sale, sort=q.sort, limit=q.limit, cursor=q.cursor,
     )
-    return ProductPage(items=[ProductCard(**i) for i in items], next_cursor=next_cursor)
+    counts = None
+    if q.facets:
+        counts = facet_counts(catalog.listing_facets(category=q.category, seller=q.seller, min_price=q.min_price,
+                                                     max_price=q.max_price, available=q.available, on_sale=q.on_sale))
+    return ProductPage(items=[ProductCard(**i) for i in items], next_cursor=next_cursor, facets=counts)
 
 
 @endpoint(bp, "/products/{product_id}", summary="The product page: the feed's data, the seller, delivery methods",
@@ -155,7 +171,11 @@ class ProductBlock(Out):
 
 
 @endpoint(bp, "/admin/products/{product_id}/blocked", method="PUT",
-          summary="Block or unblock one product (admin): hidden from listings, search, its page, carts and checkout",
-          auth=("admin",), body=BlockIn, response=ProductBlock, errors=(401, 403, 404, 422), tags=("admin",))
+          summary="Block or unblock one product (admin, catalog operator; audited): hidden from listings, search, "
+                  "its page, carts and checkout",
+          auth=("admin", "catalog_operator"), body=BlockIn, response=ProductBlock, errors=(401, 403, 404, 422),
+          tags=("admin",))
 def block_product(ctx: Ctx, product_id: str) -> ProductBlock:
-    return ProductBlock(**catalog.set_product_blocked(product_id, ctx.body.blocked))
+    from chalicelib.services import admin  # staff actions are audited there
+
+    return ProductBlock(**admin.block_product(ctx.user, product_id, ctx.body.blocked))

@@ -1,14 +1,15 @@
 """Seller feed routes: get an upload URL, follow imports and read their reports.
 
-The upload itself goes straight to S3 (a presigned PUT under ``feeds/<seller>/<feed_id>/``);
-the bucket notifies the import queue and ``services/feed_import.py`` does the rest.
+The upload itself goes straight to S3 under ``feeds/<seller>/<feed_id>/``: a presigned PUT, or
+(``"method": "POST"``) a presigned form POST whose policy makes S3 refuse a file over
+``FEED_MAX_BYTES``; the bucket notifies the import queue and ``services/feed_import.py`` does the rest.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from chalicelib.api.http import Ctx, Reply, endpoint
@@ -21,6 +22,10 @@ bp = Blueprint(__name__)
 
 class FeedUploadIn(Body):
     filename: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    # PUT: send the bytes to upload_url; POST: a multipart form to upload_url, `fields` first,
+    # the file last (S3 refuses more than `max_bytes`)
+    method: Literal["PUT", "POST"] = "PUT"
+    dry_run: bool = False  # check the file and write the report; the catalog is not touched
 
 
 class FeedUpload(Out):
@@ -28,6 +33,8 @@ class FeedUpload(Out):
     upload_url: str
     expires_at: str
     method: str = "PUT"
+    fields: dict[str, str] | None = None  # POST only: the form fields, in this order, before the file
+    max_bytes: int | None = None  # POST only: the largest file S3 accepts
 
 
 class FeedCounts(Out):
@@ -46,6 +53,12 @@ class FeedRowError(Out):
     reason: str
 
 
+class FeedProgress(Out):
+    phase: str  # validating | checking (dry run) | writing | finishing | done
+    rows_read: int = 0  # rows parsed so far
+    rows_written: int = 0  # valid offers stored (or found unchanged) so far
+
+
 class FeedImport(Out):
     feed_id: str
     filename: str | None = None
@@ -55,6 +68,9 @@ class FeedImport(Out):
     counts: FeedCounts
     errors: list[FeedRowError]
     report_url: str | None = None
+    report_csv_url: str | None = None  # the same report as CSV (also GET /seller/feeds/{id}/report.csv)
+    progress: FeedProgress | None = None  # while it runs: put on the record every 2000 rows or 2 s
+    dry_run: bool = False
     created_at: str | None = None
     updated_at: str | None = None
     started_at: str | None = None
@@ -72,11 +88,12 @@ class FeedImportPage(Page):
     items: list[FeedImport]
 
 
-@endpoint(bp, "/seller/feeds", method="POST", summary="Get a presigned URL to upload a CSV or YML feed",
+@endpoint(bp, "/seller/feeds", method="POST", summary="Get a presigned form (POST) or URL (PUT) to upload a feed",
           auth=("seller",), body=FeedUploadIn, response=FeedUpload, status=201, errors=(401, 403, 409, 422, 429),
           location=lambda body: f"/seller/feeds/{body['feed_id']}", tags=("feeds",), limit="feed_upload")
 def create_feed_upload(ctx: Ctx) -> FeedUpload:
-    return FeedUpload(**feeds.create_upload(ctx.user.user_id, ctx.body.filename))
+    return FeedUpload(**feeds.create_upload(ctx.user.user_id, ctx.body.filename, ctx.body.method,
+                                            dry_run=ctx.body.dry_run))
 
 
 @endpoint(bp, "/seller/feeds", summary="My feed imports, newest first", auth=("seller",), query=FeedListQuery,
@@ -90,6 +107,12 @@ def list_feed_imports(ctx: Ctx) -> FeedImportPage:
           auth=("seller",), response=FeedImport, errors=(401, 403, 404), owner_scoped=True, tags=("feeds",))
 def get_feed_import(ctx: Ctx, feed_id: str) -> FeedImport:
     return FeedImport(**feeds.get_import(ctx.user.user_id, feed_id))
+
+
+@endpoint(bp, "/seller/feeds/{feed_id}/report.csv", summary="The import's row report as CSV (a redirect to it)",
+          auth=("seller",), status=302, errors=(401, 403, 404), owner_scoped=True, tags=("feeds",))
+def get_feed_report_csv(ctx: Ctx, feed_id: str) -> Response:
+    return Response(body="", status_code=302, headers={"Location": feeds.report_csv_url(ctx.user.user_id, feed_id)})
 
 
 # --- a feed URL the marketplace fetches (SPEC "Seller feeds at scale") --------------------------

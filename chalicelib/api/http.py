@@ -67,7 +67,7 @@ MAX_BODY_BYTES = 256 * 1024
 # can nest 128 Ki levels, so depth is bounded here rather than left to the interpreter.
 MAX_JSON_DEPTH = 64
 IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
-ANY_USER = ("customer", "seller", "admin")
+ANY_USER = ("customer", "seller", "support", "catalog_operator", "admin")
 # Browsers may call the API from any origin: it is authorized by a bearer token, never a cookie.
 CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match"],
                   expose_headers=["Idempotent-Replayed", "Allow", "WWW-Authenticate", "Location", "ETag",
@@ -133,6 +133,7 @@ class RouteSpec:
     cache: str | None = None  # a public GET's Cache-Control; it also gets an ETag and 304s
     limit: str | None = None  # a rate-limit group of ``settings().rate_limits``
     verified: bool = False  # the caller's email must be verified (403 verification-required)
+    alternates: tuple[str, ...] = ()  # other media types the success may be (a CSV of the same data)
 
 
 ROUTES: list[RouteSpec] = []
@@ -280,6 +281,7 @@ def endpoint(
     cache: str | None = None,
     limit: str | None = None,
     verified: bool = False,
+    alternates: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``handler(ctx, **path_params)`` as ``method path``.
 
@@ -296,6 +298,8 @@ def endpoint(
     request whose ``If-None-Match`` holds it gets a 304 with no body.
     ``limit``: the rate-limit group (``config._LIMIT_DEFAULTS``) the route counts against.
     ``verified``: only accounts whose email is verified may call it (403 verification-required).
+    ``alternates``: other media types the success answer may come as (``text/csv``), documented
+    in ``/openapi.json`` beside ``content_type``; the handler chooses and returns a ``Response``.
     """
     if status == 201 and location is None:
         raise ValueError(f"{method} {path}: a 201 route must say where the created resource is (location=)")
@@ -325,6 +329,7 @@ def endpoint(
             cache=cache,
             limit=limit,
             verified=verified,
+            alternates=alternates,
         )
         ROUTES.append(spec)
 

@@ -22,7 +22,9 @@ from chalicelib.domain.money import money
 
 # Bodies reject unknown fields, so a client can never set a server-owned one
 # (price, status, seller, totals, role...): it gets a 422 naming the field.
-STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+# ``defer_build``: a model builds its validator the first time it is used, not at import, so
+# a cold Lambda pays only for the models its first request touches (docs/architecture.md).
+STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class Body(BaseModel):
@@ -30,7 +32,7 @@ class Body(BaseModel):
 
 
 class Out(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class BlockIn(Body):
@@ -53,7 +55,8 @@ MONEY_RULE = ("Money in responses is an object {amount, currency}: amount in int
 class Money(Out):
     """An amount of money: integer minor units and the ISO 4217 currency."""
 
-    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"amount": 102800, "currency": "RUB"}]})
+    model_config = ConfigDict(extra="ignore", defer_build=True,
+                              json_schema_extra={"examples": [{"amount": 102800, "currency": "RUB"}]})
 
     amount: int = Field(description="integer minor units (102800 RUB = 1 028,00 ₽); negative for a debit "
                                     "in a statement line")
@@ -77,6 +80,42 @@ def priced(record: Mapping[str, Any], currency: str | None, *fields: str) -> dic
 
 class Page(Out):
     next_cursor: str | None = None
+
+
+class FacetValue(Out):
+    id: str
+    name: str | None = None
+    count: int
+
+
+class PriceRange(Out):
+    """Prices from ``min`` to ``max`` inclusive (no ``max``: and above): send them as
+    ``min_price`` / ``max_price`` to filter."""
+
+    min: Money
+    max: Money | None = None
+    count: int
+
+
+class Facets(Out):
+    """Counts over the products the query matches (``facets=true``): at most 1000 of them are
+    counted (``counted``); ``complete: false`` means there were more (counts are a lower bound)."""
+
+    category: list[FacetValue]
+    seller: list[FacetValue]
+    price_ranges: list[PriceRange]
+    on_sale: int = Field(description="old price above the price")
+    in_stock: int = Field(description="available to order now")
+    counted: int
+    complete: bool
+
+
+def facet_counts(raw: dict[str, Any]) -> Facets:
+    """``search/facets.count``'s dict as the answer shows it (prices as money objects)."""
+    price = [{"min": money(r["min"], r["currency"]),
+              "max": None if r["max"] is None else money(r["max"], r["currency"]), "count": r["count"]}
+             for r in raw["price_ranges"]]
+    return Facets(**{**raw, "price_ranges": price})
 
 
 class Problem(Out):

@@ -32,7 +32,8 @@ _PARAM = re.compile(r"{([^}]+)}")
 _READABLE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 
 STATUS_TEXT = {
-    200: "OK", 201: "Created", 204: "No content", 304: "Not modified", 400: "Malformed request",
+    200: "OK", 201: "Created", 204: "No content", 302: "Found", 303: "See other", 304: "Not modified",
+    400: "Malformed request",
     401: "Not authenticated", 402: "Payment declined", 403: "Not allowed", 404: "Not found", 409: "Conflict",
     410: "Gone", 413: "Payload too large", 415: "Unsupported media type", 422: "Invalid request",
     503: "Unavailable",
@@ -133,13 +134,18 @@ def _operation(r: RouteSpec, refs: dict[tuple[str, str], Any], defs: dict[str, A
     if r.cache:
         ok["headers"] = _CACHE_HEADERS
         op["responses"]["304"] = {"description": STATUS_TEXT[304], "headers": _CACHE_HEADERS}
-    if r.status != 204:
+    if 300 <= r.status < 400:
+        ok["headers"] = {"Location": {"description": "where the resource is", "schema": {"type": "string",
+                                                                                         "format": "uri"}}}
+    elif r.status != 204:
         if r.response is not None:
             ok["content"] = {r.content_type: {"schema": refs[(r.response, "serialization")]}}
         elif r.content_type == "text/html":
             ok["content"] = {"text/html": {"schema": {"type": "string"}}}
         else:
             ok["content"] = {r.content_type: {"schema": {}}}
+        for alternate in r.alternates:
+            ok.setdefault("content", {})[alternate] = {"schema": {"type": "string"}}
     op["responses"][str(r.status)] = ok
     problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     statuses = set(r.errors) | {400, 422}

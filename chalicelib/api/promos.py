@@ -228,7 +228,11 @@ def change_seller_code(ctx: Ctx, code: str) -> PromoCode:
           "marketplace funds it)", auth=ADMIN, body=PromoCodeIn, response=PromoCode, status=201, errors=ERRORS,
           tags=("admin",), location=lambda body: f"/admin/promo-codes/{body['code']}")
 def create_marketplace_code(ctx: Ctx) -> PromoCode:
-    return _create(rules.MARKETPLACE, ctx)
+    from chalicelib.services import admin  # staff actions are audited there
+
+    code = _create(rules.MARKETPLACE, ctx)
+    admin.promo_created(ctx.user, code.code)
+    return code
 
 
 @endpoint(bp, "/admin/promo-codes", summary="Marketplace promo codes with their use counts", auth=ADMIN,

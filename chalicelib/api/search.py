@@ -8,7 +8,7 @@ from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from chalicelib.api.http import CATALOG_CACHE, Ctx, endpoint
-from chalicelib.api.models import Id, Limit, MinorUnits, Money, Out, Page, priced
+from chalicelib.api.models import Facets, Id, Limit, MinorUnits, Money, Out, Page, facet_counts, priced
 from chalicelib.search import query
 
 bp = Blueprint(__name__)
@@ -28,6 +28,11 @@ class SearchQuery(BaseModel):
     min_price: MinorUnits | None = None
     max_price: MinorUnits | None = None
     available: bool | None = Field(None, description="the index holds available products only: false finds none")
+    on_sale: bool | None = Field(None, description="true: only products whose old price is above the price "
+                                                   "(exact across the pages); false: only the others")
+    author: Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY_CHARS)] | None = Field(
+        None, description="books whose author has every one of these words (any order, any word form)")
+    facets: bool = Field(False, description="also count the matches by category, seller, price range, sale, stock")
     limit: Limit = 20
     cursor: Annotated[str, StringConstraints(max_length=1024)] | None = None
 
@@ -44,17 +49,22 @@ class SearchHit(Out):
     product_id: str
     name: str
     price: Money
+    old_price: Money | None = None
     picture: str | None = None
     seller_id: str
     category_id: str | None = None
     category_key: str | None = None
     vendor: str | None = None
+    author: str | None = None
     available: bool
+    description: str = Field("", description="the description's first ~200 characters, plain text")
+    stock: int | None = Field(None, description="units that can be ordered now; null: the seller gives no count")
     score: int
 
 
 class SearchPage(Page):
     items: list[SearchHit]
+    facets: Facets | None = None
 
 
 @endpoint(bp, "/search", summary="Search products (ranked, every word must match, last word as a prefix)",
@@ -62,6 +72,12 @@ class SearchPage(Page):
 def search_products(ctx: Ctx) -> SearchPage:
     p: SearchQuery = ctx.query
     items, next_cursor = query.search(p.q, category=p.category, seller=p.seller, min_price=p.min_price,
-                                      max_price=p.max_price, available=p.available, limit=p.limit, cursor=p.cursor)
-    hits = [SearchHit(**priced(i, i["currency"], "price")) for i in items]
-    return SearchPage(items=hits, next_cursor=next_cursor)
+                                      max_price=p.max_price, available=p.available, on_sale=p.on_sale, author=p.author,
+                                      limit=p.limit, cursor=p.cursor)
+    hits = [SearchHit(**priced(i, i["currency"], "price", "old_price")) for i in items]
+    counts = None
+    if p.facets:
+        counts = facet_counts(query.search_facets(p.q, category=p.category, seller=p.seller, min_price=p.min_price,
+                                                  max_price=p.max_price, available=p.available, on_sale=p.on_sale,
+                                                  author=p.author))
+    return SearchPage(items=hits, next_cursor=next_cursor, facets=counts)

@@ -5,6 +5,12 @@ Tokens are Cognito access tokens, verified offline against the pool's JWKS (RS25
 access token, so logout writes a revocation record for the session (``origin_jti``) and every
 verification checks it (docs/architecture.md, decision 2).
 
+Roles and blocks take effect at once too: the same read returns the account's access record
+(``store/accounts.session_state``), whose ``role`` (set by an admin) replaces the token's
+``cognito:groups`` and whose ``blocked`` refuses every token of the account. That costs no
+extra call: the revocation record and the access record are one consistent BatchGetItem
+(two keys, 1 RCU each), which every authenticated request made already.
+
 Verification runs inside the Lambda (see ``api/http.py``) rather than as a separate API
 Gateway authorizer, so a rejected token gets the same ``application/problem+json`` body
 locally and on AWS.
@@ -22,6 +28,7 @@ from pathlib import Path
 
 import jwt
 
+from chalicelib.api import rs256
 from chalicelib.config import settings
 from chalicelib.errors import Unauthorized
 from chalicelib.store import accounts
@@ -37,10 +44,14 @@ class Principal:
 
     @property
     def role(self) -> str:
-        for role in ("admin", "seller", "customer"):
+        for role in ROLES_BY_POWER:
             if role in self.roles:
                 return role
         return "customer"
+
+
+# Every role; a token holding several (groups added by an operator) acts as the first listed.
+ROLES_BY_POWER = ("admin", "support", "catalog_operator", "seller", "customer")
 
 
 _jwks_lock = threading.Lock()
@@ -53,10 +64,10 @@ class _Jwks:
 
     def __init__(self) -> None:
         self.url = ""
-        self.keys: dict[str, jwt.PyJWK] = {}
+        self.keys: dict[str, rs256.PublicKey] = {}
         self.fetched_at = 0.0
 
-    def _load(self, url: str) -> dict[str, jwt.PyJWK]:
+    def _load(self, url: str) -> dict[str, rs256.PublicKey]:
         if url.startswith("file://"):  # local runs and tests only: moto's published key
             raw = Path(urllib.parse.urlparse(url).path).read_text()
         elif url.startswith(("https://", "http://")):
@@ -64,10 +75,9 @@ class _Jwks:
                 raw = resp.read().decode()
         else:
             raise Unauthorized("token verification is misconfigured")
-        keyset = jwt.PyJWKSet.from_dict(json.loads(raw))
-        return {k.key_id: k for k in keyset.keys if k.key_id}
+        return rs256.keys_from_jwks(json.loads(raw))  # RS256 without the cryptography package (rs256.py)
 
-    def key(self, kid: str) -> jwt.PyJWK:
+    def key(self, kid: str) -> rs256.PublicKey:
         url = settings().jwks_url
         with _jwks_lock:
             stale = time.monotonic() - self.fetched_at > _JWKS_REFRESH_SECONDS
@@ -91,7 +101,7 @@ def reset_keys() -> None:
     _jwks = _Jwks()
 
 
-def _signing_key(token: str) -> jwt.PyJWK:
+def _signing_key(token: str) -> rs256.PublicKey:
     return _jwks.key(str(jwt.get_unverified_header(token).get("kid", "")))
 
 
@@ -108,9 +118,9 @@ def verify(header: str | None) -> Principal:
         raise Unauthorized("malformed token") from exc
     cfg = settings()
     try:
-        claims = jwt.decode(
+        claims = rs256.decoder().decode(
             token,
-            _signing_key(token).key,
+            _signing_key(token),
             algorithms=["RS256"],
             issuer=cfg.issuer,
             options={"require": ["exp", "iat", "sub", "iss"]},
@@ -126,13 +136,15 @@ def verify(header: str | None) -> Principal:
     session = str(claims.get("origin_jti") or claims.get("jti") or "")
     if not session:
         raise Unauthorized("token has no session id")
-    revoked, not_before = accounts.session_state(session, str(claims["sub"]))
-    if revoked:
+    state = accounts.session_state(session, str(claims["sub"]))
+    if state.revoked:
         raise Unauthorized("token was revoked by logout")
+    if state.blocked:
+        raise Unauthorized("this account is blocked")
     # whole seconds (``iat``): a token issued in the very second of the reset survives it
-    if not_before and int(claims["iat"]) < not_before:
+    if state.not_before and int(claims["iat"]) < state.not_before:
         raise Unauthorized("token was revoked: the password was reset")
-    groups = claims.get("cognito:groups") or []
+    groups = (state.role,) if state.role else tuple(claims.get("cognito:groups") or [])
     return Principal(
         user_id=str(claims["sub"]),
         email=str(claims.get("username", "")),

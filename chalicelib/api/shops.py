@@ -99,6 +99,8 @@ def get_seller(ctx, seller_id: str) -> PublicShop:
 @endpoint(bp, "/admin/sellers/{seller_id}/blocked", method="PUT", summary="Block or unblock a seller (admin)",
           auth=("admin",), body=BlockIn, response=Shop, errors=(401, 403, 404, 422), tags=("admin",))
 def block_seller(ctx, seller_id: str) -> Shop:
-    return Shop(**_shop(shops.set_blocked(seller_id, ctx.body.blocked)))
+    from chalicelib.services import admin  # staff actions are audited there
+
+    return Shop(**_shop(admin.block_seller(ctx.user, seller_id, ctx.body.blocked)))
 
 

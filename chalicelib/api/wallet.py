@@ -1,12 +1,16 @@
 """Wallet routes (customer) and balance routes (seller).
 
     GET  /wallet                                balance: available and held (Money)
-    POST /wallet/topups                         → 201 the top-up; Location: its transaction
+    POST /wallet/topups                         {amount} → 201 pending, pay at confirmation_url
+                                                (local stage, with a card: → 201 succeeded at once)
+    GET  /wallet/topups/{topup_id}              a top-up paid on the provider's page: its status
     GET  /wallet/transactions[/{transaction_id}] my wallet's movements, newest first / one of them
     GET  /seller/balance[/transactions]         the seller's earnings and their movements
 
 Money is integer minor units with an ISO currency, never a float; answers show it as Money
-objects (``api/models.py``). A top-up body is the SPEC's money object plus a card::
+objects (``api/models.py``). A top-up is ``{"amount"[, "currency"]}``: the customer pays on the
+provider's page (``confirmation_url``) and its webhook credits the wallet (``api/payments.py``).
+On the local stage only, a body may also carry a sandbox card, charged at once::
 
     POST /wallet/topups      Idempotency-Key: <8-128 chars>
     {"amount": 150000, "currency": "RUB",
@@ -30,6 +34,7 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib.api.http import endpoint
 from chalicelib.api.models import Body, Currency, Limit, Money, Out, Page, priced
+from chalicelib.config import settings
 from chalicelib.domain.ledger import MAX_TOPUP
 from chalicelib.errors import ValidationFailed
 from chalicelib.services import idempotency, ledger, payments, wallet
@@ -95,7 +100,15 @@ class CardIn(Body):
 class TopupIn(Body):
     amount: Annotated[int, Field(gt=0, le=MAX_TOPUP, description="integer minor units (kopecks)")]
     currency: Currency | None = Field(None, description="the wallet currency; omitted means the deployment's")
-    card: CardIn
+    card: CardIn | None = Field(None, description="local stage only: a sandbox test card, charged at once; "
+                                                  "refused (422) on every other stage")
+
+    @field_validator("card", mode="before")
+    @classmethod
+    def _card_only_locally(cls, value: Any) -> Any:
+        if value is not None and not settings().sandbox_stage:
+            raise PydanticCustomError("card_refused", "card data is not accepted: pay on the confirmation_url page")
+        return value
 
     @field_validator("amount", mode="before")
     @classmethod
@@ -123,11 +136,17 @@ class Wallet(Out):
 
 
 class Topup(Out):
-    id: str = Field(description="the top-up's wallet transaction (GET /wallet/transactions/{id})")
-    status: Literal["succeeded"]
+    """A provider top-up (``topup_id``, ``confirmation_url``) or, locally, a card top-up (``id``,
+    ``card_last4``, ``charge_id``)."""
+
+    topup_id: str | None = Field(None, description="the top-up (GET /wallet/topups/{topup_id})")
+    id: str | None = Field(None, description="local card top-up: its wallet transaction")
+    status: Literal["pending", "succeeded", "canceled"]
     amount: Money
-    card_last4: str
-    charge_id: str
+    confirmation_url: str | None = Field(None, description="where the customer pays (the provider's page)")
+    transaction_id: str | None = Field(None, description="once succeeded: the wallet transaction")
+    card_last4: str | None = None
+    charge_id: str | None = None
     created_at: str
 
 
@@ -147,13 +166,18 @@ class WalletLinePage(Page):
 
 
 class SellerBalance(Out):
-    earnings: Money = Field(description="captured order money, less refunds")
+    earnings: Money = Field(description="captured order money, less refunds and payouts: available + pending")
+    available: Money = Field(description="past the return window: what a payout may take")
+    pending: Money = Field(description="orders not delivered yet or inside their return window")
+    in_flight: Money = Field(description="payouts requested, not paid or failed yet")
+    paid_out: Money = Field(description="payouts paid to the seller's bank account")
     currency: str
 
 
 class SellerLine(Out):
     id: str
-    kind: Literal["capture", "refund"]
+    kind: Literal["capture", "refund", "return", "payout", "payout_paid", "payout_failed"] = Field(
+        description="return: an accepted return; payout_*: a payout's steps (GET /seller/statement explains each)")
     amount: Money
     earnings_change: Money = Field(description="the change of earnings (negative: a refund)")
     seller_discount: Money | None = Field(None, description="what the seller's own promo code took off the order "
@@ -185,14 +209,35 @@ def get_wallet(ctx) -> Wallet:
     return Wallet(**priced(balance, balance["currency"], "available", "held"))
 
 
-@endpoint(bp, "/wallet/topups", method="POST", summary="Top up my wallet with a card", auth=("customer",),
-          body=TopupIn, response=Topup, status=201, idempotent=True, errors=(401, 402, 403, 409, 422, 429, 503),
-          location=lambda body: f"/wallet/transactions/{body['id']}", tags=("wallet",), limit="topup")
-def post_topup(ctx) -> Topup:
+def _topup_location(body: dict[str, Any]) -> str:
+    if body.get("topup_id"):
+        return f"/wallet/topups/{body['topup_id']}"
+    return f"/wallet/transactions/{body['id']}"
+
+
+@endpoint(bp, "/wallet/topups", method="POST", summary="Top up my wallet: pay the amount on the provider's page",
+          auth=("customer",), body=TopupIn, response=Topup, status=201, idempotent=True,
+          errors=(401, 402, 403, 409, 422, 429, 503), location=_topup_location, tags=("wallet",), limit="topup")
+def post_topup(ctx) -> dict[str, Any]:
     body: TopupIn = ctx.body
-    receipt = wallet.topup(ctx.user.user_id, body.amount, body.currency, body.card.card(),
-                           reference=idempotency.derived_id("topup"))
-    return Topup(**receipt)
+    reference = idempotency.derived_id("topup")
+    if body.card is not None:  # the local stage's instant sandbox path (the validator refuses it elsewhere)
+        receipt = wallet.topup(ctx.user.user_id, body.amount, body.currency, body.card.card(), reference=reference)
+    else:
+        receipt = wallet.start_topup(ctx.user.user_id, body.amount, body.currency, reference=reference)
+    return _topup(receipt)
+
+
+@endpoint(bp, "/wallet/topups/{topup_id}", summary="One of my top-ups: pending until the provider reports",
+          auth=("customer",), response=Topup, errors=(401, 403, 404), owner_scoped=True, tags=("wallet",))
+def get_topup(ctx, topup_id: str) -> dict[str, Any]:
+    scope = None if ctx.user.role == "admin" else ctx.user.user_id
+    return _topup(wallet.topup_status(scope, topup_id))
+
+
+def _topup(receipt: dict[str, Any]) -> dict[str, Any]:
+    # the two kinds of top-up answer with their own fields only (no nulls for the other kind's)
+    return Topup(**receipt).model_dump(mode="json", exclude_none=True)
 
 
 @endpoint(bp, "/wallet/transactions", summary="My wallet's movements, newest first", auth=("customer",),
@@ -213,7 +258,8 @@ def get_wallet_transaction(ctx, transaction_id: str) -> WalletLine:
           errors=(401, 403), tags=("sellers",))
 def get_seller_balance(ctx) -> SellerBalance:
     balance = wallet.seller_balance(ctx.user.user_id)
-    return SellerBalance(**priced(balance, balance["currency"], "earnings"))
+    return SellerBalance(**priced(balance, balance["currency"], "earnings", "available", "pending", "in_flight",
+                                  "paid_out"))
 
 
 @endpoint(bp, "/seller/balance/transactions", summary="My earnings' movements, newest first", auth=("seller",),

@@ -19,6 +19,8 @@ from (seller id, the feed's offer id). The stored catalog item carries these att
 | pictures | list[str] | https URLs |
 | vendor, model, vendor_code, url | str or absent | |
 | barcodes | list[str] | |
+| author, publisher, isbn | str or absent | book fields (``book_fields``) |
+| year | int or absent | a book's publication year |
 | params | list[{name, unit, value}] | |
 | attributes | map str→str | everything else the feed gave |
 | available | bool | false when the seller deactivated it or a later feed dropped it |
@@ -44,11 +46,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
+import re
 from dataclasses import astuple
 from typing import Any
 
-HASH_VERSION = "v1"  # part of every content hash: bump it when the offer → product mapping changes
+HASH_VERSION = "v2"  # part of every content hash: bump it when the offer → product mapping changes
+# (v2: book fields lifted from the attributes, ``book_fields``)
 MAX_ITEM_BYTES = 380_000  # a product item must stay under DynamoDB's 400 KB
 
 
@@ -114,7 +119,37 @@ def product_from_offer(seller_id: str, offer: Any, feed_id: str,
                 "vendor": offer.vendor, "model": offer.model, "vendor_code": offer.vendor_code, "url": offer.url,
                 "stock": offer.stock}
     product.update({k: v for k, v in optional.items() if v is not None and v != ""})
+    product.update(book_fields(offer.attributes))
     return product
+
+
+# Book fields: YML ``book``/``audiobook`` offers carry <author>, <publisher>, <year>, <ISBN> (the
+# reader keeps them as attributes); CSV feeds name them in columns of their own (attributes too).
+BOOK_FIELDS = {
+    "author": ("author", "authors", "автор", "авторы", "book author"),
+    "publisher": ("publisher", "издательство", "издатель"),
+    "year": ("year", "год", "год издания", "publication year", "year published"),
+    "isbn": ("isbn", "isbn13", "isbn10"),
+}
+_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
+
+
+def book_fields(attributes: Any) -> dict[str, Any]:
+    """``author``, ``publisher``, ``year`` (an integer) and ``isbn`` from an offer's attributes
+    (names case-insensitive; the first value wins)."""
+    found: dict[str, Any] = {}
+    fields = {name: fld for fld, names in BOOK_FIELDS.items() for name in names}
+    for k, value in attributes:
+        fld = fields.get(" ".join(str(k).casefold().replace("_", " ").split()))
+        if fld is None or fld in found or not value:
+            continue
+        if fld == "year":
+            year = _YEAR.search(str(value))
+            if year:
+                found["year"] = int(year.group(1))
+        else:
+            found[fld] = str(value).strip()
+    return found
 
 
 def too_large(product: dict[str, Any]) -> bool:
@@ -136,6 +171,28 @@ def on_sale(product: dict[str, Any]) -> bool:
     item's own ``stock`` decides; a listing item, which has none, carries ``sold_out``."""
     gone = sold_out(product) if product.get("stock") is not None else bool(product.get("sold_out"))
     return bool(product.get("available")) and not gone
+
+
+def discounted(product: dict[str, Any]) -> bool:
+    """On sale in the shopper's sense (``on_sale=true`` of GET /products and /search): the
+    feed's old price is above the price. (``on_sale`` above is availability.)"""
+    old = product.get("old_price")
+    return old is not None and int(old) > int(product.get("price") or 0)
+
+
+SHORT_DESCRIPTION_CHARS = 200
+_TAG = re.compile(r"<[^>]*>")
+
+
+def short_description(description: str | None, limit: int = SHORT_DESCRIPTION_CHARS) -> str:
+    """The first ``limit`` characters of a (sanitized HTML) description as plain text, cut at a
+    word boundary with an ellipsis: what a result card shows."""
+    plain = " ".join(html.unescape(_TAG.sub(" ", description or "")).split())
+    if len(plain) <= limit:
+        return plain
+    cut = plain[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,.;:-") + "…"
 
 
 def keep_reservations(product: dict[str, Any], old: dict[str, Any]) -> None:

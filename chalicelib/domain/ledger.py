@@ -13,8 +13,11 @@ Accounts (ids are ``<owner kind>:<owner id>:<bucket>``):
 | ``customer:<id>:available`` | spendable wallet money | no |
 | ``customer:<id>:held`` | money held for unpaid-out orders | no |
 | ``seller:<id>:earnings`` | captured order money owed to the seller | no |
+| ``seller:<id>:payout_in_flight`` | payouts requested, not yet paid or failed | no |
+| ``seller:<id>:paid_out`` | payouts the provider paid: money that left the marketplace | no |
 | ``provider:<name>:clearing:<shard>`` | money received from the card provider | yes |
 | ``marketplace:promotions:expense:<shard>`` | what marketplace promo codes cost the marketplace | yes |
+| ``marketplace:fees:revenue:<shard>`` | the marketplace fee taken at capture (``domain/fees.py``) | yes |
 
 The clearing account is split into ``CLEARING_SHARDS`` sub-accounts so concurrent top-ups
 do not all write one item; its balance is the sum of its shards.
@@ -25,9 +28,19 @@ Movements:
 |---|---|---|---|
 | topup | provider clearing | customer available | ``services.wallet.topup`` |
 | hold | customer available | customer held | ``services.ledger.hold`` |
-| capture | customer held (+ marketplace promotions) | seller earnings | ``services.ledger.capture`` |
+| capture | customer held (+ mkt promotions) | seller earnings (+ mkt fees) | ``services.ledger.capture`` |
 | release | customer held | customer available | ``services.ledger.release`` |
-| refund | seller earnings | customer available (+ marketplace promotions) | ``services.ledger.refund_capture`` |
+| refund | seller earnings (+ mkt fees) | customer available (+ mkt promotions) | ``services.ledger.refund_capture`` |
+
+Payouts (``services/payouts.py``): ``payout`` moves earnings → payout in flight, then
+``payout_paid`` in flight → paid out, or ``payout_failed`` in flight → earnings (the money is
+available again). Since the sum over all accounts is 0: wallets + holds + seller earnings +
+payouts in flight + fee revenue + promotion expense (negative) = top-ups − paid out.
+
+The marketplace fee: a capture splits what the seller would earn into the seller's net (their
+earnings) and the fee (the marketplace's revenue, its balance grows by fees); the transaction
+records ``fee`` and ``fee_rate_bps`` (the seller's statement shows them). A refund of the
+capture gives the fee back from the revenue, so the seller returns only the net they got.
 
 Promo codes (``domain/promos.py``): the customer holds and pays the discounted total. A
 seller's own code needs no leg of its own: the seller earns what the customer paid, so their
@@ -54,6 +67,8 @@ HELD, CAPTURED, RELEASED, REFUNDED = "held", "captured", "released", "refunded"
 HOLD_STATES = (HELD, CAPTURED, RELEASED, REFUNDED)
 
 TOPUP, HOLD, CAPTURE, RELEASE, REFUND = "topup", "hold", "capture", "release", "refund"
+PAYOUT, PAYOUT_PAID, PAYOUT_FAILED = "payout", "payout_paid", "payout_failed"
+RETURN = "return"  # an accepted return: part (or the rest) of a capture back to the customer
 
 CLEARING_SHARDS = 16
 # 10,000,000.00 in minor units: the largest single top-up.
@@ -63,6 +78,9 @@ MAX_AMOUNT = 10**15
 
 AVAILABLE, HELD_BUCKET, EARNINGS, CLEARING = "available", "held", "earnings", "clearing"
 PROMOTIONS, EXPENSE = "promotions", "expense"
+FEES, REVENUE = "fees", "revenue"
+IN_FLIGHT, PAID_OUT = "payout_in_flight", "paid_out"
+SELLER_BUCKETS = (EARNINGS, IN_FLIGHT, PAID_OUT)
 PROMOTION_SHARDS = 16
 
 
@@ -78,12 +96,24 @@ def seller_earnings(seller_id: str) -> str:
     return f"seller:{seller_id}:{EARNINGS}"
 
 
+def seller_in_flight(seller_id: str) -> str:
+    return f"seller:{seller_id}:{IN_FLIGHT}"
+
+
+def seller_paid_out(seller_id: str) -> str:
+    return f"seller:{seller_id}:{PAID_OUT}"
+
+
 def provider_clearing(provider: str, shard: int) -> str:
     return f"provider:{provider}:{CLEARING}:{shard:02d}"
 
 
 def marketplace_promotions(shard: int) -> str:
     return f"marketplace:{PROMOTIONS}:{EXPENSE}:{shard:02d}"
+
+
+def marketplace_fees(shard: int) -> str:
+    return f"marketplace:{FEES}:{REVENUE}:{shard:02d}"
 
 
 @dataclass(frozen=True)
@@ -98,15 +128,22 @@ class AccountRef:
         return self.kind in ("provider", "marketplace")
 
 
+def account_of(ref: AccountRef) -> str:
+    """The account id of ``ref`` (the inverse of ``parse_account``)."""
+    base = f"{ref.kind}:{ref.owner}:{ref.bucket}"
+    return base if ref.shard is None else f"{base}:{ref.shard:02d}"
+
+
 def parse_account(account: str) -> AccountRef:
     parts = account.split(":")
     if len(parts) == 3 and parts[0] == "customer" and parts[2] in (AVAILABLE, HELD_BUCKET):
         return AccountRef("customer", parts[1], parts[2])
-    if len(parts) == 3 and parts[0] == "seller" and parts[2] == EARNINGS:
+    if len(parts) == 3 and parts[0] == "seller" and parts[2] in SELLER_BUCKETS:
         return AccountRef("seller", parts[1], parts[2])
     if len(parts) == 4 and parts[0] == "provider" and parts[2] == CLEARING and parts[3].isdigit():
         return AccountRef("provider", parts[1], parts[2], int(parts[3]))
-    if (len(parts) == 4 and parts[0] == "marketplace" and parts[1] == PROMOTIONS and parts[2] == EXPENSE
+    if (len(parts) == 4 and parts[0] == "marketplace" and (parts[1], parts[2]) in ((PROMOTIONS, EXPENSE),
+                                                                                    (FEES, REVENUE))
             and parts[3].isdigit()):
         return AccountRef("marketplace", parts[1], parts[2], int(parts[3]))
     raise ValueError(f"unknown ledger account {account!r}")
@@ -221,24 +258,36 @@ def hold_txn(order_id: str, customer_id: str, amount: int, currency: str, create
 
 
 def capture_txn(order_id: str, customer_id: str, seller_id: str, amount: int, currency: str,
-                created_at: str, promotion: int = 0, seller_discount: int = 0) -> Transaction:
+                created_at: str, promotion: int = 0, seller_discount: int = 0, fee: int = 0,
+                fee_rate_bps: int | None = None) -> Transaction:
     """The held ``amount`` (what the customer paid) to the seller, plus ``promotion`` (the
-    marketplace's part of the order's discount) from the marketplace's promotion expense.
-    The transaction's ``amount`` is, as for every movement, the sum of its credits: what the
-    seller earns, ``amount + promotion``."""
-    if not promotion:
-        txn = _order_movement(CAPTURE, capture_txn_id(order_id), order_id, customer_held(customer_id),
-                              seller_earnings(seller_id), amount, currency, created_at, customer_id, seller_id)
-        return _with_discounts(txn, 0, seller_discount)
-    check_amount(promotion)
+    marketplace's part of the order's discount) from the marketplace's promotion expense, less
+    ``fee`` to the marketplace's fee revenue. The transaction's ``amount`` is the sum of what the
+    seller would earn before the fee, ``amount + promotion``; the seller earns that less ``fee``."""
     check_amount(amount, allow_zero=True)
+    check_amount(promotion, allow_zero=True)
+    check_amount(fee, allow_zero=True)
+    gross = amount + promotion
+    check_amount(gross)
+    if fee > gross:
+        raise Unbalanced(f"the fee of order {order_id} exceeds what the seller earns")
     txn_id = capture_txn_id(order_id)
-    entries = [Entry(customer_held(customer_id), -amount)] if amount else []
-    entries += [Entry(marketplace_promotions(clearing_shard(txn_id)), -promotion),
-                Entry(seller_earnings(seller_id), amount + promotion)]
-    return _with_discounts(Transaction(id=txn_id, kind=CAPTURE, currency=currency, amount=amount + promotion,
-                                       entries=tuple(entries), created_at=created_at, customer_id=customer_id,
-                                       order_id=order_id, seller_id=seller_id), promotion, seller_discount)
+    legs = [(customer_held(customer_id), -amount),
+            (marketplace_promotions(clearing_shard(txn_id)), -promotion),
+            (seller_earnings(seller_id), gross - fee),
+            (marketplace_fees(clearing_shard(txn_id)), fee)]
+    txn = Transaction(id=txn_id, kind=CAPTURE, currency=currency, amount=gross,
+                      entries=tuple(Entry(a, v) for a, v in legs if v), created_at=created_at,
+                      customer_id=customer_id, order_id=order_id, seller_id=seller_id,
+                      meta=_fee_meta(fee, fee_rate_bps))
+    return _with_discounts(txn, promotion, seller_discount)
+
+
+def _fee_meta(fee: int, fee_rate_bps: int | None) -> dict[str, str]:
+    meta = {"fee": str(fee)} if fee else {}
+    if fee and fee_rate_bps is not None:
+        meta["fee_rate_bps"] = str(fee_rate_bps)
+    return meta
 
 
 def _with_discounts(txn: Transaction, promotion: int, seller_discount: int) -> Transaction:
@@ -261,21 +310,73 @@ def release_txn(order_id: str, customer_id: str, amount: int, currency: str, cre
 
 
 def refund_txn(order_id: str, customer_id: str, seller_id: str, amount: int, currency: str,
-               created_at: str, promotion: int = 0) -> Transaction:
+               created_at: str, promotion: int = 0, fee: int = 0) -> Transaction:
     """The reverse of ``capture_txn``, to the customer's *available* balance (the order is over,
     so nothing stays held): it shows on both the customer's and the seller's statements. The
-    marketplace's ``promotion`` goes back to its promotion expense."""
-    if not promotion:
-        return _order_movement(REFUND, refund_txn_id(order_id), order_id, seller_earnings(seller_id),
-                               customer_available(customer_id), amount, currency, created_at, customer_id,
-                               seller_id)
-    check_amount(promotion)
+    marketplace's ``promotion`` goes back to its promotion expense, and the ``fee`` it took comes
+    back out of its fee revenue, so the seller gives back only the net they earned."""
     check_amount(amount, allow_zero=True)
-    txn_id = refund_txn_id(order_id)
-    entries = [Entry(seller_earnings(seller_id), -(amount + promotion)),
-               Entry(marketplace_promotions(clearing_shard(capture_txn_id(order_id))), promotion)]
-    if amount:
-        entries.append(Entry(customer_available(customer_id), amount))
-    return _with_discounts(Transaction(id=txn_id, kind=REFUND, currency=currency, amount=amount + promotion,
-                                       entries=tuple(entries), created_at=created_at, customer_id=customer_id,
-                                       order_id=order_id, seller_id=seller_id), promotion, 0)
+    check_amount(promotion, allow_zero=True)
+    check_amount(fee, allow_zero=True)
+    gross = amount + promotion
+    check_amount(gross)
+    if fee > gross:
+        raise Unbalanced(f"the fee of order {order_id} exceeds what the seller earned")
+    shard = clearing_shard(capture_txn_id(order_id))
+    legs = [(seller_earnings(seller_id), -(gross - fee)),
+            (marketplace_fees(shard), -fee),
+            (marketplace_promotions(shard), promotion),
+            (customer_available(customer_id), amount)]
+    txn = Transaction(id=refund_txn_id(order_id), kind=REFUND, currency=currency, amount=gross,
+                      entries=tuple(Entry(a, v) for a, v in legs if v), created_at=created_at,
+                      customer_id=customer_id, order_id=order_id, seller_id=seller_id, meta=_fee_meta(fee, None))
+    return _with_discounts(txn, promotion, 0)
+
+
+# -- payouts ---------------------------------------------------------------------------------
+
+
+def payout_txn_id(kind: str, payout_id: str) -> str:
+    return f"{kind}:{payout_id}"
+
+
+_PAYOUT_LEGS = {
+    PAYOUT: (seller_earnings, seller_in_flight),
+    PAYOUT_PAID: (seller_in_flight, seller_paid_out),
+    PAYOUT_FAILED: (seller_in_flight, seller_earnings),
+}
+
+
+def payout_txn(kind: str, payout_id: str, seller_id: str, amount: int, currency: str, created_at: str
+               ) -> Transaction:
+    """One step of a payout (``PAYOUT``, ``PAYOUT_PAID``, ``PAYOUT_FAILED``) between the seller's
+    own accounts; no customer is involved (``customer_id`` is empty)."""
+    check_amount(amount)
+    source, target = _PAYOUT_LEGS[kind]
+    return Transaction(id=payout_txn_id(kind, payout_id), kind=kind, currency=currency, amount=amount,
+                       entries=(Entry(source(seller_id), -amount), Entry(target(seller_id), amount)),
+                       created_at=created_at, customer_id="", seller_id=seller_id, meta={"payout_id": payout_id})
+
+
+def return_txn(return_id: str, order_id: str, customer_id: str, seller_id: str, currency: str, created_at: str,
+               *, refund: int, promotion: int, fee: int) -> Transaction:
+    """An accepted return (``domain/returns.py``): the seller gives back ``refund + promotion −
+    fee``, the customer gets ``refund``, the marketplace's promotion expense gets ``promotion``
+    back and its fee revenue returns ``fee``. ``amount``: refund + promotion (what the seller's
+    capture is reduced by before the fee)."""
+    for value in (refund, promotion, fee):
+        check_amount(value, allow_zero=True)
+    gross = refund + promotion
+    check_amount(gross)
+    if fee > gross:
+        raise Unbalanced(f"return {return_id} gives back more fee than its share")
+    shard = clearing_shard(capture_txn_id(order_id))
+    legs = [(seller_earnings(seller_id), -(gross - fee)),
+            (marketplace_fees(shard), -fee),
+            (marketplace_promotions(shard), promotion),
+            (customer_available(customer_id), refund)]
+    return Transaction(id=f"{RETURN}:{return_id}", kind=RETURN, currency=currency, amount=gross,
+                       entries=tuple(Entry(a, v) for a, v in legs if v), created_at=created_at,
+                       customer_id=customer_id, order_id=order_id, seller_id=seller_id,
+                       meta={"return_id": return_id, **_fee_meta(fee, None),
+                             **({"marketplace_discount": str(promotion)} if promotion else {})})

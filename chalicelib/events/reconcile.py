@@ -31,6 +31,11 @@ def reconcile_orders(event: Any) -> dict[str, int]:
         # role and local timer to keep in step (a TTL could drop the profile but not the
         # Cognito identity, which is what holds the address).
         counts["unverified_removed"] = purge_unverified()
+        # Returns the seller left unanswered past their deadline are accepted here: the reason
+        # for a schedule rather than a workflow is in services/returns.py.
+        from chalicelib.services.returns import accept_due
+
+        counts["returns_accepted"] = accept_due()
         metrics.count("OrdersReconciled", counts.get("started", 0) + counts.get("wound_up", 0))
         return counts
     finally:

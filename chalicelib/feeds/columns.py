@@ -45,7 +45,9 @@ GENERIC: dict[str, list[str]] = {
     "model": ["model", "модель"],
     "vendor_code": ["vendor_code", "vendorcode", "vendor code", "mpn", "supplier reference #",
                     "supplier reference"],
-    "barcode": ["barcode", "gtin", "ean", "ean13", "upc", "variant barcode", "isbn", "штрихкод",
+    # ISBN is not here: written with hyphens it is no barcode; it stays an attribute and becomes
+    # the product's ``isbn`` (domain/catalog.book_fields), found by search like a barcode.
+    "barcode": ["barcode", "gtin", "ean", "ean13", "upc", "variant barcode", "штрихкод",
                 "штрих-код", "product_upc"],
     "available": ["available", "availability", "in stock?", "em estoque?", "is_in_stock",
                   "active (0/1)", "в наличии", "наличие"],

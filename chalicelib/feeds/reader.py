@@ -9,6 +9,7 @@ from .compression import open_feed
 from .csv_reader import CsvReader
 from .model import FeedCategory, FeedFileError, FeedOffer, RowError, RowRejected
 from .money import normalize_currency
+from .rates import NamedRates
 from .yml import YmlReader
 
 _XML_EXTENSIONS = (".yml", ".xml", ".yaml")
@@ -37,8 +38,10 @@ def read_feed(
     *,
     target_currency: str = "RUB",
     max_decompressed_bytes: int = 512 * 1024 * 1024,
+    named_rates: NamedRates | None = None,
 ) -> Iterator[FeedCategory | FeedOffer | RowError]:
-    """Yield categories, offers and row errors of one feed file, streaming; see the package doc."""
+    """Yield categories, offers and row errors of one feed file, streaming; see the package doc.
+    ``named_rates``: the central banks' tables YML rates like ``CBRF`` name (``feeds/rates.py``)."""
     lower = filename.lower()
     base = lower[:-3] if lower.endswith(".gz") else lower
     if not (base.endswith(_XML_EXTENSIONS + _CSV_EXTENSIONS) or lower.endswith(_CONTAINERS)):
@@ -50,6 +53,6 @@ def read_feed(
     reader, inner_name = open_feed(stream, filename, max_decompressed_bytes)
     kind = _format(inner_name, reader.peek(512)[:512])
     if kind == "yml":
-        yield from YmlReader(target).read(reader)
+        yield from YmlReader(target, named_rates).read(reader)
     else:
         yield from CsvReader(target, inner_name).read(reader)

@@ -41,6 +41,7 @@ from .model import (
     RowRejected,
 )
 from .money import normalize_currency, parse_amount, parse_rate, to_minor
+from .rates import NamedRates, parse_plus
 from .sanitize import (
     clean_barcodes,
     clean_text,
@@ -186,9 +187,11 @@ class _YmlParser:
 class YmlReader:
     """Turns completed subtrees into FeedCategory / FeedOffer / RowError."""
 
-    def __init__(self, target_currency: str) -> None:
+    def __init__(self, target_currency: str, named_rates: NamedRates | None = None) -> None:
         self.target = target_currency
         self.rates: dict[str, Decimal | str] = {}
+        self.plus: dict[str, str] = {}  # currency -> `plus` of a named rate, as written
+        self.named_rates = named_rates  # CBRF/NBU/NBK/CB tables (feeds/rates.py), None: not resolvable
         self.currencies_seen = False
         self.pending: list[_Node] = []
         self.offer_ids = OfferIdSet()
@@ -254,6 +257,8 @@ class YmlReader:
         raw = node.attrs.get("rate", "1").strip() or "1"
         rate = parse_rate(raw)
         self.rates.setdefault(code, rate if rate is not None else raw.upper())
+        if rate is None and node.attrs.get("plus") is not None:
+            self.plus.setdefault(code, node.attrs["plus"])
 
     def _category(self, node: _Node) -> Iterator[FeedCategory | RowError]:
         category_id = node.attrs.get("id", "").strip()
@@ -302,6 +307,8 @@ class YmlReader:
         rate = self.rates.get(currency)
         if rate is None:
             raise RowRejected("currencyId", f"currency {currency} is not declared in <currencies>")
+        if not isinstance(rate, Decimal) and self.named_rates is not None:
+            return amount * self.named_rates.rate(rate, currency, self.target, parse_plus(self.plus.get(currency)))
         if not isinstance(rate, Decimal):
             raise RowRejected(
                 "currencyId",

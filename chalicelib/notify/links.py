@@ -33,7 +33,7 @@ import json
 import re
 from dataclasses import dataclass
 
-ACTIONS = frozenset({"confirm", "cancel", "ship"})
+ACTIONS = frozenset({"confirm", "cancel", "ship", "return_accept", "return_reject"})  # return_*: on a return id
 VERSION = "v1"
 MIN_SECRET_BYTES = 16
 # Far above any real token; bounds the work an attacker can make us do per request.

@@ -8,6 +8,8 @@ Modules, from pure to IO:
                 the minimal diff between two states;
 - ``store``     the SearchTable adapter (Query, BatchGetItem, BatchWriteItem with backoff);
 - ``indexer``   ``apply_changes(changes)``: the catalog calls it after writing products;
+- ``facets``    facet counts (category, seller, price range, on sale, in stock) of a bounded
+                set of matches; GET /search and GET /products both use it;
 - ``query``     ``search(q, **filters)``: one word → a lazy merge of its terms' postings; several
                 words → the words' lists in rank order, every word checked in the postings'
                 term maps, stopped when the page is rank-safe, complete, or at the read bound.
@@ -17,13 +19,15 @@ The index (SearchTable, PK/SK only; GSI1 unused):
 | access pattern | key condition | example |
 |---|---|---|
 | a term's postings, strongest first (query) | PK=TERM#<term>, Query in SK order, Limit 50…1000 | TERM#ботинк |
+| products on sale / by an author's word (flags) | PK=TERM#~sale, PK=TERM#~a:<term> (same shape) | TERM#~a:стругацк |
 | one posting (indexer diff) | PK=TERM#<term>, SK=RANK#<999-rank>#PRODUCT#<pid> | TERM#boot, RANK#0988#PRODUCT#p… |
 | what is indexed for a product (diff; trimmed maps) | BatchGetItem PK=SEARCHDOC#<pid> | SEARCHDOC#pq3x…, SEARCHDOC |
 | words beginning with a typed prefix | PK=VOCAB#<first 2 chars>, SK begins_with WORD#<prefix> | VOCAB#кр, WORD#крос |
 | is a word in the vocabulary (indexer) | BatchGetItem PK=VOCAB#<2 chars>, SK=WORD#<word> | VOCAB#бо, WORD#ботинок |
 
-rank = weight (name 10 + vendor 6 + model 4 + category 3 + description 1, summed over the
-fields the term is in) + 100 when the product's name is exactly that term. Posting body (one
+rank = weight (name 10 + vendor 6 + author 6 + model 4 + category 3 + publisher 3 + codes 2 +
+description 1, summed over the fields the term is in) + 100 when the product's name is exactly
+that term. Posting body (one
 JSON attribute ``r``): product id, weight, exact flag, name key, the product's term → weight map
 (≤ 64 terms, strongest first; ``tt`` when description terms were trimmed), name, price,
 currency, picture, seller, category id and key, vendor — what a result shows, what the filters
@@ -70,6 +74,50 @@ with the catalog (BENCHMARKS.md has the 100k figure). Designs weighed:
 Query cost per results page: a one-word query ≈ one page per term it expands to; a longer
 query words × 50 first-page postings + up to ``query.MAX_DRIVER_READ`` (1000) more in rank
 order, then (only when not rank-safe by then) the rest of the shortest driver list.
+
+**Filters that stay exact: flag terms (issue 14 item 5, issue 20 item 3).** A filter applied to
+postings as they are read is exact only while the reading is: a one-word query reads at most
+``MAX_READ`` postings past its first pages, so a rare filter match deep in a common word's list
+would be missed. ``on_sale=true`` and ``author=`` are therefore *required terms*: a product on
+sale (old price above price) is indexed under ``~sale``, a book under ``~a:<term>`` for each word
+of its author (``document.SALE_TERM``, ``author_terms``; ``~`` is never part of a word), and the
+query adds them to its words with no points (``Word.flag``). The multi-word machinery then does
+the rest: a short flag list drives (few products on sale: the sale list ends at once), a long
+one is checked in the term maps, which always carry flag terms whatever the 64-term cap; the
+exact-name bonus and the rank bound ignore them. A re-import that changes prices changes the
+product's terms (the flag), so the diff moves it in or out (``old_price`` is one of the import's
+searchable fields). ``on_sale=false`` and the seller/category/price filters stay filters.
+Data indexed before flags and codes existed gains them only when re-indexed: the content-hash
+bump (``domain/catalog.HASH_VERSION`` v2) makes every seller's next import rewrite its products
+(and their listing keys, sale included), but the import hands the index only products whose
+searchable fields changed; ``indexer.apply_changes([(None, p)])`` over every product (it diffs
+against what is stored, writing only what differs) completes an existing deployment.
+
+**Codes (issue 20 item 3).** Barcodes, ISBN and vendor code are indexed as whole terms with the
+query's spelling (``978-5-699-23647-3`` → ``9785699236473``; their parts are not terms), field
+weight 2: ``q=<code>`` finds the product exactly, and a partly typed code expands through the
+vocabulary like any last word. Author (6) and publisher (3) are fields of their own (YML ``book``
+offers, CSV columns: ``domain/catalog.book_fields``). ``NAME_EXACT_BONUS`` went from 50 to 80 so
+it still exceeds twice the sum of the field weights (the sort order stays the score order).
+
+**Facets.** Counted over at most ``facets.MAX_ROWS`` (1000) matches, read the way the query
+reads (one-word: ≤ ``MAX_READ`` postings past the first pages; longer: ≤ words × ``FIRST_PAGE`` +
+``MAX_DRIVER_READ`` in rank order, without the drain), plus a BatchGetItem of shops and one of
+stock per 100 matches; the answer says ``complete: false`` when there were more. Results read the
+page's products once (``store/catalog.live``) for stock, availability and the short description:
+postings stay small, and stock, which every checkout changes, is never stale.
+
+**Speed (issue 20 item 2): not reached yet, and why.** The exact AND above costs O(shorter list)
+when a page is not rank-safe early — "кроссовки sneakers" and "черный white" (common words that
+are never together) must read a whole list to prove there is nothing. Term-pair postings fix the
+two-word case only for pairs of strong-field terms; exactness still needs the pairs where one
+word is in a description only, and indexing every (strong term, any term) pair is ~10 × 48 ≈ 480
+postings per product: far beyond the write budget (issue 20 item 5 asks for the opposite). The
+candidate that could keep both bounds is a product-id-ordered, keys-only copy of each term's
+postings intersected page by page (a 1 MB Query page holds some 25k keys of ~40 bytes, so the
+longest list at 100k would be two Queries), then only the matches ranked; neither it nor term
+pairs were built or measured in this change: the figures in BENCHMARKS.md are of the design
+above.
 
 Stopwords (issue 20 item 4): a name's stopwords are indexed (weight of the name), descriptions'
 are not; a query keeps its stopwords only when it has nothing else, so ``q=The`` finds "The Road"

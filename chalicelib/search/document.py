@@ -20,10 +20,12 @@ category term, then description terms in the order they occur — so a word foun
 long description is not searchable (a documented bound: it keeps index writes per product
 bounded, about 50 items at most, 15–25 for ordinary products).
 
-Weights (summed over the fields a term occurs in): name 10, vendor 6, model 4, category 3,
-description 1 — the order the issue asks for. A query scores 2×weight for a word's own term
-and 1×weight for a term it only begins (prefix), plus ``NAME_EXACT_BONUS`` when the query's
-terms are exactly the name's terms.
+Weights (summed over the fields a term occurs in): name 10, vendor 6, author 6, model 4,
+category 3, publisher 3, codes (barcodes, ISBN, vendor code as whole terms: ``code_terms``) 2,
+description 1 — the order the issue asks for. Flag terms (``~sale``, ``~a:<author term>``) are
+added after the cap, weigh ``FLAG_WEIGHT`` and score nothing (see the package doc). A query
+scores 2×weight for a word's own term and 1×weight for a term it only begins (prefix), plus
+``NAME_EXACT_BONUS`` when the query's terms are exactly the name's terms.
 
 The term map of a posting is capped at ``MAP_MAX_TERMS`` (64) terms, strongest first: name,
 vendor, model and category terms (weight ≥ 3) before description-only terms (weight 1), then in
@@ -46,11 +48,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.domain import catalog as catalog_rules
 from chalicelib.search import text
 from chalicelib.store import keys
 
-FIELD_WEIGHTS = (("name", 10), ("vendor", 6), ("model", 4), ("category_name", 3), ("description", 1))
-NAME_EXACT_BONUS = 50
+CODES = "codes"  # barcodes, ISBN, vendor code (``code_terms``)
+FIELD_WEIGHTS = (("name", 10), ("vendor", 6), ("author", 6), ("model", 4), ("category_name", 3), ("publisher", 3),
+                 (CODES, 2), ("description", 1))
+NAME_EXACT_BONUS = 80
 EXACT_RANK = 100  # added to the sort value of a posting whose product's name is exactly its term
 NAME_KEY_MAX_TERMS = 12
 MAP_MAX_TERMS = 64  # terms a posting's map carries (the search document has them all)
@@ -62,9 +67,41 @@ DESCRIPTION_MAX_CHARS = 20_000  # a description longer than this is indexed by i
 
 POSTING_BODY = "r"
 
+# Flag terms: postings of products with a property a query can require exactly, read like a
+# word's postings (``query`` adds them to the query's words with no points): ``~`` is never
+# part of a word (``text.words``). Always in a posting's term map, whatever the cap.
+FLAG = "~"
+SALE_TERM = "~sale"  # on sale: the old price is above the price
+AUTHOR_FLAG = "~a:"  # + a term of the book's author: ``author=`` requires each of its words
+FLAG_WEIGHT = 1
+
+
+def is_flag(term: str) -> bool:
+    return term.startswith(FLAG)
+
+
+def author_terms(author: str) -> list[str]:
+    """The flag terms an ``author`` value is indexed by, or required by in ``author=``."""
+    return [AUTHOR_FLAG + t for t in text.index_terms(author[:DESCRIPTION_MAX_CHARS], keep_stopwords=False)]
+
+
+def code_terms(product: dict[str, Any]) -> dict[str, str]:
+    """Barcodes, the ISBN and the vendor code as whole terms (``978-5-699-23647-3`` →
+    ``9785699236473``, the way a query spells it: ``text.query_words``) → the surface word: a
+    code is found exactly by ``q=<code>``, and its parts are not terms."""
+    codes = [*(product.get("barcodes") or []), product.get("isbn"), product.get("vendor_code")]
+    out: dict[str, str] = {}
+    for code in codes:
+        if code and isinstance(code, str):
+            words = text.query_words(code)
+            joined = "".join(w.term for w in words)
+            if joined and len(joined) <= text.MAX_WORD_CHARS:
+                out[joined] = "".join(w.surface for w in words)
+    return out
+
 # The summary every posting carries: what a search result shows and what filters read.
-SUMMARY_FIELDS = ("product_id", "name", "price", "currency", "picture", "seller_id", "category_id",
-                  "category_key", "vendor", "available")
+SUMMARY_FIELDS = ("product_id", "name", "price", "old_price", "currency", "picture", "seller_id", "category_id",
+                  "category_key", "category_name", "vendor", "author", "available")
 
 
 assert NAME_EXACT_BONUS > 2 * sum(w for _, w in FIELD_WEIGHTS) < EXACT_RANK  # the sort order is the score order
@@ -95,12 +132,15 @@ def summary(product: dict[str, Any]) -> dict[str, Any]:
         "product_id": product["product_id"],
         "name": product.get("name") or "",
         "price": int(product.get("price") or 0),
+        "old_price": int(product["old_price"]) if catalog_rules.discounted(product) else None,
         "currency": product.get("currency") or "",
         "picture": pictures[0] if pictures else None,
         "seller_id": product.get("seller_id") or "",
         "category_id": str(product["category_id"]) if product.get("category_id") else None,
         "category_key": _category_key(product),
+        "category_name": product.get("category_name"),
         "vendor": product.get("vendor"),
+        "author": product.get("author"),
         "available": True,
     }
     return {k: v for k, v in out.items() if v is not None}
@@ -113,10 +153,12 @@ def indexable(product: dict[str, Any] | None) -> bool:
 def term_map(terms: dict[str, int]) -> tuple[dict[str, int], bool]:
     """The map a posting carries: at most ``MAP_MAX_TERMS`` terms, strongest first (ties in the
     order they occur: name, vendor, model, category, description); True when some were left out."""
-    if len(terms) <= MAP_MAX_TERMS:
+    flags = {t: w for t, w in terms.items() if is_flag(t)}
+    if len(terms) - len(flags) <= MAP_MAX_TERMS:
         return dict(terms), False
-    kept = sorted(terms.items(), key=lambda tw: -tw[1])[:MAP_MAX_TERMS]  # stable: occurrence order
-    return dict(kept), True
+    rest = [(t, w) for t, w in terms.items() if t not in flags]
+    kept = sorted(rest, key=lambda tw: -tw[1])[:MAP_MAX_TERMS]  # stable: occurrence order
+    return {**dict(kept), **flags}, True
 
 
 @dataclass(frozen=True)
@@ -153,6 +195,11 @@ def build(product: dict[str, Any]) -> SearchDocument | None:
     words: dict[str, list[str]] = {}
     name_terms: list[str] = []
     for fld, weight in FIELD_WEIGHTS:
+        if fld == CODES:
+            for term, surface in code_terms(product).items():
+                terms[term] = terms.get(term, 0) + weight
+                words.setdefault(term, [surface])
+            continue
         value = product.get(fld)
         if not value or not isinstance(value, str):
             continue
@@ -168,6 +215,10 @@ def build(product: dict[str, Any]) -> SearchDocument | None:
         kept = dict(sorted(terms.items(), key=lambda tw: -tw[1])[:INDEX_MAX_TERMS])
         terms = {t: w for t, w in terms.items() if t in kept}
         words = {t: w for t, w in words.items() if t in kept}
+    if catalog_rules.discounted(product):
+        terms[SALE_TERM], words[SALE_TERM] = FLAG_WEIGHT, []
+    for flag in author_terms(str(product.get("author") or "")):
+        terms[flag], words[flag] = FLAG_WEIGHT, []
     nk = name_key(name_terms)
     payload = summary(product)
     # what every posting carries besides its own weight: a change rewrites them all

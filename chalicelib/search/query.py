@@ -58,7 +58,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib.errors import ValidationFailed
-from chalicelib.search import document, store, text
+from chalicelib.search import document, facets, store, text
 from chalicelib.store import accounts
 from chalicelib.store.pagination import decode_cursor, encode_cursor
 
@@ -68,8 +68,8 @@ MAX_READ = 1000  # one-word query: postings read beyond the first pages at most
 MAX_PAGE = 1000  # one Query's Limit at most (≈ 1 MB of postings: DynamoDB's page size)
 PREFIX_EXPANSION = 20
 MAX_WORDS = 8
-RESULT_FIELDS = ("product_id", "name", "price", "currency", "picture", "seller_id", "category_id",
-                 "category_key", "vendor", "available")
+RESULT_FIELDS = ("product_id", "name", "price", "old_price", "currency", "picture", "seller_id", "category_id",
+                 "category_key", "vendor", "author", "available")
 
 
 @cache
@@ -85,7 +85,14 @@ class Word:
     expansion: set[str] = field(default_factory=set)  # its own term + terms of words it begins
     expansion_complete: bool = True  # False: the prefix begins more words than were read
 
+    @property
+    def flag(self) -> bool:
+        """A required property (``document.is_flag``), not a word: it adds no points."""
+        return document.is_flag(self.word.term)
+
     def points(self, term: str, weight: int) -> int:
+        if self.flag:
+            return 0
         return 2 * weight if term == self.word.term else weight
 
     def accepts(self, term: str) -> bool:
@@ -120,7 +127,8 @@ def score(words: list[Word], terms: dict[str, int], nk: str) -> int | None:
         if found is None:
             return None
         total += found[0]
-        matched.append(found[1])
+        if not w.flag:
+            matched.append(found[1])
     if nk and nk == document.name_key(matched):
         total += document.NAME_EXACT_BONUS
     return total
@@ -150,6 +158,8 @@ def search(
     min_price: int | None = None,
     max_price: int | None = None,
     available: bool | None = None,
+    on_sale: bool | None = None,
+    author: str | None = None,
     limit: int = 20,
     cursor: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
@@ -157,15 +167,14 @@ def search(
 
     The index holds products the feed offers; one that sold out since says ``available:
     false`` (and ``available=true`` leaves it out). ``available=False`` matches nothing.
+    ``on_sale=True`` requires the sale flag term (``document.SALE_TERM``) and ``author`` the
+    flag term of each of its words (``document.author_terms``), like more words worth no
+    points, so they are exact across the pages; ``on_sale=False`` is a filter.
     """
-    words = text.query_words(q)
-    if len(words) > MAX_WORDS:
-        raise ValidationFailed.one("q", f"at most {MAX_WORDS} distinct words")
-    binding = _binding(words, category, seller, min_price, max_price, available)
+    words, accept, binding = _prepare(q, category, seller, min_price, max_price, available, on_sale, author)
     after = _decode(cursor, binding)
-    if not words or available is False or (min_price is not None and max_price is not None and min_price > max_price):
+    if not words:
         return [], None
-    accept = Filters(category, seller, min_price, max_price).accept
     if len(words) == 1:
         hits = one_word(words[0], accept, limit)
     else:
@@ -174,15 +183,71 @@ def search(
     return _with_stock(items, only_on_sale=available is True), next_cursor
 
 
+def _prepare(q: str, category: str | None, seller: str | None, min_price: int | None, max_price: int | None,
+             available: bool | None, on_sale: bool | None,
+             author: str | None) -> tuple[list[text.QueryWord], store.Accept, str]:
+    """The words a query requires (its own, then the flag terms of its filters), the filter of
+    postings and the cursor binding. No words: nothing can match."""
+    words = text.query_words(q)
+    if len(words) > MAX_WORDS:
+        raise ValidationFailed.one("q", f"at most {MAX_WORDS} distinct words")
+    required = document.author_terms(author) if author else []
+    if author and not required:
+        raise ValidationFailed.one("author", "no word to find")
+    if len(required) > MAX_WORDS:
+        raise ValidationFailed.one("author", f"at most {MAX_WORDS} distinct words")
+    if on_sale:
+        required.append(document.SALE_TERM)
+    binding = _binding(words, category, seller, min_price, max_price, available, on_sale, required)
+    accept = Filters(category, seller, min_price, max_price, False if on_sale is False else None).accept
+    if not words or available is False or (min_price is not None and max_price is not None and min_price > max_price):
+        return [], accept, binding
+    return [*words, *(text.QueryWord(surface=t, term=t, prefix=False) for t in required)], accept, binding
+
+
+def search_facets(q: str, *, category: str | None = None, seller: str | None = None, min_price: int | None = None,
+                  max_price: int | None = None, available: bool | None = None, on_sale: bool | None = None,
+                  author: str | None = None) -> dict[str, Any]:
+    """Facet counts over the query's matches (``facets``): at most ``facets.MAX_ROWS`` matches
+    counted, read the way the query reads — a one-word query at most ``MAX_READ`` postings past
+    its first pages, a longer one words × ``FIRST_PAGE`` + ``MAX_DRIVER_READ`` postings in rank
+    order (no drain: past that the counts say ``complete: false``). Plus one BatchGetItem of
+    shops and, for stock, one per 100 matches counted."""
+    words, accept, _ = _prepare(q, category, seller, min_price, max_price, available, on_sale, author)
+    report: dict[str, bool] = {"complete": True}
+    if not words:
+        return facets.count([], complete=True)
+    if len(words) == 1:
+        hits: Iterator[Hit] = one_word(words[0], accept, facets.MAX_ROWS, report=report)
+    else:
+        hits = multi_word(words, accept, need=facets.MAX_ROWS + 1, drain=False, report=report)
+    counted = [h.posting for _, h in zip(range(facets.MAX_ROWS + 1), hits, strict=False)]
+    complete = report["complete"] and len(counted) <= facets.MAX_ROWS
+    counted = counted[: facets.MAX_ROWS]
+    hidden = _hidden({str(p.get("seller_id", "")) for p in counted}) if counted else set()
+    counted = [p for p in counted if p.get("seller_id") not in hidden]
+    from chalicelib.store import catalog
+
+    live = catalog.on_sale([p["product_id"] for p in counted]) if counted else {}
+    if available:
+        counted = [p for p in counted if live.get(p["product_id"])]
+    rows = [facets.Row(seller_id=str(p.get("seller_id", "")), category_id=p.get("category_key"),
+                       category_name=p.get("category_name"), price=int(p.get("price", 0)),
+                       currency=str(p.get("currency", "")), on_sale=p.get("old_price") is not None,
+                       in_stock=bool(live.get(p["product_id"]))) for p in counted]
+    return facets.count(rows, complete=complete)
+
+
 def _with_stock(items: list[dict[str, Any]], *, only_on_sale: bool) -> list[dict[str, Any]]:
-    """``available`` as of now: a product that sold out since it was indexed says false (and
-    ``available=true`` leaves it out). One BatchGetItem of the page's products."""
+    """``available`` as of now (a product that sold out since it was indexed says false, and
+    ``available=true`` leaves it out), the stock and the short description: one BatchGetItem of
+    the page's products (``store/catalog.live``), so postings stay small and stock is current."""
     if not items:
         return items
     from chalicelib.store import catalog
 
-    now = catalog.on_sale([i["product_id"] for i in items])
-    out = [{**i, "available": now.get(i["product_id"], False)} for i in items]
+    now = catalog.live([i["product_id"] for i in items])
+    out = [{**i, "available": False, **now.get(i["product_id"], {})} for i in items]
     return [i for i in out if i["available"]] if only_on_sale else out
 
 
@@ -194,10 +259,12 @@ class Filters:
     seller: str | None = None
     min_price: int | None = None
     max_price: int | None = None
+    on_sale: bool | None = None  # only False is a filter (True is the sale flag term)
 
     def accept(self, p: dict[str, Any]) -> bool:
         return (
-            (self.seller is None or p.get("seller_id") == self.seller)
+            (self.on_sale is None or (p.get("old_price") is not None) == self.on_sale)
+            and (self.seller is None or p.get("seller_id") == self.seller)
             and (self.category is None or self.category in (p.get("category_key"), p.get("category_id")))
             and (self.min_price is None or p.get("price", 0) >= self.min_price)
             and (self.max_price is None or p.get("price", 0) <= self.max_price)
@@ -247,7 +314,8 @@ class _Reader:
         return self.points * int(posting["w"]) + document.NAME_EXACT_BONUS * int(posting.get("x", 0))
 
 
-def one_word(word: text.QueryWord, accept: store.Accept, limit: int) -> Iterator[Hit]:
+def one_word(word: text.QueryWord, accept: store.Accept, limit: int,
+             report: dict[str, bool] | None = None) -> Iterator[Hit]:
     """The hits of a one-word query in score order, read lazily: a k-way merge of the postings
     of the word's terms (each already in score order), a product counted at its best term.
     A reader whose page ran out waits in the heap at its last key (a lower bound of what comes
@@ -283,6 +351,8 @@ def one_word(word: text.QueryWord, accept: store.Accept, limit: int) -> Iterator
         if pid not in seen:
             seen.add(pid)
             yield Hit(-neg, pid, posting)
+    if report is not None:  # the lists ended, or the read bound stopped them
+        report["complete"] = all(r.done and not r.buffered for r in readers)
 
 
 MAX_TERM_WEIGHT = sum(w for _, w in document.FIELD_WEIGHTS)  # a term in every field
@@ -423,8 +493,8 @@ class MultiWord:
         read, may add any weight), and the exact-name bonus while every list is still among
         postings of names (an unseen product may have all the words in its name)."""
         read = {id(lst.word): lst.bound() for lst in self.lists}
-        total = sum(read.get(id(w), MAX_TERM_WEIGHT) for w in self.words)
-        if all(lst.last[0] or lst.last[1] >= NAME_WEIGHT for lst in self.drivers if not lst.done):
+        total = sum(read.get(id(w), 2 * MAX_TERM_WEIGHT) for w in self.words)  # unread: its own term at most
+        if all(lst.last[0] or lst.last[1] >= NAME_WEIGHT for lst in self.drivers if not lst.done and not lst.word.flag):
             total += document.NAME_EXACT_BONUS
         return total
 
@@ -478,7 +548,8 @@ class MultiWord:
 
 
 def multi_word(words: list[text.QueryWord], accept: store.Accept, *, need: int,
-               after: tuple[int, str] | None = None) -> Iterator[Hit]:
+               after: tuple[int, str] | None = None, drain: bool = True,
+               report: dict[str, bool] | None = None) -> Iterator[Hit]:
     """The hits of a multi-word query in score order, after the cursor ``after``: ``need`` at a
     time, exact. Reading in rank order stops when the matches are complete (a driver list
     ended) or ``need`` of them rank above anything not read yet (rank-safe); when neither
@@ -492,6 +563,11 @@ def multi_word(words: list[text.QueryWord], accept: store.Accept, *, need: int,
             if state.ahead(floor) >= need and state.safe(floor, need):
                 break
             if state.capped:
+                if not drain:  # facets: the matches read so far, in any order, and say so
+                    if report is not None:
+                        report["complete"] = False
+                    yield from state.hits.values()
+                    return
                 state.drain()
                 break
             state.more(max(need - state.ahead(floor), 1))

@@ -18,7 +18,7 @@ from chalicelib.domain import orders as st
 from chalicelib.errors import InvalidTransition, NotFound
 from chalicelib.notify import links as link_tokens
 from chalicelib.notify.pages import OUTCOME_STATUS, render_action_page, render_action_result
-from chalicelib.services import notifications
+from chalicelib.services import notifications, return_links
 from chalicelib.services.action_links import link_url
 from chalicelib.services.actions import seller_decides
 from chalicelib.store import accounts
@@ -79,6 +79,9 @@ def open_link(token: str) -> Page:
         return page
     assert claims is not None and record is not None
     lang = _lang(claims.seller_id)
+    if claims.action in return_links.ACTIONS:  # a return's link: the return's own page
+        status, html = return_links.open_page(claims, record, token, lang)
+        return Page(status, html) if status else _result(html, lang=lang)
     order = orders_store.get_order(claims.order_id)
     if order is None or order.get("seller_id") != claims.seller_id:
         return _result("invalid", lang=lang)
@@ -102,6 +105,8 @@ def use_link(token: str, form: dict[str, str]) -> Page:
     lang = _lang(claims.seller_id)
     if form.get("action", claims.action) != claims.action:
         return _result("invalid", lang=lang)
+    if claims.action in return_links.ACTIONS:
+        return _result(return_links.use(claims, form), lang=lang)
     if not wf_store.claim_link(claims.link_id, by=f"seller:{claims.seller_id}"):
         return _result("already_done", lang=lang, action=claims.action, order_id=claims.order_id)
     try:

@@ -1,10 +1,11 @@
 """Use cases of the public catalog: list products, show one, show the category trees.
 
 Listing (``list_products``) picks one listing *scope* from the filters — the category, else
-the seller, else ALL — and one index from the sort (``keys.LISTING_INDEX``). Availability is
-part of the listing partition key: ``available=true|false`` reads one partition; without it
-the two partitions (A1, A0) are merged in sort order, each stream resuming from its own key in
-the cursor. A price range is a key condition under the price sort and a FilterExpression under
+the seller, else ALL — and one index from the sort (``keys.LISTING_INDEX``). Availability and
+being on sale (old price above price) are part of the listing partition key:
+``available=true|false`` with ``on_sale=true|false`` reads one partition; without them the
+partitions (A1, A1#S, A0, A0#S) are merged in sort order, each stream resuming from its own key
+in the cursor. A price range is a key condition under the price sort and a FilterExpression under
 the others. Products of blocked sellers are dropped after one BatchGetItem of the page's shops
 (shops are few per page; blocking then takes effect at once, with no product rewrite).
 A short page (filters dropped most rows) still carries a ``next_cursor``; every read is a Query.
@@ -27,6 +28,7 @@ from boto3.dynamodb.conditions import Attr
 from chalicelib.domain import catalog as catalog_rules
 from chalicelib.domain.money import money
 from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.search import facets
 from chalicelib.store import accounts, keys
 from chalicelib.store import catalog as store
 from chalicelib.store.pagination import decode_cursor, encode_cursor
@@ -61,9 +63,12 @@ def product_card(item: dict[str, Any]) -> dict[str, Any]:
     picture = item.get("picture") or (item.get("pictures") or [None])[0]
     if picture:
         out["picture"] = picture
-    for k in ("vendor", "created_at"):
+    for k in ("vendor", "author", "year", "created_at"):
         if item.get(k):
             out[k] = item[k]
+    if "description" in item:  # a product item (the ALL listing): no second read for these
+        out["description"] = catalog_rules.short_description(item.get("description"))
+        out["stock"] = item.get("stock")
     return out
 
 
@@ -117,50 +122,35 @@ def _fingerprint(filters: dict[str, Any]) -> str:
 
 
 def list_products(*, category: str | None = None, seller: str | None = None, min_price: int | None = None,
-                  max_price: int | None = None, available: bool | None = None, sort: str = "newest",
-                  limit: int = 20, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+                  max_price: int | None = None, available: bool | None = None, on_sale: bool | None = None,
+                  sort: str = "newest", limit: int = 20,
+                  cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
     if sort not in SORTS:
         raise ValidationFailed.one("query.sort", "one of " + ", ".join(SORTS))
     if min_price is not None and max_price is not None and min_price > max_price:
         raise ValidationFailed.one("query.min_price", "must not exceed max_price")
-    filters = {"c": category, "s": seller, "lo": min_price, "hi": max_price, "a": available, "o": sort}
+    filters = {"c": category, "s": seller, "lo": min_price, "hi": max_price, "a": available, "o": sort,
+               "os": on_sale}
     state = decode_cursor(cursor) or {}
     if state and state.get("f") != _fingerprint(filters):
         raise ValidationFailed.one("cursor", "the cursor belongs to another query")
 
     shops: dict[str, dict[str, Any] | None] = {}
-    if seller and not category:
-        shops[seller] = accounts.get_shop(seller)
-        if not _visible(shops[seller]):
-            return [], None
-        scope = keys.listing_scope_seller(seller)
-    elif category:
-        scope = keys.listing_scope_category(category)
-    else:
-        scope = keys.listing_scope_all()
-
+    scope = _scope(category, seller, shops)
+    if scope is None:
+        return [], None
     kind, ascending = SORTS[sort]
     index = keys.LISTING_INDEX[kind]
-    lo, hi = min_price or 0, MAX_PRICE if max_price is None else max_price
-    sk_between, filter_expr = None, None
-    if min_price is not None or max_price is not None:
-        if kind == "price":
-            sk_between = (f"{keys.price_sort(lo)}", f"{keys.price_sort(hi)}~")
-        else:
-            filter_expr = Attr("price").between(lo, hi)
-    if category and seller:
-        cond = Attr("seller_id").eq(seller)
-        filter_expr = cond if filter_expr is None else filter_expr & cond
-
-    partitions = [available] if available is not None else [True, False]
+    sk_between, filter_expr = _conditions(kind, category, seller, min_price, max_price)
+    partitions = _partitions(available, on_sale)
     stream_states = state.get("s") or [{} for _ in partitions]
     if len(stream_states) != len(partitions) or not all(isinstance(st, dict) for st in stream_states):
         raise ValidationFailed.one("cursor", "the cursor belongs to another query")
     budget = [MAX_FETCHES]
     streams = [
-        _Stream({"index": index, "partition": keys.listing_partition(scope, avail), "forward": ascending,
+        _Stream({"index": index, "partition": keys.listing_partition(scope, avail, sale), "forward": ascending,
                  "limit": limit, "sk_between": sk_between, "filter_expr": filter_expr}, st, budget)
-        for avail, st in zip(partitions, stream_states, strict=True)
+        for (avail, sale), st in zip(partitions, stream_states, strict=True)
     ]
 
     sort_attr = f"{index}SK"
@@ -189,16 +179,91 @@ def list_products(*, category: str | None = None, seller: str | None = None, min
     return _as_of_now(out, available, exact=scope == keys.listing_scope_all()), next_cursor
 
 
+def _scope(category: str | None, seller: str | None, shops: dict[str, dict[str, Any] | None]) -> str | None:
+    """The listing scope the filters pick (None: the seller's shop is hidden)."""
+    if seller and not category:
+        shops[seller] = accounts.get_shop(seller)
+        return keys.listing_scope_seller(seller) if _visible(shops[seller]) else None
+    return keys.listing_scope_category(category) if category else keys.listing_scope_all()
+
+
+def _conditions(kind: str, category: str | None, seller: str | None, min_price: int | None,
+                max_price: int | None) -> tuple[tuple[str, str] | None, Any]:
+    """(sort key range, FilterExpression) of a listing Query: a price range is a key condition
+    under the price sort; a seller inside a category scope is a filter."""
+    lo, hi = min_price or 0, MAX_PRICE if max_price is None else max_price
+    sk_between, filter_expr = None, None
+    if min_price is not None or max_price is not None:
+        if kind == "price":
+            sk_between = (f"{keys.price_sort(lo)}", f"{keys.price_sort(hi)}~")
+        else:
+            filter_expr = Attr("price").between(lo, hi)
+    if category and seller:
+        cond = Attr("seller_id").eq(seller)
+        filter_expr = cond if filter_expr is None else filter_expr & cond
+    return sk_between, filter_expr
+
+
+def _partitions(available: bool | None, on_sale: bool | None) -> list[tuple[bool, bool]]:
+    """(available, on sale) of each listing partition the filters read."""
+    return [(avail, sale) for avail in ([available] if available is not None else [True, False])
+            for sale in ([on_sale] if on_sale is not None else [False, True])]
+
+
+FACET_FIELDS = ("product_id", "seller_id", "category_id", "category_name", "price", "currency", "blocked")
+
+
+def listing_facets(*, category: str | None = None, seller: str | None = None, min_price: int | None = None,
+                   max_price: int | None = None, available: bool | None = None,
+                   on_sale: bool | None = None) -> dict[str, Any]:
+    """Facet counts of a listing (``search/facets.py``): its partitions are read by price (a
+    price range is a key condition there) with a projection of what facets count, at most
+    ``facets.MAX_ROWS`` items in all (Query pages of up to that many), plus one BatchGetItem of
+    shops. Availability and sale come from the partition an item is in."""
+    if min_price is not None and max_price is not None and min_price > max_price:
+        raise ValidationFailed.one("query.min_price", "must not exceed max_price")
+    shops: dict[str, dict[str, Any] | None] = {}
+    scope = _scope(category, seller, shops)
+    if scope is None:
+        return facets.count([], complete=True)
+    sk_between, filter_expr = _conditions("price", category, seller, min_price, max_price)
+    rows: list[tuple[dict[str, Any], bool, bool]] = []
+    complete = True
+    for avail, sale in _partitions(available, on_sale):
+        start = None
+        while True:
+            room = facets.MAX_ROWS - len(rows)
+            if room <= 0:
+                complete = False
+                break
+            items, start = store.query_listing(index="GSI1", partition=keys.listing_partition(scope, avail, sale),
+                                               forward=True, limit=room, start=start, sk_between=sk_between,
+                                               filter_expr=filter_expr, projection=FACET_FIELDS)
+            rows += [(i, avail, sale) for i in items]
+            if start is None:
+                break
+    sellers = {str(i.get("seller_id", "")) for i, _, _ in rows} - set(shops)
+    shops.update(accounts.get_shops(sorted(sellers)) if sellers else {})
+    counted = [facets.Row(seller_id=i["seller_id"],
+                          category_id=store.category_key(i["seller_id"], i["category_id"]) if i.get("category_id")
+                          else None,
+                          category_name=i.get("category_name"), price=int(i.get("price", 0)),
+                          currency=str(i.get("currency", "")), on_sale=sale, in_stock=avail)
+               for i, avail, sale in rows if _visible(shops.get(i.get("seller_id", ""))) and not i.get("blocked")]
+    return facets.count(counted, complete=complete)
+
+
 def _as_of_now(cards: list[dict[str, Any]], available: bool | None, *, exact: bool) -> list[dict[str, Any]]:
-    """Whether each product is on sale, as of now. The listing partitions follow stock a moment
-    after a checkout (``store/catalog.sync_availability``), and a failed follow-up leaves one
-    behind until the next stock change: a seller's or a category's listing items carry no
-    stock, so their page reads it (one BatchGetItem of the page's products); the all-products
-    listing is the product items themselves, whose own stock already decided. A card the
-    ``available`` filter no longer matches leaves the page."""
+    """Whether each product is on sale, as of now, its stock and short description. The listing
+    partitions follow stock a moment after a checkout (``store/catalog.sync_availability``), and
+    a failed follow-up leaves one behind until the next stock change: a seller's or a category's
+    listing items carry no stock (nor the description), so their page reads them (one
+    BatchGetItem of the page's products, ``store.live``); the all-products listing is the
+    product items themselves, whose own stock already decided. A card the ``available`` filter
+    no longer matches leaves the page."""
     if cards and not exact:
-        now = store.on_sale([c["product_id"] for c in cards])
-        cards = [{**c, "available": now.get(c["product_id"], c["available"])} for c in cards]
+        now = store.live([c["product_id"] for c in cards])
+        cards = [{**c, **now.get(c["product_id"], {})} for c in cards]
     return cards if available is None else [c for c in cards if c["available"] is available]
 
 
@@ -239,7 +304,7 @@ def get_product(product_id: str) -> dict[str, Any]:
         k: product[k] for k in (
             "product_id", "offer_id", "offer_type", "name", "description", "pictures", "vendor", "model",
             "vendor_code", "url", "barcodes", "params", "attributes", "available", "stock", "created_at",
-            "updated_at",
+            "updated_at", "author", "publisher", "year", "isbn",
         ) if product.get(k) is not None
     }
     page["available"] = catalog_rules.on_sale(product)  # sold out (stock 0) is not available

@@ -24,7 +24,16 @@ every S3 notification the queue delivers):
    retried) and handed to the search indexer.
 5. **Snapshot.** Products of the seller that were available and are not in this file become
    unavailable (the seller's partition is queried only when the counts say some are missing).
-   The category tree is replaced when it changed; the full report goes to S3.
+   The category tree is replaced when it changed; the full report goes to S3 (JSON and CSV).
+6. **Undo on failure.** Before pass 2 or 5 writes a product, the item as it was goes to a
+   journal (``_Journal``); an exception anywhere in them puts back what this run wrote, then
+   raises (the message comes back, the redelivery imports again). docs/architecture.md,
+   decision 9, says what this covers and what it does not.
+7. **Tell.** ``progress`` (rows read, rows written) is put on the record every PROGRESS_ROWS
+   rows or PROGRESS_SECONDS; the ending is emailed to the shop (``feed_notices``).
+
+A *dry run* (``dry_run`` on the record, from ``POST /seller/feeds``) runs pass 1 and pass 2's
+own checks, writes the report and the email, and takes no lock and writes no product.
 
 Memory stays flat: one chunk of offers, the bounded category list, and a fingerprint of ~16
 bytes per product id (``feeds/dedupe.OfferIdSet``, to find the missing ones) — no offer list,
@@ -38,6 +47,8 @@ import hashlib
 import json
 import re
 import tempfile
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -49,6 +60,7 @@ from chalicelib import logs, metrics, tracing
 from chalicelib.adapters.feed_objects import FeedObject, feed_objects
 from chalicelib.config import settings
 from chalicelib.domain import catalog as catalog_rules
+from chalicelib.domain.spreadsheet import csv_lines
 from chalicelib.errors import Gone, Unavailable
 from chalicelib.services.feeds import FEED_SUFFIXES, FEEDS_PREFIX, ImportCounts, now_iso
 from chalicelib.store import accounts, imports
@@ -61,8 +73,11 @@ WRITERS = 4  # chunks written concurrently: parsing and diffing overlap the writ
 INLINE_ERRORS = 20
 MAX_CATEGORIES = 5000
 MAX_CATEGORY_BYTES = 300_000  # the tree is one item (DynamoDB's limit is 400 KB)
-SEARCHABLE = ("name", "vendor", "model", "category_name", "description", "price", "available", "seller_id",
-              "category_id")
+PROGRESS_ROWS = 2000  # progress goes on the record every this many rows …
+PROGRESS_SECONDS = 2.0  # … or this often, whichever comes first: one UpdateItem each time
+REPORT_CSV_HEADER = ("row", "offer_id", "field", "reason")
+SEARCHABLE = ("name", "vendor", "model", "category_name", "description", "price", "old_price", "available", "seller_id",
+              "category_id", "author", "publisher", "isbn", "barcodes", "vendor_code")
 
 _FEED_ID = re.compile(r"^[fd][a-z0-9]{10,40}$")
 
@@ -229,6 +244,13 @@ def _presigned_feed_id(obj: FeedObject, seller_id: str | None) -> str | None:
 def _run_claimed(record: dict[str, Any], obj: FeedObject) -> dict[str, Any] | None:
     feed_id, seller_id = record["feed_id"], record["seller_id"]
     tracing.annotate(feed_id=feed_id, seller_id=seller_id)
+    if record.get("dry_run"):  # writes nothing: no lock, no timeline
+        try:
+            outcome = FeedImport(record, obj, {}).run()
+        except BaseException:
+            imports.update(feed_id, {"status": imports.QUEUED, "updated_at": now_iso()}, remove=("lease_until",))
+            raise
+        return _finish(record, outcome, obj, outcome.report)
     try:
         state = store.acquire_import_lock(seller_id, feed_id, obj.last_modified, LEASE_SECONDS)
     except store.ImportLocked as exc:
@@ -284,6 +306,71 @@ class _Report:
         self.rows += is_row
 
 
+def _item_key(item: dict[str, Any]) -> dict[str, str]:
+    return {"PK": item["PK"], "SK": item["SK"]}
+
+
+def _as_before(old: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """``old`` again, over the product as it is now: the units checkouts reserved since ``old``
+    was read stay reserved (taken off the stock ``old`` had), an admin's block stays."""
+    restored = dict(old)
+    reserved_then, reserved_now = int(old.get("reserved") or 0), int(current.get("reserved") or 0)
+    if reserved_now:
+        restored["reserved"] = reserved_now
+    else:
+        restored.pop("reserved", None)
+    if old.get("stock") is not None:
+        restored["stock"] = max(int(old["stock"]) - (reserved_now - reserved_then), 0)
+    restored.pop("blocked", None)  # an admin's block (or unblock) meanwhile stands
+    if current.get("blocked"):
+        restored["blocked"] = True
+    return restored
+
+
+JournalEntry = tuple[str, dict[str, Any] | None, bool]  # (product id, the item before, deactivated?)
+
+
+class _Journal:
+    """What a run is about to overwrite: per product, the item as it was before the run (None
+    when the run creates it), written before the product is. JSON lines in a spooled temp
+    file, so memory stays flat whatever the feed's size.
+
+    Why an undo journal and not staged versions with a pointer flip: every reader (product
+    page, three listing scopes shared by all sellers, search postings, carts, checkout's
+    conditional stock writes) reads the live product items by key; versioning them would
+    change every one of those paths and the stock a checkout reserves would have two homes.
+    The journal keeps one copy of each product, and a failed run puts the previous catalog
+    back before its SQS message is handed back: see docs/architecture.md, decision 9, for what
+    it guarantees and what it does not."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.SpooledTemporaryFile(max_size=4 << 20, mode="w+", encoding="utf-8")  # noqa: SIM115
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def add(self, product_id: str, old: dict[str, Any] | None, *, deactivated: bool) -> None:
+        with self.lock:
+            self.file.write(json.dumps([product_id, old, deactivated], ensure_ascii=False, default=str) + "\n")
+            self.count += 1
+
+    def chunks(self, size: int) -> Iterator[list[JournalEntry]]:
+        with self.lock:
+            self.file.flush()
+            self.file.seek(0)
+            chunk: list[JournalEntry] = []
+            for line in self.file:
+                pid, old, deactivated = json.loads(line)
+                chunk.append((pid, old, deactivated))
+                if len(chunk) == size:
+                    yield chunk
+                    chunk = []
+            if chunk:
+                yield chunk
+
+    def close(self) -> None:
+        self.file.close()
+
+
 class FeedImport:
     """One claimed import: two streaming passes over one S3 object version."""
 
@@ -297,6 +384,25 @@ class FeedImport:
         self.counts = ImportCounts()
         self.now = now_iso()
         self.categories: dict[str, dict[str, Any]] = {}  # id -> {id, name, parent_id?}, bounded
+        self.dry_run = bool(record.get("dry_run"))
+        from chalicelib.services import rates
+
+        self.named_rates = rates.named_rates()  # read only if the feed names a bank, once for both passes
+        self.rows_written = 0  # offers stored (or found unchanged) so far, for the progress
+        self._progress_at = ("", 0, time.monotonic())  # (phase, rows, when) last put on the record
+
+    def _progress(self, phase: str, rows: int, *, force: bool = False) -> None:
+        """Put the progress on the import record, cheaply: every PROGRESS_ROWS rows or
+        PROGRESS_SECONDS seconds (the clock is read once per hundred rows)."""
+        last_phase, last_rows, last_at = self._progress_at
+        if not force and phase == last_phase:
+            if rows % 100 or rows == last_rows:
+                return
+            if rows - last_rows < PROGRESS_ROWS and time.monotonic() - last_at < PROGRESS_SECONDS:
+                return
+        self._progress_at = (phase, rows, time.monotonic())
+        progress = {"phase": phase, "rows_read": self.counts.rows, "rows_written": self.rows_written}
+        imports.update(self.feed_id, {"progress": progress, "updated_at": now_iso()})
 
     def _rows(self) -> Iterator[Any]:
         try:
@@ -305,7 +411,7 @@ class FeedImport:
             raise _Failed("the file was replaced or deleted while it was being imported") from exc
         try:
             yield from self.read(body, self.obj.filename, target_currency=settings().default_currency,
-                                 max_decompressed_bytes=settings().feed_max_bytes)
+                                 max_decompressed_bytes=settings().feed_max_bytes, named_rates=self.named_rates)
         finally:
             body.close()
 
@@ -320,18 +426,91 @@ class FeedImport:
             return self._failed(exc.reason)
         if offers == 0:
             return self._failed("the file has no valid offers" if self.report.rows else "the file has no offers")
+        if self.dry_run:
+            return self._dry_run()
         # A seller no import ever wrote for has no product: skip reading them back.
         self.fresh = not self.state.get("last_feed") and not self.state.get("touched")
         if self.fresh:
             store.mark_seller_touched(self.seller_id)
+        self.journal = _Journal()
         try:
-            available = self._write()
-        except (FeedFileError, _Failed) as exc:  # only if the object changed between passes
-            reason = exc.reason
-            return self._failed(f"file changed during import: {reason}")
-        self._store_categories(categories)
+            try:
+                available = self._write()
+                self._store_categories(categories)
+            except BaseException as exc:
+                self._roll_back(exc)
+                if isinstance(exc, (FeedFileError, _Failed)):  # only if the object changed between passes
+                    return self._failed(f"file changed during import: {exc.reason}")
+                raise
+        finally:
+            self.journal.close()
         self.counts.rejected = self.report.rows
         return _Outcome(self.counts, self.report.first, None, available, self.report.file)
+
+    # undo ---------------------------------------------------------------------------------
+
+    def _roll_back(self, cause: BaseException) -> None:
+        """Put back every product this run wrote, from the journal (see ``_Journal``)."""
+        logs.event("feed import failed; rolling back", 40, feed_id=self.feed_id, error=repr(cause)[:300],
+                   products=self.journal.count)
+        try:
+            restored = 0
+            for entries in self.journal.chunks(CHUNK):
+                restored += self._restore(entries)
+            logs.event("feed import rolled back", feed_id=self.feed_id, restored=restored)
+        except Exception as exc:  # noqa: BLE001 - the retry rolls forward; the first error is raised
+            logs.event("feed import roll-back incomplete; the retry will finish the import", 40,
+                       feed_id=self.feed_id, error=repr(exc)[:300])
+
+    def _written_by_me(self, now: dict[str, Any], deactivated: bool) -> bool:
+        mark = "deactivated_by" if deactivated else "feed_id"
+        return now.get("updated_at") == self.now and now.get(mark) == self.feed_id
+
+    def _restore(self, entries: list[JournalEntry]) -> int:
+        current = store.batch_get_products([pid for pid, _, _ in entries])
+        puts: list[dict[str, Any]] = []
+        deletes: list[dict[str, str]] = []
+        guarded: list[Guarded] = []
+        changes = []
+        for pid, old, deactivated in entries:
+            now = current.get(pid)
+            if now is None or not self._written_by_me(now, deactivated):
+                continue  # never written (the crash came first): as it was, with any checkout since
+            if deactivated and old is not None:  # only `available` changed: put it back, keep the stock as is
+                restored = {k: v for k, v in now.items() if k != "deactivated_by"}
+                restored.update({k: old[k] for k in ("available", "updated_at", "deactivated_by") if k in old})
+                guarded.append((pid, now, lambda cur, old=old: {
+                    **{k: v for k, v in cur.items() if k != "deactivated_by"},
+                    **{k: old[k] for k in ("available", "updated_at", "deactivated_by") if k in old}}))
+                changes.append((now, restored))
+                continue
+            if old is None and not int(now.get("reserved") or 0):
+                deletes += [_item_key(i) for i in store.product_items(now)]
+                changes.append((now, {**now, "available": False}))
+                continue
+            if old is None:  # created by this run and already sold: keep it for its order, off sale
+                guarded.append((pid, now, lambda cur: {**cur, "available": False}))
+                changes.append((now, {**now, "available": False}))
+                continue
+            if _stock_tracked(now) or _stock_tracked(old):
+                guarded.append((pid, now, lambda cur, old=old: _as_before(old, cur)))
+            else:
+                puts += store.product_items(old)
+                deletes += store.stale_keys(now, old)
+            changes.append((now, old))
+        _write_chunk(puts, deletes, guarded)
+        _index(changes)
+        return len(changes)
+
+    def _dry_run(self) -> _Outcome:
+        """What the import would report, writing nothing: pass 2's own checks (duplicate ids,
+        oversized offers) run over the parsed products, no store is read or written."""
+        from chalicelib.feeds.dedupe import OfferIdSet
+
+        self.seen = OfferIdSet()
+        self._write_rows()
+        self.counts.rejected = self.report.rows
+        return _Outcome(self.counts, self.report.first, None, 0, self.report.file)
 
     def _failed(self, reason: str) -> _Outcome:
         counts = ImportCounts(rows=self.counts.rows, rejected=self.report.rows)
@@ -348,6 +527,7 @@ class FeedImport:
             if isinstance(row, FeedOffer):
                 offers += 1
                 self.counts.rows += 1
+                self._progress("validating", self.counts.rows)
                 path = catalog_rules.category_path(row)
                 for depth in range(len(path)):  # a CSV path: every prefix is a node of the tree
                     node_id = " > ".join(path[: depth + 1])
@@ -365,6 +545,7 @@ class FeedImport:
                 is_row = row.field != "category" or row.offer_id is not None
                 self.counts.rows += is_row
                 self.report.add(row.row, row.offer_id, row.field, row.reason, is_row=is_row)
+        self._progress("writing" if not self.dry_run else "checking", 0, force=True)  # counts from 0 again
         return list(categories.values()), offers
 
     # pass 2 -------------------------------------------------------------------------------
@@ -380,6 +561,7 @@ class FeedImport:
             try:
                 available = self._write_rows()
                 self._drain(0)
+                self._progress("finishing", self.rows_written, force=True)
                 self.counts.deactivated = self._deactivate_missing()
                 self._drain(0)
             finally:
@@ -426,6 +608,10 @@ class FeedImport:
         return available
 
     def _flush(self, chunk: list[dict[str, Any]]) -> None:
+        self.rows_written += len(chunk)
+        self._progress("writing" if not self.dry_run else "checking", self.rows_written)
+        if self.dry_run:
+            return
         existing = {} if self.fresh else store.batch_get_products([p["product_id"] for p in chunk])
         puts: list[dict[str, Any]] = []
         deletes: list[dict[str, str]] = []
@@ -445,6 +631,7 @@ class FeedImport:
                 self.counts.created += 1
             offer = dict(product)  # the feed's own values: a rebuild starts from these again
             merged = self._merge(product, old)
+            self.journal.add(offer["product_id"], old, deactivated=False)
             if _stock_tracked(old):
                 guarded.append((offer["product_id"], old, lambda now, offer=offer: self._merge(dict(offer), now)))
             else:
@@ -490,6 +677,7 @@ class FeedImport:
             if not old.get("available"):
                 continue
             new = self._deactivated(old)
+            self.journal.add(old["product_id"], old, deactivated=True)
             if _stock_tracked(old):
                 guarded.append((old["product_id"], old, self._deactivated))
             else:
@@ -516,6 +704,28 @@ class FeedImport:
 # --- finishing ----------------------------------------------------------------------------------
 
 
+def _error_entries(errors_file: IO[str] | None) -> Iterator[dict[str, Any]]:
+    if errors_file is None:
+        return
+    errors_file.seek(0)
+    for line in errors_file:
+        yield json.loads(line)
+
+
+def _write_csv_report(record: dict[str, Any], errors_file: IO[str] | None) -> str:
+    """The row report as CSV (one line per problem), every cell through ``safe_cell``: the
+    seller opens it in a spreadsheet, and offer ids and reasons quote the seller's own data."""
+    key = f"{REPORTS_PREFIX}{record['seller_id']}/{record['feed_id']}.csv"
+    rows = ([e.get(c) for c in REPORT_CSV_HEADER] for e in _error_entries(errors_file))
+    with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+b") as out:
+        out.write("\ufeff".encode())  # spreadsheets read the file as UTF-8 only with a BOM
+        for line in csv_lines(REPORT_CSV_HEADER, rows):
+            out.write(line.encode())
+        out.seek(0)
+        feed_objects().upload(settings().feeds_bucket, key, out, "text/csv; charset=utf-8")
+    return key
+
+
 def _write_report(record: dict[str, Any], status: str, outcome: _Outcome, errors_file: IO[str] | None) -> str:
     key = f"{REPORTS_PREFIX}{record['seller_id']}/{record['feed_id']}.json"
     with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+b") as out:
@@ -540,11 +750,16 @@ def _finish(record: dict[str, Any], outcome: _Outcome, obj: FeedObject, errors_f
     else:
         status = imports.SUCCEEDED
     report_key = _write_report(record, status, outcome, errors_file)
+    csv_key = _write_csv_report(record, errors_file)
     if errors_file is not None:
         errors_file.close()
     now = now_iso()
-    fields: dict[str, Any] = {"status": status, "counts": outcome.counts.as_dict(), "errors": outcome.errors,
-                              "report_key": report_key, "finished_at": now, "updated_at": now}
+    counts = outcome.counts.as_dict()
+    progress = {"phase": "done", "rows_read": counts["rows"],
+                "rows_written": 0 if outcome.failed else counts["created"] + counts["updated"] + counts["unchanged"]}
+    fields: dict[str, Any] = {"status": status, "counts": counts, "errors": outcome.errors,
+                              "report_key": report_key, "report_csv_key": csv_key, "progress": progress,
+                              "finished_at": now, "updated_at": now}
     if outcome.failed:
         fields["reason"] = outcome.failed
     imports.update(record["feed_id"], fields, remove=("lease_until", "ttl", "note"))
@@ -555,4 +770,16 @@ def _finish(record: dict[str, Any], outcome: _Outcome, obj: FeedObject, errors_f
                         ("rejected", "ImportRowsRejected")):
         metrics.count(metric, int(counts.get(key) or 0))
     metrics.count("Imports", by=status)
+    _email_finished(record, status, outcome)
     return imports.get(record["feed_id"]) or {}
+
+
+def _email_finished(record: dict[str, Any], status: str, outcome: _Outcome) -> None:
+    """The seller's "your import ended" email: the counts and the link to the CSV report."""
+    from chalicelib.services import feed_notices
+
+    shop = accounts.get_shop(record["seller_id"]) or {}
+    link = f"{settings().public_base_url}/seller/feeds/{record['feed_id']}/report.csv"
+    feed_notices.send("feed_import_finished", shop, link, status=status, dry_run=bool(record.get("dry_run")),
+                      filename=str(record.get("filename") or ""), reason=outcome.failed or "",
+                      **outcome.counts.as_dict())

@@ -1,4 +1,5 @@
-"""Emails to a seller about their feeds (today: a feed URL keeps failing). Same rendering as
+"""Emails to a seller about their feeds: a feed URL keeps failing; an import ended (its counts
+and the link to its CSV report). Same rendering as
 the account emails (a text template holding the subject, an HTML one around the same
 paragraphs); the seller's URL and any reason text are defanged, so no link but ours is
 clickable. A mail that cannot be sent is logged, never raised: the fetch is done either way."""
@@ -10,7 +11,8 @@ from typing import Any
 from chalicelib.notify.defang import defang
 from chalicelib.services.notifications import send_link_email
 
-BUTTONS = {"feed_fetch_failing": ("Feed status", "Статус фида")}
+BUTTONS = {"feed_fetch_failing": ("Feed status", "Статус фида"),
+           "feed_import_finished": ("Report (CSV)", "Отчёт (CSV)")}
 
 
 def send(kind: str, shop: dict[str, Any], link: str, **facts: Any) -> None:

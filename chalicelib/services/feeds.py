@@ -56,23 +56,31 @@ def safe_filename(filename: str) -> str:
     return cleaned
 
 
-def create_upload(seller_id: str, filename: str) -> dict[str, Any]:
-    """A presigned PUT under the seller's own prefix, and the queued import record it feeds."""
+def create_upload(seller_id: str, filename: str, method: str = "PUT", *, dry_run: bool = False) -> dict[str, Any]:
+    """A presigned PUT, or a presigned POST bounded by ``FEED_MAX_BYTES`` (``method="POST"``),
+    under the seller's own prefix, and the queued import record it feeds. ``dry_run``: the file
+    is checked and reported like an import, and the catalog is not touched."""
     name = safe_filename(filename)
     if accounts.get_shop(seller_id) is None:
         raise Conflict("register your shop (PUT /seller/shop) before uploading feeds")
     cfg = settings()
     feed_id = "f" + uuid.uuid4().hex[:24]
     key = f"{FEEDS_PREFIX}{seller_id}/{feed_id}/{name}"
-    url = feed_objects().upload_url(cfg.feeds_bucket, key, UPLOAD_URL_SECONDS)
+    form: dict[str, Any] = {}
+    if method == "POST":
+        post = feed_objects().upload_form(cfg.feeds_bucket, key, UPLOAD_URL_SECONDS, cfg.feed_max_bytes)
+        url, form = post.url, {"fields": post.fields, "max_bytes": cfg.feed_max_bytes}
+    else:
+        url = feed_objects().upload_url(cfg.feeds_bucket, key, UPLOAD_URL_SECONDS)
     now = now_iso()
     expires_at = datetime.fromtimestamp(time.time() + UPLOAD_URL_SECONDS, UTC).isoformat(timespec="seconds")
     imports.create({
         "feed_id": feed_id, "seller_id": seller_id, "filename": name, "bucket": cfg.feeds_bucket, "key": key,
         "source": "upload", "status": imports.QUEUED, "created_at": now, "updated_at": now,
         "upload_expires_at": expires_at, "ttl": int(time.time()) + QUEUED_RECORD_DAYS * 86400,
+        **({"dry_run": True} if dry_run else {}),
     })
-    return {"feed_id": feed_id, "upload_url": url, "expires_at": expires_at, "method": "PUT", "key": key}
+    return {"feed_id": feed_id, "upload_url": url, "expires_at": expires_at, "method": method, "key": key, **form}
 
 
 # --- reading import records (the seller's routes) ---------------------------------------------
@@ -80,12 +88,16 @@ def create_upload(seller_id: str, filename: str) -> dict[str, Any]:
 
 def _public(record: dict[str, Any], with_report_url: bool) -> dict[str, Any]:
     out = {k: record.get(k) for k in ("feed_id", "filename", "status", "source", "reason", "created_at",
-                                      "updated_at", "started_at", "finished_at", "note")}
+                                      "updated_at", "started_at", "finished_at", "note", "progress")}
+    out["dry_run"] = bool(record.get("dry_run"))
     out["counts"] = record.get("counts") or ImportCounts().as_dict()
     out["errors"] = record.get("errors") or []
     if with_report_url and record.get("report_key"):
         out["report_url"] = feed_objects().download_url(settings().feeds_bucket, record["report_key"],
                                                         REPORT_URL_SECONDS)
+    if with_report_url and record.get("report_csv_key"):
+        out["report_csv_url"] = feed_objects().download_url(settings().feeds_bucket, record["report_csv_key"],
+                                                            REPORT_URL_SECONDS)
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -94,6 +106,14 @@ def get_import(seller_id: str, feed_id: str) -> dict[str, Any]:
     if not record or record.get("seller_id") != seller_id:
         raise NotFound("no such feed import")
     return _public(record, with_report_url=True)
+
+
+def report_csv_url(seller_id: str, feed_id: str) -> str:
+    """A short-lived download URL of the import's CSV report; NotFound until the import ended."""
+    url = get_import(seller_id, feed_id).get("report_csv_url")
+    if not url:
+        raise NotFound("the report is written when the import ends")
+    return str(url)
 
 
 def list_imports(seller_id: str, limit: int, start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], Any]:

@@ -47,7 +47,7 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.services.payments import Charge
-from chalicelib.store import keys
+from chalicelib.store import keys, seller_money
 from chalicelib.store import ledger as store
 
 
@@ -90,33 +90,47 @@ def hold(order_id: str, customer_id: str, amount: int, currency: str) -> None:
 
 
 def capture(order_id: str, seller_id: str, *, customer_id: str | None = None, amount: int | None = None,
-            promotion: int = 0, seller_discount: int = 0) -> None:
+            promotion: int = 0, seller_discount: int = 0, fee: int = 0, fee_rate_bps: int | None = None,
+            extra: tuple[store.Op, ...] = ()) -> dict[str, Any]:
     """Pay the held money to the seller. Pass ``customer_id`` and ``amount`` (from the order) to
     skip the read of the hold; they are checked by the write's condition, never trusted.
     ``promotion`` (the order's ``marketplace_discount``) is added from the marketplace's
     promotion expense, so the seller earns the price before a marketplace code;
-    ``seller_discount`` (their own code's part) is recorded on the transaction."""
+    ``seller_discount`` (their own code's part) is recorded on the transaction; ``fee`` goes to
+    the marketplace's fee revenue (the seller earns the rest). ``extra`` operations join the
+    same transaction (the order's record of its fee).
+
+    Returns what the capture took: ``{"fee", "fee_rate_bps"}`` — on a retry, what the first
+    capture took (from the hold), whatever the caller computed this time."""
     if customer_id is None or amount is None:
         found = store.get_hold(order_id)
         if _resolved(order_id, found, dl.CAPTURED, seller_id):
-            return
+            return _fee_of(found)
         assert found is not None
         customer_id, amount = found["customer_id"], found["amount"]
     at = dl.now_iso()
     op = store.resolve_hold_op(order_id, customer_id=customer_id, amount=amount, to_state=dl.CAPTURED, at=at,
-                               seller_id=seller_id, promotion=promotion)
+                               seller_id=seller_id, promotion=promotion, fee=fee, fee_rate_bps=fee_rate_bps)
     try:
         _write(dl.capture_txn, amount + promotion,
-               (order_id, customer_id, seller_id, amount, currency(), at, promotion, seller_discount), op)
+               (order_id, customer_id, seller_id, amount, currency(), at, promotion, seller_discount, fee,
+                fee_rate_bps), op, extra)
     except store.TransactionCancelled as cancelled:
         if not (cancelled.failed(store.HOLD) or cancelled.failed(store.TXN)):
             raise _unexpected(cancelled) from cancelled
         current = cancelled.item(store.HOLD) if cancelled.failed(store.HOLD) else store.get_hold(order_id)
         if _resolved(order_id, current, dl.CAPTURED, seller_id):
-            return
+            return _fee_of(current)
         raise InvalidTransition(
             f"the hold of order {order_id} is for another customer or amount"
         ) from cancelled
+    return {"fee": fee if amount + promotion else 0, "fee_rate_bps": fee_rate_bps}
+
+
+def _fee_of(hold: dict[str, Any] | None) -> dict[str, Any]:
+    hold = hold or {}
+    rate = hold.get("fee_rate_bps")
+    return {"fee": int(hold.get("fee", 0)), "fee_rate_bps": int(rate) if rate is not None else None}
 
 
 def release(order_id: str, *, customer_id: str | None = None, amount: int | None = None) -> bool:
@@ -151,7 +165,8 @@ def release(order_id: str, *, customer_id: str | None = None, amount: int | None
 
 
 def refund_capture(order_id: str, *, customer_id: str | None = None, seller_id: str | None = None,
-                   amount: int | None = None, currency: str | None = None, promotion: int | None = None) -> None:
+                   amount: int | None = None, currency: str | None = None, promotion: int | None = None,
+                   fee: int | None = None, extra: tuple[store.Op, ...] = ()) -> None:
     """Give captured money back: the seller's earnings → the customer's available balance.
 
     For an order cancelled after the seller confirmed it (the seller cancels, or does not ship
@@ -159,6 +174,8 @@ def refund_capture(order_id: str, *, customer_id: str | None = None, seller_id: 
     ``customer_id``, ``seller_id`` and ``amount`` (from the order) to skip the read of the hold;
     they are checked by the write's condition, never trusted. The seller's earnings never go
     below zero: if they no longer cover the amount, ``InsufficientEarnings`` and nothing moves.
+    The marketplace ``fee`` the capture took (the order's ``fee_amount``; read from the hold
+    without hints) comes back from the fee revenue: the seller gives back only their net.
     """
     cur = check_currency(currency)
     if customer_id is None or seller_id is None or amount is None:
@@ -168,11 +185,13 @@ def refund_capture(order_id: str, *, customer_id: str | None = None, seller_id: 
         assert found is not None
         customer_id, seller_id, amount = found["customer_id"], found["seller_id"], found["amount"]
         promotion = int(found.get("promotion", 0))
-    promotion = promotion or 0
+        fee = int(found.get("fee", 0))
+    promotion, fee = promotion or 0, fee or 0
     at = dl.now_iso()
-    op = store.refund_hold_op(order_id, customer_id=customer_id, seller_id=seller_id, amount=amount, at=at)
+    op = store.refund_hold_op(order_id, customer_id=customer_id, seller_id=seller_id, amount=amount, at=at, fee=fee)
     try:
-        _write(dl.refund_txn, amount + promotion, (order_id, customer_id, seller_id, amount, cur, at, promotion), op)
+        _write(dl.refund_txn, amount + promotion, (order_id, customer_id, seller_id, amount, cur, at, promotion, fee),
+               op, extra)
     except store.TransactionCancelled as cancelled:
         if cancelled.failed(store.HOLD) or cancelled.failed(store.TXN):
             current = cancelled.item(store.HOLD) if cancelled.failed(store.HOLD) else store.get_hold(order_id)
@@ -186,18 +205,19 @@ def refund_capture(order_id: str, *, customer_id: str | None = None, seller_id: 
             before = cancelled.item(earnings_label) or {}
             raise InsufficientEarnings(
                 f"the seller's earnings do not cover the refund of order {order_id}",
-                earnings=int(before.get(dl.EARNINGS, 0)), required=amount + promotion, currency=cur,
+                earnings=int(before.get(dl.EARNINGS, 0)), required=amount + promotion - fee, currency=cur,
             ) from cancelled
         raise _unexpected(cancelled) from cancelled
 
 
-def _write(build: Callable[..., dl.Transaction], amount: int, args: tuple[Any, ...], hold_op: store.Op) -> None:
+def _write(build: Callable[..., dl.Transaction], amount: int, args: tuple[Any, ...], hold_op: store.Op,
+           extra: tuple[store.Op, ...] = ()) -> None:
     """The step's one TransactWriteItems: its transaction with the hold's state change, or the
     state change alone for a zero amount (a free order moves no money)."""
     if amount == 0:
-        store.transact([hold_op])
+        store.transact([hold_op, *extra])
     else:
-        store.post(build(*args), [hold_op])
+        store.post(build(*args), [hold_op, *extra])
 
 
 def _resolved(order_id: str, hold: dict[str, Any] | None, wanted: str, seller_id: str | None = None) -> bool:
@@ -271,15 +291,23 @@ def wallet(customer_id: str) -> dict[str, Any]:
 
 
 def seller_balance(seller_id: str) -> dict[str, Any]:
+    """``earnings`` (captured, not refunded, not paid out) = ``available`` + ``pending`` (the net
+    of orders inside their return window, ``store/seller_money``); ``in_flight`` and
+    ``paid_out``: payouts requested and paid (``services/payouts``)."""
     item = store.get_earnings(seller_id) or {}
-    return {"earnings": int(item.get(dl.EARNINGS, 0)), "currency": item.get("currency", currency())}
+    earnings = int(item.get(dl.EARNINGS, 0))
+    pending = min(earnings, seller_money.pending_total(seller_id, dl.now_iso()))
+    return {"earnings": earnings, "available": earnings - pending, "pending": pending,
+            "in_flight": int(item.get(dl.IN_FLIGHT, 0)), "paid_out": int(item.get(dl.PAID_OUT, 0)),
+            "currency": item.get("currency", currency())}
 
 
 def customer_transactions(customer_id: str, *, limit: int, start: dict[str, Any] | None
                           ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     items, last = store.list_txns(index="GSI1", partition=keys.wallet_partition(customer_id), limit=limit,
                                   start=start)
-    return [txn_view(i) for i in items], last
+    # an accepted return is, to the customer, a refund (of part of the order)
+    return [{**txn_view(i), **({"kind": dl.REFUND} if i["kind"] == dl.RETURN else {})} for i in items], last
 
 
 def seller_transactions(seller_id: str, *, limit: int, start: dict[str, Any] | None
@@ -291,7 +319,8 @@ def seller_transactions(seller_id: str, *, limit: int, start: dict[str, Any] | N
 
 _TXN_FIELDS = ("txn_id", "kind", "amount", "currency", "entries", "created_at", "customer_id", "order_id",
                "seller_id", "provider", "charge_id", "card_last4")
-_DISCOUNTS = ("seller_discount", "marketplace_discount")  # on captures and refunds of discounted orders
+_DISCOUNTS = ("seller_discount", "marketplace_discount",  # on captures and refunds of discounted orders
+              "fee", "fee_rate_bps")  # the marketplace fee of a capture (and its refund)
 
 
 def txn_view(item: dict[str, Any]) -> dict[str, Any]:
@@ -299,3 +328,8 @@ def txn_view(item: dict[str, Any]) -> dict[str, Any]:
     view.update({k: int(item[k]) for k in _DISCOUNTS if k in item})
     return view
 
+
+
+def marketplace_revenue() -> int:
+    """The marketplace's fee revenue: every fee captured, less the fees refunds gave back."""
+    return store.marketplace_balance(dl.FEES, dl.CLEARING_SHARDS)

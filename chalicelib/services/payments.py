@@ -23,8 +23,9 @@ Sandbox test cards (any future expiry date, any 3-digit CVC; see ``docs/payments
 | any other valid number | declined → 402, ``reason: not-a-test-card`` |
 
 The sandbox creates money out of card numbers, so it is only ever selected in local runs
-(``settings().local``); any other deployment must plug a real provider into ``provider()``
-(an adapter implementing ``PaymentProvider``), and until it does top-ups answer 503.
+(``settings().local``); other stages refuse card data outright (``api/wallet.py``). Top-ups
+without card data go through the hosted-page port instead (``adapters/payments.py``: the
+sandbox page locally, YooKassa when configured; ``services/wallet.start_topup``).
 """
 
 from __future__ import annotations

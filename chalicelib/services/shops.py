@@ -44,10 +44,11 @@ def get_public_shop(seller_id: str) -> dict[str, Any]:
     return {k: shop[k] for k in PUBLIC_FIELDS if k in shop}
 
 
-def set_blocked(seller_id: str, blocked: bool) -> dict[str, Any]:
+def set_blocked(seller_id: str, blocked: bool, *, audit_item: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``audit_item``: the staff action's audit entry, written in the same transaction."""
     shop = accounts.get_shop(seller_id)
     if shop is None:
         raise NotFound("no such seller")
     shop["blocked"] = blocked
     shop["updated_at"] = _now()
-    return accounts.put_shop(seller_id, shop)
+    return accounts.put_shop(seller_id, shop, audit_item=audit_item)

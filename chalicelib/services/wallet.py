@@ -1,9 +1,16 @@
 """Customer wallets and seller balances as their owners see them; top-ups.
 
-A top-up is the only way money enters the ledger: charge the card through the payment
-provider, then post ``provider clearing → customer available`` for the charged amount. Both
-steps are keyed by ``reference`` (from ``idempotency.derived_id``), so a retry after a crash
-between them charges nothing twice and credits nothing twice (see ``services/idempotency``).
+A top-up is the only way money enters the ledger, ``provider clearing → customer available``,
+in one of two ways:
+
+- ``start_topup`` (every stage): create a payment with the provider (``adapters/payments``)
+  and record the top-up as ``pending``; the customer pays on the provider's page and the
+  provider's webhook credits the wallet (``services/payment_webhooks``).
+- ``topup`` (the local stage only: the card is in the request): charge the sandbox card and
+  credit at once.
+
+Both are keyed by ``reference`` (from ``idempotency.derived_id``), so a retry after a crash
+charges nothing twice and credits nothing twice (see ``services/idempotency``).
 """
 
 from __future__ import annotations
@@ -11,10 +18,13 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import metrics
+from chalicelib.adapters import payment_gateways
+from chalicelib.config import settings
 from chalicelib.domain import ledger as dl
 from chalicelib.errors import NotFound
 from chalicelib.services import ledger, payments
 from chalicelib.store import ledger as ledger_store
+from chalicelib.store import payments as payment_store
 
 
 def topup(customer_id: str, amount: int, currency: str | None, card: payments.Card, *, reference: str
@@ -33,6 +43,51 @@ def topup(customer_id: str, amount: int, currency: str | None, card: payments.Ca
         "card_last4": txn.get("card_last4"),
         "charge_id": txn.get("charge_id"),
         "created_at": txn["created_at"],
+    }
+
+
+def start_topup(customer_id: str, amount: int, currency: str | None, *, reference: str) -> dict[str, Any]:
+    """Create the provider's payment for a top-up and record it as pending; the answer carries
+    the page where the customer pays. The provider's ``Idempotence-Key`` is the top-up id, so a
+    retried request gets the same payment, never a second one."""
+    cur = ledger.check_currency(currency)
+    dl.check_amount(amount, cap=dl.MAX_TOPUP)
+    gateway = payment_gateways.gateway()
+    topup_id = f"tp_{reference}"
+    payment = gateway.create_payment(
+        amount, cur, idempotency_key=topup_id, description=f"Wallet top-up {topup_id}",
+        return_url=settings().payment_return_url or f"{settings().public_base_url}/payments/return",
+        metadata={"topup_id": topup_id})
+    item = payment_store.put_topup({
+        "topup_id": topup_id, "customer_id": customer_id, "amount": amount, "currency": cur,
+        "provider": gateway.name, "provider_payment_id": payment.id, "status": "pending",
+        "confirmation_url": payment.confirmation_url, "created_at": dl.now_iso(),
+    })
+    metrics.count("TopUpsStarted")
+    return topup_view(item)
+
+
+def topup_status(customer_id: str | None, topup_id: str) -> dict[str, Any]:
+    """A top-up paid on the provider's page; another customer's is not found (``None``: an admin)."""
+    item = payment_store.get_topup(topup_id) if is_topup_id(topup_id) else None
+    if item is None or (customer_id is not None and item["customer_id"] != customer_id):
+        raise NotFound(f"top-up {topup_id} not found")
+    return topup_view(item)
+
+
+def is_topup_id(value: str) -> bool:
+    """``tp_<32 hex>``: anything else names no top-up (and never reaches a DynamoDB key)."""
+    return len(value) == 35 and value.startswith("tp_") and all(c in "0123456789abcdef" for c in value[3:])
+
+
+def topup_view(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "topup_id": item["topup_id"],
+        "status": item["status"],
+        "amount": {"amount": int(item["amount"]), "currency": item["currency"]},
+        "confirmation_url": item.get("confirmation_url"),
+        "transaction_id": f"{dl.TOPUP}:{item['topup_id']}" if item["status"] == "succeeded" else None,
+        "created_at": item["created_at"],
     }
 
 

@@ -1,13 +1,18 @@
-"""Accounts table: user profiles, seller shops and revoked sessions."""
+"""Accounts table: user profiles, seller shops, revoked sessions, each account's access record
+(role set by an admin, blocked), staff membership, and the staff listings."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
 
 from chalicelib import clients
 from chalicelib.config import settings
-from chalicelib.store import keys, toolkit
+from chalicelib.errors import Conflict
+from chalicelib.store import audit, keys, toolkit
 from chalicelib.store.toolkit import all_of, conditional
 
 
@@ -18,12 +23,13 @@ def _table() -> Any:
 def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
     if item is None:
         return None
-    hidden = ("PK", "SK", "GSI1PK", "GSI1SK", "ttl", "verify_nonce", "reset_nonce")
+    hidden = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "ttl", "verify_nonce", "reset_nonce")
     return {k: v for k, v in item.items() if k not in hidden}
 
 
 def put_profile(user_id: str, profile: dict[str, Any]) -> None:
-    _table().put_item(Item={**keys.user(user_id), **profile})
+    _table().put_item(Item={**keys.user(user_id), **keys.user_listing(profile.get("created_at") or "", user_id),
+                            **profile})
 
 
 def get_profile(user_id: str) -> dict[str, Any] | None:
@@ -46,9 +52,15 @@ def update_profile(user_id: str, changes: dict[str, Any]) -> dict[str, Any] | No
     return None if done is None else _strip(done["Attributes"])
 
 
-def put_shop(seller_id: str, shop: dict[str, Any]) -> dict[str, Any]:
-    item = {**keys.shop(seller_id), **shop}
-    _table().put_item(Item=item)
+def put_shop(seller_id: str, shop: dict[str, Any], *, audit_item: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the shop; with ``audit_item`` (a staff action) the entry is written in the same
+    transaction."""
+    item = {**keys.shop(seller_id), **keys.shop_listing(shop.get("created_at") or "", seller_id), **shop}
+    if audit_item is None:
+        _table().put_item(Item=item)
+    else:
+        toolkit.transact([toolkit.Op("shop", {"Put": {"TableName": settings().accounts_table, "Item": item}}),
+                          toolkit.Op("audit", audit.put_op(audit_item))])
     return _strip(item) or {}
 
 
@@ -79,7 +91,8 @@ def is_revoked(session_id: str) -> bool:
 
 def put_unverified_profile(user_id: str, profile: dict[str, Any], *, verify_nonce: str) -> None:
     """A new profile, not verified, in the sparse "unverified" index (the purge reads it)."""
-    _table().put_item(Item={**keys.user(user_id), **keys.unverified(profile["created_at"], user_id), **profile,
+    _table().put_item(Item={**keys.user(user_id), **keys.unverified(profile["created_at"], user_id),
+                            **keys.user_listing(profile["created_at"], user_id), **profile,
                             "verified": False, "verify_nonce": verify_nonce})
 
 
@@ -122,18 +135,42 @@ def is_verified(user_id: str) -> bool:
 
 def revoke_sessions_before(user_id: str, at: int) -> None:
     """Every access token of ``user_id`` issued before ``at`` stops working (password reset)."""
-    _table().put_item(Item={**keys.user_sessions(user_id), "not_before": int(at)})
+    # an update: the same item holds the access record (role, blocked)
+    _table().update_item(Key=keys.user_sessions(user_id), UpdateExpression="SET not_before = :at",
+                         ExpressionAttributeValues={":at": int(at)})
 
 
-def session_state(session_id: str, user_id: str) -> tuple[bool, int]:
-    """(the session was logged out, tokens issued before this epoch second are revoked): one
-    BatchGetItem, the authorizer's only read."""
+@dataclass(frozen=True)
+class SessionState:
+    """What the authorizer learns from its one read: the session was logged out; tokens issued
+    before ``not_before`` (epoch s) are revoked; the account's role set by an admin (None: the
+    token's groups stand); the account is blocked."""
+
+    revoked: bool = False
+    not_before: int = 0
+    role: str | None = None
+    blocked: bool = False
+
+
+def session_state(session_id: str, user_id: str) -> SessionState:
+    """One consistent BatchGetItem of the session's revocation record and the account's access
+    record: the authorizer's only read, so a logout, a reset, a role change or a block takes
+    effect on the very next request."""
     found = list(toolkit.batch_get(settings().accounts_table,
                                    [keys.revoked(session_id), keys.user_sessions(user_id)], ConsistentRead=True))
     revoked = any(item["SK"] == keys.revoked(session_id)["SK"] for item in found)
-    not_before = next((int(item.get("not_before", 0)) for item in found
-                       if item["SK"] == keys.user_sessions(user_id)["SK"]), 0)
-    return revoked, not_before
+    access = next((item for item in found if item["SK"] == keys.user_sessions(user_id)["SK"]), {})
+    return SessionState(revoked=revoked, not_before=int(access.get("not_before", 0)),
+                        role=access.get("role"), blocked=bool(access.get("blocked", False)))
+
+
+def access_records(user_ids: list[str]) -> dict[str, SessionState]:
+    """The access records of ``user_ids`` (absent ones are the default state)."""
+    items = toolkit.batch_get(settings().accounts_table, [keys.user_sessions(u) for u in user_ids],
+                              ConsistentRead=True)
+    out = {item["PK"].split("#", 1)[1]: SessionState(role=item.get("role"), blocked=bool(item.get("blocked", False)))
+           for item in items}
+    return {u: out.get(u, SessionState()) for u in user_ids}
 
 
 def unverified_before(created_before: str, limit: int = 100) -> list[dict[str, Any]]:
@@ -156,3 +193,139 @@ def mark_verified(user_id: str, at: str) -> None:
                 UpdateExpression="SET verified = :yes, verified_at = if_not_exists(verified_at, :at) "
                                  "REMOVE verify_nonce, GSI1PK, GSI1SK",
                 ConditionExpression="attribute_exists(PK)", ExpressionAttributeValues={":yes": True, ":at": at})
+
+
+# --- staff: roles, blocks, listings --------------------------------------------------------------
+# A role change or a block is one TransactWriteItems: the profile (what lists show), the access
+# record (what the authorizer reads), staff membership, the audit entry and, when the set of
+# admins shrinks, the admins' guard: a version the caller read before counting the admins, so
+# two admins demoting each other at once cannot both succeed (one meets a changed version).
+
+STAFF_ROLES = ("support", "catalog_operator", "admin")
+
+
+def _op(label: str, kind: str, **params: Any) -> toolkit.Op:
+    return toolkit.Op(label, {kind: {"TableName": settings().accounts_table, **params}})
+
+
+def admins_version() -> int:
+    item = _table().get_item(Key=keys.admins_guard(), ConsistentRead=True).get("Item") or {}
+    return int(item.get("version", 0))
+
+
+def staff_ids(role: str) -> list[str]:
+    """Every member of a staff role (a few items; a consistent Query of the base table)."""
+    ids: list[str] = []
+    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("PK").eq(keys.staff_partition(role)),
+                              "ConsistentRead": True, "ProjectionExpression": "user_id"}
+    while True:
+        resp = _table().query(**kwargs)
+        ids += [str(item["user_id"]) for item in resp.get("Items", [])]
+        if "LastEvaluatedKey" not in resp:
+            return ids
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def _guard_op(version: int) -> toolkit.Op:
+    return _op("guard", "Update", Key=keys.admins_guard(), UpdateExpression="SET version = :next",
+               ConditionExpression="attribute_not_exists(version) OR version = :v",
+               ExpressionAttributeValues={":v": version, ":next": version + 1})
+
+
+def _staff_write(ops: list[toolkit.Op]) -> bool:
+    """Run a staff transaction; False when the profile is gone. A changed admin set: Conflict."""
+    try:
+        toolkit.transact(ops)
+    except toolkit.TransactionCancelled as cancelled:
+        if cancelled.failed("profile"):
+            return False
+        if cancelled.failed("guard"):
+            raise Conflict("the set of admins changed meanwhile; nothing was changed, retry") from cancelled
+        raise
+    return True
+
+
+def change_role(user_id: str, *, old_role: str, new_role: str, audit_item: dict[str, Any],
+                guard_version: int | None, at: str) -> bool:
+    """Give ``user_id`` the role ``new_role`` (profile, access record, staff membership, audit
+    entry) in one transaction; False when there is no such profile (nothing written)."""
+    ops = [
+        _op("profile", "Update", Key=keys.user(user_id), UpdateExpression="SET #r = :r, updated_at = :at",
+            ConditionExpression="attribute_exists(PK)", ExpressionAttributeNames={"#r": "role"},
+            ExpressionAttributeValues={":r": new_role, ":at": at}),
+        _op("access", "Update", Key=keys.user_sessions(user_id), UpdateExpression="SET #r = :r",
+            ExpressionAttributeNames={"#r": "role"}, ExpressionAttributeValues={":r": new_role}),
+        toolkit.Op("audit", audit.put_op(audit_item)),
+    ]
+    if old_role in STAFF_ROLES:
+        ops.append(_op("leave", "Delete", Key=keys.staff_member(old_role, user_id)))
+    if new_role in STAFF_ROLES:
+        ops.append(_op("join", "Put", Item={**keys.staff_member(new_role, user_id), "user_id": user_id, "since": at}))
+    if guard_version is not None:
+        ops.append(_guard_op(guard_version))
+    return _staff_write(ops)
+
+
+def change_blocked(user_id: str, blocked: bool, *, audit_item: dict[str, Any], guard_version: int | None,
+                   at: str) -> bool:
+    """Block or unblock ``user_id`` (profile, access record, audit entry) in one transaction;
+    False when there is no such profile (nothing written)."""
+    ops = [
+        _op("profile", "Update", Key=keys.user(user_id), UpdateExpression="SET blocked = :b, updated_at = :at",
+            ConditionExpression="attribute_exists(PK)", ExpressionAttributeValues={":b": blocked, ":at": at}),
+        _op("access", "Update", Key=keys.user_sessions(user_id), UpdateExpression="SET blocked = :b",
+            ExpressionAttributeValues={":b": blocked}),
+        toolkit.Op("audit", audit.put_op(audit_item)),
+    ]
+    if guard_version is not None:
+        ops.append(_guard_op(guard_version))
+    return _staff_write(ops)
+
+
+def _page(kwargs: dict[str, Any], start_key: dict[str, Any] | None
+          ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    if start_key:
+        kwargs["ExclusiveStartKey"] = start_key
+    resp = _table().query(**kwargs)
+    return [_strip(item) or {} for item in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+
+
+def _blocked_filter(blocked: bool | None) -> Any:
+    return None if blocked is None else (Attr("blocked").eq(True) if blocked else Attr("blocked").ne(True))
+
+
+def list_users(*, role: str | None, blocked: bool | None, limit: int, start_key: dict[str, Any] | None
+               ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Profiles, newest first (GSI2 USERS), or the members of a staff role (their partition,
+    then one BatchGetItem of the profiles). A filtered page may hold fewer than ``limit``."""
+    flt = _blocked_filter(blocked)
+    if role in STAFF_ROLES:
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("PK").eq(keys.staff_partition(role)),
+                                  "Limit": limit, "ProjectionExpression": "PK, SK, user_id"}
+        members, next_key = _page(kwargs, start_key)
+        ids = [m["user_id"] for m in members]
+        found = {p["user_id"]: p for p in (_strip(i) or {} for i in
+                                             toolkit.batch_get(settings().accounts_table,
+                                                               [keys.user(u) for u in ids]))}
+        profiles = [found[u] for u in ids if u in found]
+        if blocked is not None:
+            profiles = [p for p in profiles if bool(p.get("blocked", False)) is blocked]
+        return profiles, next_key
+    kwargs = {"IndexName": "GSI2", "KeyConditionExpression": Key("GSI2PK").eq(keys.USERS),
+              "ScanIndexForward": False, "Limit": limit}
+    if role is not None:
+        flt = Attr("role").eq(role) if flt is None else Attr("role").eq(role) & flt
+    if flt is not None:
+        kwargs["FilterExpression"] = flt
+    return _page(kwargs, start_key)
+
+
+def list_shops(*, blocked: bool | None, limit: int, start_key: dict[str, Any] | None
+               ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Shops, newest first (GSI2 SHOPS)."""
+    kwargs: dict[str, Any] = {"IndexName": "GSI2", "KeyConditionExpression": Key("GSI2PK").eq(keys.SHOPS),
+                              "ScanIndexForward": False, "Limit": limit}
+    flt = _blocked_filter(blocked)
+    if flt is not None:
+        kwargs["FilterExpression"] = flt
+    return _page(kwargs, start_key)

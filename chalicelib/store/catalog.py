@@ -37,7 +37,7 @@ from chalicelib.store.values import plain
 # What a listing card shows; the listing items project exactly these.
 CARD_FIELDS = (
     "product_id", "seller_id", "name", "price", "currency", "old_price", "available",
-    "category_id", "category_name", "vendor", "created_at", "blocked", "sold_out",
+    "category_id", "category_name", "vendor", "author", "year", "created_at", "blocked", "sold_out",
 )
 KEY_FIELDS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "GSI4PK", "GSI4SK", "ttl")
 NAME_KEY_CHARS = 200
@@ -82,7 +82,7 @@ def product_items(product: dict[str, Any]) -> list[dict[str, Any]]:
         product["sold_out"] = True
     pid, seller, available = product["product_id"], product["seller_id"], rules.on_sale(product)
     sort = {"price": product["price"], "name_key": name_key(product["name"]),
-            "created_at": product["created_at"], "product_id": pid}
+            "created_at": product["created_at"], "product_id": pid, "sale": rules.discounted(product)}
     items = [
         {**keys.product(pid), **keys.listing_keys(keys.listing_scope_all(), available, **sort), **product},
         {**keys.seller_listing(seller, pid), **keys.listing_keys(keys.listing_scope_seller(seller), available, **sort),
@@ -229,8 +229,10 @@ def seller_products(seller_id: str, *, available_only: bool) -> Iterator[dict[st
 
 
 def query_listing(*, index: str, partition: str, forward: bool, limit: int, start: dict[str, Any] | None,
-                  sk_between: tuple[str, str] | None = None, filter_expr: Any = None) -> tuple[list[dict], Any]:
-    """One Query page of a listing partition: (items with keys, LastEvaluatedKey or None)."""
+                  sk_between: tuple[str, str] | None = None, filter_expr: Any = None,
+                  projection: tuple[str, ...] = ()) -> tuple[list[dict], Any]:
+    """One Query page of a listing partition: (items with keys, LastEvaluatedKey or None);
+    only the ``projection`` attributes when given."""
     cond = Key(f"{index}PK").eq(partition)
     if sk_between:
         cond = cond & Key(f"{index}SK").between(*sk_between)
@@ -238,10 +240,14 @@ def query_listing(*, index: str, partition: str, forward: bool, limit: int, star
                               "Limit": limit}
     if filter_expr is not None:
         kwargs["FilterExpression"] = filter_expr
+    if projection:
+        kwargs["ProjectionExpression"] = ", ".join(f"#p{n}" for n in range(len(projection)))
+        kwargs["ExpressionAttributeNames"] = {f"#p{n}": a for n, a in enumerate(projection)}
     if start:
         kwargs["ExclusiveStartKey"] = start
     resp = _table().query(**kwargs)
-    return resp.get("Items", []), resp.get("LastEvaluatedKey")
+    return [plain(i) for i in resp.get("Items", [])] if projection else resp.get("Items", []), resp.get(
+        "LastEvaluatedKey")
 
 
 # --- category trees --------------------------------------------------------------------------
@@ -357,7 +363,7 @@ def sync_availability(product_ids: Iterable[str]) -> int:
                 break
             product = strip_keys(item)
             listed = rules.on_sale(product)
-            scope_pk = keys.listing_partition(keys.listing_scope_all(), listed)
+            scope_pk = keys.listing_partition(keys.listing_scope_all(), listed, rules.discounted(product))
             if item.get("GSI1PK") == scope_pk and bool(item.get("sold_out")) == rules.sold_out(product):
                 break
             try:
@@ -385,12 +391,27 @@ def _relist_ops(product: dict[str, Any], listed: bool) -> list[Op]:
                         "attribute_exists(PK)", {}))
     ops = []
     for label, key, scope, cond, values in targets:
-        pk = keys.listing_partition(scope, listed)
+        pk = keys.listing_partition(scope, listed, rules.discounted(product))
         expr = "SET GSI1PK = :pk, GSI2PK = :pk, GSI3PK = :pk" + (", sold_out = :t" if gone else " REMOVE sold_out")
         ops.append(Op(label, {"Update": {
             "TableName": name, "Key": key, "UpdateExpression": expr, "ConditionExpression": cond,
             "ExpressionAttributeValues": {**values, ":pk": pk, **({":t": True} if gone else {})}}}))
     return ops
+
+
+LIVE_FIELDS = "product_id, stock, available, sold_out, description"
+
+
+def live(product_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """What a result card shows that changes without a re-index, read now for one page (one
+    BatchGetItem): ``available`` (``domain.catalog.on_sale``), ``stock`` (units that can be
+    ordered, None: not counted) and the short plain-text ``description``."""
+    items = _batch_get(product_ids, ProjectionExpression=LIVE_FIELDS)
+    out = {}
+    for i in map(plain, items):
+        out[i["product_id"]] = {"available": rules.on_sale(i), "stock": i.get("stock"),
+                                "description": rules.short_description(i.get("description"))}
+    return out
 
 
 def on_sale(product_ids: list[str]) -> dict[str, bool]:

@@ -14,9 +14,20 @@ ACCOUNTS table
 | unverified accounts, oldest first (purge) | GSI1 | GSI1PK=UNVERIFIED, GSI1SK < <created_at> | 2026-…#5f1c… |
 | rate-limit counter, one window | Accounts | PK=LIMIT#<group>#<ip|acct>#<value>, SK=W#<start> | LIMIT#login#ip#1… |
 | failed logins of an email (known or not) | Accounts | PK=LOGINFAIL#<sha256>, SK=LOGINFAIL | LOGINFAIL#9f86… |
+| every user, newest first (admin list) | GSI2 | GSI2PK=USERS, GSI2SK desc | USERS, 2026-…#5f1c… |
+| every shop, newest first (admin list) | GSI2 | GSI2PK=SHOPS, GSI2SK desc | SHOPS, 2026-…#5f1c… |
+| staff of one role (admin list, last-admin check) | Accounts | PK=STAFF#<role>, SK=USER#<sub> | STAFF#support |
+| the admin set's version (last-admin guard) | Accounts | PK=STAFF, SK=ADMINS | STAFF, ADMINS |
+| staff actions, newest first (audit) | Accounts | PK=AUDIT, SK desc | AUDIT, 2026-…Z#a71c… |
 
 GSI1 of the accounts table is sparse: only a profile that is not verified yet carries its keys
 (registration sets them, verification removes them), so the purge reads nothing else.
+The SESSIONS item is the account's access record: besides ``not_before`` it carries ``role``
+(set by an admin; it overrides the token's groups) and ``blocked``, so the authorizer's one
+BatchGetItem sees a role change or a block at once. GSI2 holds one partition per listing
+(USERS, SHOPS): writes there are registrations and shop edits, far under a partition's
+1,000 WCU. Staff of a role are a few items in the base table (consistent reads). The audit is
+one partition: staff act at a human pace.
 
 CATALOG table (the product item; other catalog patterns are listed further down)
 | product by id | Catalog | PK=PRODUCT#<product_id>, SK=PRODUCT | PRODUCT#pq3x…, PRODUCT |
@@ -59,6 +70,39 @@ def login_failures(email_digest: str) -> dict[str, str]:
     return {"PK": f"LOGINFAIL#{email_digest}", "SK": "LOGINFAIL"}
 
 
+USERS = "USERS"
+SHOPS = "SHOPS"
+
+
+def user_listing(created_at: str, user_id: str) -> dict[str, str]:
+    """GSI2 attributes of a profile (every user, newest first)."""
+    return {"GSI2PK": USERS, "GSI2SK": f"{created_at}#{user_id}"}
+
+
+def shop_listing(created_at: str, seller_id: str) -> dict[str, str]:
+    """GSI2 attributes of a shop (every shop, newest first)."""
+    return {"GSI2PK": SHOPS, "GSI2SK": f"{created_at}#{seller_id}"}
+
+
+def staff_partition(role: str) -> str:
+    return f"STAFF#{role}"
+
+
+def staff_member(role: str, user_id: str) -> dict[str, str]:
+    return {"PK": staff_partition(role), "SK": f"USER#{user_id}"}
+
+
+def admins_guard() -> dict[str, str]:
+    return {"PK": "STAFF", "SK": "ADMINS"}
+
+
+AUDIT = "AUDIT"
+
+
+def audit_entry(at: str, audit_id: str) -> dict[str, str]:
+    return {"PK": AUDIT, "SK": f"{at}#{audit_id}"}
+
+
 def product(product_id: str) -> dict[str, str]:
     return {"PK": f"PRODUCT#{product_id}", "SK": PRODUCT_SK}
 
@@ -76,6 +120,10 @@ def product(product_id: str) -> dict[str, str]:
 # | seller's orders, newest first | GSI2 | GSI2PK=SELLER#<seller>, GSI2SK desc | ORDER#2025-…#o4f… |
 # | seller's orders in one status | GSI3 | GSI3PK=SELLER#<seller>, GSI3SK begins STATUS#<st># | STATUS#PAID#o4f… |
 # | orders whose workflow has not started, oldest | GSI4 | GSI4PK=WORKFLOW_PENDING, GSI4SK < <t> | 2026-…Z#o4f… |
+# | a return by id | Commerce | PK=RETURN#<return_id>, SK=RETURN | RETURN#r9d…, RETURN |
+# | an order's returns / a seller's returns | GSI1 / GSI2 | GSI1PK=ORDER_RETURNS#<order> / GSI2PK=SELLER_RETURNS#<s> | |
+# | returns past their answer deadline | GSI4 | GSI4PK=RETURNS_DUE, GSI4SK < <now> | 2026-…Z#r9d… |
+# | every order of one day, newest first (admin) | GSI5 | GSI5PK=ORDERS#<yyyy-mm-dd>, GSI5SK desc | ORDERS#2026-12-04 |
 #
 # Cart lines are keyed by product only (the seller is an attribute): PUT and DELETE
 # /cart/items/{product_id} address the line straight from the URL with no product read.
@@ -87,7 +135,9 @@ def product(product_id: str) -> dict[str, str]:
 # workflow's WAIT# items (task tokens, WORKFLOW below) are separate items and never leave the
 # store. GSI4 is sparse: checkout writes the order with ``workflow_pending`` keys and the
 # workflow's first step removes them, so the reconciler (``services/reconcile.py``) reads only
-# orders whose start may have been lost.
+# orders whose start may have been lost. GSI5 partitions every order by the day it was placed
+# (UTC), so staff list a day's orders with one Query and no partition takes more than a day's
+# order writes.
 # ---------------------------------------------------------------------------------------------
 
 ORDER_SK = "ORDER"
@@ -151,7 +201,14 @@ def order_index_keys(order: dict) -> dict[str, str]:
         "GSI2SK": sort,
         "GSI3PK": seller_orders(order["seller_id"]),
         "GSI3SK": seller_status_sort(order["status"], order["order_id"]),
+        "GSI5PK": orders_of_day(order["created_at"][:10]),
+        "GSI5SK": sort,
     }
+
+
+def orders_of_day(day: str) -> str:
+    """GSI5PK of the orders placed on ``day`` (``yyyy-mm-dd``, UTC)."""
+    return f"ORDERS#{day}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,7 +262,8 @@ def promo_text(code: str) -> dict[str, str]:
 # | product by id (product page, cart, checkout) | Catalog | PK=PRODUCT#<pid>, SK=PRODUCT | PRODUCT#pq3x…, PRODUCT |
 # | products by id, in bulk (import diff) | Catalog | BatchGetItem of PK=PRODUCT#<pid>, SK=PRODUCT | ×100 |
 # | a seller's products (import: deactivate missing) | Catalog | PK=SELLER#<seller>, SK begins PRODUCT# | |
-# | all products, by price (+ range) | GSI1 | GSI1PK=L#ALL#A<0/1>, GSI1SK between | L#ALL#A1, 0000000102800#pq3x… |
+# | all products, by price (+ range) | GSI1 | GSI1PK=L#ALL#A<0/1>[#S], GSI1SK between | L#ALL#A1, 0000000102800#pq3x… |
+# | products on sale (any scope, any sort) | GSI1/2/3 | GSInPK=<scope>#A<0/1>#S | L#ALL#A1#S |
 # | all products, by name | GSI2 | GSI2PK=L#ALL#A<0/1>, GSI2SK asc | L#ALL#A1, iphone 15#pq3x… |
 # | all products, newest first | GSI3 | GSI3PK=L#ALL#A<0/1>, GSI3SK desc | L#ALL#A1, 2025-01-02T…#pq3x… |
 # | a seller's products, by price/name/newest | GSI1/2/3 | GSInPK=L#SELLER#<seller>#A<0/1> | L#SELLER#5f1c…#A1 |
@@ -217,6 +275,7 @@ def promo_text(code: str) -> dict[str, str]:
 # | a seller's imports, newest first | GSI4 | GSI4PK=IMPORTS#<seller>, GSI4SK desc | IMPORTS#5f1c…, 2025-…#f9c1… |
 # | a seller's feed URL (source) | Catalog | PK=FEEDSOURCES, SK=SELLER#<seller> | FEEDSOURCES, SELLER#5f1c… |
 # | every feed source (the scheduled fetch) | Catalog | PK=FEEDSOURCES | FEEDSOURCES |
+# | a central bank's latest rates (CBRF, NBU, NBK) | Catalog | PK=RATES, SK=<source> | RATES, CBRF |
 #
 # Feed sources share one partition so the scheduled fetch reads them with one paginated
 # Query (no scan): one small item per seller, written once per fetch (hourly at most), so even
@@ -227,6 +286,9 @@ def promo_text(code: str) -> dict[str, str]:
 # and the category's partition, projecting what a listing card shows). Each listing key ends
 # in A1 (available) or A0 (unavailable): ``available=true/false`` reads one partition; no
 # availability filter merges the two sorted partitions (k-way merge, one cursor per stream).
+# A product on sale (old price above price) is listed in the same partitions with ``#S``
+# appended (L#ALL#A1#S): ``on_sale=true`` reads only those, ``on_sale=false`` only the others,
+# no filter merges both; an import that changes the prices rewrites the keys with the item.
 # GSI1SK is the price zero-padded to 13 digits, so a price range is a key condition when the
 # sort is price (else a FilterExpression on the same query). Category keys are opaque hashes
 # of (seller, feed category id): categories are per seller. No pattern uses Scan.
@@ -262,8 +324,9 @@ def listing_scope_category(category_key: str) -> str:
     return f"L#CAT#{category_key}"
 
 
-def listing_partition(scope: str, available: bool) -> str:
-    return f"{scope}#A{1 if available else 0}"
+def listing_partition(scope: str, available: bool, sale: bool = False) -> str:
+    """``<scope>#A<0/1>``, and ``#S`` after it for a product on sale (old price above price)."""
+    return f"{scope}#A{1 if available else 0}" + ("#S" if sale else "")
 
 
 def price_sort(price: int, product_id: str = "") -> str:
@@ -271,9 +334,9 @@ def price_sort(price: int, product_id: str = "") -> str:
 
 
 def listing_keys(scope: str, available: bool, *, price: int, name_key: str, created_at: str,
-                 product_id: str) -> dict[str, str]:
+                 product_id: str, sale: bool = False) -> dict[str, str]:
     """GSI1..3 attributes of a listed item (product item or listing item)."""
-    pk = listing_partition(scope, available)
+    pk = listing_partition(scope, available, sale)
     return {
         "GSI1PK": pk,
         "GSI1SK": price_sort(price, product_id),
@@ -302,6 +365,13 @@ def feed_source(seller_id: str) -> dict[str, str]:
     return {"PK": FEED_SOURCES, "SK": f"SELLER#{seller_id}"}
 
 
+RATES = "RATES"
+
+
+def currency_rates(source: str) -> dict[str, str]:
+    return {"PK": RATES, "SK": source}
+
+
 def feed_import(feed_id: str) -> dict[str, str]:
     return {"PK": f"IMPORT#{feed_id}", "SK": "IMPORT"}
 
@@ -320,6 +390,12 @@ def seller_imports(seller_id: str) -> str:
 # | seller balance (earnings) | Ledger | PK=EARNINGS#<seller>, SK=BALANCE | EARNINGS#9a2e…, BALANCE |
 # | provider clearing, one shard | Ledger | PK=CLEARING#<provider>#<nn>, SK=BALANCE | CLEARING#sandbox#07, BALANCE |
 # | marketplace promotion expense, one shard | Ledger | PK=MARKETPLACE#promotions#<nn>, SK=BALANCE | …#promotions#03 |
+# | marketplace fee revenue, one shard | Ledger | PK=MARKETPLACE#fees#<nn>, SK=BALANCE | MARKETPLACE#fees#03, BALANCE |
+# | the marketplace fee schedule (admin) | Ledger | PK=FEES, SK=SCHEDULE | FEES, SCHEDULE |
+# | a seller's earnings still pending (return window) | Ledger | PK=PENDING#<seller>, SK > <now> | …, 2026-…Z#o4f… |
+# | one order's pending earnings, not delivered yet | Ledger | PK=PENDING#<seller>, SK=UNDELIVERED#<order> | |
+# | a payout by id (state requested/paid/failed) | Ledger | PK=PAYOUT#<payout_id>, SK=PAYOUT | PAYOUT#p7c…, PAYOUT |
+# | a seller's payouts, newest first | GSI1 | GSI1PK=PAYOUTS#<seller>, GSI1SK desc | 2026-…Z#p7c… |
 # | the hold of an order (state held/captured/released) | Ledger | PK=HOLD#<order>, SK=HOLD | HOLD#o4f…, HOLD |
 # | ledger transaction by id (journal, immutable) | Ledger | PK=TXN#<txn_id>, SK=TXN | TXN#hold:o4f…, TXN |
 # | a customer's transactions, newest first | GSI1 | GSI1PK=WALLET#<customer>, GSI1SK desc | 2026-…Z#hold:o4f… |
@@ -368,12 +444,76 @@ def hold(order_id: str) -> dict[str, str]:
     return {"PK": f"HOLD#{order_id}", "SK": "HOLD"}
 
 
+def fee_schedule() -> dict[str, str]:
+    return {"PK": "FEES", "SK": "SCHEDULE"}
+
+
+UNDELIVERED = "UNDELIVERED"  # sorts after every ISO date: an undelivered order is pending whatever the time
+
+
+def pending_partition(seller_id: str) -> str:
+    return f"PENDING#{seller_id}"
+
+
+def pending_earnings(seller_id: str, order_id: str, until: str | None) -> dict[str, str]:
+    """An order's captured net, pending until ``until`` (its return window's end; None: not delivered)."""
+    return {"PK": pending_partition(seller_id), "SK": f"{until or UNDELIVERED}#{order_id}"}
+
+
+def return_request(return_id: str) -> dict[str, str]:
+    """A return of (part of) an order, in the COMMERCE table; its index attributes below."""
+    return {"PK": f"RETURN#{return_id}", "SK": "RETURN"}
+
+
+RETURNS_DUE = "RETURNS_DUE"
+
+
+def return_indexes(order_id: str, seller_id: str, created_at: str, return_id: str, deadline: str
+                   ) -> dict[str, str]:
+    """GSI attributes of a return: the order's returns (GSI1), the seller's (GSI2), and — while
+    it waits for the seller — the due sweep (GSI4, sparse: removed when it is decided)."""
+    sort = f"{created_at}#{return_id}"
+    return {"GSI1PK": f"ORDER_RETURNS#{order_id}", "GSI1SK": sort,
+            "GSI2PK": f"SELLER_RETURNS#{seller_id}", "GSI2SK": sort,
+            "GSI4PK": RETURNS_DUE, "GSI4SK": f"{deadline}#{return_id}"}
+
+
+def order_returns_partition(order_id: str) -> str:
+    return f"ORDER_RETURNS#{order_id}"
+
+
+def seller_returns_partition(seller_id: str) -> str:
+    return f"SELLER_RETURNS#{seller_id}"
+
+
+def payout(payout_id: str) -> dict[str, str]:
+    return {"PK": f"PAYOUT#{payout_id}", "SK": "PAYOUT"}
+
+
+def payouts_partition(seller_id: str) -> str:
+    """GSI1PK of a seller's payouts."""
+    return f"PAYOUTS#{seller_id}"
+
+
 def ledger_txn(txn_id: str) -> dict[str, str]:
     return {"PK": f"TXN#{txn_id}", "SK": "TXN"}
 
 
 def ledger_txn_sort(created_at: str, txn_id: str) -> str:
     return f"{created_at}#{txn_id}"
+
+
+# Payments through a provider (``store/payments.py``), in the LEDGER table:
+# | a top-up paid on the provider's page | Ledger | PK=PAYMENT#<topup_id>, SK=PAYMENT | PAYMENT#tp_9c1f… |
+# | the sandbox provider's own payment | Ledger | PK=SANDBOXPAY#<id>, SK=SANDBOXPAY | SANDBOXPAY#sbx_4e… |
+
+
+def payment(topup_id: str) -> dict[str, str]:
+    return {"PK": f"PAYMENT#{topup_id}", "SK": "PAYMENT"}
+
+
+def sandbox_payment(payment_id: str) -> dict[str, str]:
+    return {"PK": f"SANDBOXPAY#{payment_id}", "SK": "SANDBOXPAY"}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,14 +21,14 @@ Reads: balances and holds with consistent ``GetItem``; transaction listings quer
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain import ledger as dl
 from chalicelib.errors import ValidationFailed
-from chalicelib.store import keys
+from chalicelib.store import keys, toolkit
 from chalicelib.store.toolkit import Op, transact
 from chalicelib.store.toolkit import TransactionCancelled as TransactionCancelled  # what ``post`` raises
 from chalicelib.store.values import plain
@@ -66,8 +66,9 @@ def _balance_item(ref: dl.AccountRef) -> dict[str, str]:
     return keys.clearing(ref.owner, ref.shard or 0)
 
 
-def _balance_ops(txn: dl.Transaction) -> list[Op]:
-    """One Update per balance item; legs on the same item (available + held) merge."""
+def _balance_ops(txn: dl.Transaction, floors: dict[str, int] | None = None) -> list[Op]:
+    """One Update per balance item; legs on the same item (available + held) merge. ``floors``:
+    what must stay on a debited account after the debit (a payout leaves pending earnings)."""
     grouped: dict[str, list[tuple[dl.AccountRef, int]]] = {}
     for e in txn.entries:
         grouped.setdefault(balance_label(e.account), []).append((dl.parse_account(e.account), e.amount))
@@ -82,7 +83,7 @@ def _balance_ops(txn: dl.Transaction) -> list[Op]:
             adds.append(f"#b{i} :d{i}")
             if amount < 0 and not ref.may_go_negative:
                 # the guard of "never below zero": a debit needs the money to be there now
-                values[f":m{i}"] = -amount
+                values[f":m{i}"] = -amount + (floors or {}).get(dl.account_of(ref), 0)
                 conditions.append(f"#b{i} >= :m{i}")
         ops.append(Op(label, {"Update": {
             "TableName": _table_name(),
@@ -105,11 +106,11 @@ def txn_item(txn: dl.Transaction) -> dict[str, Any]:
         "amount": txn.amount,
         "entries": [{"account": e.account, "amount": e.amount} for e in txn.entries],
         "created_at": txn.created_at,
-        "customer_id": txn.customer_id,
-        "GSI1PK": keys.wallet_partition(txn.customer_id),
-        "GSI1SK": keys.ledger_txn_sort(txn.created_at, txn.id),
         **txn.meta,
     }
+    if txn.customer_id:  # a payout moves only the seller's money: not in any wallet's list
+        item.update(customer_id=txn.customer_id, GSI1PK=keys.wallet_partition(txn.customer_id),
+                    GSI1SK=keys.ledger_txn_sort(txn.created_at, txn.id))
     if txn.order_id:
         item["order_id"] = txn.order_id
     if txn.seller_id:
@@ -119,7 +120,7 @@ def txn_item(txn: dl.Transaction) -> dict[str, Any]:
     return item
 
 
-def post(txn: dl.Transaction, extra: Iterable[Op] = ()) -> None:
+def post(txn: dl.Transaction, extra: Iterable[Op] = (), floors: dict[str, int] | None = None) -> None:
     """Write ``txn``, its balance changes and ``extra`` in one TransactWriteItems.
 
     Raises ``TransactionCancelled`` when a condition fails (labels: ``txn``, the balance labels
@@ -131,7 +132,7 @@ def post(txn: dl.Transaction, extra: Iterable[Op] = ()) -> None:
             "Item": txn_item(txn),
             "ConditionExpression": "attribute_not_exists(PK)",
         }}),
-        *_balance_ops(txn),
+        *_balance_ops(txn, floors),
         *extra,
     ])
 
@@ -154,7 +155,8 @@ def create_hold_op(order_id: str, customer_id: str, amount: int, currency: str, 
 
 
 def resolve_hold_op(order_id: str, *, customer_id: str, amount: int, to_state: str, at: str,
-                    seller_id: str | None = None, promotion: int = 0) -> Op:
+                    seller_id: str | None = None, promotion: int = 0, fee: int = 0,
+                    fee_rate_bps: int | None = None) -> Op:
     """held → captured | released, only from ``held`` and only for the hold we think it is."""
     names = {"#state": "state", "#amount": "amount", "#customer": "customer_id", "#at": "resolved_at"}
     values: dict[str, Any] = {":held": dl.HELD, ":to": to_state, ":amount": amount, ":customer": customer_id,
@@ -168,6 +170,14 @@ def resolve_hold_op(order_id: str, *, customer_id: str, amount: int, to_state: s
         names["#promo"] = "promotion"
         values[":promo"] = promotion
         update += ", #promo = :promo"
+    if fee:  # the marketplace fee taken: a refund takes it back from the fee revenue
+        names["#fee"] = "fee"
+        values[":fee"] = fee
+        update += ", #fee = :fee"
+        if fee_rate_bps is not None:
+            names["#rate"] = "fee_rate_bps"
+            values[":rate"] = fee_rate_bps
+            update += ", #rate = :rate"
     return Op(HOLD, {"Update": {
         "TableName": _table_name(),
         "Key": keys.hold(order_id),
@@ -180,8 +190,10 @@ def resolve_hold_op(order_id: str, *, customer_id: str, amount: int, to_state: s
     }})
 
 
-def refund_hold_op(order_id: str, *, customer_id: str, seller_id: str, amount: int, at: str) -> Op:
-    """captured → refunded, only from ``captured`` and only for the capture we think it is."""
+def refund_hold_op(order_id: str, *, customer_id: str, seller_id: str, amount: int, at: str, fee: int = 0) -> Op:
+    """captured → refunded, only from ``captured`` and only for the capture we think it is
+    (including the fee it took: a refund gives back exactly that fee)."""
+    fee_matches = "#fee = :fee" if fee else "(attribute_not_exists(#fee) OR #fee = :fee)"
     return Op(HOLD, {"Update": {
         "TableName": _table_name(),
         "Key": keys.hold(order_id),
@@ -191,11 +203,34 @@ def refund_hold_op(order_id: str, *, customer_id: str, seller_id: str, amount: i
         # a hold still held or released was never the seller's money, so there is nothing to
         # take back from them.
         "ConditionExpression": ("#state = :captured AND #amount = :amount AND #customer = :customer"
-                                " AND #seller = :seller"),
+                                " AND #seller = :seller AND " + fee_matches +
+                                # a capture partly returned is never refunded whole on top
+                                " AND (attribute_not_exists(#ra) OR #ra = :zero)"),
         "ExpressionAttributeNames": {"#state": "state", "#amount": "amount", "#customer": "customer_id",
-                                     "#seller": "seller_id", "#at": "refunded_at"},
+                                     "#seller": "seller_id", "#at": "refunded_at", "#fee": "fee",
+                                     "#ra": "ret_amount"},
         "ExpressionAttributeValues": {":captured": dl.CAPTURED, ":to": dl.REFUNDED, ":amount": amount,
-                                      ":customer": customer_id, ":seller": seller_id, ":at": at},
+                                      ":customer": customer_id, ":seller": seller_id, ":at": at, ":fee": fee,
+                                      ":zero": 0},
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }})
+
+
+def return_hold_op(order_id: str, *, seen: tuple[int, int, int], refund: int, promotion: int, fee: int) -> Op:
+    """An accepted return's part of the capture, counted on the hold: only while captured, and
+    only if no other return was counted since ``seen`` (``ret_amount``, ``ret_promotion``,
+    ``ret_fee`` as read) — so the refunds of an order never add up to more than its capture."""
+    names = {"#state": "state", "#ra": "ret_amount", "#rp": "ret_promotion", "#rf": "ret_fee", "#amount": "amount"}
+    values: dict[str, Any] = {":captured": dl.CAPTURED, ":r": refund, ":p": promotion, ":f": fee,
+                              ":sa": seen[0], ":max": -refund}
+    unchanged = "(attribute_not_exists(#ra) OR #ra = :sa)" if seen[0] == 0 else "#ra = :sa"
+    return Op(HOLD, {"Update": {
+        "TableName": _table_name(),
+        "Key": keys.hold(order_id),
+        "UpdateExpression": "ADD #ra :r, #rp :p, #rf :f",
+        "ConditionExpression": f"#state = :captured AND {unchanged} AND #amount >= :r",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": {k: v for k, v in values.items() if k != ":max"},
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }})
 
@@ -222,6 +257,41 @@ def get_wallet(customer_id: str) -> dict[str, Any] | None:
 
 def get_earnings(seller_id: str) -> dict[str, Any] | None:
     return get_item(keys.earnings(seller_id))
+
+
+def scan_all() -> Iterator[dict[str, Any]]:
+    """Every item of the ledger table (the books' audit reads it all: an admin's rare request)."""
+    start = None
+    while True:
+        page = _table().scan(ConsistentRead=True, **({"ExclusiveStartKey": start} if start else {}))
+        yield from (plain(i) for i in page.get("Items", []))
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return
+
+
+def marketplace_balance(name: str, shards: int) -> int:
+    """A marketplace account's balance: the sum of its shards (one BatchGetItem)."""
+    found = toolkit.batch_get(_table_name(), [keys.marketplace_account(name, s) for s in range(shards)],
+                              ConsistentRead=True)
+    return sum(int(i.get("balance", 0)) for i in found)
+
+
+def seller_txns_between(seller_id: str, start: str, end: str, *, cap: int) -> list[dict[str, Any]]:
+    """A seller's transactions created in [start, end) (ISO times), oldest first, at most ``cap``."""
+    items: list[dict[str, Any]] = []
+    params: dict[str, Any] = {
+        "IndexName": "GSI2",
+        "KeyConditionExpression": "GSI2PK = :pk AND GSI2SK BETWEEN :a AND :b",
+        "ExpressionAttributeValues": {":pk": keys.earnings_partition(seller_id), ":a": start, ":b": end},
+    }
+    while len(items) < cap:
+        resp = _table().query(**params)
+        items += [plain(i) for i in resp.get("Items", [])]
+        if "LastEvaluatedKey" not in resp:
+            break
+        params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    return [i for i in items if i["created_at"] < end][:cap]
 
 
 def list_txns(*, index: str, partition: str, limit: int, start: dict[str, Any] | None

@@ -66,8 +66,8 @@ from chalicelib.store.toolkit import Op, TransactionCancelled, all_of, condition
 from chalicelib.store.values import plain
 
 INTERNAL = frozenset(
-    {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "GSI4PK", "GSI4SK", "ttl",
-     "applied_events"}
+    {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "GSI4PK", "GSI4SK", "GSI5PK", "GSI5SK",
+     "ttl", "applied_events"}
 )
 # A product may be reserved while the feed offers it at the price the customer saw, and no admin
 # has blocked it.
@@ -142,8 +142,10 @@ def list_orders(
     status: str | None = None,
     limit: int = 20,
     start_key: dict[str, Any] | None = None,
+    day: str | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """A page of orders, newest first, and the key to continue from (None at the end).
+    ``day`` (``yyyy-mm-dd``, staff only): every order placed that day (GSI5).
 
     Seller + status is a key condition on GSI3; a customer's status filter is a
     FilterExpression on GSI1, read page by page until ``limit`` matches (customers have few
@@ -166,8 +168,16 @@ def list_orders(
             kwargs["FilterExpression"] = "#st = :st"
             kwargs["ExpressionAttributeNames"] = {"#st": "status"}
             values[":st"] = status
+    elif day is not None:
+        index, pk_attr = "GSI5", "GSI5PK"
+        kwargs["KeyConditionExpression"] = "GSI5PK = :pk"
+        values = {":pk": keys.orders_of_day(day)}
+        if status:
+            kwargs["FilterExpression"] = "#st = :st"
+            kwargs["ExpressionAttributeNames"] = {"#st": "status"}
+            values[":st"] = status
     else:
-        raise ValueError("list_orders needs a customer_id or a seller_id")
+        raise ValueError("list_orders needs a customer_id, a seller_id or a day")
     kwargs["IndexName"] = index
     kwargs["ExpressionAttributeValues"] = values
     sk_attr = pk_attr[:-2] + "SK"

@@ -30,8 +30,9 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from chalicelib import clients
+from chalicelib.adapters.aws import error_code
 from chalicelib.errors import Unavailable
-from chalicelib.store.values import error_code, plain
+from chalicelib.store.values import plain
 
 BATCH_WRITE_MAX = 25
 BATCH_GET_MAX = 100

@@ -1,5 +1,5 @@
-"""What DynamoDB hands back, read the same way by every store: values as JSON-ready Python,
-and the codes of its errors (``toolkit.py`` turns the ones a store expects into answers).
+"""What DynamoDB hands back, read the same way by every store: values as JSON-ready Python
+(the codes of its errors are read by ``adapters/aws.error_code``).
 
 boto3's resource layer returns numbers as ``Decimal`` and sets as ``set``; the system stores
 money and counts as integers, so integral Decimals become ints (fractional ones floats) and
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 
 def plain(value: Any) -> Any:
@@ -25,6 +23,3 @@ def plain(value: Any) -> Any:
         return sorted(plain(v) for v in value)
     return value
 
-
-def error_code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")

@@ -1,5 +1,7 @@
-"""The authorization matrix: every route × (anonymous, another customer, another seller, the
-owner, admin) → the expected status, over real HTTP on the local stack.
+"""The authorization matrix: every route × (anonymous, another customer, another seller,
+support, catalog operator, the owner, admin) → the expected status, over real HTTP on the
+local stack. The staff personas get their roles from the admin through ``PUT
+/admin/users/{id}/role``, with the tokens they already hold.
 
 The expectations come from the route table (``chalicelib.api.http.ROUTES``): a route's roles
 give 401 to the anonymous caller and 403 to a caller without the role; an owner-scoped route
@@ -26,7 +28,10 @@ from tests.unit.commerce.factories import checkout_body
 
 pytestmark = pytest.mark.e2e
 
-PERSONAS = ("anonymous", "other_customer", "other_seller", "admin", "owner")
+PERSONAS = ("anonymous", "other_customer", "other_seller", "support", "catalog_operator", "admin", "owner")
+# the role each non-owner persona acts with
+PERSONA_ROLES = {"other_customer": "customer", "other_seller": "seller", "support": "support",
+                 "catalog_operator": "catalog_operator"}
 OK = {200, 201, 202, 204}
 
 
@@ -38,6 +43,8 @@ class World:
     seller: Person
     other_seller: Person
     admin: Person
+    support: Person
+    operator: Person  # catalog_operator
     orders: dict[str, str]  # purpose -> order id (customer's, sold by seller)
     feed_id: str
     link: str  # a confirm link from the seller's email (path only)
@@ -88,6 +95,23 @@ def _checkout(w: World, who: str) -> tuple[str, dict[str, Any]]:
     if who == "owner":
         w.market.add_to_cart(w.customer, w.seller.products[0])
     return "/checkout", idem(checkout_body({w.seller.id: "courier"}))
+
+
+_PROVIDER_TOPUPS: dict[int, dict[str, Any]] = {}
+
+
+def _provider_topup(w: World) -> dict[str, Any]:
+    """The customer's top-up waiting on the sandbox provider's page (made once per world)."""
+    if id(w) not in _PROVIDER_TOPUPS:
+        resp = w.market.call("POST", "/wallet/topups", w.customer, json={"amount": 1000},
+                             headers={"Idempotency-Key": f"k-{uuid.uuid4().hex}"})
+        assert resp.status_code == 201, resp.text
+        _PROVIDER_TOPUPS[id(w)] = resp.json()
+    return _PROVIDER_TOPUPS[id(w)]
+
+
+def _sandbox_page(w: World) -> str:
+    return "/payments/sandbox/" + _provider_topup(w)["confirmation_url"].rsplit("/", 1)[1]
 
 
 def _new_code(route: str) -> Callable[[World, str], tuple[str, dict[str, Any]]]:
@@ -152,6 +176,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/seller/feeds"): Case(path("/seller/feeds"), owner="seller"),
     ("GET", "/seller/feeds/{feed_id}"): Case(lambda w, who: (f"/seller/feeds/{w.feed_id}", {}), owner="seller",
                                              expect={"admin": {200, 404}}),
+    # a redirect to the CSV report (followed by the client); 404 until the import has one
+    ("GET", "/seller/feeds/{feed_id}/report.csv"): Case(
+        lambda w, who: (f"/seller/feeds/{w.feed_id}/report.csv", {}), owner="seller",
+        expect={"owner": {200, 302, 404}, "admin": {200, 302, 404}}),
     # a seller's own feed URL (self-scoped: every seller has at most one; whether it exists for a
     # persona depends on which of these cases ran first)
     ("PUT", "/seller/feed-source"): Case(path("/seller/feed-source", json={
@@ -198,6 +226,16 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/wallet/transactions"): Case(path("/wallet/transactions"), owner="customer"),
     ("GET", "/wallet/transactions/{transaction_id}"): Case(
         lambda w, who: (f"/wallet/transactions/{w.topup_id}", {}), owner="customer"),
+    # top-ups paid on the provider's page; its webhook authenticates by signature, not by login
+    ("GET", "/wallet/topups/{topup_id}"): Case(
+        lambda w, who: (f"/wallet/topups/{_provider_topup(w)['topup_id']}", {}), owner="customer"),
+    ("POST", "/payments/webhooks/{provider}"): Case(
+        path("/payments/webhooks/sandbox", json={"id": "evt-unsigned", "payment": {}}), owner="public",
+        expect={p: 401 for p in PERSONAS}),
+    ("GET", "/payments/return"): Case(path("/payments/return"), owner="public"),
+    ("GET", "/payments/sandbox/{payment_id}"): Case(lambda w, who: (_sandbox_page(w), {}), owner="public"),
+    ("POST", "/payments/sandbox/{payment_id}"): Case(
+        lambda w, who: (_sandbox_page(w), {"data": {"action": "pay", "number": "not-a-card"}}), owner="public"),
     # admin only
     ("PUT", "/admin/sellers/{seller_id}/blocked"): Case(
         lambda w, who: (f"/admin/sellers/{w.other_seller.id}/blocked", {"json": {"blocked": False}}), owner="admin"),
@@ -220,6 +258,50 @@ CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/admin/promo-codes/{code}"): Case(path("/admin/promo-codes/NOSUCHCODE", json={"ended": True}),
                                                  owner="admin", expect={"owner": 404, "admin": 404}),
     ("POST", "/cart/quote"): Case(path("/cart/quote", json={}), owner="customer"),
+    # staff tools: support reads (and cancels orders), catalog operators act for sellers, admins all.
+    # Role and block changes set what the customer has already: they succeed and change nothing.
+    ("GET", "/admin/users"): Case(path("/admin/users"), owner="admin"),
+    ("PUT", "/admin/users/{user_id}/role"): Case(
+        lambda w, who: (f"/admin/users/{w.customer.id}/role", {"json": {"role": "customer"}}), owner="admin"),
+    ("PUT", "/admin/users/{user_id}/blocked"): Case(
+        lambda w, who: (f"/admin/users/{w.customer.id}/blocked", {"json": {"blocked": False}}), owner="admin"),
+    ("GET", "/admin/sellers"): Case(path("/admin/sellers"), owner="admin"),
+    ("GET", "/admin/orders"): Case(path("/admin/orders"), owner="admin"),
+    ("GET", "/admin/orders/{order_id}"): Case(order_path("/admin/orders/{id}", "view"), owner="admin"),
+    # support and the admin cancel an order each (the owner persona is the admin again: cancelled already, 200)
+    ("POST", "/admin/orders/{order_id}/cancel"): Case(lambda w, who: (
+        f"/admin/orders/{w.orders['staff_cancel_support' if who == 'support' else 'staff_cancel_admin']}/cancel",
+        {}), owner="admin"),
+    ("POST", "/admin/sellers/{seller_id}/feeds"): Case(
+        lambda w, who: (f"/admin/sellers/{w.seller.id}/feeds", {"json": {"filename": "catalog.yml"}}), owner="admin"),
+    ("GET", "/admin/sellers/{seller_id}/feeds/{feed_id}"): Case(
+        lambda w, who: (f"/admin/sellers/{w.seller.id}/feeds/{w.feed_id}", {}), owner="admin"),
+    ("GET", "/admin/audit"): Case(path("/admin/audit"), owner="admin"),
+    # the marketplace fee schedule: admins only (a 0 % default changes no other case's money)
+    ("GET", "/admin/commission"): Case(path("/admin/commission"), owner="admin"),
+    ("PUT", "/admin/commission"): Case(path("/admin/commission", json={"default_percent": 0}), owner="admin"),
+    ("GET", "/admin/ledger/reconciliation"): Case(path("/admin/ledger/reconciliation"), owner="admin"),
+    # payouts and statements are the calling seller's own: more than anyone's available balance is a 409
+    ("POST", "/seller/payouts"): Case(lambda w, who: ("/seller/payouts", idem(
+        {"amount": 10**12, "account": "40702810000000000001"})), owner="seller",
+        expect={p: 409 for p in ("owner", "other_seller", "admin")}),
+    ("GET", "/seller/payouts"): Case(path("/seller/payouts"), owner="seller"),
+    ("GET", "/seller/payouts/{payout_id}"): Case(path("/seller/payouts/nosuchpayout"), owner="seller",
+                                                 expect={p: 404 for p in ("owner", "other_seller", "admin")}),
+    ("GET", "/seller/statement"): Case(path("/seller/statement"), owner="seller"),
+    # returns: the world's order is not delivered, so the owner's request is a 409; strangers get 404
+    ("POST", "/orders/{order_id}/returns"): Case(order_path("/orders/{id}/returns", "view", json={
+        "items": [{"product_id": "p", "quantity": 1}], "reason": "too small"},
+        headers={"Idempotency-Key": "k-return-matrix"}), owner="customer",
+        expect={"owner": 409, "admin": 404}),
+    ("GET", "/orders/{order_id}/returns"): Case(order_path("/orders/{id}/returns", "view"), owner="customer"),
+    ("GET", "/seller/returns"): Case(path("/seller/returns"), owner="seller"),
+    ("POST", "/seller/returns/{return_id}/accept"): Case(path("/seller/returns/nosuchreturn/accept", json={}),
+                                                        owner="seller",
+                                                        expect={p: 404 for p in ("owner", "other_seller", "admin")}),
+    ("POST", "/seller/returns/{return_id}/reject"): Case(path("/seller/returns/nosuchreturn/reject", json={}),
+                                                        owner="seller",
+                                                        expect={p: 404 for p in ("owner", "other_seller", "admin")}),
 }
 
 
@@ -247,7 +329,7 @@ def expected(route, case: Case, persona: str) -> int | set[int]:
         return 401
     if persona in ("admin", "owner"):
         return OK
-    role = "customer" if persona == "other_customer" else "seller"
+    role = PERSONA_ROLES[persona]
     if role not in roles:
         return 403
     # a stranger with the right role: their own data on a self-scoped route, else "not found"
@@ -294,7 +376,8 @@ def _build_world(patient_stack) -> World:  # noqa: F811
     topup_id = next(t["id"] for t in m.call("GET", "/wallet/transactions", customer).json()["items"]
                     if t["kind"] == "topup")
     for key in ("view", "seller_confirm", "admin_confirm", "seller_cancel", "admin_cancel", "customer_cancel",
-                "admin_customer_cancel", "seller_ship", "admin_ship", "received", "admin_received", "link"):
+                "admin_customer_cancel", "seller_ship", "admin_ship", "received", "admin_received", "link",
+                "staff_cancel_support", "staff_cancel_admin"):
         orders[key] = place()
     for key in orders:
         if key not in ("pay", "admin_pay"):
@@ -309,8 +392,13 @@ def _build_world(patient_stack) -> World:  # noqa: F811
     feed = m.call("POST", "/seller/feeds", seller, json={"filename": "catalog.yml"})
     assert feed.status_code == 201, feed.text
     m.call("DELETE", "/cart", customer)
+    support, operator = m.register("customer"), m.register("customer")
+    for person, role in ((support, "support"), (operator, "catalog_operator")):
+        resp = m.call("PUT", f"/admin/users/{person.id}/role", admin, json={"role": role})
+        assert resp.status_code == 200, resp.text
     return World(market=m, customer=customer, other_customer=other_customer, seller=seller,
-                 other_seller=other_seller, admin=admin, orders=orders, feed_id=feed.json()["feed_id"],
+                 other_seller=other_seller, admin=admin, support=support, operator=operator, orders=orders,
+                 feed_id=feed.json()["feed_id"],
                  link=link[link.index("/actions/"):], topup_id=topup_id)
 
 
@@ -319,7 +407,8 @@ def _caller(w: World, case: Case, persona: str) -> Person | None:
         return None
     if persona == "owner":
         return {"customer": w.customer, "seller": w.seller, "admin": w.admin}.get(case.owner, w.customer)
-    return {"other_customer": w.other_customer, "other_seller": w.other_seller, "admin": w.admin}[persona]
+    return {"other_customer": w.other_customer, "other_seller": w.other_seller, "admin": w.admin,
+            "support": w.support, "catalog_operator": w.operator}[persona]
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")

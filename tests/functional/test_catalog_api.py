@@ -165,9 +165,12 @@ def test_blocked_sellers_products_are_hidden(feeds, shop_a, shop_b, admin, no_sc
 
 def test_listing_page_costs_one_query_per_partition_and_one_shop_lookup(feeds, shop_a, shop_b):
     log = record_calls()
-    feeds.api.http.get("/products?sort=price&available=true&limit=5")
+    feeds.api.http.get("/products?sort=price&available=true&on_sale=false&limit=5")
     assert len(log.named("Query")) == 1 and len(log.named("BatchGetItem")) == 1
     assert [c for c in log.calls if c[0] not in ("Query", "BatchGetItem")] == []
+    log.calls.clear()
+    feeds.api.http.get("/products?sort=price&available=true&limit=5")  # on sale or not: two partitions
+    assert len(log.named("Query")) == 2 and len(log.named("BatchGetItem")) == 1
 
 
 def test_category_tree_keeps_orphans_and_breaks_cycles():

@@ -14,7 +14,14 @@ together. After every plan the whole ledger is scanned and must satisfy:
 5. each customer's ``held`` equals the sum of their open holds;
 6. top-ups are the only source of money: the customers' and sellers' money equals the sum of
    the acknowledged top-ups (each once), and the clearing account mirrors it;
-7. what callers were told agrees with the ledger (a capture that succeeded is captured...).
+7. what callers were told agrees with the ledger (a capture that succeeded is captured...);
+8. the marketplace fee: each order's captures take the fee of its rate (rates change between
+   orders), a refund gives back exactly the capture's fee and never more than it captured;
+   accepted returns (partial, concurrent, after payouts) refund at most what was captured, the
+   fee back at most the fee taken, and a returned capture is never refunded whole as well;
+9. payouts (some to the sandbox's failing account, some retried): a payout is paid or failed
+   once, a failed one's money is back on the seller's earnings, and the books balance —
+   wallets + holds + earnings + payouts in flight + fee revenue = top-ups − paid out.
 
 Each plan runs on fresh ledger and idempotency tables, its customers funded by one top-up
 each. moto's DynamoDB is serialized with ``local.patches.serialize_dynamodb`` (without it moto
@@ -41,10 +48,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from chalicelib import clients
+from chalicelib.adapters.payouts import SANDBOX_FAILING_ACCOUNT
 from chalicelib.config import settings as app_settings
+from chalicelib.domain import fees as fee_rules
 from chalicelib.domain import ledger as dl
+from chalicelib.domain import returns as return_rules
 from chalicelib.errors import InsufficientEarnings, InsufficientFunds, InvalidTransition
-from chalicelib.services import ledger
+from chalicelib.services import ledger, payouts
+from chalicelib.store import ledger as ledger_store
 from infra import resources
 from local import patches
 from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
@@ -77,6 +88,20 @@ class Capture:
 
 
 @dataclass(frozen=True)
+class Payout:
+    seller: int
+    amount: int
+    fails: bool
+    key: int
+
+
+@dataclass(frozen=True)
+class Return:
+    order: int
+    units: int  # of the order's RETURN_UNITS
+
+
+@dataclass(frozen=True)
 class Release:
     order: int
     hinted: bool
@@ -90,6 +115,8 @@ class Refund:
 
 
 customers = st.integers(0, CUSTOMERS - 1)
+FEE_RATES = (0, 333, 1000, 10_000)  # basis points: none, 3.33 %, 10 %, all of it
+RETURN_UNITS = 4  # each order is RETURN_UNITS units of one line; returns take some back
 topup_amounts = st.sampled_from([500, 2_000, 20_000])
 hold_amounts = st.sampled_from([1, 500, 2_000, 7_500, 20_000])
 
@@ -114,7 +141,12 @@ def plans(draw) -> list[tuple[int, object]]:
             st.builds(Capture, st.just(order), st.integers(0, SELLERS - 1), st.booleans()),
             st.builds(Release, st.just(order), st.booleans()),
             st.builds(Refund, st.just(order), st.integers(0, SELLERS - 1), st.booleans()),
-        ), max_size=5))
+            st.builds(Return, st.just(order), st.integers(1, RETURN_UNITS)),
+        ), max_size=6))
+    for key in range(draw(st.integers(0, KEYS))):
+        payout = Payout(draw(st.integers(0, SELLERS - 1)), draw(st.sampled_from([1, 700, 5_000])), draw(st.booleans()),
+                        key)
+        steps += [payout] * draw(st.integers(1, 2))  # some retried with the same key
     steps = draw(st.permutations(steps))
     lanes = draw(st.lists(st.integers(0, THREADS - 1), min_size=len(steps), max_size=len(steps)))
     return list(zip(lanes, steps, strict=True))
@@ -129,6 +161,8 @@ class Workload:
         self.monkeypatch = monkeypatch
         self.sellers = [f"seller-{n}" for n in range(SELLERS)]
         self.acked_topups: dict[str, int] = {}
+        self.fee_of_order: dict[int, int] = {}  # the rate (bps) of each order: fees change between orders
+        self.returned_units: dict[str, int] = {}
         self.http_lock = threading.Lock()  # chalice.test.Client keeps one current request
 
     def fresh_ledger(self, prefix: str) -> None:
@@ -139,14 +173,17 @@ class Workload:
             if spec["env"] in ("LEDGER_TABLE", "IDEMPOTENCY_TABLE"):
                 ddb.create_table(**resources.table_api_params(logical_id, f"{prefix}-{logical_id}"))
                 self.monkeypatch.setenv(spec["env"], f"{prefix}-{logical_id}")
+        self.monkeypatch.setenv("PAYOUT_MINIMUM", "1")
         app_settings.cache_clear()
         self.acked_topups = {}
         # everyone starts with some money, through the route like any top-up
         for n in range(CUSTOMERS):
             assert self.topup(TopUp(n, SEED_AMOUNT, -1), prefix) == "ok"
 
-    def run(self, plan: list[tuple[int, object]]) -> list[tuple[object, str, str]]:
+    def run(self, plan: list[tuple[int, object]], fee_rates: list[int]) -> list[tuple[object, str, str]]:
         prefix = uuid.uuid4().hex[:8]
+        self.fee_of_order = dict(enumerate(fee_rates))
+        self.returned_units = {}
         self.fresh_ledger(prefix)
         first_hold = {}
         for _, op in plan:
@@ -176,28 +213,75 @@ class Workload:
         try:
             if isinstance(op, TopUp):
                 return self.topup(op, prefix)
+            if isinstance(op, Return):
+                return self.accept_return(op, order, prefix)
+            if isinstance(op, Payout):
+                account = SANDBOX_FAILING_ACCOUNT if op.fails else "40702810000000000001"
+                got = payouts.request(self.sellers[op.seller], op.amount, account,
+                                      reference=f"{prefix}-p{op.seller}-{op.key}-{op.amount}-{op.fails}")
+                return f"payout-{got['state']}"
             if isinstance(op, Hold):
                 ledger.hold(order, self.customers[op.customer].id, op.amount, "RUB")
                 return "ok"
             hint = first_hold.get(op.order)
             hints = {"customer_id": self.customers[hint.customer].id if hint else "nobody",
                      "amount": hint.amount if hint else 1} if op.hinted else {}
+            # the fee of the order's total, as the workflow computes it: the hinted amount, or
+            # (no hints) the amount actually held, read as the capture itself would
+            rate = self.fee_of_order.get(op.order, 0)
+            held = hints.get("amount") if op.hinted else int((ledger_store.get_hold(order) or {}).get("amount", 0))
+            fee = fee_rules.order_fee(held, [], held, rate).amount if held else 0
             if isinstance(op, Capture):
-                ledger.capture(order, self.sellers[op.seller], **hints)
+                ledger.capture(order, self.sellers[op.seller], **hints, fee=fee, fee_rate_bps=rate)
                 return f"captured:{self.sellers[op.seller]}"
             if isinstance(op, Refund):
                 seller = self.sellers[op.seller]
-                ledger.refund_capture(order, **({**hints, "seller_id": seller} if op.hinted else {}))
+                ledger.refund_capture(order, **({**hints, "seller_id": seller, "fee": fee} if op.hinted else {}))
                 return f"refunded:{seller}" if op.hinted else "refunded"
             return "released" if ledger.release(order, **hints) else "nothing-to-release"
         except InsufficientFunds:
             return "insufficient"
-        except InsufficientEarnings as exc:  # earnings only come from captures: never expected
-            return f"ERROR InsufficientEarnings: {exc}"
+        except InsufficientEarnings:  # the seller was paid out first: nothing moves
+            return "insufficient-earnings"
         except InvalidTransition:
             return "invalid"
         except Exception as exc:  # noqa: BLE001 - reported as a failed property, with its cause
             return f"ERROR {type(exc).__name__}: {exc}"
+
+    def accept_return(self, op: Return, order: str, prefix: str) -> str:
+        """What ``services.returns`` does on acceptance, for an order of RETURN_UNITS units."""
+        hold = ledger_store.get_hold(order)
+        if not hold or hold["state"] != dl.CAPTURED:
+            return "not-captured"
+        amount = int(hold["amount"])
+        items = [{"product_id": "p", "price": amount // RETURN_UNITS, "quantity": RETURN_UNITS,
+                  "line_total": amount // RETURN_UNITS * RETURN_UNITS}]
+        with self.http_lock:
+            done = self.returned_units.get(order, 0)
+        if done + op.units > RETURN_UNITS:
+            return "already-returned"
+        shape = {"items": items, "items_total": items[0]["line_total"] or 1, "delivery_price": 0}
+        money = return_rules.money_of(shape, hold, [(0, op.units)], {0: done + op.units})
+        seen = (int(hold.get("ret_amount", 0)), int(hold.get("ret_promotion", 0)), int(hold.get("ret_fee", 0)))
+        hold_op = ledger_store.return_hold_op(order, seen=seen, refund=money.refund, promotion=money.promotion,
+                                              fee=money.fee)
+        rid = f"{order}-r{uuid.uuid4().hex[:6]}"
+        try:
+            if money.refund + money.promotion:
+                ledger_store.post(dl.return_txn(rid, order, hold["customer_id"], hold["seller_id"], "RUB",
+                                                dl.now_iso(), refund=money.refund, promotion=money.promotion,
+                                                fee=money.fee), [hold_op])
+            else:
+                ledger_store.transact([hold_op])
+        except ledger_store.TransactionCancelled as cancelled:
+            if cancelled.failed(ledger_store.HOLD):
+                return "raced"  # another return or a refund changed the capture first: nothing moved
+            if cancelled.failed(ledger_store.balance_label(dl.seller_earnings(hold["seller_id"]))):
+                return "insufficient-earnings"
+            raise
+        with self.http_lock:
+            self.returned_units[order] = self.returned_units.get(order, 0) + op.units
+        return "returned"
 
     def topup(self, op: TopUp, prefix: str) -> str:
         user = self.customers[op.customer]
@@ -251,6 +335,12 @@ def check_ledger(workload: Workload, outcomes: list[tuple[object, str, str]]) ->
             projected[dl.customer_held(owner)] += int(item.get("held", 0))
         elif kind == "EARNINGS":
             projected[dl.seller_earnings(owner)] += int(item.get("earnings", 0))
+            projected[dl.seller_in_flight(owner)] += int(item.get(dl.IN_FLIGHT, 0))
+            projected[dl.seller_paid_out(owner)] += int(item.get(dl.PAID_OUT, 0))
+        elif kind == "MARKETPLACE":
+            name, _, shard = owner.rpartition("#")
+            assert name == dl.FEES, item  # no promo codes in these plans
+            projected[dl.marketplace_fees(int(shard))] += int(item.get("balance", 0))
         elif kind == "CLEARING":
             provider, _, shard = owner.rpartition("#")
             projected[dl.provider_clearing(provider, int(shard))] += int(item.get("balance", 0))
@@ -277,6 +367,23 @@ def check_ledger(workload: Workload, outcomes: list[tuple[object, str, str]]) ->
                                for k in (dl.CAPTURE, dl.REFUND))
             assert refund["seller_id"] == capture["seller_id"] == hold["seller_id"]
             assert int(refund["amount"]) == int(capture["amount"]) == int(hold["amount"])
+            assert int(refund.get("fee", 0)) == int(capture.get("fee", 0)) == int(hold.get("fee", 0))
+    # 8b. returns: never more than captured (money, promotion, fee), counted on the hold
+    for order, hold in holds.items():
+        back = [t for t in txns if t.get("order_id") == order and t["kind"] == dl.RETURN]
+        refunds = sum(next((int(e["amount"]) for e in t["entries"] if e["account"].startswith("customer:")), 0)
+                      for t in back)
+        fees_back = sum(int(t.get("fee", 0)) for t in back)
+        assert refunds == int(hold.get("ret_amount", 0)) <= int(hold["amount"]), (order, hold, back)
+        assert fees_back == int(hold.get("ret_fee", 0)) <= int(hold.get("fee", 0)), (order, hold, back)
+        if back:
+            assert steps[order]["refund"] == 0, (order, "a returned capture was also refunded whole")
+    # 8. every capture took its order's fee, rounded down
+    for txn in txns:
+        if txn["kind"] == dl.CAPTURE:
+            order = int(txn["order_id"].rsplit("-o", 1)[1])
+            rate = workload.fee_of_order[order]
+            assert int(txn.get("fee", 0)) == int(txn["amount"]) * rate // 10_000, txn
     assert set(steps) <= set(holds), "a capture, release or refund without a hold"
 
     # 5. held equals the sum of open holds, per customer
@@ -291,14 +398,32 @@ def check_ledger(workload: Workload, outcomes: list[tuple[object, str, str]]) ->
     # 6. top-ups are the only source of money, each counted once
     topups = {t["txn_id"]: int(t["amount"]) for t in txns if t["kind"] == dl.TOPUP}
     assert topups == workload.acked_topups
-    owned = sum(v for k, v in projected.items() if not dl.parse_account(k).may_go_negative)
-    clearing = sum(v for k, v in projected.items() if dl.parse_account(k).may_go_negative)
-    assert owned == sum(topups.values()) == -clearing
+    def total(kind: str, bucket: str | None = None) -> int:
+        return sum(v for k, v in projected.items() if k.startswith(kind + ":") and (
+            bucket is None or dl.parse_account(k).bucket == bucket))
+
+    paid_out = total("seller", dl.PAID_OUT)
+    books = total("customer") + total("seller", dl.EARNINGS) + total("seller", dl.IN_FLIGHT) + total("marketplace")
+    assert books == sum(topups.values()) - paid_out
+    assert -total("provider") == sum(topups.values())
+    assert total("marketplace") >= 0  # fees only: the revenue never goes below what refunds gave back
+
+    # 9. payouts: each resolved once, and its state says how; sync sandbox: nothing stays in flight
+    payout_items = {i["payout_id"]: i for i in items if i["SK"] == "PAYOUT"}
+    for pid, payout in payout_items.items():
+        kinds = Counter(t["kind"] for t in txns if t.get("payout_id") == pid)
+        expected = {dl.PAYOUT: 1, (dl.PAYOUT_PAID if payout["state"] == "paid" else dl.PAYOUT_FAILED): 1}
+        assert payout["state"] in ("paid", "failed") and kinds == expected, (payout, kinds)
+    assert total("seller", dl.IN_FLIGHT) == 0
+    assert paid_out == sum(int(p["amount"]) for p in payout_items.values() if p["state"] == "paid")
 
     # 7. callers were told the truth
     told: dict[str, list[tuple[object, str]]] = defaultdict(list)
     for op, order, outcome in outcomes:
-        if not isinstance(op, TopUp):
+        if isinstance(op, Payout):
+            assert outcome in ("payout-paid", "payout-failed", "insufficient"), (op, outcome)
+            assert outcome != "payout-paid" or not op.fails, (op, outcome)
+        elif not isinstance(op, TopUp):
             told[order].append((op, outcome))
     for order, said in told.items():
         hold = holds.get(order)
@@ -327,9 +452,9 @@ def workload(api, register, monkeypatch) -> Iterator[Workload]:
 
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(plan=plans())
-def test_money_never_leaks_under_concurrent_workloads(workload, plan):
-    outcomes = workload.run(plan)
+@given(plan=plans(), fee_rates=st.lists(st.sampled_from(FEE_RATES), min_size=ORDERS, max_size=ORDERS))
+def test_money_never_leaks_under_concurrent_workloads(workload, plan, fee_rates):
+    outcomes = workload.run(plan, fee_rates)
     for op, _, outcome in outcomes:  # shown by --hypothesis-show-statistics
         event(f"{type(op).__name__} -> {outcome.split(':')[0]}")
     check_ledger(workload, outcomes)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import Counter
 
 import pytest
 from moto import mock_aws
@@ -55,10 +56,10 @@ def oracle(products: list[dict], q: str) -> list[tuple[int, str]]:
     return [(-neg, pid) for neg, pid in sorted(out)]
 
 
-def every_page(q: str, seller: str, limit: int) -> list[tuple[int, str]]:
+def every_page(q: str, seller: str, limit: int, **filters) -> list[tuple[int, str]]:
     seen, cursor = [], None
     for _ in range(1000):
-        items, cursor = query.search(q, seller=seller, limit=limit, cursor=cursor)
+        items, cursor = query.search(q, seller=seller, limit=limit, cursor=cursor, **filters)
         seen += [(i["score"], i["product_id"]) for i in items]
         if not cursor:
             return seen
@@ -88,6 +89,7 @@ LANGS = {
 def catalog(seller: str, lang: str, n: int, seed: int) -> list[dict]:
     words = LANGS[lang]
     rnd = random.Random(seed)
+    aux = random.Random(seed + 1000)  # sale and category: the words stay those of ``seed``
     x, y = words["apart"]
     together = set(rnd.sample(range(n), 3))
     out = []
@@ -105,8 +107,9 @@ def catalog(seller: str, lang: str, n: int, seed: int) -> list[dict]:
         elif rnd.random() < 0.8:
             (name if rnd.random() < 0.7 else desc).append(x if i % 2 else y)
         rnd.shuffle(name)
+        sale = {"old_price": 5000} if aux.random() < 0.15 else {}  # on sale: old price above price
         out.append(_product(seller, f"{lang}{i}", " ".join(name).capitalize(), " ".join(desc),
-                            vendor=rnd.choice(["Acme", "Борей", None])))
+                            vendor=rnd.choice(["Acme", "Борей", None]), category_id=aux.choice("123"), **sale))
     return out
 
 
@@ -152,6 +155,31 @@ def test_a_common_but_rarely_together_pair_finds_exactly_its_three_products(gene
     found = every_page(f"{x} {y}", seller, limit=2)
     assert {pid for _, pid in found} == with_x & with_y
     assert found == oracle(products, f"{x} {y}")
+
+
+@pytest.mark.parametrize("small_pages", [False, True], ids=["default-bounds", "tiny-bounds"])
+def test_on_sale_pages_equal_the_oracle_of_products_on_sale(generated, small_pages, monkeypatch):
+    lang, seller, products = generated
+    if small_pages:
+        monkeypatch.setattr(query, "FIRST_PAGE", 7)
+        monkeypatch.setattr(query, "MAX_DRIVER_READ", 15)
+    on_sale = [p for p in products if p.get("old_price")]
+    assert 15 < len(on_sale) < 60
+    for q in [*QUERIES[lang], LANGS[lang]["common"][0], LANGS[lang]["common"][0][:4]]:
+        assert every_page(q, seller, 9 if small_pages else 25, on_sale=True) == oracle(on_sale, q), q
+
+
+def test_facets_of_a_query_equal_counts_over_the_oracle(generated):
+    lang, seller, products = generated
+    by_id = {p["product_id"]: p for p in products}
+    for q in QUERIES[lang][:4]:
+        matches = [by_id[pid] for _, pid in oracle(products, q)]
+        got = query.search_facets(q, seller=seller)
+        assert got["complete"] and got["counted"] == len(matches), q
+        assert got["seller"] == ([{"id": seller, "count": len(matches)}] if matches else [])
+        assert sorted(c["count"] for c in got["category"]) == sorted(
+            Counter(p["category_id"] for p in matches).values())
+        assert got["on_sale"] == sum(1 for p in matches if p.get("old_price"))
 
 
 # --- stopwords that are titles ----------------------------------------------------------------

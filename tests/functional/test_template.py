@@ -221,14 +221,78 @@ def test_unknown_task_resource_is_an_error_not_a_silent_grant():
         tpl._classify("arn:aws:states:::aws-sdk:s3:deleteBucket", {"lambda": set(), "dynamodb": set(), "ses": set()})
 
 
+PACKAGE_GOAL_BYTES = 6_000_000  # issue 19
+
+
 def test_lambda_package_holds_the_app_and_no_tooling(package):
     names = zipfile.ZipFile(package / "deployment.zip").namelist()
     tops = {n.split("/", 1)[0] for n in names}
     assert {"app.py", "chalicelib", "pydantic_core", "jwt", "aws_xray_sdk"} <= tops
-    for dev_only in ("moto", "pytest", "boto3", "botocore", "cfnlint", "samtranslator", "infra", "local", "tests"):
+    for dev_only in ("moto", "pytest", "boto3", "botocore", "cfnlint", "samtranslator", "infra", "local", "tests",
+                     "cryptography", "cffi", "pycparser"):
         assert dev_only not in tops, dev_only
+    assert not [n for n in names if ".dist-info/" in n or "__pycache__" in n or n.endswith((".pyc", ".pyi"))]
     assert "chalicelib/events/names.py" in names
-    assert (package / "deployment.zip").stat().st_size < 20_000_000
+    size = (package / "deployment.zip").stat().st_size
+    print(f"\nLambda package: {size / 1e6:.2f} MB zipped (goal {PACKAGE_GOAL_BYTES / 1e6:.0f} MB)")
+    assert size <= PACKAGE_GOAL_BYTES
+
+
+def test_the_package_alone_imports_the_app_serves_the_docs_and_verifies_tokens(package, tmp_path):
+    """The zip with only what the Lambda runtime adds (boto3 and its tree), no site-packages:
+    everything a request needs is in it — no cryptography for the tokens, Swagger UI for /docs."""
+    import time
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from infra.slim import RUNTIME_PROVIDED
+
+    code = tmp_path / "code"
+    zipfile.ZipFile(package / "deployment.zip").extractall(code)
+    runtime = tmp_path / "runtime"  # what the Lambda Python runtime provides
+    runtime.mkdir()
+    site = Path(jwt.__file__).parents[1]
+    for name in RUNTIME_PROVIDED:
+        for candidate in (site / name, site / f"{name}.py"):
+            if candidate.exists():
+                (runtime / candidate.name).symlink_to(candidate)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    numbers = key.public_key().public_numbers()
+    now = int(time.time())
+    token = jwt.encode({"sub": "u", "iss": "i", "iat": now, "exp": now + 60}, key, algorithm="RS256")
+    script = (
+        "import importlib.util, sys\n"
+        "assert importlib.util.find_spec('cryptography') is None\n"
+        "import app\n"
+        "from chalicelib.api import openapi, rs256\n"
+        "assert 'SwaggerUIBundle' in openapi.asset('swagger-ui-bundle.js') and openapi.asset('swagger-ui.css')\n"
+        "assert '/seller/feeds' in openapi.document()\n"
+        "key = rs256.PublicKey(int(sys.argv[1]), int(sys.argv[2]))\n"
+        "print(rs256.decoder().decode(sys.argv[3], key, algorithms=['RS256'], issuer='i')['sub'])\n"
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": f"{code}{os.pathsep}{runtime}",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_XRAY_SDK_ENABLED": "false", "MARKETPLACE_LOCAL": "1"}
+    done = subprocess.run([sys.executable, "-S", "-c", script, str(numbers.n), str(numbers.e), token],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "u"
+
+
+def test_every_function_declares_the_runtime_its_vendored_wheels_were_built_for(sam, package):
+    """Chalice packages for the Python running it; the template says the runtime explicitly,
+    and a package built by another Python is refused before it exists (``runtime_check``)."""
+    from chalice.config import Config
+
+    functions = _resources(sam, "AWS::Serverless::Function")
+    assert {f["Properties"]["Runtime"] for f in functions.values()} == {res.LAMBDA_RUNTIME}
+    assert Config().lambda_python_version == res.LAMBDA_RUNTIME  # what chalice vendored wheels for
+    abi = "cpython-" + res.LAMBDA_RUNTIME.removeprefix("python").replace(".", "")
+    binaries = [n for n in zipfile.ZipFile(package / "deployment.zip").namelist() if n.endswith(".so")]
+    assert any(abi in n for n in binaries if n.startswith("pydantic_core/")), binaries
+    assert f"PYTHON ?= {res.LAMBDA_RUNTIME}" in (ROOT / "Makefile").read_text()
+    assert tpl.runtime_check(tuple(map(int, res.LAMBDA_RUNTIME.removeprefix("python").split(".")))) is None
+    assert "python3.14" in (tpl.runtime_check((3, 14)) or "")
 
 
 def test_stages_configure_their_timeouts_and_prod_waits_48_hours_for_the_seller():
@@ -268,9 +332,9 @@ def test_gateway_answers_unknown_paths_with_the_local_stacks_404_problem(sam):
         assert '"type": "${PublicBaseUrl}/problems/' in template
 
 
-def test_feeds_bucket_lets_browsers_put_to_presigned_urls(sam):
+def test_feeds_bucket_lets_browsers_put_and_post_to_presigned_urls_and_forms(sam):
     rules = sam["Resources"]["FeedsBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
-    assert [(r["AllowedMethods"], r["AllowedOrigins"]) for r in rules] == [(["PUT"], ["*"])]
+    assert [(r["AllowedMethods"], r["AllowedOrigins"]) for r in rules] == [(["PUT", "POST"], ["*"])]
 
 
 
@@ -321,6 +385,13 @@ def test_email_events_feed_the_reputation_alarms_and_a_dashboard_exists(sam):
     destination = sam["Resources"]["EmailEventsToCloudWatch"]["Properties"]
     assert destination["ConfigurationSetName"] == {"Ref": "EmailConfigurationSet"}
     assert {"bounce", "complaint"} <= set(destination["EventDestination"]["MatchingEventTypes"])
+    # every function sends with the set (its name), and may: SES authorizes the set too
+    name = sam["Resources"]["EmailConfigurationSet"]["Properties"]["Name"]
+    for fn in _resources(sam, "AWS::Serverless::Function").values():
+        assert fn["Properties"]["Environment"]["Variables"]["SES_CONFIGURATION_SET"] == {"Ref": "EmailConfigurationSet"}
+    senders = [s for _, s in _statements(sam) if "ses:SendEmail" in _as_list(s["Action"])]
+    assert senders and all(any(f"configuration-set/{name}" in json.dumps(r) for r in _as_list(s["Resource"]))
+                           for s in senders)
     (board,) = _resources(sam, "AWS::CloudWatch::Dashboard").values()
     body = json.loads(board["Properties"]["DashboardBody"]["Fn::Sub"])
     titles = {w["properties"]["title"] for w in body["widgets"]}

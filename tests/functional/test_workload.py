@@ -13,8 +13,14 @@ unanswered orders expire on their own in the middle of it all.
 A checkout is done as a client does it: set the cart lines, read the cart view
 (``cart_service.view``), choose courier delivery for each seller cart shown and check out —
 one time in three with ``expected_total`` = the view's total (line totals + courier), else
-without it. Re-imports in other lanes change prices between those steps, so some checkouts
-are refused with ``CartChanged`` (a normal outcome) and some confirm a new total.
+without it. Half the checkouts also type promo codes (``PROMO_RATE``): the codes of sellers in
+the cart and a marketplace code, each with use limits (total and per customer), one with a
+minimum subtotal and one with a validity window (``CODES``); such a checkout reads the quote
+(``promos.quote``) and, when it confirms a total, confirms the quote's (discounted) one. A code
+used up, below its minimum or mistyped refuses the checkout (``PromoCodeRejected``, nothing
+placed).
+Re-imports in other lanes change prices between those steps, so some checkouts are refused
+with ``CartChanged`` (a normal outcome) and some confirm a new total.
 
 A re-import states what the seller's warehouse holds: each product's initial count less the
 units of its orders the seller has shipped (read from the orders). A seller's re-imports and
@@ -41,8 +47,9 @@ has settled (timeouts fired, retries done); then it checks, over this run's acco
 and orders:
 
 1. money is conserved: what the customers hold (available + held) and the sellers earned
-   equals the top-ups the ledger recorded; every ledger transaction balances and every
-   balance equals its journal;
+   equals the top-ups the ledger recorded, plus what the marketplace's promo codes paid
+   (its promotion expense legs) less any marketplace fee, over this run's transactions; every
+   ledger transaction balances and every balance equals its journal;
 2. no balance is negative;
 3. no stock is oversold or lost, re-imports included: every product's stock is >= 0 and
    equals its initial stock minus the units of its orders that still keep them reserved, and
@@ -51,7 +58,9 @@ and orders:
    released or never taken; CONFIRMED / SHIPPED / DELIVERED ⇒ money captured to its seller,
    stock kept; nothing left AWAITING_PAYMENT or PAID (the timeouts end those); each
    customer's held money equals their open holds; each seller's earnings equal their
-   captured orders;
+   captured orders at list price less their *own* codes' discounts (a marketplace code costs
+   them nothing; less the fee when one is taken); every order's total is items − discount +
+   delivery, its discount the sum of its seller's and the marketplace's parts;
 5. the customer pays what they saw: the orders of a checkout sent with ``expected_total`` total
    exactly that; without it, they total at most what the cart view showed (line totals +
    courier). The one exception the contract allows is a price that dropped before the view
@@ -59,14 +68,18 @@ and orders:
    (``price_seen``, shown in the view): the orders then total at most the view's
    ``price_seen`` total, and such checkouts are counted in the summary;
 6. sold out means unavailable: a product with stock 0 is not in its seller's available
-   listing, and one with stock left that its feed offers (and no admin blocked) is.
+   listing, and one with stock left that its feed offers (and no admin blocked) is;
+7. promo code uses never exceed their limits: each code's ``uses`` is at most ``max_uses`` and
+   equals the checkouts that redeemed it with an order not cancelled (a cancelled one gave its
+   use back, once); each customer's counter likewise, within ``max_uses_per_customer``.
 
 The summary line (``runs × operations, violations``) is printed with what the new paths saw
 (re-imports, those that ran during a checkout of their seller's products, cart views showing a
 changed price, ``CartChanged`` refusals, checkouts placed with ``expected_total``); any
 violation fails the test with the list. Once every seed of a run of three or more has run, the
 totals must show re-imports during checkouts, ``CartChanged`` refusals and ``expected_total``
-checkouts (one seed alone may miss one of them). ``WORKLOAD_SEEDS`` (default 3) and
+checkouts, checkouts placed with a code and checkouts a code refused (one seed alone may miss
+one of them). ``WORKLOAD_SEEDS`` (default 3) and
 ``WORKLOAD_OPS`` (per thread) scale it.
 """
 
@@ -90,12 +103,14 @@ from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain import catalog as catalog_rules
 from chalicelib.domain import ledger as dl
+from chalicelib.domain import promos as promo_rules
 from chalicelib.errors import DomainError, Unavailable
-from chalicelib.services import actions, checkout, payments, wallet
+from chalicelib.services import actions, checkout, payments, promos, wallet
 from chalicelib.services import cart as cart_service
 from chalicelib.services import catalog as catalog_service
 from chalicelib.services.feed_import import RetryLater, handle_s3_notification
 from chalicelib.store import keys
+from chalicelib.store import promos as promo_store
 from tests.functional.feed_support import Feeds, offer, yml
 from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
 from tests.functional.workflow_stack import stop_execution, workflow_machine  # noqa: F401 - fixture
@@ -117,6 +132,16 @@ TIMEOUTS = {"PAYMENT_TIMEOUT_SECONDS": "2", "SELLER_TIMEOUT_SECONDS": "4", "DELI
 SETTLE_SECONDS = 90
 CARD = payments.Card(number="4242424242424242", exp_month=12, exp_year=2035, cvc="123")
 WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
+PROMO_RATE, SELLER_CODE_RATE, MARKETPLACE_CODE_RATE = 0.5, 0.7, 0.5  # checkouts typing codes; which codes
+MISTYPED_RATE = 0.15  # of those: one more code that does not exist
+# Per seller (by index) and the marketplace's: tight limits, so that some checkouts find a code used up.
+CODES = {
+    0: {"kind": "percent", "value": 10, "max_uses": 3, "max_uses_per_customer": 1},
+    1: {"kind": "fixed", "value": 1_500, "max_uses": 4, "min_subtotal": 20_000},
+    2: {"kind": "percent", "value": 25, "max_uses": 2, "max_uses_per_customer": 1, "window": True},
+    promo_rules.MARKETPLACE: {"kind": "fixed", "value": 2_000, "max_uses": 5, "max_uses_per_customer": 2,
+                              "min_subtotal": 10_000},
+}
 RESULTS: list[tuple[int, int, int, Counter[str]]] = []  # (seed, operations, violations, new paths) of every run
 
 
@@ -200,6 +225,7 @@ class World:
     seller_locks: dict[str, threading.Lock] = field(default_factory=dict)  # a seller's reimport / ship
     lock: threading.Lock = field(default_factory=threading.Lock)
     noted: Counter[str] = field(default_factory=Counter)  # allowed, but worth counting (the summary)
+    codes: dict[Any, dict[str, Any]] = field(default_factory=dict)  # seller index or MARKETPLACE -> the code
 
 
 def build_world(register, feeds: Feeds, rng: random.Random) -> World:
@@ -228,7 +254,21 @@ def build_world(register, feeds: Feeds, rng: random.Random) -> World:
     for customer in customers:  # some start rich, some poor (their orders wait for payment)
         wallet.topup(customer.id, rng.choice([20_000, 60_000, 150_000]), None, CARD, reference=uuid.uuid4().hex)
     return World(sellers, customers, products, feeds,
-                 seller_locks={s.id: threading.Lock() for s in sellers})
+                 seller_locks={s.id: threading.Lock() for s in sellers}, codes=create_codes(sellers))
+
+
+def create_codes(sellers: list[Any]) -> dict[Any, dict[str, Any]]:
+    """``CODES`` through the service sellers and admins use (texts unique to this run: the
+    marketplace's codes outlive a seed on the module's stack)."""
+    now = time.time()
+    window = {"starts_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3600)),
+              "ends_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600))}
+    made = {}
+    for who, spec in CODES.items():
+        issuer = promo_rules.MARKETPLACE if who == promo_rules.MARKETPLACE else sellers[who].id
+        fields = {k: v for k, v in spec.items() if k != "window"} | (window if spec.get("window") else {})
+        made[who] = promos.create(issuer, {"code": f"w{uuid.uuid4().hex[:10]}", **fields})
+    return made
 
 
 def feed_file(offers: list[dict[str, Any]]) -> bytes:
@@ -260,8 +300,8 @@ def perform(world: World, op: str, actor: int, pick: int) -> str:
     """One operation, as a client does it: a 503-like failure (throttled, reply lost) is
     retried with the same request — for a checkout, the same Idempotency-Key."""
     rng = random.Random(pick)
-    if op == "checkout":
-        return shop_and_check_out(world, world.customers[actor], rng)
+    if op == "checkout":  # the codes' own generator: the rest of the run draws as it did before codes
+        return shop_and_check_out(world, world.customers[actor], rng, random.Random(pick * 7 + 1))
     if op == "reimport":
         return reimport(world, world.sellers[actor], rng)
     if op == "topup":
@@ -297,9 +337,10 @@ def perform(world: World, op: str, actor: int, pick: int) -> str:
     return "ok"
 
 
-def shop_and_check_out(world: World, customer: Any, rng: random.Random) -> str:
+def shop_and_check_out(world: World, customer: Any, rng: random.Random, promo_rng: random.Random) -> str:
     """Fill the cart, read it, check out with courier delivery from every seller shown —
-    sometimes confirming the view's total (``expected_total``)."""
+    sometimes confirming the view's total (``expected_total``), sometimes with promo codes
+    (confirming the quote's total then)."""
     chosen = rng.sample(sorted(world.products), rng.randint(1, 3))
     quantities = {p: rng.randint(1, 3) for p in chosen}
     confirm = rng.random() < EXPECTED_TOTAL_RATE
@@ -311,22 +352,44 @@ def shop_and_check_out(world: World, customer: Any, rng: random.Random) -> str:
         view = retrying(lambda: cart_service.view(customer.id))
         shown = seen_in(view)
         expected = shown["shown"] if confirm else None
+        sellers = {cart["seller_id"] for cart in view["carts"]}
+        texts = promo_texts(world, sellers, promo_rng)
+        if texts:  # what the customer sees with codes is the quote
+            quote = retrying(lambda: promos.quote(customer.id, texts, dict.fromkeys(sellers, "courier")))
+            if confirm and quote["total"] is not None:
+                expected = quote["total"]["amount"]
         sent = {"checkout_id": uuid.uuid4().hex, "expected": expected, "began": began, **shown,
-                "sellers": {cart["seller_id"] for cart in view["carts"]}}
+                "sellers": sellers, "codes": texts}
         with world.lock:  # before sending: a request whose answer is lost may still place orders
             world.checkouts.append(sent)
         time.sleep(rng.uniform(0, THINK_SECONDS))
         placed = retrying(lambda: checkout.checkout(
             customer_id=customer.id, checkout_id=sent["checkout_id"],
             delivery=dict.fromkeys(sent["sellers"], "courier"), address=f.ADDRESS, payment_method="wallet",
-            expected_total=expected))
+            expected_total=expected, promo_codes=texts))
     finally:
         sent["ended"] = time.monotonic()
         retrying(lambda: cart_service.clear(customer.id))
     with world.lock:
         world.orders += [{"order_id": o["order_id"], "customer": customer.id, "seller": o["seller_id"]}
                          for o in placed["orders"]]
+    if texts:
+        return "ok, codes, expected_total" if confirm else "ok, codes"
     return "ok, expected_total" if confirm else "ok"
+
+
+def promo_texts(world: World, sellers: set[str], rng: random.Random) -> list[str]:
+    """The codes a customer types: none half the time; else some of the cart's sellers' codes
+    and maybe the marketplace's (lower or upper case: codes are case-insensitive)."""
+    if rng.random() >= PROMO_RATE:
+        return []
+    texts = [world.codes[i]["code"] for i, s in enumerate(world.sellers)
+             if s.id in sellers and rng.random() < SELLER_CODE_RATE]
+    if rng.random() < MARKETPLACE_CODE_RATE:
+        texts.append(world.codes[promo_rules.MARKETPLACE]["code"])
+    if rng.random() < MISTYPED_RATE:  # refused as unknown: nothing placed, nothing redeemed
+        texts.append(f"nosuch{rng.randrange(10_000)}")
+    return [t.lower() if rng.random() < 0.5 else t for t in texts]
 
 
 def seen_in(view: dict[str, Any]) -> dict[str, Any]:
@@ -536,8 +599,21 @@ def violations(world: World) -> list[str]:
         if int(e.get("earnings", 0)) != journal[dl.seller_earnings(sid)]:
             found.append(f"earnings of {sid} are {e.get('earnings')}, journal {journal[dl.seller_earnings(sid)]}")
 
-    # 1. money conserved over this run's people; 2. nothing negative
+    # 1. money conserved over this run's people (+ what the marketplace's codes paid, − fees); 2. nothing negative
     topups = sum(int(t["amount"]) for t in txns if t["kind"] == dl.TOPUP and t["customer_id"] in customer_ids)
+    run_orders = {o["order_id"] for o in world.orders} | set(orders_of(world))
+    marketplace_legs: Counter[str] = Counter()  # this run's promotion expense and fee revenue, by order
+    fee_of: Counter[str] = Counter()
+    for t in txns:
+        if t.get("order_id") not in run_orders:
+            continue
+        for e in t["entries"]:
+            kind = e["account"].split(":")[1] if e["account"].startswith("marketplace:") else None
+            if kind in (dl.PROMOTIONS, dl.FEES):
+                marketplace_legs[kind] += int(e["amount"])
+            if kind == dl.FEES:
+                fee_of[t["order_id"]] += int(e["amount"])
+    promotions_paid, fees_taken = -marketplace_legs[dl.PROMOTIONS], marketplace_legs[dl.FEES]
     owned = 0
     for cid in customer_ids:
         w = books["wallets"].get(cid, {})
@@ -550,8 +626,9 @@ def violations(world: World) -> list[str]:
         owned += earned
         if earned < 0:
             found.append(f"seller {sid} has negative earnings {earned}")
-    if owned != topups:
-        found.append(f"money not conserved: customers and sellers hold {owned}, top-ups brought {topups}")
+    if owned != topups + promotions_paid - fees_taken:
+        found.append(f"money not conserved: customers and sellers hold {owned}, top-ups brought {topups}, "
+                     f"marketplace codes paid {promotions_paid}, fees took {fees_taken}")
 
     # 3. stock: never below zero; initial = now + what live orders still reserve
     orders = orders_of(world)
@@ -594,8 +671,16 @@ def violations(world: World) -> list[str]:
             found.append(f"order {oid} is {order['status']} but its stock was given back")
         if state == dl.HELD:
             open_held[order["customer_id"]] += int(hold["amount"])
-        if state == dl.CAPTURED:
-            captured[order["seller_id"]] += int(hold["amount"])
+        discount = int(order.get("discount", 0))
+        if int(order["total"]) != int(order["items_total"]) - discount + int(order["delivery_price"]) or \
+                discount != int(order.get("seller_discount", 0)) + int(order.get("marketplace_discount", 0)) or \
+                not 0 <= discount <= int(order["items_total"]):
+            found.append(f"order {oid}: total {order['total']} is not items {order['items_total']} − discount "
+                         f"{discount} (seller {order.get('seller_discount')}, marketplace "
+                         f"{order.get('marketplace_discount')}) + delivery {order['delivery_price']}")
+        if state == dl.CAPTURED:  # list price less the seller's own discount: the customer's money + the marketplace's
+            captured[order["seller_id"]] += (int(hold["amount"]) + int(order.get("marketplace_discount", 0))
+                                             - fee_of[oid])
             if hold.get("seller_id") != order["seller_id"]:
                 found.append(f"order {oid} was captured to {hold.get('seller_id')}, not its seller")
     for cid in customer_ids:
@@ -605,7 +690,8 @@ def violations(world: World) -> list[str]:
     for sid in seller_ids:
         earned = int(books["earnings"].get(sid, {}).get("earnings", 0))
         if earned != captured[sid]:
-            found.append(f"seller {sid} earned {earned} but their captured orders are {captured[sid]}")
+            found.append(f"seller {sid} earned {earned} but their captured orders at list price less their own "
+                         f"discounts (and fees) are {captured[sid]}")
 
     # 5. the customer pays what they saw
     charged: Counter[str] = Counter()
@@ -628,6 +714,9 @@ def violations(world: World) -> list[str]:
         elif total < c["seen"]:
             world.noted["placed below the prices set (a drop passes)"] += 1
 
+    # 7. promo code uses: within the limits, and exactly the checkouts still holding an order
+    found += code_use_violations(world, orders)
+
     # 6. sold out means unavailable, and stock back means available
     for seller in world.sellers:
         listed = {p["product_id"] for p in listing(seller.id)}
@@ -640,6 +729,45 @@ def violations(world: World) -> list[str]:
             if stock > 0 and item.get("available") and not item.get("blocked") and pid not in listed:
                 found.append(f"product {pid} has stock {stock} and its feed offers it, but it is not listed "
                              "as available")
+    return found
+
+
+def code_use_violations(world: World, orders: dict[str, dict[str, Any]]) -> list[str]:
+    found = []
+    live: dict[tuple[str, str], set[str]] = {}  # (issuer, code) -> checkouts with a discounted order not cancelled
+    live_by_customer: Counter[tuple[str, str, str]] = Counter()
+    redeemed: dict[tuple[str, str], set[str]] = {}
+    for order in orders.values():
+        for r in order.get("promo_redemptions") or []:
+            key = (r["issuer"], r["code"])
+            redeemed.setdefault(key, set()).add(order["checkout_id"])
+            if order["status"] != "CANCELLED":
+                live.setdefault(key, set()).add(order["checkout_id"])
+    for (issuer, code), checkouts in live.items():
+        for checkout_id in checkouts:
+            customer = next(o["customer_id"] for o in orders.values() if o["checkout_id"] == checkout_id)
+            live_by_customer[(issuer, code, customer)] += 1
+    for spec in world.codes.values():
+        key = (spec["issuer"], spec["code"])
+        stored = promo_store.get(*key) or {}
+        uses, limit = int(stored.get("uses", -1)), spec.get("max_uses")
+        world.noted["promo code uses at the end"] += max(uses, 0)
+        world.noted["promo code uses given back"] += len(redeemed.get(key, set())) - len(live.get(key, set()))
+        if limit is not None and uses > int(limit):
+            found.append(f"promo code {key} was used {uses} times, above its limit {limit}")
+        if uses != len(live.get(key, set())):
+            found.append(f"promo code {key} counts {uses} uses, but {len(live.get(key, set()))} checkouts hold an "
+                         f"order it discounted ({len(redeemed.get(key, set()))} redeemed it)")
+        per_customer = spec.get("max_uses_per_customer")
+        for customer in world.customers:
+            item = clients.table(settings().commerce_table).get_item(
+                Key=keys.promo_customer(spec["issuer"], spec["code"], customer.id), ConsistentRead=True).get("Item")
+            used = int((item or {}).get("uses", 0))
+            if per_customer is not None and used > int(per_customer):
+                found.append(f"customer {customer.id} used {key} {used} times, above {per_customer}")
+            if used != live_by_customer[(spec["issuer"], spec["code"], customer.id)]:
+                found.append(f"customer {customer.id} counts {used} uses of {key}, but holds "
+                             f"{live_by_customer[(spec['issuer'], spec['code'], customer.id)]} checkouts with it")
     return found
 
 
@@ -664,7 +792,10 @@ def new_paths(world: World, outcomes: Counter[str]) -> Counter[str]:
             for seller_id, began, ended in world.reimports),
         "cart views showing a changed price": sum(c["changed"] for c in checkouts),
         "CartChanged": outcomes["checkout: CartChanged"],
-        "placed with expected_total": outcomes["checkout: ok, expected_total"],
+        "placed with expected_total": outcomes["checkout: ok, expected_total"]
+        + outcomes["checkout: ok, codes, expected_total"],
+        "placed with promo codes": outcomes["checkout: ok, codes"] + outcomes["checkout: ok, codes, expected_total"],
+        "refused for a promo code": outcomes["checkout: PromoCodeRejected"],
         **world.noted,
     })
 
@@ -723,7 +854,8 @@ def test_money_and_stock_survive_a_random_workload_with_faults(seed, short_timeo
     assert sum(statuses.values()) >= 5, f"too few orders to prove anything: {statuses}"
     if runs == len(SEEDS) >= 3:  # the whole run: the new paths were taken (one seed alone may miss one)
         missed = [k for k in ("reimports during a checkout of their products", "CartChanged",
-                              "placed with expected_total") if not totals[k]]
+                              "placed with expected_total", "placed with promo codes", "refused for a promo code")
+                  if not totals[k]]
         assert not missed, f"the workload never exercised: {missed}"
 
 

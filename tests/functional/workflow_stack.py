@@ -147,6 +147,7 @@ def workflow_machine(aws):
     patches.run_lambdas_in_process()
     patches.serialize_dynamodb()
     patches.callbacks_skip_starting_executions()
+    patches.parse_each_definition_once()
     prefix = aws["ACCOUNTS_TABLE"].split("-")[0]
     region = "us-east-1"
     arns = bootstrap.create_functions(None, region, prefix, dict(aws))

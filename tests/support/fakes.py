@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 from chalicelib.adapters import feed_objects, identity, mailer, stepfunctions
-from chalicelib.adapters.feed_objects import FeedObject
+from chalicelib.adapters.feed_objects import FeedObject, UploadForm
 from chalicelib.adapters.identity import Tokens
 from chalicelib.adapters.mailer import Email
 from chalicelib.errors import AlreadyExists, DependencyFailed, Gone, Unauthorized, ValidationFailed
@@ -164,6 +164,10 @@ class FakeFeedObjects(Scripted):
     def upload_url(self, bucket: str, key: str, expires_in: int) -> str:
         self._call("upload_url")
         return f"https://fake-s3.test/{bucket}/{key}?method=PUT&expires_in={expires_in}"
+
+    def upload_form(self, bucket: str, key: str, expires_in: int, max_bytes: int) -> UploadForm:
+        self._call("upload_form")
+        return UploadForm(f"https://fake-s3.test/{bucket}", {"key": key, "max_bytes": str(max_bytes)})
 
     def download_url(self, bucket: str, key: str, expires_in: int) -> str:
         self._call("download_url")

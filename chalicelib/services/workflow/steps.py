@@ -18,10 +18,12 @@ from chalicelib.config import settings
 from chalicelib.domain import ledger as money_states
 from chalicelib.domain import orders as st
 from chalicelib.errors import InsufficientFunds, InvalidTransition, NotFound
-from chalicelib.services import ledger
+from chalicelib.services import fees, ledger, payouts
 from chalicelib.services.workflow.contract import StepEvent, StepInputError
 from chalicelib.services.workflow.wake import resume
+from chalicelib.store import fees as fees_store
 from chalicelib.store import orders as orders_store
+from chalicelib.store import seller_money
 from chalicelib.store import workflow as wf_store
 
 
@@ -167,17 +169,29 @@ def settle(ev: StepEvent) -> dict[str, Any]:
     order = load_order(ev.order_id)
     status = order["status"]
     if status in st.CONFIRMED_OR_LATER:
-        ledger.capture(order["order_id"], order["seller_id"], customer_id=order["customer_id"],
-                       amount=int(order["total"]), promotion=int(order.get("marketplace_discount", 0)),
-                       seller_discount=int(order.get("seller_discount", 0)))
+        # The fee is quoted from the schedule at capture and recorded on the order in the same
+        # transaction; a retry after the capture gets back what the first one took.
+        fee = fees.quote(order)
+        taken = ledger.capture(order["order_id"], order["seller_id"], customer_id=order["customer_id"],
+                               amount=int(order["total"]), promotion=int(order.get("marketplace_discount", 0)),
+                               seller_discount=int(order.get("seller_discount", 0)), fee=fee.amount,
+                               fee_rate_bps=fee.rate_bps, extra=(
+                                   fees_store.order_fee_op(order["order_id"], fee),
+                                   # the net stays pending until the return window ends
+                                   seller_money.pending_put_op(order["seller_id"], order["order_id"], _net(order, fee)),
+                               ))
         record(ev.order_id, "payment_captured", "wf:captured", amount=int(order["total"]),
-               currency=order["currency"])
+               currency=order["currency"], fee=taken["fee"], fee_rate_bps=taken["fee_rate_bps"])
         return {"outcome": "confirmed"}
     if status == st.CANCELLED:
         return {"outcome": "cancelled"}
     if status == st.PAID:
         return {"outcome": "waiting"}
     raise InvalidTransition(f"order {ev.order_id} is {status}: nothing to settle", current_status=status)
+
+
+def _net(order: dict[str, Any], fee: Any) -> int:
+    return int(order["total"]) + int(order.get("marketplace_discount", 0)) - fee.amount
 
 
 def cancelled(ev: StepEvent) -> dict[str, Any]:
@@ -219,7 +233,8 @@ def return_money(order: dict[str, Any]) -> bool:
         if err.extra.get("hold_state") not in (money_states.CAPTURED, money_states.REFUNDED):
             raise
     ledger.refund_capture(order["order_id"], seller_id=order["seller_id"], currency=order["currency"],
-                          promotion=int(order.get("marketplace_discount", 0)), **hints)
+                          promotion=int(order.get("marketplace_discount", 0)), fee=int(order.get("fee_amount", 0)),
+                          extra=(seller_money.pending_delete_op(order["seller_id"], order["order_id"]),), **hints)
     return True
 
 
@@ -234,4 +249,7 @@ def deliver(ev: StepEvent) -> dict[str, Any]:
     except InvalidTransition as err:
         if err.extra.get("current_status") != st.DELIVERED:
             raise
+    # the return window starts: the seller's net stays pending until it ends (idempotent)
+    order = load_order(ev.order_id)
+    seller_money.start_window(order["seller_id"], ev.order_id, payouts.window_end())
     return {"outcome": "delivered"}

@@ -1,0 +1,194 @@
+"""Returns after delivery, through the real routes and the real order workflow: the customer
+returns part or all of an order, the seller accepts (restocking or not) or rejects, silence past
+the deadline accepts, and the money, the stock, the fee and the timeline follow."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import uuid
+
+import pytest
+
+from chalicelib.config import settings
+from chalicelib.services import ledger
+from chalicelib.services import returns as return_service
+from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
+from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
+from tests.unit.commerce import factories as f
+
+pytestmark = pytest.mark.timeout(120)
+
+# two boots at 10_000 + courier 35_000; a 10 % fee: 5_500, the seller nets 49_500
+TOTAL, FEE = 55_000, 5_500
+
+
+@pytest.fixture
+def env(flow, monkeypatch, api, admin):
+    def configure(window: int = 3600, answer: int = 3600) -> None:
+        monkeypatch.setenv("RETURN_WINDOW_SECONDS", str(window))
+        monkeypatch.setenv("RETURN_ANSWER_SECONDS", str(answer))
+        settings.cache_clear()
+        assert settings().return_answer_seconds == answer  # prime the cache outside a request
+    configure()
+    assert api.http.put("/admin/commission", headers=admin.headers,
+                        body=json.dumps({"default_percent": 10})).status_code == 200
+    return configure
+
+
+def delivered(flow, seller, customer, quantity: int = 2) -> str:
+    oid = flow.buy(customer, seller, quantity=quantity)["order_id"]
+    flow.wait_parked(oid, "seller")
+    assert flow.post(f"/seller/orders/{oid}/confirm", seller).status_code == 200
+    flow.wait_parked(oid, "shipment")
+    assert flow.post(f"/seller/orders/{oid}/ship", seller).status_code == 200
+    flow.wait_parked(oid, "receipt")
+    assert flow.post(f"/orders/{oid}/received", customer).status_code == 200
+    flow.wait_execution_done(oid)
+    return oid
+
+
+def ask(flow, customer, oid, product_id, quantity=1, reason="too small"):
+    headers = {**customer.headers, "Idempotency-Key": uuid.uuid4().hex}
+    body = {"items": [{"product_id": product_id, "quantity": quantity}], "reason": reason}
+    return flow.api.http.post(f"/orders/{oid}/returns", headers=headers, body=json.dumps(body))
+
+
+def seller_balance(flow, seller):
+    body = flow.api.http.get("/seller/balance", headers=seller.headers).json_body
+    return {k: body[k]["amount"] for k in ("earnings", "pending", "available")}
+
+
+def test_accepting_a_partial_return_refunds_its_share_restocks_and_reverses_the_fee(flow, env):
+    seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
+    pid = seller.product["product_id"]
+    oid = delivered(flow, seller, customer)
+    assert f.stock_of(pid) == 3
+    revenue = ledger.marketplace_revenue()
+    assert seller_balance(flow, seller) == {"earnings": TOTAL - FEE, "pending": TOTAL - FEE, "available": 0}
+
+    asked = ask(flow, customer, oid, pid)
+    assert asked.status_code == 201, asked.body
+    assert asked.json_body["state"] == "requested"
+    rid = asked.json_body["id"]
+    assert [r["id"] for r in flow.api.http.get("/seller/returns", headers=seller.headers).json_body["items"]] == [rid]
+
+    accepted = flow.post(f"/seller/returns/{rid}/accept", seller, {"restock": True})
+    assert accepted.status_code == 200, accepted.body
+    # one boot of two: its share of the items paid (10_000), 1_000 of the fee back, the seller gives 9_000
+    assert accepted.json_body["refund"] == {"amount": 10_000, "currency": "RUB"}
+    assert flow.wallet(customer)["available"] == 100_000 - TOTAL + 10_000
+    assert seller_balance(flow, seller) == {"earnings": TOTAL - FEE - 9_000, "pending": TOTAL - FEE - 9_000,
+                                            "available": 0}
+    assert ledger.marketplace_revenue() - revenue == -1_000
+    assert f.stock_of(pid) == 4
+    lines = flow.api.http.get("/wallet/transactions", headers=customer.headers)
+    assert lines.status_code == 200, lines.body  # the customer sees the return as a refund
+    assert (lines.json_body["items"][0]["kind"], lines.json_body["items"][0]["available_change"]["amount"]) == (
+        "refund", 10_000)
+    types = [e["type"] for e in flow.order(oid)["timeline"]]
+    assert types[-2:] == ["return_requested", "return_accepted"]
+    again = flow.post(f"/seller/returns/{rid}/accept", seller, {"restock": True})  # a repeat moves nothing
+    assert again.status_code == 200 and flow.wallet(customer)["available"] == 100_000 - TOTAL + 10_000
+    assert f.stock_of(pid) == 4
+    assert flow.post(f"/seller/returns/{rid}/reject", seller).status_code == 409
+
+    # the second boot completes the return: the rest, delivery included, and the rest of the fee
+    second = ask(flow, customer, oid, pid)
+    assert second.status_code == 201
+    done = flow.post(f"/seller/returns/{second.json_body['id']}/accept", seller)
+    assert done.json_body["refund"]["amount"] == TOTAL - 10_000
+    assert flow.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert seller_balance(flow, seller)["earnings"] == 0
+    assert ledger.marketplace_revenue() == revenue - FEE
+    assert f.stock_of(pid) == 4  # not restocked this time
+
+    third = ask(flow, customer, oid, pid)
+    assert third.status_code == 422 and third.json_body["errors"][0]["field"] == "items.0.quantity"
+
+    statement = flow.api.http.get("/seller/statement", headers=seller.headers).json_body
+    assert [(x["kind"], x["amount"]["amount"]) for x in statement["lines"]] == [
+        ("order", TOTAL), ("fee", -FEE), ("refund", -10_000), ("fee", 1_000), ("refund", -45_000), ("fee", 4_500)]
+    assert statement["total"]["amount"] == 0
+
+
+def test_a_rejected_return_moves_nothing_and_frees_the_items(flow, env):
+    seller, customer = flow.seller(), flow.customer(balance=100_000)
+    pid = seller.product["product_id"]
+    oid = delivered(flow, seller, customer)
+    rid = ask(flow, customer, oid, pid, quantity=2).json_body["id"]
+    assert ask(flow, customer, oid, pid).status_code == 422  # both already claimed
+    rejected = flow.post(f"/seller/returns/{rid}/reject", seller, {"comment": "worn"})
+    assert rejected.status_code == 200 and rejected.json_body["state"] == "rejected"
+    assert flow.wallet(customer)["available"] == 100_000 - TOTAL
+    assert seller_balance(flow, seller)["earnings"] == TOTAL - FEE
+    assert ask(flow, customer, oid, pid, quantity=2).status_code == 201  # may ask again
+
+
+def test_a_seller_silent_past_the_deadline_accepts(flow, env):
+    env(answer=0)
+    seller, customer = flow.seller(), flow.customer(balance=100_000)
+    pid = seller.product["product_id"]
+    oid = delivered(flow, seller, customer)
+    rid = ask(flow, customer, oid, pid, quantity=2).json_body["id"]
+    time.sleep(0.01)
+    assert return_service.accept_due() >= 1
+    listed = flow.api.http.get(f"/orders/{oid}/returns", headers=customer.headers).json_body["items"]
+    assert [(r["id"], r["state"], r["decided_by"]) for r in listed] == [(rid, "accepted", "timeout")]
+    assert flow.wallet(customer)["available"] == 100_000  # everything back, delivery included
+    assert seller_balance(flow, seller)["earnings"] == 0
+
+
+def test_error_on_returns_that_are_not_allowed_and_nothing_moves(flow, env, register):
+    seller, customer = flow.seller(), flow.customer(balance=100_000)
+    pid = seller.product["product_id"]
+    undelivered = flow.buy(customer, seller)["order_id"]
+    flow.wait_parked(undelivered, "seller")
+    assert ask(flow, customer, undelivered, pid).status_code == 409  # not delivered
+
+    env(window=10)  # long enough for the refusals below on a busy machine, then waited out
+    oid = delivered(flow, seller, customer)
+    delivered_at = time.monotonic()
+    stranger = register("customer")
+    assert ask(flow, stranger, oid, pid).status_code == 404  # someone else's order
+    too_many = ask(flow, customer, oid, pid, quantity=3)
+    assert too_many.status_code == 422 and too_many.json_body["errors"][0]["field"] == "items.0.quantity"
+    unknown = ask(flow, customer, oid, "no-such-product")
+    assert unknown.status_code == 422 and unknown.json_body["errors"][0]["field"] == "items.0.product_id"
+    time.sleep(max(0.0, 10.2 - (time.monotonic() - delivered_at)))
+    late = ask(flow, customer, oid, pid)
+    assert late.status_code == 409, late.body  # the return window ended
+    assert flow.api.http.get(f"/orders/{oid}/returns", headers=customer.headers).json_body["items"] == []
+    wallet = flow.wallet(customer)
+    assert wallet["available"] + wallet["held"] == 100_000 - TOTAL  # both orders' money where it was
+
+
+def press(flow, url: str, action: str, **fields):
+    body = urllib.parse.urlencode({"action": action, **fields})
+    return flow.api.http.post(urllib.parse.urlsplit(url).path, body=body,
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def test_seller_accepts_by_the_emailed_link_the_page_first_changing_nothing(flow, env):
+    seller, customer = flow.seller(stock=5, lang="ru"), flow.customer(balance=100_000)
+    pid = seller.product["product_id"]
+    oid = delivered(flow, seller, customer)
+    rid = ask(flow, customer, oid, pid, reason="Маловаты https://evil.example").json_body["id"]
+    mail = flow.wait_email(seller.shop_email, "return_requested")
+    assert "Маловаты" in mail["text"] and "https://evil.example" not in mail["text"]  # defanged
+    accept = next(u for u in mail["links"] if "/actions/" in u)
+
+    page = flow.api.http.get(urllib.parse.urlsplit(accept).path)
+    assert page.status_code == 200 and "Принять возврат" in page.body.decode()
+    assert flow.wallet(customer)["available"] == 100_000 - TOTAL  # a page changes nothing
+
+    done = press(flow, accept, "return_accept", restock="yes")
+    assert done.status_code == 200, done.body
+    assert flow.wallet(customer)["available"] == 100_000 - TOTAL + 10_000
+    assert f.stock_of(pid) == 4
+    assert press(flow, accept, "return_accept", restock="yes").status_code == 200  # "already done"
+    assert flow.wallet(customer)["available"] == 100_000 - TOTAL + 10_000
+    listed = flow.api.http.get(f"/orders/{oid}/returns", headers=customer.headers).json_body["items"]
+    assert [(r["id"], r["state"]) for r in listed] == [(rid, "accepted")]
+    flow.wait_email(customer.email, "return_accepted")
