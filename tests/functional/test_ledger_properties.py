@@ -231,6 +231,10 @@ class Workload:
             rate = self.fee_of_order.get(op.order, 0)
             held = hints.get("amount") if op.hinted else int((ledger_store.get_hold(order) or {}).get("amount", 0))
             fee = fee_rules.order_fee(held, [], held, rate).amount if held else 0
+            if isinstance(op, Capture) and not held:
+                # the workflow captures only an order it held (and knows its total, so its fee):
+                # a capture that read no hold would race the hold with a fee computed from nothing
+                return "no-hold-yet"
             if isinstance(op, Capture):
                 ledger.capture(order, self.sellers[op.seller], **hints, fee=fee, fee_rate_bps=rate)
                 return f"captured:{self.sellers[op.seller]}"
