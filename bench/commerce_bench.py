@@ -106,7 +106,7 @@ def run() -> list[dict[str, Any]]:
 
     from app import app
     from chalicelib.services import cart, checkout
-    from tests.unit.commerce import factories as f
+    from tests.support import factories as f
 
     counter = _setup()
     rows = []

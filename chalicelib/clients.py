@@ -1,8 +1,10 @@
 """Lazily created, cached boto3 clients and resources; X-Ray patching lives here.
 
 Nothing talks to AWS at import time (``chalice package`` and tests import the app with no
-endpoint around). Tests reset the cache with ``reset()`` after pointing the environment at
-moto. ``AWS_ENDPOINT_URL`` (set by the local stack) sends every client to moto.
+endpoint around), and nothing imports boto3 then either: it is imported with the first client
+(~90 ms of a cold start that ``import app`` does not pay; the route that needs it does).
+Tests reset the cache with ``reset()`` after pointing the environment at moto.
+``AWS_ENDPOINT_URL`` (set by the local stack) sends every client to moto.
 
 ``TRANSIENT_CODES`` / ``is_transient``: the one list of AWS error codes that mean "busy or
 briefly down, the same call may succeed soon", for every service the app calls.
@@ -14,21 +16,22 @@ from __future__ import annotations
 import os
 import threading
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError  # botocore's exceptions only: cheap
+
+if TYPE_CHECKING:
+    import boto3
 
 _patch_lock = threading.Lock()
 _patched = False
 
-_BOTO_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5},
-    connect_timeout=5,
-    read_timeout=30,
-    max_pool_connections=64,
-)
+_BOTO_CONFIG: dict[str, Any] = {  # botocore.config.Config's arguments
+    "retries": {"mode": "standard", "max_attempts": 5},
+    "connect_timeout": 5,
+    "read_timeout": 30,
+    "max_pool_connections": 64,
+}
 
 
 # Throttling and server-side failures of DynamoDB, Cognito, SES and Step Functions (botocore's
@@ -62,6 +65,10 @@ def _patch_xray() -> None:
     """Trace every boto3 call. Locally there is no daemon: the stack sets
     ``AWS_XRAY_SDK_ENABLED=false`` so patched calls stay silent (docs/architecture.md, "The local stack")."""
     global _patched
+    if os.environ.get("AWS_XRAY_SDK_ENABLED", "true").lower() == "false":
+        # The SDK would not patch either; importing it builds its recorder and an X-Ray client
+        # (~100 ms of the first request).
+        return
     with _patch_lock:
         if _patched:
             return
@@ -73,6 +80,8 @@ def _patch_xray() -> None:
 
 @cache
 def _session() -> boto3.session.Session:
+    import boto3
+
     _patch_xray()
     session = boto3.session.Session()
     from chalicelib import metrics  # (no AWS at import time: the hook only counts)
@@ -84,18 +93,25 @@ def _session() -> boto3.session.Session:
 # Presigned S3 URLs signed with SigV4 sign only the host: the uploader may send any
 # Content-Type (SigV2, botocore's default for some endpoints, signs it, so ``curl --data-binary``
 # would be refused).
-_S3_CONFIG = _BOTO_CONFIG.merge(Config(signature_version="s3v4"))
+_S3_CONFIG = {**_BOTO_CONFIG, "signature_version": "s3v4"}
+
+
+@cache
+def _config(service: str) -> Any:
+    from botocore.config import Config
+
+    return Config(**(_S3_CONFIG if service == "s3" else _BOTO_CONFIG))
 
 
 @cache
 def client(service: str) -> Any:
-    config = _S3_CONFIG if service == "s3" else _BOTO_CONFIG
-    return _session().client(service, config=config, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    return _session().client(service, config=_config(service), endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
 
 
 @cache
 def dynamodb_resource() -> Any:
-    return _session().resource("dynamodb", config=_BOTO_CONFIG, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    return _session().resource("dynamodb", config=_config("dynamodb"),
+                               endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
 
 
 @cache

@@ -100,6 +100,7 @@ class Settings:
     idempotency_table: str
     feeds_bucket: str
     order_state_machine_arn: str
+    return_state_machine_arn: str  # statemachines/return.asl.json
     user_pool_id: str
     user_pool_client_id: str
     jwks_url: str
@@ -117,6 +118,7 @@ class Settings:
     delivery_auto_seconds: int
     link_ttl_seconds: int
     reconcile_grace_seconds: int
+    topup_expiry_seconds: int
     feed_max_bytes: int
     default_currency: str
     rate_limits: dict[str, RouteLimit]
@@ -193,6 +195,7 @@ def settings() -> Settings:
         idempotency_table=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"),
         feeds_bucket=os.environ.get("FEEDS_BUCKET", "marketplace-feeds"),
         order_state_machine_arn=os.environ.get("ORDER_STATE_MACHINE_ARN", ""),
+        return_state_machine_arn=os.environ.get("RETURN_STATE_MACHINE_ARN", ""),
         user_pool_id=pool,
         user_pool_client_id=os.environ.get("USER_POOL_CLIENT_ID", ""),
         # On AWS the JWKS lives at the issuer; locally moto serves it on its own endpoint,
@@ -214,6 +217,9 @@ def settings() -> Settings:
         # an order whose workflow has not started this long after checkout is started by the
         # reconciler (services/reconcile.py); a checkout starts it within a second normally
         reconcile_grace_seconds=_int("RECONCILE_GRACE_SECONDS", 120),
+        # a top-up the provider has not reported on this long after it was started expires
+        # (the reconciler cancels it at the provider and marks it expired)
+        topup_expiry_seconds=_int("TOPUP_EXPIRY_SECONDS", 3600),
         feed_max_bytes=_int("FEED_MAX_BYTES", 512 * 1024 * 1024),
         default_currency=os.environ.get("DEFAULT_CURRENCY", "RUB"),
         rate_limits=_route_limits(),

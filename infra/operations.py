@@ -61,6 +61,9 @@ def alarms(names: Any) -> dict[str, Alarm]:
         "WorkflowFailedAlarm": Alarm(
             "AWS/States", "ExecutionsFailed", machine_dims, "Sum", 1,
             "an order workflow ended in Failed (compensation ran; check the order's timeline)"),
+        "ReturnWorkflowFailedAlarm": Alarm(
+            "AWS/States", "ExecutionsFailed", (("StateMachineArn", names.return_state_machine_arn),), "Sum", 1,
+            "a return workflow ended in Failed (the return stays undecided; the reconciler accepts it when overdue)"),
         "WorkflowTimedOutAlarm": Alarm(
             "AWS/States", "ExecutionsTimedOut", machine_dims, "Sum", 1,
             "an order workflow hit its own time limit (should never happen: every wait has a timeout)"),
@@ -119,6 +122,11 @@ def log_groups(names: Any) -> dict[str, Any]:
     out["WorkflowLogGroup"] = {"Type": "AWS::Logs::LogGroup",
                                "Properties": {"LogGroupName": f"/aws/vendedlogs/states/{names.state_machine}",
                                               "RetentionInDays": retention}}
+    # not "ReturnWorkflowLogGroup": that is the return_workflow function's (its logical id + LogGroup)
+    out["ReturnStateMachineLogGroup"] = {
+        "Type": "AWS::Logs::LogGroup",
+        "Properties": {"LogGroupName": f"/aws/vendedlogs/states/{names.return_state_machine}",
+                       "RetentionInDays": retention}}
     return out
 
 
@@ -200,6 +208,9 @@ def dashboard(names: Any) -> dict[str, Any]:
         metric_widget("Order workflow", [["AWS/States", m, "StateMachineArn", names.state_machine_arn_text]
                                          for m in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed",
                                                    "ExecutionsTimedOut")], y=12, x=12),
+        metric_widget("Return workflow", [["AWS/States", m, "StateMachineArn", names.return_state_machine_arn_text]
+                                          for m in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed")],
+                      y=24),
         metric_widget("Email", [[ns, "EmailsSent", "service", res.APP_NAME], [ns, "EmailsFailed", "service",
                                                                                res.APP_NAME],
                                 ["AWS/SES", "Reputation.BounceRate"], ["AWS/SES", "Reputation.ComplaintRate"]], y=18),

@@ -105,6 +105,9 @@ IMPORT_QUEUE_MAX_RECEIVES = 3
 
 STATE_MACHINE_FILE = "statemachines/order.asl.json"
 STATE_MACHINE_NAME_SUFFIX = "order-workflow"
+# A return's life is a state machine of its own (``services/return_workflow.py`` says why)
+RETURN_STATE_MACHINE_FILE = "statemachines/return.asl.json"
+RETURN_STATE_MACHINE_NAME_SUFFIX = "return-workflow"
 
 
 def table_api_params(logical_id: str, name: str) -> dict[str, Any]:
@@ -132,6 +135,7 @@ APP_NAME = "marketplace"
 API_FUNCTION = _names.API_FUNCTION
 IMPORT_FUNCTION = _names.IMPORT_FUNCTION
 WORKFLOW_FUNCTION = _names.WORKFLOW_FUNCTION
+RETURN_WORKFLOW_FUNCTION = _names.RETURN_WORKFLOW_FUNCTION
 RECONCILE_FUNCTION = _names.RECONCILE_FUNCTION
 RECONCILE_RATE_MINUTES = _names.RECONCILE_RATE_MINUTES
 FETCH_FEEDS_FUNCTION = _names.FETCH_FEEDS_FUNCTION
@@ -151,7 +155,7 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
         "logical_id": "APIHandler",
         "handler": "app.app",
         "tables": ALL_TABLES,
-        "grants": ("accounts", "feed-uploads", "workflow-control", "email"),
+        "grants": ("accounts", "feed-uploads", "workflow-control", "return-workflow-control", "email"),
         "memory": 512,
         "timeout": 30,
     },
@@ -171,13 +175,24 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
         "memory": 512,
         "timeout": 60,
     },
+    RETURN_WORKFLOW_FUNCTION: {
+        "logical_id": "ReturnWorkflow",
+        "handler": "chalicelib.events.return_workflow.return_workflow",
+        # emails the shop and the customer, and accepts at the deadline: the ledger's return
+        # transaction (wallets, hold, seller money), the order's counts, the restock
+        "tables": ("AccountsTable", "CatalogTable", "CommerceTable", "LedgerTable"),
+        "grants": ("email", "return-workflow-control"),
+        "memory": 512,
+        "timeout": 60,
+    },
     RECONCILE_FUNCTION: {
         "logical_id": "ReconcileOrders",
         "handler": "chalicelib.events.reconcile.reconcile_orders",
         # it winds up an order whose execution ended early with the workflow's compensation,
         # and removes unverified accounts a week old (identity included: "accounts")
         "tables": ("AccountsTable", "CatalogTable", "CommerceTable", "LedgerTable"),
-        "grants": ("accounts", "email", "workflow-control"),
+        # and starts the workflow of a return whose start was lost (services/returns.py)
+        "grants": ("accounts", "email", "workflow-control", "return-workflow-control"),
         "memory": 256,
         "timeout": 60,
     },
@@ -223,6 +238,7 @@ def feeds_cors_api() -> dict[str, Any]:
 # The state machine definition's ``${Name}`` placeholders -> the Chalice function whose ARN
 # replaces it (CloudFormation ``DefinitionSubstitutions`` / ``local/bootstrap.py``).
 STATE_MACHINE_SUBSTITUTIONS: dict[str, str] = {"OrderWorkflowFunctionArn": WORKFLOW_FUNCTION}
+RETURN_STATE_MACHINE_SUBSTITUTIONS: dict[str, str] = {"ReturnWorkflowFunctionArn": RETURN_WORKFLOW_FUNCTION}
 
 # Per-stage settings of the functions' environment (seconds for the timeouts). They live here,
 # not in ``.chalice/config.json``: ``chalice.test.Client`` would swap a stage's variables into
@@ -276,13 +292,21 @@ def state_machine_name(prefix: str) -> str:
     return f"{prefix}-{STATE_MACHINE_NAME_SUFFIX}"
 
 
+def return_state_machine_name(prefix: str) -> str:
+    return f"{prefix}-{RETURN_STATE_MACHINE_NAME_SUFFIX}"
+
+
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:]+)\}")
 
 
-def state_machine_definition(root: Path | None = None) -> dict[str, Any]:
+def state_machine_definition(root: Path | None = None, *, file: str = STATE_MACHINE_FILE) -> dict[str, Any]:
     """The ASL document, placeholders untouched (as the template embeds it)."""
     base = root or Path(__file__).resolve().parents[1]
-    return json.loads((base / STATE_MACHINE_FILE).read_text(encoding="utf-8"))
+    return json.loads((base / file).read_text(encoding="utf-8"))
+
+
+def return_state_machine_definition(root: Path | None = None) -> dict[str, Any]:
+    return state_machine_definition(root, file=RETURN_STATE_MACHINE_FILE)
 
 
 def definition_placeholders(definition: dict[str, Any]) -> set[str]:

@@ -2,7 +2,7 @@
 
 ``chalice package`` emits the functions and the API; this template adds what they use (tables,
 user pool, feeds bucket → import queue → dead-letter queue, SES identity, link secret, the
-order state machine) and deep-merges into each Chalice function its name, memory, timeout,
+order and return state machines) and deep-merges into each Chalice function its name, memory, timeout,
 environment and its own least-privilege role. Rules it keeps (docs/architecture.md, "Deploying"):
 
 - Only merge where Chalice has a literal (the role placeholder of ``.chalice/config.json``,
@@ -103,6 +103,25 @@ class Names:
     def state_machine_arn_text(self) -> str:
         """The ARN as ``Fn::Sub`` text, for use inside a larger substituted string."""
         return f"{PARTITION_ARN}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{self.state_machine}"
+
+    @property
+    def return_state_machine(self) -> str:
+        return res.return_state_machine_name(self.prefix)
+
+    @property
+    def return_state_machine_arn(self) -> dict[str, str]:
+        return _sub(f"{PARTITION_ARN}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:"
+                    f"{self.return_state_machine}")
+
+    @property
+    def return_state_machine_arn_text(self) -> str:
+        return (f"{PARTITION_ARN}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:"
+                f"{self.return_state_machine}")
+
+    @property
+    def return_executions_arn(self) -> dict[str, str]:
+        return _sub(f"{PARTITION_ARN}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:"
+                    f"{self.return_state_machine}:*")
 
     @property
     def api_name(self) -> str:
@@ -340,10 +359,21 @@ def _classify(resource: str, actions: dict[str, set[str]]) -> None:
 
 
 def state_machine(names: Names) -> dict[str, Any]:
-    definition = res.state_machine_definition()
+    """The order workflow and the return workflow: each its definition, its own role (invoke its
+    function only), X-Ray tracing and an error log."""
+    return {
+        **_machine("Order", names.state_machine, res.state_machine_definition(), res.STATE_MACHINE_SUBSTITUTIONS,
+                   "order-workflow", "WorkflowLogGroup"),
+        **_machine("Return", names.return_state_machine, res.return_state_machine_definition(),
+                   res.RETURN_STATE_MACHINE_SUBSTITUTIONS, "return-workflow", "ReturnStateMachineLogGroup"),
+    }
+
+
+def _machine(kind: str, name: str, definition: dict[str, Any], placeholders: dict[str, str], policy: str,
+             log_group: str) -> dict[str, Any]:
     substitutions = {
         placeholder: _getatt(res.FUNCTIONS[fn]["logical_id"])
-        for placeholder, fn in res.STATE_MACHINE_SUBSTITUTIONS.items()
+        for placeholder, fn in placeholders.items()
     }
     unknown = res.definition_placeholders(definition) - set(substitutions)
     if unknown:
@@ -352,26 +382,26 @@ def state_machine(names: Names) -> dict[str, Any]:
     statements.append(_allow(XRAY_ACTIONS, "*"))
     statements.append(_allow(LOG_DELIVERY_ACTIONS, "*"))
     return {
-        "OrderStateMachineRole": {
+        f"{kind}StateMachineRole": {
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "AssumeRolePolicyDocument": _assume("states.amazonaws.com"),
-                "Policies": [_policy("order-workflow", statements)],
+                "Policies": [_policy(policy, statements)],
             },
         },
-        "OrderStateMachine": {
+        f"{kind}StateMachine": {
             "Type": "AWS::StepFunctions::StateMachine",
             "Properties": {
-                "StateMachineName": names.state_machine,
+                "StateMachineName": name,
                 "StateMachineType": "STANDARD",
                 "Definition": definition,
                 "DefinitionSubstitutions": substitutions,
-                "RoleArn": _getatt("OrderStateMachineRole"),
+                "RoleArn": _getatt(f"{kind}StateMachineRole"),
                 "TracingConfiguration": {"Enabled": True},
                 "LoggingConfiguration": {
                     "Level": "ERROR",  # failed steps and executions; no order data in the logs
                     "IncludeExecutionData": False,
-                    "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": _getatt("WorkflowLogGroup")}}],
+                    "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": _getatt(log_group)}}],
                 },
             },
         },
@@ -390,6 +420,7 @@ def environment(names: Names) -> dict[str, Any]:
             "USER_POOL_ID": {"Ref": "UserPool"},
             "USER_POOL_CLIENT_ID": {"Ref": "UserPoolClient"},
             "ORDER_STATE_MACHINE_ARN": names.state_machine_arn,
+            "RETURN_STATE_MACHINE_ARN": names.return_state_machine_arn,
             "SES_SENDER": {"Ref": "SenderEmail"},
             "SES_CONFIGURATION_SET": {"Ref": "EmailConfigurationSet"},  # its name
             "PUBLIC_BASE_URL": {"Ref": "PublicBaseUrl"},
@@ -445,6 +476,11 @@ def _grants(names: Names, grant: str) -> list[dict[str, Any]]:
             # no resource types exist for these: the token itself is the authorization, and it
             # never leaves the server (docs/architecture.md, decision 3)
             _allow(TASK_TOKEN_ACTIONS, "*"),
+        ],
+        "return-workflow-control": [
+            _allow(["states:StartExecution"], names.return_state_machine_arn),
+            _allow(["states:DescribeExecution"], names.return_executions_arn),
+            _allow(TASK_TOKEN_ACTIONS, "*"),  # as for the order workflow: the token is the authorization
         ],
         # SES authorizes a send on the identity and on the configuration set it names
         "email": [_allow(["ses:SendEmail", "ses:SendRawEmail"],
@@ -600,6 +636,7 @@ def build(stage: str) -> dict[str, Any]:
             "UserPoolId": {"Value": {"Ref": "UserPool"}},
             "UserPoolClientId": {"Value": {"Ref": "UserPoolClient"}},
             "OrderStateMachineArn": {"Value": {"Ref": "OrderStateMachine"}},
+            "ReturnStateMachineArn": {"Value": {"Ref": "ReturnStateMachine"}},
             "ImportDeadLetterQueueUrl": {"Value": {"Ref": res.IMPORT_DLQ_ID}},
         },
     }

@@ -185,12 +185,35 @@ def state_machine_arn(endpoint: str | None, region: str, prefix: str) -> str:
     return f"arn:aws:states:{region}:{account}:stateMachine:{res.state_machine_name(prefix)}"
 
 
+def return_state_machine_arn(endpoint: str | None, region: str, prefix: str) -> str:
+    account = _client("sts", endpoint, region).get_caller_identity()["Account"]
+    return f"arn:aws:states:{region}:{account}:stateMachine:{res.return_state_machine_name(prefix)}"
+
+
+def create_return_state_machine(endpoint: str | None, region: str, prefix: str, function_arns: dict[str, str]
+                                ) -> str:
+    """The return workflow (``statemachines/return.asl.json``), as the template defines it."""
+    values = {placeholder: function_arns[fn] for placeholder, fn in res.RETURN_STATE_MACHINE_SUBSTITUTIONS.items()}
+    definition = res.substitute(res.return_state_machine_definition(), values)
+    role = _states_role(endpoint, region, f"{prefix}-return-states")
+    return _client("stepfunctions", endpoint, region).create_state_machine(
+        name=res.return_state_machine_name(prefix), definition=json.dumps(definition), roleArn=role, type="STANDARD"
+    )["stateMachineArn"]
+
+
 def create_state_machine(endpoint: str | None, region: str, prefix: str, function_arns: dict[str, str]) -> str:
     values = {placeholder: function_arns[fn] for placeholder, fn in res.STATE_MACHINE_SUBSTITUTIONS.items()}
     definition = res.substitute(res.state_machine_definition(), values)
+    role = _states_role(endpoint, region, f"{prefix}-states")
+    return _client("stepfunctions", endpoint, region).create_state_machine(
+        name=res.state_machine_name(prefix), definition=json.dumps(definition), roleArn=role, type="STANDARD"
+    )["stateMachineArn"]
+
+
+def _states_role(endpoint: str | None, region: str, name: str) -> str:
     iam = _client("iam", endpoint, region)
-    role = iam.create_role(
-        RoleName=f"{prefix}-states",
+    return iam.create_role(
+        RoleName=name,
         AssumeRolePolicyDocument=json.dumps(
             {
                 "Version": "2012-10-17",
@@ -200,9 +223,6 @@ def create_state_machine(endpoint: str | None, region: str, prefix: str, functio
             }
         ),
     )["Role"]["Arn"]
-    return _client("stepfunctions", endpoint, region).create_state_machine(
-        name=res.state_machine_name(prefix), definition=json.dumps(definition), roleArn=role, type="STANDARD"
-    )["stateMachineArn"]
 
 
 def create_local_stack(endpoint: str | None = None, region: str = "us-east-1", prefix: str = "mp") -> dict[str, str]:
@@ -210,15 +230,21 @@ def create_local_stack(endpoint: str | None = None, region: str = "us-east-1", p
     of the wiring (queue URLs, function names) under keys the app does not read."""
     env = create_all(endpoint, region, prefix)
     env["ORDER_STATE_MACHINE_ARN"] = state_machine_arn(endpoint, region, prefix)
+    env["RETURN_STATE_MACHINE_ARN"] = return_state_machine_arn(endpoint, region, prefix)
     env.update(create_import_queue(endpoint, region, prefix))
     create_feed_notification(endpoint, region, env["FEEDS_BUCKET"], env["IMPORT_QUEUE_ARN"])
     arns = create_functions(endpoint, region, prefix, env)
     created = create_state_machine(endpoint, region, prefix, arns)
     if created != env["ORDER_STATE_MACHINE_ARN"]:
         raise RuntimeError(f"state machine ARN {created} differs from the precomputed {env['ORDER_STATE_MACHINE_ARN']}")
+    created = create_return_state_machine(endpoint, region, prefix, arns)
+    if created != env["RETURN_STATE_MACHINE_ARN"]:
+        raise RuntimeError(f"return state machine ARN {created} differs from the precomputed "
+                           f"{env['RETURN_STATE_MACHINE_ARN']}")
     env["LAMBDA_ROLE_ARN"] = _client("iam", endpoint, region).get_role(RoleName=f"{prefix}-lambda")["Role"]["Arn"]
     env["IMPORT_FUNCTION_NAME"] = function_name(prefix, res.IMPORT_FUNCTION)
     env["WORKFLOW_FUNCTION_NAME"] = function_name(prefix, res.WORKFLOW_FUNCTION)
+    env["RETURN_WORKFLOW_FUNCTION_NAME"] = function_name(prefix, res.RETURN_WORKFLOW_FUNCTION)
     env["RECONCILE_FUNCTION_NAME"] = function_name(prefix, res.RECONCILE_FUNCTION)
     env["FETCH_FEEDS_FUNCTION_NAME"] = function_name(prefix, res.FETCH_FEEDS_FUNCTION)
     return env

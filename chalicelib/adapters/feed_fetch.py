@@ -22,7 +22,7 @@ read. What makes it safe to point at any URL a seller types:
   means unchanged.
 
 urllib3 ships with botocore (the Lambda runtime provides it; ``infra/slim.py``), so this
-adds nothing to the package.
+adds nothing to the package; it is imported by the first fetch, not with the app.
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ import time
 from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
-
-import urllib3
 
 CHUNK = 64 * 1024
 _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
@@ -161,6 +159,8 @@ def fetch(url: str, policy: FetchPolicy, *, etag: str | None = None, last_modifi
 
 def _request(scheme: str, host: str, port: int, path: str, address: str, policy: FetchPolicy, deadline: float,
              etag: str | None, last_modified: str | None) -> Any:
+    import urllib3
+
     timeout = urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout)
     default_port = 443 if scheme == "https" else 80
     headers = {"Host": host if port == default_port else f"{host}:{port}", "User-Agent": _USER_AGENT,
@@ -189,6 +189,8 @@ def _request(scheme: str, host: str, port: int, path: str, address: str, policy:
 
 
 def _result(response: Any, url: str, policy: FetchPolicy, deadline: float) -> Fetched:
+    import urllib3
+
     if response.status == 304:
         return Fetched(True, url, etag=response.headers.get("ETag"),
                        last_modified=response.headers.get("Last-Modified"))

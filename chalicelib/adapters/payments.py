@@ -23,8 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-# the statuses the services act on; a provider's others (e.g. "waiting_for_capture") pass through
+# the statuses the services act on; a provider's others pass through. A two-stage payment
+# (``create_payment(capture=False)``) is ``waiting_for_capture`` once the customer authorized it,
+# until ``capture_payment`` (→ succeeded) or ``cancel_payment`` (→ canceled); a captured one may
+# be refunded in one or several parts up to its amount (``refund_payment``: the sandbox reports
+# ``refunded`` once nothing remains).
 PENDING, SUCCEEDED, CANCELED = "pending", "succeeded", "canceled"
+AUTHORIZED, REFUNDED = "waiting_for_capture", "refunded"
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class ProviderPayment:
     confirmation_url: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     card_last4: str | None = None
+    refunded: int = 0  # what refunds gave back so far (``refund_payment``'s answer)
 
 
 @dataclass(frozen=True)
@@ -56,13 +62,39 @@ class WebhookRejected(Exception):
         self.reason = reason
 
 
+class PaymentRefused(Exception):
+    """The provider refused an operation on a payment (a capture after a void, a second refund,
+    another amount): nothing moved there. ``reason`` is the metric's dimension."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+
+
 class PaymentGateway(Protocol):
     name: str
 
     def create_payment(self, amount: int, currency: str, *, idempotency_key: str, description: str,
-                       return_url: str, metadata: dict[str, str]) -> ProviderPayment:
+                       return_url: str, metadata: dict[str, str], capture: bool = True) -> ProviderPayment:
         """Create (once per ``idempotency_key``) a payment the customer confirms on the
-        provider's page; the answer carries ``confirmation_url``."""
+        provider's page; the answer carries ``confirmation_url``. ``capture=False``: only
+        authorize (hold) the amount; ``capture_payment`` or ``cancel_payment`` ends it."""
+        ...
+
+    def capture_payment(self, payment_id: str, amount: int, currency: str, *, idempotency_key: str
+                        ) -> ProviderPayment:
+        """Take the authorized money (a retry answers as the first call); else PaymentRefused."""
+        ...
+
+    def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment:
+        """Void a payment not captured yet (a retry answers as the first call); else PaymentRefused."""
+        ...
+
+    def refund_payment(self, payment_id: str, amount: int, currency: str, *, idempotency_key: str
+                       ) -> ProviderPayment:
+        """Give back ``amount``: all or part of what remains captured (an order's total on a
+        cancel; a return's share after delivery), once per ``idempotency_key`` (a retry with the
+        same key answers as the first call). More than remains is PaymentRefused."""
         ...
 
     def verify_webhook(self, headers: dict[str, str], body: bytes, source_ip: str) -> PaymentEvent:

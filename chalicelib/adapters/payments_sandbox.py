@@ -21,6 +21,15 @@ cannot be replayed later. Test cards (any future expiry, any CVC; ``docs/payment
 
 A payment leaves ``pending`` (or ``awaiting_3ds``) once, by a conditional write; its page then
 shows the outcome, and posting the form again changes nothing and sends nothing.
+
+Two-stage payments (``create_payment(capture=False)``, card orders): a card that succeeds leaves
+the payment ``waiting_for_capture`` (authorized, webhook sent); then ``capture_payment`` →
+``succeeded``, ``cancel_payment`` → ``canceled``, and ``refund_payment`` of a captured one gives
+back all or part of what remains captured (``refunded`` grows; the payment is ``refunded`` once
+nothing remains: returns refund part of an order), each one conditional write, answered at once
+(the caller knows the outcome, so no webhook follows them). A capture after a void, a void after
+a capture, a refund of more than remains (a second whole refund), or another amount under a key
+already used raise ``PaymentRefused``.
 """
 
 from __future__ import annotations
@@ -29,13 +38,21 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib import logs
-from chalicelib.adapters.payments import CANCELED, PENDING, SUCCEEDED, PaymentEvent, ProviderPayment, WebhookRejected
+from chalicelib.adapters.payments import (
+    AUTHORIZED,
+    CANCELED,
+    PENDING,
+    REFUNDED,
+    SUCCEEDED,
+    PaymentEvent,
+    PaymentRefused,
+    ProviderPayment,
+    WebhookRejected,
+)
 from chalicelib.config import settings
 from chalicelib.notify.rendering import environment
 from chalicelib.store import payments as store
@@ -61,6 +78,9 @@ def sign(body: bytes, *, at: int | None = None, secret: bytes | None = None) -> 
 
 
 def _send(url: str, body: bytes, headers: dict[str, str]) -> int:
+    import urllib.error  # with urllib.request (http.client, email, ssl): by the first webhook, not with the app
+    import urllib.request
+
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - our API
     try:
         with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
@@ -78,14 +98,69 @@ class SandboxGateway:
     name = NAME
 
     def create_payment(self, amount: int, currency: str, *, idempotency_key: str, description: str,
-                       return_url: str, metadata: dict[str, str]) -> ProviderPayment:
+                       return_url: str, metadata: dict[str, str], capture: bool = True) -> ProviderPayment:
         payment_id = "sbx_" + hashlib.sha256(f"{NAME}/{idempotency_key}".encode()).hexdigest()[:24]
         item = store.put_sandbox({
             "id": payment_id, "status": PENDING, "amount": amount, "currency": currency,
             "description": description, "return_url": return_url, "metadata": dict(metadata),
-            "created_at": int(time.time()),
+            "created_at": int(time.time()), "capture": capture,
         })
         return _payment(item)
+
+    def capture_payment(self, payment_id: str, amount: int, currency: str, *, idempotency_key: str
+                        ) -> ProviderPayment:
+        item = _existing(payment_id)
+        _same_money(item, amount, currency)
+        if item["status"] == AUTHORIZED and store.move_sandbox(payment_id, from_states=(AUTHORIZED,),
+                                                               to_state=SUCCEEDED, capture_key=idempotency_key):
+            return _payment(_existing(payment_id))
+        item = _existing(payment_id)
+        if item["status"] in (SUCCEEDED, REFUNDED) and item.get("capture_key") == idempotency_key:
+            return _payment(item)  # a retry
+        reason = {CANCELED: "capture-after-void"}.get(item["status"], "not-authorized")
+        raise PaymentRefused(reason, f"payment {payment_id} is {item['status']}: it cannot be captured")
+
+    def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment:
+        item = _existing(payment_id)
+        if item["status"] != CANCELED and store.move_sandbox(
+                payment_id, from_states=(PENDING, AWAITING_3DS, AUTHORIZED), to_state=CANCELED,
+                reason="canceled-by-merchant"):
+            return _payment(_existing(payment_id))
+        item = _existing(payment_id)
+        if item["status"] == CANCELED:
+            return _payment(item)  # a retry, or the customer canceled first
+        raise PaymentRefused("void-after-capture", f"payment {payment_id} is {item['status']}: it cannot be voided")
+
+    def refund_payment(self, payment_id: str, amount: int, currency: str, *, idempotency_key: str
+                       ) -> ProviderPayment:
+        """Refund ``amount`` (all or part of what remains captured) once per key: one conditional
+        write adds it to ``refunded`` and records the key; the payment becomes ``refunded`` when
+        nothing remains. The same key again answers as the first refund (another amount under it
+        is refused); more than remains is refused (``refund-exceeds-captured``, ``double-refund``
+        once nothing remains)."""
+        item = _existing(payment_id)
+        if currency != item["currency"] or not 0 < amount <= int(item["amount"]):
+            raise PaymentRefused("amount-mismatch", f"payment {payment_id} is {item['amount']} {item['currency']}, "
+                                                    f"not refundable by {amount} {currency}")
+        for _ in range(3):  # another refund of the payment landed in between: read again
+            item = _existing(payment_id)
+            done = store.sandbox_refunds(item)
+            if idempotency_key in done:
+                if done[idempotency_key] != amount:
+                    raise PaymentRefused("idempotency-key-reused", f"the refund {idempotency_key} of {payment_id} "
+                                                                   f"was for {done[idempotency_key]}, not {amount}")
+                return _payment(item)  # a retry
+            if item["status"] not in (SUCCEEDED, REFUNDED):
+                raise PaymentRefused("not-captured", f"payment {payment_id} is {item['status']}: it cannot be refunded")
+            refunded = int(item.get("refunded", 0))
+            if refunded + amount > int(item["amount"]):
+                reason = "double-refund" if item["status"] == REFUNDED else "refund-exceeds-captured"
+                raise PaymentRefused(reason, f"payment {payment_id}: {int(item['amount']) - refunded} remains "
+                                             f"captured, not {amount}")
+            if store.refund_sandbox(payment_id, idempotency_key, amount, seen=refunded,
+                                    full=refunded + amount == int(item["amount"])):
+                return _payment(_existing(payment_id))
+        raise PaymentRefused("refund-conflict", f"payment {payment_id} changed while refunding; retry")
 
     def verify_webhook(self, headers: dict[str, str], body: bytes, source_ip: str) -> PaymentEvent:
         header = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER, "")
@@ -110,10 +185,25 @@ class SandboxGateway:
             raise WebhookRejected("malformed", "the event is not a sandbox payment event") from exc
 
 
+def _existing(payment_id: str) -> dict[str, Any]:
+    item = store.get_sandbox(payment_id)
+    if item is None:
+        raise PaymentRefused("unknown-payment", f"the sandbox has no payment {payment_id}")
+    return item
+
+
+def _same_money(item: Mapping[str, Any], amount: int, currency: str) -> None:
+    """The sandbox captures the whole amount only (what card orders need)."""
+    if amount != int(item["amount"]) or currency != item["currency"]:
+        raise PaymentRefused("amount-mismatch", f"payment {item['id']} is {item['amount']} {item['currency']}, "
+                                                f"not {amount} {currency}")
+
+
 def _payment(item: Mapping[str, Any]) -> ProviderPayment:
     return ProviderPayment(
         id=item["id"], status=item["status"], amount=int(item["amount"]), currency=item["currency"],
         confirmation_url=f"{settings().public_base_url}/payments/sandbox/{item['id']}",
+        refunded=int(item.get("refunded", 0)),
         metadata=dict(item.get("metadata") or {}), card_last4=item.get("card_last4"))
 
 
@@ -139,7 +229,7 @@ def submit(payment_id: str, form: Mapping[str, str]) -> tuple[int, str]:
         return _finish(item, CANCELED, reason="canceled-by-customer")
     if action == "3ds" and status == AWAITING_3DS:
         if form.get("code", "").strip() == THREE_DS_CODE:
-            return _finish(item, SUCCEEDED)
+            return _finish(item, _success(item))
         return _finish(item, CANCELED, reason="3ds-failed")
     if action == "pay" and status == PENDING:
         number = "".join(ch for ch in form.get("number", "") if ch not in " -")
@@ -152,9 +242,14 @@ def submit(payment_id: str, form: Mapping[str, str]) -> tuple[int, str]:
                 item = {**item, "status": AWAITING_3DS, "card_last4": last4}
             return 200, _render(store.get_sandbox(payment_id) or item)
         if number in SUCCEEDS:
-            return _finish(item, SUCCEEDED, last4=last4)
+            return _finish(item, _success(item), last4=last4)
         return _finish(item, CANCELED, reason=DECLINED.get(number, "not-a-test-card"), last4=last4)
     return 200, _render(item, error="Nothing to do: use the form.")
+
+
+def _success(item: Mapping[str, Any]) -> str:
+    """A good card captures at once, or only authorizes a two-stage payment."""
+    return SUCCEEDED if item.get("capture", True) else AUTHORIZED
 
 
 def _finish(item: dict[str, Any], status: str, *, reason: str | None = None, last4: str | None = None

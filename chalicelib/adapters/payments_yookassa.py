@@ -13,6 +13,13 @@ and the secret key):
   used from the answer: ``id``, ``status``, ``amount``, ``confirmation.confirmation_url``.
 - read a payment: ``GET /payments/{id}``; used: ``status``, ``amount``, ``metadata``,
   ``payment_method.card.last4``.
+- two-stage payments (card orders): ``"capture": false`` at creation; the customer's
+  authorization makes it ``waiting_for_capture``; then ``POST /payments/{id}/capture``
+  (``{"amount": …}``) → ``succeeded``, or ``POST /payments/{id}/cancel`` → ``canceled``; a
+  captured payment is refunded with ``POST /refunds`` (``{"payment_id", "amount"}``): in full on a
+  cancel, or in parts (an accepted return's share; the API refuses more than remains). Each call
+  carries an ``Idempotence-Key``; a 4xx answer to them (e.g. a capture of a canceled payment) is
+  ``PaymentRefused`` with the provider's ``code``.
 - errors: ``{"type": "error", "code", "description", "parameter"}`` with 400/401/403/404/429;
   500 and 202 ("still processing") mean "retry with the same key".
 
@@ -31,14 +38,12 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from chalicelib import logs
-from chalicelib.adapters.payments import PaymentEvent, ProviderPayment, WebhookRejected
+from chalicelib.adapters.payments import REFUNDED, PaymentEvent, PaymentRefused, ProviderPayment, WebhookRejected
 from chalicelib.config import settings
 from chalicelib.errors import Unavailable
 
@@ -60,10 +65,10 @@ class YooKassaGateway:
         self._networks = tuple(ipaddress.ip_network(n, strict=False) for n in webhook_networks)
 
     def create_payment(self, amount: int, currency: str, *, idempotency_key: str, description: str,
-                       return_url: str, metadata: dict[str, str]) -> ProviderPayment:
+                       return_url: str, metadata: dict[str, str], capture: bool = True) -> ProviderPayment:
         body = {
             "amount": {"value": to_decimal(amount), "currency": currency},
-            "capture": True,
+            "capture": capture,
             "confirmation": {"type": "redirect", "return_url": return_url},
             "description": description[:MAX_DESCRIPTION],
             "metadata": metadata,
@@ -72,6 +77,32 @@ class YooKassaGateway:
         if status != 200:
             raise Unavailable(_problem("the payment could not be created", status, data))
         return parse_payment(data)
+
+    def capture_payment(self, payment_id: str, amount: int, currency: str, *, idempotency_key: str
+                        ) -> ProviderPayment:
+        body = {"amount": {"value": to_decimal(amount), "currency": currency}}
+        return parse_payment(self._act(f"/payments/{_quoted(payment_id)}/capture", body, idempotency_key))
+
+    def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment:
+        return parse_payment(self._act(f"/payments/{_quoted(payment_id)}/cancel", {}, idempotency_key))
+
+    def refund_payment(self, payment_id: str, amount: int, currency: str, *, idempotency_key: str
+                       ) -> ProviderPayment:
+        body = {"payment_id": payment_id, "amount": {"value": to_decimal(amount), "currency": currency}}
+        refund = self._act("/refunds", body, idempotency_key)
+        if refund.get("status") == "canceled":
+            raise PaymentRefused("refund-refused", f"YooKassa canceled the refund of {payment_id}")
+        return ProviderPayment(id=payment_id, status=REFUNDED, amount=to_minor(refund["amount"]["value"]),
+                               currency=str(refund["amount"]["currency"]))
+
+    def _act(self, path: str, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        status, data = self._call("POST", path, body, idempotency_key=idempotency_key)
+        if status in (400, 403, 404, 409, 422):  # the API refused this operation on this payment
+            _problem("the operation was refused", status, data)
+            raise PaymentRefused(str(data.get("code") or "refused"), str(data.get("description") or status))
+        if status != 200:
+            raise Unavailable(_problem("the payment operation failed", status, data))
+        return data
 
     def get_payment(self, payment_id: str) -> ProviderPayment | None:
         status, data = self._call("GET", f"/payments/{urllib.parse.quote(payment_id, safe='')}")
@@ -98,6 +129,9 @@ class YooKassaGateway:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None, *,
               idempotency_key: str | None = None) -> tuple[int, dict[str, Any]]:
+        import urllib.error  # with urllib.request (http.client, email, ssl): by the first call, not with the app
+        import urllib.request
+
         headers = {"Authorization": self._auth, "Accept": "application/json"}
         data = None
         if body is not None:
@@ -156,6 +190,10 @@ def parse_payment(data: dict[str, Any]) -> ProviderPayment:
     except (KeyError, TypeError, ValueError) as exc:
         logs.event("yookassa answer not understood", error=str(exc))
         raise Unavailable("the payment provider answered something unexpected") from exc
+
+
+def _quoted(payment_id: str) -> str:
+    return urllib.parse.quote(payment_id, safe="")
 
 
 def _address_in(address: str, networks: tuple[Any, ...]) -> bool:

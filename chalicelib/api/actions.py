@@ -26,7 +26,7 @@ import urllib.parse
 from typing import Annotated, Literal
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.orders import OrderDetail, PayIn, order_body
@@ -43,6 +43,8 @@ HTML = "text/html; charset=utf-8"
 
 class ActionForm(BaseModel):
     """The link page's form, as documented; ``_form`` reads it (never a 5xx, whatever is posted)."""
+
+    model_config = ConfigDict(defer_build=True)  # only /openapi.json builds it
 
     action: Literal["confirm", "cancel", "ship"] | None = None
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None

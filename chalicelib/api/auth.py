@@ -19,7 +19,7 @@ import urllib.parse
 from typing import Annotated, Literal
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from chalicelib.api.http import ANY_USER, Ctx, Reply, endpoint
 from chalicelib.api.models import Body, Out
@@ -83,6 +83,8 @@ class ChangeIn(Body):
 
 class LinkForm(BaseModel):
     """The account link page's form (read by ``_form``)."""
+
+    model_config = ConfigDict(defer_build=True)  # only /openapi.json builds it
 
     action: Literal["verify", "reset"] | None = None
     password: Annotated[str, StringConstraints(max_length=128)] | None = None

@@ -6,7 +6,7 @@
     DELETE /cart/items/{product_id}      removes (an absent line is fine) → 204
     DELETE /cart                         empties every cart → 204
     POST   /checkout                     Idempotency-Key; {delivery: {seller_id: method_id},
-                                         payment_method: "wallet", address, expected_total?}
+                                         payment_method: "wallet" | "card", address, expected_total?}
                                          → 201 Checkout, Location: the first order;
                                          409 cart-changed
 
@@ -83,7 +83,9 @@ class Address(Body):
 class CheckoutIn(Body):
     delivery: Annotated[dict[Id, Id], Field(min_length=1, max_length=50,
                                             description="seller_id → delivery method id, one per seller in the cart")]
-    payment_method: Literal["wallet"]
+    payment_method: Literal["wallet", "card"] = Field(
+        description="wallet: held from the wallet; card: authorized at the payment provider — each order of the "
+                    "answer then carries payment.confirmation_url, where the customer pays")
     address: Address
     expected_total: ExpectedTotal | None = None
     promo_codes: Annotated[list[PromoCodeText], Field(max_length=MAX_CODES)] = Field(

@@ -17,7 +17,7 @@ Cursor = Annotated[str, StringConstraints(max_length=2048)]
 
 
 class ProductQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     category: Id | None = Field(None, description="a category id from GET /categories")
     seller: Id | None = None
@@ -124,7 +124,7 @@ class SellerCategories(Out):
 
 
 class CategoryQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
     seller: Id | None = None
     limit: Limit = 20
     cursor: Cursor | None = None

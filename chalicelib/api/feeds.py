@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from chalicelib.api.http import Ctx, Reply, endpoint
 from chalicelib.api.models import Body, Limit, Out, Page
-from chalicelib.services import feed_sources, feeds
+from chalicelib.services import feeds
 from chalicelib.store.pagination import decode_cursor, encode_cursor
 
 bp = Blueprint(__name__)
@@ -79,7 +79,7 @@ class FeedImport(Out):
 
 
 class FeedListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     limit: Limit = 20
     cursor: Annotated[str, StringConstraints(max_length=2048)] | None = None
 
@@ -143,18 +143,24 @@ class FeedFetchStarted(Out):
 @endpoint(bp, "/seller/feed-source", method="PUT", summary="Set the URL the marketplace fetches my feed from",
           auth=("seller",), body=FeedSourceIn, response=FeedSource, errors=(401, 403, 409, 422), tags=("feeds",))
 def put_feed_source(ctx: Ctx) -> FeedSource:
+    from chalicelib.services import feed_sources  # with the URL fetcher: loaded by the feed-source routes only
+
     return FeedSource(**feed_sources.set_source(ctx.user.user_id, ctx.body.url, ctx.body.schedule))
 
 
 @endpoint(bp, "/seller/feed-source", summary="My feed URL and how its last fetch went", auth=("seller",),
           response=FeedSource, errors=(401, 403, 404), tags=("feeds",))
 def get_feed_source(ctx: Ctx) -> FeedSource:
+    from chalicelib.services import feed_sources
+
     return FeedSource(**feed_sources.get_source(ctx.user.user_id))
 
 
 @endpoint(bp, "/seller/feed-source", method="DELETE", summary="Stop fetching my feed by URL", auth=("seller",),
           status=204, errors=(401, 403, 404), tags=("feeds",))
 def delete_feed_source(ctx: Ctx) -> Reply:
+    from chalicelib.services import feed_sources
+
     feed_sources.delete_source(ctx.user.user_id)
     return Reply(status=204)
 
@@ -163,4 +169,6 @@ def delete_feed_source(ctx: Ctx) -> Reply:
           auth=("seller",), response=FeedFetchStarted, status=202, errors=(401, 403, 404), body_required=False,
           tags=("feeds",))
 def fetch_feed_source(ctx: Ctx) -> FeedFetchStarted:
+    from chalicelib.services import feed_sources
+
     return FeedFetchStarted(feed_id=feed_sources.fetch_now(ctx.user.user_id))

@@ -76,13 +76,15 @@ class Books(Out):
     marketplace_revenue: Money
     marketplace_expenses: Money
     topups: Money
+    card_payments: Money = Field(description="what card orders took from the payment providers, net of voids and "
+                                             "refunds")
     payouts_paid: Money
     holds_checked: int
     problems: list[str] = Field(description="what does not match (empty when balanced; at most 100)")
 
 
 MONEY_TERMS = ("wallets", "holds", "seller_balances", "payouts_in_flight", "marketplace_revenue",
-               "marketplace_expenses", "topups", "payouts_paid")
+               "marketplace_expenses", "topups", "card_payments", "payouts_paid")
 
 
 @endpoint(bp, "/admin/ledger/reconciliation", summary="Prove the books balance", auth=ADMIN, response=Books,

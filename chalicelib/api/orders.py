@@ -72,6 +72,15 @@ class OrderDiscount(Out):
     amount: Money
 
 
+class OrderPayment(Out):
+    """A card order's payment at the provider."""
+
+    provider: str
+    status: Literal["pending", "authorized", "captured", "canceled", "refunded"]
+    confirmation_url: str | None = Field(
+        default=None, description="while pending: the provider's page where the customer authorizes the payment")
+
+
 class Order(Out):
     """An order as lists show it (the same fields checkout answers with)."""
 
@@ -91,6 +100,9 @@ class Order(Out):
     currency: str = Field(description="the order's currency (POST /orders/{id}/pay's expected_total is in it)")
     address: dict[str, Any]
     payment_method: str
+    payment: OrderPayment | None = Field(
+        default=None, description="card orders, in the checkout's and POST /orders/{id}/pay's answers: send the "
+                                  "customer to confirmation_url")
     created_at: str
     updated_at: str
 

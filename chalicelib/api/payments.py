@@ -2,7 +2,7 @@
 
     POST /payments/webhooks/{provider}   the provider reports a payment's outcome (public; the
                                          provider's verification is the authentication):
-                                         200 {event_id, topup_id, status, outcome}; 401 forged or
+                                         200 {event_id, topup_id | order_id, status, outcome}; 401 forged or
                                          stale, 404 not our payment, 422 amount/currency differ,
                                          409 contradicts the recorded outcome
     GET  /payments/return                where the provider's page sends the customer back
@@ -19,7 +19,7 @@ import urllib.parse
 from typing import Annotated, Literal
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from chalicelib.api.http import Ctx, client_address, endpoint
 from chalicelib.api.models import Out
@@ -37,13 +37,16 @@ MAX_FORM_BYTES = 4096
 
 class WebhookResult(Out):
     event_id: str
-    topup_id: str
+    topup_id: str | None = Field(default=None, description="the top-up the payment was for")
+    order_id: str | None = Field(default=None, description="the card order the payment was for")
     status: str
-    outcome: Literal["credited", "canceled", "already-applied", "ignored"]
+    outcome: Literal["credited", "canceled", "already-applied", "ignored", "authorized", "voided"]
 
 
 class SandboxForm(BaseModel):
     """The sandbox page's form, as documented (the handler reads it; never a 5xx)."""
+
+    model_config = ConfigDict(defer_build=True)  # only /openapi.json builds it
 
     action: Literal["pay", "3ds", "cancel"]
     number: Annotated[str, StringConstraints(max_length=23)] | None = None

@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from chalicelib.api.http import CATALOG_CACHE, Ctx, endpoint
 from chalicelib.api.models import Facets, Id, Limit, MinorUnits, Money, Out, Page, facet_counts, priced
-from chalicelib.search import query
 
 bp = Blueprint(__name__)
 
@@ -18,7 +17,7 @@ MAX_QUERY_CHARS = 200
 
 class SearchQuery(BaseModel):
     # Unknown parameters are a 422 naming them, like every other route's.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     q: Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY_CHARS)] = Field(
         description="the words to find; the last one may be incomplete (as-you-type)"
@@ -70,6 +69,8 @@ class SearchPage(Page):
 @endpoint(bp, "/search", summary="Search products (ranked, every word must match, last word as a prefix)",
           query=SearchQuery, response=SearchPage, errors=(422,), cache=CATALOG_CACHE, tags=("catalog",))
 def search_products(ctx: Ctx) -> SearchPage:
+    from chalicelib.search import query  # the analyser (stemmers, index reads): loaded by the first search
+
     p: SearchQuery = ctx.query
     items, next_cursor = query.search(p.q, category=p.category, seller=p.seller, min_price=p.min_price,
                                       max_price=p.max_price, available=p.available, on_sale=p.on_sale, author=p.author,

@@ -141,7 +141,7 @@ class Topup(Out):
 
     topup_id: str | None = Field(None, description="the top-up (GET /wallet/topups/{topup_id})")
     id: str | None = Field(None, description="local card top-up: its wallet transaction")
-    status: Literal["pending", "succeeded", "canceled"]
+    status: Literal["pending", "succeeded", "canceled", "expired"]
     amount: Money
     confirmation_url: str | None = Field(None, description="where the customer pays (the provider's page)")
     transaction_id: str | None = Field(None, description="once succeeded: the wallet transaction")

@@ -31,6 +31,8 @@ Movements:
 | capture | customer held (+ mkt promotions) | seller earnings (+ mkt fees) | ``services.ledger.capture`` |
 | release | customer held | customer available | ``services.ledger.release`` |
 | refund | seller earnings (+ mkt fees) | customer available (+ mkt promotions) | ``services.ledger.refund_capture`` |
+| return | seller earnings (+ mkt fees) | customer available, or (card order) provider clearing | ``services.returns`` |
+| | | (+ mkt promotions) | |
 
 Payouts (``services/payouts.py``): ``payout`` moves earnings → payout in flight, then
 ``payout_paid`` in flight → paid out, or ``payout_failed`` in flight → earnings (the money is
@@ -304,17 +306,37 @@ def _with_discounts(txn: Transaction, promotion: int, seller_discount: int) -> T
                        seller_id=txn.seller_id, meta=meta)
 
 
-def release_txn(order_id: str, customer_id: str, amount: int, currency: str, created_at: str) -> Transaction:
-    return _order_movement(RELEASE, release_txn_id(order_id), order_id, customer_held(customer_id),
-                           customer_available(customer_id), amount, currency, created_at, customer_id)
+def card_hold_txn(order_id: str, customer_id: str, amount: int, currency: str, created_at: str, *,
+                  provider: str, payment_id: str) -> Transaction:
+    """A card order's authorization at the provider: the money comes from outside (the
+    provider's clearing account, like a top-up) straight into the customer's held bucket, under
+    the hold's own transaction id, so capture and release treat it as any hold."""
+    txn_id = hold_txn_id(order_id)
+    check_amount(amount)
+    return Transaction(id=txn_id, kind=HOLD, currency=currency, amount=amount,
+                       entries=(Entry(provider_clearing(provider, clearing_shard(txn_id)), -amount),
+                                Entry(customer_held(customer_id), amount)),
+                       created_at=created_at, customer_id=customer_id, order_id=order_id,
+                       meta={"provider": provider, "charge_id": payment_id, "method": "card"})
+
+
+def release_txn(order_id: str, customer_id: str, amount: int, currency: str, created_at: str,
+                provider: str | None = None) -> Transaction:
+    """Held → available; for a card order (``provider``) held → the provider's clearing (the
+    authorization is voided: the money never was the wallet's)."""
+    txn_id = release_txn_id(order_id)
+    target = provider_clearing(provider, clearing_shard(txn_id)) if provider else customer_available(customer_id)
+    return _order_movement(RELEASE, txn_id, order_id, customer_held(customer_id), target, amount, currency,
+                           created_at, customer_id)
 
 
 def refund_txn(order_id: str, customer_id: str, seller_id: str, amount: int, currency: str,
-               created_at: str, promotion: int = 0, fee: int = 0) -> Transaction:
+               created_at: str, promotion: int = 0, fee: int = 0, provider: str | None = None) -> Transaction:
     """The reverse of ``capture_txn``, to the customer's *available* balance (the order is over,
     so nothing stays held): it shows on both the customer's and the seller's statements. The
     marketplace's ``promotion`` goes back to its promotion expense, and the ``fee`` it took comes
-    back out of its fee revenue, so the seller gives back only the net they earned."""
+    back out of its fee revenue, so the seller gives back only the net they earned. A card
+    order's refund (``provider``) goes to the provider's clearing account: the card gets it."""
     check_amount(amount, allow_zero=True)
     check_amount(promotion, allow_zero=True)
     check_amount(fee, allow_zero=True)
@@ -326,7 +348,7 @@ def refund_txn(order_id: str, customer_id: str, seller_id: str, amount: int, cur
     legs = [(seller_earnings(seller_id), -(gross - fee)),
             (marketplace_fees(shard), -fee),
             (marketplace_promotions(shard), promotion),
-            (customer_available(customer_id), amount)]
+            (provider_clearing(provider, shard) if provider else customer_available(customer_id), amount)]
     txn = Transaction(id=refund_txn_id(order_id), kind=REFUND, currency=currency, amount=gross,
                       entries=tuple(Entry(a, v) for a, v in legs if v), created_at=created_at,
                       customer_id=customer_id, order_id=order_id, seller_id=seller_id, meta=_fee_meta(fee, None))
@@ -359,11 +381,14 @@ def payout_txn(kind: str, payout_id: str, seller_id: str, amount: int, currency:
 
 
 def return_txn(return_id: str, order_id: str, customer_id: str, seller_id: str, currency: str, created_at: str,
-               *, refund: int, promotion: int, fee: int) -> Transaction:
+               *, refund: int, promotion: int, fee: int, provider: str | None = None,
+               refund_id: str | None = None) -> Transaction:
     """An accepted return (``domain/returns.py``): the seller gives back ``refund + promotion −
     fee``, the customer gets ``refund``, the marketplace's promotion expense gets ``promotion``
     back and its fee revenue returns ``fee``. ``amount``: refund + promotion (what the seller's
-    capture is reduced by before the fee)."""
+    capture is reduced by before the fee). A card order's return (``provider``): the ``refund``
+    goes to the provider's clearing account (the provider refunded the card: ``refund_id``),
+    not to the wallet."""
     for value in (refund, promotion, fee):
         check_amount(value, allow_zero=True)
     gross = refund + promotion
@@ -374,9 +399,10 @@ def return_txn(return_id: str, order_id: str, customer_id: str, seller_id: str, 
     legs = [(seller_earnings(seller_id), -(gross - fee)),
             (marketplace_fees(shard), -fee),
             (marketplace_promotions(shard), promotion),
-            (customer_available(customer_id), refund)]
+            (provider_clearing(provider, shard) if provider else customer_available(customer_id), refund)]
+    card = {"provider": provider, "charge_id": refund_id or "", "method": "card"} if provider else {}
     return Transaction(id=f"{RETURN}:{return_id}", kind=RETURN, currency=currency, amount=gross,
                        entries=tuple(Entry(a, v) for a, v in legs if v), created_at=created_at,
                        customer_id=customer_id, order_id=order_id, seller_id=seller_id,
-                       meta={"return_id": return_id, **_fee_meta(fee, None),
+                       meta={"return_id": return_id, **_fee_meta(fee, None), **card,
                              **({"marketplace_discount": str(promotion)} if promotion else {})})

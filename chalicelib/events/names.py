@@ -7,6 +7,7 @@ needs live here; ``infra/resources.py`` re-exports them for the template and the
 API_FUNCTION = "api_handler"  # Chalice's name for the function behind API Gateway
 IMPORT_FUNCTION = "import_feed"
 WORKFLOW_FUNCTION = "order_workflow"
+RETURN_WORKFLOW_FUNCTION = "return_workflow"
 RECONCILE_FUNCTION = "reconcile_orders"
 RECONCILE_RATE_MINUTES = 1
 FETCH_FEEDS_FUNCTION = "fetch_feeds"

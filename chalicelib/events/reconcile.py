@@ -1,5 +1,7 @@
-"""The reconciler Lambda: every minute, start the workflow of orders whose start was lost, and
-remove the accounts left unverified for a week (``services.accounts.purge_unverified``).
+"""The reconciler Lambda: every minute, start the workflow of orders whose start was lost,
+remove the accounts left unverified for a week (``services.accounts.purge_unverified``),
+start the workflow of an overdue return whose start was lost (``services.returns.sweep_overdue``),
+and expire the top-ups a payment provider never reported on (``services.wallet.expire_topups``).
 
 On AWS ``chalice package`` turns the schedule into an EventBridge rule; the local stack
 invokes the same function from a timer (``local/stack.py``). The work is
@@ -31,11 +33,14 @@ def reconcile_orders(event: Any) -> dict[str, int]:
         # role and local timer to keep in step (a TTL could drop the profile but not the
         # Cognito identity, which is what holds the address).
         counts["unverified_removed"] = purge_unverified()
-        # Returns the seller left unanswered past their deadline are accepted here: the reason
-        # for a schedule rather than a workflow is in services/returns.py.
-        from chalicelib.services.returns import accept_due
+        # A backstop for returns whose workflow never started (services/returns.py says why).
+        from chalicelib.services.returns import sweep_overdue
 
-        counts["returns_accepted"] = accept_due()
+        counts["returns_overdue"] = sweep_overdue()
+        # Top-ups the provider never reported on expire (services/wallet.py).
+        from chalicelib.services.wallet import expire_topups
+
+        counts["topups_expired"] = expire_topups()
         metrics.count("OrdersReconciled", counts.get("started", 0) + counts.get("wound_up", 0))
         return counts
     finally:

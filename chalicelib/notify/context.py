@@ -35,7 +35,7 @@ class InvalidContext(ValueError):
 
 class _Model(BaseModel):
     # extra="ignore" is the whitelist: unknown keys are dropped, not rendered.
-    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True, defer_build=True)
 
 
 class Item(_Model):

@@ -18,13 +18,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
-
-from markupsafe import Markup, escape
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.notify.context import Order, order_view, validate
 from chalicelib.notify.links import ACTIONS
 from chalicelib.notify.rendering import environment, resolve_lang
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 SECURITY_HEADERS: dict[str, str] = {
     "Referrer-Policy": "no-referrer",
@@ -149,6 +150,8 @@ def linkify(text: str, own_base_url: str) -> Markup:
     renderer, but this page must not depend on that), and a link in the local mailbox is one a
     developer will click.
     """
+    from markupsafe import Markup, escape  # jinja2's; imported with it, by the first page
+
     out: list[str] = []
     last = 0
     for start, url in _urls(text):

@@ -129,4 +129,26 @@ stay indexed and are dropped when a page is shown. Items per product: one postin
 term + one search document (≈ 18 in the bench catalog); vocabulary words are shared by the whole
 catalog. A change of a product's searchable text rewrites all its postings (their maps change),
 as a price change does.
+
+**Hot terms (issue 20 item 5): the arithmetic and the plan; not sharded yet.** A term found in
+a share f of the products receives f × 10,000 posting writes per second when sellers import
+10,000 products/s; a posting is ~0.6 KB, one WCU. DynamoDB takes 1,000 WCU/s per partition key,
+so every term in more than 10% of the products is hot: ``bench/partition_bench.py`` measures
+TERM#great at 4,734 WCU/s (47% of the products), TERM#choic 3,817, TERM#nike 2,732; the flag
+term ``~sale`` follows the share of products on sale, and a fresh vocabulary's busiest
+``VOCAB#<2 chars>`` partition reaches ~2,700 WCU/s on a first import (it then only grows
+slowly). Shards needed: ceil(f × 10,000 × 1 WCU / 1,000) — 5 for "great", 10 for a term every
+product has. The plan, the same as the listings' (``store/keys.py``, "Write sharding"):
+``TERM#<term>#<nn>`` with nn = a stable hash of the product id mod ``TERM_SHARDS`` (10), so a
+product's postings of one term always sit in one shard and the indexer's diff deletes the right
+item; VOCAB partitions by their first 3 characters plus a hash shard of the word (its prefix
+Query then reads the shards and merges by SK). Reads: each term's list becomes 10 streams of
+the merge ``query`` already runs over a word's terms (heapq by SK = rank order); the rank-safety
+bound (``MultiWord.safe``) takes each stream's last weight read, and the first page reads
+~2 × page / 10 postings per shard rather than 50 per term. Cost: 10 Queries per word instead of
+one; rare terms would pay it for nothing, so the refinement is to shard only a term whose
+document count (kept on its VOCAB item by the indexer) crossed 10% × import rate — which needs
+the reader to learn the term's shard count (one more BatchGetItem per query). Migration: the
+postings are rebuilt by ``indexer.apply_changes([(None, p)])`` over every product after the
+readers merge both layouts.
 """

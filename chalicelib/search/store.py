@@ -16,12 +16,11 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.search.document import POSTING_BODY
 from chalicelib.store import keys, toolkit
+from chalicelib.store.toolkit import Key
 from chalicelib.store.values import plain
 
 Accept = Callable[[dict[str, Any]], bool]

@@ -19,8 +19,6 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-import snowballstemmer
-
 # A word too long to be a word (base64, hashes, URLs glued together) is never a useful
 # term, and would make an oversized DynamoDB key.
 MAX_WORD_CHARS = 40
@@ -77,6 +75,8 @@ def parts(raw: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _stemmers() -> tuple[object, object]:
+    import snowballstemmer  # every language's stemmer class: imported by the first search, not with the app
+
     return snowballstemmer.stemmer("russian"), snowballstemmer.stemmer("english")
 
 

@@ -12,7 +12,7 @@ effect answers like the first one (and re-sends the wake-up, in case the first o
 | confirm | seller | PAID | CONFIRMED | seller wait → capture |
 | cancel | seller | PAID, CONFIRMED | CANCELLED | seller or shipment wait → restock, refund |
 | ship | seller | CONFIRMED | SHIPPED | shipment wait → email |
-| pay | customer | AWAITING_PAYMENT | PAID (after the hold) | payment wait |
+| pay | customer | AWAITING_PAYMENT | PAID (after the hold; a card order: answers the provider's page) | payment wait |
 | cancel | customer | AWAITING_PAYMENT, PAID | CANCELLED | payment or seller wait |
 | received | customer | SHIPPED | DELIVERED | receipt wait |
 
@@ -28,7 +28,7 @@ from typing import Any
 from chalicelib import clients, logs
 from chalicelib.domain import orders as st
 from chalicelib.errors import InvalidTransition, NotFound
-from chalicelib.services import ledger
+from chalicelib.services import card_payments, ledger
 from chalicelib.services import orders as order_views
 from chalicelib.services.workflow.steps import mark_paid
 from chalicelib.services.workflow.wake import ResumeFailed, resume
@@ -113,6 +113,9 @@ def pay(order_id: str, customer_id: str | None, *, expected_total: int | None = 
         raise InvalidTransition(f"order {order_id} is {order['status']}; it cannot be paid",
                                 order_id=order_id, current_status=order["status"])
     order_views.check_total(order, expected_total)
+    if card_payments.is_card(order):
+        # a card order is paid on the provider's page: the answer says where (its webhook marks it paid)
+        return {**order, "payment": card_payments.view(card_payments.start(order))}
     ledger.hold(order_id, order["customer_id"], int(order["total"]), order["currency"])
     outcome = mark_paid(order, actor=f"customer:{order['customer_id']}")
     if outcome != "paid":

@@ -8,9 +8,11 @@ One pass over the ledger table (``GET /admin/ledger/reconciliation``, or
 2. the equation — everything the marketplace holds is what came in less what went out::
 
      wallets (available) + holds + seller earnings + payouts in flight + fee revenue
-       − promotion expense  =  top-ups − payouts paid
+       − promotion expense  =  top-ups + card payments − payouts paid
 
-   (top-ups are the sum of the top-up transactions; the providers' clearing accounts mirror it);
+   (top-ups are the sum of the top-up transactions; card payments what card orders' transactions
+   took from the providers' clearing accounts, net of voids and refunds back to them; the
+   clearing accounts mirror the two together);
 3. every order with money: its hold's state allows the order's status (held: PAID; captured:
    CONFIRMED, SHIPPED or DELIVERED; released: CANCELLED or never paid; refunded: CANCELLED), the
    order's recorded fee is the capture's, and its returns refunded at most what was captured.
@@ -61,7 +63,7 @@ def reconcile() -> dict[str, Any]:
     journal: Counter[str] = Counter()
     projected: Counter[str] = Counter()
     problems: list[str] = []
-    topups = 0
+    topups = cards = 0
     holds: dict[str, dict[str, Any]] = {}
     for item in store.scan_all():
         if item.get("SK") == "TXN":
@@ -72,6 +74,8 @@ def reconcile() -> dict[str, Any]:
                 journal[e["account"]] += int(e["amount"])
             if item["kind"] == dl.TOPUP:
                 topups += int(item["amount"])
+            else:  # a card order's authorization, void or refund: money from or back to a provider
+                cards -= sum(int(e["amount"]) for e in item["entries"] if e["account"].startswith("provider:"))
         elif item.get("SK") == "HOLD":
             holds[item["order_id"]] = item
         else:
@@ -92,14 +96,16 @@ def reconcile() -> dict[str, Any]:
         "marketplace_revenue": total("marketplace:", dl.REVENUE),
         "marketplace_expenses": -total("marketplace:", dl.EXPENSE),
         "topups": topups,
+        "card_payments": cards,
         "payouts_paid": total("seller:", dl.PAID_OUT),
     }
     held_side = (terms["wallets"] + terms["holds"] + terms["seller_balances"] + terms["payouts_in_flight"]
                  + terms["marketplace_revenue"] - terms["marketplace_expenses"])
-    if held_side != topups - terms["payouts_paid"]:
-        problems.append(f"the books do not balance: {held_side} held, {topups - terms['payouts_paid']} owed")
-    if -total("provider:") != topups:
-        problems.append(f"the clearing accounts ({-total('provider:')}) do not mirror the top-ups ({topups})")
+    if held_side != topups + cards - terms["payouts_paid"]:
+        problems.append(f"the books do not balance: {held_side} held, {topups + cards - terms['payouts_paid']} owed")
+    if -total("provider:") != topups + cards:
+        problems.append(f"the clearing accounts ({-total('provider:')}) do not mirror the top-ups and card "
+                        f"payments ({topups + cards})")
     problems += _orders(holds)
     return {"balanced": not problems, "currency": ledger.currency(), **terms,
             "holds_checked": len(holds), "problems": problems[:MAX_PROBLEMS]}

@@ -4,10 +4,12 @@ Listing (``list_products``) picks one listing *scope* from the filters — the c
 the seller, else ALL — and one index from the sort (``keys.LISTING_INDEX``). Availability and
 being on sale (old price above price) are part of the listing partition key:
 ``available=true|false`` with ``on_sale=true|false`` reads one partition; without them the
-partitions (A1, A1#S, A0, A0#S) are merged in sort order, each stream resuming from its own key
-in the cursor. A price range is a key condition under the price sort and a FilterExpression under
-the others. Products of blocked sellers are dropped after one BatchGetItem of the page's shops
-(shops are few per page; blocking then takes effect at once, with no product rewrite).
+partitions (A1, A1#S, A0, A0#S) are merged in sort order. Each of them is write-sharded
+(``keys.py``, "Write sharding"): every shard is one more sorted stream of the same merge, and
+the cursor holds the sort key reached, from which every stream resumes. A price range is a
+key condition under the price sort and a FilterExpression under the others. Products of
+blocked sellers are dropped after one BatchGetItem of the page's shops (shops are few per page;
+blocking then takes effect at once, with no product rewrite).
 A short page (filters dropped most rows) still carries a ``next_cursor``; every read is a Query.
 
 Categories are per seller (feed category ids mean nothing across sellers): GET /categories
@@ -23,8 +25,6 @@ import json
 from collections import deque
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
-
 from chalicelib.domain import catalog as catalog_rules
 from chalicelib.domain.money import money
 from chalicelib.errors import NotFound, ValidationFailed
@@ -32,6 +32,7 @@ from chalicelib.search import facets
 from chalicelib.store import accounts, keys
 from chalicelib.store import catalog as store
 from chalicelib.store.pagination import decode_cursor, encode_cursor
+from chalicelib.store.toolkit import Attr
 
 SORTS: dict[str, tuple[str, bool]] = {  # sort -> (index kind, ascending)
     "price": ("price", True),
@@ -80,51 +81,68 @@ def _visible(shop: dict[str, Any] | None) -> bool:
 
 
 class _Stream:
-    """One sorted listing partition, read page by page, resumable from the cursor."""
+    """One listing partition (one write shard of one availability/sale partition), read in
+    the listing's order after the cursor's position, in Query pages that grow as it is used.
 
-    def __init__(self, query: dict[str, Any], state: dict[str, Any], budget: list[int]) -> None:
-        self.query, self.budget = query, budget
+    ``frontier`` is the sort key of the last item read from it (returned or dropped by a
+    filter): whatever it has not read yet sorts after it, so a stream whose buffer is empty
+    does not hold up the merge of items that come before its frontier."""
+
+    def __init__(self, query: dict[str, Any], after: str | None, budget: list[int], sizes: tuple[int, int],
+                 stats: dict[str, int]) -> None:
+        self.query, self.budget, self.stats = query, budget, stats
+        self.size, self.cap = sizes
+        self.after, self.frontier = after, after
         self.buf: deque[dict[str, Any]] = deque()
-        self.next_start = state.get("k")
-        self.resume = state.get("k")
-        self.exhausted = bool(state.get("d"))
-        self.fetched_any = False
+        self.start: dict[str, Any] | None = None
+        self.exhausted = False
+        self.fetched = False
 
-    def head(self) -> dict[str, Any] | None:
-        while not self.buf and not self.exhausted and self.budget[0] > 0:
-            self.budget[0] -= 1
-            items, last = store.query_listing(start=self.next_start, **self.query)
-            self.buf.extend(items)
-            self.next_start = last
-            if last is None:
-                self.exhausted = not self.buf
-            if not items:
-                self.resume = last
-        return self.buf[0] if self.buf else None
-
-    def pop(self, index: str) -> dict[str, Any]:
-        item = self.buf.popleft()
-        if self.buf:
-            self.resume = {k: item[k] for k in ("PK", "SK", f"{index}PK", f"{index}SK")}
-        else:
-            self.resume = self.next_start
-            self.exhausted = self.next_start is None
-        return item
-
-    def state(self) -> dict[str, Any]:
-        if self.exhausted and not self.buf:
-            return {"d": 1}
-        return {"k": self.resume} if self.resume else {}
+    def fill(self) -> bool:
+        """Read one more Query page; False when the page's fetch budget is spent."""
+        if self.budget[0] <= 0:
+            return False
+        self.budget[0] -= 1
+        sort_attr = f"{self.query['index']}SK"
+        items, last = store.query_listing(start=self.start, after=self.after, limit=self.size, stats=self.stats,
+                                          **self.query)
+        self.fetched = True
+        self.buf.extend(items)
+        self.start = last
+        if last is not None:
+            self.frontier = last[sort_attr]
+        elif items:
+            self.frontier = items[-1][sort_attr]
+        self.exhausted = last is None
+        self.size = min(self.size * 2, self.cap)
+        return True
 
 
 def _fingerprint(filters: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()[:12]
 
 
+FIRST_READ_MIN = 2  # items the first Query of each stream reads at least
+
+
+def first_read(limit: int, streams: int) -> int:
+    """Items each stream's first Query reads: twice its share of the page (product ids hash
+    evenly over the shards), at least FIRST_READ_MIN; a stream the merge drains reads again,
+    twice as many each time, up to the page size."""
+    return min(limit, max(FIRST_READ_MIN, -(-2 * limit // streams)))
+
+
 def list_products(*, category: str | None = None, seller: str | None = None, min_price: int | None = None,
                   max_price: int | None = None, available: bool | None = None, on_sale: bool | None = None,
-                  sort: str = "newest", limit: int = 20,
-                  cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+                  sort: str = "newest", limit: int = 20, cursor: str | None = None,
+                  stats: dict[str, int] | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a listing. Its partitions — (availability, sale) × write shards
+    (``keys.py``, "Write sharding") — are read as sorted streams and merged by the sort key
+    (``{index}SK`` = sort value + ``#<product id>``, unique: a total order). The cursor holds the
+    position reached: every stream resumes strictly after it with a key condition, so the
+    cursor's size does not grow with the number of streams. ``stats`` (when given) receives
+    ``read`` (items DynamoDB read) and ``queries``. Items read per page ≤ streams × first_read
+    + the refills, within MAX_FETCHES + 2 × streams Query calls."""
     if sort not in SORTS:
         raise ValidationFailed.one("query.sort", "one of " + ", ".join(SORTS))
     if min_price is not None and max_price is not None and min_price > max_price:
@@ -132,8 +150,9 @@ def list_products(*, category: str | None = None, seller: str | None = None, min
     filters = {"c": category, "s": seller, "lo": min_price, "hi": max_price, "a": available, "o": sort,
                "os": on_sale}
     state = decode_cursor(cursor) or {}
-    if state and state.get("f") != _fingerprint(filters):
+    if state and (state.get("f") != _fingerprint(filters) or not isinstance(state.get("a"), str)):
         raise ValidationFailed.one("cursor", "the cursor belongs to another query")
+    after: str | None = state.get("a")
 
     shops: dict[str, dict[str, Any] | None] = {}
     scope = _scope(category, seller, shops)
@@ -142,29 +161,41 @@ def list_products(*, category: str | None = None, seller: str | None = None, min
     kind, ascending = SORTS[sort]
     index = keys.LISTING_INDEX[kind]
     sk_between, filter_expr = _conditions(kind, category, seller, min_price, max_price)
-    partitions = _partitions(available, on_sale)
-    stream_states = state.get("s") or [{} for _ in partitions]
-    if len(stream_states) != len(partitions) or not all(isinstance(st, dict) for st in stream_states):
-        raise ValidationFailed.one("cursor", "the cursor belongs to another query")
-    budget = [MAX_FETCHES]
+    partitions = [pk for avail, sale in _partitions(available, on_sale)
+                  for pk in keys.listing_partitions(scope, avail, sale)]
+    budget = [MAX_FETCHES + 2 * len(partitions)]
+    stats = {} if stats is None else stats
+    first = first_read(limit, len(partitions))
     streams = [
-        _Stream({"index": index, "partition": keys.listing_partition(scope, avail, sale), "forward": ascending,
-                 "limit": limit, "sk_between": sk_between, "filter_expr": filter_expr}, st, budget)
-        for (avail, sale), st in zip(partitions, stream_states, strict=True)
+        _Stream({"index": index, "partition": pk, "forward": ascending, "sk_between": sk_between,
+                 "filter_expr": filter_expr}, after, budget, (first, limit), stats)
+        for pk in partitions
     ]
-
     sort_attr = f"{index}SK"
+
+    def before(a: str, b: str) -> bool:
+        return a < b if ascending else a > b
+
+    popped = after
     out: list[dict[str, Any]] = []
     while len(out) < limit:
-        heads = [(s, s.head()) for s in streams]
-        if any(h is None and not s.exhausted for s, h in heads):
-            break  # out of fetch budget: answer short, the cursor resumes here
-        live = [(s, h) for s, h in heads if h is not None]
-        if not live:
+        heads = [s for s in streams if s.buf]
+        best = None
+        for s in heads:
+            if best is None or before(s.buf[0][sort_attr], best.buf[0][sort_attr]):
+                best = s
+        best_key = best.buf[0][sort_attr] if best else None
+        # an empty stream may hold an item before the best head unless its frontier is past it
+        waiting = [s for s in streams if not s.buf and not s.exhausted
+                   and (not s.fetched or best_key is None or before(s.frontier, best_key))]
+        if waiting:
+            if not all(s.fill() for s in waiting):
+                break  # out of fetch budget: answer short, the cursor resumes at the position reached
+            continue
+        if best is None:
             break
-        pick = min if ascending else max
-        stream, _ = pick(live, key=lambda sh: sh[1][sort_attr])
-        item = stream.pop(index)
+        item = best.buf.popleft()
+        popped = item[sort_attr]
         seller_id = item.get("seller_id", "")
         if seller_id not in shops:
             pending = {s for st in streams for s in (i.get("seller_id", "") for i in st.buf)} | {seller_id}
@@ -174,9 +205,29 @@ def list_products(*, category: str | None = None, seller: str | None = None, min
             continue
         out.append(product_card(item))
 
+    stats["queries"] = stats.get("queries", 0) + MAX_FETCHES + 2 * len(partitions) - budget[0]
     done = all(s.exhausted and not s.buf for s in streams)
-    next_cursor = None if done else encode_cursor({"f": _fingerprint(filters), "s": [s.state() for s in streams]})
+    position = None if done else _position(streams, popped, before, sort_attr)
+    next_cursor = None if done else encode_cursor({"f": _fingerprint(filters), "a": position})
     return _as_of_now(out, available, exact=scope == keys.listing_scope_all()), next_cursor
+
+
+def _position(streams: list[_Stream], popped: str | None, before: Any, sort_attr: str) -> str | None:
+    """Where the next page starts (exclusive): past every item this page emitted or skipped.
+    That is the last item taken, or further, the nearest frontier of the drained streams when
+    every buffered item lies beyond it (filters skipped rows there: the next page must not read
+    them again)."""
+    drained = [s.frontier for s in streams if not s.buf and not s.exhausted and s.fetched]
+    if not drained or len(drained) != sum(1 for s in streams if not s.buf and not s.exhausted):
+        return popped
+    nearest = drained[0]
+    for f in drained[1:]:
+        if before(f, nearest):
+            nearest = f
+    heads = [s.buf[0][sort_attr] for s in streams if s.buf]
+    if all(before(nearest, h) for h in heads) and (popped is None or not before(nearest, popped)):
+        return nearest
+    return popped
 
 
 def _scope(category: str | None, seller: str | None, shops: dict[str, dict[str, Any] | None]) -> str | None:
@@ -230,18 +281,19 @@ def listing_facets(*, category: str | None = None, seller: str | None = None, mi
     rows: list[tuple[dict[str, Any], bool, bool]] = []
     complete = True
     for avail, sale in _partitions(available, on_sale):
-        start = None
-        while True:
-            room = facets.MAX_ROWS - len(rows)
-            if room <= 0:
-                complete = False
-                break
-            items, start = store.query_listing(index="GSI1", partition=keys.listing_partition(scope, avail, sale),
-                                               forward=True, limit=room, start=start, sk_between=sk_between,
-                                               filter_expr=filter_expr, projection=FACET_FIELDS)
-            rows += [(i, avail, sale) for i in items]
-            if start is None:
-                break
+        for partition in keys.listing_partitions(scope, avail, sale):  # every write shard
+            start = None
+            while True:
+                room = facets.MAX_ROWS - len(rows)
+                if room <= 0:
+                    complete = False
+                    break
+                items, start = store.query_listing(index="GSI1", partition=partition, forward=True, limit=room,
+                                                   start=start, sk_between=sk_between, filter_expr=filter_expr,
+                                                   projection=FACET_FIELDS)
+                rows += [(i, avail, sale) for i in items]
+                if start is None:
+                    break
     sellers = {str(i.get("seller_id", "")) for i, _, _ in rows} - set(shops)
     shops.update(accounts.get_shops(sorted(sellers)) if sellers else {})
     counted = [facets.Row(seller_id=i["seller_id"],

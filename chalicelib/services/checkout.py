@@ -72,7 +72,7 @@ from chalicelib.domain import cart as rules
 from chalicelib.domain import orders as order_rules
 from chalicelib.domain import promos as promo_rules
 from chalicelib.errors import AlreadyExists, DependencyError, OutOfStock, Unavailable, ValidationFailed
-from chalicelib.services import promos
+from chalicelib.services import card_payments, promos
 from chalicelib.store import carts, catalog
 from chalicelib.store import orders as store
 from chalicelib.store import promos as promo_store
@@ -91,6 +91,8 @@ def checkout(
 ) -> dict[str, Any]:
     texts = list(promo_codes or [])
     promos.check_texts(texts)
+    if payment_method == card_payments.CARD:
+        card_payments.check_available()  # 503 before anything is placed when no provider is configured
     lines = carts.lines(customer_id)
     if not lines:
         record = store.get_checkout(checkout_id)  # a retry after the cart was emptied by us
@@ -150,6 +152,7 @@ def checkout(
     metrics.count("OrdersPlaced", len(orders))
     tracing.annotate(checkout_id=checkout_id, order_id=orders[0]["order_id"] if len(orders) == 1 else None)
     _relist([r["product_id"] for r in reservations if r["limited"]])
+    orders = _with_card_payments(orders)
     start_workflows(orders)
     return _result(checkout_id, orders)
 
@@ -187,8 +190,23 @@ def _explain(err: OutOfStock) -> OutOfStock:
     return OutOfStock(rules.failure_detail(lines), lines=lines)
 
 
+def _with_card_payments(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Card orders get their provider payment now, so the answer carries where to pay. The
+    orders are placed whatever the provider does: if it is unreachable, the workflow's payment
+    step and ``POST /orders/{id}/pay`` create the payment later (the order id is its key)."""
+    out = []
+    for order in orders:
+        if card_payments.is_card(order):
+            try:
+                order = {**order, "payment": card_payments.view(card_payments.start(order))}
+            except Unavailable:
+                logs.log.exception("card payment not started", extra={"fields": {"order_id": order["order_id"]}})
+        out.append(order)
+    return out
+
+
 def _replay(record: dict[str, Any]) -> dict[str, Any]:
-    orders = store.get_orders(record.get("order_ids") or [])
+    orders = _with_card_payments(store.get_orders(record.get("order_ids") or []))
     start_workflows(orders)
     return _result(record["checkout_id"], orders)
 

@@ -89,6 +89,24 @@ def hold(order_id: str, customer_id: str, amount: int, currency: str) -> None:
         raise _unexpected(cancelled) from cancelled
 
 
+def card_hold(order_id: str, customer_id: str, amount: int, currency: str, *, provider: str, payment_id: str
+              ) -> None:
+    """A card order's authorization: the provider's money → the customer's held bucket, with the
+    order's hold (``capture``/``release`` then work as for a wallet hold). A retry is a no-op."""
+    cur = check_currency(currency)
+    at = dl.now_iso()
+    try:
+        store.post(dl.card_hold_txn(order_id, customer_id, amount, cur, at, provider=provider, payment_id=payment_id),
+                   [store.create_hold_op(order_id, customer_id, amount, cur, at)])
+    except store.TransactionCancelled as cancelled:
+        if not (cancelled.failed(store.HOLD) or cancelled.failed(store.TXN)):
+            raise _unexpected(cancelled) from cancelled
+        existing = cancelled.item(store.HOLD) or store.get_hold(order_id)
+        if existing and existing["customer_id"] == customer_id and existing["amount"] == amount:
+            return
+        raise InvalidTransition(f"order {order_id} already has a different hold") from cancelled
+
+
 def capture(order_id: str, seller_id: str, *, customer_id: str | None = None, amount: int | None = None,
             promotion: int = 0, seller_discount: int = 0, fee: int = 0, fee_rate_bps: int | None = None,
             extra: tuple[store.Op, ...] = ()) -> dict[str, Any]:
@@ -133,8 +151,10 @@ def _fee_of(hold: dict[str, Any] | None) -> dict[str, Any]:
     return {"fee": int(hold.get("fee", 0)), "fee_rate_bps": int(rate) if rate is not None else None}
 
 
-def release(order_id: str, *, customer_id: str | None = None, amount: int | None = None) -> bool:
-    """Give the held money back to the customer's available balance.
+def release(order_id: str, *, customer_id: str | None = None, amount: int | None = None,
+            provider: str | None = None) -> bool:
+    """Give the held money back to the customer's available balance (a card order's,
+    ``provider``: back to the provider's clearing account — the authorization was voided).
 
     True when the money is released (by this call or an earlier one), False when the order
     never had a hold (nothing to give back). Hints as for ``capture``.
@@ -149,7 +169,7 @@ def release(order_id: str, *, customer_id: str | None = None, amount: int | None
     at = dl.now_iso()
     op = store.resolve_hold_op(order_id, customer_id=customer_id, amount=amount, to_state=dl.RELEASED, at=at)
     try:
-        _write(dl.release_txn, amount, (order_id, customer_id, amount, currency(), at), op)
+        _write(dl.release_txn, amount, (order_id, customer_id, amount, currency(), at, provider), op)
     except store.TransactionCancelled as cancelled:
         if not (cancelled.failed(store.HOLD) or cancelled.failed(store.TXN)):
             raise _unexpected(cancelled) from cancelled
@@ -166,8 +186,9 @@ def release(order_id: str, *, customer_id: str | None = None, amount: int | None
 
 def refund_capture(order_id: str, *, customer_id: str | None = None, seller_id: str | None = None,
                    amount: int | None = None, currency: str | None = None, promotion: int | None = None,
-                   fee: int | None = None, extra: tuple[store.Op, ...] = ()) -> None:
-    """Give captured money back: the seller's earnings → the customer's available balance.
+                   fee: int | None = None, extra: tuple[store.Op, ...] = (), provider: str | None = None) -> None:
+    """Give captured money back: the seller's earnings → the customer's available balance (a
+    card order's, ``provider``: → the provider's clearing account, refunded to the card).
 
     For an order cancelled after the seller confirmed it (the seller cancels, or does not ship
     in time). Only a *captured* hold can be refunded, once; a retry is a no-op success. Pass
@@ -190,8 +211,8 @@ def refund_capture(order_id: str, *, customer_id: str | None = None, seller_id: 
     at = dl.now_iso()
     op = store.refund_hold_op(order_id, customer_id=customer_id, seller_id=seller_id, amount=amount, at=at, fee=fee)
     try:
-        _write(dl.refund_txn, amount + promotion, (order_id, customer_id, seller_id, amount, cur, at, promotion, fee),
-               op, extra)
+        _write(dl.refund_txn, amount + promotion,
+               (order_id, customer_id, seller_id, amount, cur, at, promotion, fee, provider), op, extra)
     except store.TransactionCancelled as cancelled:
         if cancelled.failed(store.HOLD) or cancelled.failed(store.TXN):
             current = cancelled.item(store.HOLD) if cancelled.failed(store.HOLD) else store.get_hold(order_id)

@@ -52,6 +52,10 @@ def get_for_customer(order_id: str, customer_id: str | None) -> dict[str, Any]:
     if not _visible(order, customer_id=customer_id, seller_id=None):
         raise NotFound(f"order {order_id} not found")
     assert order is not None
+    if order.get("payment_method") == "card":  # its payment at the provider (one more read)
+        from chalicelib.services import card_payments
+
+        order = {**order, "payment": card_payments.view(card_payments.record_of(order_id))}
     return view(order, timeline=True)
 
 

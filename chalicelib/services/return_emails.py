@@ -83,4 +83,5 @@ def email_decided(return_id: str) -> None:
         link=f"{settings().public_base_url}/orders/{ret['order_id']}/returns",
         variables={"order_id": ret["order_id"], "items": _items_text(_items(ret, order)),
                    "refund": format_money(int(decision.get("refund", 0)), ret["currency"], lang),
+                   "to_card": decision.get("refunded_to") == "card",
                    "comment": defang(str(decision.get("comment") or ""))})

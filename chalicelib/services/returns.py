@@ -4,21 +4,30 @@
   with a reason → ``requested`` (one transaction that also claims the units on the order, so
   nothing is returned twice or beyond what was bought; ``store/returns.py``).
 - ``decide``: the seller accepts (optionally restocking) or rejects, by the API or the emailed
-  link; ``accept_due`` accepts, without restocking, every return the seller left unanswered past
-  its deadline (``return_answer_seconds`` after the request).
+  link, then wakes the return's workflow; the workflow itself accepts, without restocking, a
+  return the seller left unanswered past its deadline (``return_answer_seconds`` after the
+  request).
 - An acceptance is ONE TransactWriteItems: the ledger's ``return`` transaction (refund to the
-  customer's wallet, the fee and promo shares back; ``domain/returns.py`` says how much), the
+  customer's wallet — for a card order to the card: the provider refunds first, then the refund
+  goes to its clearing account; "a card order's return" below —, the fee and promo shares back;
+  ``domain/returns.py`` says how much), the
   hold's running return totals (never above the capture), the return's state, the order's
   accepted counts, the seller's pending net, and the restock. A retry or a racing decision finds
   the return decided and changes nothing.
 
-**Why the reconciler's schedule and not a Step Functions workflow for the deadline.** A return
-has one wait (the seller's answer) and one timeout with one outcome (accept); no compensation,
-no chain of steps. The reconciler already runs every minute on a sparse index; a second sparse
-index partition (``RETURNS_DUE``) costs one Query per minute, and the answer that races the
-deadline is decided by the same conditional write (``requested →``) whoever comes first. A state
-machine would add a definition, a role, a task token store and a start that can be lost (which
-the reconciler would then have to repair anyway).
+**The workflow.** Each return runs a Step Functions execution of its own
+(``services/return_workflow.py`` says why and who moves what; its steps are
+``services/return_steps.py``): it emails the shop, waits for the decision with the deadline as
+its timeout, accepts on silence and emails the customer. ``request`` starts it after the
+return is stored.
+
+**The reconciler's sweep stays, as a backstop only** (``sweep_overdue``): a start lost between
+the stored return and ``StartExecution`` (a crash, Step Functions unavailable) would leave the
+return waiting for ever, as the order reconciler guards against for orders. Once a return is a
+grace period past its deadline and still undecided, the sweep starts its execution (which
+accepts at once, the deadline being over, and emails the customer); if the execution exists but
+ended without a decision (``ReturnWorkflowFailed``) it accepts the return itself. In normal
+operation the sweep finds nothing: the execution decided at the deadline.
 """
 
 from __future__ import annotations
@@ -32,8 +41,16 @@ from chalicelib.config import settings
 from chalicelib.domain import ledger as dl
 from chalicelib.domain import orders as order_states
 from chalicelib.domain import returns as rules
-from chalicelib.errors import Conflict, InsufficientEarnings, InvalidTransition, NotFound, ValidationFailed
-from chalicelib.services import return_emails
+from chalicelib.errors import (
+    Conflict,
+    DependencyError,
+    InsufficientEarnings,
+    InvalidTransition,
+    NotFound,
+    Unavailable,
+    ValidationFailed,
+)
+from chalicelib.services import card_payments, return_emails, return_workflow
 from chalicelib.store import catalog as catalog_store
 from chalicelib.store import ledger as ledger_store
 from chalicelib.store import orders as orders_store
@@ -62,6 +79,8 @@ def request(customer_id: str, order_id: str, items: list[tuple[str, int]], reaso
     if existing is not None:  # a retry of this very request
         if existing["customer_id"] != customer_id or existing["order_id"] != order_id:
             raise Conflict("this return was already requested with other details")
+        if existing["state"] == rules.REQUESTED:
+            _start(return_id)  # the first attempt may have stopped before (a duplicate start is harmless)
         return view(existing)
     order = orders_store.get_order(order_id)
     if order is None or order.get("customer_id") != customer_id:
@@ -92,20 +111,33 @@ def request(customer_id: str, order_id: str, items: list[tuple[str, int]], reaso
                                       "detail": {"return_id": return_id, "reason": reason,
                                                  "items": [[x["product_id"], x["quantity"]] for x in record["lines"]]}},
                            event_id=f"return:{return_id}:requested")
-    return_emails.email_requested(return_id)
+    _start(return_id)
     return view(record)
 
 
+def _start(return_id: str) -> None:
+    """Start the return's workflow; one that cannot be started now is started by the sweep."""
+    try:
+        return_workflow.start(return_id)
+    except (DependencyError, Unavailable) as exc:
+        logs.event("return workflow not started (the reconciler will)", 40, return_id=return_id,
+                   error=type(exc).__name__)
+
+
 def decide(return_id: str, decision: str, *, seller_id: str | None, actor: str, restock: bool = False,
-           comment: str | None = None) -> dict[str, Any]:
+           comment: str | None = None, wake: bool = True) -> dict[str, Any]:
     """``accept`` or ``reject``; ``seller_id`` None: the system (the deadline, a link already
-    checked). Deciding again the same way answers the same; the other way is a 409."""
+    checked). Deciding again the same way answers the same; the other way is a 409. Then the
+    return's workflow is woken (``wake``; not from the workflow's own deadline step) to email the
+    customer."""
     ret = store.get(return_id)
     if ret is None or (seller_id is not None and ret["seller_id"] != seller_id):
         raise NotFound(f"return {return_id} not found")
     wanted = rules.ACCEPTED if decision == "accept" else rules.REJECTED
     if ret["state"] != rules.REQUESTED:
         if ret["state"] == wanted:
+            if wake:
+                _wake(return_id, wanted)  # a wake-up lost the first time goes out now
             return view(ret)
         raise Conflict(f"return {return_id} was already {ret['state']}")
     lines = [(int(x["index"]), int(x["quantity"])) for x in ret["lines"]]
@@ -113,20 +145,35 @@ def decide(return_id: str, decision: str, *, seller_id: str | None, actor: str, 
     try:
         if wanted == rules.REJECTED:
             ledger_store.transact([store.decide_op(return_id, wanted, at, actor, {"comment": comment or ""}),
-                                   store.order_counts_op(ret["order_id"], lines, accepted=False)])
+                                   store.order_counts_op(ret["order_id"], lines, accepted=False),
+                                   ledger_store.no_card_refund_op(ret["order_id"], return_id)])
         else:
             _accept(ret, lines, at, actor, restock)
     except TransactionCancelled as cancelled:
         if cancelled.failed(store.RETURN):  # decided meanwhile (the other channel, the deadline)
-            return decide(return_id, decision, seller_id=seller_id, actor=actor, restock=restock, comment=comment)
+            return decide(return_id, decision, seller_id=seller_id, actor=actor, restock=restock, comment=comment,
+                          wake=wake)
+        if wanted == rules.REJECTED and cancelled.failed(ledger_store.HOLD):
+            raise Conflict(f"return {return_id} is being refunded to the card: it can only be accepted") from cancelled
         raise
     now = store.get(return_id) or ret
     orders_store.add_event(ret["order_id"], {"type": f"return_{wanted}", "actor": actor,
                                              "detail": {"return_id": return_id, **(now.get("decision") or {})}},
                            event_id=f"return:{return_id}:{wanted}")
     logs.event(f"return {wanted}", return_id=return_id, order_id=ret["order_id"], actor=actor)
-    return_emails.email_decided(return_id)
+    if wake:
+        _wake(return_id, wanted)
     return view(now)
+
+
+def _wake(return_id: str, decision: str) -> None:
+    """Wake the workflow waiting for this decision. The decision is recorded whatever happens
+    here: a wake-up that fails is sent again by the same request repeated, and at worst the
+    wait's timeout finds the return decided and goes on (the customer's email comes then)."""
+    try:
+        return_workflow.resume(return_id, {"decision": decision})
+    except (DependencyError, Unavailable) as exc:
+        logs.event("return workflow not woken", 30, return_id=return_id, error=type(exc).__name__)
 
 
 def _accept(ret: dict[str, Any], lines: list[tuple[int, int]], at: str, actor: str, restock: bool) -> None:
@@ -140,12 +187,21 @@ def _accept(ret: dict[str, Any], lines: list[tuple[int, int]], at: str, actor: s
             after[i] += q
         money = rules.money_of(order, hold, lines, after)
         detail = {"refund": money.refund, "fee_returned": money.fee, "full": money.full, "restocked": restock}
+        card = card_payments.is_card(order)
+        provider = paid = None
+        if card and money.refund:
+            if not _claim_card_refund(ret, hold, money):
+                continue  # another return was counted meanwhile: compute again
+            paid = _refund_card(ret, order, money.refund)
+            provider = card_payments.provider_of(order)
+            detail["refunded_to"] = "card"
         ops = [store.decide_op(ret["return_id"], rules.ACCEPTED, at, actor, detail),
                store.order_counts_op(ret["order_id"], lines, accepted=True),
                ledger_store.return_hold_op(ret["order_id"], seen=(int(hold.get("ret_amount", 0)),
                                                                   int(hold.get("ret_promotion", 0)),
                                                                   int(hold.get("ret_fee", 0))),
-                                           refund=money.refund, promotion=money.promotion, fee=money.fee)]
+                                           refund=money.refund, promotion=money.promotion, fee=money.fee,
+                                           return_id=ret["return_id"] if card else None)]
         if hold.get("pending_until") and money.seller_part:
             ops.append(seller_money.pending_adjust_op(ret["seller_id"], ret["order_id"], hold["pending_until"],
                                                       -money.seller_part))
@@ -156,7 +212,8 @@ def _accept(ret: dict[str, Any], lines: list[tuple[int, int]], at: str, actor: s
         try:
             if money.refund + money.promotion:
                 txn = dl.return_txn(ret["return_id"], ret["order_id"], ret["customer_id"], ret["seller_id"],
-                                    ret["currency"], at, refund=money.refund, promotion=money.promotion, fee=money.fee)
+                                    ret["currency"], at, refund=money.refund, promotion=money.promotion, fee=money.fee,
+                                    provider=provider, refund_id=paid.id if paid else None)
                 ledger_store.post(txn, ops)
             else:
                 ledger_store.transact(ops)
@@ -174,15 +231,69 @@ def _accept(ret: dict[str, Any], lines: list[tuple[int, int]], at: str, actor: s
     raise Conflict("the order's returns changed while accepting; retry")
 
 
-def accept_due(now: float | None = None) -> int:
-    """Accept (no restock) every return whose seller did not answer by its deadline."""
-    done = 0
-    for ret in store.due(_iso(now or time.time()), SWEEP_PAGE):
+# -- a card order's return: the refund goes back to the card ----------------------------------
+#
+# Order of operations as ``services/card_payments.py``: the provider first (key ``return-<id>``),
+# then the ledger's conditional ``return`` transaction, whose refund leg goes to the provider's
+# clearing account instead of the wallet. Before the provider call the hold is claimed for this
+# return and amount (``store.ledger.claim_card_refund``): the order's other returns wait until it
+# is booked, so what the provider refunded is what the ledger books, and the return can no longer
+# be rejected (a retry after a crash between the two books it; nothing else can).
+#
+# A provider REFUSAL keeps the return undecided (``requested``) and raises: accepting it without
+# the refund would leave the seller holding money the ledger says went back, or need a "refund
+# owed" account the books do not have, and the order's later returns are computed from what
+# earlier ones refunded. Undecided, nothing moved anywhere; the refusal is visible (the order's
+# timeline ``return_refund_refused``, the metric ``CardPaymentsRefused`` by reason, a log) and is
+# retried: the deadline accepts again, then the reconciler's sweep on every pass
+# (``sweep_overdue``) until the provider refunds (or the seller rejects). A provider that does
+# not answer (``Unavailable``) is retried the same way with the same key.
+
+
+def _claim_card_refund(ret: dict[str, Any], hold: dict[str, Any], money: rules.ReturnMoney) -> bool:
+    claimed = hold.get(ledger_store.REFUNDING)
+    if claimed is not None and claimed != ret["return_id"]:
+        raise Unavailable("another return of this order is being refunded to the card; retry shortly")
+    earnings = int((ledger_store.get_earnings(ret["seller_id"]) or {}).get(dl.EARNINGS, 0))
+    if claimed is None and earnings < money.seller_part:  # checked before the card gets anything
+        raise InsufficientEarnings("the seller's earnings do not cover this return", required=money.seller_part,
+                                   currency=ret["currency"])
+    return ledger_store.claim_card_refund(ret["order_id"], ret["return_id"], money.refund,
+                                          seen=int(hold.get("ret_amount", 0)))
+
+
+def _refund_card(ret: dict[str, Any], order: dict[str, Any], amount: int) -> Any:
+    try:
+        return card_payments.refund_return(order, ret["return_id"], amount)
+    except InvalidTransition as refused:  # counted and logged by card_payments
+        ledger_store.drop_card_refund(ret["order_id"], ret["return_id"])
+        orders_store.add_event(ret["order_id"], {
+            "type": "return_refund_refused", "actor": "system",
+            "detail": {"return_id": ret["return_id"], "amount": amount, "reason": refused.extra.get("reason")}},
+            event_id=f"return:{ret['return_id']}:refund_refused")
+        logs.event("card refund of a return refused: the return stays undecided", 40, return_id=ret["return_id"],
+                   order_id=ret["order_id"], reason=refused.extra.get("reason"))
+        raise
+
+
+def sweep_overdue(now: float | None = None) -> int:
+    """The backstop (the module docstring): every return still undecided ``reconcile_grace_seconds``
+    past its deadline gets its workflow started, or — its execution ended without deciding —
+    is accepted (no restock) here. Returns how many it acted on."""
+    done, cfg = 0, settings()
+    for ret in store.due(_iso((now or time.time()) - cfg.reconcile_grace_seconds), SWEEP_PAGE):
+        rid = ret["return_id"]
         try:
-            decide(ret["return_id"], "accept", seller_id=None, actor="timeout")
+            if return_workflow.start(rid):
+                logs.event("return workflow started late", 30, return_id=rid)
+            elif not settings().return_state_machine_arn or return_workflow.status(rid) != "RUNNING":
+                decide(rid, "accept", seller_id=None, actor="timeout", wake=False)
+                return_emails.email_decided(rid)
+            else:
+                continue
             done += 1
         except Exception as exc:  # noqa: BLE001 - one return must not stop the sweep; retried next pass
-            logs.event("could not accept an overdue return", 40, return_id=ret["return_id"], error=type(exc).__name__)
+            logs.event("could not settle an overdue return", 40, return_id=rid, error=type(exc).__name__)
     return done
 
 

@@ -15,13 +15,16 @@ charges nothing twice and credits nothing twice (see ``services/idempotency``).
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import metrics
+from chalicelib import logs, metrics
 from chalicelib.adapters import payment_gateways
+from chalicelib.adapters.payments import PaymentRefused
 from chalicelib.config import settings
 from chalicelib.domain import ledger as dl
-from chalicelib.errors import NotFound
+from chalicelib.errors import DomainError, NotFound
 from chalicelib.services import ledger, payments
 from chalicelib.store import ledger as ledger_store
 from chalicelib.store import payments as payment_store
@@ -73,6 +76,32 @@ def topup_status(customer_id: str | None, topup_id: str) -> dict[str, Any]:
     if item is None or (customer_id is not None and item["customer_id"] != customer_id):
         raise NotFound(f"top-up {topup_id} not found")
     return topup_view(item)
+
+
+def expire_topups(now: float | None = None, *, limit: int = 100) -> int:
+    """Expire the top-ups the provider has not reported on within ``TOPUP_EXPIRY_SECONDS``:
+    cancel each at the provider (so the customer can no longer pay it), then ``pending →
+    expired``. A provider that refuses the cancel (it cannot cancel a payment the customer has
+    not confirmed, or it was paid just now) leaves the decision to its webhook: an expired
+    top-up still settles or cancels once when the provider reports. Run by the reconciler's
+    schedule; returns how many expired."""
+    cutoff = datetime.fromtimestamp(time.time() if now is None else now, UTC) - timedelta(
+        seconds=settings().topup_expiry_seconds)
+    before = cutoff.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    expired = 0
+    for item in payment_store.pending_topups(before, limit):
+        try:
+            payment_gateways.gateway(item["provider"]).cancel_payment(
+                item["provider_payment_id"], idempotency_key=f"expire-{item['topup_id']}")
+        except PaymentRefused as refused:
+            logs.event("top-up not canceled at the provider", topup_id=item["topup_id"], reason=refused.reason)
+        except DomainError as exc:  # the provider unavailable or not configured: the next pass retries
+            logs.event("top-up expiry deferred", 30, topup_id=item["topup_id"], error=type(exc).__name__)
+            continue
+        if payment_store.expire(item["topup_id"], at=dl.now_iso()):
+            expired += 1
+            metrics.count("TopUpsExpired")
+    return expired
 
 
 def is_topup_id(value: str) -> bool:

@@ -7,13 +7,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
-
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.errors import Conflict
 from chalicelib.store import audit, keys, toolkit
-from chalicelib.store.toolkit import all_of, conditional
+from chalicelib.store.toolkit import Attr, Key, all_of, conditional
 
 
 def _table() -> Any:

@@ -17,11 +17,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
-
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.store import keys
+from chalicelib.store.toolkit import Attr, Key
 
 ACTIONS = ("user.role", "user.blocked", "seller.blocked", "product.blocked", "order.cancel", "feed.upload",
            "promo.create")

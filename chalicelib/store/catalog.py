@@ -24,14 +24,12 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
-
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain import catalog as rules
 from chalicelib.errors import Unavailable
 from chalicelib.store import keys, toolkit
-from chalicelib.store.toolkit import Op, TransactionCancelled, all_of, any_of, conditional, transact
+from chalicelib.store.toolkit import Attr, Key, Op, TransactionCancelled, all_of, any_of, conditional, transact
 from chalicelib.store.values import plain
 
 # What a listing card shows; the listing items project exactly these.
@@ -230,12 +228,24 @@ def seller_products(seller_id: str, *, available_only: bool) -> Iterator[dict[st
 
 def query_listing(*, index: str, partition: str, forward: bool, limit: int, start: dict[str, Any] | None,
                   sk_between: tuple[str, str] | None = None, filter_expr: Any = None,
-                  projection: tuple[str, ...] = ()) -> tuple[list[dict], Any]:
+                  projection: tuple[str, ...] = (), after: str | None = None,
+                  stats: dict[str, int] | None = None) -> tuple[list[dict], Any]:
     """One Query page of a listing partition: (items with keys, LastEvaluatedKey or None);
-    only the ``projection`` attributes when given."""
+    only the ``projection`` attributes when given. ``after``: only sort keys strictly after it
+    in the read direction (a cursor's position); ``stats["read"]`` adds the items DynamoDB read
+    (ScannedCount: a FilterExpression drops items after they are read and paid for)."""
     cond = Key(f"{index}PK").eq(partition)
-    if sk_between:
-        cond = cond & Key(f"{index}SK").between(*sk_between)
+    sk = Key(f"{index}SK")
+    if sk_between and after is not None:  # one condition per sort key: between, then drop `after`
+        lo, hi = sk_between
+        lo, hi = (max(lo, after), hi) if forward else (lo, min(hi, after))
+        if lo > hi:
+            return [], None
+        cond = cond & sk.between(lo, hi)
+    elif sk_between:
+        cond = cond & sk.between(*sk_between)
+    elif after is not None:
+        cond = cond & (sk.gt(after) if forward else sk.lt(after))
     kwargs: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": cond, "ScanIndexForward": forward,
                               "Limit": limit}
     if filter_expr is not None:
@@ -246,8 +256,12 @@ def query_listing(*, index: str, partition: str, forward: bool, limit: int, star
     if start:
         kwargs["ExclusiveStartKey"] = start
     resp = _table().query(**kwargs)
-    return [plain(i) for i in resp.get("Items", [])] if projection else resp.get("Items", []), resp.get(
-        "LastEvaluatedKey")
+    if stats is not None:
+        stats["read"] = stats.get("read", 0) + int(resp.get("ScannedCount", len(resp.get("Items", []))))
+    items = resp.get("Items", [])
+    if after is not None and sk_between:
+        items = [i for i in items if i.get(f"{index}SK") != after]
+    return [plain(i) for i in items] if projection else items, resp.get("LastEvaluatedKey")
 
 
 # --- category trees --------------------------------------------------------------------------
@@ -359,11 +373,11 @@ def sync_availability(product_ids: Iterable[str]) -> int:
             if attempt == SYNC_ATTEMPTS + 2:  # the caller's retry (a workflow step's) decides again
                 raise Unavailable(f"the listings of {pid} kept changing; retry shortly")
             item = _table().get_item(Key=keys.product(pid), ConsistentRead=True).get("Item")
-            if item is None or item.get("stock") is None:
+            if item is None:
                 break
             product = strip_keys(item)
             listed = rules.on_sale(product)
-            scope_pk = keys.listing_partition(keys.listing_scope_all(), listed, rules.discounted(product))
+            scope_pk = keys.product_listing_partition(keys.listing_scope_all(), listed, rules.discounted(product), pid)
             if item.get("GSI1PK") == scope_pk and bool(item.get("sold_out")) == rules.sold_out(product):
                 break
             try:
@@ -382,7 +396,9 @@ def sync_availability(product_ids: Iterable[str]) -> int:
 def _relist_ops(product: dict[str, Any], listed: bool) -> list[Op]:
     name, pid, seller = settings().catalog_table, product["product_id"], product["seller_id"]
     gone = rules.sold_out(product)
-    targets = [("product", keys.product(pid), keys.listing_scope_all(), "stock = :s", {":s": product["stock"]})]
+    stock_cond = ("stock = :s", {":s": product["stock"]}) if product.get("stock") is not None else (
+        "attribute_exists(PK) AND attribute_not_exists(stock)", {})
+    targets = [("product", keys.product(pid), keys.listing_scope_all(), *stock_cond)]
     targets.append(("seller listing", keys.seller_listing(seller, pid), keys.listing_scope_seller(seller),
                     "attribute_exists(PK)", {}))
     if product.get("category_id"):
@@ -391,7 +407,7 @@ def _relist_ops(product: dict[str, Any], listed: bool) -> list[Op]:
                         "attribute_exists(PK)", {}))
     ops = []
     for label, key, scope, cond, values in targets:
-        pk = keys.listing_partition(scope, listed, rules.discounted(product))
+        pk = keys.product_listing_partition(scope, listed, rules.discounted(product), pid)
         expr = "SET GSI1PK = :pk, GSI2PK = :pk, GSI3PK = :pk" + (", sold_out = :t" if gone else " REMOVE sold_out")
         ops.append(Op(label, {"Update": {
             "TableName": name, "Key": key, "UpdateExpression": expr, "ConditionExpression": cond,
@@ -430,3 +446,41 @@ def relist_sold_out(product_ids: list[str]) -> int:
     items = _batch_get(product_ids, ProjectionExpression="product_id, stock, sold_out", ConsistentRead=True)
     gone = [i["product_id"] for i in items if rules.sold_out(plain(i)) and not i.get("sold_out")]
     return sync_availability(gone) if gone else 0
+
+
+# --- one-off migration to sharded listing keys (keys.py, "Write sharding") ---------------------
+
+
+def reshard_listings(page: int = 100) -> int:
+    """Move every product still listed under an unsharded key to its shard: Query each
+    unsharded ALL partition (every product item is in one; its seller and category listing
+    items move with it) and relist each product with ``sync_availability``'s conditional
+    transaction. Safe to run twice and next to imports and checkouts: a product already moved
+    is left alone, one whose stock changed meanwhile is re-read. Returns how many moved."""
+    if keys.listing_shards(keys.listing_scope_all()) == 1:
+        return 0  # sharding is off (LISTING_SHARDS_ALL): the unsharded keys are the current ones
+    moved = 0
+    for available in (True, False):
+        for sale in (False, True):
+            partition = keys.listing_partition(keys.listing_scope_all(), available, sale)
+            stalls = 0
+            while True:  # moved items leave the partition: always read its first page again
+                items, _ = query_listing(index="GSI1", partition=partition, forward=True, limit=page, start=None,
+                                         projection=("product_id",))
+                if not items:
+                    break
+                done = sync_availability([str(i["product_id"]) for i in items])
+                moved += done
+                stalls = 0 if done else stalls + 1
+                if stalls > 20:
+                    raise Unavailable(f"{partition} keeps listing products that do not move; run again")
+                if not done:  # the index lags the moves (eventually consistent): read again shortly
+                    time.sleep(0.5)
+    return moved
+
+
+if __name__ == "__main__":  # python -m chalicelib.store.catalog reshard
+    import sys
+
+    if sys.argv[1:] == ["reshard"]:
+        print(f"{reshard_listings()} products moved to their listing shards")

@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.store import keys
 from chalicelib.store.catalog import strip_keys
-from chalicelib.store.toolkit import conditional
+from chalicelib.store.toolkit import Key, conditional
 from chalicelib.store.values import plain
 
 

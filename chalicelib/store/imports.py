@@ -13,13 +13,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.store import keys
 from chalicelib.store.catalog import strip_keys
-from chalicelib.store.toolkit import all_of, any_of, conditional
+from chalicelib.store.toolkit import Key, all_of, any_of, conditional
 from chalicelib.store.values import plain
 
 QUEUED, PROCESSING = "queued", "processing"

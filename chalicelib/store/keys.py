@@ -37,6 +37,9 @@ Other tables add their sections below (search, commerce, ledger, idempotency).
 
 from __future__ import annotations
 
+import hashlib
+import os
+
 
 def user(user_id: str) -> dict[str, str]:
     return {"PK": f"USER#{user_id}", "SK": "PROFILE"}
@@ -123,6 +126,7 @@ def product(product_id: str) -> dict[str, str]:
 # | a return by id | Commerce | PK=RETURN#<return_id>, SK=RETURN | RETURN#r9d…, RETURN |
 # | an order's returns / a seller's returns | GSI1 / GSI2 | GSI1PK=ORDER_RETURNS#<order> / GSI2PK=SELLER_RETURNS#<s> | |
 # | returns past their answer deadline | GSI4 | GSI4PK=RETURNS_DUE, GSI4SK < <now> | 2026-…Z#r9d… |
+# | a return workflow's parked task token | Commerce | PK=RETURN#<return_id>, SK=WAIT#seller (ttl) | WAIT#seller |
 # | every order of one day, newest first (admin) | GSI5 | GSI5PK=ORDERS#<yyyy-mm-dd>, GSI5SK desc | ORDERS#2026-12-04 |
 #
 # Cart lines are keyed by product only (the seller is an attribute): PUT and DELETE
@@ -262,12 +266,12 @@ def promo_text(code: str) -> dict[str, str]:
 # | product by id (product page, cart, checkout) | Catalog | PK=PRODUCT#<pid>, SK=PRODUCT | PRODUCT#pq3x…, PRODUCT |
 # | products by id, in bulk (import diff) | Catalog | BatchGetItem of PK=PRODUCT#<pid>, SK=PRODUCT | ×100 |
 # | a seller's products (import: deactivate missing) | Catalog | PK=SELLER#<seller>, SK begins PRODUCT# | |
-# | all products, by price (+ range) | GSI1 | GSI1PK=L#ALL#A<0/1>[#S], GSI1SK between | L#ALL#A1, 0000000102800#pq3x… |
-# | products on sale (any scope, any sort) | GSI1/2/3 | GSInPK=<scope>#A<0/1>#S | L#ALL#A1#S |
-# | all products, by name | GSI2 | GSI2PK=L#ALL#A<0/1>, GSI2SK asc | L#ALL#A1, iphone 15#pq3x… |
-# | all products, newest first | GSI3 | GSI3PK=L#ALL#A<0/1>, GSI3SK desc | L#ALL#A1, 2025-01-02T…#pq3x… |
-# | a seller's products, by price/name/newest | GSI1/2/3 | GSInPK=L#SELLER#<seller>#A<0/1> | L#SELLER#5f1c…#A1 |
-# | a category's products, by price/name/newest | GSI1/2/3 | GSInPK=L#CAT#<category_key>#A<0/1> | L#CAT#c7k2…#A1 |
+# | all products, by price (+ range) | GSI1 | GSI1PK=L#ALL#A<0/1>[#S]#<nn> ×16, GSI1SK between | L#ALL#A1#07, 0…28#p… |
+# | products on sale (any scope, any sort) | GSI1/2/3 | GSInPK=<scope>#A<0/1>#S#<nn> | L#ALL#A1#S#07 |
+# | all products, by name | GSI2 | GSI2PK=L#ALL#A<0/1>#<nn> ×16, GSI2SK > <cursor> | L#ALL#A1#07, iphone#pq… |
+# | all products, newest first | GSI3 | GSI3PK=L#ALL#A<0/1>#<nn> ×16, GSI3SK < <cursor> | L#ALL#A1#07, 2025-…#pq… |
+# | a seller's products, by price/name/newest | GSI1/2/3 | GSInPK=L#SELLER#<seller>#A<0/1>#<nn> ×4 | L#SELLER#5f…#A1#2 |
+# | a category's products, by price/name/newest | GSI1/2/3 | GSInPK=L#CAT#<cat_key>#A<0/1>#<nn> ×4 | L#CAT#c7…#A1#02 |
 # | a seller's category tree | Catalog | PK=SELLER#<seller>, SK=CATEGORIES | SELLER#5f1c…, CATEGORIES |
 # | every seller's category tree | GSI4 | GSI4PK=CATEGORIES, GSI4SK=<seller> | CATEGORIES, 5f1c… |
 # | a seller's import lock + last imported file | Catalog | PK=SELLER#<seller>, SK=IMPORT_STATE | |
@@ -285,7 +289,8 @@ def promo_text(code: str) -> dict[str, str]:
 # the GSI1..3 keys), its SELLER and its CATEGORY (two small "listing items" in the seller's
 # and the category's partition, projecting what a listing card shows). Each listing key ends
 # in A1 (available) or A0 (unavailable): ``available=true/false`` reads one partition; no
-# availability filter merges the two sorted partitions (k-way merge, one cursor per stream).
+# availability filter merges the two sorted partitions (k-way merge by the sort key; the
+# cursor is the sort key reached). Every listing partition is write-sharded (``#<nn>``, below).
 # A product on sale (old price above price) is listed in the same partitions with ``#S``
 # appended (L#ALL#A1#S): ``on_sale=true`` reads only those, ``on_sale=false`` only the others,
 # no filter merges both; an import that changes the prices rewrites the keys with the item.
@@ -324,9 +329,81 @@ def listing_scope_category(category_key: str) -> str:
     return f"L#CAT#{category_key}"
 
 
-def listing_partition(scope: str, available: bool, sale: bool = False) -> str:
-    """``<scope>#A<0/1>``, and ``#S`` after it for a product on sale (old price above price)."""
-    return f"{scope}#A{1 if available else 0}" + ("#S" if sale else "")
+# Write sharding. DynamoDB takes at most 1,000 WCU/s on one partition key (of a table or of
+# each GSI); a GSI with ProjectionType ALL is written with the whole item, one WCU per started
+# KB. The goal is 10,000 products/s imported by all sellers together:
+#   ALL scope:    10,000 writes/s × 1.5 WCU per write (product items run 0.6–2 KB; the bench
+#                 measures ~1.0) / 1,000 WCU/s = 15 → 16 shards (625–940 WCU/s per key).
+#   SELLER scope: one seller imports alone (per-seller lock) with WRITERS=4 concurrent
+#                 BatchWriteItem chunks of 25 items, ~2–3 items per product, ~15 ms a call:
+#                 ≤ 4 × 25 / 2 / 0.015 ≈ 3,300 products/s × ~0.5 WCU (listing items are cards,
+#                 < 1 KB: 1 WCU) → 3,300 WCU/s / 1,000 = 3.3 → 4 shards. A CATEGORY belongs to
+#                 one seller, so the seller's bound and the same 4 shards hold for it.
+# shard = a stable hash of the product id (never Python's salted ``hash``), so a product's
+# listing items of one scope always sit in the same shard and a rewrite lands on the same key.
+# Reads scatter-gather every shard and merge by the sort key (``services/catalog.py``).
+#
+# Migration (one-off): items written before sharding carry the unsharded key
+# (``L#ALL#A1``); imports skip unchanged products (content hash), so they are not rewritten on
+# the next import. While LEGACY_LISTING_READS is on, every listing also merges the unsharded
+# partition as one more stream, so nothing disappears; ``store/catalog.reshard_listings``
+# moves every product to its shard (a Query of the unsharded ALL partitions, then the same
+# conditional relist transaction as a stock change). Run it once after deploying
+# (``python -m chalicelib.store.catalog reshard``), then set LEGACY_LISTING_READS to False.
+# Not sharded yet: the base-table keys of the listing items themselves, PK=SELLER#<seller> and
+# PK=CAT#<key>. Many sellers at 10,000 products/s keep them far under the limit (the busiest
+# seller writes ~100/s), but one seller importing at full speed puts its ~3,300 writes/s on
+# SELLER#<seller> (and its biggest category ~1,150 on CAT#<key>); DynamoDB may split that item
+# collection by sort key (the table has no LSI), but nothing here guarantees it. The plan: the
+# same shard suffix on those PKs, ``seller_products`` reading the 4 shards, and the migration
+# moving (put + delete) the listing items instead of rewriting their GSI keys.
+#
+# Off by default (one shard: the unsharded keys, 4 Queries for an unfiltered page). Sharding
+# costs reads: a page merges every shard of every partition it selects (16 × 4 streams for an
+# unfiltered marketplace page, ~70 Queries, ~5× the latency on the local stack), which a
+# marketplace below ~1,000 product writes/s does not need. At scale, set LISTING_SHARDS_ALL=16
+# and LISTING_SHARDS_SCOPE=4 (the arithmetic above), LISTING_LEGACY_READS=true, run the one-off
+# reshard, then turn legacy reads off.
+LISTING_WRITES_PER_SECOND = 10_000
+LISTING_WCU_PER_WRITE = 1.5
+PARTITION_WCU_LIMIT = 1_000
+AT_SCALE_ALL_SHARDS = 16  # ceil(WRITES_PER_SECOND × WCU_PER_WRITE / PARTITION_WCU_LIMIT) = 15, rounded up
+AT_SCALE_SCOPE_SHARDS = 4  # one seller's (or one category's) import: ceil(3,300 WCU/s / 1,000)
+ALL_SHARDS = int(os.environ.get("LISTING_SHARDS_ALL", "1"))
+SCOPE_SHARDS = int(os.environ.get("LISTING_SHARDS_SCOPE", "1"))
+LEGACY_LISTING_READS = os.environ.get("LISTING_LEGACY_READS", "").lower() == "true"
+
+
+def listing_shards(scope: str) -> int:
+    return ALL_SHARDS if scope == listing_scope_all() else SCOPE_SHARDS
+
+
+def listing_shard(scope: str, product_id: str) -> int:
+    digest = hashlib.blake2b(product_id.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % listing_shards(scope)
+
+
+def listing_partition(scope: str, available: bool, sale: bool = False, shard: int | None = None) -> str:
+    """``<scope>#A<0/1>``, ``#S`` after it for a product on sale (old price above price), then
+    ``#<nn>``, the write shard (none: the unsharded partition of items written before)."""
+    pk = f"{scope}#A{1 if available else 0}" + ("#S" if sale else "")
+    return pk if shard is None else f"{pk}#{shard:02d}"
+
+
+def listing_partitions(scope: str, available: bool, sale: bool) -> list[str]:
+    """Every partition a listing of (scope, availability, sale) reads: its shards, and the
+    unsharded one while LEGACY_LISTING_READS is on (one shard: the unsharded one only)."""
+    if listing_shards(scope) == 1:
+        return [listing_partition(scope, available, sale)]
+    out = [listing_partition(scope, available, sale, n) for n in range(listing_shards(scope))]
+    return out + [listing_partition(scope, available, sale)] if LEGACY_LISTING_READS else out
+
+
+def product_listing_partition(scope: str, available: bool, sale: bool, product_id: str) -> str:
+    """The partition a product is written to in ``scope`` (unsharded with one shard)."""
+    if listing_shards(scope) == 1:
+        return listing_partition(scope, available, sale)
+    return listing_partition(scope, available, sale, listing_shard(scope, product_id))
 
 
 def price_sort(price: int, product_id: str = "") -> str:
@@ -336,7 +413,7 @@ def price_sort(price: int, product_id: str = "") -> str:
 def listing_keys(scope: str, available: bool, *, price: int, name_key: str, created_at: str,
                  product_id: str, sale: bool = False) -> dict[str, str]:
     """GSI1..3 attributes of a listed item (product item or listing item)."""
-    pk = listing_partition(scope, available, sale)
+    pk = product_listing_partition(scope, available, sale, product_id)
     return {
         "GSI1PK": pk,
         "GSI1SK": price_sort(price, product_id),
@@ -465,6 +542,12 @@ def return_request(return_id: str) -> dict[str, str]:
     return {"PK": f"RETURN#{return_id}", "SK": "RETURN"}
 
 
+def return_wait(return_id: str) -> dict[str, str]:
+    """The parked task token of the return's workflow (``services/return_workflow.py``): an item
+    of its own beside the return, so the token never travels with the return's reads."""
+    return {"PK": f"RETURN#{return_id}", "SK": "WAIT#seller"}
+
+
 RETURNS_DUE = "RETURNS_DUE"
 
 
@@ -506,6 +589,11 @@ def ledger_txn_sort(created_at: str, txn_id: str) -> str:
 # Payments through a provider (``store/payments.py``), in the LEDGER table:
 # | a top-up paid on the provider's page | Ledger | PK=PAYMENT#<topup_id>, SK=PAYMENT | PAYMENT#tp_9c1f… |
 # | the sandbox provider's own payment | Ledger | PK=SANDBOXPAY#<id>, SK=SANDBOXPAY | SANDBOXPAY#sbx_4e… |
+# | an order's card payment at the provider | Ledger | PK=ORDERPAY#<order_id>, SK=ORDERPAY | ORDERPAY#o_7d… |
+# | pending top-ups, oldest first (expiry) | GSI1 | GSI1PK=TOPUPS_PENDING#<n>, GSI1SK < <created_at> | 2026-…Z#tp_9c… |
+#
+# A top-up record carries its GSI1 keys only while it is pending (sparse: settling, cancelling
+# or expiring it removes them), spread over ``TOPUP_SHARDS`` partitions by its id.
 
 
 def payment(topup_id: str) -> dict[str, str]:
@@ -514,6 +602,24 @@ def payment(topup_id: str) -> dict[str, str]:
 
 def sandbox_payment(payment_id: str) -> dict[str, str]:
     return {"PK": f"SANDBOXPAY#{payment_id}", "SK": "SANDBOXPAY"}
+
+
+TOPUP_SHARDS = 4
+
+
+def pending_topups_partition(shard: int) -> str:
+    return f"TOPUPS_PENDING#{shard}"
+
+
+def pending_topup_index(topup_id: str, created_at: str) -> dict[str, str]:
+    """GSI1 attributes of a top-up while it is pending."""
+    shard = int(hashlib.sha256(topup_id.encode()).hexdigest()[:8], 16) % TOPUP_SHARDS
+    return {"GSI1PK": pending_topups_partition(shard), "GSI1SK": f"{created_at}#{topup_id}"}
+
+
+def order_payment(order_id: str) -> dict[str, str]:
+    """A card order's payment at the provider (``store/payments.py``)."""
+    return {"PK": f"ORDERPAY#{order_id}", "SK": "ORDERPAY"}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from chalicelib.config import settings
 from chalicelib.domain import ledger as dl
 from chalicelib.errors import ValidationFailed
 from chalicelib.store import keys, toolkit
-from chalicelib.store.toolkit import Op, transact
+from chalicelib.store.toolkit import Op, conditional, transact
 from chalicelib.store.toolkit import TransactionCancelled as TransactionCancelled  # what ``post`` raises
 from chalicelib.store.values import plain
 
@@ -216,21 +216,68 @@ def refund_hold_op(order_id: str, *, customer_id: str, seller_id: str, amount: i
     }})
 
 
-def return_hold_op(order_id: str, *, seen: tuple[int, int, int], refund: int, promotion: int, fee: int) -> Op:
+REFUNDING, REFUNDING_AMOUNT = "refunding", "refunding_amount"  # a card return's refund in progress
+
+
+def return_hold_op(order_id: str, *, seen: tuple[int, int, int], refund: int, promotion: int, fee: int,
+                   return_id: str | None = None) -> Op:
     """An accepted return's part of the capture, counted on the hold: only while captured, and
     only if no other return was counted since ``seen`` (``ret_amount``, ``ret_promotion``,
-    ``ret_fee`` as read) — so the refunds of an order never add up to more than its capture."""
+    ``ret_fee`` as read) — so the refunds of an order never add up to more than its capture.
+    A card order's return (``return_id``) also requires that no other return's card refund is
+    in progress (``claim_card_refund``) and ends its own."""
     names = {"#state": "state", "#ra": "ret_amount", "#rp": "ret_promotion", "#rf": "ret_fee", "#amount": "amount"}
     values: dict[str, Any] = {":captured": dl.CAPTURED, ":r": refund, ":p": promotion, ":f": fee,
                               ":sa": seen[0], ":max": -refund}
     unchanged = "(attribute_not_exists(#ra) OR #ra = :sa)" if seen[0] == 0 else "#ra = :sa"
+    update, claim = "ADD #ra :r, #rp :p, #rf :f", ""
+    if return_id is not None:
+        names.update({"#rg": REFUNDING, "#rga": REFUNDING_AMOUNT})
+        values[":rid"] = return_id
+        update, claim = update + " REMOVE #rg, #rga", " AND (attribute_not_exists(#rg) OR #rg = :rid)"
     return Op(HOLD, {"Update": {
         "TableName": _table_name(),
         "Key": keys.hold(order_id),
-        "UpdateExpression": "ADD #ra :r, #rp :p, #rf :f",
-        "ConditionExpression": f"#state = :captured AND {unchanged} AND #amount >= :r",
+        "UpdateExpression": update,
+        "ConditionExpression": f"#state = :captured AND {unchanged} AND #amount >= :r{claim}",
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": {k: v for k, v in values.items() if k != ":max"},
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }})
+
+
+def claim_card_refund(order_id: str, return_id: str, amount: int, *, seen: int) -> bool:
+    """Before a card return's refund at the provider: mark the hold as refunding ``amount`` for
+    this return, only while captured, no other return counted since ``seen`` (``ret_amount``)
+    and no other return's refund in progress. Until ``return_hold_op`` ends it, the order's other
+    returns wait (so the amount refunded is the amount booked) and this return cannot be
+    rejected (``no_card_refund_op``). True when claimed (or already claimed by this return)."""
+    unchanged = "(attribute_not_exists(#ra) OR #ra = :sa)" if seen == 0 else "#ra = :sa"
+    done = conditional(
+        _table().update_item, Key=keys.hold(order_id), UpdateExpression="SET #rg = :rid, #rga = :amount",
+        ConditionExpression=f"#state = :captured AND {unchanged} AND (attribute_not_exists(#rg) OR "
+                            f"(#rg = :rid AND #rga = :amount))",
+        ExpressionAttributeNames={"#state": "state", "#ra": "ret_amount", "#rg": REFUNDING, "#rga": REFUNDING_AMOUNT},
+        ExpressionAttributeValues={":captured": dl.CAPTURED, ":sa": seen, ":rid": return_id, ":amount": amount},
+    )
+    return done is not None
+
+
+def drop_card_refund(order_id: str, return_id: str) -> None:
+    """End this return's claim without booking (the provider refused: nothing moved there)."""
+    conditional(_table().update_item, Key=keys.hold(order_id), UpdateExpression="REMOVE #rg, #rga",
+                ConditionExpression="#rg = :rid", ExpressionAttributeNames={"#rg": REFUNDING, "#rga": REFUNDING_AMOUNT},
+                ExpressionAttributeValues={":rid": return_id})
+
+
+def no_card_refund_op(order_id: str, return_id: str) -> Op:
+    """A condition of rejecting a return: its card refund has not started at the provider."""
+    return Op(HOLD, {"ConditionCheck": {
+        "TableName": _table_name(),
+        "Key": keys.hold(order_id),
+        "ConditionExpression": "attribute_not_exists(#rg) OR #rg <> :rid",
+        "ExpressionAttributeNames": {"#rg": REFUNDING},
+        "ExpressionAttributeValues": {":rid": return_id},
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }})
 

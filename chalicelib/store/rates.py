@@ -10,11 +10,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.store import keys
+from chalicelib.store.toolkit import Key
 
 
 def _table() -> Any:

@@ -8,6 +8,9 @@
   ConditionExpression may not hold: its response, or — nothing was written — None, or the
   domain error the caller named. ``all_of`` / ``any_of`` join named sub-conditions, so a
   non-trivial condition reads as the timeline it guards.
+- **Key conditions.** ``Key`` / ``Attr``: boto3's condition builders for the resource API's
+  queries, imported on first use (``import boto3.dynamodb`` imports all of boto3, which
+  ``import app`` leaves to the first request that calls DynamoDB; ``clients.py``).
 - **Transactions.** ``transact(ops)``: one TransactWriteItems of labelled operations
   (``Op``). A cancellation raises ``TransactionCancelled``, which says per label why (and the
   item as it was, where the operation asked for it with ``ReturnValuesOnConditionCheckFailure``).
@@ -24,9 +27,9 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from chalicelib import clients
@@ -43,12 +46,32 @@ TRANSACT_RETRIES = 3
 # transaction may simply be sent again.
 TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
-_deserializer = TypeDeserializer()
 _WIRE_TYPES = frozenset({"S", "N", "B", "M", "L", "BOOL", "NULL", "SS", "NS", "BS"})
 
 
 def _client() -> Any:
     return clients.dynamodb_resource().meta.client
+
+
+def Key(name: str) -> Any:
+    """``boto3.dynamodb.conditions.Key(name)``."""
+    from boto3.dynamodb.conditions import Key as key
+
+    return key(name)
+
+
+def Attr(name: str) -> Any:
+    """``boto3.dynamodb.conditions.Attr(name)``."""
+    from boto3.dynamodb.conditions import Attr as attr
+
+    return attr(name)
+
+
+@cache
+def _deserializer() -> Any:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    return TypeDeserializer()
 
 
 def backoff(attempt: int, *, base: float = 0.05, cap: float = 2.0) -> None:
@@ -153,7 +176,7 @@ def from_wire(item: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for name, value in item.items():
         wire = isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _WIRE_TYPES
-        out[name] = _deserializer.deserialize(value) if wire else value
+        out[name] = _deserializer().deserialize(value) if wire else value
     return out
 
 

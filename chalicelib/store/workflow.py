@@ -27,12 +27,10 @@ import hashlib
 import time
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
-
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.store import keys
-from chalicelib.store.toolkit import any_of, conditional
+from chalicelib.store.toolkit import Attr, Key, any_of, conditional
 from chalicelib.store.values import plain
 
 TOKEN_GRACE_SECONDS = 24 * 3600  # a parked token outlives its wait by this much, then TTL removes it

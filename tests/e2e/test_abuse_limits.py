@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.conftest import running_stack, verification_token
 from tests.e2e.workflow_support import Market
-from tests.unit.commerce import factories as f
+from tests.support import factories as f
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "secret-pass-1"

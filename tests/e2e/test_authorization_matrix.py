@@ -24,7 +24,7 @@ import app  # noqa: F401 - importing the app registers every route in ROUTES
 from chalicelib.api.http import ROUTES
 from tests.e2e.conftest import verification_token
 from tests.e2e.workflow_support import Market, Person, patient_stack_fixture  # noqa: F401
-from tests.unit.commerce.factories import checkout_body
+from tests.support.factories import checkout_body
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,7 @@ import requests
 
 from chalicelib.store import keys
 from tests.e2e.conftest import verify_email
-from tests.unit.commerce import factories as f
+from tests.support import factories as f
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ import requests
 from chalicelib.store import keys
 from tests.conftest import _reset_caches
 from tests.e2e.test_checkout_concurrency import _catalog, _customer_with, _put_product, _seller, _stock
-from tests.unit.commerce import factories as f
+from tests.support import factories as f
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -19,7 +19,7 @@ import pytest
 
 from chalicelib.store import keys
 from tests.e2e.conftest import Stack, _stop, start_stack, verify_email
-from tests.unit.commerce import factories as f
+from tests.support import factories as f
 from tests.waiting import wait_until
 
 PASSWORD = "secret-pass-1"

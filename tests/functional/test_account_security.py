@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from tests.conftest import verification_token, verify_email
-from tests.unit.commerce import factories as f
+from tests.support import factories as f
 
 JSON = {"Content-Type": "application/json"}
 PASSWORD = "secret-pass-1"

@@ -60,7 +60,8 @@ def test_books_balance_after_sales_fees_returns_and_payouts_and_report_drift(flo
     amounts = {k: v["amount"] for k, v in report.items() if isinstance(v, dict)}
     assert amounts == {"wallets": 100_000 - 55_000 + 10_000 - 45_000, "holds": 45_000,
                        "seller_balances": 40_500 - 20_000, "payouts_in_flight": 0, "marketplace_revenue": 4_500,
-                       "marketplace_expenses": 0, "topups": 100_000, "payouts_paid": 20_000}
+                       "marketplace_expenses": 0, "topups": 100_000, "card_payments": 0,
+                       "payouts_paid": 20_000}
 
     # a wallet credited behind the ledger's back: the projection no longer matches the journal
     clients.table(settings().ledger_table).update_item(

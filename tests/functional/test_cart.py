@@ -3,7 +3,7 @@
 import pytest
 
 from chalicelib.domain import cart as cart_rules
-from tests.unit.commerce import factories as f
+from tests.support import factories as f
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 
 from chalicelib.domain import orders as states
 from chalicelib.store import orders as store
-from tests.unit.commerce import factories as f
+from tests.support import factories as f
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from chalicelib.domain import cart as cart_rules
 from chalicelib.domain import orders as states
 from chalicelib.errors import InvalidTransition, NotFound
 from chalicelib.store import orders as store
-from tests.unit.commerce import factories as f
+from tests.support import factories as f
 
 
 @pytest.fixture

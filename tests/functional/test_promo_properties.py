@@ -44,7 +44,7 @@ from chalicelib.services.workflow.contract import StepEvent
 from chalicelib.store import orders as orders_store
 from chalicelib.store import promos as promo_store
 from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.unit.commerce import factories as f
+from tests.support import factories as f
 
 EXAMPLES = int(os.environ.get("PROMO_EXAMPLES", "10"))
 FATES = ("captured", "cancelled_unpaid", "cancelled_held", "refunded")

@@ -11,7 +11,7 @@ from chalicelib.services import ledger
 from chalicelib.services.workflow import steps
 from chalicelib.services.workflow.contract import StepEvent
 from chalicelib.store import orders as orders_store
-from tests.unit.commerce import factories as f
+from tests.support import factories as f
 
 COURIER = 35000  # factories.SHOP_METHODS "courier"
 

@@ -1,6 +1,8 @@
-"""Returns after delivery, through the real routes and the real order workflow: the customer
-returns part or all of an order, the seller accepts (restocking or not) or rejects, silence past
-the deadline accepts, and the money, the stock, the fee and the timeline follow."""
+"""Returns after delivery, through the real routes, the real order workflow and the real return
+workflow (moto runs ``statemachines/return.asl.json``): the customer returns part or all of an
+order, the seller accepts (restocking or not) by the API or the emailed link or rejects, silence
+past the deadline accepts, a decision racing the deadline applies once, and the money, the stock,
+the fee, the emails and the timeline follow."""
 
 from __future__ import annotations
 
@@ -8,15 +10,20 @@ import json
 import time
 import urllib.parse
 import uuid
+from datetime import datetime
 
+import boto3
 import pytest
 
 from chalicelib.config import settings
-from chalicelib.services import ledger
+from chalicelib.errors import DependencyUnavailable
+from chalicelib.services import ledger, return_workflow
 from chalicelib.services import returns as return_service
+from chalicelib.store import returns as return_store
 from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
 from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
-from tests.unit.commerce import factories as f
+from tests.support import factories as f
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -55,6 +62,24 @@ def ask(flow, customer, oid, product_id, quantity=1, reason="too small"):
     return flow.api.http.post(f"/orders/{oid}/returns", headers=headers, body=json.dumps(body))
 
 
+def waiting(rid: str) -> None:
+    """The return's execution emailed the shop and waits for the decision (its token is parked)."""
+    wait_until(lambda: return_store.has_token(rid), 15, f"the workflow of {rid} to wait for the seller")
+
+
+def execution(rid: str, *, done: bool = True) -> dict:
+    sfn = boto3.client("stepfunctions")
+    arn = settings().return_state_machine_arn.replace(":stateMachine:", ":execution:") + f":{rid}"
+    if not done:
+        return sfn.describe_execution(executionArn=arn)
+    return wait_until(lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d, 20,
+                      f"the workflow of {rid} to end")
+
+
+def return_events(flow, oid: str, rid: str) -> list[str]:
+    return [e["type"] for e in flow.order(oid)["timeline"] if (e.get("detail") or {}).get("return_id") == rid]
+
+
 def seller_balance(flow, seller):
     body = flow.api.http.get("/seller/balance", headers=seller.headers).json_body
     return {k: body[k]["amount"] for k in ("earnings", "pending", "available")}
@@ -73,6 +98,7 @@ def test_accepting_a_partial_return_refunds_its_share_restocks_and_reverses_the_
     assert asked.json_body["state"] == "requested"
     rid = asked.json_body["id"]
     assert [r["id"] for r in flow.api.http.get("/seller/returns", headers=seller.headers).json_body["items"]] == [rid]
+    waiting(rid)
 
     accepted = flow.post(f"/seller/returns/{rid}/accept", seller, {"restock": True})
     assert accepted.status_code == 200, accepted.body
@@ -87,8 +113,10 @@ def test_accepting_a_partial_return_refunds_its_share_restocks_and_reverses_the_
     assert lines.status_code == 200, lines.body  # the customer sees the return as a refund
     assert (lines.json_body["items"][0]["kind"], lines.json_body["items"][0]["available_change"]["amount"]) == (
         "refund", 10_000)
-    types = [e["type"] for e in flow.order(oid)["timeline"]]
-    assert types[-2:] == ["return_requested", "return_accepted"]
+    assert execution(rid)["status"] == "SUCCEEDED"
+    assert return_events(flow, oid, rid) == ["return_requested", "return_seller_emailed", "return_accepted",
+                                             "return_customer_emailed"]
+    assert len(flow.emails(customer.email, "return_accepted")) == 1
     again = flow.post(f"/seller/returns/{rid}/accept", seller, {"restock": True})  # a repeat moves nothing
     assert again.status_code == 200 and flow.wallet(customer)["available"] == 100_000 - TOTAL + 10_000
     assert f.stock_of(pid) == 4
@@ -119,25 +147,100 @@ def test_a_rejected_return_moves_nothing_and_frees_the_items(flow, env):
     oid = delivered(flow, seller, customer)
     rid = ask(flow, customer, oid, pid, quantity=2).json_body["id"]
     assert ask(flow, customer, oid, pid).status_code == 422  # both already claimed
+    waiting(rid)
+    assert flow.wait_email(seller.shop_email, "return_requested")
     rejected = flow.post(f"/seller/returns/{rid}/reject", seller, {"comment": "worn"})
     assert rejected.status_code == 200 and rejected.json_body["state"] == "rejected"
+    assert execution(rid)["status"] == "SUCCEEDED"  # woken by the decision, long before its deadline
+    mail = flow.wait_email(customer.email, "return_rejected")
+    assert "worn" in mail["text"]
+    assert return_events(flow, oid, rid) == ["return_requested", "return_seller_emailed", "return_rejected",
+                                             "return_customer_emailed"]
     assert flow.wallet(customer)["available"] == 100_000 - TOTAL
     assert seller_balance(flow, seller)["earnings"] == TOTAL - FEE
     assert ask(flow, customer, oid, pid, quantity=2).status_code == 201  # may ask again
 
 
 def test_a_seller_silent_past_the_deadline_accepts(flow, env):
-    env(answer=0)
-    seller, customer = flow.seller(), flow.customer(balance=100_000)
+    env(answer=2)
+    seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
     pid = seller.product["product_id"]
     oid = delivered(flow, seller, customer)
     rid = ask(flow, customer, oid, pid, quantity=2).json_body["id"]
-    time.sleep(0.01)
-    assert return_service.accept_due() >= 1
+    flow.wait_email(seller.shop_email, "return_requested")  # the shop was asked first
+    assert execution(rid)["status"] == "SUCCEEDED"  # the wait's timeout (the deadline) accepted
     listed = flow.api.http.get(f"/orders/{oid}/returns", headers=customer.headers).json_body["items"]
     assert [(r["id"], r["state"], r["decided_by"]) for r in listed] == [(rid, "accepted", "timeout")]
     assert flow.wallet(customer)["available"] == 100_000  # everything back, delivery included
     assert seller_balance(flow, seller)["earnings"] == 0
+    assert f.stock_of(pid) == 3  # silence does not restock
+    assert len(flow.emails(customer.email, "return_accepted")) == 1
+    assert return_events(flow, oid, rid) == ["return_requested", "return_seller_emailed", "return_accepted",
+                                             "return_customer_emailed"]
+    assert flow.post(f"/seller/returns/{rid}/reject", seller).status_code == 409  # too late
+
+
+def test_a_decision_racing_the_deadline_applies_once(flow, env):
+    env(answer=2)
+    seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
+    pid = seller.product["product_id"]
+    oid = delivered(flow, seller, customer)
+    outcomes = []
+    # the seller answers just before the deadline, at it, as the wait times out (the deadline rounded
+    # up to a second, plus the emulator's latency) and well after it
+    for lead in (0.2, 0.0, -0.8, -1.4, -3.0):
+        asked = ask(flow, customer, oid, pid, quantity=1).json_body
+        waiting(asked["id"])
+        wallet = flow.wallet(customer)["available"]
+        deadline = datetime.fromisoformat(asked["answer_by"].replace("Z", "+00:00")).timestamp()
+        time.sleep(max(0.0, deadline - lead - time.time()))
+        answer = flow.post(f"/seller/returns/{asked['id']}/reject", seller, {"comment": "late"})
+        assert answer.status_code in (200, 409), answer.body
+        assert execution(asked["id"])["status"] == "SUCCEEDED"
+        ret = return_store.get(asked["id"])
+        if answer.status_code == 200:  # the seller's rejection came first: nothing moves
+            assert ret["state"] == "rejected" and flow.wallet(customer)["available"] == wallet
+        else:  # the deadline accepted first: refunded once
+            assert (ret["state"], ret["decided_by"]) == ("accepted", "timeout")
+            assert flow.wallet(customer)["available"] > wallet
+        events = return_events(flow, oid, asked["id"])
+        assert events.count("return_accepted") + events.count("return_rejected") == 1, events
+        assert events.count("return_customer_emailed") == 1, events
+        outcomes.append(ret["state"])
+        if ret["state"] == "accepted":
+            break  # that unit is back; the order has one left at most
+    refunds = [x for x in flow.api.http.get("/wallet/transactions", headers=customer.headers).json_body["items"]
+               if x["kind"] == "refund"]
+    assert len(refunds) == outcomes.count("accepted") == 1
+    assert return_service.sweep_overdue() == 0  # nothing left for the backstop
+
+
+def test_a_return_whose_workflow_never_started_is_settled_by_the_reconciler(flow, env, monkeypatch):
+    env(answer=1)
+    monkeypatch.setenv("RECONCILE_GRACE_SECONDS", "0")
+    settings.cache_clear()
+    assert settings().reconcile_grace_seconds == 0
+    seller, customer = flow.seller(), flow.customer(balance=100_000)
+    pid = seller.product["product_id"]
+    oid = delivered(flow, seller, customer)
+
+    def lost(return_id: str) -> bool:
+        raise DependencyUnavailable("stepfunctions", "ServiceUnavailable")
+
+    with monkeypatch.context() as m:
+        m.setattr(return_workflow, "start", lost)
+        asked = ask(flow, customer, oid, pid, quantity=2)
+    assert asked.status_code == 201, asked.body  # the request is kept; its workflow is not running
+    rid = asked.json_body["id"]
+    with pytest.raises(Exception, match="ExecutionDoesNotExist"):
+        execution(rid, done=False)
+    time.sleep(1.1)  # past the deadline
+    assert return_service.sweep_overdue() >= 1  # starts the execution, which accepts at once
+    assert execution(rid)["status"] == "SUCCEEDED"
+    assert (return_store.get(rid)["state"], return_store.get(rid)["decided_by"]) == ("accepted", "timeout")
+    assert flow.wallet(customer)["available"] == 100_000
+    flow.wait_email(customer.email, "return_accepted")
+    assert not flow.emails(seller.shop_email, "return_requested")  # too late to ask the shop
 
 
 def test_error_on_returns_that_are_not_allowed_and_nothing_moves(flow, env, register):
@@ -191,4 +294,6 @@ def test_seller_accepts_by_the_emailed_link_the_page_first_changing_nothing(flow
     assert flow.wallet(customer)["available"] == 100_000 - TOTAL + 10_000
     listed = flow.api.http.get(f"/orders/{oid}/returns", headers=customer.headers).json_body["items"]
     assert [(r["id"], r["state"]) for r in listed] == [(rid, "accepted")]
+    assert execution(rid)["status"] == "SUCCEEDED"  # the link's decision woke the workflow
     flow.wait_email(customer.email, "return_accepted")
+    assert len(flow.emails(customer.email, "return_accepted")) == 1

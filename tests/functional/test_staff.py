@@ -9,7 +9,7 @@ import json
 import boto3
 import pytest
 
-from tests.unit.commerce import factories as f
+from tests.support import factories as f
 
 JSON = {"Content-Type": "application/json"}
 

@@ -174,6 +174,37 @@ def test_state_machine_is_the_asl_file_with_every_placeholder_substituted(sam):
     assert set(machine["DefinitionSubstitutions"]) == res.definition_placeholders(machine["Definition"])
 
 
+def test_return_state_machine_is_its_asl_file_traced_logged_and_alarmed(sam):
+    machine = sam["Resources"]["ReturnStateMachine"]["Properties"]
+    assert machine["Definition"] == res.return_state_machine_definition()
+    function = {"Fn::GetAtt": ["ReturnWorkflow", "Arn"]}
+    assert machine["DefinitionSubstitutions"] == {"ReturnWorkflowFunctionArn": function}
+    assert machine["StateMachineType"] == "STANDARD" and machine["TracingConfiguration"] == {"Enabled": True}
+    assert machine["RoleArn"] == {"Fn::GetAtt": ["ReturnStateMachineRole", "Arn"]}
+    logging = machine["LoggingConfiguration"]
+    assert logging["IncludeExecutionData"] is False
+    group = logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert sam["Resources"][group]["Properties"]["LogGroupName"].endswith(machine["StateMachineName"])
+    role = sam["Resources"]["ReturnStateMachineRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    assert [s for s in role["Statement"] if "lambda:InvokeFunction" in s["Action"]] == [{
+        "Effect": "Allow",
+        "Action": ["lambda:InvokeFunction"],
+        "Resource": [{"Fn::GetAtt": ["ReturnWorkflow", "Arn"]}, {"Fn::Sub": "${ReturnWorkflow.Arn}:*"}],
+    }]
+    alarm = sam["Resources"]["ReturnWorkflowFailedAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/States", "ExecutionsFailed")
+    assert alarm["Dimensions"][0]["Value"]["Fn::Sub"].endswith(f":stateMachine:{machine['StateMachineName']}")
+    # whoever starts or wakes a return's execution may do so on that machine only
+    for chalice_name in (res.API_FUNCTION, res.RETURN_WORKFLOW_FUNCTION, res.RECONCILE_FUNCTION):
+        fn = sam["Resources"][res.FUNCTIONS[chalice_name]["logical_id"]]["Properties"]
+        assert fn["Environment"]["Variables"]["RETURN_STATE_MACHINE_ARN"]["Fn::Sub"].endswith(
+            f":stateMachine:{machine['StateMachineName']}")
+        logical_id = res.FUNCTIONS[chalice_name]["logical_id"]
+        statements = sam["Resources"][f"{logical_id}Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        starts = [st["Resource"]["Fn::Sub"] for st in statements if st["Action"] == ["states:StartExecution"]]
+        assert any(arn.endswith(f":stateMachine:{machine['StateMachineName']}") for arn in starts), chalice_name
+
+
 def _check_states(scope: dict, where: str) -> list[str]:
     problems = []
     states = scope.get("States", {})
@@ -199,6 +230,7 @@ def _check_states(scope: dict, where: str) -> list[str]:
 
 def test_every_state_machine_transition_target_exists():
     assert _check_states(res.state_machine_definition(), "order") == []
+    assert _check_states(res.return_state_machine_definition(), "return") == []
 
 
 def test_transition_check_finds_a_dangling_target():

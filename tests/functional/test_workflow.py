@@ -9,7 +9,7 @@ import pytest
 from chalicelib.services import ledger
 from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
 from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
-from tests.unit.commerce import factories as f
+from tests.support import factories as f
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -103,3 +103,52 @@ def test_an_order_cancelled_while_waiting_for_shipment_takes_the_refund_branch()
     # the cancel branch is shared: restock, "cancelled" email, refund (release or capture), "refunded"
     assert [STATES[s]["Next"] for s in ("Cancelled", "NotifyCancelled", "Refund")] == [
         "NotifyCancelled", "Refund", "NotifyRefunded"]
+
+
+# --- the return workflow (statemachines/return.asl.json) ----------------------------------------
+
+RETURN_DEFINITION = res.return_state_machine_definition()
+RETURN_STATES = RETURN_DEFINITION["States"]
+
+
+def test_return_workflow_reaches_every_state_and_invokes_only_its_function_with_known_steps():
+    from chalicelib.services.return_steps import STEP_NAMES as RETURN_STEPS
+
+    seen, todo = set(), [RETURN_DEFINITION["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for target in targets(RETURN_STATES[name]):
+            assert target in RETURN_STATES, f"{name} -> {target}"
+            todo.append(target)
+    assert seen == set(RETURN_STATES)
+    assert res.definition_placeholders(RETURN_DEFINITION) == {"ReturnWorkflowFunctionArn"}
+    for name, state in RETURN_STATES.items():
+        if state["Type"] != "Task":
+            continue
+        assert state["Parameters"]["FunctionName"] == "${ReturnWorkflowFunctionArn}", name
+        payload = state["Parameters"]["Payload"]
+        assert payload["step"] in RETURN_STEPS and payload["return_id.$"] == "$.return_id", name
+        assert "TransientError" in state["Retry"][0]["ErrorEquals"] and state["Retry"][0]["BackoffRate"] > 1, name
+        last = state["Catch"][-1]
+        assert last["ErrorEquals"] == ["States.ALL"], name
+        # an email failure never fails the return; any other failure ends it for the alarm
+        assert last["Next"] == (state["Next"] if payload["step"] == "notify_decided" else "Failed"), name
+
+
+def test_return_workflow_waits_for_the_seller_until_the_deadline_then_accepts():
+    wait = RETURN_STATES["AwaitDecision"]
+    assert wait["Resource"].endswith(".waitForTaskToken")
+    assert wait["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+    assert "TimeoutSeconds" not in wait  # the return's own deadline, computed by the first step
+    assert wait["TimeoutSecondsPath"] == "$.config.answer_timeout"
+    assert RETURN_STATES["Requested"]["ResultSelector"] == {"answer_timeout.$": "$.Payload.answer_timeout"}
+    assert wait["Catch"][0] == {"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "Deadline"}
+    assert RETURN_STATES["Deadline"]["Parameters"]["Payload"]["timed_out"] is True
+    choices = {c["StringEquals"]: c["Next"] for c in RETURN_STATES["Outcome"]["Choices"]}
+    assert choices == {"accepted": "NotifyDecided", "rejected": "NotifyDecided"}
+    waits = {n for n, s in RETURN_STATES.items() if s.get("Resource", "").endswith(".waitForTaskToken")}
+    assert waits == {"AwaitDecision"}
+    assert "$$.Task.Token" not in json.dumps({n: s for n, s in RETURN_STATES.items() if n not in waits})

@@ -114,7 +114,7 @@ from chalicelib.store import promos as promo_store
 from tests.functional.feed_support import Feeds, offer, yml
 from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
 from tests.functional.workflow_stack import stop_execution, workflow_machine  # noqa: F401 - fixture
-from tests.unit.commerce import factories as f
+from tests.support import factories as f
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -4,7 +4,9 @@ Basic auth, decimal-string amounts, ``{"type": "error", …}`` errors) — no ne
 
 The deployment is a non-local stage (``STAGE=prod``) with ``PAYMENT_PROVIDER=yookassa``: card
 data is refused, the customer pays on the provider's page, and the provider's notification is
-only believed after the payment is read back from the API.
+only believed after the payment is read back from the API. The two-stage payments of card
+orders (``"capture": false``, ``/capture``, ``/cancel``, ``/refunds``) are checked against the
+same server at the end.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters import payments_yookassa
+from chalicelib.adapters.payments import PaymentRefused
 from chalicelib.config import settings
 
 SHOP_ID, SECRET = "123456", "test_secret-key"
@@ -29,13 +33,14 @@ class FakeYooKassa:
     def __init__(self) -> None:
         self.payments: dict[str, dict[str, Any]] = {}
         self.by_key: dict[str, str] = {}
+        self.refunds: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, str], dict[str, Any] | None]] = []
         self.fail_next: int | None = None
 
     def pay(self, payment_id: str, status: str = "succeeded") -> dict[str, Any]:
         payment = self.payments[payment_id]
-        payment.update(status=status, paid=status == "succeeded")
-        if status == "succeeded":
+        payment.update(status=status, paid=status in ("succeeded", "waiting_for_capture"))
+        if status in ("succeeded", "waiting_for_capture"):
             payment["payment_method"] = {"type": "bank_card", "id": payment_id, "saved": False,
                                          "card": {"first6": "555555", "last4": "4477", "expiry_month": "07",
                                                   "expiry_year": "2030", "card_type": "MasterCard"}}
@@ -70,6 +75,8 @@ class FakeYooKassa:
             }
             self.by_key[key] = payment_id
             return 200, self.payments[payment_id]
+        if method == "POST" and (path.endswith("/capture") or path.endswith("/cancel") or path == "/v3/refunds"):
+            return self._two_stage(path, headers, body or {})
         if method == "GET" and path.startswith("/v3/payments/"):
             payment = self.payments.get(path.rsplit("/", 1)[1])
             if payment is None:
@@ -77,6 +84,45 @@ class FakeYooKassa:
                              "description": "Payment doesn't exist or access denied"}
             return 200, payment
         return 404, {"type": "error", "id": uuid.uuid4().hex, "code": "not_found"}
+
+
+    def _two_stage(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Capture, cancel and refunds as the API documents them: each needs an Idempotence-Key
+        (the same key answers the first answer again); a payment in the wrong status is a 400."""
+        key = headers.get("Idempotence-Key")
+        if not key:
+            return 400, {"type": "error", "code": "invalid_request", "parameter": "Idempotence-Key"}
+        if key in self.by_key:
+            return 200, self.refunds.get(self.by_key[key]) or self.payments[self.by_key[key]]
+        if path == "/v3/refunds":
+            payment = self.payments.get(body.get("payment_id", ""))
+            if payment is None:
+                return 404, {"type": "error", "code": "not_found"}
+            refunded = sum(float(r["amount"]["value"]) for r in self.refunds.values()
+                           if r["payment_id"] == payment["id"])
+            if payment["status"] != "succeeded" or refunded + float(body["amount"]["value"]) > float(
+                    payment["amount"]["value"]):
+                return 400, {"type": "error", "code": "invalid_request",
+                             "description": "Refund amount exceeds the payment's remaining amount"}
+            refund_id = f"2{uuid.uuid4().hex[:7]}-0015-5000-9000-{uuid.uuid4().hex[:12]}"
+            self.refunds[refund_id] = {"id": refund_id, "payment_id": payment["id"], "status": "succeeded",
+                                       "amount": body["amount"], "created_at": "2026-12-04T11:00:00.000Z"}
+            self.by_key[key] = refund_id
+            return 200, self.refunds[refund_id]
+        payment_id, action = path.split("/")[-2:]
+        payment = self.payments.get(payment_id)
+        if payment is None:
+            return 404, {"type": "error", "code": "not_found"}
+        if payment["status"] != "waiting_for_capture":
+            return 400, {"type": "error", "code": "invalid_request",
+                         "description": f"Payment is {payment['status']}: wrong status for {action}"}
+        if action == "capture":
+            payment.update(status="succeeded", paid=True, amount=body.get("amount", payment["amount"]))
+        else:
+            payment.update(status="canceled", cancellation_details={"party": "merchant",
+                                                                    "reason": "canceled_by_merchant"})
+        self.by_key[key] = payment_id
+        return 200, payment
 
 
 @pytest.fixture
@@ -226,3 +272,59 @@ def test_wrong_credentials_make_top_ups_unavailable(api, customer, yookassa, mon
     resp = start(api, customer)
     assert resp.status_code == 503
     assert available(api, customer) == 0
+
+
+# --- two-stage payments (card orders): capture, cancel, refund ---------------------------------
+
+
+def authorized(fake: FakeYooKassa, amount: int = 45_050) -> tuple[payments_yookassa.YooKassaGateway, str]:
+    gateway = payments_yookassa.from_settings()
+    payment = gateway.create_payment(amount, "RUB", idempotency_key="order-o1", description="Order o1",
+                                     return_url="https://shop.example/payments/return",
+                                     metadata={"order_id": "o1"}, capture=False)
+    assert fake.requests[-1][3]["capture"] is False
+    fake.pay(payment.id, "waiting_for_capture")
+    return gateway, payment.id
+
+
+def test_authorized_payment_is_captured_then_refunded_once(yookassa):
+    gateway, pid = authorized(yookassa)
+    captured = gateway.capture_payment(pid, 45_050, "RUB", idempotency_key="capture-o1")
+    method, path, headers, body = yookassa.requests[-1]
+    assert (method, path, headers["Idempotence-Key"]) == ("POST", f"/v3/payments/{pid}/capture", "capture-o1")
+    assert body == {"amount": {"value": "450.50", "currency": "RUB"}}
+    assert (captured.status, captured.amount) == ("succeeded", 45_050)
+    assert gateway.capture_payment(pid, 45_050, "RUB", idempotency_key="capture-o1").status == "succeeded"  # retry
+
+    refund = gateway.refund_payment(pid, 45_050, "RUB", idempotency_key="refund-o1")
+    assert yookassa.requests[-1][1] == "/v3/refunds"
+    assert yookassa.requests[-1][3] == {"payment_id": pid, "amount": {"value": "450.50", "currency": "RUB"}}
+    assert (refund.status, refund.amount) == ("refunded", 45_050)
+    assert gateway.refund_payment(pid, 45_050, "RUB", idempotency_key="refund-o1").amount == 45_050  # retry
+    with pytest.raises(PaymentRefused) as twice:  # a second refund: the API refuses it
+        gateway.refund_payment(pid, 45_050, "RUB", idempotency_key="refund-again")
+    assert twice.value.reason == "invalid_request"
+    assert len(yookassa.refunds) == 1
+
+
+def test_returns_refund_part_of_a_captured_payment_up_to_what_remains(yookassa):
+    gateway, pid = authorized(yookassa)
+    gateway.capture_payment(pid, 45_050, "RUB", idempotency_key="capture-o1")
+    first = gateway.refund_payment(pid, 10_000, "RUB", idempotency_key="return-r1")
+    assert yookassa.requests[-1][2]["Idempotence-Key"] == "return-r1"
+    assert yookassa.requests[-1][3] == {"payment_id": pid, "amount": {"value": "100.00", "currency": "RUB"}}
+    assert first.amount == 10_000
+    assert gateway.refund_payment(pid, 10_000, "RUB", idempotency_key="return-r1").amount == 10_000  # a retry
+    with pytest.raises(PaymentRefused):  # more than remains captured
+        gateway.refund_payment(pid, 35_051, "RUB", idempotency_key="return-r2")
+    assert gateway.refund_payment(pid, 35_050, "RUB", idempotency_key="return-r2").amount == 35_050
+    assert sorted(r["amount"]["value"] for r in yookassa.refunds.values()) == ["100.00", "350.50"]
+
+
+def test_voided_payment_cannot_be_captured(yookassa):
+    gateway, pid = authorized(yookassa)
+    voided = gateway.cancel_payment(pid, idempotency_key="void-o1")
+    assert yookassa.requests[-1][1] == f"/v3/payments/{pid}/cancel" and voided.status == "canceled"
+    with pytest.raises(PaymentRefused):
+        gateway.capture_payment(pid, 45_050, "RUB", idempotency_key="capture-o1")
+    assert yookassa.payments[pid]["status"] == "canceled"

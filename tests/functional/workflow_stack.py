@@ -2,7 +2,7 @@
 tasks run ``chalicelib.events.workflow`` through ``local/patches.py``'s Lambda hook.
 
 Import ``module_aws``, ``module_api`` (one moto stack per module, from ``ledger_stack``),
-``workflow_machine`` (the workflow function and the state machine, built by
+``workflow_machine`` (the workflow functions and the order and return state machines, built by
 ``local/bootstrap.py`` from the same definitions as the local stack and the template) and
 ``flow_fixture`` (the ``flow`` fixture: a ``Market`` driving purchases through the real
 routes). Tests stay independent by using fresh users and orders. Timeouts default to a
@@ -23,7 +23,7 @@ import pytest
 from chalicelib.config import settings
 from chalicelib.store import orders as order_store
 from chalicelib.store import workflow as wf_store
-from tests.unit.commerce import factories as f
+from tests.support import factories as f
 from tests.waiting import wait_until
 
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
@@ -152,14 +152,17 @@ def workflow_machine(aws):
     region = "us-east-1"
     arns = bootstrap.create_functions(None, region, prefix, dict(aws))
     machine = bootstrap.create_state_machine(None, region, prefix, arns)
+    returns_machine = bootstrap.create_return_state_machine(None, region, prefix, arns)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ORDER_STATE_MACHINE_ARN", machine)
+        mp.setenv("RETURN_STATE_MACHINE_ARN", returns_machine)
         settings.cache_clear()
         yield machine
         # Stop what still waits (e.g. for a shipment), so no execution thread outlives the mock.
         sfn = boto3.client("stepfunctions")
-        for ex in sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
-            stop_execution(ex["executionArn"])
+        for arn in (machine, returns_machine):
+            for ex in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+                stop_execution(ex["executionArn"])
     settings.cache_clear()
 
 

@@ -43,6 +43,8 @@ Plan = list[tuple[str, dict[str, str] | None, dict[str, Any] | None]]
 
 
 def _emails_payment_required(order: dict[str, Any]) -> Plan:
+    if order.get("payment_method") == "card":
+        return []  # the customer is on the provider's page (the checkout's confirmation_url)
     wallet = ledger.wallet(order["customer_id"])
     pay_by = int(time.time()) + timeouts()["payment_timeout"]
     return [("payment_required", None, {"pay_by": pay_by, "wallet_available": int(wallet["available"])})]

@@ -13,12 +13,12 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib import tracing
+from chalicelib import logs, tracing
 from chalicelib.config import settings
 from chalicelib.domain import ledger as money_states
 from chalicelib.domain import orders as st
-from chalicelib.errors import InsufficientFunds, InvalidTransition, NotFound
-from chalicelib.services import fees, ledger, payouts
+from chalicelib.errors import InsufficientFunds, InvalidTransition, NotFound, Unavailable
+from chalicelib.services import card_payments, fees, ledger, payouts
 from chalicelib.services.workflow.contract import StepEvent, StepInputError
 from chalicelib.services.workflow.wake import resume
 from chalicelib.store import fees as fees_store
@@ -67,6 +67,8 @@ def hold(ev: StepEvent) -> dict[str, Any]:
         return {"outcome": "cancelled"}
     if status in st.PAID_OR_LATER:  # the customer paid through the API before this step ran
         return {"outcome": "paid"}
+    if card_payments.is_card(order):
+        return _await_card(order)
     try:
         ledger.hold(order["order_id"], order["customer_id"], int(order["total"]), order["currency"])
     except InsufficientFunds as err:
@@ -75,6 +77,31 @@ def hold(ev: StepEvent) -> dict[str, Any]:
                currency=order["currency"])
         return {"outcome": "awaiting"}
     return {"outcome": mark_paid(order, actor="system")}
+
+
+def _await_card(order: dict[str, Any]) -> dict[str, Any]:
+    """A card order waits for the provider's webhook (the authorization marks it paid); the
+    payment is made here if checkout could not reach the provider."""
+    try:
+        card_payments.start(order)
+    except Unavailable:
+        logs.event("card payment not started; the customer may retry POST /orders/{id}/pay", 30,
+                   order_id=order["order_id"])
+    record(order["order_id"], "card_payment_required", "wf:card_payment_required",
+           required=int(order["total"]), currency=order["currency"])
+    return {"outcome": "awaiting"}
+
+
+def give_back_hold(order: dict[str, Any]) -> bool:
+    """Release an order's hold: to the wallet, or for a card order void the authorization at
+    the provider and release to its clearing account. True when released (now or before)."""
+    hints = {"customer_id": order["customer_id"], "amount": int(order["total"])}
+    if not card_payments.is_card(order):
+        return ledger.release(order["order_id"], **hints)
+    provider = card_payments.void(order)
+    if provider is None:
+        return False
+    return ledger.release(order["order_id"], **hints, provider=provider)
 
 
 def mark_paid(order: dict[str, Any], *, actor: str) -> str:
@@ -90,7 +117,7 @@ def mark_paid(order: dict[str, Any], *, actor: str) -> str:
         if err.extra.get("current_status") in st.PAID_OR_LATER:
             return "paid"
         # Cancelled while we held: the money must not stay held for a dead order.
-        ledger.release(order["order_id"], customer_id=order["customer_id"], amount=int(order["total"]))
+        give_back_hold(order)
         return "cancelled"
     return "paid"
 
@@ -172,6 +199,8 @@ def settle(ev: StepEvent) -> dict[str, Any]:
         # The fee is quoted from the schedule at capture and recorded on the order in the same
         # transaction; a retry after the capture gets back what the first one took.
         fee = fees.quote(order)
+        if card_payments.is_card(order):
+            card_payments.capture(order)  # the provider first; a retry gets its first answer
         taken = ledger.capture(order["order_id"], order["seller_id"], customer_id=order["customer_id"],
                                amount=int(order["total"]), promotion=int(order.get("marketplace_discount", 0)),
                                seller_discount=int(order.get("seller_discount", 0)), fee=fee.amount,
@@ -227,14 +256,23 @@ def return_money(order: dict[str, Any]) -> bool:
     write, not a read first.
     """
     hints = {"customer_id": order["customer_id"], "amount": int(order["total"])}
-    try:
-        return ledger.release(order["order_id"], **hints)
-    except InvalidTransition as err:
-        if err.extra.get("hold_state") not in (money_states.CAPTURED, money_states.REFUNDED):
-            raise
+    provider = None
+    if card_payments.is_card(order):
+        # a card order's money is at the provider: void or refund there first (idempotent)
+        state = ledger.hold_state(order["order_id"])
+        if state in (None, money_states.HELD, money_states.RELEASED):
+            return give_back_hold(order) and state is not None
+        provider = card_payments.refund(order)
+    else:
+        try:
+            return ledger.release(order["order_id"], **hints)
+        except InvalidTransition as err:
+            if err.extra.get("hold_state") not in (money_states.CAPTURED, money_states.REFUNDED):
+                raise
     ledger.refund_capture(order["order_id"], seller_id=order["seller_id"], currency=order["currency"],
                           promotion=int(order.get("marketplace_discount", 0)), fee=int(order.get("fee_amount", 0)),
-                          extra=(seller_money.pending_delete_op(order["seller_id"], order["order_id"]),), **hints)
+                          extra=(seller_money.pending_delete_op(order["seller_id"], order["order_id"]),), **hints,
+                          provider=provider)
     return True
 
 

@@ -5,8 +5,7 @@ import pytest
 from chalicelib.domain import cart as c
 from chalicelib.domain.ledger import MAX_AMOUNT
 from chalicelib.errors import CartChanged, OutOfStock, ValidationFailed
-
-from .factories import product, shop
+from tests.support.factories import product, shop
 
 
 def line(p, qty, seen=None, added="2025-01-01T00:00:00Z"):
