@@ -159,7 +159,7 @@ def main() -> int:
         size = package_size()
         print(f"lambda package: {size / 1e6:.1f} MB ({PACKAGE.relative_to(ROOT)})", flush=True)
         rows.append(("lambda", "deployment package (zip)", f"{size / 1e6:.1f} MB",
-                     "goal <= 6 MB (issue 19); Lambda limit 50 MB zipped"))
+                     "goal <= 6 MB; Lambda limit 50 MB zipped"))
         from infra.slim import report
 
         print(report(PACKAGE), flush=True)  # what each dependency weighs in it

@@ -29,7 +29,7 @@ Floors (the fewest calls the access patterns allow; the reasoning is in the docs
 - checkout (any number of sellers, up to 29 lines) = 3: the lines; products + shops; ONE
   TransactWriteItems (reservations, orders, cart deletes, checkout record). Each step needs
   the previous one's answer, and the write must be one call to be atomic.
-- checkout with one promo code = the same checkout without one (issue 14's target): the code
+- checkout with one promo code = the same checkout without one (the target): the code
   and the customer's use counter join the products + shops BatchGetItem, the code's counters
   and its redemption record join the one TransactWriteItems. Measured on the same cart (2
   sellers x 3 items) with one seller's percent code, limited in uses and per customer.

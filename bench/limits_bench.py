@@ -1,4 +1,4 @@
-"""Rate-limit benchmark (issue 12): what the limiter costs a limited route.
+"""Rate-limit benchmark: what the limiter costs a limited route.
 
 Run: ``.venv/bin/python -m bench.limits_bench`` (also part of ``make bench``).
 

@@ -1,5 +1,5 @@
 """Hot partitions: the writes per second each partition key receives when many sellers import
-at once (issue 20 item 5), computed from the items the import writes — no emulator involved.
+at once, computed from the items the import writes — no emulator involved.
 
 Run: ``.venv/bin/python -m bench.partition_bench`` (``--products 20000 --rate 10000``).
 

@@ -33,7 +33,7 @@ JSON attribute ``r``): product id, weight, exact flag, name key, the product's t
 currency, picture, seller, category id and key, vendor — what a result shows, what the filters
 read and what the other words of a query are checked against. About 0.6 KB (one write unit).
 
-**Exact AND (issue 20 item 1): the design and why.** A multi-word query returns every product
+**Exact AND: the design and why.** A multi-word query returns every product
 with all its words, across the pages, in rank order (score desc, product id asc), whatever the
 words' frequencies. It reads its words' postings in rank order (SK order: exact name, weight,
 product id) and checks the other words in each posting's term map. It stops when
@@ -75,7 +75,7 @@ Query cost per results page: a one-word query ≈ one page per term it expands t
 query words × 50 first-page postings + up to ``query.MAX_DRIVER_READ`` (1000) more in rank
 order, then (only when not rank-safe by then) the rest of the shortest driver list.
 
-**Filters that stay exact: flag terms (issue 14 item 5, issue 20 item 3).** A filter applied to
+**Filters that stay exact: flag terms.** A filter applied to
 postings as they are read is exact only while the reading is: a one-word query reads at most
 ``MAX_READ`` postings past its first pages, so a rare filter match deep in a common word's list
 would be missed. ``on_sale=true`` and ``author=`` are therefore *required terms*: a product on
@@ -93,7 +93,7 @@ bump (``domain/catalog.HASH_VERSION`` v2) makes every seller's next import rewri
 searchable fields changed; ``indexer.apply_changes([(None, p)])`` over every product (it diffs
 against what is stored, writing only what differs) completes an existing deployment.
 
-**Codes (issue 20 item 3).** Barcodes, ISBN and vendor code are indexed as whole terms with the
+**Codes.** Barcodes, ISBN and vendor code are indexed as whole terms with the
 query's spelling (``978-5-699-23647-3`` → ``9785699236473``; their parts are not terms), field
 weight 2: ``q=<code>`` finds the product exactly, and a partly typed code expands through the
 vocabulary like any last word. Author (6) and publisher (3) are fields of their own (YML ``book``
@@ -107,19 +107,19 @@ stock per 100 matches; the answer says ``complete: false`` when there were more.
 page's products once (``store/catalog.live``) for stock, availability and the short description:
 postings stay small, and stock, which every checkout changes, is never stale.
 
-**Speed (issue 20 item 2): not reached yet, and why.** The exact AND above costs O(shorter list)
+**Speed: not reached yet, and why.** The exact AND above costs O(shorter list)
 when a page is not rank-safe early — "кроссовки sneakers" and "черный white" (common words that
 are never together) must read a whole list to prove there is nothing. Term-pair postings fix the
 two-word case only for pairs of strong-field terms; exactness still needs the pairs where one
 word is in a description only, and indexing every (strong term, any term) pair is ~10 × 48 ≈ 480
-postings per product: far beyond the write budget (issue 20 item 5 asks for the opposite). The
+postings per product: far beyond the write budget (the hot-partition goal asks for the opposite). The
 candidate that could keep both bounds is a product-id-ordered, keys-only copy of each term's
 postings intersected page by page (a 1 MB Query page holds some 25k keys of ~40 bytes, so the
 longest list at 100k would be two Queries), then only the matches ranked; neither it nor term
 pairs were built or measured in this change: the figures in BENCHMARKS.md are of the design
 above.
 
-Stopwords (issue 20 item 4): a name's stopwords are indexed (weight of the name), descriptions'
+Stopwords: a name's stopwords are indexed (weight of the name), descriptions'
 are not; a query keeps its stopwords only when it has nothing else, so ``q=The`` finds "The Road"
 and "The Pragmatic Programmer", ``q=И`` finds "И пришёл паук", while "case for iphone" still
 ignores "for".
@@ -130,7 +130,7 @@ term + one search document (≈ 18 in the bench catalog); vocabulary words are s
 catalog. A change of a product's searchable text rewrites all its postings (their maps change),
 as a price change does.
 
-**Hot terms (issue 20 item 5): the arithmetic and the plan; not sharded yet.** A term found in
+**Hot terms: the arithmetic and the plan; not sharded yet.** A term found in
 a share f of the products receives f × 10,000 posting writes per second when sellers import
 10,000 products/s; a posting is ~0.6 KB, one WCU. DynamoDB takes 1,000 WCU/s per partition key,
 so every term in more than 10% of the products is hot: ``bench/partition_bench.py`` measures

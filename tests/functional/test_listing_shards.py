@@ -1,4 +1,4 @@
-"""Write-sharded listings (issue 20 item 5): a catalog whose products fall in every write shard
+"""Write-sharded listings: a catalog whose products fall in every write shard
 lists exactly and in order, page after page, under every sort, scope and filter — compared with
 a brute-force oracle over the product items — and products written before the sharding keep
 listing until the one-off migration moves them."""

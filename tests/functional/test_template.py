@@ -253,7 +253,7 @@ def test_unknown_task_resource_is_an_error_not_a_silent_grant():
         tpl._classify("arn:aws:states:::aws-sdk:s3:deleteBucket", {"lambda": set(), "dynamodb": set(), "ses": set()})
 
 
-PACKAGE_GOAL_BYTES = 6_000_000  # issue 19
+PACKAGE_GOAL_BYTES = 6_000_000  # the package goal (docs/architecture.md)
 
 
 def test_lambda_package_holds_the_app_and_no_tooling(package):

@@ -1,4 +1,4 @@
-"""No hot partitions (issue 20 item 5): with sellers importing 10,000 products per second in
+"""No hot partitions: with sellers importing 10,000 products per second in
 total, no partition key of the catalog table or its listing indexes receives more than
 DynamoDB's per-partition write limit — computed from the items the import really writes
 (``bench/partition_bench.py``)."""
