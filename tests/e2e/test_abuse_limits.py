@@ -4,6 +4,7 @@ registration, forgot-password probing, and the verification gate at checkout."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -81,7 +82,17 @@ def test_unverified_checkout_is_403_then_succeeds_after_following_the_emailed_li
 
 
 # last: it spends this client's registration budget for the hour
+def _away_from_a_window_edge(window_seconds: int, margin_seconds: int = 90) -> None:
+    """Rate windows are fixed (they start on the clock: the hour for registrations); a burst
+    that straddles the start of the next one is counted afresh there. Start the burst after
+    the edge when it is close."""
+    left = window_seconds - time.time() % window_seconds
+    if left < margin_seconds:
+        time.sleep(left + 1)
+
+
 def test_a_hundred_registrations_from_one_client_are_cut_at_the_limit(strict_stack):
+    _away_from_a_window_edge(3600)  # the register limit's window (chalicelib/config.py)
     emails = [_email("mass") for _ in range(100)]
     answers = [strict_stack.post("/auth/register", json={"email": e, "password": PASSWORD, "name": "M"})
                for e in emails]
