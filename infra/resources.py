@@ -226,7 +226,7 @@ FEEDS_NOTIFICATION_PREFIX = FEEDS_PREFIX
 # A seller's browser may PUT a feed to its presigned URL, or POST it with its presigned form,
 # from any origin (the URL or the signed form is the credential). CloudFormation's shape;
 # ``feeds_cors_api`` gives PutBucketCors's.
-FEEDS_CORS_RULES = [{"AllowedMethods": ["PUT", "POST"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"],
+FEEDS_CORS_RULES = [{"AllowedMethods": ["POST"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"],
                      "ExposedHeaders": ["ETag"], "MaxAge": 3600}]
 
 

@@ -112,8 +112,9 @@ class Demo:
     def feed(self, token: str, wait_seconds: float = 60) -> dict[str, Any]:
         created = _check(self._call("POST", "/seller/feeds", token, json={"filename": FEED_FILE.name}),
                          "start a feed upload", (200, 201))
-        upload = self.http.put(created["upload_url"], data=FEED_FILE.read_bytes(), timeout=self.timeout)
-        if upload.status_code not in (200, 204):
+        upload = self.http.post(created["upload_url"], data=created["fields"],
+                                files={"file": (FEED_FILE.name, FEED_FILE.read_bytes())}, timeout=self.timeout)
+        if upload.status_code not in (200, 201, 204):
             raise RuntimeError(f"upload the feed: HTTP {upload.status_code}: {upload.text[:300]}")
         feed_id = created["feed_id"]
         deadline = time.monotonic() + wait_seconds

@@ -2,11 +2,11 @@
 
 Port: ``FeedObjects``. ``head`` describes an object (None when there is none), ``open`` streams
 exactly the version ``head`` saw (``IfMatch`` on its ETag, and its ``VersionId``), ``upload``
-writes a report, ``upload_url`` / ``download_url`` presign a PUT / GET (SigV4, so the uploader
-may send any Content-Type: ``clients._S3_CONFIG``), ``upload_form`` presigns a browser-style POST
-whose policy fixes the key and bounds the size (S3 refuses a file outside ``content-length-range``;
-a PUT cannot carry such a bound). The real adapter is ``S3FeedObjects``;
-``feed_objects()`` returns it, or the replacement installed with ``set_feed_objects``.
+writes a report, ``download_url`` presigns a GET (SigV4), ``upload_form`` presigns a browser-style
+POST whose policy fixes the key and bounds the size (S3 refuses a file outside
+``content-length-range``). Sellers get no presigned PUT: a PUT cannot carry such a bound. The
+real adapter is ``S3FeedObjects``; ``feed_objects()`` returns it, or the replacement installed
+with ``set_feed_objects``.
 
 An object replaced or deleted after ``head`` makes ``open`` raise ``errors.Gone``; any other
 failure raises ``errors.DependencyUnavailable`` or ``DependencyFailed`` (``aws.py``).
@@ -60,9 +60,6 @@ class FeedObjects(Protocol):
     def upload(self, bucket: str, key: str, body: IO[bytes], content_type: str) -> None:
         ...
 
-    def upload_url(self, bucket: str, key: str, expires_in: int) -> str:
-        ...
-
     def upload_form(self, bucket: str, key: str, expires_in: int, max_bytes: int) -> UploadForm:
         """A presigned POST for exactly ``key``, 1 to ``max_bytes`` bytes."""
         ...
@@ -99,9 +96,6 @@ class S3FeedObjects:
             clients.client("s3").upload_fileobj(body, bucket, key, ExtraArgs={"ContentType": content_type})
         except clients.AWS_ERRORS as exc:
             raise aws.translated(exc, SYSTEM) from None
-
-    def upload_url(self, bucket: str, key: str, expires_in: int) -> str:
-        return self._presign("put_object", bucket, key, expires_in)
 
     def upload_form(self, bucket: str, key: str, expires_in: int, max_bytes: int) -> UploadForm:
         try:  # signs locally; botocore adds the bucket and ``key`` (eq) conditions itself

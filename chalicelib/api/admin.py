@@ -177,13 +177,13 @@ class StaffFeedUpload(FeedUpload):
 
 
 @endpoint(bp, "/admin/sellers/{seller_id}/feeds", method="POST",
-          summary="Upload a feed on a seller's behalf (a presigned URL, as the seller gets; audited)", auth=CATALOG,
+          summary="Upload a feed on a seller's behalf (a presigned form, as the seller gets; audited)", auth=CATALOG,
           body=FeedUploadIn, response=StaffFeedUpload, status=201, errors=(401, 403, 404, 422, 429),
           location=lambda body: f"/admin/sellers/{body['seller_id']}/feeds/{body['feed_id']}", tags=("admin",),
           limit="feed_upload")
 def admin_upload_feed(ctx: Ctx, seller_id: str) -> StaffFeedUpload:
     b: FeedUploadIn = ctx.body
-    upload = admin.upload_feed(ctx.user, seller_id, b.filename, b.method, dry_run=b.dry_run)
+    upload = admin.upload_feed(ctx.user, seller_id, b.filename, dry_run=b.dry_run)
     return StaffFeedUpload(**upload, seller_id=seller_id)
 
 

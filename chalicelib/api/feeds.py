@@ -22,9 +22,9 @@ bp = Blueprint(__name__)
 
 class FeedUploadIn(Body):
     filename: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    # PUT: send the bytes to upload_url; POST: a multipart form to upload_url, `fields` first,
-    # the file last (S3 refuses more than `max_bytes`)
-    method: Literal["PUT", "POST"] = "PUT"
+    # a multipart form to upload_url, `fields` first, the file last (S3 refuses more than
+    # `max_bytes`); the unbounded presigned PUT of earlier versions is retired
+    method: Literal["POST"] = "POST"
     dry_run: bool = False  # check the file and write the report; the catalog is not touched
 
 
@@ -32,9 +32,9 @@ class FeedUpload(Out):
     feed_id: str
     upload_url: str
     expires_at: str
-    method: str = "PUT"
-    fields: dict[str, str] | None = None  # POST only: the form fields, in this order, before the file
-    max_bytes: int | None = None  # POST only: the largest file S3 accepts
+    method: str = "POST"
+    fields: dict[str, str]  # the form fields, in this order, before the file
+    max_bytes: int  # the largest file S3 accepts
 
 
 class FeedCounts(Out):
@@ -88,12 +88,11 @@ class FeedImportPage(Page):
     items: list[FeedImport]
 
 
-@endpoint(bp, "/seller/feeds", method="POST", summary="Get a presigned form (POST) or URL (PUT) to upload a feed",
+@endpoint(bp, "/seller/feeds", method="POST", summary="Get a presigned, size-limited form to upload a feed",
           auth=("seller",), body=FeedUploadIn, response=FeedUpload, status=201, errors=(401, 403, 409, 422, 429),
           location=lambda body: f"/seller/feeds/{body['feed_id']}", tags=("feeds",), limit="feed_upload")
 def create_feed_upload(ctx: Ctx) -> FeedUpload:
-    return FeedUpload(**feeds.create_upload(ctx.user.user_id, ctx.body.filename, ctx.body.method,
-                                            dry_run=ctx.body.dry_run))
+    return FeedUpload(**feeds.create_upload(ctx.user.user_id, ctx.body.filename, dry_run=ctx.body.dry_run))
 
 
 @endpoint(bp, "/seller/feeds", summary="My feed imports, newest first", auth=("seller",), query=FeedListQuery,

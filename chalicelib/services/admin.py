@@ -187,11 +187,11 @@ def block_product(actor: Principal, product_id: str, blocked: bool) -> dict[str,
     return result
 
 
-def upload_feed(actor: Principal, seller_id: str, filename: str, method: str, *, dry_run: bool) -> dict[str, Any]:
+def upload_feed(actor: Principal, seller_id: str, filename: str, *, dry_run: bool) -> dict[str, Any]:
     """A feed upload into the seller's own prefix, as if the seller asked (the import runs the same way)."""
     if accounts.get_shop(seller_id) is None:
         raise NotFound(f"seller {seller_id} has no shop")
-    upload = feeds.create_upload(seller_id, filename, method, dry_run=dry_run)
+    upload = feeds.create_upload(seller_id, filename, dry_run=dry_run)
     audit.record(_entry(actor, "feed.upload", f"seller:{seller_id}", feed_id=upload["feed_id"], filename=filename,
                         dry_run=dry_run))
     return upload

@@ -56,22 +56,17 @@ def safe_filename(filename: str) -> str:
     return cleaned
 
 
-def create_upload(seller_id: str, filename: str, method: str = "PUT", *, dry_run: bool = False) -> dict[str, Any]:
-    """A presigned PUT, or a presigned POST bounded by ``FEED_MAX_BYTES`` (``method="POST"``),
-    under the seller's own prefix, and the queued import record it feeds. ``dry_run``: the file
-    is checked and reported like an import, and the catalog is not touched."""
+def create_upload(seller_id: str, filename: str, *, dry_run: bool = False) -> dict[str, Any]:
+    """A presigned POST form bounded by ``FEED_MAX_BYTES`` under the seller's own prefix, and the
+    queued import record it feeds. No presigned PUT is offered: S3 cannot bound a PUT's size.
+    ``dry_run``: the file is checked and reported like an import, and the catalog is not touched."""
     name = safe_filename(filename)
     if accounts.get_shop(seller_id) is None:
         raise Conflict("register your shop (PUT /seller/shop) before uploading feeds")
     cfg = settings()
     feed_id = "f" + uuid.uuid4().hex[:24]
     key = f"{FEEDS_PREFIX}{seller_id}/{feed_id}/{name}"
-    form: dict[str, Any] = {}
-    if method == "POST":
-        post = feed_objects().upload_form(cfg.feeds_bucket, key, UPLOAD_URL_SECONDS, cfg.feed_max_bytes)
-        url, form = post.url, {"fields": post.fields, "max_bytes": cfg.feed_max_bytes}
-    else:
-        url = feed_objects().upload_url(cfg.feeds_bucket, key, UPLOAD_URL_SECONDS)
+    post = feed_objects().upload_form(cfg.feeds_bucket, key, UPLOAD_URL_SECONDS, cfg.feed_max_bytes)
     now = now_iso()
     expires_at = datetime.fromtimestamp(time.time() + UPLOAD_URL_SECONDS, UTC).isoformat(timespec="seconds")
     imports.create({
@@ -80,7 +75,8 @@ def create_upload(seller_id: str, filename: str, method: str = "PUT", *, dry_run
         "upload_expires_at": expires_at, "ttl": int(time.time()) + QUEUED_RECORD_DAYS * 86400,
         **({"dry_run": True} if dry_run else {}),
     })
-    return {"feed_id": feed_id, "upload_url": url, "expires_at": expires_at, "method": method, "key": key, **form}
+    return {"feed_id": feed_id, "upload_url": post.url, "expires_at": expires_at, "method": "POST", "key": key,
+            "fields": post.fields, "max_bytes": cfg.feed_max_bytes}
 
 
 # --- reading import records (the seller's routes) ---------------------------------------------

@@ -37,7 +37,8 @@ def test_a_seller_watches_an_import_and_gets_the_ending_email_with_the_csv_repor
     assert stack.put("/seller/shop", token, json={**SHOP, "contact_email": shop_email, "language": "en"}).ok
 
     created = stack.post("/seller/feeds", token, json={"filename": "watched.yml"}).json()
-    assert stack.http.put(created["upload_url"], data=feed(), timeout=30).status_code == 200
+    assert stack.http.post(created["upload_url"], data=created["fields"], files={"file": ("watched.yml", feed())},
+                           timeout=30).status_code == 204
     seen, deadline = [], time.monotonic() + 120
     while time.monotonic() < deadline:
         record = stack.get(f"/seller/feeds/{created['feed_id']}", token).json()

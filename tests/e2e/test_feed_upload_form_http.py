@@ -21,7 +21,7 @@ FEED = (b'<?xml version="1.0" encoding="UTF-8"?><yml_catalog><shop><currencies><
 
 def test_a_feed_posted_with_its_presigned_form_is_imported(stack):
     seller_id, token = _seller(stack)
-    created = stack.post("/seller/feeds", token, json={"filename": "posted.yml", "method": "POST"})
+    created = stack.post("/seller/feeds", token, json={"filename": "posted.yml"})
     assert created.status_code == 201, created.text
     form = created.json()
     assert form["upload_url"].startswith(stack.moto_url)  # straight to S3, not through the API

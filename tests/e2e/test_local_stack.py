@@ -86,7 +86,7 @@ def test_a_browser_on_another_origin_may_call_the_api_and_upload_a_feed(stack):
 
     s3 = stack.client("s3")
     rules = s3.get_bucket_cors(Bucket=stack.env["FEEDS_BUCKET"])["CORSRules"]
-    assert [(r["AllowedMethods"], r["AllowedOrigins"]) for r in rules] == [(["PUT", "POST"], ["*"])]
+    assert [(r["AllowedMethods"], r["AllowedOrigins"]) for r in rules] == [(["POST"], ["*"])]
 
 
 def test_a_second_run_on_a_taken_port_says_so_and_stops(stack):

@@ -112,7 +112,8 @@ def test_a_dry_run_reports_the_same_problems_and_changes_nothing(feeds, aws):
                                headers=seller.headers)
     assert resp.status_code == 201
     created = resp.json_body
-    assert requests.put(created["upload_url"], data=BAD, timeout=10).status_code == 200
+    assert requests.post(created["upload_url"], data=created["fields"], files={"file": ("check.yml", BAD)},
+                         timeout=10).status_code == 204
     feeds.import_key(f"feeds/{seller.id}/{created['feed_id']}/check.yml")
     status = feeds.api.http.get(f"/seller/feeds/{created['feed_id']}", headers=seller.headers).json_body
     assert status["dry_run"] is True and status["status"] == "partially_succeeded"

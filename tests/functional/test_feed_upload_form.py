@@ -1,4 +1,4 @@
-"""Feed uploads through a presigned POST (``POST /seller/feeds {"method": "POST"}``), on moto.
+"""Feed uploads through a presigned POST (``POST /seller/feeds``), on moto.
 
 Given a seller with a shop, when they ask for an upload form, then the form's policy names
 exactly their feed key and a size range of 1 to ``FEED_MAX_BYTES``, and posting a file with
@@ -35,7 +35,7 @@ def feeds(api, aws, register, monkeypatch):
 
 
 def _form(feeds: Feeds, seller, filename: str = "feed.yml") -> dict:
-    resp = feeds.api.http.post("/seller/feeds", body=json.dumps({"filename": filename, "method": "POST"}),
+    resp = feeds.api.http.post("/seller/feeds", body=json.dumps({"filename": filename}),
                                headers=seller.headers)
     assert resp.status_code == 201, resp.body
     return resp.json_body
@@ -85,11 +85,16 @@ def test_moto_does_not_enforce_the_size_condition(feeds):
     assert _post(form, b"x" * (LIMIT + 1)).status_code == 204
 
 
-def test_the_put_upload_still_works_and_has_no_form(feeds):
+def test_the_form_is_the_default_and_the_unbounded_put_is_refused(feeds):
     seller = feeds.seller()
     resp = feeds.api.http.post("/seller/feeds", body=json.dumps({"filename": "feed.yml"}), headers=seller.headers)
-    assert resp.status_code == 201 and resp.json_body["method"] == "PUT"
-    assert resp.json_body["fields"] is None
+    assert resp.status_code == 201 and resp.json_body["method"] == "POST"
+    assert ["content-length-range", 1, LIMIT] in _policy(resp.json_body)["conditions"]
+    resp = feeds.api.http.post("/seller/feeds", body=json.dumps({"filename": "feed.yml", "method": "PUT"}),
+                               headers=seller.headers)
+    assert resp.status_code == 422
+    assert resp.json_body["errors"][0]["field"] == "method"
+    assert "POST" in resp.json_body["errors"][0]["reason"]
     assert feeds.upload(seller, yml(offer("a", "Alpha", "1")))["status"] == "succeeded"
 
 

@@ -364,9 +364,9 @@ def test_gateway_answers_unknown_paths_with_the_local_stacks_404_problem(sam):
         assert '"type": "${PublicBaseUrl}/problems/' in template
 
 
-def test_feeds_bucket_lets_browsers_put_and_post_to_presigned_urls_and_forms(sam):
+def test_feeds_bucket_lets_browsers_post_presigned_forms_and_nothing_else(sam):
     rules = sam["Resources"]["FeedsBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
-    assert [(r["AllowedMethods"], r["AllowedOrigins"]) for r in rules] == [(["PUT", "POST"], ["*"])]
+    assert [(r["AllowedMethods"], r["AllowedOrigins"]) for r in rules] == [(["POST"], ["*"])]
 
 
 

@@ -161,10 +161,6 @@ class FakeFeedObjects(Scripted):
         self._call("upload")
         self.put(bucket, key, body.read(), content_type)
 
-    def upload_url(self, bucket: str, key: str, expires_in: int) -> str:
-        self._call("upload_url")
-        return f"https://fake-s3.test/{bucket}/{key}?method=PUT&expires_in={expires_in}"
-
     def upload_form(self, bucket: str, key: str, expires_in: int, max_bytes: int) -> UploadForm:
         self._call("upload_form")
         return UploadForm(f"https://fake-s3.test/{bucket}", {"key": key, "max_bytes": str(max_bytes)})
