@@ -51,6 +51,7 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.services import card_payments, return_emails, return_workflow
+from chalicelib.services.workflow.wake import ResumeFailed
 from chalicelib.store import catalog as catalog_store
 from chalicelib.store import ledger as ledger_store
 from chalicelib.store import orders as orders_store
@@ -172,7 +173,7 @@ def _wake(return_id: str, decision: str) -> None:
     wait's timeout finds the return decided and goes on (the customer's email comes then)."""
     try:
         return_workflow.resume(return_id, {"decision": decision})
-    except (DependencyError, Unavailable) as exc:
+    except (ResumeFailed, Unavailable) as exc:
         logs.event("return workflow not woken", 30, return_id=return_id, error=type(exc).__name__)
 
 

@@ -20,6 +20,7 @@ from chalicelib.errors import DependencyUnavailable
 from chalicelib.services import ledger, return_workflow
 from chalicelib.services import returns as return_service
 from chalicelib.store import returns as return_store
+from chalicelib.store import workflow as wf_store
 from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
 from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
 from tests.support import factories as f
@@ -64,7 +65,8 @@ def ask(flow, customer, oid, product_id, quantity=1, reason="too small"):
 
 def waiting(rid: str) -> None:
     """The return's execution emailed the shop and waits for the decision (its token is parked)."""
-    wait_until(lambda: return_store.has_token(rid), 15, f"the workflow of {rid} to wait for the seller")
+    wait_until(lambda: wf_store.has_token(wf_store.return_wait(rid)), 15,
+               f"the workflow of {rid} to wait for the seller")
 
 
 def execution(rid: str, *, done: bool = True) -> dict:

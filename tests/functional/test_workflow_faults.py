@@ -295,4 +295,4 @@ def test_a_wake_up_whose_token_write_loses_its_reply_still_moves_the_order_on(fl
     assert lost["left"] == 0  # the fault did fire
     flow.wait_parked(oid, "receipt", timeout=20)  # the execution was answered: the receipt wait
     assert flow.post(f"/seller/orders/{oid}/ship", seller).status_code == 200  # the repeat
-    assert not wf_store.has_token(oid, "shipment")
+    assert not wf_store.has_token(wf_store.order_wait(oid, "shipment"))

@@ -109,7 +109,8 @@ class Market:
                                         if e["type"] == type_), None), timeout, f"{type_} on {order_id}")
 
     def wait_parked(self, order_id: str, kind: str, timeout: float = 15) -> None:
-        wait_until(lambda: wf_store.has_token(order_id, kind), timeout, f"{kind} wait of {order_id}")
+        wait = wf_store.order_wait(order_id, kind)
+        wait_until(lambda: wf_store.has_token(wait), timeout, f"{kind} wait of {order_id}")
 
     def execution(self, order_id: str) -> dict[str, Any]:
         sfn = boto3.client("stepfunctions")

@@ -127,7 +127,8 @@ def wait(kind: str) -> Callable[[StepEvent], dict[str, Any]]:
         """Park the task token, then resume at once if the order already left the waited status."""
         if not ev.task_token:
             raise StepInputError("a waiting step needs task_token")
-        wf_store.park_token(ev.order_id, kind, ev.task_token, wait_seconds=_wait_seconds(kind), step=ev.step)
+        wf_store.park_token(wf_store.order_wait(ev.order_id, kind), ev.task_token,
+                            wait_seconds=_wait_seconds(kind), step=ev.step)
         record(ev.order_id, f"waiting_for_{kind}", f"wf:wait:{kind}")
         status = load_order(ev.order_id)["status"]
         if status != st.WAITS[kind]:
