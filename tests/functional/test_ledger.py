@@ -18,7 +18,8 @@ from chalicelib.errors import InsufficientEarnings, InsufficientFunds, InvalidTr
 from chalicelib.services import ledger
 from chalicelib.services.payments import Charge
 from chalicelib.store import ledger as ledger_store
-from tests.functional.ledger_stack import module_aws  # noqa: F401 - one moto stack per module
+
+pytestmark = pytest.mark.module_stack  # one moto stack per module (tests/functional/ledger_stack.py)
 
 
 @pytest.fixture

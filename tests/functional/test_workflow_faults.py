@@ -17,11 +17,10 @@ from chalicelib.errors import InsufficientEarnings, Unavailable
 from chalicelib.services import ledger
 from chalicelib.services.workflow import StepInputError, run_step
 from chalicelib.store import keys
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.workflow_stack import flow_fixture, stop_execution, workflow_machine  # noqa: F401 - fixtures
+from tests.functional.workflow_stack import stop_execution
 from tests.support import factories as f
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.module_stack]
 
 
 def captures(flow, seller, kind: str = "capture") -> list[dict]:
