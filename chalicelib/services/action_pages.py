@@ -118,7 +118,7 @@ def use_link(token: str, form: dict[str, str]) -> Page:
     except NotFound:
         return _result("invalid", lang=lang)
     except InvalidTransition as err:
-        if err.extra.get("current_status") == st.SELLER_MOVES[claims.action].target:
+        if err.current_status == st.SELLER_MOVES[claims.action].target:
             return _result("already_done", lang=lang, action=claims.action, order_id=claims.order_id)
         wf_store.unclaim_link(claims.link_id)  # e.g. "ship" before "confirm": usable later
         return _result("conflict", lang=lang, action=claims.action, order_id=claims.order_id)

@@ -178,7 +178,7 @@ def _relist(product_ids: list[str]) -> None:
 
 def _explain(err: OutOfStock) -> OutOfStock:
     """Add what is available now to each failing line (one BatchGetItem)."""
-    failing = err.extra.get("lines") or []
+    failing = err.lines or []
     products, _ = carts.snapshot([x["product_id"] for x in failing], [], consistent=True)
     lines = []
     for line in failing:

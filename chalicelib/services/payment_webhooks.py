@@ -64,7 +64,7 @@ def apply(provider: str, headers: dict[str, str], body: bytes, source_ip: str) -
             raise NotFound(str(rejected)) from rejected
         raise Unauthorized(f"webhook refused: {rejected}", reason=rejected.reason) from rejected
     except (NotFound, ValidationFailed, Conflict) as refused:
-        _refused(provider, refused.extra.get("reason", refused.slug), str(refused))
+        _refused(provider, refused.reason or refused.slug, str(refused))
         raise
 
 

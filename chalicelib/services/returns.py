@@ -270,10 +270,10 @@ def _refund_card(ret: dict[str, Any], order: dict[str, Any], amount: int) -> Any
         write_one(ledger_store.card_refund_op(ret["order_id"], ret["return_id"], ledger_store.END))
         orders_store.add_event(ret["order_id"], {
             "type": "return_refund_refused", "actor": "system",
-            "detail": {"return_id": ret["return_id"], "amount": amount, "reason": refused.extra.get("reason")}},
+            "detail": {"return_id": ret["return_id"], "amount": amount, "reason": refused.reason}},
             event_id=f"return:{ret['return_id']}:refund_refused")
         logs.event("card refund of a return refused: the return stays undecided", 40, return_id=ret["return_id"],
-                   order_id=ret["order_id"], reason=refused.extra.get("reason"))
+                   order_id=ret["order_id"], reason=refused.reason)
         raise
 
 

@@ -64,7 +64,7 @@ def test_error_on_transition_from_another_state_names_current_status(placed):
     with pytest.raises(InvalidTransition) as err:
         store.transition(placed["order_id"], from_statuses={states.PAID}, to_status=states.CONFIRMED,
                          event={"type": "confirmed"})
-    assert err.value.extra["current_status"] == states.AWAITING_PAYMENT
+    assert err.value.current_status == states.AWAITING_PAYMENT
     assert store.get_order(placed["order_id"])["status"] == states.AWAITING_PAYMENT
 
 

@@ -73,7 +73,7 @@ def hold(ev: StepEvent) -> dict[str, Any]:
         ledger.hold(order["order_id"], order["customer_id"], int(order["total"]), order["currency"])
     except InsufficientFunds as err:
         record(ev.order_id, "payment_required", "wf:payment_required",
-               required=int(order["total"]), available=int(err.extra.get("available", 0)),
+               required=int(order["total"]), available=int(err.available or 0),
                currency=order["currency"])
         return {"outcome": "awaiting"}
     return {"outcome": mark_paid(order, actor="system")}
@@ -114,7 +114,7 @@ def mark_paid(order: dict[str, Any], *, actor: str) -> str:
                    "detail": {"amount": int(order["total"]), "currency": order["currency"]}},
         )
     except InvalidTransition as err:
-        if err.extra.get("current_status") in st.PAID_OR_LATER:
+        if err.current_status in st.PAID_OR_LATER:
             return "paid"
         # Cancelled while we held: the money must not stay held for a dead order.
         give_back_hold(order)
@@ -268,7 +268,7 @@ def return_money(order: dict[str, Any]) -> bool:
         try:
             return ledger.release(order["order_id"], **hints)
         except InvalidTransition as err:
-            if err.extra.get("hold_state") not in (money_states.CAPTURED, money_states.REFUNDED):
+            if err.hold_state not in (money_states.CAPTURED, money_states.REFUNDED):
                 raise
     ledger.refund_capture(order["order_id"], seller_id=order["seller_id"], currency=order["currency"],
                           promotion=int(order.get("marketplace_discount", 0)), fee=int(order.get("fee_amount", 0)),
@@ -286,7 +286,7 @@ def deliver(ev: StepEvent) -> dict[str, Any]:
             event={"type": "delivered", "actor": actor, "detail": {"auto": ev.timed_out}},
         )
     except InvalidTransition as err:
-        if err.extra.get("current_status") != st.DELIVERED:
+        if err.current_status != st.DELIVERED:
             raise
     # the return window starts: the seller's net stays pending until it ends (idempotent)
     order = load_order(ev.order_id)

@@ -71,7 +71,7 @@ def test_plan_lists_every_line_that_cannot_be_reserved():
     a, b, d = product("s1", stock=1), product("s1", available=False), product("s1", stock=None)
     with pytest.raises(OutOfStock) as err:
         plan([line(a, 2), line(b, 1), line(d, 5)], [a, b, d], {"s1": shop("s1")}, {"s1": "courier"})
-    assert {x["product_id"]: (x["available"], x["reason"]) for x in err.value.extra["lines"]} == {
+    assert {x["product_id"]: (x["available"], x["reason"]) for x in err.value.lines} == {
         a["product_id"]: (1, "not_enough_stock"), b["product_id"]: (0, "unavailable")}
 
 
