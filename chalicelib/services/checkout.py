@@ -101,14 +101,14 @@ def checkout(
         raise ValidationFailed.one("cart", "the cart is empty")
     if len(lines) > rules.MAX_LINES:
         raise ValidationFailed.one("cart", f"too many lines to check out at once (at most {rules.MAX_LINES})")
-    seller_ids = [x["seller_id"] for x in lines]
+    seller_ids = [x.seller_id for x in lines]
     promo_items: list[dict[str, Any]] = []
     if texts:  # the codes join the same BatchGetItem
         products, shops, promo_items = carts.snapshot_with(
-            [x["product_id"] for x in lines], seller_ids, promo_store.checkout_keys(texts, seller_ids, customer_id),
+            [x.product_id for x in lines], seller_ids, promo_store.checkout_keys(texts, seller_ids, customer_id),
             consistent=True)
     else:
-        products, shops = carts.snapshot([x["product_id"] for x in lines], seller_ids, consistent=True)
+        products, shops = carts.snapshot([x.product_id for x in lines], seller_ids, consistent=True)
     now_ms = int(time.time() * 1000)
     orders, reservations = rules.plan_checkout(
         checkout_id=checkout_id, customer_id=customer_id, lines=lines, products=products, shops=shops,

@@ -52,6 +52,7 @@ from typing import Any
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain import orders as domain
+from chalicelib.domain.cart import CartLine
 from chalicelib.errors import (
     AlreadyExists,
     Conflict,
@@ -411,7 +412,7 @@ def place(
     checkout: dict[str, Any],
     orders: list[dict[str, Any]],
     reservations: list[dict[str, Any]],
-    cart_lines: list[dict[str, Any]],
+    cart_lines: list[CartLine],
     promo_ops: list[Op] = (),
 ) -> None:
     """Write a whole checkout in ONE TransactWriteItems, or nothing.
@@ -460,11 +461,11 @@ def place(
         ops.append(Op(f"order:{o['order_id']}", {"Put": {"TableName": commerce, "Item": item,
                                                           "ConditionExpression": "attribute_not_exists(PK)"}}))
     for line in cart_lines:
-        ops.append(Op(f"line:{line['product_id']}", {"Delete": {
+        ops.append(Op(f"line:{line.product_id}", {"Delete": {
             "TableName": commerce,
-            "Key": keys.cart_line(line["customer_id"], line["product_id"]),
+            "Key": keys.cart_line(line.customer_id, line.product_id),
             "ConditionExpression": "quantity = :q",
-            "ExpressionAttributeValues": {":q": line["quantity"]},
+            "ExpressionAttributeValues": {":q": line.quantity},
         }}))
     record = {**keys.checkout(checkout["checkout_id"]), **checkout}
     ops.append(Op("checkout", {"Put": {"TableName": commerce, "Item": record,
@@ -498,7 +499,7 @@ def workflow_pending(before_iso: str, limit: int) -> list[dict[str, Any]]:
 
 
 def _explain_cancellation(cancelled: TransactionCancelled, reservations: list[dict[str, Any]],
-                          orders: list[dict[str, Any]], cart_lines: list[dict[str, Any]], checkout_id: str) -> None:
+                          orders: list[dict[str, Any]], cart_lines: list[CartLine], checkout_id: str) -> None:
     if cancelled.failed("checkout") or any(cancelled.failed(f"order:{o['order_id']}") for o in orders):
         raise AlreadyExists(f"checkout {checkout_id} was already placed", checkout_id=checkout_id)
     if any(cancelled.failed(label) for label in cancelled.reasons if label.startswith("promo")):
@@ -507,7 +508,7 @@ def _explain_cancellation(cancelled: TransactionCancelled, reservations: list[di
              for r in reservations if cancelled.failed(_product_label(r))]
     if lines:
         raise OutOfStock("some lines cannot be reserved; review your cart", lines=lines)
-    if any(cancelled.failed(f"line:{line['product_id']}") for line in cart_lines):
+    if any(cancelled.failed(f"line:{line.product_id}") for line in cart_lines):
         raise Conflict("your cart changed during checkout; review it and try again")
     if cancelled.transient:
         raise Unavailable(BUSY)

@@ -18,8 +18,9 @@ def placed(aws):
     limited = f.put_product(f.product("seller-1", offer="a", price=1000, stock=5))
     unlimited = f.put_product(f.product("seller-1", offer="b", price=250, stock=None))
     lines = [
-        {"customer_id": "cust-1", "product_id": limited["product_id"], "seller_id": "seller-1", "quantity": 3},
-        {"customer_id": "cust-1", "product_id": unlimited["product_id"], "seller_id": "seller-1", "quantity": 1},
+        cart_rules.CartLine(customer_id="cust-1", product_id=limited["product_id"], seller_id="seller-1", quantity=3),
+        cart_rules.CartLine(customer_id="cust-1", product_id=unlimited["product_id"], seller_id="seller-1",
+                            quantity=1),
     ]
     orders, reservations = cart_rules.plan_checkout(
         checkout_id="c1", customer_id="cust-1", lines=lines,
