@@ -196,9 +196,10 @@ def _with_card_payments(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
     step and ``POST /orders/{id}/pay`` create the payment later (the order id is its key)."""
     out = []
     for order in orders:
-        if card_payments.is_card(order):
+        record = order_rules.Order.from_item(order)
+        if card_payments.is_card(record):
             try:
-                order = {**order, "payment": card_payments.view(card_payments.start(order))}
+                order = {**order, "payment": card_payments.view(card_payments.start(record))}
             except Unavailable:
                 logs.log.exception("card payment not started", extra={"fields": {"order_id": order["order_id"]}})
         out.append(order)

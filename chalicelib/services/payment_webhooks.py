@@ -127,7 +127,7 @@ def _authorized(provider: str, order: dict[str, Any], payment: port.ProviderPaym
                      provider=provider, payment_id=payment.id)
     store.move_order_payment(order["order_id"], from_states=(card_payments.PENDING,),
                              to_state=card_payments.AUTHORIZED, card_last4=payment.card_last4 or "")
-    if steps.mark_paid(order, actor=f"provider:{provider}") != "paid":
+    if steps.mark_paid(order_rules.Order.from_item(order), actor=f"provider:{provider}") != "paid":
         return "voided"  # cancelled meanwhile: mark_paid gave the hold back and voided it
     metrics.count("CardPaymentsAuthorized")
     _wake(order["order_id"], {"decision": "paid", "by": f"provider:{provider}"})

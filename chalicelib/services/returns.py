@@ -188,13 +188,14 @@ def _accept(ret: dict[str, Any], lines: list[tuple[int, int]], at: str, actor: s
             after[i] += q
         money = rules.money_of(order, hold, lines, after)
         detail = {"refund": money.refund, "fee_returned": money.fee, "full": money.full, "restocked": restock}
-        card = card_payments.is_card(order)
+        record = order_states.Order.from_item(order) if order else None
+        card = record is not None and card_payments.is_card(record)
         provider = paid = None
-        if card and money.refund:
+        if record is not None and card and money.refund:
             if not _claim_card_refund(ret, hold, money):
                 continue  # another return was counted meanwhile: compute again
-            paid = _refund_card(ret, order, money.refund)
-            provider = card_payments.provider_of(order)
+            paid = _refund_card(ret, record, money.refund)
+            provider = card_payments.provider_of(record)
             detail["refunded_to"] = "card"
         ops = [store.decide_op(ret["return_id"], rules.ACCEPTED, at, actor, detail),
                store.order_counts_op(ret["order_id"], lines, accepted=True),
@@ -263,7 +264,7 @@ def _claim_card_refund(ret: dict[str, Any], hold: dict[str, Any], money: rules.R
                                                  amount=money.refund, seen=int(hold.get("ret_amount", 0))))
 
 
-def _refund_card(ret: dict[str, Any], order: dict[str, Any], amount: int) -> Any:
+def _refund_card(ret: dict[str, Any], order: order_states.Order, amount: int) -> Any:
     try:
         return card_payments.refund_return(order, ret["return_id"], amount)
     except InvalidTransition as refused:  # counted and logged by card_payments

@@ -19,7 +19,8 @@ feed import sets ``stock`` = the feed's count − ``reserved`` (``services/feed_
 
 Contract (statuses and allowed moves: ``chalicelib/domain/orders.py``):
 
-- ``get_order(order_id) -> dict | None`` — one consistent GetItem, timeline included.
+- ``get_order(order_id) -> dict | None`` — one consistent GetItem, timeline included;
+  ``load(order_id) -> Order | None`` the same as a typed record (``domain/orders.py``).
 - ``transition(order_id, *, from_statuses, to_status, event, updates=None, event_id=None)
   -> dict`` — one conditional UpdateItem: applies only while the status is in
   ``from_statuses``; appends ``event`` to the timeline; sets ``updates``; returns the order
@@ -122,6 +123,12 @@ def get_order(order_id: str) -> dict[str, Any] | None:
         return None  # not an id we ever mint: no read needed
     item = _table().get_item(Key=keys.order(order_id), ConsistentRead=True).get("Item")
     return strip(item)
+
+
+def load(order_id: str) -> domain.Order | None:
+    """The order as a typed record (``domain.Order``; one consistent GetItem), or None."""
+    item = get_order(order_id)
+    return None if item is None else domain.Order.from_item(item)
 
 
 def get_orders(order_ids: list[str]) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ import pytest
 from chalicelib.adapters import payments as port
 from chalicelib.adapters import payments_sandbox
 from chalicelib.config import settings
+from chalicelib.domain.orders import Order
 from chalicelib.errors import InvalidTransition
 from chalicelib.services import books, card_payments, ledger
 from chalicelib.store import payments as payment_store
@@ -116,7 +117,7 @@ def test_cancelled_card_order_is_voided_and_nothing_moves(flow, sent, counted):
 
     # a capture after the void is refused by the provider: nothing moves, the refusal is counted
     with pytest.raises(InvalidTransition):
-        card_payments.capture(flow.order(oid))
+        card_payments.capture(Order.from_item(flow.order(oid)))
     assert ("CardPaymentsRefused", "capture-after-void") in counted
     assert ledger.hold_state(oid) == "released" and flow.earnings(seller) == 0
     assert books.reconcile()["balanced"]
@@ -177,7 +178,7 @@ def test_cancel_after_capture_refunds_the_card_once(flow, sent, counted):
         payments_sandbox.SandboxGateway().refund_payment(record["provider_payment_id"], total, "RUB",
                                                          idempotency_key="another-refund")
     assert second.value.reason == "double-refund"
-    card_payments.refund(flow.order(oid))  # the step retried: the same refund, nothing more
+    card_payments.refund(Order.from_item(flow.order(oid)))  # the step retried: the same refund, nothing more
     assert flow.earnings(seller) == 0 and books.reconcile()["balanced"]
 
 
