@@ -131,6 +131,11 @@ def load(order_id: str) -> domain.Order | None:
     return None if item is None else domain.Order.from_item(item)
 
 
+def load_many(order_ids: list[str]) -> list[domain.Order]:
+    """``get_orders`` as typed records."""
+    return [domain.Order.from_item(item) for item in get_orders(order_ids)]
+
+
 def get_orders(order_ids: list[str]) -> list[dict[str, Any]]:
     """Orders by id in one BatchGetItem per 100 ids, in the order asked."""
     ids = list(dict.fromkeys(order_ids))

@@ -51,7 +51,7 @@ def _emails_payment_required(order: st.Order) -> Plan:
 
 
 def _emails_paid(order: st.Order) -> Plan:
-    return [("new_order", issue_links(order.item), None), ("order_placed", None, None)]
+    return [("new_order", issue_links(order), None), ("order_placed", None, None)]
 
 
 def _emails_confirmed(order: st.Order) -> Plan:
