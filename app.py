@@ -23,7 +23,7 @@ from chalicelib.api import (
     shops,
     wallet,
 )
-from chalicelib.events import feed_sources, imports, reconcile, return_workflow, workflow
+from chalicelib.events import feed_sources, imports, reconcile, workflow
 
 app = Chalice(app_name="marketplace")
 app.api.binary_types.append("application/octet-stream")
@@ -34,6 +34,5 @@ for module in (health, problems, auth, shops, feeds, catalog, search, wallet, ca
 app.register_blueprint(http.edge)  # the middleware that keeps Chalice's own errors problem+json
 app.register_blueprint(imports.bp)
 app.register_blueprint(workflow.bp)
-app.register_blueprint(return_workflow.bp)
 app.register_blueprint(reconcile.bp)
 app.register_blueprint(feed_sources.bp)

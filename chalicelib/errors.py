@@ -22,16 +22,26 @@ PROBLEMS_PATH = "/problems/"
 
 
 class DomainError(Exception):
+    """A refusal the API answers with a problem body: ``detail``, ``errors`` (field, reason) and
+    the ``extra`` members. The members a caller branches on are typed attributes too
+    (``fields``, declared with their types on the class; None when the raiser gave none), so
+    control flow reads ``err.current_status``, never ``err.extra["current_status"]``."""
+
     status = 400
     slug = "bad-request"
     title = "Bad request"
     money_fields: tuple[str, ...] = ()  # extras in minor units of extra["currency"], shown as money objects
+    fields: tuple[str, ...] = ("reason", "retry_after")  # the typed members (a subclass adds its own)
+    reason: str | None  # why, as a short slug (a provider's refusal, a webhook's rejection...)
+    retry_after: int | None  # seconds the client should wait before trying again (sent as Retry-After)
 
     def __init__(self, detail: str = "", *, errors: list[dict[str, Any]] | None = None, **extra: Any):
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.errors = errors
         self.extra = extra
+        for name in self.fields:
+            setattr(self, name, extra.get(name))
 
     def problem(self, base_url: str = "") -> dict[str, Any]:
         """The ``application/problem+json`` body; ``base_url`` (``PUBLIC_BASE_URL``) makes
@@ -102,6 +112,9 @@ class AlreadyExists(Conflict):
 
 
 class OutOfStock(Conflict):
+    fields = (*Conflict.fields, "lines")
+    lines: list[dict[str, Any]] | None  # the lines that cannot be had: product_id, requested, available, reason
+
     slug, title = "out-of-stock", "Not enough stock"
 
 
@@ -129,6 +142,9 @@ class OrderTotalChanged(Conflict):
 class InsufficientFunds(Conflict):
     slug, title = "insufficient-funds", "Insufficient funds"
     money_fields = ("available", "required")
+    fields = (*Conflict.fields, "available", "required")
+    available: int | None
+    required: int | None
 
 
 class InsufficientEarnings(Conflict):
@@ -136,6 +152,9 @@ class InsufficientEarnings(Conflict):
 
     slug, title = "insufficient-earnings", "The seller's earnings do not cover this refund"
     money_fields = ("earnings", "required")
+    fields = (*Conflict.fields, "earnings", "required")
+    earnings: int | None
+    required: int | None
 
 
 class PromoCodeRejected(Conflict):
@@ -148,6 +167,9 @@ class PromoCodeRejected(Conflict):
 
 class InvalidTransition(Conflict):
     slug, title = "invalid-transition", "The order is not in a state that allows this"
+    fields = (*Conflict.fields, "current_status", "hold_state")
+    current_status: str | None  # the order's status when the move was refused
+    hold_state: str | None  # the state of the order's money, when that refused it
 
 
 class PaymentDeclined(DomainError):

@@ -177,7 +177,7 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     },
     RETURN_WORKFLOW_FUNCTION: {
         "logical_id": "ReturnWorkflow",
-        "handler": "chalicelib.events.return_workflow.return_workflow",
+        "handler": "chalicelib.events.workflow.return_workflow",
         # emails the shop and the customer, and accepts at the deadline: the ledger's return
         # transaction (wallets, hold, seller money), the order's counts, the restock
         "tables": ("AccountsTable", "CatalogTable", "CommerceTable", "LedgerTable"),

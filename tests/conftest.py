@@ -4,6 +4,10 @@
   created and the environment pointing the app at it.
 - ``api``: a ``chalice.test.Client`` over the real app on top of ``aws``.
 - ``users``: registers and logs in customers and sellers through the real routes.
+- A module marked ``pytest.mark.module_stack`` shares one moto stack (``ledger_stack.py``).
+- The fixture modules below (``pytest_plugins``) add theirs: the workflow running in-process
+  (``flow``), the return tests' settings, the sandbox provider's webhooks, the e2e stacks and
+  browser.
 """
 
 from __future__ import annotations
@@ -36,7 +40,20 @@ for _k, _v in BASE_ENV.items():
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
+# Fixture modules, registered once: a test asks for their fixtures by name and imports none.
+pytest_plugins = [
+    "tests.functional.ledger_stack",
+    "tests.functional.workflow_stack",
+    "tests.functional.returns_support",
+    "tests.support.sandbox",
+    "tests.e2e.workflow_support",
+    "tests.e2e.browser_support",
+]
+
+
 def pytest_configure(config):
+    config.addinivalue_line("markers", "module_stack: the module's tests share one moto stack (``aws`` and ``api`` "
+                                       "are tests/functional/ledger_stack.py's module-scoped ones)")
     from local import patches
 
     patches.quiet_stepfunctions_interpreter()
@@ -70,8 +87,16 @@ LOOSE_LIMITS = {f"RATE_LIMIT_{group}_PER_{who}": "off"
                               "RETURN", "LINK") for who in ("IP", "ACCOUNT")}
 
 
+def _module_stack(request) -> bool:
+    return request.node.get_closest_marker("module_stack") is not None
+
+
 @pytest.fixture
-def aws(monkeypatch, jwks_file):
+def aws(request, monkeypatch, jwks_file):
+    """A fresh moto stack for the test, or the module's (``module_stack``)."""
+    if _module_stack(request):
+        yield request.getfixturevalue("module_aws")
+        return
     from local import bootstrap
 
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
@@ -85,7 +110,10 @@ def aws(monkeypatch, jwks_file):
 
 
 @pytest.fixture
-def api(aws):
+def api(request, aws):
+    if _module_stack(request):
+        yield request.getfixturevalue("module_api")
+        return
     from chalice.test import Client
 
     from app import app

@@ -21,6 +21,7 @@ integer minor units of the cart's currency.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Annotated, Any, Literal
 
@@ -30,6 +31,7 @@ from pydantic import Field, StrictInt, StringConstraints
 from chalicelib.api.http import Ctx, Reply, endpoint
 from chalicelib.api.models import Body, Id, Money, Out, priced
 from chalicelib.api.orders import Order, order_body
+from chalicelib.domain import cart as cart_rules
 from chalicelib.domain.cart import MAX_LINES, MAX_QUANTITY
 from chalicelib.domain.ledger import MAX_AMOUNT
 from chalicelib.domain.money import money
@@ -175,10 +177,10 @@ def _cart(view: dict[str, Any]) -> dict[str, Any]:
     return {**view, "carts": carts}
 
 
-def _saved(line: dict[str, Any]) -> SavedCartLine:
-    cur = line["currency"]
-    seen = {method: money(price, cur) for method, price in (line.get("delivery_seen") or {}).items()}
-    return SavedCartLine(**{**priced(line, cur, "price_seen"), "delivery_seen": seen})
+def _saved(line: cart_rules.CartLine) -> SavedCartLine:
+    cur = line.currency
+    seen = {method: money(price, cur) for method, price in (line.delivery_seen or {}).items()}
+    return SavedCartLine(**{**priced(dataclasses.asdict(line), cur, "price_seen"), "delivery_seen": seen})
 
 
 def _check_product_id(product_id: str) -> None:

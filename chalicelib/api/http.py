@@ -161,8 +161,8 @@ def problem_response(err: DomainError, request_id: str = "-") -> Response:
     headers = {"Content-Type": PROBLEM_JSON}
     if err.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="marketplace"'
-    if "retry_after" in err.extra:  # 503 Unavailable, 409 idempotency-in-flight
-        headers["Retry-After"] = str(int(err.extra["retry_after"]))
+    if err.retry_after is not None:  # 503 Unavailable, 409 idempotency-in-flight
+        headers["Retry-After"] = str(int(err.retry_after))
     return Response(body=json.dumps(body, ensure_ascii=False), status_code=err.status, headers=headers)
 
 
@@ -491,7 +491,7 @@ class _LimitedError(TooManyRequests):
     """A ``TooManyRequests`` that brings its ``RateLimit-*`` headers to ``_run``."""
 
     def __init__(self, err: TooManyRequests, headers: dict[str, str]):
-        super().__init__(err.detail, retry_after=err.extra["retry_after"])
+        super().__init__(err.detail, retry_after=err.retry_after)
         self.headers = headers
 
 

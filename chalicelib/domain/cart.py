@@ -31,6 +31,7 @@ not become too big by adding a code).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain import orders as order_rules
@@ -50,6 +51,22 @@ PRICE_INCREASED = "price_increased"
 NOT_ENOUGH_STOCK = "not_enough_stock"
 # Delivery method issue: the method appeared after the customer last saw the seller's methods.
 NOT_SEEN = "not_seen"
+
+
+@dataclass(frozen=True)
+class CartLine:
+    """One cart line as stored (``store/carts.py`` builds it from the item): the product, its
+    seller, the quantity, and what the customer saw when they last added or set it."""
+
+    customer_id: str
+    product_id: str
+    seller_id: str
+    quantity: int
+    price_seen: int | None = None  # None: a line written before prices were recorded
+    currency: str = ""
+    added_at: str = ""
+    updated_at: str = ""
+    delivery_seen: Mapping[str, int] | None = None  # {method_id: price}; None: written before it was recorded
 
 
 def transact_items(lines: int, sellers: int, codes: int = MAX_CODES) -> int:
@@ -77,18 +94,23 @@ def sellable(product: Mapping[str, Any] | None, shop: Mapping[str, Any] | None) 
     return offered(product) and shop is not None and not shop.get("blocked")
 
 
-def line_issues(line: Mapping[str, Any], product: Mapping[str, Any] | None,
+def line_issues(line: CartLine, product: Mapping[str, Any] | None,
                 shop: Mapping[str, Any] | None) -> list[str]:
     if not sellable(product, shop):
         return [UNAVAILABLE]
     assert product is not None
     issues = []
-    if int(product["price"]) > int(line.get("price_seen", product["price"])):
+    if int(product["price"]) > _seen_price(line, int(product["price"])):
         issues.append(PRICE_INCREASED)
     stock = stock_of(product)
-    if stock is not None and stock < int(line["quantity"]):
+    if stock is not None and stock < line.quantity:
         issues.append(NOT_ENOUGH_STOCK)
     return issues
+
+
+def _seen_price(line: CartLine | None, price: int) -> int:
+    """The price the customer saw (``price`` itself when the line recorded none)."""
+    return price if line is None or line.price_seen is None else line.price_seen
 
 
 def delivery_prices(shop: Mapping[str, Any] | None) -> dict[str, int]:
@@ -96,28 +118,27 @@ def delivery_prices(shop: Mapping[str, Any] | None) -> dict[str, int]:
     return {str(m["id"]): int(m.get("price", 0)) for m in (shop or {}).get("delivery_methods") or []}
 
 
-def delivery_seen(group: Iterable[Mapping[str, Any]]) -> dict[str, int] | None:
+def delivery_seen(group: Iterable[CartLine]) -> dict[str, int] | None:
     """The seller's delivery prices as the customer last saw them: those recorded on the
     seller's most recently added or updated line; None when no line recorded them (lines
     written before delivery prices were recorded)."""
-    recorded = [line for line in group if line.get("delivery_seen") is not None]
+    recorded = [line for line in group if line.delivery_seen is not None]
     if not recorded:
         return None
-    latest = max(recorded, key=lambda line: (str(line.get("updated_at") or line.get("added_at") or ""),
-                                             line["product_id"]))
-    return {str(k): int(v) for k, v in latest["delivery_seen"].items()}
+    latest = max(recorded, key=lambda line: (line.updated_at or line.added_at, line.product_id))
+    return {str(k): int(v) for k, v in (latest.delivery_seen or {}).items()}
 
 
-def group_by_seller(lines: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+def group_by_seller(lines: Iterable[CartLine]) -> dict[str, list[CartLine]]:
     """Lines per seller, sellers and lines in the order they were first added."""
-    ordered = sorted(lines, key=lambda line: (str(line.get("added_at", "")), line["product_id"]))
-    groups: dict[str, list[Mapping[str, Any]]] = {}
+    ordered = sorted(lines, key=lambda line: (line.added_at, line.product_id))
+    groups: dict[str, list[CartLine]] = {}
     for line in ordered:
-        groups.setdefault(line["seller_id"], []).append(line)
+        groups.setdefault(line.seller_id, []).append(line)
     return groups
 
 
-def cart_view(lines: list[Mapping[str, Any]], products: Mapping[str, Mapping[str, Any]],
+def cart_view(lines: list[CartLine], products: Mapping[str, Mapping[str, Any]],
               shops: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """GET /cart: one cart per seller with current prices, flags, subtotals and delivery
     methods; the grand total per currency (delivery is not included: it is not chosen yet).
@@ -131,16 +152,16 @@ def cart_view(lines: list[Mapping[str, Any]], products: Mapping[str, Mapping[str
         subtotal = 0
         currency = (shop or {}).get("currency")
         for line in group:
-            product = products.get(line["product_id"])
+            product = products.get(line.product_id)
             issues = line_issues(line, product, shop)
             price = int(product["price"]) if product else None
-            qty = int(line["quantity"])
+            qty = line.quantity
             entry: dict[str, Any] = {
-                "product_id": line["product_id"],
+                "product_id": line.product_id,
                 "name": (product or {}).get("name"),
                 "picture": next(iter((product or {}).get("pictures") or []), None),
                 "price": price,
-                "price_seen": int(line.get("price_seen", price or 0)),
+                "price_seen": _seen_price(line, price or 0),
                 "currency": (product or {}).get("currency", currency),
                 "quantity": qty,
                 "line_total": price * qty if price is not None else None,
@@ -188,7 +209,7 @@ def plan_checkout(
     *,
     checkout_id: str,
     customer_id: str,
-    lines: list[Mapping[str, Any]],
+    lines: list[CartLine],
     products: Mapping[str, Mapping[str, Any]],
     shops: Mapping[str, Mapping[str, Any]],
     delivery: Mapping[str, str],
@@ -223,15 +244,15 @@ def plan_checkout(
 
     failing = []
     for line in lines:
-        product = products.get(line["product_id"])
-        shop = shops.get(line["seller_id"])
-        qty = int(line["quantity"])
+        product = products.get(line.product_id)
+        shop = shops.get(line.seller_id)
+        qty = line.quantity
         if not sellable(product, shop):
-            failing.append({"product_id": line["product_id"], "requested": qty, "available": 0, "reason": UNAVAILABLE})
+            failing.append({"product_id": line.product_id, "requested": qty, "available": 0, "reason": UNAVAILABLE})
             continue
         stock = stock_of(product)
         if stock is not None and stock < qty:
-            failing.append({"product_id": line["product_id"], "requested": qty, "available": stock,
+            failing.append({"product_id": line.product_id, "requested": qty, "available": stock,
                             "reason": NOT_ENOUGH_STOCK})
     if failing:
         raise OutOfStock(failure_detail(failing), lines=failing)
@@ -240,17 +261,17 @@ def plan_checkout(
     for seller_id, group in groups.items():
         shop = shops[seller_id]
         method = {str(m["id"]): m for m in shop.get("delivery_methods") or []}[delivery[seller_id]]
-        currencies = {products[line["product_id"]].get("currency") for line in group}
+        currencies = {products[line.product_id].get("currency") for line in group}
         currency = shop.get("currency") or next(iter(currencies))
         if currencies != {currency}:
             raise ValidationFailed.one(f"delivery.{seller_id}", "this seller's prices are in another currency "
                                                                "than its delivery; the seller must fix the catalog")
         items = []
         for line in group:
-            product = products[line["product_id"]]
-            price, qty = int(product["price"]), int(line["quantity"])
+            product = products[line.product_id]
+            price, qty = int(product["price"]), line.quantity
             items.append({
-                "product_id": line["product_id"],
+                "product_id": line.product_id,
                 "name": product.get("name", ""),
                 "price": price,
                 "quantity": qty,
@@ -258,7 +279,7 @@ def plan_checkout(
                 "reserved": is_limited(product),
             })
             reservations.append({
-                "product_id": line["product_id"],
+                "product_id": line.product_id,
                 "quantity": qty,
                 "price": price,
                 "limited": is_limited(product),
@@ -321,7 +342,7 @@ def failure_detail(failing: list[Mapping[str, Any]]) -> str:
 # --- the customer pays what they saw --------------------------------------------------------
 
 
-def seen_changes(orders: list[Mapping[str, Any]], lines: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def seen_changes(orders: list[Mapping[str, Any]], lines: list[CartLine]) -> list[dict[str, Any]]:
     """Every difference between the orders a checkout would place and what the customer saw:
     per line ``{seller_id, product_id, kind: "price", old, new, currency}``, per chosen delivery
     ``{seller_id, kind: "delivery", method_id, old, new, currency}`` (``old`` None: a method the
@@ -331,10 +352,9 @@ def seen_changes(orders: list[Mapping[str, Any]], lines: list[Mapping[str, Any]]
     for order in orders:
         seller_id, currency = order["seller_id"], order["currency"]
         group = groups.get(seller_id, [])
-        by_product = {line["product_id"]: line for line in group}
+        by_product = {line.product_id: line for line in group}
         for item in order["items"]:
-            line = by_product.get(item["product_id"], {})
-            old = int(line.get("price_seen", item["price"]))
+            old = _seen_price(by_product.get(item["product_id"]), int(item["price"]))
             if old != int(item["price"]):
                 changes.append({"seller_id": seller_id, "product_id": item["product_id"], "name": item.get("name"),
                                 "kind": "price", "old": old, "new": int(item["price"]), "currency": currency})
@@ -360,7 +380,7 @@ def grand_totals(orders: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return totals
 
 
-def check_seen(orders: list[Mapping[str, Any]], lines: list[Mapping[str, Any]],
+def check_seen(orders: list[Mapping[str, Any]], lines: list[CartLine],
                expected_total: int | None) -> None:
     """Let the checkout proceed only at a total the customer saw: ``expected_total`` equal to
     the grand total or, without it, no price and no chosen delivery price above what the lines

@@ -337,21 +337,33 @@ def refund_txn(order_id: str, customer_id: str, seller_id: str, amount: int, cur
     marketplace's ``promotion`` goes back to its promotion expense, and the ``fee`` it took comes
     back out of its fee revenue, so the seller gives back only the net they earned. A card
     order's refund (``provider``) goes to the provider's clearing account: the card gets it."""
-    check_amount(amount, allow_zero=True)
-    check_amount(promotion, allow_zero=True)
-    check_amount(fee, allow_zero=True)
-    gross = amount + promotion
+    return _give_back(refund_txn_id(order_id), REFUND, order_id, customer_id, seller_id, currency, created_at,
+                      refund=amount, promotion=promotion, fee=fee, provider=provider, meta={},
+                      too_much_fee=f"the fee of order {order_id} exceeds what the seller earned")
+
+
+def _give_back(txn_id: str, kind: str, order_id: str, customer_id: str, seller_id: str, currency: str,
+               created_at: str, *, refund: int, promotion: int, fee: int, provider: str | None,
+               meta: dict[str, str], too_much_fee: str) -> Transaction:
+    """Money of a captured order going back (a refund of the whole capture, or a return's share):
+    the seller gives back ``refund + promotion − fee``, the customer (or, for a card order, the
+    provider's clearing account) gets ``refund``, the marketplace's promotion expense gets
+    ``promotion`` back and its fee revenue returns ``fee``. ``amount``: refund + promotion."""
+    for value in (refund, promotion, fee):
+        check_amount(value, allow_zero=True)
+    gross = refund + promotion
     check_amount(gross)
     if fee > gross:
-        raise Unbalanced(f"the fee of order {order_id} exceeds what the seller earned")
+        raise Unbalanced(too_much_fee)
     shard = clearing_shard(capture_txn_id(order_id))
     legs = [(seller_earnings(seller_id), -(gross - fee)),
             (marketplace_fees(shard), -fee),
             (marketplace_promotions(shard), promotion),
-            (provider_clearing(provider, shard) if provider else customer_available(customer_id), amount)]
-    txn = Transaction(id=refund_txn_id(order_id), kind=REFUND, currency=currency, amount=gross,
+            (provider_clearing(provider, shard) if provider else customer_available(customer_id), refund)]
+    txn = Transaction(id=txn_id, kind=kind, currency=currency, amount=gross,
                       entries=tuple(Entry(a, v) for a, v in legs if v), created_at=created_at,
-                      customer_id=customer_id, order_id=order_id, seller_id=seller_id, meta=_fee_meta(fee, None))
+                      customer_id=customer_id, order_id=order_id, seller_id=seller_id,
+                      meta={**meta, **_fee_meta(fee, None)})
     return _with_discounts(txn, promotion, 0)
 
 
@@ -383,26 +395,12 @@ def payout_txn(kind: str, payout_id: str, seller_id: str, amount: int, currency:
 def return_txn(return_id: str, order_id: str, customer_id: str, seller_id: str, currency: str, created_at: str,
                *, refund: int, promotion: int, fee: int, provider: str | None = None,
                refund_id: str | None = None) -> Transaction:
-    """An accepted return (``domain/returns.py``): the seller gives back ``refund + promotion −
-    fee``, the customer gets ``refund``, the marketplace's promotion expense gets ``promotion``
-    back and its fee revenue returns ``fee``. ``amount``: refund + promotion (what the seller's
-    capture is reduced by before the fee). A card order's return (``provider``): the ``refund``
+    """An accepted return (``domain/returns.py``): the money of its share of the order goes back
+    as a refund's does (``refund_txn``). A card order's return (``provider``): the ``refund``
     goes to the provider's clearing account (the provider refunded the card: ``refund_id``),
     not to the wallet."""
-    for value in (refund, promotion, fee):
-        check_amount(value, allow_zero=True)
-    gross = refund + promotion
-    check_amount(gross)
-    if fee > gross:
-        raise Unbalanced(f"return {return_id} gives back more fee than its share")
-    shard = clearing_shard(capture_txn_id(order_id))
-    legs = [(seller_earnings(seller_id), -(gross - fee)),
-            (marketplace_fees(shard), -fee),
-            (marketplace_promotions(shard), promotion),
-            (provider_clearing(provider, shard) if provider else customer_available(customer_id), refund)]
     card = {"provider": provider, "charge_id": refund_id or "", "method": "card"} if provider else {}
-    return Transaction(id=f"{RETURN}:{return_id}", kind=RETURN, currency=currency, amount=gross,
-                       entries=tuple(Entry(a, v) for a, v in legs if v), created_at=created_at,
-                       customer_id=customer_id, order_id=order_id, seller_id=seller_id,
-                       meta={"return_id": return_id, **_fee_meta(fee, None), **card,
-                             **({"marketplace_discount": str(promotion)} if promotion else {})})
+    return _give_back(f"{RETURN}:{return_id}", RETURN, order_id, customer_id, seller_id, currency, created_at,
+                      refund=refund, promotion=promotion, fee=fee, provider=provider,
+                      meta={"return_id": return_id, **card},
+                      too_much_fee=f"return {return_id} gives back more fee than its share")

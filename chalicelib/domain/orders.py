@@ -13,6 +13,9 @@ moves it to ``PAID``. ``DELIVERED`` and ``CANCELLED`` are final.
 ``WAITS`` names what the workflow waits for in each status; ``SELLER_MOVES``,
 ``CUSTOMER_CANCEL`` and ``RECEIVED`` are the decisions people make (``services/actions.py``
 applies them): the statuses each leaves, the one it enters, and the waits it ends.
+
+``Order`` (with its ``OrderLine``s and ``Delivery``) is the order as a typed record, built
+from the stored item at the store's boundary.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 AWAITING_PAYMENT = "AWAITING_PAYMENT"
 PAID = "PAID"
@@ -100,3 +105,81 @@ def order_id(checkout_id_: str, seller_id: str, created_ms: int) -> str:
     execution name (29 chars of [0-9a-z]), and is fixed for a given checkout and seller.
     """
     return f"o{created_ms:012x}{_digest(checkout_id_, seller_id, length=16)}"
+
+
+# --- the order as a record -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One product of an order, at the price it was bought."""
+
+    product_id: str
+    name: str
+    price: int
+    quantity: int
+    line_total: int
+    reserved: bool = False  # the checkout took the units off the product's stock
+
+
+@dataclass(frozen=True)
+class Delivery:
+    method_id: str
+    name: str
+    price: int
+    days: int | None = None
+
+
+@dataclass(frozen=True)
+class Order:
+    """An order as stored (``store/orders.py`` draws the item and builds this from it): what the
+    services read of it, typed. ``item`` is the whole stored item, for the views and emails that
+    show it as it is (the timeline, the address, the return counters…)."""
+
+    order_id: str
+    customer_id: str
+    seller_id: str
+    status: str
+    total: int
+    currency: str
+    items: tuple[OrderLine, ...] = ()
+    checkout_id: str = ""
+    seller_name: str = ""
+    delivery: Delivery | None = None
+    items_total: int = 0
+    delivery_price: int = 0
+    payment_method: str = "wallet"
+    marketplace_discount: int = 0  # the marketplace's promotion: it pays this part of the total
+    seller_discount: int = 0
+    fee_amount: int = 0  # the marketplace's fee, once captured
+    cancelled_by: str | None = None
+    cancel_reason: str | None = None
+    cancel_note: str | None = None  # what the canceller wrote (shown to the customer)
+    tracking_number: str | None = None
+    created_at: str = ""
+    item: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Order:
+        """The record of a stored order item (or of one a checkout is about to place)."""
+        delivery = item.get("delivery")
+        return cls(
+            order_id=str(item["order_id"]), customer_id=str(item["customer_id"]), seller_id=str(item["seller_id"]),
+            status=str(item["status"]), total=int(item["total"]), currency=str(item["currency"]),
+            items=tuple(OrderLine(product_id=str(i["product_id"]), name=str(i.get("name", "")), price=int(i["price"]),
+                                  quantity=int(i["quantity"]), line_total=int(i.get("line_total", 0)),
+                                  reserved=bool(i.get("reserved", False)))
+                        for i in item.get("items") or []),
+            checkout_id=str(item.get("checkout_id", "")), seller_name=str(item.get("seller_name") or ""),
+            delivery=None if not delivery else Delivery(
+                method_id=str(delivery["method_id"]), name=str(delivery.get("name", "")),
+                price=int(delivery.get("price", 0)),
+                days=None if delivery.get("days") is None else int(delivery["days"])),
+            items_total=int(item.get("items_total", 0)), delivery_price=int(item.get("delivery_price", 0)),
+            payment_method=str(item.get("payment_method") or "wallet"),
+            marketplace_discount=int(item.get("marketplace_discount", 0)),
+            seller_discount=int(item.get("seller_discount", 0)), fee_amount=int(item.get("fee_amount", 0)),
+            cancelled_by=item.get("cancelled_by"), cancel_reason=item.get("cancel_reason"),
+            cancel_note=item.get("cancel_note"), tracking_number=item.get("tracking_number"),
+            created_at=str(item.get("created_at", "")), item=item,
+        )

@@ -9,9 +9,9 @@ seller and action), never a task token. What the link opens is ``services/action
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from chalicelib.config import settings
+from chalicelib.domain.orders import Order
 from chalicelib.notify import links as link_tokens
 from chalicelib.store import workflow as wf_store
 
@@ -20,16 +20,16 @@ def link_url(token: str) -> str:
     return f"{settings().public_base_url}/actions/{token}"
 
 
-def issue_links(order: dict[str, Any]) -> dict[str, str]:
+def issue_links(order: Order) -> dict[str, str]:
     """The seller's confirm / cancel / ship links for ``order`` (the same records when asked
     again: a retried step emails the same links)."""
     cfg = settings()
     expires_at = int(time.time()) + cfg.link_ttl_seconds
     out = {}
     for action in ("confirm", "cancel", "ship"):
-        record = wf_store.ensure_link(order["order_id"], order["seller_id"], action, expires_at=expires_at)
+        record = wf_store.ensure_link(order.order_id, order.seller_id, action, expires_at=expires_at)
         token = link_tokens.make_link_token(
-            cfg.link_secret, link_id=record["link_id"], order_id=order["order_id"], seller_id=order["seller_id"],
+            cfg.link_secret, link_id=record["link_id"], order_id=order.order_id, seller_id=order.seller_id,
             action=action, expires_at=int(record["expires_at"]),
         )
         out[action] = link_url(token)

@@ -82,16 +82,16 @@ def open_link(token: str) -> Page:
     if claims.action in return_links.ACTIONS:  # a return's link: the return's own page
         status, html = return_links.open_page(claims, record, token, lang)
         return Page(status, html) if status else _result(html, lang=lang)
-    order = orders_store.get_order(claims.order_id)
-    if order is None or order.get("seller_id") != claims.seller_id:
+    order = orders_store.load(claims.order_id)
+    if order is None or order.seller_id != claims.seller_id:
         return _result("invalid", lang=lang)
     move = st.SELLER_MOVES[claims.action]
-    if record.get("used_at") or order["status"] == move.target:
+    if record.get("used_at") or order.status == move.target:
         return _result("already_done", lang=lang, action=claims.action, order_id=claims.order_id)
-    if order["status"] not in move.sources:
+    if order.status not in move.sources:
         return _result("conflict", lang=lang, action=claims.action, order_id=claims.order_id)
-    customer = accounts.get_profile(order["customer_id"]) or {}
-    summary = notifications.order_context(order, customer_name=str(customer.get("name") or ""))
+    customer = accounts.get_profile(order.customer_id) or {}
+    summary = notifications.order_context(order.item, customer_name=str(customer.get("name") or ""))
     html = render_action_page(lang, summary, claims.action, link_url(token), default_lang=settings().default_lang)
     return Page(200, html)
 
@@ -118,7 +118,7 @@ def use_link(token: str, form: dict[str, str]) -> Page:
     except NotFound:
         return _result("invalid", lang=lang)
     except InvalidTransition as err:
-        if err.extra.get("current_status") == st.SELLER_MOVES[claims.action].target:
+        if err.current_status == st.SELLER_MOVES[claims.action].target:
             return _result("already_done", lang=lang, action=claims.action, order_id=claims.order_id)
         wf_store.unclaim_link(claims.link_id)  # e.g. "ship" before "confirm": usable later
         return _result("conflict", lang=lang, action=claims.action, order_id=claims.order_id)

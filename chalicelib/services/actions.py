@@ -113,11 +113,12 @@ def pay(order_id: str, customer_id: str | None, *, expected_total: int | None = 
         raise InvalidTransition(f"order {order_id} is {order['status']}; it cannot be paid",
                                 order_id=order_id, current_status=order["status"])
     order_views.check_total(order, expected_total)
-    if card_payments.is_card(order):
+    record = st.Order.from_item(order)
+    if card_payments.is_card(record):
         # a card order is paid on the provider's page: the answer says where (its webhook marks it paid)
-        return {**order, "payment": card_payments.view(card_payments.start(order))}
-    ledger.hold(order_id, order["customer_id"], int(order["total"]), order["currency"])
-    outcome = mark_paid(order, actor=f"customer:{order['customer_id']}")
+        return {**order, "payment": card_payments.view(card_payments.start(record))}
+    ledger.hold(order_id, record.customer_id, record.total, record.currency)
+    outcome = mark_paid(record, actor=f"customer:{record.customer_id}")
     if outcome != "paid":
         current = orders_store.get_order(order_id) or order
         raise InvalidTransition(f"order {order_id} was cancelled; nothing was charged",

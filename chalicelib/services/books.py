@@ -115,15 +115,14 @@ def _orders(holds: dict[str, dict[str, Any]]) -> list[str]:
     problems = []
     ids = list(holds)
     for start in range(0, len(ids), 100):
-        for order in orders_store.get_orders(ids[start:start + 100]):
-            hold = holds[order["order_id"]]
-            if order["status"] not in ALLOWED.get(hold["state"], set()):
-                problems.append(f"order {order['order_id']} is {order['status']} but its money is {hold['state']}")
-            if int(order.get("fee_amount", 0)) != int(hold.get("fee", 0)):
-                problems.append(f"order {order['order_id']}: fee {order.get('fee_amount')} but captured "
-                                f"{hold.get('fee', 0)}")
+        for order in orders_store.load_many(ids[start:start + 100]):
+            hold = holds[order.order_id]
+            if order.status not in ALLOWED.get(hold["state"], set()):
+                problems.append(f"order {order.order_id} is {order.status} but its money is {hold['state']}")
+            if order.fee_amount != int(hold.get("fee", 0)):
+                problems.append(f"order {order.order_id}: fee {order.fee_amount} but captured {hold.get('fee', 0)}")
             if int(hold.get("ret_amount", 0)) > int(hold["amount"]):
-                problems.append(f"order {order['order_id']}: returns refunded more than was captured")
+                problems.append(f"order {order.order_id}: returns refunded more than was captured")
     return problems
 
 

@@ -28,6 +28,7 @@ from chalicelib.adapters import payment_gateways
 from chalicelib.adapters import payments as port
 from chalicelib.config import settings
 from chalicelib.domain import ledger as dl
+from chalicelib.domain.orders import Order
 from chalicelib.errors import InvalidTransition, NotFound
 from chalicelib.store import payments as store
 
@@ -35,8 +36,8 @@ CARD = "card"
 PENDING, AUTHORIZED, CAPTURED, CANCELED, REFUNDED = "pending", "authorized", "captured", "canceled", "refunded"
 
 
-def is_card(order: dict[str, Any]) -> bool:
-    return order.get("payment_method") == CARD
+def is_card(order: Order) -> bool:
+    return order.payment_method == CARD
 
 
 def check_available() -> None:
@@ -44,24 +45,24 @@ def check_available() -> None:
     payment_gateways.gateway()
 
 
-def start(order: dict[str, Any]) -> dict[str, Any]:
+def start(order: Order) -> dict[str, Any]:
     """The order's provider payment, created once (the order id is the idempotency key)."""
-    existing = store.get_order_payment(order["order_id"])
+    existing = store.get_order_payment(order.order_id)
     if existing is not None:
         return existing
     gateway = payment_gateways.gateway()
     payment = gateway.create_payment(
-        int(order["total"]), order["currency"], idempotency_key=f"order-{order['order_id']}",
-        description=f"Order {order['order_id']}",
+        order.total, order.currency, idempotency_key=f"order-{order.order_id}",
+        description=f"Order {order.order_id}",
         return_url=settings().payment_return_url or f"{settings().public_base_url}/payments/return",
-        metadata={"order_id": order["order_id"]}, capture=False)
+        metadata={"order_id": order.order_id}, capture=False)
     record = store.put_order_payment({
-        "order_id": order["order_id"], "customer_id": order["customer_id"], "provider": gateway.name,
-        "provider_payment_id": payment.id, "amount": int(order["total"]), "currency": order["currency"],
+        "order_id": order.order_id, "customer_id": order.customer_id, "provider": gateway.name,
+        "provider_payment_id": payment.id, "amount": order.total, "currency": order.currency,
         "status": PENDING, "confirmation_url": payment.confirmation_url or "", "created_at": dl.now_iso(),
     })
     metrics.count("CardPaymentsStarted")
-    logs.event("card payment started", order_id=order["order_id"], provider=gateway.name, payment_id=payment.id)
+    logs.event("card payment started", order_id=order.order_id, provider=gateway.name, payment_id=payment.id)
     return record
 
 
@@ -77,26 +78,26 @@ def record_of(order_id: str) -> dict[str, Any] | None:
     return store.get_order_payment(order_id)
 
 
-def _record(order: dict[str, Any]) -> dict[str, Any]:
-    record = store.get_order_payment(order["order_id"])
+def _record(order: Order) -> dict[str, Any]:
+    record = store.get_order_payment(order.order_id)
     if record is None:
-        raise NotFound(f"order {order['order_id']} has no card payment")
+        raise NotFound(f"order {order.order_id} has no card payment")
     return record
 
 
-def capture(order: dict[str, Any]) -> None:
+def capture(order: Order) -> None:
     """Take the authorized total at the provider (the seller confirmed)."""
     record = _record(order)
     _call(order, "capture", lambda g: g.capture_payment(
-        record["provider_payment_id"], int(order["total"]), order["currency"],
-        idempotency_key=f"capture-{order['order_id']}"))
-    store.move_order_payment(order["order_id"], from_states=(PENDING, AUTHORIZED), to_state=CAPTURED)
+        record["provider_payment_id"], order.total, order.currency,
+        idempotency_key=f"capture-{order.order_id}"))
+    store.move_order_payment(order.order_id, from_states=(PENDING, AUTHORIZED), to_state=CAPTURED)
 
 
-def void(order: dict[str, Any]) -> str | None:
+def void(order: Order) -> str | None:
     """Cancel the payment at the provider before any capture; the provider's name, or None
     when the order has no payment there (nothing to void)."""
-    record = store.get_order_payment(order["order_id"])
+    record = store.get_order_payment(order.order_id)
     if record is None:
         return None
     if record["status"] == PENDING:
@@ -104,53 +105,53 @@ def void(order: dict[str, Any]) -> str | None:
         # confirmed; it expires there, and an authorization arriving later is voided by the webhook
         try:
             payment_gateways.gateway(record["provider"]).cancel_payment(
-                record["provider_payment_id"], idempotency_key=f"void-{order['order_id']}")
+                record["provider_payment_id"], idempotency_key=f"void-{order.order_id}")
         except port.PaymentRefused as refused:
-            logs.event("unconfirmed card payment left to expire", order_id=order["order_id"], reason=refused.reason)
-        store.move_order_payment(order["order_id"], from_states=(PENDING,), to_state=CANCELED)
+            logs.event("unconfirmed card payment left to expire", order_id=order.order_id, reason=refused.reason)
+        store.move_order_payment(order.order_id, from_states=(PENDING,), to_state=CANCELED)
     elif record["status"] != CANCELED:
         _call(order, "void", lambda g: g.cancel_payment(record["provider_payment_id"],
-                                                        idempotency_key=f"void-{order['order_id']}"))
-        store.move_order_payment(order["order_id"], from_states=(PENDING, AUTHORIZED), to_state=CANCELED)
+                                                        idempotency_key=f"void-{order.order_id}"))
+        store.move_order_payment(order.order_id, from_states=(PENDING, AUTHORIZED), to_state=CANCELED)
     return str(record["provider"])
 
 
-def refund(order: dict[str, Any]) -> str:
+def refund(order: Order) -> str:
     """Give the captured total back to the card, once; the provider's name."""
     record = _record(order)
     _call(order, "refund", lambda g: g.refund_payment(
-        record["provider_payment_id"], int(order["total"]), order["currency"],
-        idempotency_key=f"refund-{order['order_id']}"))
-    store.move_order_payment(order["order_id"], from_states=(CAPTURED,), to_state=REFUNDED)
+        record["provider_payment_id"], order.total, order.currency,
+        idempotency_key=f"refund-{order.order_id}"))
+    store.move_order_payment(order.order_id, from_states=(CAPTURED,), to_state=REFUNDED)
     return str(record["provider"])
 
 
-def refund_return(order: dict[str, Any], return_id: str, amount: int) -> port.ProviderPayment:
+def refund_return(order: Order, return_id: str, amount: int) -> port.ProviderPayment:
     """Give an accepted return's share (part of the capture) back to the card, once per return:
     the key is ``return-<return id>``, so a retried acceptance gets the first answer and nothing
     more. A refusal (more than remains captured, the provider's own reasons) is counted, logged
     and raised as ``InvalidTransition`` (``reason``): nothing moved at the provider."""
     record = _record(order)
     answer = _call(order, "refund-return", lambda g: g.refund_payment(
-        record["provider_payment_id"], amount, order["currency"], idempotency_key=f"return-{return_id}"))
+        record["provider_payment_id"], amount, order.currency, idempotency_key=f"return-{return_id}"))
     metrics.count("CardReturnRefunds")
-    logs.event("card return refunded", order_id=order["order_id"], return_id=return_id, amount=amount,
+    logs.event("card return refunded", order_id=order.order_id, return_id=return_id, amount=amount,
                provider=record["provider"])
     return answer
 
 
-def provider_of(order: dict[str, Any]) -> str:
+def provider_of(order: Order) -> str:
     return str(_record(order)["provider"])
 
 
-def _call(order: dict[str, Any], operation: str, call: Any) -> port.ProviderPayment:
+def _call(order: Order, operation: str, call: Any) -> port.ProviderPayment:
     record = _record(order)
     try:
         return call(payment_gateways.gateway(record["provider"]))
     except port.PaymentRefused as refused:
-        refused_operation(record["provider"], refused.reason, str(refused), order_id=order["order_id"],
+        refused_operation(record["provider"], refused.reason, str(refused), order_id=order.order_id,
                           operation=operation)
-        raise InvalidTransition(f"the provider refused to {operation} the payment of order {order['order_id']}: "
+        raise InvalidTransition(f"the provider refused to {operation} the payment of order {order.order_id}: "
                                 f"{refused}", reason=refused.reason) from refused
 
 

@@ -34,13 +34,13 @@ from chalicelib.store import accounts, carts, catalog
 WRITE_ATTEMPTS = 3
 
 
-def _product(product_id: str, line: dict[str, Any] | None, *, in_path: bool
+def _product(product_id: str, line: rules.CartLine | None, *, in_path: bool
              ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The product and its seller's shop: one BatchGetItem when the cart line names the seller,
     else the product, then (only if it can be added) the shop."""
     if line is not None:
-        products, shops = carts.snapshot([product_id], [line["seller_id"]])
-        product, shop = products.get(product_id), shops.get(line["seller_id"])
+        products, shops = carts.snapshot([product_id], [line.seller_id])
+        product, shop = products.get(product_id), shops.get(line.seller_id)
     else:
         product, shop = catalog.get_product(product_id), None
     if product is None:
@@ -55,17 +55,17 @@ def _product(product_id: str, line: dict[str, Any] | None, *, in_path: bool
     return product, shop
 
 
-def _write(customer_id: str, pid: str, quantity_of: Any, *, in_path: bool) -> dict[str, Any]:
+def _write(customer_id: str, pid: str, quantity_of: Any, *, in_path: bool) -> rules.CartLine:
     """Check caps and stock against the current cart, then write on condition that the line
     is still what was checked; a concurrent change of the same line re-runs the check."""
-    current = {line["product_id"]: line for line in carts.lines(customer_id)}
+    current = {line.product_id: line for line in carts.lines(customer_id)}
     product, shop = _product(pid, current.get(pid), in_path=in_path)
     seen = rules.delivery_prices(shop)
     for attempt in range(WRITE_ATTEMPTS):
         if attempt:
-            current = {line["product_id"]: line for line in carts.lines(customer_id)}
+            current = {line.product_id: line for line in carts.lines(customer_id)}
         existing = current.get(pid)
-        held = int(existing["quantity"]) if existing else 0
+        held = existing.quantity if existing else 0
         quantity = quantity_of(held)
         if existing is None and len(current) >= rules.MAX_LINES:
             raise ValidationFailed.one("product_id", f"the cart holds at most {rules.MAX_LINES} lines")
@@ -86,12 +86,12 @@ def _write(customer_id: str, pid: str, quantity_of: Any, *, in_path: bool) -> di
     raise Unavailable("your cart is being changed by another request; retry")
 
 
-def add(customer_id: str, product_id: str, quantity: int) -> dict[str, Any]:
+def add(customer_id: str, product_id: str, quantity: int) -> rules.CartLine:
     """Add units of a product; quantities of the same product sum."""
     return _write(customer_id, product_id, lambda held: held + quantity, in_path=False)
 
 
-def set_quantity(customer_id: str, product_id: str, quantity: int) -> dict[str, Any]:
+def set_quantity(customer_id: str, product_id: str, quantity: int) -> rules.CartLine:
     """Set the line's quantity (creating the line if the product is not in the cart yet)."""
     return _write(customer_id, product_id, lambda held: quantity, in_path=True)
 
@@ -108,5 +108,5 @@ def view(customer_id: str) -> dict[str, Any]:
     lines = carts.lines(customer_id)
     if not lines:
         return rules.cart_view([], {}, {})
-    products, shops = carts.snapshot([line["product_id"] for line in lines], [line["seller_id"] for line in lines])
+    products, shops = carts.snapshot([line.product_id for line in lines], [line.seller_id for line in lines])
     return rules.cart_view(lines, products, shops)

@@ -101,14 +101,14 @@ def checkout(
         raise ValidationFailed.one("cart", "the cart is empty")
     if len(lines) > rules.MAX_LINES:
         raise ValidationFailed.one("cart", f"too many lines to check out at once (at most {rules.MAX_LINES})")
-    seller_ids = [x["seller_id"] for x in lines]
+    seller_ids = [x.seller_id for x in lines]
     promo_items: list[dict[str, Any]] = []
     if texts:  # the codes join the same BatchGetItem
         products, shops, promo_items = carts.snapshot_with(
-            [x["product_id"] for x in lines], seller_ids, promo_store.checkout_keys(texts, seller_ids, customer_id),
+            [x.product_id for x in lines], seller_ids, promo_store.checkout_keys(texts, seller_ids, customer_id),
             consistent=True)
     else:
-        products, shops = carts.snapshot([x["product_id"] for x in lines], seller_ids, consistent=True)
+        products, shops = carts.snapshot([x.product_id for x in lines], seller_ids, consistent=True)
     now_ms = int(time.time() * 1000)
     orders, reservations = rules.plan_checkout(
         checkout_id=checkout_id, customer_id=customer_id, lines=lines, products=products, shops=shops,
@@ -178,7 +178,7 @@ def _relist(product_ids: list[str]) -> None:
 
 def _explain(err: OutOfStock) -> OutOfStock:
     """Add what is available now to each failing line (one BatchGetItem)."""
-    failing = err.extra.get("lines") or []
+    failing = err.lines or []
     products, _ = carts.snapshot([x["product_id"] for x in failing], [], consistent=True)
     lines = []
     for line in failing:
@@ -196,9 +196,10 @@ def _with_card_payments(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
     step and ``POST /orders/{id}/pay`` create the payment later (the order id is its key)."""
     out = []
     for order in orders:
-        if card_payments.is_card(order):
+        record = order_rules.Order.from_item(order)
+        if card_payments.is_card(record):
             try:
-                order = {**order, "payment": card_payments.view(card_payments.start(order))}
+                order = {**order, "payment": card_payments.view(card_payments.start(record))}
             except Unavailable:
                 logs.log.exception("card payment not started", extra={"fields": {"order_id": order["order_id"]}})
         out.append(order)

@@ -11,6 +11,7 @@ from typing import Any
 
 from chalicelib.domain import fees as rules
 from chalicelib.domain.ledger import now_iso
+from chalicelib.domain.orders import Order
 from chalicelib.errors import ValidationFailed, field_error
 from chalicelib.store import catalog as catalog_store
 from chalicelib.store import fees as store
@@ -58,15 +59,14 @@ def schedule() -> dict[str, Any]:
     }
 
 
-def quote(order: dict[str, Any]) -> rules.OrderFee:
+def quote(order: Order) -> rules.OrderFee:
     """The fee the order pays if captured now: two reads (the schedule; the products' categories).
 
     A product deleted since the order was placed pays the default rate.
     """
     sched, _ = store.get_schedule()
-    items = order.get("items") or []
-    products = catalog_store.batch_get_products([i["product_id"] for i in items]) if sched.categories else {}
-    lines = [(i["product_id"], int(i.get("line_total", 0)),
-              sched.rate_for((products.get(i["product_id"]) or {}).get("category_name"))) for i in items]
-    base = int(order["total"]) + int(order.get("marketplace_discount", 0))
-    return rules.order_fee(base, lines, int(order.get("delivery_price", 0)), sched.default_bps)
+    items = order.items
+    products = catalog_store.batch_get_products([i.product_id for i in items]) if sched.categories else {}
+    lines = [(i.product_id, i.line_total, sched.rate_for((products.get(i.product_id) or {}).get("category_name")))
+             for i in items]
+    return rules.order_fee(order.total + order.marketplace_discount, lines, order.delivery_price, sched.default_bps)

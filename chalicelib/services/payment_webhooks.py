@@ -64,7 +64,7 @@ def apply(provider: str, headers: dict[str, str], body: bytes, source_ip: str) -
             raise NotFound(str(rejected)) from rejected
         raise Unauthorized(f"webhook refused: {rejected}", reason=rejected.reason) from rejected
     except (NotFound, ValidationFailed, Conflict) as refused:
-        _refused(provider, refused.extra.get("reason", refused.slug), str(refused))
+        _refused(provider, refused.reason or refused.slug, str(refused))
         raise
 
 
@@ -96,7 +96,7 @@ def _order_event(provider: str, event: port.PaymentEvent) -> dict[str, Any]:
     payment = event.payment
     order_id = payment.metadata["order_id"]
     record = card_payments.record_of(order_id) if order_rules.EXECUTION_NAME_RE.match(order_id) else None
-    order = orders_store.get_order(order_id) if record else None
+    order = orders_store.load(order_id) if record else None
     if (order is None or record is None or record["provider"] != provider
             or record["provider_payment_id"] != payment.id):
         raise NotFound(f"payment {payment.id} is not one of ours", reason="unknown-payment")
@@ -117,44 +117,44 @@ def _order_event(provider: str, event: port.PaymentEvent) -> dict[str, Any]:
     return {"event_id": event.id, "order_id": order_id, "status": payment.status, "outcome": outcome}
 
 
-def _authorized(provider: str, order: dict[str, Any], payment: port.ProviderPayment) -> str:
-    if order["status"] in order_rules.PAID_OR_LATER:
+def _authorized(provider: str, order: order_rules.Order, payment: port.ProviderPayment) -> str:
+    if order.status in order_rules.PAID_OR_LATER:
         return "already-applied"
-    if order["status"] != order_rules.AWAITING_PAYMENT:  # cancelled before the customer paid
+    if order.status != order_rules.AWAITING_PAYMENT:  # cancelled before the customer paid
         _void_late(provider, order, payment)
         return "voided"
-    ledger.card_hold(order["order_id"], order["customer_id"], int(order["total"]), order["currency"],
+    ledger.card_hold(order.order_id, order.customer_id, order.total, order.currency,
                      provider=provider, payment_id=payment.id)
-    store.move_order_payment(order["order_id"], from_states=(card_payments.PENDING,),
+    store.move_order_payment(order.order_id, from_states=(card_payments.PENDING,),
                              to_state=card_payments.AUTHORIZED, card_last4=payment.card_last4 or "")
     if steps.mark_paid(order, actor=f"provider:{provider}") != "paid":
         return "voided"  # cancelled meanwhile: mark_paid gave the hold back and voided it
     metrics.count("CardPaymentsAuthorized")
-    _wake(order["order_id"], {"decision": "paid", "by": f"provider:{provider}"})
+    _wake(order.order_id, {"decision": "paid", "by": f"provider:{provider}"})
     return "authorized"
 
 
-def _void_late(provider: str, order: dict[str, Any], payment: port.ProviderPayment) -> None:
+def _void_late(provider: str, order: order_rules.Order, payment: port.ProviderPayment) -> None:
     """An authorization for an order that is over: give it back at the provider, hold nothing."""
-    payment_gateways.gateway(provider).cancel_payment(payment.id, idempotency_key=f"void-{order['order_id']}")
-    store.move_order_payment(order["order_id"], from_states=(card_payments.PENDING, card_payments.AUTHORIZED),
+    payment_gateways.gateway(provider).cancel_payment(payment.id, idempotency_key=f"void-{order.order_id}")
+    store.move_order_payment(order.order_id, from_states=(card_payments.PENDING, card_payments.AUTHORIZED),
                              to_state=card_payments.CANCELED)
 
 
-def _order_payment_canceled(order: dict[str, Any], record: dict[str, Any]) -> str:
+def _order_payment_canceled(order: order_rules.Order, record: dict[str, Any]) -> str:
     """The provider canceled the payment before any authorization: the order is cancelled as an
     unpaid one (its workflow restocks it); a cancel after our own void is already applied."""
-    store.move_order_payment(order["order_id"], from_states=(card_payments.PENDING,), to_state=card_payments.CANCELED)
-    if order["status"] != order_rules.AWAITING_PAYMENT:
+    store.move_order_payment(order.order_id, from_states=(card_payments.PENDING,), to_state=card_payments.CANCELED)
+    if order.status != order_rules.AWAITING_PAYMENT:
         return "already-applied"
     try:
         orders_store.transition(
-            order["order_id"], from_statuses={order_rules.AWAITING_PAYMENT}, to_status=order_rules.CANCELLED,
+            order.order_id, from_statuses={order_rules.AWAITING_PAYMENT}, to_status=order_rules.CANCELLED,
             event_id=f"to:{order_rules.CANCELLED}", event={"type": "payment_canceled", "actor": "provider"},
             updates={"cancelled_by": "system", "cancel_reason": "payment_canceled"})
     except InvalidTransition:
         return "already-applied"  # paid or cancelled just now: that decision stands
-    _wake(order["order_id"], {"decision": "cancel", "by": "provider"})
+    _wake(order.order_id, {"decision": "cancel", "by": "provider"})
     return "canceled"
 
 

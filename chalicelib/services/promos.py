@@ -86,7 +86,7 @@ def update(issuer: str, code: str, changes: dict[str, Any]) -> dict[str, Any]:
 # --- quote and checkout -------------------------------------------------------------------------
 
 
-def _evaluate(texts: list[str], customer_id: str, lines: list[dict[str, Any]], products: dict[str, Any],
+def _evaluate(texts: list[str], customer_id: str, lines: list[cart_rules.CartLine], products: dict[str, Any],
               shops: dict[str, Any], promo_items: list[dict[str, Any]]) -> tuple[dict[str, Any], rules.Evaluation]:
     view = cart_rules.cart_view(lines, products, shops)
     bases = [{"seller_id": c["seller_id"], "currency": c["currency"], "subtotal": c["subtotal"]} for c in view["carts"]]
@@ -106,7 +106,7 @@ def check_texts(texts: list[str]) -> None:
 def quote(customer_id: str, texts: list[str], delivery: dict[str, str]) -> dict[str, Any]:
     check_texts(texts)
     lines = carts.lines(customer_id)
-    product_ids, seller_ids = [x["product_id"] for x in lines], [x["seller_id"] for x in lines]
+    product_ids, seller_ids = [x.product_id for x in lines], [x.seller_id for x in lines]
     products, shops, promo_items = carts.snapshot_with(
         product_ids, seller_ids, store.checkout_keys(texts, seller_ids, customer_id) if lines else [])
     view, evaluation = _evaluate(texts, customer_id, lines, products, shops, promo_items)
@@ -143,7 +143,7 @@ def quote(customer_id: str, texts: list[str], delivery: dict[str, str]) -> dict[
     }
 
 
-def for_checkout(texts: list[str], customer_id: str, lines: list[dict[str, Any]], products: dict[str, Any],
+def for_checkout(texts: list[str], customer_id: str, lines: list[cart_rules.CartLine], products: dict[str, Any],
                  shops: dict[str, Any], promo_items: list[dict[str, Any]], orders: list[dict[str, Any]]
                  ) -> list[dict[str, Any]]:
     """Apply the codes to the planned ``orders`` exactly as the quote shows them, or refuse

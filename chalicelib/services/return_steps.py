@@ -1,6 +1,6 @@
 """The return workflow's tasks: what each ``lambda:invoke`` state of ``statemachines/return.asl.json``
-does (``run_step``, called by ``events/return_workflow.py``). Why a machine of its own and who
-moves what: ``services/return_workflow.py``.
+does (``run_step``, on the workflows' shared ``StepRunner``, called by ``events/workflow.py``). Why
+a machine of its own and who moves what: ``services/return_workflow.py``.
 
 Each step reads the return, does one idempotent thing and returns what the next state needs:
 
@@ -25,20 +25,20 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib import logs
 from chalicelib.domain import returns as rules
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.services import return_emails, return_workflow
 from chalicelib.services import returns as service
-from chalicelib.services.workflow.contract import StepInputError, TransientError, is_transient
+from chalicelib.services.workflow.contract import StepInputError
+from chalicelib.services.workflow.runner import StepRunner
 from chalicelib.store import orders as orders_store
 from chalicelib.store import returns as store
+from chalicelib.store import workflow as wf_store
 
 
 class ReturnStep(BaseModel):
@@ -81,7 +81,8 @@ def await_decision(ev: ReturnStep) -> dict[str, Any]:
     if not ev.task_token:
         raise StepInputError("await_decision needs the task token")
     ret = _load(ev.return_id)
-    store.park_token(ev.return_id, ev.task_token, wait_seconds=max(1, math.ceil(_seconds_left(ret))))
+    wf_store.park_token(wf_store.return_wait(ev.return_id), ev.task_token,
+                        wait_seconds=max(1, math.ceil(_seconds_left(ret))), step=ev.step)
     now = _load(ev.return_id)  # decided before the token was parked: nobody else will wake us
     if now["state"] != rules.REQUESTED:
         return_workflow.resume(ev.return_id, {"decision": now["state"], "by": "self"})
@@ -90,7 +91,7 @@ def await_decision(ev: ReturnStep) -> dict[str, Any]:
 
 def settle(ev: ReturnStep) -> dict[str, Any]:
     if ev.timed_out:
-        store.forget_token(ev.return_id)  # a decider now finds nothing to wake
+        wf_store.forget_token(wf_store.return_wait(ev.return_id))  # a decider now finds nothing to wake
         with contextlib.suppress(Conflict):  # the seller rejected just before the deadline: that stands
             service.decide(ev.return_id, "accept", seller_id=None, actor="timeout", wake=False)
     return {"outcome": _load(ev.return_id)["state"]}
@@ -105,35 +106,11 @@ def notify_decided(ev: ReturnStep) -> dict[str, Any]:
     return {"sent": [f"return_{ret['state']}"]}
 
 
-_STEPS: dict[str, Callable[[ReturnStep], dict[str, Any]]] = {
-    "requested": requested,
-    "await_decision": await_decision,
-    "settle": settle,
-    "notify_decided": notify_decided,
-}
-STEP_NAMES = tuple(_STEPS)
-
-
-def run_step(event: dict[str, Any]) -> dict[str, Any]:
-    """Run one step of the return workflow (``event["step"]`` names it) and return its outcome."""
-    try:
-        ev = ReturnStep.model_validate(event)
-    except ValidationError as exc:
-        fields = [".".join(str(p) for p in e["loc"]) for e in exc.errors()]
-        raise StepInputError(f"invalid return step payload: {', '.join(fields)}") from None
-    step = _STEPS.get(ev.step)
-    if step is None:
-        raise StepInputError(f"unknown return workflow step {ev.step!r}")
-    try:
-        result = step(ev)
-    except Exception as exc:
-        if is_transient(exc):
-            logs.event("return workflow step will be retried", 30, step=ev.step, return_id=ev.return_id,
-                       error=type(exc).__name__)
-            raise TransientError(f"{ev.step}: {type(exc).__name__}") from exc
-        logs.event("return workflow step failed", 40, step=ev.step, return_id=ev.return_id,
-                   error=type(exc).__name__)
-        raise
-    logs.event("return workflow step", step=ev.step, return_id=ev.return_id,
-               **{k: v for k, v in result.items() if k in ("outcome", "sent")})
-    return result
+run_step = StepRunner(
+    label="return workflow",
+    payload=ReturnStep,
+    subject="return_id",
+    steps={"requested": requested, "await_decision": await_decision, "settle": settle,
+           "notify_decided": notify_decided},
+)
+STEP_NAMES = run_step.step_names

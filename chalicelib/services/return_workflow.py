@@ -19,7 +19,7 @@ every order's execution open for the whole return window.
 workflow's to apply (``Deadline``: ``decide`` as the system). Both sides go through the one
 conditional write ``requested →``, so a decision racing the deadline applies once.
 
-Waking follows the order workflow's rules (``services/workflow/wake.py``): the waiting step parks
+Waking is the order workflow's (``services/workflow/wake.py``): the waiting step parks
 its token, then re-reads the return and resumes itself if it was decided meanwhile; a decider
 records first and wakes after, so one of the two always sees the other. The token is never
 logged, returned or emailed.
@@ -32,7 +32,8 @@ from typing import Any
 from chalicelib import logs
 from chalicelib.adapters.stepfunctions import StepFunctions
 from chalicelib.config import settings
-from chalicelib.store import returns as store
+from chalicelib.services.workflow import wake
+from chalicelib.store import workflow as wf_store
 
 
 def _machine() -> StepFunctions:
@@ -57,13 +58,6 @@ def status(return_id: str) -> str:
 def resume(return_id: str, output: dict[str, Any]) -> bool:
     """Wake the execution waiting for this return's decision. False when nothing waits (the wait
     is over, or not parked yet: then the waiting step sees the decision and resumes itself). A
-    failed call leaves the token for the next attempt and raises the adapter's error
-    (``DependencyError``)."""
-    token = store.peek_token(return_id)
-    if token is None:
-        return False
-    answered = _machine().succeed(token, output)  # the adapter's errors never quote the token
-    store.drop_token(return_id, token)
-    if answered:
-        logs.event("return workflow resumed", return_id=return_id, decision=output.get("decision"))
-    return answered
+    failed call leaves the token for the next attempt and raises ``ResumeFailed``."""
+    return wake.answer(_machine(), wf_store.return_wait(return_id), output, "return workflow",
+                       return_id=return_id)

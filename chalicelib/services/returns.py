@@ -51,12 +51,13 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.services import card_payments, return_emails, return_workflow
+from chalicelib.services.workflow.wake import ResumeFailed
 from chalicelib.store import catalog as catalog_store
 from chalicelib.store import ledger as ledger_store
 from chalicelib.store import orders as orders_store
 from chalicelib.store import returns as store
 from chalicelib.store import seller_money
-from chalicelib.store.toolkit import TransactionCancelled
+from chalicelib.store.toolkit import TransactionCancelled, write_one
 
 SWEEP_PAGE = 100
 
@@ -146,7 +147,7 @@ def decide(return_id: str, decision: str, *, seller_id: str | None, actor: str, 
         if wanted == rules.REJECTED:
             ledger_store.transact([store.decide_op(return_id, wanted, at, actor, {"comment": comment or ""}),
                                    store.order_counts_op(ret["order_id"], lines, accepted=False),
-                                   ledger_store.no_card_refund_op(ret["order_id"], return_id)])
+                                   ledger_store.card_refund_op(ret["order_id"], return_id, ledger_store.NOT_STARTED)])
         else:
             _accept(ret, lines, at, actor, restock)
     except TransactionCancelled as cancelled:
@@ -172,7 +173,7 @@ def _wake(return_id: str, decision: str) -> None:
     wait's timeout finds the return decided and goes on (the customer's email comes then)."""
     try:
         return_workflow.resume(return_id, {"decision": decision})
-    except (DependencyError, Unavailable) as exc:
+    except (ResumeFailed, Unavailable) as exc:
         logs.event("return workflow not woken", 30, return_id=return_id, error=type(exc).__name__)
 
 
@@ -187,13 +188,14 @@ def _accept(ret: dict[str, Any], lines: list[tuple[int, int]], at: str, actor: s
             after[i] += q
         money = rules.money_of(order, hold, lines, after)
         detail = {"refund": money.refund, "fee_returned": money.fee, "full": money.full, "restocked": restock}
-        card = card_payments.is_card(order)
+        record = order_states.Order.from_item(order) if order else None
+        card = record is not None and card_payments.is_card(record)
         provider = paid = None
-        if card and money.refund:
+        if record is not None and card and money.refund:
             if not _claim_card_refund(ret, hold, money):
                 continue  # another return was counted meanwhile: compute again
-            paid = _refund_card(ret, order, money.refund)
-            provider = card_payments.provider_of(order)
+            paid = _refund_card(ret, record, money.refund)
+            provider = card_payments.provider_of(record)
             detail["refunded_to"] = "card"
         ops = [store.decide_op(ret["return_id"], rules.ACCEPTED, at, actor, detail),
                store.order_counts_op(ret["order_id"], lines, accepted=True),
@@ -236,7 +238,7 @@ def _accept(ret: dict[str, Any], lines: list[tuple[int, int]], at: str, actor: s
 # Order of operations as ``services/card_payments.py``: the provider first (key ``return-<id>``),
 # then the ledger's conditional ``return`` transaction, whose refund leg goes to the provider's
 # clearing account instead of the wallet. Before the provider call the hold is claimed for this
-# return and amount (``store.ledger.claim_card_refund``): the order's other returns wait until it
+# return and amount (``store.ledger.card_refund_op``, ``CLAIM``): the order's other returns wait until it
 # is booked, so what the provider refunded is what the ledger books, and the return can no longer
 # be rejected (a retry after a crash between the two books it; nothing else can).
 #
@@ -258,21 +260,21 @@ def _claim_card_refund(ret: dict[str, Any], hold: dict[str, Any], money: rules.R
     if claimed is None and earnings < money.seller_part:  # checked before the card gets anything
         raise InsufficientEarnings("the seller's earnings do not cover this return", required=money.seller_part,
                                    currency=ret["currency"])
-    return ledger_store.claim_card_refund(ret["order_id"], ret["return_id"], money.refund,
-                                          seen=int(hold.get("ret_amount", 0)))
+    return write_one(ledger_store.card_refund_op(ret["order_id"], ret["return_id"], ledger_store.CLAIM,
+                                                 amount=money.refund, seen=int(hold.get("ret_amount", 0))))
 
 
-def _refund_card(ret: dict[str, Any], order: dict[str, Any], amount: int) -> Any:
+def _refund_card(ret: dict[str, Any], order: order_states.Order, amount: int) -> Any:
     try:
         return card_payments.refund_return(order, ret["return_id"], amount)
     except InvalidTransition as refused:  # counted and logged by card_payments
-        ledger_store.drop_card_refund(ret["order_id"], ret["return_id"])
+        write_one(ledger_store.card_refund_op(ret["order_id"], ret["return_id"], ledger_store.END))
         orders_store.add_event(ret["order_id"], {
             "type": "return_refund_refused", "actor": "system",
-            "detail": {"return_id": ret["return_id"], "amount": amount, "reason": refused.extra.get("reason")}},
+            "detail": {"return_id": ret["return_id"], "amount": amount, "reason": refused.reason}},
             event_id=f"return:{ret['return_id']}:refund_refused")
         logs.event("card refund of a return refused: the return stays undecided", 40, return_id=ret["return_id"],
-                   order_id=ret["order_id"], reason=refused.extra.get("reason"))
+                   order_id=ret["order_id"], reason=refused.reason)
         raise
 
 

@@ -19,13 +19,11 @@ from typing import Any
 
 from chalicelib import clients
 from chalicelib.config import settings
+from chalicelib.domain.cart import CartLine
 from chalicelib.store import keys, toolkit
 from chalicelib.store.orders import now_iso
 from chalicelib.store.toolkit import conditional
 from chalicelib.store.values import plain
-
-LINE_FIELDS = ("customer_id", "product_id", "seller_id", "quantity", "price_seen", "delivery_seen", "currency",
-               "added_at", "updated_at")
 
 
 class LineChanged(Exception):
@@ -36,13 +34,22 @@ def _table() -> Any:
     return clients.table(settings().commerce_table)
 
 
-def _line(item: dict[str, Any]) -> dict[str, Any]:
-    return plain({k: item[k] for k in LINE_FIELDS if k in item})
+def _line(item: dict[str, Any]) -> CartLine:
+    """The stored item as a ``CartLine`` (numbers as ints; what an old line lacks stays None)."""
+    raw = plain(item)
+    seen = raw.get("delivery_seen")
+    return CartLine(
+        customer_id=raw["customer_id"], product_id=raw["product_id"], seller_id=raw["seller_id"],
+        quantity=int(raw["quantity"]),
+        price_seen=None if raw.get("price_seen") is None else int(raw["price_seen"]),
+        currency=raw.get("currency", ""), added_at=raw.get("added_at", ""), updated_at=raw.get("updated_at", ""),
+        delivery_seen=None if seen is None else {str(k): int(v) for k, v in seen.items()},
+    )
 
 
-def lines(customer_id: str) -> list[dict[str, Any]]:
+def lines(customer_id: str) -> list[CartLine]:
     """Every line of the customer's carts: one consistent Query (≤ ``MAX_LINES`` small items: one page)."""
-    out: list[dict[str, Any]] = []
+    out: list[CartLine] = []
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": "PK = :pk",
         "ExpressionAttributeValues": {":pk": keys.cart(customer_id)["PK"]},
@@ -57,7 +64,7 @@ def lines(customer_id: str) -> list[dict[str, Any]]:
 
 
 def put_line(customer_id: str, product: dict[str, Any], quantity: int, *, delivery_seen: dict[str, int],
-             expect: int | None) -> dict[str, Any]:
+             expect: int | None) -> CartLine:
     """Set the line's quantity, provided it still holds ``expect`` units (None: no line yet),
     and record the product's price and the seller's delivery prices as seen now."""
     now = now_iso()
@@ -94,7 +101,7 @@ def clear(customer_id: str) -> int:
     """Delete every line: one Query for the keys, one BatchWriteItem per 25 lines."""
     found = lines(customer_id)
     toolkit.batch_write(settings().commerce_table,
-                        deletes=[keys.cart_line(customer_id, line["product_id"]) for line in found])
+                        deletes=[keys.cart_line(customer_id, line.product_id) for line in found])
     return len(found)
 
 

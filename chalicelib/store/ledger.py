@@ -29,7 +29,7 @@ from chalicelib.config import settings
 from chalicelib.domain import ledger as dl
 from chalicelib.errors import ValidationFailed
 from chalicelib.store import keys, toolkit
-from chalicelib.store.toolkit import Op, conditional, transact
+from chalicelib.store.toolkit import Op, transact
 from chalicelib.store.toolkit import TransactionCancelled as TransactionCancelled  # what ``post`` raises
 from chalicelib.store.values import plain
 
@@ -225,7 +225,7 @@ def return_hold_op(order_id: str, *, seen: tuple[int, int, int], refund: int, pr
     only if no other return was counted since ``seen`` (``ret_amount``, ``ret_promotion``,
     ``ret_fee`` as read) — so the refunds of an order never add up to more than its capture.
     A card order's return (``return_id``) also requires that no other return's card refund is
-    in progress (``claim_card_refund``) and ends its own."""
+    in progress (``card_refund_op``) and ends its own."""
     names = {"#state": "state", "#ra": "ret_amount", "#rp": "ret_promotion", "#rf": "ret_fee", "#amount": "amount"}
     values: dict[str, Any] = {":captured": dl.CAPTURED, ":r": refund, ":p": promotion, ":f": fee,
                               ":sa": seen[0], ":max": -refund}
@@ -246,39 +246,46 @@ def return_hold_op(order_id: str, *, seen: tuple[int, int, int], refund: int, pr
     }})
 
 
-def claim_card_refund(order_id: str, return_id: str, amount: int, *, seen: int) -> bool:
-    """Before a card return's refund at the provider: mark the hold as refunding ``amount`` for
-    this return, only while captured, no other return counted since ``seen`` (``ret_amount``)
-    and no other return's refund in progress. Until ``return_hold_op`` ends it, the order's other
-    returns wait (so the amount refunded is the amount booked) and this return cannot be
-    rejected (``no_card_refund_op``). True when claimed (or already claimed by this return)."""
-    unchanged = "(attribute_not_exists(#ra) OR #ra = :sa)" if seen == 0 else "#ra = :sa"
-    done = conditional(
-        _table().update_item, Key=keys.hold(order_id), UpdateExpression="SET #rg = :rid, #rga = :amount",
-        ConditionExpression=f"#state = :captured AND {unchanged} AND (attribute_not_exists(#rg) OR "
-                            f"(#rg = :rid AND #rga = :amount))",
-        ExpressionAttributeNames={"#state": "state", "#ra": "ret_amount", "#rg": REFUNDING, "#rga": REFUNDING_AMOUNT},
-        ExpressionAttributeValues={":captured": dl.CAPTURED, ":sa": seen, ":rid": return_id, ":amount": amount},
-    )
-    return done is not None
+CLAIM, END, NOT_STARTED = "claim", "end", "not_started"  # what ``card_refund_op`` does with the mark
 
 
-def drop_card_refund(order_id: str, return_id: str) -> None:
-    """End this return's claim without booking (the provider refused: nothing moved there)."""
-    conditional(_table().update_item, Key=keys.hold(order_id), UpdateExpression="REMOVE #rg, #rga",
-                ConditionExpression="#rg = :rid", ExpressionAttributeNames={"#rg": REFUNDING, "#rga": REFUNDING_AMOUNT},
-                ExpressionAttributeValues={":rid": return_id})
+def card_refund_op(order_id: str, return_id: str, mark: str, *, amount: int = 0, seen: int = 0) -> Op:
+    """The hold's card-refund mark (which return's refund is in progress at the provider, and how
+    much), one conditional operation on it:
 
+    - ``CLAIM``, before a card return's refund at the provider: mark the hold as refunding
+      ``amount`` for this return, only while captured, no other return counted since ``seen``
+      (``ret_amount``) and no other return's refund in progress (the same claim again holds).
+      Until ``return_hold_op`` books the refund and ends the mark, the order's other returns wait
+      (so the amount refunded is the amount booked) and this return cannot be rejected;
+    - ``END``: this return's mark goes without booking (the provider refused: nothing moved);
+    - ``NOT_STARTED``, a condition of rejecting a return: its card refund has not started.
 
-def no_card_refund_op(order_id: str, return_id: str) -> Op:
-    """A condition of rejecting a return: its card refund has not started at the provider."""
-    return Op(HOLD, {"ConditionCheck": {
-        "TableName": _table_name(),
-        "Key": keys.hold(order_id),
-        "ConditionExpression": "attribute_not_exists(#rg) OR #rg <> :rid",
-        "ExpressionAttributeNames": {"#rg": REFUNDING},
-        "ExpressionAttributeValues": {":rid": return_id},
-        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    ``CLAIM`` and ``END`` run on their own (``toolkit.write_one``: True when the condition held);
+    ``NOT_STARTED`` is a check inside the rejection's transaction."""
+    names, values = {"#rg": REFUNDING}, {":rid": return_id}
+    if mark == NOT_STARTED:
+        return Op(HOLD, {"ConditionCheck": {
+            "TableName": _table_name(), "Key": keys.hold(order_id),
+            "ConditionExpression": "attribute_not_exists(#rg) OR #rg <> :rid",
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }})
+    names["#rga"] = REFUNDING_AMOUNT
+    if mark == END:
+        update, condition = "REMOVE #rg, #rga", "#rg = :rid"
+    elif mark == CLAIM:
+        names.update({"#state": "state", "#ra": "ret_amount"})
+        values.update({":captured": dl.CAPTURED, ":sa": seen, ":amount": amount})
+        unchanged = "(attribute_not_exists(#ra) OR #ra = :sa)" if seen == 0 else "#ra = :sa"
+        update = "SET #rg = :rid, #rga = :amount"
+        condition = f"#state = :captured AND {unchanged} AND (attribute_not_exists(#rg) OR " \
+                    f"(#rg = :rid AND #rga = :amount))"
+    else:
+        raise ValueError(f"unknown card refund mark operation {mark!r}")
+    return Op(HOLD, {"Update": {
+        "TableName": _table_name(), "Key": keys.hold(order_id), "UpdateExpression": update,
+        "ConditionExpression": condition, "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
     }})
 
 

@@ -19,7 +19,8 @@ feed import sets ``stock`` = the feed's count − ``reserved`` (``services/feed_
 
 Contract (statuses and allowed moves: ``chalicelib/domain/orders.py``):
 
-- ``get_order(order_id) -> dict | None`` — one consistent GetItem, timeline included.
+- ``get_order(order_id) -> dict | None`` — one consistent GetItem, timeline included;
+  ``load(order_id) -> Order | None`` the same as a typed record (``domain/orders.py``).
 - ``transition(order_id, *, from_statuses, to_status, event, updates=None, event_id=None)
   -> dict`` — one conditional UpdateItem: applies only while the status is in
   ``from_statuses``; appends ``event`` to the timeline; sets ``updates``; returns the order
@@ -52,6 +53,7 @@ from typing import Any
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain import orders as domain
+from chalicelib.domain.cart import CartLine
 from chalicelib.errors import (
     AlreadyExists,
     Conflict,
@@ -121,6 +123,17 @@ def get_order(order_id: str) -> dict[str, Any] | None:
         return None  # not an id we ever mint: no read needed
     item = _table().get_item(Key=keys.order(order_id), ConsistentRead=True).get("Item")
     return strip(item)
+
+
+def load(order_id: str) -> domain.Order | None:
+    """The order as a typed record (``domain.Order``; one consistent GetItem), or None."""
+    item = get_order(order_id)
+    return None if item is None else domain.Order.from_item(item)
+
+
+def load_many(order_ids: list[str]) -> list[domain.Order]:
+    """``get_orders`` as typed records."""
+    return [domain.Order.from_item(item) for item in get_orders(order_ids)]
 
 
 def get_orders(order_ids: list[str]) -> list[dict[str, Any]]:
@@ -411,7 +424,7 @@ def place(
     checkout: dict[str, Any],
     orders: list[dict[str, Any]],
     reservations: list[dict[str, Any]],
-    cart_lines: list[dict[str, Any]],
+    cart_lines: list[CartLine],
     promo_ops: list[Op] = (),
 ) -> None:
     """Write a whole checkout in ONE TransactWriteItems, or nothing.
@@ -460,11 +473,11 @@ def place(
         ops.append(Op(f"order:{o['order_id']}", {"Put": {"TableName": commerce, "Item": item,
                                                           "ConditionExpression": "attribute_not_exists(PK)"}}))
     for line in cart_lines:
-        ops.append(Op(f"line:{line['product_id']}", {"Delete": {
+        ops.append(Op(f"line:{line.product_id}", {"Delete": {
             "TableName": commerce,
-            "Key": keys.cart_line(line["customer_id"], line["product_id"]),
+            "Key": keys.cart_line(line.customer_id, line.product_id),
             "ConditionExpression": "quantity = :q",
-            "ExpressionAttributeValues": {":q": line["quantity"]},
+            "ExpressionAttributeValues": {":q": line.quantity},
         }}))
     record = {**keys.checkout(checkout["checkout_id"]), **checkout}
     ops.append(Op("checkout", {"Put": {"TableName": commerce, "Item": record,
@@ -498,7 +511,7 @@ def workflow_pending(before_iso: str, limit: int) -> list[dict[str, Any]]:
 
 
 def _explain_cancellation(cancelled: TransactionCancelled, reservations: list[dict[str, Any]],
-                          orders: list[dict[str, Any]], cart_lines: list[dict[str, Any]], checkout_id: str) -> None:
+                          orders: list[dict[str, Any]], cart_lines: list[CartLine], checkout_id: str) -> None:
     if cancelled.failed("checkout") or any(cancelled.failed(f"order:{o['order_id']}") for o in orders):
         raise AlreadyExists(f"checkout {checkout_id} was already placed", checkout_id=checkout_id)
     if any(cancelled.failed(label) for label in cancelled.reasons if label.startswith("promo")):
@@ -507,7 +520,7 @@ def _explain_cancellation(cancelled: TransactionCancelled, reservations: list[di
              for r in reservations if cancelled.failed(_product_label(r))]
     if lines:
         raise OutOfStock("some lines cannot be reserved; review your cart", lines=lines)
-    if any(cancelled.failed(f"line:{line['product_id']}") for line in cart_lines):
+    if any(cancelled.failed(f"line:{line.product_id}") for line in cart_lines):
         raise Conflict("your cart changed during checkout; review it and try again")
     if cancelled.transient:
         raise Unavailable(BUSY)

@@ -10,7 +10,6 @@ rejection gives the claimed units back. Key grammar: ``store/keys.py``.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from chalicelib import clients
@@ -18,11 +17,10 @@ from chalicelib.config import settings
 from chalicelib.domain import orders as order_states
 from chalicelib.domain import returns as rules
 from chalicelib.store import keys
-from chalicelib.store.toolkit import Op, conditional, transact
+from chalicelib.store.toolkit import Op, transact
 from chalicelib.store.values import plain
 
 RETURN, ORDER = "return", "order"
-TOKEN_GRACE_SECONDS = 24 * 3600  # a parked token outlives its wait by this much, then TTL removes it
 
 
 def _name() -> str:
@@ -126,35 +124,3 @@ def due(now_iso: str, limit: int) -> list[dict[str, Any]]:
     resp = _table().query(IndexName="GSI4", KeyConditionExpression="GSI4PK = :pk AND GSI4SK < :now",
                           ExpressionAttributeValues={":pk": keys.RETURNS_DUE, ":now": now_iso}, Limit=limit)
     return [_clean(i) for i in resp.get("Items", [])]
-
-
-# --- the workflow's parked task token (services/return_workflow.py) ----------------------
-
-
-def park_token(return_id: str, task_token: str, *, wait_seconds: int) -> None:
-    """Keep the token of the wait now running (a re-run of the step overwrites its own)."""
-    now = int(time.time())
-    _table().put_item(Item={**keys.return_wait(return_id), "task_token": task_token, "parked_at": now,
-                            "ttl": now + int(wait_seconds) + TOKEN_GRACE_SECONDS})
-
-
-def peek_token(return_id: str) -> str | None:
-    """The parked token, left in place until the execution was answered (``drop_token``)."""
-    item = _table().get_item(Key=keys.return_wait(return_id), ConsistentRead=True).get("Item")
-    return None if not item else str(item["task_token"])
-
-
-def drop_token(return_id: str, task_token: str) -> None:
-    """Forget an answered token: only that very token, never a newer one parked since."""
-    conditional(_table().delete_item, Key=keys.return_wait(return_id),
-                ConditionExpression="task_token = :t", ExpressionAttributeValues={":t": task_token})
-
-
-def forget_token(return_id: str) -> None:
-    """The wait timed out: its token can answer nothing any more."""
-    _table().delete_item(Key=keys.return_wait(return_id))
-
-
-def has_token(return_id: str) -> bool:
-    return _table().get_item(Key=keys.return_wait(return_id), ConsistentRead=True,
-                             ProjectionExpression="PK").get("Item") is not None

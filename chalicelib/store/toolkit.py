@@ -6,7 +6,8 @@
   times; then ``errors.Unavailable`` (a 503, or a retried workflow step or import).
 - **Conditional writes.** ``conditional(write, **params)`` makes one write whose
   ConditionExpression may not hold: its response, or — nothing was written — None, or the
-  domain error the caller named. ``all_of`` / ``any_of`` join named sub-conditions, so a
+  domain error the caller named; ``write_one(op)`` runs a transaction's operation that way, on
+  its own. ``all_of`` / ``any_of`` join named sub-conditions, so a
   non-trivial condition reads as the timeline it guards.
 - **Key conditions.** ``Key`` / ``Attr``: boto3's condition builders for the resource API's
   queries, imported on first use (``import boto3.dynamodb`` imports all of boto3, which
@@ -221,6 +222,15 @@ class TransactionCancelled(Exception):
         """No condition failed: concurrent transactions or throttling outlasted the retries."""
         codes = {r.code for r in self.reasons.values()}
         return "ConditionalCheckFailed" not in codes and bool(codes & TRANSIENT_REASONS)
+
+
+def write_one(op: Op) -> bool:
+    """Run one ``Put``, ``Update`` or ``Delete`` operation on its own, as a single conditional
+    write (``conditional``): True when its condition held and it was written."""
+    ((kind, params),) = op.item.items()
+    write = {"Put": _client().put_item, "Update": _client().update_item, "Delete": _client().delete_item}[kind]
+    return conditional(write, **{k: v for k, v in params.items() if k != "ReturnValuesOnConditionCheckFailure"}
+                       ) is not None
 
 
 def transact(ops: list[Op], *, retries: int = TRANSACT_RETRIES) -> None:

@@ -1,10 +1,12 @@
-"""The order workflow's own records in the Commerce table: parked task tokens, action links,
+"""The workflows' own records in the Commerce table: parked task tokens (of the order's and
+the return's executions), the order workflow's action links,
 "email sent" markers and (local runs only) the outbox behind the mailbox page.
 
 Key grammar and access patterns: ``store/keys.py`` (WORKFLOW). AWS errors stop here.
 
-- **Task tokens** (``park_token`` / ``peek_token`` / ``drop_token``). A waiting step of the
-  state machine parks its Step Functions task token under (order, wait kind). Whoever resumes
+- **Task tokens** (``park_token`` / ``peek_token`` / ``drop_token``). A waiting step of a
+  state machine parks its Step Functions task token under its wait (``order_wait``: order and
+  wait kind; ``return_wait``: the return). Whoever resumes
   the execution reads it, answers it, and only then drops it (conditionally on that token):
   a wake-up that fails anywhere — including a lost reply after the answer went through —
   leaves the token for the next attempt, and a second answer to a used token is refused by
@@ -47,38 +49,46 @@ def _table() -> Any:
 # --- task tokens ----------------------------------------------------------------------------
 
 
-def park_token(order_id: str, kind: str, task_token: str, *, wait_seconds: int, step: str) -> None:
+def order_wait(order_id: str, kind: str) -> dict[str, str]:
+    """Where the order's execution parks the token of its ``kind`` wait (payment, seller…)."""
+    return keys.workflow_wait(order_id, kind)
+
+
+def return_wait(return_id: str) -> dict[str, str]:
+    """Where the return's execution parks the token of its wait for the seller's decision: an
+    item of its own beside the return, so the token never travels with the return's reads."""
+    return keys.return_wait(return_id)
+
+
+def park_token(wait: dict[str, str], task_token: str, *, wait_seconds: int, step: str) -> None:
     """Keep the token of the step now waiting (a re-run of the step overwrites its own)."""
-    _table().put_item(
-        Item={
-            **keys.workflow_wait(order_id, kind),
-            "task_token": task_token,
-            "step": step,
-            "parked_at": int(time.time()),
-            "ttl": int(time.time()) + int(wait_seconds) + TOKEN_GRACE_SECONDS,
-        }
-    )
+    now = int(time.time())
+    _table().put_item(Item={**wait, "task_token": task_token, "step": step, "parked_at": now,
+                            "ttl": now + int(wait_seconds) + TOKEN_GRACE_SECONDS})
 
 
-def peek_token(order_id: str, kind: str) -> str | None:
+def peek_token(wait: dict[str, str]) -> str | None:
     """The parked token (None when nothing waits), left in place: it is dropped only once the
     execution has been answered (``drop_token``), so a wake-up that fails at any point — even
     after its call went through but its reply was lost — leaves the token for the next one."""
-    item = _table().get_item(Key=keys.workflow_wait(order_id, kind), ConsistentRead=True).get("Item")
+    item = _table().get_item(Key=wait, ConsistentRead=True).get("Item")
     return None if not item else str(item["task_token"])
 
 
-def drop_token(order_id: str, kind: str, task_token: str) -> None:
+def drop_token(wait: dict[str, str], task_token: str) -> None:
     """Forget a token that was answered (or refused as over): only that very token, never a
     newer one the step parked since."""
-    conditional(_table().delete_item, Key=keys.workflow_wait(order_id, kind),
-                ConditionExpression="task_token = :t", ExpressionAttributeValues={":t": task_token})
+    conditional(_table().delete_item, Key=wait, ConditionExpression="task_token = :t",
+                ExpressionAttributeValues={":t": task_token})
 
 
-def has_token(order_id: str, kind: str) -> bool:
-    item = _table().get_item(Key=keys.workflow_wait(order_id, kind), ConsistentRead=True,
-                             ProjectionExpression="PK").get("Item")
-    return item is not None
+def forget_token(wait: dict[str, str]) -> None:
+    """The wait timed out: its token can answer nothing any more."""
+    _table().delete_item(Key=wait)
+
+
+def has_token(wait: dict[str, str]) -> bool:
+    return _table().get_item(Key=wait, ConsistentRead=True, ProjectionExpression="PK").get("Item") is not None
 
 
 # --- action links ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import pytest
 import app  # noqa: F401 - importing the app registers every route in ROUTES
 from chalicelib.api.http import ROUTES
 from tests.e2e.conftest import verification_token
-from tests.e2e.workflow_support import Market, Person, patient_stack_fixture  # noqa: F401
+from tests.e2e.workflow_support import Market, Person
 from tests.support.factories import checkout_body
 
 pytestmark = pytest.mark.e2e
@@ -346,14 +346,14 @@ _WORLD: dict[str, World] = {}
 
 
 @pytest.fixture
-def world(patient_stack) -> World:  # noqa: F811 - the fixture is imported above
+def world(patient_stack) -> World:
     """Built once per session (``patient_stack`` is itself one stack per session)."""
     if "w" not in _WORLD:
         _WORLD["w"] = _build_world(patient_stack)
     return _WORLD["w"]
 
 
-def _build_world(patient_stack) -> World:  # noqa: F811
+def _build_world(patient_stack) -> World:
     m = Market(patient_stack)
     seller, other_seller = m.seller(stock=100, price=10_000), m.seller(stock=100, price=10_000)
     customer, other_customer = m.register("customer"), m.register("customer")

@@ -6,38 +6,16 @@ reloads, with JavaScript on — changes nothing, and the pages load nothing from
 from __future__ import annotations
 
 import json
-import os
 import urllib.parse
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.workflow_support import Market, patient_stack_fixture  # noqa: F401 - fixture
+from tests.e2e.workflow_support import Market
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-if not CHROMIUM.exists() and not os.environ.get("CI"):
-    pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (make browser-deps installs it; "
-                "in CI this test never skips)", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def test_seller_confirms_from_the_mailbox_in_a_real_browser(patient_stack, browser):
+def test_seller_confirms_from_the_mailbox_in_a_real_browser(tab, patient_stack):
     m = Market(patient_stack)
     seller, customer = m.seller(name="Зимняя куртка"), m.register("customer")
     m.top_up(customer, 1_000_000)
@@ -47,10 +25,7 @@ def test_seller_confirms_from_the_mailbox_in_a_real_browser(patient_stack, brows
     m.wait_email(seller.shop_email, "new_order", oid)
     assert m.order(customer, oid)["status"] == "PAID"
 
-    context = browser.new_context(java_script_enabled=True)
-    requested: list[str] = []
-    context.on("request", lambda req: requested.append(req.url))
-    page = context.new_page()
+    context, page, requested = tab.context, tab.page, tab.requested
 
     # The local mailbox lists the seller's email; its confirm link is the first action link.
     mailbox = page.goto(f"{patient_stack.url}/local/mailbox?to={urllib.parse.quote(seller.shop_email)}")
@@ -92,10 +67,9 @@ def test_seller_confirms_from_the_mailbox_in_a_real_browser(patient_stack, brows
     # Nothing was loaded from anywhere but the stack itself.
     origin = patient_stack.url
     assert requested and all(u.startswith(origin) or u.startswith(("about:", "data:")) for u in requested), requested
-    context.close()
 
 
-def test_docs_page_sends_a_request_with_a_bearer_token(patient_stack, browser):
+def test_docs_page_sends_a_request_with_a_bearer_token(browser, patient_stack):
     """/docs (the vendored Swagger UI): authorize with a customer's token, try GET /wallet, and
     see the 200 with the wallet's money — everything loaded from the stack itself."""
     from playwright.sync_api import expect

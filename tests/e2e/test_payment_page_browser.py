@@ -7,36 +7,14 @@ a forged webhook is refused."""
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from tests.e2e.workflow_support import Market
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-if not CHROMIUM.exists() and not os.environ.get("CI"):
-    pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (make browser-deps installs it; "
-                "in CI this test never skips)", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def start_topup(m: Market, customer, amount: int) -> dict:
@@ -59,16 +37,13 @@ def wait_status(m: Market, customer, topup_id: str, wanted: str) -> None:
         time.sleep(0.2)
 
 
-def test_top_up_through_the_sandbox_page_with_3ds(stack, browser):
+def test_top_up_through_the_sandbox_page_with_3ds(tab, stack):
     m = Market(stack)
     customer = m.register("customer")
     topup = start_topup(m, customer, 250_000)
     assert m.wallet(customer)["available"] == 0
 
-    context = browser.new_context(java_script_enabled=True)
-    requested: list[str] = []
-    context.on("request", lambda req: requested.append(req.url))
-    page = context.new_page()
+    page, requested = tab.page, tab.requested
     page.goto(topup["confirmation_url"])
     assert "2 500.00 RUB" in page.locator("#amount").inner_text()
     page.fill("#number", "4000 0000 0000 3220")
@@ -95,10 +70,9 @@ def test_top_up_through_the_sandbox_page_with_3ds(stack, browser):
     assert "being processed" in page.content()
     assert m.wallet(customer)["available"] == 250_000
     assert all(u.startswith(stack.url) or u.startswith(("about:", "data:")) for u in requested), requested
-    context.close()
 
 
-def test_a_declined_card_on_the_sandbox_page_credits_nothing(stack, browser):
+def test_a_declined_card_on_the_sandbox_page_credits_nothing(browser, stack):
     m = Market(stack)
     customer = m.register("customer")
     topup = start_topup(m, customer, 10_000)

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.e2e.test_checkout_concurrency import _customer_with, _put_product, _seller, _send
-from tests.e2e.workflow_support import patient_stack_fixture, wait_until  # noqa: F401 - fixture
+from tests.e2e.workflow_support import wait_until
 from tests.support import factories as f
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]

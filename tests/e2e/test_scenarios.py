@@ -15,7 +15,7 @@ import urllib.parse
 
 import pytest
 
-from tests.e2e.workflow_support import Market, patient_stack_fixture, wait_until  # noqa: F401 - fixture
+from tests.e2e.workflow_support import Market, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 

@@ -25,12 +25,11 @@ from html import unescape
 import pytest
 
 from tests.e2e.conftest import verify_email
-from tests.e2e.workflow_support import (  # noqa: F401 - fixture
+from tests.e2e.workflow_support import (
     CARD,
     PASSWORD,
     Market,
     Person,
-    patient_stack_fixture,
     wait_until,
 )
 

@@ -1,6 +1,7 @@
 """Helpers for the purchase scenarios and the browser test on the local stack, over HTTP only
 (plus one direct write: products are put into the catalog table, as the checkout e2e tests do
-— the feed import has its own e2e tests).
+— the feed import has its own e2e tests; and one direct read: the sandbox provider's record of
+a card payment). Its fixture (``patient_stack``) is registered in ``tests/conftest.py``.
 
 ``patient_stack``: a second local stack whose payment and seller timeouts are a minute, for the
 scenarios where people click through at human-ish speed on a busy CI machine; the session's
@@ -32,8 +33,7 @@ _PATIENT: dict[str, Stack] = {}
 
 @pytest.fixture(name="patient_stack")
 def patient_stack_fixture(request, tmp_path_factory) -> Stack:
-    """One patient stack for the whole session, however many modules import this fixture (a
-    session-scoped fixture imported into two modules would start two); stopped at exit."""
+    """One patient stack for the whole session, however many modules use it; stopped at exit."""
     if "stack" not in _PATIENT:
         stack = start_stack(tmp_path_factory.mktemp("patient-stack"), timeouts=PATIENT_TIMEOUTS)
         request.config.add_cleanup(lambda: _stop(stack.process))
@@ -86,10 +86,20 @@ class Market:
         seller.products.append(product)
         return seller
 
-    def _catalog(self) -> Any:
+    def _table(self, env_name: str) -> Any:
         return boto3.resource("dynamodb", endpoint_url=self.stack.moto_url, region_name=self.stack.region,
                               aws_access_key_id="testing", aws_secret_access_key="testing"
-                              ).Table(self.stack.env["CATALOG_TABLE"])
+                              ).Table(self.stack.env[env_name])
+
+    def _catalog(self) -> Any:
+        return self._table("CATALOG_TABLE")
+
+    def _ledger(self) -> Any:
+        return self._table("LEDGER_TABLE")
+
+    def sandbox_payment(self, payment_id: str) -> dict[str, Any]:
+        """The sandbox provider's record of a card payment (what it authorized, captured, refunded)."""
+        return self._ledger().get_item(Key=keys.sandbox_payment(payment_id), ConsistentRead=True)["Item"]
 
     def stock(self, product_id: str) -> int:
         item = self._catalog().get_item(Key=keys.product(product_id), ConsistentRead=True)["Item"]

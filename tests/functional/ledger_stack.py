@@ -1,8 +1,9 @@
-"""One moto stack per test module for the wallet, ledger and idempotency tests.
+"""One moto stack per test module for the wallet, ledger, workflow and idempotency tests.
 
-Import ``module_aws`` and ``module_api`` from here (fixtures named ``aws`` and ``api``) to
-override ``tests/conftest.py``'s per-test ones with module-scoped ones: building the stack
-(user pool, tables, bucket...) costs about a second, and these modules have dozens of tests.
+A module marked ``pytest.mark.module_stack`` gets these module-scoped ``module_aws`` and
+``module_api`` as its ``aws`` and ``api`` (``tests/conftest.py`` hands them out; this module is
+registered there as a plugin): building the stack (user pool, tables, bucket...) costs about a
+second, and these modules have dozens of tests.
 Tests stay independent by using fresh users, order ids and idempotency keys; the ledger's
 global invariants hold across all of them anyway.
 """
@@ -17,7 +18,7 @@ from moto import mock_aws
 from tests.conftest import LOOSE_LIMITS, _reset_caches
 
 
-@pytest.fixture(scope="module", name="aws")
+@pytest.fixture(scope="module")
 def module_aws(jwks_file):
     from local import bootstrap
 
@@ -31,8 +32,8 @@ def module_aws(jwks_file):
     _reset_caches()
 
 
-@pytest.fixture(scope="module", name="api")
-def module_api(aws):
+@pytest.fixture(scope="module")
+def module_api(module_aws):
     from chalice.test import Client
 
     from app import app

@@ -14,10 +14,8 @@ from chalicelib.config import settings
 from chalicelib.notify.links import make_link_token
 from chalicelib.store import keys
 from chalicelib.store import workflow as wf_store
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.module_stack]
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

@@ -13,11 +13,9 @@ from chalicelib import clients
 from chalicelib.adapters.payouts import SANDBOX_FAILING_ACCOUNT
 from chalicelib.config import settings
 from chalicelib.store import keys
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.module_stack]
 
 
 def books(api, admin):

@@ -4,7 +4,7 @@ order paid (the money held from the provider, not the wallet), and the real work
 when the seller confirms, voids it on a cancel or a payment timeout, refunds it to the card on a
 cancel after capture. A top-up the provider never reports on expires on the reconciler's
 schedule. The sandbox's webhooks are collected as it sends them and delivered through the
-in-process client (``test_provider_topups.py`` does the same)."""
+in-process client (``tests/support/sandbox.py``, as ``test_provider_topups.py`` does)."""
 
 from __future__ import annotations
 
@@ -16,49 +16,21 @@ from urllib.parse import urlencode
 import boto3
 import pytest
 
-from chalicelib import metrics
 from chalicelib.adapters import payments as port
 from chalicelib.adapters import payments_sandbox
 from chalicelib.config import settings
+from chalicelib.domain.orders import Order
 from chalicelib.errors import InvalidTransition
 from chalicelib.services import books, card_payments, ledger
 from chalicelib.store import payments as payment_store
 from infra import resources as res
 from local import bootstrap
 from local.poller import scheduled_event
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
 from tests.support import factories as f
+from tests.support.sandbox import Webhook, deliver, event, local_path, signed, submit
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    """The webhooks the sandbox sent: [(path, body, headers)]."""
-    outbox: list[tuple[str, bytes, dict[str, str]]] = []
-
-    def capture(url: str, body: bytes, headers: dict[str, str]) -> int:
-        outbox.append((url.removeprefix(settings().public_base_url), body, headers))
-        return 200
-
-    monkeypatch.setattr(payments_sandbox, "transport", capture)
-    return outbox
-
-
-@pytest.fixture
-def counted(monkeypatch):
-    """The metrics counted during the test: [(name, by)]."""
-    seen: list[tuple[str, str | None]] = []
-    real = metrics.count
-
-    def count(name, value=1, *, unit="Count", by=None):
-        seen.append((name, by))
-        real(name, value, unit=unit, by=by)
-
-    monkeypatch.setattr(metrics, "count", count)
-    return seen
+pytestmark = [pytest.mark.timeout(120), pytest.mark.module_stack]
 
 
 def buy_by_card(flow, customer, seller, quantity: int = 1) -> dict:
@@ -71,27 +43,15 @@ def buy_by_card(flow, customer, seller, quantity: int = 1) -> dict:
 
 
 def page_path(order) -> str:
-    return order["payment"]["confirmation_url"].removeprefix(settings().public_base_url)
+    return local_path(order["payment"]["confirmation_url"])
 
 
 def pay_on_page(flow, order, number="4242 4242 4242 4242"):
-    body = urlencode({"action": "pay", "number": number, "exp": "12/30", "cvc": "123"})
-    return flow.api.http.post(page_path(order), body=body,
-                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+    return submit(flow.api, page_path(order), action="pay", number=number, exp="12/30", cvc="123")
 
 
-def deliver(flow, webhook):
-    path, body, headers = webhook
-    return flow.api.http.post(path, body=body, headers=headers)
-
-
-def signed(payment_id: str, order_id: str, status: str, amount: int) -> tuple[str, bytes, dict[str, str]]:
-    body = json.dumps({"id": f"evt-{uuid.uuid4().hex}", "type": f"payment.{status}",
-                       "payment": {"id": payment_id, "status": status,
-                                   "amount": {"amount": amount, "currency": "RUB"},
-                                   "metadata": {"order_id": order_id}}}).encode()
-    return ("/payments/webhooks/sandbox", body,
-            {"Content-Type": "application/json", "Sandbox-Signature": payments_sandbox.sign(body)})
+def card_event(payment_id: str, order_id: str, status: str, amount: int) -> Webhook:
+    return signed(event(payment_id, status, amount, order_id=order_id))
 
 
 def sandbox_status(order_id: str) -> str:
@@ -104,7 +64,7 @@ def paid_by_card(flow, sent, customer, seller) -> dict:
     oid = order["order_id"]
     page = pay_on_page(flow, order)
     assert "Payment authorized" in page.body.decode()
-    answer = deliver(flow, sent[-1])
+    answer = deliver(flow.api, sent[-1])
     assert answer.status_code == 200, answer.body
     assert answer.json_body["outcome"] == "authorized" and answer.json_body["order_id"] == oid
     flow.wait_status(oid, "PAID")
@@ -124,8 +84,8 @@ def test_card_order_is_authorized_then_captured_when_the_seller_confirms(flow, s
 
     pay_on_page(flow, order)
     assert sandbox_status(oid) == "waiting_for_capture" and len(sent) == 1
-    assert deliver(flow, sent[0]).json_body["outcome"] == "authorized"
-    assert deliver(flow, sent[0]).json_body["outcome"] == "already-applied"  # a retried webhook: once
+    assert deliver(flow.api, sent[0]).json_body["outcome"] == "authorized"
+    assert deliver(flow.api, sent[0]).json_body["outcome"] == "already-applied"  # a retried webhook: once
     flow.wait_parked(oid, "seller")
     assert flow.order(oid)["status"] == "PAID"
     # the money came from the card, not the wallet: it is held for the order, nothing was available
@@ -157,7 +117,7 @@ def test_cancelled_card_order_is_voided_and_nothing_moves(flow, sent, counted):
 
     # a capture after the void is refused by the provider: nothing moves, the refusal is counted
     with pytest.raises(InvalidTransition):
-        card_payments.capture(flow.order(oid))
+        card_payments.capture(Order.from_item(flow.order(oid)))
     assert ("CardPaymentsRefused", "capture-after-void") in counted
     assert ledger.hold_state(oid) == "released" and flow.earnings(seller) == 0
     assert books.reconcile()["balanced"]
@@ -177,7 +137,7 @@ def test_unpaid_card_order_times_out_and_its_payment_is_voided(flow, sent):
     # too late: the page no longer takes the card, and a late authorization is voided, not held
     pay_on_page(flow, order)
     assert not sent
-    late = deliver(flow, signed(payment_store.get_order_payment(oid)["provider_payment_id"], oid,
+    late = deliver(flow.api, card_event(payment_store.get_order_payment(oid)["provider_payment_id"], oid,
                                 "waiting_for_capture", order["total"]["amount"]))
     assert late.status_code == 200 and late.json_body["outcome"] == "voided"
     assert ledger.hold_state(oid) is None
@@ -190,7 +150,7 @@ def test_declined_card_cancels_the_order(flow, sent):
     oid = order["order_id"]
     page = pay_on_page(flow, order, number="4000 0000 0000 0002")
     assert "card-declined" in page.body.decode()
-    assert deliver(flow, sent[0]).json_body["outcome"] == "canceled"
+    assert deliver(flow.api, sent[0]).json_body["outcome"] == "canceled"
     flow.wait_status(oid, "CANCELLED")
     flow.wait_event(oid, "stock_released")
     assert f.stock_of(seller.product["product_id"]) == 2
@@ -218,7 +178,7 @@ def test_cancel_after_capture_refunds_the_card_once(flow, sent, counted):
         payments_sandbox.SandboxGateway().refund_payment(record["provider_payment_id"], total, "RUB",
                                                          idempotency_key="another-refund")
     assert second.value.reason == "double-refund"
-    card_payments.refund(flow.order(oid))  # the step retried: the same refund, nothing more
+    card_payments.refund(Order.from_item(flow.order(oid)))  # the step retried: the same refund, nothing more
     assert flow.earnings(seller) == 0 and books.reconcile()["balanced"]
 
 
@@ -227,14 +187,14 @@ def test_webhook_for_another_amount_is_refused_and_moves_nothing(flow, sent, cou
     order = buy_by_card(flow, customer, seller)
     oid = order["order_id"]
     payment_id = payment_store.get_order_payment(oid)["provider_payment_id"]
-    wrong = deliver(flow, signed(payment_id, oid, "waiting_for_capture", order["total"]["amount"] - 1))
+    wrong = deliver(flow.api, card_event(payment_id, oid, "waiting_for_capture", order["total"]["amount"] - 1))
     assert wrong.status_code == 422, wrong.body
     assert wrong.json_body["errors"][0]["field"] == "amount"
     assert ("PaymentWebhooksRefused", "amount-mismatch") in counted
     time.sleep(0.5)
     assert flow.order(oid)["status"] == "AWAITING_PAYMENT" and ledger.hold_state(oid) is None
 
-    stranger = deliver(flow, signed("sbx_not_ours", oid, "waiting_for_capture", order["total"]["amount"]))
+    stranger = deliver(flow.api, card_event("sbx_not_ours", oid, "waiting_for_capture", order["total"]["amount"]))
     assert stranger.status_code == 404
     assert ledger.hold_state(oid) is None
 
@@ -288,7 +248,7 @@ def test_unanswered_top_up_expires_and_is_canceled_at_the_provider(flow, sent, m
     fresh_page = fresh["confirmation_url"].removeprefix(settings().public_base_url)
     flow.api.http.post(fresh_page, body=urlencode({"action": "pay", "number": "4242424242424242"}),
                        headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert deliver(flow, sent[-1]).json_body["outcome"] == "credited"
+    assert deliver(flow.api, sent[-1]).json_body["outcome"] == "credited"
     assert flow.wallet(customer)["available"] == 20_000
     sent.clear()
 

@@ -15,22 +15,21 @@ from chalicelib.services import returns as return_service
 from chalicelib.store import ledger as ledger_store
 from chalicelib.store import payments as payment_store
 from chalicelib.store import returns as return_store
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.test_card_orders import buy_by_card, counted, deliver, pay_on_page, sent  # noqa: F401
-from tests.functional.test_returns import FEE, TOTAL, ask, env, return_events, seller_balance, waiting  # noqa: F401
-from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
+from tests.functional.returns_support import FEE, TOTAL, ask, return_events, seller_balance, waiting
+from tests.functional.test_card_orders import buy_by_card, pay_on_page
+from tests.support.sandbox import deliver
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.module_stack]
 
 EMPTY = {"available": 0, "held": 0, "currency": "RUB"}
 
 
-def card_delivered(flow, sent, seller, customer) -> str:  # noqa: F811 - the fixture's value
+def card_delivered(flow, sent, seller, customer) -> str:
     """Two boots bought by card, authorized on the sandbox page, confirmed, shipped, received."""
     order = buy_by_card(flow, customer, seller, quantity=2)
     oid = order["order_id"]
     pay_on_page(flow, order)
-    assert deliver(flow, sent[-1]).json_body["outcome"] == "authorized"
+    assert deliver(flow.api, sent[-1]).json_body["outcome"] == "authorized"
     flow.wait_parked(oid, "seller")
     assert flow.post(f"/seller/orders/{oid}/confirm", seller).status_code == 200
     flow.wait_parked(oid, "shipment")
@@ -52,7 +51,7 @@ def balanced() -> dict:
     return report
 
 
-def test_a_card_return_refunds_its_share_to_the_card_then_the_rest(flow, env, sent):  # noqa: F811
+def test_a_card_return_refunds_its_share_to_the_card_then_the_rest(flow, returns_env, sent):
     seller, customer = flow.seller(stock=5), flow.customer()
     pid = seller.product["product_id"]
     oid = card_delivered(flow, sent, seller, customer)
@@ -95,7 +94,7 @@ def test_a_card_return_refunds_its_share_to_the_card_then_the_rest(flow, env, se
     assert ledger_store.get_hold(oid).get(ledger_store.REFUNDING) is None  # no refund left in progress
 
 
-def test_a_retried_acceptance_refunds_the_card_once(flow, env, sent, monkeypatch):  # noqa: F811
+def test_a_retried_acceptance_refunds_the_card_once(flow, returns_env, sent, monkeypatch):
     seller, customer = flow.seller(stock=5), flow.customer()
     pid = seller.product["product_id"]
     oid = card_delivered(flow, sent, seller, customer)
@@ -132,7 +131,7 @@ def test_a_retried_acceptance_refunds_the_card_once(flow, env, sent, monkeypatch
     balanced()
 
 
-def test_a_refund_the_provider_refuses_keeps_the_return_undecided_visibly(flow, env, sent, counted):  # noqa: F811
+def test_a_refund_the_provider_refuses_keeps_the_return_undecided_visibly(flow, returns_env, sent, counted):
     seller, customer = flow.seller(stock=5), flow.customer()
     pid = seller.product["product_id"]
     oid = card_delivered(flow, sent, seller, customer)

@@ -12,11 +12,9 @@ from html.parser import HTMLParser
 import pytest
 from moto.backends import get_backend
 
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
 from tests.support import factories as f
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.module_stack]
 
 EVIL = "https://evil.example/login"
 DEFANGED = "hxxps://evil[.]example/login"

@@ -16,7 +16,8 @@ from chalicelib.errors import IdempotencyInFlight, IdempotencyMismatch, PaymentD
 from chalicelib.services import idempotency, ledger, payments
 from chalicelib.store import idempotency as store
 from chalicelib.store import keys
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
+
+pytestmark = pytest.mark.module_stack  # one moto stack per module (tests/functional/ledger_stack.py)
 
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": datetime.now(UTC).year + 3, "cvc": "123"}
 

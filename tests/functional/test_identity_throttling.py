@@ -11,7 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib import clients
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
+
+pytestmark = pytest.mark.module_stack  # one moto stack per module (tests/functional/ledger_stack.py)
 
 JSON = {"Content-Type": "application/json"}
 PROBLEM = "application/problem+json"

@@ -18,7 +18,8 @@ from chalicelib.errors import InsufficientEarnings, InsufficientFunds, InvalidTr
 from chalicelib.services import ledger
 from chalicelib.services.payments import Charge
 from chalicelib.store import ledger as ledger_store
-from tests.functional.ledger_stack import module_aws  # noqa: F401 - one moto stack per module
+
+pytestmark = pytest.mark.module_stack  # one moto stack per module (tests/functional/ledger_stack.py)
 
 
 @pytest.fixture
@@ -323,7 +324,7 @@ def test_a_refunded_capture_is_final(customer, seller):
     ledger.refund_capture(o)
     with pytest.raises(InvalidTransition) as err:
         ledger.release(o, customer_id=customer, amount=1_000)
-    assert err.value.extra["hold_state"] == "refunded"
+    assert err.value.hold_state == "refunded"
     with pytest.raises(InvalidTransition):
         ledger.capture(o, seller, customer_id=customer, amount=1_000)
     assert ledger.seller_balance(seller)["earnings"] == 0
@@ -334,7 +335,7 @@ def test_release_of_a_capture_says_the_money_was_captured(customer, seller):
     o = captured(customer, seller, 1_000)
     with pytest.raises(InvalidTransition) as err:
         ledger.release(o, customer_id=customer, amount=1_000)
-    assert err.value.extra["hold_state"] == "captured"  # the workflow refunds the capture instead
+    assert err.value.hold_state == "captured"  # the workflow refunds the capture instead
 
 
 def test_wrong_refund_hints_are_refused_not_trusted(customer, seller, other_seller):
@@ -362,7 +363,7 @@ def test_refund_never_takes_the_sellers_earnings_below_zero(customer, seller):
     with pytest.raises(InsufficientEarnings) as err:
         ledger.refund_capture(o, customer_id=customer, seller_id=seller, amount=5_000)
     assert err.value.status == 409
-    assert (err.value.extra["earnings"], err.value.extra["required"]) == (1_000, 5_000)
+    assert (err.value.earnings, err.value.required) == (1_000, 5_000)
     assert ledger.seller_balance(seller)["earnings"] == 1_000
     assert ledger.wallet(customer)["available"] == 95_000
     assert ledger.hold_state(o) == "captured"  # nothing moved: an operator can settle it

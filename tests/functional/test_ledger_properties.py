@@ -58,7 +58,8 @@ from chalicelib.services import ledger, payouts
 from chalicelib.store import ledger as ledger_store
 from infra import resources
 from local import patches
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
+
+pytestmark = pytest.mark.module_stack  # one moto stack per module (tests/functional/ledger_stack.py)
 
 THREADS, CUSTOMERS, SELLERS, ORDERS, KEYS = 4, 3, 2, 6, 4
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": datetime.now(UTC).year + 2, "cvc": "123"}

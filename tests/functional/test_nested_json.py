@@ -10,7 +10,8 @@ import pytest
 
 import app  # noqa: F401 - importing the app registers every route in ROUTES
 from chalicelib.api.http import MAX_JSON_DEPTH, ROUTES
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
+
+pytestmark = pytest.mark.module_stack  # one moto stack per module (tests/functional/ledger_stack.py)
 
 PROBLEM = "application/problem+json"
 JSON = {"Content-Type": "application/json"}

@@ -11,10 +11,9 @@ from moto.backends import get_backend
 
 from chalicelib import clients
 from chalicelib.config import settings
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.workflow_stack import flow_fixture, wait_until, workflow_machine  # noqa: F401 - fixtures
+from tests.functional.workflow_stack import wait_until
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.module_stack]
 
 
 def ses_messages_to(address: str) -> list:

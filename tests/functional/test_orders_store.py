@@ -18,8 +18,9 @@ def placed(aws):
     limited = f.put_product(f.product("seller-1", offer="a", price=1000, stock=5))
     unlimited = f.put_product(f.product("seller-1", offer="b", price=250, stock=None))
     lines = [
-        {"customer_id": "cust-1", "product_id": limited["product_id"], "seller_id": "seller-1", "quantity": 3},
-        {"customer_id": "cust-1", "product_id": unlimited["product_id"], "seller_id": "seller-1", "quantity": 1},
+        cart_rules.CartLine(customer_id="cust-1", product_id=limited["product_id"], seller_id="seller-1", quantity=3),
+        cart_rules.CartLine(customer_id="cust-1", product_id=unlimited["product_id"], seller_id="seller-1",
+                            quantity=1),
     ]
     orders, reservations = cart_rules.plan_checkout(
         checkout_id="c1", customer_id="cust-1", lines=lines,
@@ -64,7 +65,7 @@ def test_error_on_transition_from_another_state_names_current_status(placed):
     with pytest.raises(InvalidTransition) as err:
         store.transition(placed["order_id"], from_statuses={states.PAID}, to_status=states.CONFIRMED,
                          event={"type": "confirmed"})
-    assert err.value.extra["current_status"] == states.AWAITING_PAYMENT
+    assert err.value.current_status == states.AWAITING_PAYMENT
     assert store.get_order(placed["order_id"])["status"] == states.AWAITING_PAYMENT
 
 

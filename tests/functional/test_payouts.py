@@ -14,11 +14,9 @@ import pytest
 
 from chalicelib.adapters.payouts import SANDBOX_FAILING_ACCOUNT
 from chalicelib.config import settings
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.module_stack]
 
 GOOD_ACCOUNT = "40702810000000000001"
 TOTAL = 45_000  # one product at 10_000 + courier delivery at 35_000 (the factories)

@@ -43,8 +43,9 @@ from chalicelib.services.workflow import steps
 from chalicelib.services.workflow.contract import StepEvent
 from chalicelib.store import orders as orders_store
 from chalicelib.store import promos as promo_store
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
 from tests.support import factories as f
+
+pytestmark = pytest.mark.module_stack  # one moto stack per module (tests/functional/ledger_stack.py)
 
 EXAMPLES = int(os.environ.get("PROMO_EXAMPLES", "10"))
 FATES = ("captured", "cancelled_unpaid", "cancelled_held", "refunded")

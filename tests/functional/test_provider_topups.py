@@ -3,7 +3,8 @@ page (success, decline, 3-D Secure), the signed webhook that credits the wallet 
 webhooks that are refused (forged, stale, not ours, another amount or currency, out of order).
 
 The sandbox sends its webhooks over HTTP on the local stack; here they are collected as it
-sends them and delivered through the in-process client, so a test can also replay or alter one.
+sends them (``tests/support/sandbox.py``) and delivered through the in-process client, so a test
+can also replay or alter one.
 """
 
 from __future__ import annotations
@@ -17,19 +18,7 @@ import pytest
 
 from chalicelib.adapters import payments_sandbox
 from chalicelib.config import settings
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    """The webhooks the sandbox sent: [(path, body, headers)]."""
-    outbox: list[tuple[str, bytes, dict[str, str]]] = []
-
-    def capture(url: str, body: bytes, headers: dict[str, str]) -> int:
-        outbox.append((url.removeprefix(settings().public_base_url), body, headers))
-        return 200
-
-    monkeypatch.setattr(payments_sandbox, "transport", capture)
-    return outbox
+from tests.support.sandbox import deliver, event, local_path, signed, submit
 
 
 @pytest.fixture
@@ -43,38 +32,15 @@ def start(api, user, amount=150_000, key=None, **extra):
 
 
 def page_path(topup) -> str:
-    return topup["confirmation_url"].removeprefix(settings().public_base_url)
-
-
-def submit(api, path, **form):
-    from urllib.parse import urlencode
-
-    return api.http.post(path, body=urlencode(form), headers={"Content-Type": "application/x-www-form-urlencoded"})
-
-
-def deliver(api, webhook, body=None, signature=None):
-    path, raw, headers = webhook
-    headers = dict(headers)
-    if signature is not None:
-        headers["Sandbox-Signature"] = signature
-    return api.http.post(path, body=raw if body is None else body, headers=headers)
+    return local_path(topup["confirmation_url"])
 
 
 def available(api, user) -> int:
     return api.http.get("/wallet", headers=user.headers).json_body["available"]["amount"]
 
 
-def signed(event: dict) -> tuple[str, bytes, dict[str, str]]:
-    body = json.dumps(event).encode()
-    return ("/payments/webhooks/sandbox", body,
-            {"Content-Type": "application/json", "Sandbox-Signature": payments_sandbox.sign(body)})
-
-
 def event_for(topup: dict, payment_id: str, *, status="succeeded", amount=None, currency="RUB") -> dict:
-    return {"id": f"evt-{uuid.uuid4().hex}", "type": f"payment.{status}",
-            "payment": {"id": payment_id, "status": status,
-                        "amount": {"amount": amount or topup["amount"]["amount"], "currency": currency},
-                        "metadata": {"topup_id": topup["topup_id"]}}}
+    return event(payment_id, status, amount or topup["amount"]["amount"], currency, topup_id=topup["topup_id"])
 
 
 def payment_id(topup) -> str:

@@ -15,12 +15,10 @@ from chalicelib.store import orders as order_store
 from infra import resources as res
 from local import bootstrap
 from local.poller import scheduled_event
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
 from tests.support import factories as f
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.module_stack]
 
 
 def run_reconciler(flow) -> dict[str, int]:

@@ -6,10 +6,8 @@ the fee, the emails and the timeline follow."""
 
 from __future__ import annotations
 
-import json
 import time
 import urllib.parse
-import uuid
 from datetime import datetime
 
 import boto3
@@ -20,29 +18,11 @@ from chalicelib.errors import DependencyUnavailable
 from chalicelib.services import ledger, return_workflow
 from chalicelib.services import returns as return_service
 from chalicelib.store import returns as return_store
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
+from tests.functional.returns_support import FEE, TOTAL, ask, return_events, seller_balance, waiting
 from tests.support import factories as f
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.timeout(120)
-
-# two boots at 10_000 + courier 35_000; a 10 % fee: 5_500, the seller nets 49_500
-TOTAL, FEE = 55_000, 5_500
-
-
-@pytest.fixture
-def env(flow, monkeypatch, api, admin):
-    def configure(window: int = 3600, answer: int = 3600) -> None:
-        monkeypatch.setenv("RETURN_WINDOW_SECONDS", str(window))
-        monkeypatch.setenv("RETURN_ANSWER_SECONDS", str(answer))
-        settings.cache_clear()
-        assert settings().return_answer_seconds == answer  # prime the cache outside a request
-    configure()
-    assert api.http.put("/admin/commission", headers=admin.headers,
-                        body=json.dumps({"default_percent": 10})).status_code == 200
-    return configure
-
+pytestmark = [pytest.mark.timeout(120), pytest.mark.module_stack]
 
 def delivered(flow, seller, customer, quantity: int = 2) -> str:
     oid = flow.buy(customer, seller, quantity=quantity)["order_id"]
@@ -56,17 +36,6 @@ def delivered(flow, seller, customer, quantity: int = 2) -> str:
     return oid
 
 
-def ask(flow, customer, oid, product_id, quantity=1, reason="too small"):
-    headers = {**customer.headers, "Idempotency-Key": uuid.uuid4().hex}
-    body = {"items": [{"product_id": product_id, "quantity": quantity}], "reason": reason}
-    return flow.api.http.post(f"/orders/{oid}/returns", headers=headers, body=json.dumps(body))
-
-
-def waiting(rid: str) -> None:
-    """The return's execution emailed the shop and waits for the decision (its token is parked)."""
-    wait_until(lambda: return_store.has_token(rid), 15, f"the workflow of {rid} to wait for the seller")
-
-
 def execution(rid: str, *, done: bool = True) -> dict:
     sfn = boto3.client("stepfunctions")
     arn = settings().return_state_machine_arn.replace(":stateMachine:", ":execution:") + f":{rid}"
@@ -76,16 +45,7 @@ def execution(rid: str, *, done: bool = True) -> dict:
                       f"the workflow of {rid} to end")
 
 
-def return_events(flow, oid: str, rid: str) -> list[str]:
-    return [e["type"] for e in flow.order(oid)["timeline"] if (e.get("detail") or {}).get("return_id") == rid]
-
-
-def seller_balance(flow, seller):
-    body = flow.api.http.get("/seller/balance", headers=seller.headers).json_body
-    return {k: body[k]["amount"] for k in ("earnings", "pending", "available")}
-
-
-def test_accepting_a_partial_return_refunds_its_share_restocks_and_reverses_the_fee(flow, env):
+def test_accepting_a_partial_return_refunds_its_share_restocks_and_reverses_the_fee(flow, returns_env):
     seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
     pid = seller.product["product_id"]
     oid = delivered(flow, seller, customer)
@@ -141,7 +101,7 @@ def test_accepting_a_partial_return_refunds_its_share_restocks_and_reverses_the_
     assert statement["total"]["amount"] == 0
 
 
-def test_a_rejected_return_moves_nothing_and_frees_the_items(flow, env):
+def test_a_rejected_return_moves_nothing_and_frees_the_items(flow, returns_env):
     seller, customer = flow.seller(), flow.customer(balance=100_000)
     pid = seller.product["product_id"]
     oid = delivered(flow, seller, customer)
@@ -161,8 +121,8 @@ def test_a_rejected_return_moves_nothing_and_frees_the_items(flow, env):
     assert ask(flow, customer, oid, pid, quantity=2).status_code == 201  # may ask again
 
 
-def test_a_seller_silent_past_the_deadline_accepts(flow, env):
-    env(answer=2)
+def test_a_seller_silent_past_the_deadline_accepts(flow, returns_env):
+    returns_env(answer=2)
     seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
     pid = seller.product["product_id"]
     oid = delivered(flow, seller, customer)
@@ -180,8 +140,8 @@ def test_a_seller_silent_past_the_deadline_accepts(flow, env):
     assert flow.post(f"/seller/returns/{rid}/reject", seller).status_code == 409  # too late
 
 
-def test_a_decision_racing_the_deadline_applies_once(flow, env):
-    env(answer=2)
+def test_a_decision_racing_the_deadline_applies_once(flow, returns_env):
+    returns_env(answer=2)
     seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
     pid = seller.product["product_id"]
     oid = delivered(flow, seller, customer)
@@ -215,8 +175,8 @@ def test_a_decision_racing_the_deadline_applies_once(flow, env):
     assert return_service.sweep_overdue() == 0  # nothing left for the backstop
 
 
-def test_a_return_whose_workflow_never_started_is_settled_by_the_reconciler(flow, env, monkeypatch):
-    env(answer=1)
+def test_a_return_whose_workflow_never_started_is_settled_by_the_reconciler(flow, returns_env, monkeypatch):
+    returns_env(answer=1)
     monkeypatch.setenv("RECONCILE_GRACE_SECONDS", "0")
     settings.cache_clear()
     assert settings().reconcile_grace_seconds == 0
@@ -243,14 +203,14 @@ def test_a_return_whose_workflow_never_started_is_settled_by_the_reconciler(flow
     assert not flow.emails(seller.shop_email, "return_requested")  # too late to ask the shop
 
 
-def test_error_on_returns_that_are_not_allowed_and_nothing_moves(flow, env, register):
+def test_error_on_returns_that_are_not_allowed_and_nothing_moves(flow, returns_env, register):
     seller, customer = flow.seller(), flow.customer(balance=100_000)
     pid = seller.product["product_id"]
     undelivered = flow.buy(customer, seller)["order_id"]
     flow.wait_parked(undelivered, "seller")
     assert ask(flow, customer, undelivered, pid).status_code == 409  # not delivered
 
-    env(window=10)  # long enough for the refusals below on a busy machine, then waited out
+    returns_env(window=10)  # long enough for the refusals below on a busy machine, then waited out
     oid = delivered(flow, seller, customer)
     delivered_at = time.monotonic()
     stranger = register("customer")
@@ -273,7 +233,7 @@ def press(flow, url: str, action: str, **fields):
                               headers={"Content-Type": "application/x-www-form-urlencoded"})
 
 
-def test_seller_accepts_by_the_emailed_link_the_page_first_changing_nothing(flow, env):
+def test_seller_accepts_by_the_emailed_link_the_page_first_changing_nothing(flow, returns_env):
     seller, customer = flow.seller(stock=5, lang="ru"), flow.customer(balance=100_000)
     pid = seller.product["product_id"]
     oid = delivered(flow, seller, customer)

@@ -19,12 +19,10 @@ import pytest
 from chalicelib.services import checkout as checkout_service
 from chalicelib.store import catalog
 from tests.functional.feed_support import Feeds, offer, yml
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
 from tests.support import factories as f
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.module_stack]
 
 
 def feed(count: int, price: str = "1000", name: str = "Палатка походная") -> bytes:

@@ -12,8 +12,9 @@ import pytest
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.services import ledger, payments
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
 from tests.support.factories import rub
+
+pytestmark = pytest.mark.module_stack  # one moto stack per module (tests/functional/ledger_stack.py)
 
 NEXT_YEAR = datetime.now(UTC).year + 1
 CARD = {"number": "4242 4242 4242 4242", "exp_month": 1, "exp_year": NEXT_YEAR, "cvc": "123", "holder": "IVAN PETROV"}

@@ -7,11 +7,9 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.services import ledger
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.workflow_stack import flow_fixture, workflow_machine  # noqa: F401 - fixtures
 from tests.support import factories as f
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.module_stack]
 
 
 def kinds(flow, user_email):

@@ -17,11 +17,10 @@ from chalicelib.errors import InsufficientEarnings, Unavailable
 from chalicelib.services import ledger
 from chalicelib.services.workflow import StepInputError, run_step
 from chalicelib.store import keys
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.workflow_stack import flow_fixture, stop_execution, workflow_machine  # noqa: F401 - fixtures
+from tests.functional.workflow_stack import stop_execution
 from tests.support import factories as f
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.module_stack]
 
 
 def captures(flow, seller, kind: str = "capture") -> list[dict]:
@@ -295,4 +294,4 @@ def test_a_wake_up_whose_token_write_loses_its_reply_still_moves_the_order_on(fl
     assert lost["left"] == 0  # the fault did fire
     flow.wait_parked(oid, "receipt", timeout=20)  # the execution was answered: the receipt wait
     assert flow.post(f"/seller/orders/{oid}/ship", seller).status_code == 200  # the repeat
-    assert not wf_store.has_token(oid, "shipment")
+    assert not wf_store.has_token(wf_store.order_wait(oid, "shipment"))

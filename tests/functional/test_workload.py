@@ -112,11 +112,10 @@ from chalicelib.services.feed_import import RetryLater, handle_s3_notification
 from chalicelib.store import keys
 from chalicelib.store import promos as promo_store
 from tests.functional.feed_support import Feeds, offer, yml
-from tests.functional.ledger_stack import module_api, module_aws  # noqa: F401 - one moto stack per module
-from tests.functional.workflow_stack import stop_execution, workflow_machine  # noqa: F401 - fixture
+from tests.functional.workflow_stack import stop_execution
 from tests.support import factories as f
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.module_stack]
 
 SEEDS = [int(s) for s in os.environ.get("WORKLOAD_SEEDS", "11,23,37").split(",")]
 THREADS, OPS_PER_THREAD = 5, int(os.environ.get("WORKLOAD_OPS", "24"))
@@ -804,7 +803,7 @@ def new_paths(world: World, outcomes: Counter[str]) -> Counter[str]:
 
 
 @pytest.fixture
-def short_timeouts(workflow_machine, monkeypatch):  # noqa: F811 - the imported fixture
+def short_timeouts(workflow_machine, monkeypatch):
     for k, v in TIMEOUTS.items():
         monkeypatch.setenv(k, v)
     settings.cache_clear()
@@ -814,8 +813,8 @@ def short_timeouts(workflow_machine, monkeypatch):  # noqa: F811 - the imported 
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_money_and_stock_survive_a_random_workload_with_faults(seed, short_timeouts, api, aws, register,  # noqa: F811
-                                                               workflow_machine):  # noqa: F811
+def test_money_and_stock_survive_a_random_workload_with_faults(seed, short_timeouts, api, aws, register,
+                                                               workflow_machine):
     rng = random.Random(seed)
     world = build_world(register, Feeds(api, aws, register), rng)
     lanes = plan(rng, world)

@@ -1,13 +1,13 @@
 """The order workflow running in-process: moto executes the real ASL, its ``lambda:invoke``
 tasks run ``chalicelib.events.workflow`` through ``local/patches.py``'s Lambda hook.
 
-Import ``module_aws``, ``module_api`` (one moto stack per module, from ``ledger_stack``),
+Fixtures (registered in ``tests/conftest.py``; a module using them is marked
+``pytest.mark.module_stack``: one moto stack per module, ``ledger_stack.py``):
 ``workflow_machine`` (the workflow functions and the order and return state machines, built by
 ``local/bootstrap.py`` from the same definitions as the local stack and the template) and
-``flow_fixture`` (the ``flow`` fixture: a ``Market`` driving purchases through the real
-routes). Tests stay independent by using fresh users and orders. Timeouts default to a
-minute; a test that waits for one sets it first (``flow.timeouts(seller=2)``) — the "start"
-step reads them when the execution starts.
+``flow`` (a ``Market`` driving purchases through the real routes). Tests stay independent by
+using fresh users and orders. Timeouts default to a minute; a test that waits for one sets it
+first (``flow.timeouts(seller=2)``) — the "start" step reads them when the execution starts.
 """
 
 from __future__ import annotations
@@ -109,7 +109,8 @@ class Market:
                                         if e["type"] == type_), None), timeout, f"{type_} on {order_id}")
 
     def wait_parked(self, order_id: str, kind: str, timeout: float = 15) -> None:
-        wait_until(lambda: wf_store.has_token(order_id, kind), timeout, f"{kind} wait of {order_id}")
+        wait = wf_store.order_wait(order_id, kind)
+        wait_until(lambda: wf_store.has_token(wait), timeout, f"{kind} wait of {order_id}")
 
     def execution(self, order_id: str) -> dict[str, Any]:
         sfn = boto3.client("stepfunctions")
@@ -140,7 +141,7 @@ class Market:
 
 
 @pytest.fixture(scope="module")
-def workflow_machine(aws):
+def workflow_machine(module_aws):
     """The workflow function and the state machine, once per module (building them costs ~3 s)."""
     from local import bootstrap, patches
 
@@ -148,9 +149,9 @@ def workflow_machine(aws):
     patches.serialize_dynamodb()
     patches.callbacks_skip_starting_executions()
     patches.parse_each_definition_once()
-    prefix = aws["ACCOUNTS_TABLE"].split("-")[0]
+    prefix = module_aws["ACCOUNTS_TABLE"].split("-")[0]
     region = "us-east-1"
-    arns = bootstrap.create_functions(None, region, prefix, dict(aws))
+    arns = bootstrap.create_functions(None, region, prefix, dict(module_aws))
     machine = bootstrap.create_state_machine(None, region, prefix, arns)
     returns_machine = bootstrap.create_return_state_machine(None, region, prefix, arns)
     with pytest.MonkeyPatch.context() as mp:

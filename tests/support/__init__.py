@@ -1,1 +1,2 @@
-"""Shared test support: in-memory fakes of the adapters' ports (``fakes.py``)."""
+"""Shared test support: in-memory fakes of the adapters' ports (``fakes.py``), builders
+(``factories.py``), the sandbox payment provider as the in-process tests drive it (``sandbox.py``)."""

@@ -36,12 +36,14 @@ anything else is caught by the state machine and routed to ``compensate``.
 Modules, by role:
 
   contract.py      the step payload (``StepEvent``) and how a failure is classified
-  dispatch.py      ``run_step``: parse, run the named step, log, classify its failure
+  runner.py        ``StepRunner``: parse, run the named step, log, classify its failure (the
+                   return workflow's steps run on it too)
+  dispatch.py      ``run_step``: the order workflow's step table on a ``StepRunner``
   steps.py         the steps that move an order: start, hold, waits, timeouts, settle, refund…
   email_plans.py   ``notify``: which emails each workflow event sends
   compensation.py  ``compensate``: no money held, no stock reserved for a dead order
-  wake.py          ``resume``: answer a waiting task (Step Functions through
-                   ``adapters/stepfunctions.py``)
+  wake.py          ``resume`` / ``answer``: answer a waiting task (Step Functions through
+                   ``adapters/stepfunctions.py``), for the return workflow too
 """
 
 from chalicelib.services.workflow.contract import StepEvent, StepInputError, TransientError

@@ -32,15 +32,15 @@ def compensate(ev: StepEvent) -> dict[str, Any]:
     ``OrderCompensationFailed`` for an operator — the money is never lost, it stays where the
     ledger says (the customer's held balance or the seller's earnings).
     """
-    order = orders_store.get_order(ev.order_id)
+    order = orders_store.load(ev.order_id)
     if order is None:
         return {"outcome": "no_order"}
     error = (ev.error or {}).get("Error") or "unknown"
     record(ev.order_id, "workflow_failed", "wf:failed", error=str(error)[:100])
     orders_store.workflow_started(ev.order_id)  # it ran (and ends here): nothing to reconcile
     money = ledger.hold_state(ev.order_id)
-    if order["status"] in (st.AWAITING_PAYMENT, st.PAID) or (
-        order["status"] == st.CONFIRMED and money == money_states.HELD
+    if order.status in (st.AWAITING_PAYMENT, st.PAID) or (
+        order.status == st.CONFIRMED and money == money_states.HELD
     ):
         with contextlib.suppress(InvalidTransition):  # moved meanwhile: re-read below
             orders_store.transition(
@@ -49,8 +49,8 @@ def compensate(ev: StepEvent) -> dict[str, Any]:
                 updates={"cancelled_by": "system", "cancel_reason": "error"},
             )
         order = load_order(ev.order_id)
-    if order["status"] != st.CANCELLED:
-        return {"outcome": "kept", "status": order["status"]}
+    if order.status != st.CANCELLED:
+        return {"outcome": "kept", "status": order.status}
     orders_store.restock(ev.order_id, actor="system")
     refunded = False
     if money is not None:
@@ -63,8 +63,8 @@ def compensate(ev: StepEvent) -> dict[str, Any]:
                            error=type(exc).__name__)
             raise
         if refunded:
-            record(ev.order_id, "refund_completed", "wf:refunded", amount=int(order["total"]),
-                   currency=order["currency"])
+            record(ev.order_id, "refund_completed", "wf:refunded", amount=order.total,
+                   currency=order.currency)
     for event in ("cancelled", "refunded"):
         try:
             notify(StepEvent(step="notify", order_id=ev.order_id, event=event))

@@ -31,7 +31,7 @@ def notify(ev: StepEvent) -> dict[str, Any]:
     sent = []
     for kind, links, extra in plan(order):
         try:
-            if notifications.send(order, kind, links=links, extra=extra):
+            if notifications.send(order.item, kind, links=links, extra=extra):
                 sent.append(kind)
         except notifications.EmailRejected as exc:
             record(ev.order_id, "email_failed", f"email_failed:{kind}", kind=kind, reason=str(exc)[:200])
@@ -42,49 +42,49 @@ def notify(ev: StepEvent) -> dict[str, Any]:
 Plan = list[tuple[str, dict[str, str] | None, dict[str, Any] | None]]
 
 
-def _emails_payment_required(order: dict[str, Any]) -> Plan:
-    if order.get("payment_method") == "card":
+def _emails_payment_required(order: st.Order) -> Plan:
+    if order.payment_method == "card":
         return []  # the customer is on the provider's page (the checkout's confirmation_url)
-    wallet = ledger.wallet(order["customer_id"])
+    wallet = ledger.wallet(order.customer_id)
     pay_by = int(time.time()) + timeouts()["payment_timeout"]
     return [("payment_required", None, {"pay_by": pay_by, "wallet_available": int(wallet["available"])})]
 
 
-def _emails_paid(order: dict[str, Any]) -> Plan:
+def _emails_paid(order: st.Order) -> Plan:
     return [("new_order", issue_links(order), None), ("order_placed", None, None)]
 
 
-def _emails_confirmed(order: dict[str, Any]) -> Plan:
-    if order["status"] == st.CANCELLED:
+def _emails_confirmed(order: st.Order) -> Plan:
+    if order.status == st.CANCELLED:
         return []  # cancelled right after the confirmation: the cancellation email says it all
     return [("order_confirmed", None, None)]
 
 
-def _emails_cancelled(order: dict[str, Any]) -> Plan:
-    if order.get("cancel_reason") == "payment_timeout":
+def _emails_cancelled(order: st.Order) -> Plan:
+    if order.cancel_reason == "payment_timeout":
         return [("payment_expired", None, None)]
-    if ledger.hold_state(order["order_id"]) is None:
+    if ledger.hold_state(order.order_id) is None:
         return []  # nothing was ever paid: no refund to announce (the customer cancelled it)
-    by = order.get("cancelled_by")
+    by = order.cancelled_by
     return [("order_cancelled_refund_started", None,
              {"cancelled_by": by if by in ("customer", "seller", "system") else "timeout",
-              "timeout_stage": "shipment" if order.get("cancel_reason") == "shipment_timeout" else None,
-              "reason": order.get("cancel_note") or None})]
+              "timeout_stage": "shipment" if order.cancel_reason == "shipment_timeout" else None,
+              "reason": order.cancel_note or None})]
 
 
-def _emails_refunded(order: dict[str, Any]) -> Plan:
-    if ledger.hold_state(order["order_id"]) not in (money_states.RELEASED, money_states.REFUNDED):
+def _emails_refunded(order: st.Order) -> Plan:
+    if ledger.hold_state(order.order_id) not in (money_states.RELEASED, money_states.REFUNDED):
         return []
     return [("refund_completed", None, None)]
 
 
-def _emails_shipped(order: dict[str, Any]) -> Plan:
-    if order["status"] not in (st.SHIPPED, st.DELIVERED):
+def _emails_shipped(order: st.Order) -> Plan:
+    if order.status not in (st.SHIPPED, st.DELIVERED):
         return []  # an execution of an older definition reaching here for a cancelled order
-    return [("order_shipped", None, {"tracking_number": order.get("tracking_number") or None})]
+    return [("order_shipped", None, {"tracking_number": order.tracking_number or None})]
 
 
-PLANS: dict[str, Callable[[dict[str, Any]], Plan]] = {
+PLANS: dict[str, Callable[[st.Order], Plan]] = {
     "payment_required": _emails_payment_required,
     "paid": _emails_paid,
     "confirmed": _emails_confirmed,

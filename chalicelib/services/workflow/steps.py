@@ -27,11 +27,11 @@ from chalicelib.store import seller_money
 from chalicelib.store import workflow as wf_store
 
 
-def load_order(order_id: str) -> dict[str, Any]:
-    order = orders_store.get_order(order_id)
+def load_order(order_id: str) -> st.Order:
+    order = orders_store.load(order_id)
     if order is None:
         raise NotFound(f"order {order_id} does not exist")
-    tracing.annotate(seller_id=order.get("seller_id"), customer_id=order.get("customer_id"))
+    tracing.annotate(seller_id=order.seller_id, customer_id=order.customer_id)
     return order
 
 
@@ -62,7 +62,7 @@ def hold(ev: StepEvent) -> dict[str, Any]:
     """Hold the total on the customer's wallet: ``paid``, ``awaiting`` (funds short) or
     ``cancelled`` (the customer cancelled first)."""
     order = load_order(ev.order_id)
-    status = order["status"]
+    status = order.status
     if status == st.CANCELLED:
         return {"outcome": "cancelled"}
     if status in st.PAID_OR_LATER:  # the customer paid through the API before this step ran
@@ -70,51 +70,51 @@ def hold(ev: StepEvent) -> dict[str, Any]:
     if card_payments.is_card(order):
         return _await_card(order)
     try:
-        ledger.hold(order["order_id"], order["customer_id"], int(order["total"]), order["currency"])
+        ledger.hold(order.order_id, order.customer_id, order.total, order.currency)
     except InsufficientFunds as err:
         record(ev.order_id, "payment_required", "wf:payment_required",
-               required=int(order["total"]), available=int(err.extra.get("available", 0)),
-               currency=order["currency"])
+               required=order.total, available=int(err.available or 0),
+               currency=order.currency)
         return {"outcome": "awaiting"}
     return {"outcome": mark_paid(order, actor="system")}
 
 
-def _await_card(order: dict[str, Any]) -> dict[str, Any]:
+def _await_card(order: st.Order) -> dict[str, Any]:
     """A card order waits for the provider's webhook (the authorization marks it paid); the
     payment is made here if checkout could not reach the provider."""
     try:
         card_payments.start(order)
     except Unavailable:
         logs.event("card payment not started; the customer may retry POST /orders/{id}/pay", 30,
-                   order_id=order["order_id"])
-    record(order["order_id"], "card_payment_required", "wf:card_payment_required",
-           required=int(order["total"]), currency=order["currency"])
+                   order_id=order.order_id)
+    record(order.order_id, "card_payment_required", "wf:card_payment_required",
+           required=order.total, currency=order.currency)
     return {"outcome": "awaiting"}
 
 
-def give_back_hold(order: dict[str, Any]) -> bool:
+def give_back_hold(order: st.Order) -> bool:
     """Release an order's hold: to the wallet, or for a card order void the authorization at
     the provider and release to its clearing account. True when released (now or before)."""
-    hints = {"customer_id": order["customer_id"], "amount": int(order["total"])}
+    hints = {"customer_id": order.customer_id, "amount": order.total}
     if not card_payments.is_card(order):
-        return ledger.release(order["order_id"], **hints)
+        return ledger.release(order.order_id, **hints)
     provider = card_payments.void(order)
     if provider is None:
         return False
-    return ledger.release(order["order_id"], **hints, provider=provider)
+    return ledger.release(order.order_id, **hints, provider=provider)
 
 
-def mark_paid(order: dict[str, Any], *, actor: str) -> str:
+def mark_paid(order: st.Order, *, actor: str) -> str:
     """AWAITING_PAYMENT→PAID after the hold succeeded; if the order was cancelled meanwhile the
     hold is given back. Returns ``paid`` or ``cancelled``. (Also the API's late payment.)"""
     try:
         orders_store.transition(
-            order["order_id"], from_statuses={st.AWAITING_PAYMENT}, to_status=st.PAID, event_id=f"to:{st.PAID}",
+            order.order_id, from_statuses={st.AWAITING_PAYMENT}, to_status=st.PAID, event_id=f"to:{st.PAID}",
             event={"type": "payment_held", "actor": actor,
-                   "detail": {"amount": int(order["total"]), "currency": order["currency"]}},
+                   "detail": {"amount": order.total, "currency": order.currency}},
         )
     except InvalidTransition as err:
-        if err.extra.get("current_status") in st.PAID_OR_LATER:
+        if err.current_status in st.PAID_OR_LATER:
             return "paid"
         # Cancelled while we held: the money must not stay held for a dead order.
         give_back_hold(order)
@@ -127,9 +127,10 @@ def wait(kind: str) -> Callable[[StepEvent], dict[str, Any]]:
         """Park the task token, then resume at once if the order already left the waited status."""
         if not ev.task_token:
             raise StepInputError("a waiting step needs task_token")
-        wf_store.park_token(ev.order_id, kind, ev.task_token, wait_seconds=_wait_seconds(kind), step=ev.step)
+        wf_store.park_token(wf_store.order_wait(ev.order_id, kind), ev.task_token,
+                            wait_seconds=_wait_seconds(kind), step=ev.step)
         record(ev.order_id, f"waiting_for_{kind}", f"wf:wait:{kind}")
-        status = load_order(ev.order_id)["status"]
+        status = load_order(ev.order_id).status
         if status != st.WAITS[kind]:
             resume(ev.order_id, kind, {"decision": "status", "status": status, "by": "workflow"})
         return {"outcome": "parked"}
@@ -157,7 +158,7 @@ def _cancel_for_timeout(order_id: str, waited_in: str, event_type: str, reason: 
 def expire_payment(ev: StepEvent) -> dict[str, Any]:
     """The payment wait timed out: cancel the unpaid order — unless it was paid just now."""
     _cancel_for_timeout(ev.order_id, st.AWAITING_PAYMENT, "payment_expired", "payment_timeout")
-    status = load_order(ev.order_id)["status"]
+    status = load_order(ev.order_id).status
     return {"outcome": "paid" if status in st.PAID_OR_LATER else "cancelled"}
 
 
@@ -179,7 +180,7 @@ def shipment_timeout(ev: StepEvent) -> dict[str, Any]:
 def shipment_decided(ev: StepEvent) -> dict[str, Any]:
     """After the shipment wait: ``shipped``, ``cancelled`` (by the seller or the timeout: restock
     and refund follow) or ``waiting`` (nothing decided: wait again)."""
-    status = load_order(ev.order_id)["status"]
+    status = load_order(ev.order_id).status
     if status in (st.SHIPPED, st.DELIVERED):
         orders_store.ship_reserved(ev.order_id)  # the units left the warehouse: no longer reserved
         return {"outcome": "shipped"}
@@ -194,23 +195,23 @@ def settle(ev: StepEvent) -> dict[str, Any]:
     """After the seller's decision: capture on confirm. ``confirmed``, ``cancelled``, or
     ``waiting`` (nothing decided: wait again)."""
     order = load_order(ev.order_id)
-    status = order["status"]
+    status = order.status
     if status in st.CONFIRMED_OR_LATER:
         # The fee is quoted from the schedule at capture and recorded on the order in the same
         # transaction; a retry after the capture gets back what the first one took.
         fee = fees.quote(order)
         if card_payments.is_card(order):
             card_payments.capture(order)  # the provider first; a retry gets its first answer
-        taken = ledger.capture(order["order_id"], order["seller_id"], customer_id=order["customer_id"],
-                               amount=int(order["total"]), promotion=int(order.get("marketplace_discount", 0)),
-                               seller_discount=int(order.get("seller_discount", 0)), fee=fee.amount,
+        taken = ledger.capture(order.order_id, order.seller_id, customer_id=order.customer_id,
+                               amount=order.total, promotion=order.marketplace_discount,
+                               seller_discount=order.seller_discount, fee=fee.amount,
                                fee_rate_bps=fee.rate_bps, extra=(
-                                   fees_store.order_fee_op(order["order_id"], fee),
+                                   fees_store.order_fee_op(order.order_id, fee),
                                    # the net stays pending until the return window ends
-                                   seller_money.pending_put_op(order["seller_id"], order["order_id"], _net(order, fee)),
+                                   seller_money.pending_put_op(order.seller_id, order.order_id, _net(order, fee)),
                                ))
-        record(ev.order_id, "payment_captured", "wf:captured", amount=int(order["total"]),
-               currency=order["currency"], fee=taken["fee"], fee_rate_bps=taken["fee_rate_bps"])
+        record(ev.order_id, "payment_captured", "wf:captured", amount=order.total,
+               currency=order.currency, fee=taken["fee"], fee_rate_bps=taken["fee_rate_bps"])
         return {"outcome": "confirmed"}
     if status == st.CANCELLED:
         return {"outcome": "cancelled"}
@@ -219,34 +220,34 @@ def settle(ev: StepEvent) -> dict[str, Any]:
     raise InvalidTransition(f"order {ev.order_id} is {status}: nothing to settle", current_status=status)
 
 
-def _net(order: dict[str, Any], fee: Any) -> int:
-    return int(order["total"]) + int(order.get("marketplace_discount", 0)) - fee.amount
+def _net(order: st.Order, fee: Any) -> int:
+    return order.total + order.marketplace_discount - fee.amount
 
 
 def cancelled(ev: StepEvent) -> dict[str, Any]:
     """The order is cancelled: give its stock back (exactly once)."""
     order = load_order(ev.order_id)
-    if order["status"] != st.CANCELLED:
-        raise InvalidTransition(f"order {ev.order_id} is {order['status']}, not cancelled",
-                                current_status=order["status"])
+    if order.status != st.CANCELLED:
+        raise InvalidTransition(f"order {ev.order_id} is {order.status}, not cancelled",
+                                current_status=order.status)
     orders_store.restock(ev.order_id, actor="system")
-    return {"outcome": "restocked", "cancelled_by": str(order.get("cancelled_by") or "unknown")}
+    return {"outcome": "restocked", "cancelled_by": str(order.cancelled_by or "unknown")}
 
 
 def refund(ev: StepEvent) -> dict[str, Any]:
     """Give a cancelled order's money back to the customer's available balance: release the
     hold, or refund the capture when the seller had confirmed (and was paid) first."""
     order = load_order(ev.order_id)
-    if order["status"] != st.CANCELLED:
-        raise InvalidTransition(f"order {ev.order_id} is {order['status']}: no refund", current_status=order["status"])
+    if order.status != st.CANCELLED:
+        raise InvalidTransition(f"order {ev.order_id} is {order.status}: no refund", current_status=order.status)
     refunded = return_money(order)
     if refunded:
-        record(ev.order_id, "refund_completed", "wf:refunded", amount=int(order["total"]),
-               currency=order["currency"])
+        record(ev.order_id, "refund_completed", "wf:refunded", amount=order.total,
+               currency=order.currency)
     return {"refunded": refunded}
 
 
-def return_money(order: dict[str, Any]) -> bool:
+def return_money(order: st.Order) -> bool:
     """Put a cancelled order's money back on the customer's available balance, whatever became
     of it: held → released, captured → refunded (from the seller's earnings). True when it is
     back (now or by an earlier call), False when nothing was ever paid. Idempotent.
@@ -255,23 +256,23 @@ def return_money(order: dict[str, Any]) -> bool:
     hints. Its refusal says what the hold is (``hold_state``), so a captured one costs one more
     write, not a read first.
     """
-    hints = {"customer_id": order["customer_id"], "amount": int(order["total"])}
+    hints = {"customer_id": order.customer_id, "amount": order.total}
     provider = None
     if card_payments.is_card(order):
         # a card order's money is at the provider: void or refund there first (idempotent)
-        state = ledger.hold_state(order["order_id"])
+        state = ledger.hold_state(order.order_id)
         if state in (None, money_states.HELD, money_states.RELEASED):
             return give_back_hold(order) and state is not None
         provider = card_payments.refund(order)
     else:
         try:
-            return ledger.release(order["order_id"], **hints)
+            return ledger.release(order.order_id, **hints)
         except InvalidTransition as err:
-            if err.extra.get("hold_state") not in (money_states.CAPTURED, money_states.REFUNDED):
+            if err.hold_state not in (money_states.CAPTURED, money_states.REFUNDED):
                 raise
-    ledger.refund_capture(order["order_id"], seller_id=order["seller_id"], currency=order["currency"],
-                          promotion=int(order.get("marketplace_discount", 0)), fee=int(order.get("fee_amount", 0)),
-                          extra=(seller_money.pending_delete_op(order["seller_id"], order["order_id"]),), **hints,
+    ledger.refund_capture(order.order_id, seller_id=order.seller_id, currency=order.currency,
+                          promotion=order.marketplace_discount, fee=order.fee_amount,
+                          extra=(seller_money.pending_delete_op(order.seller_id, order.order_id),), **hints,
                           provider=provider)
     return True
 
@@ -285,9 +286,9 @@ def deliver(ev: StepEvent) -> dict[str, Any]:
             event={"type": "delivered", "actor": actor, "detail": {"auto": ev.timed_out}},
         )
     except InvalidTransition as err:
-        if err.extra.get("current_status") != st.DELIVERED:
+        if err.current_status != st.DELIVERED:
             raise
     # the return window starts: the seller's net stays pending until it ends (idempotent)
     order = load_order(ev.order_id)
-    seller_money.start_window(order["seller_id"], ev.order_id, payouts.window_end())
+    seller_money.start_window(order.seller_id, ev.order_id, payouts.window_end())
     return {"outcome": "delivered"}

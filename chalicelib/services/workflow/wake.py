@@ -1,4 +1,5 @@
-"""Waking a waiting execution: ``resume``, the one way anything ends a wait.
+"""Waking a waiting execution: ``answer``, the one way anything ends a wait (``resume`` for
+an order's execution; ``services.return_workflow.resume`` for a return's).
 
 A waiting step parks its task token (``store.workflow.park_token``). Whoever resumes reads it,
 answers the task through ``adapters/stepfunctions.py`` and only then drops it: a failure at
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import logs
-from chalicelib.adapters.stepfunctions import state_machine
+from chalicelib.adapters.stepfunctions import StateMachine, state_machine
 from chalicelib.errors import DependencyError, DependencyFailed
 from chalicelib.store import workflow as wf_store
 
@@ -28,25 +29,33 @@ class ResumeFailed(Exception):
 
 
 def resume(order_id: str, kind: str, output: dict[str, Any]) -> bool:
-    """Wake the execution waiting on ``kind`` for this order. False when nothing waits (the wait
-    is over, or not parked yet — then the waiting step sees the order changed and resumes
+    """Wake the order's execution waiting on ``kind``. False when nothing waits (the wait is
+    over, or not parked yet — then the waiting step sees the order changed and resumes
     itself). A failure leaves the token parked and raises ``ResumeFailed``."""
-    token = wf_store.peek_token(order_id, kind)
+    return answer(state_machine(), wf_store.order_wait(order_id, kind), output, "workflow",
+                  order_id=order_id, kind=kind)
+
+
+def answer(machine: StateMachine, wait: dict[str, str], output: dict[str, Any], label: str,
+           **subject: str) -> bool:
+    """Answer the task parked at ``wait`` (``store.workflow``) with ``output``, then drop its
+    token. ``label`` and ``subject`` name the execution in the log (never the token)."""
+    token = wf_store.peek_token(wait)
     if token is None:
         return False
     failure: ResumeFailed | None = None
     try:
-        answered = state_machine().succeed(token, output)
+        answered = machine.succeed(token, output)
     except DependencyError as exc:
         failure = ResumeFailed(exc.code, transient=not isinstance(exc, DependencyFailed))
     except Exception as exc:  # noqa: BLE001 - whatever broke in the call, the wait keeps its token
-        logs.event("workflow wake-up call crashed", 40, order_id=order_id, kind=kind, error=type(exc).__name__)
+        logs.event(f"{label} wake-up call crashed", 40, error=type(exc).__name__, **subject)
         failure = ResumeFailed(type(exc).__name__, transient=True)
     if failure is not None:
         raise failure from None
-    wf_store.drop_token(order_id, kind, token)  # answered, or refused as over: either way done
+    wf_store.drop_token(wait, token)  # answered, or refused as over: either way done
     if not answered:  # a duplicate or late signal: the wait already ended
-        logs.event("workflow wait already over", order_id=order_id, kind=kind)
+        logs.event(f"{label} wait already over", **subject)
         return False
-    logs.event("workflow resumed", order_id=order_id, kind=kind, decision=output.get("decision"))
+    logs.event(f"{label} resumed", decision=output.get("decision"), **subject)
     return True

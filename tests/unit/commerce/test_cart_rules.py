@@ -1,5 +1,7 @@
 """Cart view and checkout planning: pure rules, no IO."""
 
+import dataclasses
+
 import pytest
 
 from chalicelib.domain import cart as c
@@ -9,8 +11,8 @@ from tests.support.factories import product, shop
 
 
 def line(p, qty, seen=None, added="2025-01-01T00:00:00Z"):
-    return {"customer_id": "u1", "product_id": p["product_id"], "seller_id": p["seller_id"], "quantity": qty,
-            "price_seen": p["price"] if seen is None else seen, "added_at": added}
+    return c.CartLine(customer_id="u1", product_id=p["product_id"], seller_id=p["seller_id"], quantity=qty,
+                      price_seen=p["price"] if seen is None else seen, added_at=added)
 
 
 def plan(lines, products, shops, delivery):
@@ -71,7 +73,7 @@ def test_plan_lists_every_line_that_cannot_be_reserved():
     a, b, d = product("s1", stock=1), product("s1", available=False), product("s1", stock=None)
     with pytest.raises(OutOfStock) as err:
         plan([line(a, 2), line(b, 1), line(d, 5)], [a, b, d], {"s1": shop("s1")}, {"s1": "courier"})
-    assert {x["product_id"]: (x["available"], x["reason"]) for x in err.value.extra["lines"]} == {
+    assert {x["product_id"]: (x["available"], x["reason"]) for x in err.value.lines} == {
         a["product_id"]: (1, "not_enough_stock"), b["product_id"]: (0, "unavailable")}
 
 
@@ -85,8 +87,7 @@ def test_plan_refuses_an_empty_cart():
 
 
 def seen_line(p, qty=1, *, seen=None, delivery=None, at="2025-01-01T00:00:00Z"):
-    return {**line(p, qty, seen=seen, added=at), "updated_at": at,
-            **({} if delivery is None else {"delivery_seen": delivery})}
+    return dataclasses.replace(line(p, qty, seen=seen, added=at), updated_at=at, delivery_seen=delivery)
 
 
 def confirm(lines, products, shops, delivery, expected_total=None):

@@ -19,11 +19,12 @@ DECISION = {"decision": "confirm", "by": "seller:s1"}
 def parked(monkeypatch) -> dict[tuple[str, str], str]:
     """Parked task tokens by (order, wait kind): the store's peek / drop, in memory."""
     tokens: dict[tuple[str, str], str] = {}
-    monkeypatch.setattr(wf_store, "peek_token", lambda order_id, kind: tokens.get((order_id, kind)))
+    by_wait = {wf_store.order_wait(ORDER, kind)["SK"]: (ORDER, kind) for kind in ("payment", "seller")}
+    monkeypatch.setattr(wf_store, "peek_token", lambda wait: tokens.get(by_wait[wait["SK"]]))
 
-    def drop(order_id, kind, token):
-        if tokens.get((order_id, kind)) == token:
-            del tokens[order_id, kind]
+    def drop(wait, token):
+        if tokens.get(by_wait[wait["SK"]]) == token:
+            del tokens[by_wait[wait["SK"]]]
 
     monkeypatch.setattr(wf_store, "drop_token", drop)
     return tokens
