@@ -20,6 +20,10 @@ exactly in ``requirements-dev.txt`` for that reason):
   deployed API's gateway responses give.
 - ``callbacks_skip_starting_executions``: moto's task-token lookup crashes on an execution
   whose interpreter thread has not started yet.
+- ``query_reads_one_partition``: moto answers every Query by sorting the whole table; a Query
+  reads one partition (of the table, or of an index), as DynamoDB does.
+- ``server_knows_its_services``: moto's server lists its own package directory (``listdir``
+  and ~180 ``stat`` calls) twice per request to route it; the list never changes.
 - ``path_parameters_are_decoded``: API Gateway percent-decodes path parameters
   (``/wallet/transactions/topup%3Aab`` → ``topup:ab``); Chalice's local gateway passed them on
   encoded.
@@ -257,6 +261,65 @@ def quiet_stepfunctions_interpreter() -> None:
     logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
 
 
+class _OnePartition:
+    """The table as ``Table.query`` sees it, but ``all_items()`` yields only the candidates:
+    the items of the queried partition (a table Query), or every item unsorted (an index
+    Query: moto filters them by the index keys, then sorts by the full key itself)."""
+
+    def __init__(self, table: Any, hash_key: Any, index_name: str | None) -> None:
+        self._table, self._hash_key, self._index_name = table, hash_key, index_name
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+    def all_items(self) -> list[Any]:
+        items = self._table.items
+        if self._index_name:
+            if self._table.range_key_attr:
+                return [item for partition in items.values() for item in partition.values()]
+            return list(items.values())
+        partition = items.get(self._hash_key)
+        if partition is None:
+            return []
+        return list(partition.values()) if self._table.range_key_attr else [partition]
+
+
+def query_reads_one_partition() -> None:
+    """moto's ``Table.query`` starts from ``all_items()``: every item of the table, sorted by
+    key — O(n log n) per Query, so a table that grows (the orders, the ledger) makes every
+    Query slower; a checkout makes several. What it then keeps is the queried partition
+    (table Query, sorted by range key) or the items carrying the index's keys (index Query,
+    sorted again by the full index + table key, which is unique): the result does not depend
+    on that first sort. The replacement hands ``query`` only the candidates; every other
+    step (conditions, filters, limits, pagination, projections) is moto's own."""
+    if not _once("query_reads_one_partition"):
+        return
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        # (hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+        #  scan_index_forward, projection_expressions, index_name, ...): moto passes them by position
+        index_name = kwargs["index_name"] if "index_name" in kwargs else (args[6] if len(args) > 6 else None)
+        return original(_OnePartition(self, hash_key, index_name), hash_key, *args, **kwargs)
+
+    query.__wrapped__ = original  # type: ignore[attr-defined]
+    Table.query = query  # type: ignore[method-assign]
+
+
+def server_knows_its_services() -> None:
+    """The moto server routes each request by asking ``list_of_moto_modules()`` whether the
+    host names a service — a ``listdir`` of moto's package and a ``stat`` of each entry, twice
+    per request. The package does not change while the server runs: list it once."""
+    if not _once("server_knows_its_services"):
+        return
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+
+
 def parse_each_definition_once() -> None:
     """moto parses a state machine's ASL with an ANTLR grammar at every ``StartExecution``:
     ~0.2 s of CPU for the order workflow, under the GIL of the one process that also serves the
@@ -273,9 +336,11 @@ def parse_each_definition_once() -> None:
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     parse = functools.lru_cache(maxsize=16)(AmazonStateLanguageParser.parse)
+    parsing = threading.Lock()  # executions started together wait for one parse, not one each
 
     def _get_evaluation_entrypoint(self: Any) -> Any:
-        return parse(self._evaluation_details.state_machine_details.definition)[0]
+        with parsing:
+            return parse(self._evaluation_details.state_machine_details.definition)[0]
 
     ExecutionWorker._get_evaluation_entrypoint = _get_evaluation_entrypoint
 
@@ -379,6 +444,8 @@ def apply_in_process() -> None:
     item_level_transactions()
     quiet_stepfunctions_interpreter()
     parse_each_definition_once()
+    query_reads_one_partition()
+    server_knows_its_services()
     callbacks_skip_starting_executions()
     unknown_paths_are_problem_404()
     path_parameters_are_decoded()

@@ -1,0 +1,107 @@
+"""The local stack's moto speed-ups (``local/patches.py``) answer exactly what moto answers.
+
+In-process under ``mock_aws``, through boto3: each Query runs once with the patch and once
+with moto's own ``Table.query`` on the same table, and the pages must be equal; a table Query
+must not read the whole table; the moto server's routing must not list its package per
+request.
+"""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local import patches
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def table():
+    patches.query_reads_one_partition()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("PK", "SK", "G", "GS")],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "GSI1",
+                "KeySchema": [{"AttributeName": "G", "KeyType": "HASH"}, {"AttributeName": "GS", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        t = boto3.resource("dynamodb", region_name=REGION).Table("t")
+        with t.batch_writer() as batch:
+            for p in range(6):
+                for s in range(12):
+                    item = {"PK": f"p{p}", "SK": f"s{(s * 7) % 12:02d}", "n": p * 100 + s}
+                    if s % 3 == 0:  # a sparse index: a third of the items carry its keys
+                        item |= {"G": f"g{s % 2}", "GS": f"{(s * 5) % 12:02d}"}
+                    batch.put_item(Item=item)
+        yield t
+
+
+def _pages(t, **kw) -> list[list[dict]]:
+    pages, start = [], None
+    while True:
+        resp = t.query(**kw, **({"ExclusiveStartKey": start} if start else {}))
+        pages.append(resp["Items"])
+        start = resp.get("LastEvaluatedKey")
+        if not start:
+            return pages
+
+
+def _unpatched(monkeypatch):
+    from moto.dynamodb.models.table import Table
+
+    monkeypatch.setattr(Table, "query", Table.query.__wrapped__)
+
+
+QUERIES = [
+    {"KeyConditionExpression": "PK = :pk", "ExpressionAttributeValues": {":pk": "p3"}},
+    {"KeyConditionExpression": "PK = :pk AND SK BETWEEN :a AND :b", "ExpressionAttributeValues": {
+        ":pk": "p2", ":a": "s03", ":b": "s09"}, "ScanIndexForward": False, "Limit": 2},
+    {"KeyConditionExpression": "PK = :pk", "ExpressionAttributeValues": {":pk": "nobody"}},
+    {"KeyConditionExpression": "PK = :pk AND begins_with(SK, :s)", "FilterExpression": "n > :n",
+     "ExpressionAttributeValues": {":pk": "p4", ":s": "s0", ":n": 403}, "Limit": 3},
+    {"IndexName": "GSI1", "KeyConditionExpression": "G = :g", "ExpressionAttributeValues": {":g": "g0"}, "Limit": 4},
+    {"IndexName": "GSI1", "KeyConditionExpression": "G = :g AND GS < :lt", "ExpressionAttributeValues": {
+        ":g": "g1", ":lt": "09"}, "ScanIndexForward": False, "Limit": 5},
+]
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=range(len(QUERIES)))
+def test_a_query_answers_what_moto_answers(table, monkeypatch, query):
+    patched = _pages(table, **query)
+    _unpatched(monkeypatch)
+    assert patched == _pages(table, **query)
+    assert sum(map(len, patched)) > 0 or query["ExpressionAttributeValues"][":pk"] == "nobody"
+
+
+def test_a_table_query_reads_only_its_partition(table, monkeypatch):
+    from moto.dynamodb.models.table import Table
+
+    def whole_table(self):
+        raise AssertionError("the Query read the whole table")
+
+    monkeypatch.setattr(Table, "all_items", whole_table)
+    items = table.query(KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": "p1"})["Items"]
+    assert [i["SK"] for i in items] == [f"s{s:02d}" for s in range(12)]
+
+
+def test_the_moto_server_routes_without_listing_its_package(monkeypatch):
+    from moto import backends
+
+    patches.server_knows_its_services()
+    assert "dynamodb" in backends.list_of_moto_modules()
+
+    def listdir(path):
+        raise AssertionError(f"listed {path}")
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    assert "s3" in backends.list_of_moto_modules()
