@@ -24,6 +24,8 @@ exactly in ``requirements-dev.txt`` for that reason):
   reads one partition (of the table, or of an index), as DynamoDB does.
 - ``server_knows_its_services``: moto's server lists its own package directory (``listdir``
   and ~180 ``stat`` calls) twice per request to route it; the list never changes.
+- ``workflow_tasks_share_clients``: moto's Step Functions interpreter builds a new boto3
+  client for every Task it runs; one per service and region serves them all.
 - ``path_parameters_are_decoded``: API Gateway percent-decodes path parameters
   (``/wallet/transactions/topup%3Aab`` → ``topup:ab``); Chalice's local gateway passed them on
   encoded.
@@ -320,6 +322,40 @@ def server_knows_its_services() -> None:
     backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
 
 
+def workflow_tasks_share_clients() -> None:
+    """moto's ASL interpreter calls ``boto_client_for(region, service)`` for every Task —
+    a new boto3 client each time (several ms of CPU: endpoint rules, the service model's
+    handlers), for a call that takes a fraction of that. Its clients carry no per-execution
+    state (fixed fake credentials and config; the execution's credentials are ignored), and
+    boto3 clients are thread-safe: one per (region, service, in-process or server) serves
+    every Task of every execution."""
+    if not _once("workflow_tasks_share_clients"):
+        return
+    import sys
+
+    from moto.core.models import botocore_stubber
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+    cache: dict[tuple[str, str, bool], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service, bool(botocore_stubber.enabled))
+        with lock:
+            if key not in cache:
+                cache[key] = original(region=region, service=service, state_credentials=state_credentials)
+            return cache[key]
+
+    boto_client_for.__wrapped__ = original  # type: ignore[attr-defined]
+    boto_client.boto_client_for = boto_client_for
+    # the interpreter's modules import the function by name: those imported already keep the old one
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("moto.stepfunctions") and \
+                getattr(module, "boto_client_for", None) is original:
+            module.boto_client_for = boto_client_for
+
+
 def parse_each_definition_once() -> None:
     """moto parses a state machine's ASL with an ANTLR grammar at every ``StartExecution``:
     ~0.2 s of CPU for the order workflow, under the GIL of the one process that also serves the
@@ -446,6 +482,7 @@ def apply_in_process() -> None:
     parse_each_definition_once()
     query_reads_one_partition()
     server_knows_its_services()
+    workflow_tasks_share_clients()
     callbacks_skip_starting_executions()
     unknown_paths_are_problem_404()
     path_parameters_are_decoded()

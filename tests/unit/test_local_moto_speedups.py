@@ -105,3 +105,16 @@ def test_the_moto_server_routes_without_listing_its_package(monkeypatch):
 
     monkeypatch.setattr(os, "listdir", listdir)
     assert "s3" in backends.list_of_moto_modules()
+
+
+def test_workflow_tasks_share_one_client_per_service_and_region():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    patches.workflow_tasks_share_clients()
+    with mock_aws():
+        first = lambda_eval_utils.boto_client_for(region=REGION, service="lambda")
+        again = lambda_eval_utils.boto_client_for(region=REGION, service="lambda", state_credentials=object())
+        other = lambda_eval_utils.boto_client_for(region="eu-west-1", service="lambda")
+        assert first is again
+        assert other is not first and other.meta.region_name == "eu-west-1"
+        assert first.meta.service_model.service_name == "lambda"
