@@ -26,6 +26,8 @@ exactly in ``requirements-dev.txt`` for that reason):
   and ~180 ``stat`` calls) twice per request to route it; the list never changes.
 - ``workflow_tasks_share_clients``: moto's Step Functions interpreter builds a new boto3
   client for every Task it runs; one per service and region serves them all.
+- ``in_process_failures_are_500s``: a moto bug the server answers with a 500 (which botocore
+  retries) reached the app in-process as a bare exception; now it is the same 500.
 - ``path_parameters_are_decoded``: API Gateway percent-decodes path parameters
   (``/wallet/transactions/topup%3Aab`` → ``topup:ab``); Chalice's local gateway passed them on
   encoded.
@@ -356,6 +358,32 @@ def workflow_tasks_share_clients() -> None:
             module.boto_client_for = boto_client_for
 
 
+def in_process_failures_are_500s() -> None:
+    """The app calls moto in-process (``local/stack.py``). When moto itself fails — e.g. its
+    Cognito iterating a dict of users that a concurrent registration grows — the server
+    answers HTTP 500, which botocore's retry mode retries; in-process the exception would
+    reach the app's handler raw and become an internal error of the API. The replacement
+    answers such a failure as the server does: a 500 (logged), so the call is retried."""
+    if not _once("in_process_failures_are_500s"):
+        return
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.process_request
+
+    def process_request(self: Any, request: Any) -> Any:
+        try:
+            return original(self, request)
+        except Exception as exc:  # noqa: BLE001 - what moto's server turns into a 500
+            log.warning("moto failed in-process", extra={"fields": {
+                "url": str(getattr(request, "url", ""))[:200], "error_type": type(exc).__name__,
+                "error": str(exc)[:500]}})
+            body = json.dumps({"__type": "InternalFailure", "message": f"{type(exc).__name__}: {exc}"})
+            return 500, {"Content-Type": "application/x-amz-json-1.1"}, body
+
+    process_request.__wrapped__ = original  # type: ignore[attr-defined]
+    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+
+
 def parse_each_definition_once() -> None:
     """moto parses a state machine's ASL with an ANTLR grammar at every ``StartExecution``:
     ~0.2 s of CPU for the order workflow, under the GIL of the one process that also serves the
@@ -483,6 +511,7 @@ def apply_in_process() -> None:
     query_reads_one_partition()
     server_knows_its_services()
     workflow_tasks_share_clients()
+    in_process_failures_are_500s()
     callbacks_skip_starting_executions()
     unknown_paths_are_problem_404()
     path_parameters_are_decoded()

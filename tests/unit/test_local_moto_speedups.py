@@ -118,3 +118,23 @@ def test_workflow_tasks_share_one_client_per_service_and_region():
         assert first is again
         assert other is not first and other.meta.region_name == "eu-west-1"
         assert first.meta.service_model.service_name == "lambda"
+
+
+def test_a_moto_failure_in_process_is_a_500_that_botocore_retries(table, monkeypatch):
+    from botocore.config import Config
+    from moto.dynamodb.models import DynamoDBBackend
+
+    patches.in_process_failures_are_500s()
+    original, calls = DynamoDBBackend.get_item, []
+
+    def get_item(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("dictionary changed size during iteration")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "get_item", get_item)
+    retrying = Config(retries={"mode": "standard", "max_attempts": 3})
+    client = boto3.client("dynamodb", region_name=REGION, config=retrying)
+    item = client.get_item(TableName="t", Key={"PK": {"S": "p1"}, "SK": {"S": "s01"}})["Item"]
+    assert item["n"] == {"N": "107"} and len(calls) == 2  # s01 is the 8th item put (7 * 7 % 12)
