@@ -15,6 +15,8 @@ Figures: requests/s and p50/p99 latency of each, and their ratios — the ratios
 across machines, the absolute numbers (a local emulator, ~5 ms per DynamoDB call, one Python
 process serving everything) are not. Checkout throughput counts successful checkouts (201) per
 second of the phase, the cart write included in its time; latency is the checkout request's.
+The stack's CPU per request (user + system time of its process over the phase, divided by the
+requests served) is the figure a busy, shared machine disturbs least.
 The stack's workflow timeouts are long, so orders stay PAID while the bench runs.
 """
 
@@ -173,6 +175,15 @@ def _phase(customers: list[dict[str, Any]], work) -> tuple[int, float, list[floa
     return sum(done), elapsed, sorted(x for lane in latencies for x in lane), sum(errors)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used so far (Linux ``/proc``; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else float("nan")
 
@@ -202,9 +213,11 @@ def run() -> dict[str, dict[str, float]]:
 
             out = {}
             for name, work in (("health", health), ("checkout", checkout)):
+                cpu = _cpu_seconds(stack.proc.pid)
                 n, elapsed, lat, errors = _phase(customers, work)
+                cpu = _cpu_seconds(stack.proc.pid) - cpu
                 out[name] = {"n": n, "rate": n / elapsed, "p50": _pct(lat, 50) * 1000, "p99": _pct(lat, 99) * 1000,
-                             "errors": errors}
+                             "errors": errors, "cpu_ms": cpu / max(n, 1) * 1000}
             return out
         finally:
             stack.stop()
@@ -216,14 +229,15 @@ def main() -> list[tuple[str, str, str]]:
     h, c = r["health"], r["checkout"]
     for name, x in (("GET /health", h), ("POST /checkout", c)):
         print(f"  {name:<15} {x['n']:6d} ok in the phase = {x['rate']:7.1f}/s   p50 {x['p50']:7.1f} ms   "
-              f"p99 {x['p99']:7.1f} ms   errors {x['errors']}")
+              f"p99 {x['p99']:7.1f} ms   errors {x['errors']}   stack CPU {x['cpu_ms']:6.1f} ms each")
     ratio_rate, ratio_p50, ratio_p99 = c["rate"] / h["rate"], c["p50"] / h["p50"], c["p99"] / h["p99"]
     print(f"  checkout vs health: throughput x{ratio_rate:.3f}, p50 x{ratio_p50:.1f}, p99 x{ratio_p99:.1f}")
     clients = f"{CLIENTS} clients"
     return [
         (f"GET /health, {clients}", f"{h['rate']:.0f} req/s, p50 {h['p50']:.0f} ms, p99 {h['p99']:.0f} ms", "baseline"),
         (f"POST /checkout, {clients} (cart add + checkout)",
-         f"{c['rate']:.1f} checkouts/s, p50 {c['p50']:.0f} ms, p99 {c['p99']:.0f} ms, errors {c['errors']}",
+         f"{c['rate']:.1f} checkouts/s, p50 {c['p50']:.0f} ms, p99 {c['p99']:.0f} ms, errors {c['errors']}, "
+         f"stack CPU {c['cpu_ms']:.0f} ms per checkout",
          f"x{ratio_rate:.3f} of health's rate; p50 x{ratio_p50:.1f}, p99 x{ratio_p99:.1f} of health's"),
     ]
 

@@ -20,6 +20,14 @@ exactly in ``requirements-dev.txt`` for that reason):
   deployed API's gateway responses give.
 - ``callbacks_skip_starting_executions``: moto's task-token lookup crashes on an execution
   whose interpreter thread has not started yet.
+- ``query_reads_one_partition``: moto answers every Query by sorting the whole table; a Query
+  reads one partition (of the table, or of an index), as DynamoDB does.
+- ``server_knows_its_services``: moto's server lists its own package directory (``listdir``
+  and ~180 ``stat`` calls) twice per request to route it; the list never changes.
+- ``workflow_tasks_share_clients``: moto's Step Functions interpreter builds a new boto3
+  client for every Task it runs; one per service and region serves them all.
+- ``in_process_failures_are_500s``: a moto bug the server answers with a 500 (which botocore
+  retries) reached the app in-process as a bare exception; now it is the same 500.
 - ``path_parameters_are_decoded``: API Gateway percent-decodes path parameters
   (``/wallet/transactions/topup%3Aab`` → ``topup:ab``); Chalice's local gateway passed them on
   encoded.
@@ -257,6 +265,125 @@ def quiet_stepfunctions_interpreter() -> None:
     logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
 
 
+class _OnePartition:
+    """The table as ``Table.query`` sees it, but ``all_items()`` yields only the candidates:
+    the items of the queried partition (a table Query), or every item unsorted (an index
+    Query: moto filters them by the index keys, then sorts by the full key itself)."""
+
+    def __init__(self, table: Any, hash_key: Any, index_name: str | None) -> None:
+        self._table, self._hash_key, self._index_name = table, hash_key, index_name
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+    def all_items(self) -> list[Any]:
+        items = self._table.items
+        if self._index_name:
+            if self._table.range_key_attr:
+                return [item for partition in items.values() for item in partition.values()]
+            return list(items.values())
+        partition = items.get(self._hash_key)
+        if partition is None:
+            return []
+        return list(partition.values()) if self._table.range_key_attr else [partition]
+
+
+def query_reads_one_partition() -> None:
+    """moto's ``Table.query`` starts from ``all_items()``: every item of the table, sorted by
+    key — O(n log n) per Query, so a table that grows (the orders, the ledger) makes every
+    Query slower; a checkout makes several. What it then keeps is the queried partition
+    (table Query, sorted by range key) or the items carrying the index's keys (index Query,
+    sorted again by the full index + table key, which is unique): the result does not depend
+    on that first sort. The replacement hands ``query`` only the candidates; every other
+    step (conditions, filters, limits, pagination, projections) is moto's own."""
+    if not _once("query_reads_one_partition"):
+        return
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        # (hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+        #  scan_index_forward, projection_expressions, index_name, ...): moto passes them by position
+        index_name = kwargs["index_name"] if "index_name" in kwargs else (args[6] if len(args) > 6 else None)
+        return original(_OnePartition(self, hash_key, index_name), hash_key, *args, **kwargs)
+
+    query.__wrapped__ = original  # type: ignore[attr-defined]
+    Table.query = query  # type: ignore[method-assign]
+
+
+def server_knows_its_services() -> None:
+    """The moto server routes each request by asking ``list_of_moto_modules()`` whether the
+    host names a service — a ``listdir`` of moto's package and a ``stat`` of each entry, twice
+    per request. The package does not change while the server runs: list it once."""
+    if not _once("server_knows_its_services"):
+        return
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+
+
+def workflow_tasks_share_clients() -> None:
+    """moto's ASL interpreter calls ``boto_client_for(region, service)`` for every Task —
+    a new boto3 client each time (several ms of CPU: endpoint rules, the service model's
+    handlers), for a call that takes a fraction of that. Its clients carry no per-execution
+    state (fixed fake credentials and config; the execution's credentials are ignored), and
+    boto3 clients are thread-safe: one per (region, service, in-process or server) serves
+    every Task of every execution."""
+    if not _once("workflow_tasks_share_clients"):
+        return
+    import sys
+
+    from moto.core.models import botocore_stubber
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+    cache: dict[tuple[str, str, bool], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service, bool(botocore_stubber.enabled))
+        with lock:
+            if key not in cache:
+                cache[key] = original(region=region, service=service, state_credentials=state_credentials)
+            return cache[key]
+
+    boto_client_for.__wrapped__ = original  # type: ignore[attr-defined]
+    boto_client.boto_client_for = boto_client_for
+    # the interpreter's modules import the function by name: those imported already keep the old one
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("moto.stepfunctions") and \
+                getattr(module, "boto_client_for", None) is original:
+            module.boto_client_for = boto_client_for
+
+
+def in_process_failures_are_500s() -> None:
+    """The app calls moto in-process (``local/stack.py``). When moto itself fails — e.g. its
+    Cognito iterating a dict of users that a concurrent registration grows — the server
+    answers HTTP 500, which botocore's retry mode retries; in-process the exception would
+    reach the app's handler raw and become an internal error of the API. The replacement
+    answers such a failure as the server does: a 500 (logged), so the call is retried."""
+    if not _once("in_process_failures_are_500s"):
+        return
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.process_request
+
+    def process_request(self: Any, request: Any) -> Any:
+        try:
+            return original(self, request)
+        except Exception as exc:  # noqa: BLE001 - what moto's server turns into a 500
+            log.warning("moto failed in-process", extra={"fields": {
+                "url": str(getattr(request, "url", ""))[:200], "error_type": type(exc).__name__,
+                "error": str(exc)[:500]}})
+            body = json.dumps({"__type": "InternalFailure", "message": f"{type(exc).__name__}: {exc}"})
+            return 500, {"Content-Type": "application/x-amz-json-1.1"}, body
+
+    process_request.__wrapped__ = original  # type: ignore[attr-defined]
+    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+
+
 def parse_each_definition_once() -> None:
     """moto parses a state machine's ASL with an ANTLR grammar at every ``StartExecution``:
     ~0.2 s of CPU for the order workflow, under the GIL of the one process that also serves the
@@ -273,9 +400,11 @@ def parse_each_definition_once() -> None:
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     parse = functools.lru_cache(maxsize=16)(AmazonStateLanguageParser.parse)
+    parsing = threading.Lock()  # executions started together wait for one parse, not one each
 
     def _get_evaluation_entrypoint(self: Any) -> Any:
-        return parse(self._evaluation_details.state_machine_details.definition)[0]
+        with parsing:
+            return parse(self._evaluation_details.state_machine_details.definition)[0]
 
     ExecutionWorker._get_evaluation_entrypoint = _get_evaluation_entrypoint
 
@@ -379,6 +508,10 @@ def apply_in_process() -> None:
     item_level_transactions()
     quiet_stepfunctions_interpreter()
     parse_each_definition_once()
+    query_reads_one_partition()
+    server_knows_its_services()
+    workflow_tasks_share_clients()
+    in_process_failures_are_500s()
     callbacks_skip_starting_executions()
     unknown_paths_are_problem_404()
     path_parameters_are_decoded()

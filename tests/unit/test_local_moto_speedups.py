@@ -1,0 +1,140 @@
+"""The local stack's moto speed-ups (``local/patches.py``) answer exactly what moto answers.
+
+In-process under ``mock_aws``, through boto3: each Query runs once with the patch and once
+with moto's own ``Table.query`` on the same table, and the pages must be equal; a table Query
+must not read the whole table; the moto server's routing must not list its package per
+request.
+"""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local import patches
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def table():
+    patches.query_reads_one_partition()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("PK", "SK", "G", "GS")],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "GSI1",
+                "KeySchema": [{"AttributeName": "G", "KeyType": "HASH"}, {"AttributeName": "GS", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        t = boto3.resource("dynamodb", region_name=REGION).Table("t")
+        with t.batch_writer() as batch:
+            for p in range(6):
+                for s in range(12):
+                    item = {"PK": f"p{p}", "SK": f"s{(s * 7) % 12:02d}", "n": p * 100 + s}
+                    if s % 3 == 0:  # a sparse index: a third of the items carry its keys
+                        item |= {"G": f"g{s % 2}", "GS": f"{(s * 5) % 12:02d}"}
+                    batch.put_item(Item=item)
+        yield t
+
+
+def _pages(t, **kw) -> list[list[dict]]:
+    pages, start = [], None
+    while True:
+        resp = t.query(**kw, **({"ExclusiveStartKey": start} if start else {}))
+        pages.append(resp["Items"])
+        start = resp.get("LastEvaluatedKey")
+        if not start:
+            return pages
+
+
+def _unpatched(monkeypatch):
+    from moto.dynamodb.models.table import Table
+
+    monkeypatch.setattr(Table, "query", Table.query.__wrapped__)
+
+
+QUERIES = [
+    {"KeyConditionExpression": "PK = :pk", "ExpressionAttributeValues": {":pk": "p3"}},
+    {"KeyConditionExpression": "PK = :pk AND SK BETWEEN :a AND :b", "ExpressionAttributeValues": {
+        ":pk": "p2", ":a": "s03", ":b": "s09"}, "ScanIndexForward": False, "Limit": 2},
+    {"KeyConditionExpression": "PK = :pk", "ExpressionAttributeValues": {":pk": "nobody"}},
+    {"KeyConditionExpression": "PK = :pk AND begins_with(SK, :s)", "FilterExpression": "n > :n",
+     "ExpressionAttributeValues": {":pk": "p4", ":s": "s0", ":n": 403}, "Limit": 3},
+    {"IndexName": "GSI1", "KeyConditionExpression": "G = :g", "ExpressionAttributeValues": {":g": "g0"}, "Limit": 4},
+    {"IndexName": "GSI1", "KeyConditionExpression": "G = :g AND GS < :lt", "ExpressionAttributeValues": {
+        ":g": "g1", ":lt": "09"}, "ScanIndexForward": False, "Limit": 5},
+]
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=range(len(QUERIES)))
+def test_a_query_answers_what_moto_answers(table, monkeypatch, query):
+    patched = _pages(table, **query)
+    _unpatched(monkeypatch)
+    assert patched == _pages(table, **query)
+    assert sum(map(len, patched)) > 0 or query["ExpressionAttributeValues"][":pk"] == "nobody"
+
+
+def test_a_table_query_reads_only_its_partition(table, monkeypatch):
+    from moto.dynamodb.models.table import Table
+
+    def whole_table(self):
+        raise AssertionError("the Query read the whole table")
+
+    monkeypatch.setattr(Table, "all_items", whole_table)
+    items = table.query(KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": "p1"})["Items"]
+    assert [i["SK"] for i in items] == [f"s{s:02d}" for s in range(12)]
+
+
+def test_the_moto_server_routes_without_listing_its_package(monkeypatch):
+    from moto import backends
+
+    patches.server_knows_its_services()
+    assert "dynamodb" in backends.list_of_moto_modules()
+
+    def listdir(path):
+        raise AssertionError(f"listed {path}")
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    assert "s3" in backends.list_of_moto_modules()
+
+
+def test_workflow_tasks_share_one_client_per_service_and_region():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    patches.workflow_tasks_share_clients()
+    with mock_aws():
+        first = lambda_eval_utils.boto_client_for(region=REGION, service="lambda")
+        again = lambda_eval_utils.boto_client_for(region=REGION, service="lambda", state_credentials=object())
+        other = lambda_eval_utils.boto_client_for(region="eu-west-1", service="lambda")
+        assert first is again
+        assert other is not first and other.meta.region_name == "eu-west-1"
+        assert first.meta.service_model.service_name == "lambda"
+
+
+def test_a_moto_failure_in_process_is_a_500_that_botocore_retries(table, monkeypatch):
+    from botocore.config import Config
+    from moto.dynamodb.models import DynamoDBBackend
+
+    patches.in_process_failures_are_500s()
+    original, calls = DynamoDBBackend.get_item, []
+
+    def get_item(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("dictionary changed size during iteration")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "get_item", get_item)
+    retrying = Config(retries={"mode": "standard", "max_attempts": 3})
+    client = boto3.client("dynamodb", region_name=REGION, config=retrying)
+    item = client.get_item(TableName="t", Key={"PK": {"S": "p1"}, "SK": {"S": "s01"}})["Item"]
+    assert item["n"] == {"N": "107"} and len(calls) == 2  # s01 is the 8th item put (7 * 7 % 12)
