@@ -38,7 +38,8 @@ Other tables add their sections below (search, commerce, ledger, idempotency).
 from __future__ import annotations
 
 import hashlib
-import os
+
+from chalicelib.config import settings
 
 
 def user(user_id: str) -> dict[str, str]:
@@ -345,11 +346,11 @@ def listing_scope_category(category_key: str) -> str:
 #
 # Migration (one-off): items written before sharding carry the unsharded key
 # (``L#ALL#A1``); imports skip unchanged products (content hash), so they are not rewritten on
-# the next import. While LEGACY_LISTING_READS is on, every listing also merges the unsharded
+# the next import. While LISTING_LEGACY_READS is on, every listing also merges the unsharded
 # partition as one more stream, so nothing disappears; ``store/catalog.reshard_listings``
 # moves every product to its shard (a Query of the unsharded ALL partitions, then the same
 # conditional relist transaction as a stock change). Run it once after deploying
-# (``python -m chalicelib.store.catalog reshard``), then set LEGACY_LISTING_READS to False.
+# (``python -m chalicelib.store.catalog reshard``), then set LISTING_LEGACY_READS to false.
 # Not sharded yet: the base-table keys of the listing items themselves, PK=SELLER#<seller> and
 # PK=CAT#<key>. Many sellers at 10,000 products/s keep them far under the limit (the busiest
 # seller writes ~100/s), but one seller importing at full speed puts its ~3,300 writes/s on
@@ -369,13 +370,12 @@ LISTING_WCU_PER_WRITE = 1.5
 PARTITION_WCU_LIMIT = 1_000
 AT_SCALE_ALL_SHARDS = 16  # ceil(WRITES_PER_SECOND × WCU_PER_WRITE / PARTITION_WCU_LIMIT) = 15, rounded up
 AT_SCALE_SCOPE_SHARDS = 4  # one seller's (or one category's) import: ceil(3,300 WCU/s / 1,000)
-ALL_SHARDS = int(os.environ.get("LISTING_SHARDS_ALL", "1"))
-SCOPE_SHARDS = int(os.environ.get("LISTING_SHARDS_SCOPE", "1"))
-LEGACY_LISTING_READS = os.environ.get("LISTING_LEGACY_READS", "").lower() == "true"
 
 
 def listing_shards(scope: str) -> int:
-    return ALL_SHARDS if scope == listing_scope_all() else SCOPE_SHARDS
+    """Write shards of ``scope`` (``config.Settings.listing_shards_all`` / ``_scope``)."""
+    s = settings()
+    return s.listing_shards_all if scope == listing_scope_all() else s.listing_shards_scope
 
 
 def listing_shard(scope: str, product_id: str) -> int:
@@ -392,11 +392,11 @@ def listing_partition(scope: str, available: bool, sale: bool = False, shard: in
 
 def listing_partitions(scope: str, available: bool, sale: bool) -> list[str]:
     """Every partition a listing of (scope, availability, sale) reads: its shards, and the
-    unsharded one while LEGACY_LISTING_READS is on (one shard: the unsharded one only)."""
+    unsharded one while LISTING_LEGACY_READS is on (one shard: the unsharded one only)."""
     if listing_shards(scope) == 1:
         return [listing_partition(scope, available, sale)]
     out = [listing_partition(scope, available, sale, n) for n in range(listing_shards(scope))]
-    return out + [listing_partition(scope, available, sale)] if LEGACY_LISTING_READS else out
+    return out + [listing_partition(scope, available, sale)] if settings().listing_legacy_reads else out
 
 
 def product_listing_partition(scope: str, available: bool, sale: bool, product_id: str) -> str:
