@@ -47,7 +47,7 @@ def unsharded(key: str) -> str:
 def load(catalog: list[dict[str, Any]], rate: int, *, before: bool = False
          ) -> tuple[dict[str, float], dict[str, float]]:
     """(WCU/s, writes/s) per partition key when ``catalog`` is imported at ``rate`` products/s,
-    with the write sharding a marketplace at scale turns on (it is off by default)."""
+    with the listing write sharding of the defaults (16 / 4 shards: store/keys.py)."""
     from chalicelib.store import keys
 
     seconds = len(catalog) / rate

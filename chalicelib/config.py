@@ -153,12 +153,15 @@ class Settings:
     yookassa_secret_key: str = ""
     yookassa_api_url: str = "https://api.yookassa.ru/v3"
     yookassa_webhook_ips: tuple[str, ...] = ()  # networks notifications may come from; () = any
-    # listing write shards (store/keys.py, "Write sharding"): of the marketplace-wide scope, of
-    # a seller's or a category's; legacy reads also merge the unsharded partitions of items
-    # written before the sharding (until the one-off reshard has moved them)
-    listing_shards_all: int = 1
-    listing_shards_scope: int = 1
-    listing_legacy_reads: bool = False
+    # listing write shards (store/keys.py, "Write sharding", has the arithmetic): of the
+    # marketplace-wide scope, of a seller's or a category's; legacy reads also merge the
+    # unsharded partitions of items written before the sharding, until the one-off reshard has
+    # moved them (docs/runbook.md, "Listing write shards")
+    listing_shards_all: int = 16
+    listing_shards_scope: int = 4
+    listing_legacy_reads: bool = True
+    # Query calls one listing page sends at the same time (one per write shard); 1: in turn
+    listing_read_threads: int = 32
 
     @property
     def sandbox_stage(self) -> bool:
@@ -256,7 +259,8 @@ def settings() -> Settings:
         yookassa_api_url=os.environ.get("YOOKASSA_API_URL", "https://api.yookassa.ru/v3").rstrip("/"),
         yookassa_webhook_ips=tuple(n.strip() for n in os.environ.get("YOOKASSA_WEBHOOK_IPS", "").split(",")
                                    if n.strip()),
-        listing_shards_all=_shards("LISTING_SHARDS_ALL", 1),
-        listing_shards_scope=_shards("LISTING_SHARDS_SCOPE", 1),
-        listing_legacy_reads=_bool("LISTING_LEGACY_READS"),
+        listing_shards_all=_shards("LISTING_SHARDS_ALL", 16),
+        listing_shards_scope=_shards("LISTING_SHARDS_SCOPE", 4),
+        listing_legacy_reads=_bool("LISTING_LEGACY_READS", True),
+        listing_read_threads=max(1, _int("LISTING_READ_THREADS", 32)),
     )

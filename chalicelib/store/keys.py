@@ -359,12 +359,14 @@ def listing_scope_category(category_key: str) -> str:
 # same shard suffix on those PKs, ``seller_products`` reading the 4 shards, and the migration
 # moving (put + delete) the listing items instead of rewriting their GSI keys.
 #
-# Off by default (one shard: the unsharded keys, 4 Queries for an unfiltered page). Sharding
-# costs reads: a page merges every shard of every partition it selects (16 × 4 streams for an
-# unfiltered marketplace page, ~70 Queries, ~5× the latency on the local stack), which a
-# marketplace below ~1,000 product writes/s does not need. At scale, set LISTING_SHARDS_ALL=16
-# and LISTING_SHARDS_SCOPE=4 (the arithmetic above), LISTING_LEGACY_READS=true, run the one-off
-# reshard, then turn legacy reads off.
+# On by default (``config.Settings.listing_shards_all`` / ``listing_shards_scope``: the
+# numbers above). Sharding costs reads, not latency: a page merges every shard of every
+# partition it selects (16 × 4 streams for an unfiltered marketplace page, + 4 legacy ones), and
+# ``services/catalog`` sends the streams' Queries at the same time (a thread pool,
+# ``listing_read_threads``), so a page waits for its slowest Query, not for their sum; each
+# stream's first Query reads ~2 items (``first_read``), so the items read per page stay ~2 per
+# stream + the page. ``bench/listing_bench.py`` measures it against the unsharded keys. One
+# shard (``LISTING_SHARDS_ALL=1``) writes and reads the unsharded keys.
 LISTING_WRITES_PER_SECOND = 10_000
 LISTING_WCU_PER_WRITE = 1.5
 PARTITION_WCU_LIMIT = 1_000
