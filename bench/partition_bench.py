@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bench.search_bench import generate, item_bytes
@@ -44,24 +47,40 @@ def unsharded(key: str) -> str:
 def load(catalog: list[dict[str, Any]], rate: int, *, before: bool = False
          ) -> tuple[dict[str, float], dict[str, float]]:
     """(WCU/s, writes/s) per partition key when ``catalog`` is imported at ``rate`` products/s,
-    with the write sharding a marketplace at scale turns on (it is off by default)."""
+    with the listing write sharding of the defaults (16 / 4 shards: store/keys.py)."""
     from chalicelib.store import keys
 
     seconds = len(catalog) / rate
     units: Counter[str] = Counter()
     items: Counter[str] = Counter()
     vocabulary: set[str] = set()
-    shards = keys.ALL_SHARDS, keys.SCOPE_SHARDS
-    keys.ALL_SHARDS, keys.SCOPE_SHARDS = keys.AT_SCALE_ALL_SHARDS, keys.AT_SCALE_SCOPE_SHARDS
-    try:
+    with at_scale_shards(keys.AT_SCALE_ALL_SHARDS, keys.AT_SCALE_SCOPE_SHARDS):
         for product in catalog:
             for key, wcu in writes(product, vocabulary):
                 key = unsharded(key) if before else key
                 units[key] += wcu
                 items[key] += 1
-    finally:
-        keys.ALL_SHARDS, keys.SCOPE_SHARDS = shards
     return {k: v / seconds for k, v in units.items()}, {k: v / seconds for k, v in items.items()}
+
+
+@contextmanager
+def at_scale_shards(all_shards: int, scope_shards: int) -> Iterator[None]:
+    """The settings with these shard counts (``config.Settings.listing_shards_*``), then as before."""
+    from chalicelib.config import settings
+
+    names = {"LISTING_SHARDS_ALL": str(all_shards), "LISTING_SHARDS_SCOPE": str(scope_shards)}
+    saved = {k: os.environ.get(k) for k in names}
+    os.environ.update(names)
+    settings.cache_clear()
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        settings.cache_clear()
 
 
 def catalog_max(wcu: dict[str, float]) -> tuple[str, float]:

@@ -22,6 +22,13 @@ def _int(name: str, default: int) -> int:
     return value
 
 
+def _shards(name: str, default: int) -> int:
+    value = _int(name, default)
+    if not 1 <= value <= 99:  # the key suffix is two digits
+        raise ValueError(f"{name} must be between 1 and 99")
+    return value
+
+
 def _bool(name: str, default: bool = False) -> bool:
     raw = os.environ.get(name)
     if raw is None:
@@ -146,6 +153,15 @@ class Settings:
     yookassa_secret_key: str = ""
     yookassa_api_url: str = "https://api.yookassa.ru/v3"
     yookassa_webhook_ips: tuple[str, ...] = ()  # networks notifications may come from; () = any
+    # listing write shards (store/keys.py, "Write sharding", has the arithmetic): of the
+    # marketplace-wide scope, of a seller's or a category's; legacy reads also merge the
+    # unsharded partitions of items written before the sharding, until the one-off reshard has
+    # moved them (docs/runbook.md, "Listing write shards")
+    listing_shards_all: int = 16
+    listing_shards_scope: int = 4
+    listing_legacy_reads: bool = True
+    # Query calls one listing page sends at the same time (one per write shard); 1: in turn
+    listing_read_threads: int = 32
 
     @property
     def sandbox_stage(self) -> bool:
@@ -243,4 +259,8 @@ def settings() -> Settings:
         yookassa_api_url=os.environ.get("YOOKASSA_API_URL", "https://api.yookassa.ru/v3").rstrip("/"),
         yookassa_webhook_ips=tuple(n.strip() for n in os.environ.get("YOOKASSA_WEBHOOK_IPS", "").split(",")
                                    if n.strip()),
+        listing_shards_all=_shards("LISTING_SHARDS_ALL", 16),
+        listing_shards_scope=_shards("LISTING_SHARDS_SCOPE", 4),
+        listing_legacy_reads=_bool("LISTING_LEGACY_READS", True),
+        listing_read_threads=max(1, _int("LISTING_READ_THREADS", 32)),
     )

@@ -5,9 +5,11 @@ the seller, else ALL — and one index from the sort (``keys.LISTING_INDEX``). A
 being on sale (old price above price) are part of the listing partition key:
 ``available=true|false`` with ``on_sale=true|false`` reads one partition; without them the
 partitions (A1, A1#S, A0, A0#S) are merged in sort order. Each of them is write-sharded
-(``keys.py``, "Write sharding"): every shard is one more sorted stream of the same merge, and
-the cursor holds the sort key reached, from which every stream resumes. A price range is a
-key condition under the price sort and a FilterExpression under the others. Products of
+(``keys.py``, "Write sharding"): every shard is one more sorted stream of the same merge, the
+streams' Queries are sent at the same time (a thread pool: a page waits for its slowest Query,
+not for their sum), and the cursor holds the sort key reached, from which every stream
+resumes. A price range is a key condition under the price sort and a FilterExpression under
+the others. Products of
 blocked sellers are dropped after one BatchGetItem of the page's shops (shops are few per page;
 blocking then takes effect at once, with no product rewrite).
 A short page (filters dropped most rows) still carries a ``next_cursor``; every read is a Query.
@@ -23,8 +25,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import Any
 
+from chalicelib.config import settings
 from chalicelib.domain import catalog as catalog_rules
 from chalicelib.domain.money import money
 from chalicelib.errors import NotFound, ValidationFailed
@@ -98,11 +103,16 @@ class _Stream:
         self.exhausted = False
         self.fetched = False
 
-    def fill(self) -> bool:
-        """Read one more Query page; False when the page's fetch budget is spent."""
+    def claim(self) -> bool:
+        """Take one Query from the page's fetch budget; False when it is spent."""
         if self.budget[0] <= 0:
             return False
         self.budget[0] -= 1
+        return True
+
+    def fetch(self) -> None:
+        """Read one more Query page (a claimed one). Touches only this stream: the page's
+        streams fetch in parallel (``_fetch_all``)."""
         sort_attr = f"{self.query['index']}SK"
         items, last = store.query_listing(start=self.start, after=self.after, limit=self.size, stats=self.stats,
                                           **self.query)
@@ -115,7 +125,25 @@ class _Stream:
             self.frontier = items[-1][sort_attr]
         self.exhausted = last is None
         self.size = min(self.size * 2, self.cap)
-        return True
+
+
+@cache
+def _pool(width: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=width, thread_name_prefix="listing")
+
+
+def _parallel(fn: Any, args: list[Any]) -> list[Any]:
+    """``[fn(a) for a in args]``, the calls at the same time (``Settings.listing_read_threads``;
+    1: one after another): a listing waits for its slowest Query, not for their sum."""
+    width = settings().listing_read_threads
+    if width <= 1 or len(args) <= 1:
+        return [fn(a) for a in args]
+    return list(_pool(width).map(fn, args))
+
+
+def _fetch_all(streams: list[_Stream]) -> None:
+    """One Query page of each stream, at the same time."""
+    _parallel(_Stream.fetch, streams)
 
 
 def _fingerprint(filters: dict[str, Any]) -> str:
@@ -168,7 +196,7 @@ def list_products(*, category: str | None = None, seller: str | None = None, min
     first = first_read(limit, len(partitions))
     streams = [
         _Stream({"index": index, "partition": pk, "forward": ascending, "sk_between": sk_between,
-                 "filter_expr": filter_expr}, after, budget, (first, limit), stats)
+                 "filter_expr": filter_expr}, after, budget, (first, limit), {})
         for pk in partitions
     ]
     sort_attr = f"{index}SK"
@@ -189,7 +217,9 @@ def list_products(*, category: str | None = None, seller: str | None = None, min
         waiting = [s for s in streams if not s.buf and not s.exhausted
                    and (not s.fetched or best_key is None or before(s.frontier, best_key))]
         if waiting:
-            if not all(s.fill() for s in waiting):
+            claimed = [s for s in waiting if s.claim()]
+            _fetch_all(claimed)
+            if len(claimed) < len(waiting):
                 break  # out of fetch budget: answer short, the cursor resumes at the position reached
             continue
         if best is None:
@@ -206,6 +236,7 @@ def list_products(*, category: str | None = None, seller: str | None = None, min
         out.append(product_card(item))
 
     stats["queries"] = stats.get("queries", 0) + MAX_FETCHES + 2 * len(partitions) - budget[0]
+    stats["read"] = stats.get("read", 0) + sum(s.stats.get("read", 0) for s in streams)
     done = all(s.exhausted and not s.buf for s in streams)
     position = None if done else _position(streams, popped, before, sort_attr)
     next_cursor = None if done else encode_cursor({"f": _fingerprint(filters), "a": position})
@@ -269,8 +300,9 @@ def listing_facets(*, category: str | None = None, seller: str | None = None, mi
                    on_sale: bool | None = None) -> dict[str, Any]:
     """Facet counts of a listing (``search/facets.py``): its partitions are read by price (a
     price range is a key condition there) with a projection of what facets count, at most
-    ``facets.MAX_ROWS`` items in all (Query pages of up to that many), plus one BatchGetItem of
-    shops. Availability and sale come from the partition an item is in."""
+    ``facets.MAX_ROWS`` items in all (a first page of every partition at once, each its share;
+    then Query pages of the room left), plus one BatchGetItem of shops. Availability and sale
+    come from the partition an item is in."""
     if min_price is not None and max_price is not None and min_price > max_price:
         raise ValidationFailed.one("query.min_price", "must not exceed max_price")
     shops: dict[str, dict[str, Any] | None] = {}
@@ -278,22 +310,30 @@ def listing_facets(*, category: str | None = None, seller: str | None = None, mi
     if scope is None:
         return facets.count([], complete=True)
     sk_between, filter_expr = _conditions("price", category, seller, min_price, max_price)
+    parts = [(avail, sale, pk) for avail, sale in _partitions(available, on_sale)
+             for pk in keys.listing_partitions(scope, avail, sale)]  # every write shard
+
+    def page(partition: str, limit: int, start: Any) -> tuple[list[dict[str, Any]], Any]:
+        return store.query_listing(index="GSI1", partition=partition, forward=True, limit=limit, start=start,
+                                   sk_between=sk_between, filter_expr=filter_expr, projection=FACET_FIELDS)
+
+    # a first page of every partition at once, each its share of MAX_ROWS; then the rest in turn
+    share = -(-facets.MAX_ROWS // len(parts))
+    firsts = _parallel(lambda part: page(part[2], share, None), parts)
     rows: list[tuple[dict[str, Any], bool, bool]] = []
     complete = True
-    for avail, sale in _partitions(available, on_sale):
-        for partition in keys.listing_partitions(scope, avail, sale):  # every write shard
-            start = None
-            while True:
-                room = facets.MAX_ROWS - len(rows)
-                if room <= 0:
-                    complete = False
-                    break
-                items, start = store.query_listing(index="GSI1", partition=partition, forward=True, limit=room,
-                                                   start=start, sk_between=sk_between, filter_expr=filter_expr,
-                                                   projection=FACET_FIELDS)
-                rows += [(i, avail, sale) for i in items]
-                if start is None:
-                    break
+    for (avail, sale, partition), (items, start) in zip(parts, firsts, strict=True):
+        while True:
+            room = facets.MAX_ROWS - len(rows)
+            if len(items) > room:
+                complete = False
+            rows += [(i, avail, sale) for i in items[:max(room, 0)]]
+            if start is None or not complete:
+                break
+            if facets.MAX_ROWS - len(rows) <= 0:
+                complete = False
+                break
+            items, start = page(partition, facets.MAX_ROWS - len(rows), start)
     sellers = {str(i.get("seller_id", "")) for i, _, _ in rows} - set(shops)
     shops.update(accounts.get_shops(sorted(sellers)) if sellers else {})
     counted = [facets.Row(seller_id=i["seller_id"],

@@ -38,7 +38,8 @@ Other tables add their sections below (search, commerce, ledger, idempotency).
 from __future__ import annotations
 
 import hashlib
-import os
+
+from chalicelib.config import settings
 
 
 def user(user_id: str) -> dict[str, str]:
@@ -345,11 +346,11 @@ def listing_scope_category(category_key: str) -> str:
 #
 # Migration (one-off): items written before sharding carry the unsharded key
 # (``L#ALL#A1``); imports skip unchanged products (content hash), so they are not rewritten on
-# the next import. While LEGACY_LISTING_READS is on, every listing also merges the unsharded
+# the next import. While LISTING_LEGACY_READS is on, every listing also merges the unsharded
 # partition as one more stream, so nothing disappears; ``store/catalog.reshard_listings``
 # moves every product to its shard (a Query of the unsharded ALL partitions, then the same
 # conditional relist transaction as a stock change). Run it once after deploying
-# (``python -m chalicelib.store.catalog reshard``), then set LEGACY_LISTING_READS to False.
+# (``python -m chalicelib.store.catalog reshard``), then set LISTING_LEGACY_READS to false.
 # Not sharded yet: the base-table keys of the listing items themselves, PK=SELLER#<seller> and
 # PK=CAT#<key>. Many sellers at 10,000 products/s keep them far under the limit (the busiest
 # seller writes ~100/s), but one seller importing at full speed puts its ~3,300 writes/s on
@@ -358,24 +359,25 @@ def listing_scope_category(category_key: str) -> str:
 # same shard suffix on those PKs, ``seller_products`` reading the 4 shards, and the migration
 # moving (put + delete) the listing items instead of rewriting their GSI keys.
 #
-# Off by default (one shard: the unsharded keys, 4 Queries for an unfiltered page). Sharding
-# costs reads: a page merges every shard of every partition it selects (16 × 4 streams for an
-# unfiltered marketplace page, ~70 Queries, ~5× the latency on the local stack), which a
-# marketplace below ~1,000 product writes/s does not need. At scale, set LISTING_SHARDS_ALL=16
-# and LISTING_SHARDS_SCOPE=4 (the arithmetic above), LISTING_LEGACY_READS=true, run the one-off
-# reshard, then turn legacy reads off.
+# On by default (``config.Settings.listing_shards_all`` / ``listing_shards_scope``: the
+# numbers above). Sharding costs reads, not latency: a page merges every shard of every
+# partition it selects (16 × 4 streams for an unfiltered marketplace page, + 4 legacy ones), and
+# ``services/catalog`` sends the streams' Queries at the same time (a thread pool,
+# ``listing_read_threads``), so a page waits for its slowest Query, not for their sum; each
+# stream's first Query reads ~2 items (``first_read``), so the items read per page stay ~2 per
+# stream + the page. ``bench/listing_bench.py`` measures it against the unsharded keys. One
+# shard (``LISTING_SHARDS_ALL=1``) writes and reads the unsharded keys.
 LISTING_WRITES_PER_SECOND = 10_000
 LISTING_WCU_PER_WRITE = 1.5
 PARTITION_WCU_LIMIT = 1_000
 AT_SCALE_ALL_SHARDS = 16  # ceil(WRITES_PER_SECOND × WCU_PER_WRITE / PARTITION_WCU_LIMIT) = 15, rounded up
 AT_SCALE_SCOPE_SHARDS = 4  # one seller's (or one category's) import: ceil(3,300 WCU/s / 1,000)
-ALL_SHARDS = int(os.environ.get("LISTING_SHARDS_ALL", "1"))
-SCOPE_SHARDS = int(os.environ.get("LISTING_SHARDS_SCOPE", "1"))
-LEGACY_LISTING_READS = os.environ.get("LISTING_LEGACY_READS", "").lower() == "true"
 
 
 def listing_shards(scope: str) -> int:
-    return ALL_SHARDS if scope == listing_scope_all() else SCOPE_SHARDS
+    """Write shards of ``scope`` (``config.Settings.listing_shards_all`` / ``_scope``)."""
+    s = settings()
+    return s.listing_shards_all if scope == listing_scope_all() else s.listing_shards_scope
 
 
 def listing_shard(scope: str, product_id: str) -> int:
@@ -392,11 +394,11 @@ def listing_partition(scope: str, available: bool, sale: bool = False, shard: in
 
 def listing_partitions(scope: str, available: bool, sale: bool) -> list[str]:
     """Every partition a listing of (scope, availability, sale) reads: its shards, and the
-    unsharded one while LEGACY_LISTING_READS is on (one shard: the unsharded one only)."""
+    unsharded one while LISTING_LEGACY_READS is on (one shard: the unsharded one only)."""
     if listing_shards(scope) == 1:
         return [listing_partition(scope, available, sale)]
     out = [listing_partition(scope, available, sale, n) for n in range(listing_shards(scope))]
-    return out + [listing_partition(scope, available, sale)] if LEGACY_LISTING_READS else out
+    return out + [listing_partition(scope, available, sale)] if settings().listing_legacy_reads else out
 
 
 def product_listing_partition(scope: str, available: bool, sale: bool, product_id: str) -> str:

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from feed_support import Feeds, offer, record_calls, snapshot, yml
 
+from chalicelib.config import settings
 from chalicelib.domain import catalog as rules
 from chalicelib.services import catalog as service
 from chalicelib.store import catalog as store
@@ -24,9 +25,13 @@ NAMES = ("Лампа", "apple", "Apple", "кабель", "Zeta", "чайник",
 def sharded(monkeypatch):
     """Sharding as a marketplace at scale turns it on (store/keys.py, "Write sharding"); the
     unsharded partitions are read too until the one-off migration has run."""
-    monkeypatch.setattr(keys, "ALL_SHARDS", keys.AT_SCALE_ALL_SHARDS)
-    monkeypatch.setattr(keys, "SCOPE_SHARDS", keys.AT_SCALE_SCOPE_SHARDS)
-    monkeypatch.setattr(keys, "LEGACY_LISTING_READS", True)
+    monkeypatch.setenv("LISTING_SHARDS_ALL", str(keys.AT_SCALE_ALL_SHARDS))
+    monkeypatch.setenv("LISTING_SHARDS_SCOPE", str(keys.AT_SCALE_SCOPE_SHARDS))
+    monkeypatch.setenv("LISTING_LEGACY_READS", "true")
+    settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    settings.cache_clear()
 
 
 @pytest.fixture
@@ -53,11 +58,12 @@ def catalog(feeds):
     products = [store.strip_keys(i) for i in snapshot(feeds.aws) if i["SK"] == keys.PRODUCT_SK]
     assert len(products) == 70
     all_scope = keys.listing_scope_all()
-    assert {keys.listing_shard(all_scope, p["product_id"]) for p in products} == set(range(keys.ALL_SHARDS))
+    shards = set(range(settings().listing_shards_all))
+    assert {keys.listing_shard(all_scope, p["product_id"]) for p in products} == shards
     for seller in sellers:
         scope = keys.listing_scope_seller(seller)
         mine = [p for p in products if p["seller_id"] == seller]
-        assert {keys.listing_shard(scope, p["product_id"]) for p in mine} == set(range(keys.SCOPE_SHARDS))
+        assert {keys.listing_shard(scope, p["product_id"]) for p in mine} == set(range(settings().listing_shards_scope))
     return sellers, products
 
 

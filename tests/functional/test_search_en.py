@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from urllib.parse import urlencode
 
 import pytest
-from moto import mock_aws
 
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain.catalog import product_id
 from chalicelib.search import indexer, query
 from chalicelib.store import accounts, keys
+from tests.support.tables import module_tables
 
 
 def _product(offer: str, name: str, **fields) -> dict:
@@ -43,13 +42,7 @@ def api():
     from chalice.test import Client
 
     from app import app
-    from local import bootstrap
-
-    with pytest.MonkeyPatch.context() as mp, mock_aws():
-        for k, v in bootstrap.create_tables(None, "us-east-1", f"e{uuid.uuid4().hex[:6]}").items():
-            mp.setenv(k, v)
-        settings.cache_clear()
-        clients.reset()
+    with module_tables("e"):
         accounts.put_shop("shop-en", {"seller_id": "shop-en", "name": "Shoes & more"})
         with clients.table(settings().catalog_table).batch_writer() as batch:
             for p in CATALOG:
@@ -57,8 +50,6 @@ def api():
         indexer.apply_changes([(None, p) for p in CATALOG])
         with Client(app) as client:
             yield client
-    settings.cache_clear()
-    clients.reset()
 
 
 def names(api, q: str, **params) -> list[str]:

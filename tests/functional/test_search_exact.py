@@ -10,27 +10,17 @@ import uuid
 from collections import Counter
 
 import pytest
-from moto import mock_aws
 
-from chalicelib import clients
-from chalicelib.config import settings
 from chalicelib.domain.catalog import product_id
 from chalicelib.search import document, indexer, query, text
 from chalicelib.store import accounts
+from tests.support.tables import module_tables
 
 
 @pytest.fixture(scope="module")
 def tables():
-    from local import bootstrap
-
-    with pytest.MonkeyPatch.context() as mp, mock_aws():
-        for k, v in bootstrap.create_tables(None, "us-east-1", f"x{uuid.uuid4().hex[:6]}").items():
-            mp.setenv(k, v)
-        settings.cache_clear()
-        clients.reset()
+    with module_tables("x"):
         yield
-    settings.cache_clear()
-    clients.reset()
 
 
 def _shop(seller_id: str) -> str:

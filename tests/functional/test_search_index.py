@@ -8,13 +8,13 @@ import uuid
 from urllib.parse import urlencode
 
 import pytest
-from moto import mock_aws
 
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain.catalog import product_id
 from chalicelib.search import indexer, query
 from chalicelib.store import accounts, keys, toolkit
+from tests.support.tables import module_tables
 
 
 @pytest.fixture(scope="module")
@@ -22,17 +22,8 @@ def api():
     from chalice.test import Client
 
     from app import app
-    from local import bootstrap
-
-    with pytest.MonkeyPatch.context() as mp, mock_aws():
-        for k, v in bootstrap.create_tables(None, "us-east-1", f"i{uuid.uuid4().hex[:6]}").items():
-            mp.setenv(k, v)
-        settings.cache_clear()
-        clients.reset()
-        with Client(app) as client:
-            yield client
-    settings.cache_clear()
-    clients.reset()
+    with module_tables("i"), Client(app) as client:
+        yield client
 
 
 @pytest.fixture

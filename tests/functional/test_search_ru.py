@@ -6,17 +6,16 @@ import does), when a shopper calls GET /search, then they get what they would ex
 
 from __future__ import annotations
 
-import uuid
 from urllib.parse import urlencode
 
 import pytest
-from moto import mock_aws
 
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain.catalog import product_id
 from chalicelib.search import document, indexer, query, text
 from chalicelib.store import accounts, keys
+from tests.support.tables import module_tables
 
 
 def _product(seller: str, offer: str, name: str, **fields) -> dict:
@@ -59,27 +58,16 @@ def put_products(products: list[dict]) -> None:
     indexer.apply_changes([(None, p) for p in products])
 
 
-def _reset() -> None:
-    settings.cache_clear()
-    clients.reset()
-
-
 @pytest.fixture(scope="module")
 def api():
     """One stack (tables only) and one indexed catalog for the module: these tests only read."""
     from chalice.test import Client
 
     from app import app
-    from local import bootstrap
-
-    with pytest.MonkeyPatch.context() as mp, mock_aws():
-        for k, v in bootstrap.create_tables(None, "us-east-1", f"s{uuid.uuid4().hex[:6]}").items():
-            mp.setenv(k, v)
-        _reset()
+    with module_tables("s"):
         put_products(CATALOG)
         with Client(app) as client:
             yield client
-    _reset()
 
 
 @pytest.fixture
