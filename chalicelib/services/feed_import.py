@@ -25,10 +25,13 @@ every S3 notification the queue delivers):
 5. **Snapshot.** Products of the seller that were available and are not in this file become
    unavailable (the seller's partition is queried only when the counts say some are missing).
    The category tree is replaced when it changed; the full report goes to S3 (JSON and CSV).
-6. **Undo on failure.** Before pass 2 or 5 writes a product, the item as it was goes to a
-   journal (``_Journal``); an exception anywhere in them puts back what this run wrote, then
-   raises (the message comes back, the redelivery imports again). docs/architecture.md,
-   decision 9, says what this covers and what it does not.
+6. **Undo on failure or kill.** Before a writer thread writes a chunk (pass 2, pass 5, the
+   category tree), what the chunk overwrites goes to a journal persisted in DynamoDB
+   (``_Journal``, ``store/import_journal.py``), open on the seller's import state until the
+   commit closes it. An exception puts back what this run wrote, then raises (the redelivery
+   imports again); a killed run's journal stays open, and the next run of the seller — the
+   redelivery — undoes it before it writes. docs/architecture.md, decision 9, says what this
+   covers and what it does not.
 7. **Tell.** ``progress`` (rows read, rows written) is put on the record every PROGRESS_ROWS
    rows or PROGRESS_SECONDS; the ending is emailed to the shop (``feed_notices``).
 
@@ -46,8 +49,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 import tempfile
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -63,7 +66,7 @@ from chalicelib.domain import catalog as catalog_rules
 from chalicelib.domain.spreadsheet import csv_lines
 from chalicelib.errors import Gone, Unavailable
 from chalicelib.services.feeds import FEED_SUFFIXES, FEEDS_PREFIX, ImportCounts, now_iso
-from chalicelib.store import accounts, imports
+from chalicelib.store import accounts, import_journal, imports, keys
 from chalicelib.store import catalog as store
 
 REPORTS_PREFIX = "reports/"
@@ -259,19 +262,40 @@ def _run_claimed(record: dict[str, Any], obj: FeedObject) -> dict[str, Any] | No
         raise RetryLater(f"seller {seller_id} is importing {exc}") from exc
     except store.Superseded:
         return _finish(record, _Outcome(failed="a newer file of this seller was imported already"), obj, None)
+    job = None
     try:
-        outcome = FeedImport(record, obj, state).run()
-    except BaseException:
-        # Hand the record back so the redelivered message can claim it straight away.
+        if state.get("journal"):  # a run of this seller died writing: the catalog goes back first
+            _undo_dead_run(seller_id, state["journal"])
+        job = FeedImport(record, obj, state)
+        outcome = job.run()
+        commit = None
+        if not outcome.failed:
+            commit = {"last_feed": feed_id, "last_source_at": obj.last_modified,
+                      "available_count": outcome.available_count}
+        # The commit point: the import's facts and the closing of its journal are one write (a
+        # failed run closes its journal once it is undone).
+        store.release_import_lock(seller_id, feed_id, commit,
+                                  close_journal=commit is not None or not job.journal_open)
+    except BaseException as exc:
+        if job is not None and job.journal_open and isinstance(exc, Exception):
+            job.journal_open = not job.undo_unless_committed(exc)  # the commit write itself failed
+        # Hand the record back so the redelivered message can claim it straight away; a journal
+        # still open is undone by whoever takes the lock next.
         imports.update(feed_id, {"status": imports.QUEUED, "updated_at": now_iso()}, remove=("lease_until",))
-        store.release_import_lock(seller_id, feed_id)
+        store.release_import_lock(seller_id, feed_id, close_journal=job is not None and not job.journal_open)
         raise
-    commit = None
-    if not outcome.failed:
-        commit = {"last_feed": feed_id, "last_source_at": obj.last_modified,
-                  "available_count": outcome.available_count}
-    store.release_import_lock(seller_id, feed_id, commit)
     return _finish(record, outcome, obj, outcome.report)
+
+
+def _undo_dead_run(seller_id: str, pointer: dict[str, Any]) -> None:
+    """Undo the run whose journal is still open (it was killed, or its own undo failed) and
+    close it; the seller's import state is read again so the new run sees the catalog as it
+    was."""
+    logs.event("undoing an import run that did not finish", 40, seller_id=seller_id, run=pointer.get("run"),
+               dead_feed_id=pointer.get("feed_id"))
+    restored = undo(seller_id, pointer)
+    import_journal.close_run(seller_id, pointer["run"])
+    logs.event("unfinished import run undone", seller_id=seller_id, run=pointer.get("run"), restored=restored)
 
 
 # --- the import itself ------------------------------------------------------------------------
@@ -327,48 +351,132 @@ def _as_before(old: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
     return restored
 
 
-JournalEntry = tuple[str, dict[str, Any] | None, bool]  # (product id, the item before, deactivated?)
+TREE = "#tree"  # the journal entry of the seller's category tree
 
 
 class _Journal:
-    """What a run is about to overwrite: per product, the item as it was before the run (None
-    when the run creates it), written before the product is. JSON lines in a spooled temp
-    file, so memory stays flat whatever the feed's size.
+    """The run's write-ahead journal (``store/import_journal.py``): before a chunk is written,
+    what it overwrites — per product the item as it was (None when the run creates it) and the
+    category its new version lists it under — is put in DynamoDB, by the writer thread that
+    then writes the chunk. Memory stays flat: entries live only in the chunk being written.
 
-    Why an undo journal and not staged versions with a pointer flip: every reader (product
-    page, three listing scopes shared by all sellers, search postings, carts, checkout's
-    conditional stock writes) reads the live product items by key; versioning them would
-    change every one of those paths and the stock a checkout reserves would have two homes.
-    The journal keeps one copy of each product, and a failed run puts the previous catalog
-    back before its SQS message is handed back: see docs/architecture.md, decision 9, for what
-    it guarantees and what it does not."""
+    Why a persisted undo journal and not staged versions with a switch-over: every reader
+    (product page, three listing scopes shared by all sellers, search postings, carts,
+    checkout's conditional stock writes) reads the live product items by key, one Query or one
+    BatchGetItem. Versioning them would make every listing query filter by each seller's current
+    version (the ALL scope mixes every seller in one partition), double the search postings,
+    and give the stock a checkout reserves two homes. The journal keeps one copy of each product
+    and costs the import one small PutItem per chunk (compressed, under 1% of its write units);
+    reads pay nothing. A run that fails undoes itself from the journal; a run that is killed
+    leaves it open on the seller's import state, and whoever takes the seller's lock next — the
+    redelivered message, after the visibility timeout — undoes it first, then imports the file
+    whole: the previous catalog, or the new one, never a mix that lasts. See
+    docs/architecture.md, decision 9, for what it guarantees and what it does not."""
 
-    def __init__(self) -> None:
-        self.file = tempfile.SpooledTemporaryFile(max_size=4 << 20, mode="w+", encoding="utf-8")  # noqa: SIM115
-        self.count = 0
-        self.lock = threading.Lock()
+    def __init__(self, seller_id: str, feed_id: str, now: str) -> None:
+        self.seller_id = seller_id
+        self.pointer = {"feed_id": feed_id, "run": f"{now}.{secrets.token_hex(3)}", "now": now}
+        self.seq = 0
+        self.count = 0  # products journaled (for the log)
 
-    def add(self, product_id: str, old: dict[str, Any] | None, *, deactivated: bool) -> None:
-        with self.lock:
-            self.file.write(json.dumps([product_id, old, deactivated], ensure_ascii=False, default=str) + "\n")
-            self.count += 1
+    def open(self) -> None:
+        import_journal.open_run(self.seller_id, self.pointer)
 
-    def chunks(self, size: int) -> Iterator[list[JournalEntry]]:
-        with self.lock:
-            self.file.flush()
-            self.file.seek(0)
-            chunk: list[JournalEntry] = []
-            for line in self.file:
-                pid, old, deactivated = json.loads(line)
-                chunk.append((pid, old, deactivated))
-                if len(chunk) == size:
-                    yield chunk
-                    chunk = []
-            if chunk:
-                yield chunk
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
 
-    def close(self) -> None:
-        self.file.close()
+    def write(self, seq: int, entries: list[import_journal.Entry]) -> None:
+        import_journal.append(self.pointer["feed_id"], self.pointer["run"], seq, entries)
+        self.count += len(entries)
+
+
+def undo(seller_id: str, pointer: dict[str, Any]) -> int:
+    """Put back everything the run ``pointer`` names wrote, from its journal; safe to run
+    again (a product already put back, or never reached, is recognised as not the run's).
+    Returns how many products were put back."""
+    restored = 0
+    for entries in import_journal.entries(pointer["feed_id"], pointer["run"]):
+        restored += _restore(seller_id, entries, pointer["feed_id"], pointer["now"])
+    return restored
+
+
+def _written_by(item: dict[str, Any], feed_id: str, run_now: str, deactivated: bool) -> bool:
+    mark = "deactivated_by" if deactivated else "feed_id"
+    return item.get("updated_at") == run_now and item.get(mark) == feed_id
+
+
+def _restore_tree(seller_id: str, old: dict[str, Any] | None, run_now: str) -> None:
+    current = store.get_category_tree(seller_id)
+    if not current or current.get("updated_at") != run_now:
+        return  # the run never wrote it
+    if old:
+        store.put_category_tree(seller_id, old["categories"], old["tree_hash"], old["updated_at"])
+    else:
+        store.delete_category_tree(seller_id)
+
+
+def _restore(seller_id: str, entries: list[import_journal.Entry], feed_id: str, run_now: str) -> int:
+    """One journal item's products as they were, with what checkouts did since: the units
+    they reserved stay reserved (``_as_before``), an admin's block stands.
+
+    A product item the run wrote is put back (or deleted, if the run created it). One it did
+    not write may still have listing items a batch in flight reached when the run died: they
+    are written again from the product item as it is, and the new version's category listing
+    is deleted. Search postings are first brought to the run's version of the product (a run
+    killed while indexing left postings its stored document does not list), then back."""
+    products = []
+    for pid, old, deactivated, new_category in entries:
+        if pid == TREE:
+            _restore_tree(seller_id, old, run_now)
+        else:
+            products.append((pid, old, deactivated, new_category))
+    current = store.batch_get_products([pid for pid, *_ in products])
+    puts: list[dict[str, Any]] = []
+    deletes: list[dict[str, str]] = []
+    guarded: list[Guarded] = []
+    changes = []
+    for pid, old, deactivated, new_category in products:
+        now = current.get(pid)
+        listed_under = keys.category_listing(store.category_key(seller_id, new_category), pid) if new_category else None
+        if now is None or not _written_by(now, feed_id, run_now, deactivated):
+            if now is None:
+                if old is None:  # the run would have created it: drop listing items it reached
+                    deletes += [keys.seller_listing(seller_id, pid)] + ([listed_under] if listed_under else [])
+                continue
+            if listed_under and new_category != now.get("category_id"):
+                deletes.append(listed_under)
+            if _stock_tracked(now):
+                guarded.append((pid, now, lambda cur: cur))
+            else:
+                puts += store.product_items(now)
+            continue
+        if deactivated and old is not None:  # only `available` changed: put it back, keep the stock as is
+            def back(cur: dict[str, Any], old: dict[str, Any] = old) -> dict[str, Any]:
+                kept = {k: v for k, v in cur.items() if k != "deactivated_by"}
+                return {**kept, **{k: old[k] for k in ("available", "updated_at", "deactivated_by") if k in old}}
+
+            guarded.append((pid, now, back))
+            changes.append((now, back(now)))
+            continue
+        if old is None and not int(now.get("reserved") or 0):
+            deletes += [_item_key(i) for i in store.product_items(now)]
+            changes.append((now, {**now, "available": False}))
+            continue
+        if old is None:  # created by this run and already sold: keep it for its order, off sale
+            guarded.append((pid, now, lambda cur: {**cur, "available": False}))
+            changes.append((now, {**now, "available": False}))
+            continue
+        if _stock_tracked(now) or _stock_tracked(old):
+            guarded.append((pid, now, lambda cur, old=old: _as_before(old, cur)))
+        else:
+            puts += store.product_items(old)
+            deletes += store.stale_keys(now, old)
+        changes.append((now, old))
+    _write_chunk(puts, deletes, guarded)
+    _index([(None, now) for now, _ in changes])
+    _index(changes)
+    return len(changes)
 
 
 class FeedImport:
@@ -389,6 +497,7 @@ class FeedImport:
 
         self.named_rates = rates.named_rates()  # read only if the feed names a bank, once for both passes
         self.rows_written = 0  # offers stored (or found unchanged) so far, for the progress
+        self.journal_open = False  # this run's journal is open on the seller's import state
         self._progress_at = ("", 0, time.monotonic())  # (phase, rows, when) last put on the record
 
     def _progress(self, phase: str, rows: int, *, force: bool = False) -> None:
@@ -430,77 +539,41 @@ class FeedImport:
             return self._dry_run()
         # A seller no import ever wrote for has no product: skip reading them back.
         self.fresh = not self.state.get("last_feed") and not self.state.get("touched")
-        if self.fresh:
-            store.mark_seller_touched(self.seller_id)
-        self.journal = _Journal()
+        self.journal = _Journal(self.seller_id, self.feed_id, self.now)
+        self.journal.open()  # from here on a kill leaves the journal open for the next run to undo
+        self.journal_open = True
         try:
-            try:
-                available = self._write()
-                self._store_categories(categories)
-            except BaseException as exc:
-                self._roll_back(exc)
-                if isinstance(exc, (FeedFileError, _Failed)):  # only if the object changed between passes
-                    return self._failed(f"file changed during import: {exc.reason}")
-                raise
-        finally:
-            self.journal.close()
+            available = self._write()
+            self._store_categories(categories)
+        except BaseException as exc:
+            self.journal_open = not self._roll_back(exc)
+            if isinstance(exc, (FeedFileError, _Failed)):  # only if the object changed between passes
+                return self._failed(f"file changed during import: {exc.reason}")
+            raise
         self.counts.rejected = self.report.rows
         return _Outcome(self.counts, self.report.first, None, available, self.report.file)
 
-    # undo ---------------------------------------------------------------------------------
+    def undo_unless_committed(self, cause: BaseException) -> bool:
+        """After the commit write raised: undo the run unless the commit did land (it closes the
+        journal: a lost response is not a failure). True when the journal can be closed."""
+        state = store.get_import_state(self.seller_id)
+        if (state.get("journal") or {}).get("run") != self.journal.pointer["run"]:
+            return True
+        return self._roll_back(cause)
 
-    def _roll_back(self, cause: BaseException) -> None:
-        """Put back every product this run wrote, from the journal (see ``_Journal``)."""
+    def _roll_back(self, cause: BaseException) -> bool:
+        """Undo this run from its journal (``undo``); True when every write was put back. If
+        the undo fails too (the store is down), the journal stays open: the next run undoes it."""
         logs.event("feed import failed; rolling back", 40, feed_id=self.feed_id, error=repr(cause)[:300],
                    products=self.journal.count)
         try:
-            restored = 0
-            for entries in self.journal.chunks(CHUNK):
-                restored += self._restore(entries)
-            logs.event("feed import rolled back", feed_id=self.feed_id, restored=restored)
-        except Exception as exc:  # noqa: BLE001 - the retry rolls forward; the first error is raised
-            logs.event("feed import roll-back incomplete; the retry will finish the import", 40,
+            restored = undo(self.seller_id, self.journal.pointer)
+        except Exception as exc:  # noqa: BLE001 - the redelivery undoes it; the first error is raised
+            logs.event("feed import roll-back incomplete; the next run undoes it", 40,
                        feed_id=self.feed_id, error=repr(exc)[:300])
-
-    def _written_by_me(self, now: dict[str, Any], deactivated: bool) -> bool:
-        mark = "deactivated_by" if deactivated else "feed_id"
-        return now.get("updated_at") == self.now and now.get(mark) == self.feed_id
-
-    def _restore(self, entries: list[JournalEntry]) -> int:
-        current = store.batch_get_products([pid for pid, _, _ in entries])
-        puts: list[dict[str, Any]] = []
-        deletes: list[dict[str, str]] = []
-        guarded: list[Guarded] = []
-        changes = []
-        for pid, old, deactivated in entries:
-            now = current.get(pid)
-            if now is None or not self._written_by_me(now, deactivated):
-                continue  # never written (the crash came first): as it was, with any checkout since
-            if deactivated and old is not None:  # only `available` changed: put it back, keep the stock as is
-                restored = {k: v for k, v in now.items() if k != "deactivated_by"}
-                restored.update({k: old[k] for k in ("available", "updated_at", "deactivated_by") if k in old})
-                guarded.append((pid, now, lambda cur, old=old: {
-                    **{k: v for k, v in cur.items() if k != "deactivated_by"},
-                    **{k: old[k] for k in ("available", "updated_at", "deactivated_by") if k in old}}))
-                changes.append((now, restored))
-                continue
-            if old is None and not int(now.get("reserved") or 0):
-                deletes += [_item_key(i) for i in store.product_items(now)]
-                changes.append((now, {**now, "available": False}))
-                continue
-            if old is None:  # created by this run and already sold: keep it for its order, off sale
-                guarded.append((pid, now, lambda cur: {**cur, "available": False}))
-                changes.append((now, {**now, "available": False}))
-                continue
-            if _stock_tracked(now) or _stock_tracked(old):
-                guarded.append((pid, now, lambda cur, old=old: _as_before(old, cur)))
-            else:
-                puts += store.product_items(old)
-                deletes += store.stale_keys(now, old)
-            changes.append((now, old))
-        _write_chunk(puts, deletes, guarded)
-        _index(changes)
-        return len(changes)
+            return False
+        logs.event("feed import rolled back", feed_id=self.feed_id, restored=restored)
+        return True
 
     def _dry_run(self) -> _Outcome:
         """What the import would report, writing nothing: pass 2's own checks (duplicate ids,
@@ -569,11 +642,19 @@ class FeedImport:
                     future.cancel()
         return available
 
-    def _submit(self, puts: list[dict[str, Any]], deletes: list[dict[str, str]], changes: list,
-                guarded: list[Guarded] = ()) -> None:
-        """Write one chunk in the pool; at most WRITERS chunks wait, so memory stays bounded."""
-        self.in_flight.append((self.pool.submit(_write_chunk, puts, deletes, list(guarded)), changes))
+    def _submit(self, entries: list[import_journal.Entry], puts: list[dict[str, Any]],
+                deletes: list[dict[str, str]], changes: list, guarded: list[Guarded] = ()) -> None:
+        """Write one chunk in the pool, its journal entries first; at most WRITERS chunks wait,
+        so memory stays bounded."""
+        future = self.pool.submit(self._journaled_write, self.journal.next_seq(), entries, puts, deletes,
+                                  list(guarded))
+        self.in_flight.append((future, changes))
         self._drain(WRITERS)
+
+    def _journaled_write(self, seq: int, entries: list[import_journal.Entry], puts: list[dict[str, Any]],
+                         deletes: list[dict[str, str]], guarded: list[Guarded]) -> None:
+        self.journal.write(seq, entries)
+        _write_chunk(puts, deletes, guarded)
 
     def _drain(self, keep: int) -> None:
         """Wait for the oldest writes until ``keep`` remain; a failed write raises here. The
@@ -617,6 +698,7 @@ class FeedImport:
         deletes: list[dict[str, str]] = []
         guarded: list[Guarded] = []
         changes = []
+        entries: list[import_journal.Entry] = []
         for product in chunk:
             old = existing.get(product["product_id"])
             if old and old.get("available"):
@@ -631,7 +713,7 @@ class FeedImport:
                 self.counts.created += 1
             offer = dict(product)  # the feed's own values: a rebuild starts from these again
             merged = self._merge(product, old)
-            self.journal.add(offer["product_id"], old, deactivated=False)
+            entries.append([offer["product_id"], old, False, merged.get("category_id")])
             if _stock_tracked(old):
                 guarded.append((offer["product_id"], old, lambda now, offer=offer: self._merge(dict(offer), now)))
             else:
@@ -639,8 +721,8 @@ class FeedImport:
                 deletes += store.stale_keys(old, merged)
             if _searchable(old) != _searchable(merged):
                 changes.append((old, merged))
-        if puts or deletes or guarded or changes:
-            self._submit(puts, deletes, changes, guarded)
+        if entries:
+            self._submit(entries, puts, deletes, changes, guarded)
 
     def _merge(self, product: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
         """The offer as stored over ``old``: its creation time, an admin's block, and the units
@@ -672,18 +754,19 @@ class FeedImport:
 
     def _deactivate(self, product_ids: list[str]) -> int:
         olds = store.batch_get_products(product_ids)
-        puts, guarded, changes = [], [], []
+        puts, guarded, changes, entries = [], [], [], []
         for old in olds.values():
             if not old.get("available"):
                 continue
             new = self._deactivated(old)
-            self.journal.add(old["product_id"], old, deactivated=True)
+            entries.append([old["product_id"], old, True, old.get("category_id")])
             if _stock_tracked(old):
                 guarded.append((old["product_id"], old, self._deactivated))
             else:
                 puts += store.product_items(new)
             changes.append((old, new))
-        self._submit(puts, [], changes, guarded)
+        if entries:
+            self._submit(entries, puts, [], changes, guarded)
         return len(changes)
 
     def _deactivated(self, old: dict[str, Any]) -> dict[str, Any]:
@@ -698,6 +781,7 @@ class FeedImport:
         current = store.get_category_tree(self.seller_id)
         if current and current.get("tree_hash") == tree_hash:
             return
+        self.journal.write(self.journal.next_seq(), [[TREE, current, False, None]])
         store.put_category_tree(self.seller_id, categories, tree_hash, self.now)
 
 

@@ -279,6 +279,10 @@ def put_category_tree(seller_id: str, categories: list[dict[str, Any]], tree_has
     })
 
 
+def delete_category_tree(seller_id: str) -> None:
+    _table().delete_item(Key=keys.category_tree(seller_id))
+
+
 def list_category_trees(limit: int, start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], Any]:
     kwargs: dict[str, Any] = {"IndexName": "GSI4", "KeyConditionExpression": Key("GSI4PK").eq(keys.CATEGORY_TREES),
                               "Limit": limit}
@@ -327,22 +331,25 @@ def acquire_import_lock(seller_id: str, feed_id: str, source_at: str, lease_seco
     return plain(resp["Attributes"])
 
 
-def mark_seller_touched(seller_id: str) -> None:
-    """Record that an import of this seller is about to write products (see ``fresh`` in
-    ``services/feed_import.py``: until then the seller provably has no product)."""
-    _table().update_item(Key=keys.import_state(seller_id), UpdateExpression="SET touched = :t",
-                         ExpressionAttributeValues={":t": True})
+def get_import_state(seller_id: str) -> dict[str, Any]:
+    """The seller's import state (lock, last import, open journal), read consistently."""
+    return plain(_table().get_item(Key=keys.import_state(seller_id), ConsistentRead=True).get("Item") or {})
 
 
-def release_import_lock(seller_id: str, feed_id: str, commit: dict[str, Any] | None = None) -> None:
-    """Release the lock; ``commit`` (the finished import's facts) is recorded with it."""
+def release_import_lock(seller_id: str, feed_id: str, commit: dict[str, Any] | None = None, *,
+                        close_journal: bool = False) -> None:
+    """Release the lock; ``commit`` (the finished import's facts) is recorded with it, and
+    ``close_journal`` forgets the run's open journal (``store/import_journal.py``) in the same
+    write: committing the import and closing its journal are one step."""
     names, values = {}, {":me": feed_id}
     sets = []
     for i, (k, v) in enumerate((commit or {}).items()):
         names[f"#c{i}"] = k
         values[f":c{i}"] = v
         sets.append(f"#c{i} = :c{i}")
-    expr = "REMOVE lock_feed, lock_until" + (" SET " + ", ".join(sets) if sets else "")
+    expr = "REMOVE lock_feed, lock_until" + (", journal" if close_journal else "")
+    if sets:
+        expr += " SET " + ", ".join(sets)
     kwargs: dict[str, Any] = {"Key": keys.import_state(seller_id), "UpdateExpression": expr,
                               "ConditionExpression": "lock_feed = :me", "ExpressionAttributeValues": values}
     if names:

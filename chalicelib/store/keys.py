@@ -725,3 +725,17 @@ def email_sent(order_id: str, kind: str) -> dict[str, str]:
 
 def outbox_entry(sent_at: str, message_id: str) -> dict[str, str]:
     return {"PK": OUTBOX_PK, "SK": f"{sent_at}#{message_id}"}
+
+
+# --- import journal (store/import_journal.py) -------------------------------------------------
+# | an import run's write-ahead journal | Catalog | PK=IMPORT#<feed_id>, SK=JOURNAL#<run>#<seq>#<part> (ttl) | |
+# The journal lives in its import record's partition: the seller's import state names the open
+# run, and the run's entries are one Query (``begins_with`` its prefix). They expire by TTL.
+
+
+def import_journal_prefix(run: str) -> str:
+    return f"JOURNAL#{run}#"
+
+
+def import_journal(feed_id: str, run: str, seq: int, part: int) -> dict[str, str]:
+    return {"PK": feed_import(feed_id)["PK"], "SK": f"{import_journal_prefix(run)}{seq:08d}#{part:03d}"}
