@@ -418,6 +418,25 @@ def write_to_searchable(products: list[dict[str, Any]]) -> list[float]:
     return out
 
 
+def pair_cost(catalog: list[dict[str, Any]]) -> tuple[float, float, float]:
+    """What term-pair postings would write (chalicelib/search, "Designs weighed"), medians per
+    product: (postings now, + pairs of strong-field terms, + pairs of a strong term with any
+    term). A strong term has a field weight ≥ 2 (anything but the description); flags excluded."""
+    from chalicelib.search import document
+
+    now, strong_pairs, strong_any = [], [], []
+    for p in catalog:
+        doc = document.build(p)
+        if doc is None:
+            continue
+        weights = [int(w) for t, w in doc.terms.items() if not document.is_flag(t)]
+        k, n = sum(1 for w in weights if w >= 2), len(weights)
+        now.append(len(doc.terms))
+        strong_pairs.append(k * (k - 1) // 2)
+        strong_any.append(k * (k - 1) // 2 + k * (n - k))
+    return statistics.median(now), statistics.median(strong_pairs), statistics.median(strong_any)
+
+
 def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     """``make bench`` calls ``main()``: defaults (or SEARCH_BENCH_LARGE=20000 for a quick run)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -483,6 +502,11 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
               f"{(len(items) - n_vocab) / len(catalog):.1f} per product + {n_vocab:,} vocabulary words "
               f"({n_postings / len(catalog):.1f} postings + 1 document per product)")
         print(size_report(items))
+        postings_now, pairs_strong, pairs_any = pair_cost(catalog)
+        print(f"term-pair postings (not built), medians per product: {postings_now:.0f} postings now; "
+              f"+{pairs_strong:.0f} for the pairs of strong-field terms (x{1 + pairs_strong / postings_now:.1f} "
+              f"index writes), +{pairs_any:.0f} for a strong term with any term "
+              f"(x{1 + pairs_any / postings_now:.1f})")
         del items
         # ~2M emulator objects: a full GC pass would land on whichever query runs then
         gc.collect()

@@ -67,9 +67,11 @@ with the catalog (BENCHMARKS.md has the 100k figure). Designs weighed:
   posting write, and moto's GSI Query is O(table): not measured;
 - *term-pair postings* (one posting per pair of a product's name/vendor/model/category terms,
   sorted by the pair's score): the only one whose first page is O(page) for two words however
-  common, at ~15–45 extra items per product written (×2–3 index writes) and still needing the
-  description-only matches from the single-term lists: the next step if the ratio goal must
-  hold; not built.
+  common. Measured on the bench catalog (``search_bench.pair_cost``, medians per product): 17
+  postings now; the pairs of strong-field terms add 28 (×2.6 index writes), and exactness for a
+  word found only in a description needs the pairs of a strong term with any term, +98 (×6.8),
+  with three-word queries still intersecting pair lists. Every extra posting also lands on the
+  hot TERM partitions below: not built.
 
 Query cost per results page: a one-word query ≈ one page per term it expands to; a longer
 query words × 50 first-page postings + up to ``query.MAX_DRIVER_READ`` (1000) more in rank
@@ -145,10 +147,14 @@ item; VOCAB partitions by their first 3 characters plus a hash shard of the word
 Query then reads the shards and merges by SK). Reads: each term's list becomes 10 streams of
 the merge ``query`` already runs over a word's terms (heapq by SK = rank order); the rank-safety
 bound (``MultiWord.safe``) takes each stream's last weight read, and the first page reads
-~2 × page / 10 postings per shard rather than 50 per term. Cost: 10 Queries per word instead of
-one; rare terms would pay it for nothing, so the refinement is to shard only a term whose
-document count (kept on its VOCAB item by the indexer) crossed 10% × import rate — which needs
-the reader to learn the term's shard count (one more BatchGetItem per query). Migration: the
-postings are rebuilt by ``indexer.apply_changes([(None, p)])`` over every product after the
-readers merge both layouts.
+~2 × page / 10 postings per shard rather than 50 per term. Why it is not built yet: with one
+fixed shard count the read fan-out is paid by every term, rare or not — a word's first page
+becomes 10 Queries, and an as-you-type word expanding to ``PREFIX_EXPANSION`` (20) terms 200
+(the listings' 68 parallel Queries per page, ``services/catalog``, are the same trade at a
+smaller factor). Sharding only hot terms needs the reader to learn a term's shard count (kept
+on its VOCAB item by the indexer: one more BatchGetItem, a sequential round trip, per query),
+and a term that turns hot must have its postings moved. The indexer's diff must also delete a
+product's old postings under the layout they were written with (the search document would
+record it), and readers merge the unsharded partition (deduplicating by SK) until
+``indexer.apply_changes([(None, p)])`` has rebuilt every product's postings.
 """

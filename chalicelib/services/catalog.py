@@ -352,7 +352,14 @@ def _as_of_now(cards: list[dict[str, Any]], available: bool | None, *, exact: bo
     listing items carry no stock (nor the description), so their page reads them (one
     BatchGetItem of the page's products, ``store.live``); the all-products listing is the
     product items themselves, whose own stock already decided. A card the ``available`` filter
-    no longer matches leaves the page."""
+    no longer matches leaves the page.
+
+    Why the seller's and category's listing items do not carry the stock instead: every
+    checkout would then write two more items per order line (the product's seller and category
+    listing items), inside its transaction (larger, more conflicts between concurrent checkouts
+    of one seller) or after it (a card then shows a stock that was already spent). The
+    description alone could be copied at import time (it changes only then), but the stock read
+    would remain, so the BatchGetItem (one call of at most a page of keys) stays."""
     if cards and not exact:
         now = store.live([c["product_id"] for c in cards])
         cards = [{**c, **now.get(c["product_id"], {})} for c in cards]

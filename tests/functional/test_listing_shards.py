@@ -23,7 +23,7 @@ NAMES = ("Лампа", "apple", "Apple", "кабель", "Zeta", "чайник",
 
 @pytest.fixture(autouse=True)
 def sharded(monkeypatch):
-    """Sharding as a marketplace at scale turns it on (store/keys.py, "Write sharding"); the
+    """The sharding of the defaults, set explicitly (store/keys.py, "Write sharding"); the
     unsharded partitions are read too until the one-off migration has run."""
     monkeypatch.setenv("LISTING_SHARDS_ALL", str(keys.AT_SCALE_ALL_SHARDS))
     monkeypatch.setenv("LISTING_SHARDS_SCOPE", str(keys.AT_SCALE_SCOPE_SHARDS))
