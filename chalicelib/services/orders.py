@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain import orders as order_rules
 from chalicelib.errors import NotFound, OrderTotalChanged
 from chalicelib.store import orders as store
 
@@ -79,12 +80,12 @@ def list_for_seller(seller_id: str, *, status: str | None, limit: int, start_key
     return [view(o, timeline=False) for o in items], next_key
 
 
-def check_total(order: dict[str, Any], expected_total: int | None) -> None:
+def check_total(order: order_rules.Order, expected_total: int | None) -> None:
     """Refuse to hold an order's total when the payer was shown another (None: not stated)."""
-    total = int(order["total"])
+    total = order.total
     if expected_total is None or expected_total == total:
         return
     raise OrderTotalChanged(
-        f"order {order['order_id']} totals {total} {order['currency']} (minor units), not {expected_total}; nothing "
+        f"order {order.order_id} totals {total} {order.currency} (minor units), not {expected_total}; nothing "
         f"was held. Review the order and retry with expected_total={total}",
-        order_id=order["order_id"], expected_total=expected_total, total=total, currency=order["currency"])
+        order_id=order.order_id, expected_total=expected_total, total=total, currency=order.currency)
