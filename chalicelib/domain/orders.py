@@ -164,6 +164,8 @@ class Order:
     tracking_number: str | None = None
     created_at: str = ""
     timeline: tuple[Mapping[str, Any], ...] = ()  # {event_id, type, at, actor, detail, status?}, oldest first
+    address: Mapping[str, Any] | None = None  # where it goes, as the customer wrote it
+    discounts: tuple[Mapping[str, Any], ...] = ()  # {code, amount}: the promo codes it redeemed
     item: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -190,5 +192,6 @@ class Order:
             seller_discount=int(item.get("seller_discount", 0)), fee_amount=int(item.get("fee_amount", 0)),
             cancelled_by=item.get("cancelled_by"), cancel_reason=item.get("cancel_reason"),
             cancel_note=item.get("cancel_note"), tracking_number=item.get("tracking_number"),
-            created_at=str(item.get("created_at", "")), timeline=tuple(item.get("timeline") or ()), item=item,
+            created_at=str(item.get("created_at", "")), timeline=tuple(item.get("timeline") or ()),
+            address=item.get("address") or None, discounts=tuple(item.get("discounts") or ()), item=item,
         )
