@@ -109,6 +109,10 @@ def order_id(checkout_id_: str, seller_id: str, created_ms: int) -> str:
 
 # --- the order as a record -------------------------------------------------------------------
 
+# Per-line return counters on the order item (``<prefix><line index>``): units claimed by
+# returns asked for (a rejection gives them back), and units of accepted returns.
+RETURNED_QTY, ACCEPTED_QTY = "returned_qty_", "accepted_qty_"
+
 
 @dataclass(frozen=True)
 class OrderLine:
@@ -120,6 +124,8 @@ class OrderLine:
     quantity: int
     line_total: int
     reserved: bool = False  # the checkout took the units off the product's stock
+    returned: int = 0  # units claimed by returns (``RETURNED_QTY``)
+    accepted: int = 0  # units of accepted returns (``ACCEPTED_QTY``)
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,9 @@ class Order:
     cancel_note: str | None = None  # what the canceller wrote (shown to the customer)
     tracking_number: str | None = None
     created_at: str = ""
+    timeline: tuple[Mapping[str, Any], ...] = ()  # {event_id, type, at, actor, detail, status?}, oldest first
+    address: Mapping[str, Any] | None = None  # where it goes, as the customer wrote it
+    discounts: tuple[Mapping[str, Any], ...] = ()  # {code, amount}: the promo codes it redeemed
     item: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -168,8 +177,10 @@ class Order:
             status=str(item["status"]), total=int(item["total"]), currency=str(item["currency"]),
             items=tuple(OrderLine(product_id=str(i["product_id"]), name=str(i.get("name", "")), price=int(i["price"]),
                                   quantity=int(i["quantity"]), line_total=int(i.get("line_total", 0)),
-                                  reserved=bool(i.get("reserved", False)))
-                        for i in item.get("items") or []),
+                                  reserved=bool(i.get("reserved", False)),
+                                  returned=int(item.get(f"{RETURNED_QTY}{n}", 0)),
+                                  accepted=int(item.get(f"{ACCEPTED_QTY}{n}", 0)))
+                        for n, i in enumerate(item.get("items") or [])),
             checkout_id=str(item.get("checkout_id", "")), seller_name=str(item.get("seller_name") or ""),
             delivery=None if not delivery else Delivery(
                 method_id=str(delivery["method_id"]), name=str(delivery.get("name", "")),
@@ -181,5 +192,6 @@ class Order:
             seller_discount=int(item.get("seller_discount", 0)), fee_amount=int(item.get("fee_amount", 0)),
             cancelled_by=item.get("cancelled_by"), cancel_reason=item.get("cancel_reason"),
             cancel_note=item.get("cancel_note"), tracking_number=item.get("tracking_number"),
-            created_at=str(item.get("created_at", "")), item=item,
+            created_at=str(item.get("created_at", "")), timeline=tuple(item.get("timeline") or ()),
+            address=item.get("address") or None, discounts=tuple(item.get("discounts") or ()), item=item,
         )

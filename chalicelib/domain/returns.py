@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.fees import fee_share
+from chalicelib.domain.orders import RETURNED_QTY, Order
 
 REQUESTED, ACCEPTED, REJECTED = "requested", "accepted", "rejected"
 MAX_REASON = 1000
@@ -36,7 +37,7 @@ MAX_REASON = 1000
 
 def returned_qty_field(index: int) -> str:
     """The order item's attribute counting the units of line ``index`` claimed by returns."""
-    return f"returned_qty_{index}"
+    return f"{RETURNED_QTY}{index}"
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,9 @@ class ReturnMoney:
         return self.refund + self.promotion - self.fee
 
 
-def lines_to_return(order: dict[str, Any], wanted: list[tuple[str, int]]) -> tuple[list[tuple[int, int]], list[dict]]:
+def lines_to_return(order: Order, wanted: list[tuple[str, int]]) -> tuple[list[tuple[int, int]], list[dict]]:
     """``wanted`` (product id, quantity) → ``[(line index, quantity)]`` and the field errors."""
-    index = {item["product_id"]: i for i, item in enumerate(order.get("items") or [])}
+    index = {item.product_id: i for i, item in enumerate(order.items)}
     out: dict[int, int] = {}
     errors = []
     for n, (pid, qty) in enumerate(wanted):
@@ -62,27 +63,27 @@ def lines_to_return(order: dict[str, Any], wanted: list[tuple[str, int]]) -> tup
             continue
         i = index[pid]
         out[i] = out.get(i, 0) + qty
-        left = int(order["items"][i]["quantity"]) - int(order.get(returned_qty_field(i), 0))
+        left = order.items[i].quantity - order.items[i].returned
         if out[i] > left:
             errors.append({"field": f"items.{n}.quantity", "reason": (
                 f"at most {left} can still be returned" if left else "already returned")})
     return sorted(out.items()), errors
 
 
-def money_of(order: dict[str, Any], hold: dict[str, Any], lines: list[tuple[int, int]],
+def money_of(order: Order, hold: dict[str, Any], lines: list[tuple[int, int]],
              claimed_after: dict[int, int]) -> ReturnMoney:
     """What accepting ``lines`` moves, given what earlier accepted returns moved (on ``hold``:
     ``ret_amount``, ``ret_promotion``, ``ret_fee``) and every line's units claimed by accepted
     returns once this one is accepted (``claimed_after``)."""
     total, promotion, fee = int(hold["amount"]), int(hold.get("promotion", 0)), int(hold.get("fee", 0))
     done = (int(hold.get("ret_amount", 0)), int(hold.get("ret_promotion", 0)), int(hold.get("ret_fee", 0)))
-    items = order.get("items") or []
-    full = all(claimed_after.get(i, 0) >= int(item["quantity"]) for i, item in enumerate(items))
+    items = order.items
+    full = all(claimed_after.get(i, 0) >= item.quantity for i, item in enumerate(items))
     if full:
         return ReturnMoney(total - done[0], promotion - done[1], fee - done[2], True)
-    items_total = int(order.get("items_total") or sum(int(i["line_total"]) for i in items)) or 1
-    value = sum(int(items[i]["price"]) * q for i, q in lines)
-    paid_for_items = max(0, total - int(order.get("delivery_price", 0)))
+    items_total = (order.items_total or sum(i.line_total for i in items)) or 1
+    value = sum(items[i].price * q for i, q in lines)
+    paid_for_items = max(0, total - order.delivery_price)
     refund = min(paid_for_items * value // items_total, total - done[0])
     promo = min(promotion * value // items_total, promotion - done[1])
     back = min(fee_share(fee, total + promotion, refund + promo), fee - done[2])

@@ -91,7 +91,7 @@ def open_link(token: str) -> Page:
     if order.status not in move.sources:
         return _result("conflict", lang=lang, action=claims.action, order_id=claims.order_id)
     customer = accounts.get_profile(order.customer_id) or {}
-    summary = notifications.order_context(order.item, customer_name=str(customer.get("name") or ""))
+    summary = notifications.order_context(order, customer_name=str(customer.get("name") or ""))
     html = render_action_page(lang, summary, claims.action, link_url(token), default_lang=settings().default_lang)
     return Page(200, html)
 

@@ -35,25 +35,24 @@ from chalicelib.services.workflow.wake import ResumeFailed, resume
 from chalicelib.store import orders as orders_store
 
 
-def _apply(order: dict[str, Any], move: st.Move, *, actor: str, decision: str,
+def _apply(order: st.Order, move: st.Move, *, actor: str, decision: str,
            updates: dict[str, Any] | None = None, detail: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
-    """Transition + wake-up. Returns (order after, applied now?)."""
-    order_id = order["order_id"]
-    applied = False
-    if order["status"] != move.target:
-        order = orders_store.transition(
-            order_id, from_statuses=move.sources, to_status=move.target, event_id=f"to:{move.target}",
+    """Transition + wake-up. Returns (the order after, as the API shows it; applied now?)."""
+    after, applied = order, False
+    if order.status != move.target:
+        after = st.Order.from_item(orders_store.transition(
+            order.order_id, from_statuses=move.sources, to_status=move.target, event_id=f"to:{move.target}",
             event={"type": move.event, "actor": actor, "detail": detail or {}}, updates=updates,
-        )
+        ))
         applied = True
-    if order["status"] == st.SHIPPED:
+    if after.status == st.SHIPPED:
         # The units left the warehouse with the decision: a feed imported from now on must not
         # count them as reserved too. Exactly once (the order's flag); the workflow's shipment
         # step repeats it as a backstop, and a repeated request after a crash here does too.
-        orders_store.ship_reserved(order_id)
+        orders_store.ship_reserved(order.order_id)
     for kind in move.wakes:
-        _wake(order_id, kind, {"decision": decision, "by": actor})
-    return order, applied
+        _wake(order.order_id, kind, {"decision": decision, "by": actor})
+    return dict(after.item), applied
 
 
 def _wake(order_id: str, kind: str, output: dict[str, Any]) -> None:
@@ -68,9 +67,9 @@ def _wake(order_id: str, kind: str, output: dict[str, Any]) -> None:
 # --- seller -------------------------------------------------------------------------------
 
 
-def _seller_order(order_id: str, seller_id: str | None) -> dict[str, Any]:
-    order = orders_store.get_order(order_id)
-    if order is None or (seller_id is not None and order.get("seller_id") != seller_id):
+def _seller_order(order_id: str, seller_id: str | None) -> st.Order:
+    order = orders_store.load(order_id)
+    if order is None or (seller_id is not None and order.seller_id != seller_id):
         raise NotFound(f"order {order_id} not found")
     return order
 
@@ -95,9 +94,9 @@ def seller_decides(order_id: str, seller_id: str | None, action: str, *, via: st
 # --- customer -----------------------------------------------------------------------------
 
 
-def _customer_order(order_id: str, customer_id: str | None) -> dict[str, Any]:
-    order = orders_store.get_order(order_id)
-    if order is None or (customer_id is not None and order.get("customer_id") != customer_id):
+def _customer_order(order_id: str, customer_id: str | None) -> st.Order:
+    order = orders_store.load(order_id)
+    if order is None or (customer_id is not None and order.customer_id != customer_id):
         raise NotFound(f"order {order_id} not found")
     return order
 
@@ -106,36 +105,35 @@ def pay(order_id: str, customer_id: str | None, *, expected_total: int | None = 
     """Hold the total now (the wallet was topped up): ``InsufficientFunds`` if still short,
     ``OrderTotalChanged`` if the payer was shown another total (``expected_total``)."""
     order = _customer_order(order_id, customer_id)
-    if order["status"] in st.PAID_OR_LATER:
-        _wake(order_id, "payment", {"decision": "paid", "by": f"customer:{order['customer_id']}"})
-        return order
-    if order["status"] != st.AWAITING_PAYMENT:
-        raise InvalidTransition(f"order {order_id} is {order['status']}; it cannot be paid",
-                                order_id=order_id, current_status=order["status"])
+    by = f"customer:{order.customer_id}"
+    if order.status in st.PAID_OR_LATER:
+        _wake(order_id, "payment", {"decision": "paid", "by": by})
+        return dict(order.item)
+    if order.status != st.AWAITING_PAYMENT:
+        raise InvalidTransition(f"order {order_id} is {order.status}; it cannot be paid",
+                                order_id=order_id, current_status=order.status)
     order_views.check_total(order, expected_total)
-    record = st.Order.from_item(order)
-    if card_payments.is_card(record):
+    if card_payments.is_card(order):
         # a card order is paid on the provider's page: the answer says where (its webhook marks it paid)
-        return {**order, "payment": card_payments.view(card_payments.start(record))}
-    ledger.hold(order_id, record.customer_id, record.total, record.currency)
-    outcome = mark_paid(record, actor=f"customer:{record.customer_id}")
-    if outcome != "paid":
-        current = orders_store.get_order(order_id) or order
+        return {**order.item, "payment": card_payments.view(card_payments.start(order))}
+    ledger.hold(order_id, order.customer_id, order.total, order.currency)
+    if mark_paid(order, actor=by) != "paid":
+        current = orders_store.load(order_id) or order
         raise InvalidTransition(f"order {order_id} was cancelled; nothing was charged",
-                                order_id=order_id, current_status=current["status"])
-    _wake(order_id, "payment", {"decision": "paid", "by": f"customer:{order['customer_id']}"})
-    return orders_store.get_order(order_id) or order
+                                order_id=order_id, current_status=current.status)
+    _wake(order_id, "payment", {"decision": "paid", "by": by})
+    return orders_store.get_order(order_id) or dict(order.item)
 
 
 def cancel(order_id: str, customer_id: str | None) -> dict[str, Any]:
     """Cancel before the seller confirms; the workflow then restocks and refunds."""
     order = _customer_order(order_id, customer_id)
-    order, _ = _apply(order, st.CUSTOMER_CANCEL, actor=f"customer:{order['customer_id']}", decision="cancel",
+    after, _ = _apply(order, st.CUSTOMER_CANCEL, actor=f"customer:{order.customer_id}", decision="cancel",
                       updates={"cancelled_by": "customer", "cancel_reason": "customer"})
-    return order
+    return after
 
 
 def received(order_id: str, customer_id: str | None) -> dict[str, Any]:
     order = _customer_order(order_id, customer_id)
-    order, _ = _apply(order, st.RECEIVED, actor=f"customer:{order['customer_id']}", decision="received")
-    return order
+    after, _ = _apply(order, st.RECEIVED, actor=f"customer:{order.customer_id}", decision="received")
+    return after

@@ -22,6 +22,7 @@ from typing import Any
 from chalicelib import logs, metrics
 from chalicelib.adapters.mailer import Email, mailer
 from chalicelib.config import settings
+from chalicelib.domain.orders import Order
 from chalicelib.errors import DependencyFailed, DependencyUnavailable
 from chalicelib.notify.emails import render_email
 from chalicelib.store import accounts
@@ -45,48 +46,41 @@ class NoRecipient(EmailRejected):
     """The profile or shop has no email address to send to."""
 
 
-def recipient(order: dict[str, Any], kind: str) -> tuple[str, str, str]:
+def recipient(order: Order, kind: str) -> tuple[str, str, str]:
     """``(email, language, name)`` of who gets ``kind`` about ``order``."""
     if kind in SELLER_KINDS:
-        shop = accounts.get_shop(order["seller_id"]) or {}
+        shop = accounts.get_shop(order.seller_id) or {}
         email, lang, name = shop.get("contact_email"), shop.get("language"), shop.get("name", "")
     else:
-        profile = accounts.get_profile(order["customer_id"]) or {}
+        profile = accounts.get_profile(order.customer_id) or {}
         email, lang, name = profile.get("email"), profile.get("language"), profile.get("name", "")
     if not email:
-        raise NoRecipient(f"no email address for {kind} of order {order['order_id']}")
+        raise NoRecipient(f"no email address for {kind} of order {order.order_id}")
     return str(email), str(lang or settings().default_lang), str(name or "")
 
 
-def order_context(order: dict[str, Any], *, customer_name: str = "") -> dict[str, Any]:
+def order_context(order: Order, *, customer_name: str = "") -> dict[str, Any]:
     """The ``order`` part of an email context (the documented shape of ``notify/emails.py``)."""
-    delivery = order.get("delivery") or None
+    delivery = order.delivery
     return {
-        "order_id": order["order_id"],
-        "seller_name": order.get("seller_name") or "",
+        "order_id": order.order_id,
+        "seller_name": order.seller_name,
         "customer_name": customer_name,
-        "items": [
-            {"name": i["name"], "quantity": int(i["quantity"]), "price": int(i["price"]),
-             "line_total": int(i.get("line_total", int(i["price"]) * int(i["quantity"])))}
-            for i in order.get("items", [])
-        ],
-        "delivery": (
-            {"name": delivery["name"], "price": int(delivery["price"]),
-             "days": int(delivery["days"]) if delivery.get("days") is not None else None}
-            if delivery else None
-        ),
-        "discounts": [{"code": str(d["code"]), "amount": int(d["amount"])} for d in order.get("discounts") or []],
-        "total": int(order["total"]),
-        "currency": order["currency"],
-        "address": order.get("address") or "",
-        "status": order.get("status", ""),
+        "items": [{"name": i.name, "quantity": i.quantity, "price": i.price,
+                   "line_total": i.line_total or i.price * i.quantity} for i in order.items],
+        "delivery": {"name": delivery.name, "price": delivery.price, "days": delivery.days} if delivery else None,
+        "discounts": [{"code": str(d["code"]), "amount": int(d["amount"])} for d in order.discounts],
+        "total": order.total,
+        "currency": order.currency,
+        "address": order.address or "",
+        "status": order.status,
     }
 
 
-def send(order: dict[str, Any], kind: str, *, links: dict[str, str] | None = None,
+def send(order: Order, kind: str, *, links: dict[str, str] | None = None,
          extra: dict[str, Any] | None = None) -> bool:
     """Send ``kind`` about ``order`` unless it was sent already. True when this call sent it."""
-    order_id = order["order_id"]
+    order_id = order.order_id
     claim = store.claim_email(order_id, kind)
     if claim == store.SENT:
         return False
@@ -96,7 +90,7 @@ def send(order: dict[str, Any], kind: str, *, links: dict[str, str] | None = Non
         to, lang, name = recipient(order, kind)
         customer_name = "" if kind in SELLER_KINDS else name
         if kind in SELLER_KINDS:
-            customer_name = str((accounts.get_profile(order["customer_id"]) or {}).get("name") or "")
+            customer_name = str((accounts.get_profile(order.customer_id) or {}).get("name") or "")
         context = {"order": order_context(order, customer_name=customer_name), "links": links or {},
                    **(extra or {})}
         rendered = render_email(kind, lang, context, default_lang=settings().default_lang)

@@ -18,8 +18,10 @@ any other is refused (409 ``order-total-changed``) before anything is held.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.domain import orders as order_rules
 from chalicelib.errors import NotFound, OrderTotalChanged
 from chalicelib.store import orders as store
 
@@ -27,7 +29,8 @@ from chalicelib.store import orders as store
 ITEM_FIELDS = ("product_id", "name", "price", "quantity", "line_total")
 
 
-def view(order: dict[str, Any], *, timeline: bool) -> dict[str, Any]:
+def view(order: Mapping[str, Any], *, timeline: bool) -> dict[str, Any]:
+    """What the API shows of a stored order (its item, as ``store.orders`` returns it)."""
     out = {k: v for k, v in order.items() if k not in ("timeline", "stock_released", "items")}
     out["items"] = [{k: i[k] for k in ITEM_FIELDS if k in i} for i in order.get("items", [])]
     if timeline:
@@ -38,33 +41,27 @@ def view(order: dict[str, Any], *, timeline: bool) -> dict[str, Any]:
     return out
 
 
-def _visible(order: dict[str, Any] | None, *, customer_id: str | None, seller_id: str | None) -> bool:
-    if order is None:
-        return False
-    if customer_id is not None and order.get("customer_id") != customer_id:
-        return False
-    return not (seller_id is not None and order.get("seller_id") != seller_id)
+def _readable(order_id: str, *, customer_id: str | None, seller_id: str | None) -> order_rules.Order:
+    """The order, if the customer or the seller (None: anyone, an admin) may see it; else NotFound."""
+    order = store.load(order_id)
+    if (order is None or (customer_id is not None and order.customer_id != customer_id)
+            or (seller_id is not None and order.seller_id != seller_id)):
+        raise NotFound(f"order {order_id} not found")
+    return order
 
 
 def get_for_customer(order_id: str, customer_id: str | None) -> dict[str, Any]:
     """``customer_id`` None: an admin."""
-    order = store.get_order(order_id)
-    if not _visible(order, customer_id=customer_id, seller_id=None):
-        raise NotFound(f"order {order_id} not found")
-    assert order is not None
-    if order.get("payment_method") == "card":  # its payment at the provider (one more read)
+    order = _readable(order_id, customer_id=customer_id, seller_id=None)
+    if order.payment_method == "card":  # its payment at the provider (one more read)
         from chalicelib.services import card_payments
 
-        order = {**order, "payment": card_payments.view(card_payments.record_of(order_id))}
-    return view(order, timeline=True)
+        return view({**order.item, "payment": card_payments.view(card_payments.record_of(order_id))}, timeline=True)
+    return view(order.item, timeline=True)
 
 
 def get_for_seller(order_id: str, seller_id: str | None) -> dict[str, Any]:
-    order = store.get_order(order_id)
-    if not _visible(order, customer_id=None, seller_id=seller_id):
-        raise NotFound(f"order {order_id} not found")
-    assert order is not None
-    return view(order, timeline=True)
+    return view(_readable(order_id, customer_id=None, seller_id=seller_id).item, timeline=True)
 
 
 def list_for_customer(customer_id: str, *, status: str | None, limit: int, start_key: dict[str, Any] | None
@@ -79,12 +76,12 @@ def list_for_seller(seller_id: str, *, status: str | None, limit: int, start_key
     return [view(o, timeline=False) for o in items], next_key
 
 
-def check_total(order: dict[str, Any], expected_total: int | None) -> None:
+def check_total(order: order_rules.Order, expected_total: int | None) -> None:
     """Refuse to hold an order's total when the payer was shown another (None: not stated)."""
-    total = int(order["total"])
+    total = order.total
     if expected_total is None or expected_total == total:
         return
     raise OrderTotalChanged(
-        f"order {order['order_id']} totals {total} {order['currency']} (minor units), not {expected_total}; nothing "
+        f"order {order.order_id} totals {total} {order.currency} (minor units), not {expected_total}; nothing "
         f"was held. Review the order and retry with expected_total={total}",
-        order_id=order["order_id"], expected_total=expected_total, total=total, currency=order["currency"])
+        order_id=order.order_id, expected_total=expected_total, total=total, currency=order.currency)

@@ -66,8 +66,8 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _delivered_at(order: dict[str, Any]) -> float | None:
-    for event in order.get("timeline") or []:
+def _delivered_at(order: order_states.Order) -> float | None:
+    for event in order.timeline:
         if event.get("status") == order_states.DELIVERED:
             return datetime.fromisoformat(event["at"].replace("Z", "+00:00")).timestamp()
     return None
@@ -83,24 +83,24 @@ def request(customer_id: str, order_id: str, items: list[tuple[str, int]], reaso
         if existing["state"] == rules.REQUESTED:
             _start(return_id)  # the first attempt may have stopped before (a duplicate start is harmless)
         return view(existing)
-    order = orders_store.get_order(order_id)
-    if order is None or order.get("customer_id") != customer_id:
+    order = orders_store.load(order_id)
+    if order is None or order.customer_id != customer_id:
         raise NotFound(f"order {order_id} not found")
-    if order["status"] != order_states.DELIVERED:
-        raise InvalidTransition(f"order {order_id} is {order['status']}: only a delivered order can be returned",
-                                current_status=order["status"])
+    if order.status != order_states.DELIVERED:
+        raise InvalidTransition(f"order {order_id} is {order.status}: only a delivered order can be returned",
+                                current_status=order.status)
     cfg, now = settings(), time.time()
     delivered = _delivered_at(order) or now
     if now > delivered + cfg.return_window_seconds:
         raise InvalidTransition(f"the return window of order {order_id} ended at "
-                                f"{_iso(delivered + cfg.return_window_seconds)}", current_status=order["status"])
+                                f"{_iso(delivered + cfg.return_window_seconds)}", current_status=order.status)
     lines, errors = rules.lines_to_return(order, items)
     if errors:
         raise ValidationFailed("these items cannot be returned", errors=errors)
     record = {"return_id": return_id, "order_id": order_id, "customer_id": customer_id,
-              "seller_id": order["seller_id"], "state": rules.REQUESTED, "reason": reason,
-              "lines": [{"index": i, "product_id": order["items"][i]["product_id"], "quantity": q} for i, q in lines],
-              "currency": order["currency"], "created_at": _iso(now),
+              "seller_id": order.seller_id, "state": rules.REQUESTED, "reason": reason,
+              "lines": [{"index": i, "product_id": order.items[i].product_id, "quantity": q} for i, q in lines],
+              "currency": order.currency, "created_at": _iso(now),
               "deadline": _iso(now + cfg.return_answer_seconds)}
     try:
         store.create(record, order, lines)
@@ -179,23 +179,22 @@ def _wake(return_id: str, decision: str) -> None:
 
 def _accept(ret: dict[str, Any], lines: list[tuple[int, int]], at: str, actor: str, restock: bool) -> None:
     for _ in range(3):  # another return of the order accepted in between: compute again
-        order = orders_store.get_order(ret["order_id"]) or {}
+        order = orders_store.load(ret["order_id"])
         hold = ledger_store.get_hold(ret["order_id"]) or {}
-        if hold.get("state") != dl.CAPTURED:
+        if order is None or hold.get("state") != dl.CAPTURED:
             raise InvalidTransition(f"the money of order {ret['order_id']} is {hold.get('state')}, not captured")
-        after = {i: int(order.get(f"accepted_qty_{i}", 0)) for i in range(len(order.get("items") or []))}
+        after = {i: line.accepted for i, line in enumerate(order.items)}
         for i, q in lines:
             after[i] += q
         money = rules.money_of(order, hold, lines, after)
         detail = {"refund": money.refund, "fee_returned": money.fee, "full": money.full, "restocked": restock}
-        record = order_states.Order.from_item(order) if order else None
-        card = record is not None and card_payments.is_card(record)
+        card = card_payments.is_card(order)
         provider = paid = None
-        if record is not None and card and money.refund:
+        if card and money.refund:
             if not _claim_card_refund(ret, hold, money):
                 continue  # another return was counted meanwhile: compute again
-            paid = _refund_card(ret, record, money.refund)
-            provider = card_payments.provider_of(record)
+            paid = _refund_card(ret, order, money.refund)
+            provider = card_payments.provider_of(order)
             detail["refunded_to"] = "card"
         ops = [store.decide_op(ret["return_id"], rules.ACCEPTED, at, actor, detail),
                store.order_counts_op(ret["order_id"], lines, accepted=True),
@@ -300,8 +299,8 @@ def sweep_overdue(now: float | None = None) -> int:
 
 
 def for_order(customer_id: str | None, order_id: str) -> list[dict[str, Any]]:
-    order = orders_store.get_order(order_id)
-    if order is None or (customer_id is not None and order.get("customer_id") != customer_id):
+    order = orders_store.load(order_id)
+    if order is None or (customer_id is not None and order.customer_id != customer_id):
         raise NotFound(f"order {order_id} not found")
     return [view(r) for r in store.list_for("GSI1", f"ORDER_RETURNS#{order_id}")]
 

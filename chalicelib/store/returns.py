@@ -31,14 +31,14 @@ def _table() -> Any:
     return clients.table(_name())
 
 
-def create(record: dict[str, Any], order: dict[str, Any], lines: list[tuple[int, int]]) -> None:
+def create(record: dict[str, Any], order: order_states.Order, lines: list[tuple[int, int]]) -> None:
     names: dict[str, str] = {"#status": "status", "#customer": "customer_id"}
     values: dict[str, Any] = {":delivered": order_states.DELIVERED, ":customer": record["customer_id"]}
     adds, conditions = [], ["#status = :delivered", "#customer = :customer"]
     for i, qty in lines:
         names[f"#q{i}"] = rules.returned_qty_field(i)
         values[f":q{i}"] = qty
-        values[f":m{i}"] = int(order["items"][i]["quantity"]) - qty
+        values[f":m{i}"] = order.items[i].quantity - qty
         adds.append(f"#q{i} :q{i}")
         conditions.append(f"(attribute_not_exists(#q{i}) OR #q{i} <= :m{i})")
     transact([
@@ -80,7 +80,7 @@ def decide_op(return_id: str, to_state: str, at: str, actor: str, detail: dict[s
 def order_counts_op(order_id: str, lines: list[tuple[int, int]], *, accepted: bool) -> Op:
     """Accepted: count the units as returned for good (``accepted_qty_<i>``); rejected: give the
     claimed units back (``returned_qty_<i>`` − q)."""
-    prefix = "accepted_qty_" if accepted else "returned_qty_"
+    prefix = order_states.ACCEPTED_QTY if accepted else order_states.RETURNED_QTY
     names = {f"#q{i}": f"{prefix}{i}" for i, _ in lines}
     values = {f":q{i}": (q if accepted else -q) for i, q in lines}
     return Op(ORDER, {"Update": {

@@ -53,6 +53,7 @@ from chalicelib.config import settings as app_settings
 from chalicelib.domain import fees as fee_rules
 from chalicelib.domain import ledger as dl
 from chalicelib.domain import returns as return_rules
+from chalicelib.domain.orders import Order
 from chalicelib.errors import InsufficientEarnings, InsufficientFunds, InvalidTransition
 from chalicelib.services import ledger, payouts
 from chalicelib.store import ledger as ledger_store
@@ -265,7 +266,9 @@ class Workload:
             done = self.returned_units.get(order, 0)
         if done + op.units > RETURN_UNITS:
             return "already-returned"
-        shape = {"items": items, "items_total": items[0]["line_total"] or 1, "delivery_price": 0}
+        shape = Order.from_item({"order_id": order, "customer_id": hold["customer_id"], "seller_id": hold["seller_id"],
+                                 "status": "DELIVERED", "total": amount, "currency": "RUB", "items": items,
+                                 "items_total": items[0]["line_total"] or 1, "delivery_price": 0})
         money = return_rules.money_of(shape, hold, [(0, op.units)], {0: done + op.units})
         seen = (int(hold.get("ret_amount", 0)), int(hold.get("ret_promotion", 0)), int(hold.get("ret_fee", 0)))
         hold_op = ledger_store.return_hold_op(order, seen=seen, refund=money.refund, promotion=money.promotion,

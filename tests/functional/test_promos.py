@@ -299,7 +299,7 @@ def test_emails_and_order_show_the_discount(api, shopper, seller):
     assert order["discounts"] == [{"code": "OWN", "funded_by": "seller", "amount": f.rub(500)}]
     detail = shopper.get(f"/orders/{order['order_id']}").json_body
     assert detail["discount"] == f.rub(500) and detail["total"] == f.rub(3500 + COURIER)
-    context = notifications.order_context(orders_store.get_order(order["order_id"]))
+    context = notifications.order_context(orders_store.load(order["order_id"]))
     assert context["discounts"] == [{"code": "OWN", "amount": 500}]
     for lang, word in (("en", "Discount (OWN)"), ("ru", "Скидка (OWN)")):
         mail = emails.render_email("order_placed", lang, {"order": context})

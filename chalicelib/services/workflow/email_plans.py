@@ -31,7 +31,7 @@ def notify(ev: StepEvent) -> dict[str, Any]:
     sent = []
     for kind, links, extra in plan(order):
         try:
-            if notifications.send(order.item, kind, links=links, extra=extra):
+            if notifications.send(order, kind, links=links, extra=extra):
                 sent.append(kind)
         except notifications.EmailRejected as exc:
             record(ev.order_id, "email_failed", f"email_failed:{kind}", kind=kind, reason=str(exc)[:200])

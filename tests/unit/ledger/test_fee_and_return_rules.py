@@ -8,6 +8,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.domain import fees, returns
+from chalicelib.domain.orders import Order
+
+
+def delivered_order(**fields) -> Order:
+    return Order.from_item({"order_id": "o1", "customer_id": "c1", "seller_id": "s1", "status": "DELIVERED",
+                            "currency": "RUB", **fields})
 
 
 def test_fee_is_rounded_down_and_the_seller_keeps_the_remainder():
@@ -33,8 +39,8 @@ def test_error_on_a_rate_the_schedule_cannot_hold(value):
 
 def test_a_high_fee_on_tiny_items_never_makes_the_sellers_part_of_a_return_negative():
     # ten items of 1 at a 90 % fee: each partial return gives back its share of the fee rounded up
-    order = {"items": [{"product_id": "p", "price": 1, "quantity": 10, "line_total": 10}], "items_total": 10,
-             "delivery_price": 0, "total": 10}
+    order = delivered_order(items=[{"product_id": "p", "price": 1, "quantity": 10, "line_total": 10}],
+                            items_total=10, delivery_price=0, total=10)
     hold = {"amount": 10, "promotion": 0, "fee": 9}
     for n in range(1, 11):
         money = returns.money_of(order, hold, [(0, 1)], {0: n})
@@ -57,7 +63,7 @@ def orders(draw):
     rate = draw(st.sampled_from([0, 1, 333, 1_000, 9_000, 9_999, 10_000]))
     fee = fees.order_fee(total + promotion, [(i["product_id"], i["line_total"], rate) for i in items], delivery,
                          rate).amount
-    order = {"items": items, "items_total": items_total, "delivery_price": delivery, "total": total}
+    order = delivered_order(items=items, items_total=items_total, delivery_price=delivery, total=total)
     hold = {"amount": total, "promotion": promotion, "fee": fee}
     # units returned one request at a time, in a random order, until all are back
     units = [i for i, item in enumerate(items) for _ in range(item["quantity"])]
