@@ -32,21 +32,22 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 ## test: lint, then every test but the slow ones (marked ``slow``); unit and functional in
-## parallel, e2e (one local stack) serially
+## parallel, e2e in two workers too (a file stays on one worker; each worker starts the shared
+## stacks it needs: they spend most of their time waiting on workflow timers, not on the CPU)
 test: $(STAMP) browser-deps lint
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile --timeout 300 -m "not e2e and not slow" --ignore=tests/e2e $(PYTEST_ARGS)
-	$(VENV)/bin/pytest -q --timeout 300 -m "not slow" tests/e2e $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --timeout 300 -m "not slow" tests/e2e $(PYTEST_ARGS)
 
 ## test-all: what test runs, plus the slow tests (e.g. the 100k-row streaming-memory check)
 test-all: $(STAMP) browser-deps lint
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile --timeout 600 -m "not e2e" --ignore=tests/e2e $(PYTEST_ARGS)
-	$(VENV)/bin/pytest -q --timeout 600 tests/e2e $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --timeout 600 tests/e2e $(PYTEST_ARGS)
 
 unit functional: $(STAMP)
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile tests/$@ $(PYTEST_ARGS)
 
 e2e: $(STAMP)
-	$(VENV)/bin/pytest -q tests/e2e $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile tests/e2e $(PYTEST_ARGS)
 
 ## browser-deps: Debian chromium for the browser tests (as root, only when missing)
 browser-deps:

@@ -1,4 +1,4 @@
-"""The local stack as a subprocess, shared by every e2e test of the session.
+"""The local stack as a subprocess, shared by every e2e test of the session (of each xdist worker).
 
 ``stack`` starts ``python -m local --no-demo`` on free ports with short workflow timeouts
 (``PAYMENT_TIMEOUT_SECONDS`` / ``SELLER_TIMEOUT_SECONDS`` / ``DELIVERY_AUTO_SECONDS``: 5 s
