@@ -186,6 +186,12 @@ def get_product(product_id: str) -> dict[str, Any] | None:
     return strip_keys(item) if item else None
 
 
+def load_product(product_id: str) -> rules.Product | None:
+    """The product as a typed record (``domain.catalog.Product``; one GetItem), or None."""
+    item = get_product(product_id)
+    return None if item is None else rules.Product.from_item(item)
+
+
 def set_blocked(product_id: str, blocked: bool) -> dict[str, Any] | None:
     """Set or clear the admin's ``blocked`` flag on the product item and its listing items, in
     place (UpdateItem: stock and price, which checkouts change concurrently, are not rewritten).
