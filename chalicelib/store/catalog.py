@@ -186,6 +186,11 @@ def get_product(product_id: str) -> dict[str, Any] | None:
     return strip_keys(item) if item else None
 
 
+def load_products(product_ids: list[str]) -> dict[str, rules.Product]:
+    """``batch_get_products`` as typed records (``domain.catalog.Product``)."""
+    return {pid: rules.Product.from_item(item) for pid, item in batch_get_products(product_ids).items()}
+
+
 def load_product(product_id: str) -> rules.Product | None:
     """The product as a typed record (``domain.catalog.Product``; one GetItem), or None."""
     item = get_product(product_id)
