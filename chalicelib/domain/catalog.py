@@ -295,6 +295,26 @@ class Product:
         return self.old_price is not None and self.old_price > self.price
 
 
+@dataclass(frozen=True)
+class LiveState:
+    """What a listing or search card shows that changes without a re-index, read now from the
+    product item (``store/catalog.live`` reads only these fields): whether it is on sale
+    (``on_sale``), its stock (None: not counted) and the short plain-text description."""
+
+    available: bool
+    stock: int | None
+    description: str
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> LiveState:
+        return cls(available=on_sale(item), stock=None if item.get("stock") is None else int(item["stock"]),
+                   description=short_description(item.get("description")))
+
+    def card(self) -> dict[str, Any]:
+        """The card fields it replaces."""
+        return {"available": self.available, "stock": self.stock, "description": self.description}
+
+
 def keep_reservations(product: dict[str, Any], old: dict[str, Any]) -> None:
     """The feed counts what is in the seller's warehouse, including units sold but not shipped
     yet (``reserved`` on the product, kept by checkout, cancellation and shipment): what can be

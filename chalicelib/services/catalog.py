@@ -362,7 +362,7 @@ def _as_of_now(cards: list[dict[str, Any]], available: bool | None, *, exact: bo
     would remain, so the BatchGetItem (one call of at most a page of keys) stays."""
     if cards and not exact:
         now = store.live([c["product_id"] for c in cards])
-        cards = [{**c, **now.get(c["product_id"], {})} for c in cards]
+        cards = [{**c, **(now[c["product_id"]].card() if c["product_id"] in now else {})} for c in cards]
     return cards if available is None else [c for c in cards if c["available"] is available]
 
 

@@ -436,16 +436,11 @@ def _relist_ops(product: dict[str, Any], listed: bool) -> list[Op]:
 LIVE_FIELDS = "product_id, stock, available, sold_out, description"
 
 
-def live(product_ids: list[str]) -> dict[str, dict[str, Any]]:
+def live(product_ids: list[str]) -> dict[str, rules.LiveState]:
     """What a result card shows that changes without a re-index, read now for one page (one
-    BatchGetItem): ``available`` (``domain.catalog.on_sale``), ``stock`` (units that can be
-    ordered, None: not counted) and the short plain-text ``description``."""
+    BatchGetItem of only those fields): ``domain.catalog.LiveState`` by product id."""
     items = _batch_get(product_ids, ProjectionExpression=LIVE_FIELDS)
-    out = {}
-    for i in map(plain, items):
-        out[i["product_id"]] = {"available": rules.on_sale(i), "stock": i.get("stock"),
-                                "description": rules.short_description(i.get("description"))}
-    return out
+    return {i["product_id"]: rules.LiveState.from_item(i) for i in map(plain, items)}
 
 
 def on_sale(product_ids: list[str]) -> dict[str, bool]:
