@@ -33,3 +33,10 @@ def test_on_sale_and_discounted_read_as_the_item_rules_read_them(extra):
     assert record.on_sale is rules.on_sale(item)
     assert record.out_of_stock is rules.sold_out(item)
     assert record.discounted is rules.discounted(item)
+
+
+def test_the_live_state_of_a_card_is_read_off_the_item():
+    item = {"product_id": "p1", "available": True, "stock": 0, "description": "<p>Warm &amp; dry</p>"}
+    assert rules.LiveState.from_item(item).card() == {"available": False, "stock": 0, "description": "Warm & dry"}
+    assert rules.LiveState.from_item({"product_id": "p1", "available": True}).card() == {
+        "available": True, "stock": None, "description": ""}
