@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain import orders as order_rules
+from chalicelib.domain.catalog import Product
 from chalicelib.domain.ledger import MAX_AMOUNT
 from chalicelib.domain.promos import MAX_CODES
 from chalicelib.errors import CartChanged, OutOfStock, ValidationFailed, field_error
@@ -73,34 +74,29 @@ def transact_items(lines: int, sellers: int, codes: int = MAX_CODES) -> int:
     return 2 * lines + sellers + 1 + ITEMS_PER_CODE * codes
 
 
-def is_limited(product: Mapping[str, Any]) -> bool:
-    """Products without a stock count are not limited (the feed gives no count)."""
-    return product.get("stock") is not None
-
-
-def stock_of(product: Mapping[str, Any] | None) -> int | None:
-    """Units that can be ordered now: 0 if unavailable, None when not limited."""
-    if not offered(product):
+def stock_of(product: Product | None) -> int | None:
+    """Units that can be ordered now: 0 if unavailable, None when not limited (no count)."""
+    if product is None or not offered(product):
         return 0
-    return int(product["stock"]) if is_limited(product) else None
+    return product.stock
 
 
-def offered(product: Mapping[str, Any] | None) -> bool:
+def offered(product: Product | None) -> bool:
     """In the seller's current feed as available, and not blocked by an admin."""
-    return bool(product and product.get("available") and not product.get("blocked"))
+    return product is not None and product.available and not product.blocked
 
 
-def sellable(product: Mapping[str, Any] | None, shop: Mapping[str, Any] | None) -> bool:
+def sellable(product: Product | None, shop: Mapping[str, Any] | None) -> bool:
     return offered(product) and shop is not None and not shop.get("blocked")
 
 
-def line_issues(line: CartLine, product: Mapping[str, Any] | None,
+def line_issues(line: CartLine, product: Product | None,
                 shop: Mapping[str, Any] | None) -> list[str]:
     if not sellable(product, shop):
         return [UNAVAILABLE]
     assert product is not None
     issues = []
-    if int(product["price"]) > _seen_price(line, int(product["price"])):
+    if product.price > _seen_price(line, product.price):
         issues.append(PRICE_INCREASED)
     stock = stock_of(product)
     if stock is not None and stock < line.quantity:
@@ -138,7 +134,7 @@ def group_by_seller(lines: Iterable[CartLine]) -> dict[str, list[CartLine]]:
     return groups
 
 
-def cart_view(lines: list[CartLine], products: Mapping[str, Mapping[str, Any]],
+def cart_view(lines: list[CartLine], products: Mapping[str, Product],
               shops: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """GET /cart: one cart per seller with current prices, flags, subtotals and delivery
     methods; the grand total per currency (delivery is not included: it is not chosen yet).
@@ -154,15 +150,15 @@ def cart_view(lines: list[CartLine], products: Mapping[str, Mapping[str, Any]],
         for line in group:
             product = products.get(line.product_id)
             issues = line_issues(line, product, shop)
-            price = int(product["price"]) if product else None
+            price = product.price if product else None
             qty = line.quantity
             entry: dict[str, Any] = {
                 "product_id": line.product_id,
-                "name": (product or {}).get("name"),
-                "picture": next(iter((product or {}).get("pictures") or []), None),
+                "name": product.name if product else None,
+                "picture": next(iter(product.pictures), None) if product else None,
                 "price": price,
                 "price_seen": _seen_price(line, price or 0),
-                "currency": (product or {}).get("currency", currency),
+                "currency": product.currency if product else currency,
                 "quantity": qty,
                 "line_total": price * qty if price is not None else None,
                 "available": stock_of(product) if UNAVAILABLE not in issues else 0,
@@ -210,7 +206,7 @@ def plan_checkout(
     checkout_id: str,
     customer_id: str,
     lines: list[CartLine],
-    products: Mapping[str, Mapping[str, Any]],
+    products: Mapping[str, Product],
     shops: Mapping[str, Mapping[str, Any]],
     delivery: Mapping[str, str],
     address: Mapping[str, Any],
@@ -261,7 +257,7 @@ def plan_checkout(
     for seller_id, group in groups.items():
         shop = shops[seller_id]
         method = {str(m["id"]): m for m in shop.get("delivery_methods") or []}[delivery[seller_id]]
-        currencies = {products[line.product_id].get("currency") for line in group}
+        currencies = {products[line.product_id].currency for line in group}
         currency = shop.get("currency") or next(iter(currencies))
         if currencies != {currency}:
             raise ValidationFailed.one(f"delivery.{seller_id}", "this seller's prices are in another currency "
@@ -269,20 +265,20 @@ def plan_checkout(
         items = []
         for line in group:
             product = products[line.product_id]
-            price, qty = int(product["price"]), line.quantity
+            price, qty = product.price, line.quantity
             items.append({
                 "product_id": line.product_id,
-                "name": product.get("name", ""),
+                "name": product.name,
                 "price": price,
                 "quantity": qty,
                 "line_total": price * qty,
-                "reserved": is_limited(product),
+                "reserved": product.limited,
             })
             reservations.append({
                 "product_id": line.product_id,
                 "quantity": qty,
                 "price": price,
-                "limited": is_limited(product),
+                "limited": product.limited,
                 "line_quantity": qty,
             })
         items_total = sum(i["line_total"] for i in items)

@@ -40,6 +40,10 @@ Sold out: a product whose ``stock`` is 0 is not available to anyone (``on_sale``
 ``available`` keeps what the seller's feed said, so the product comes back by itself when
 stock returns (a cancellation, a re-import). ``sold_out`` mirrors ``stock <= 0`` on the
 product's listing items, which carry no stock (``store/catalog.sync_availability``).
+
+``Product`` is the product item as a typed record, built from the stored item at the store's
+boundary (``store/catalog.load_product``); what the product page, carts and checkout read. The
+feed import still builds and compares items as dicts (``product_from_offer``).
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ import hashlib
 import html
 import json
 import re
-from dataclasses import astuple
+from collections.abc import Mapping
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 HASH_VERSION = "v2"  # part of every content hash: bump it when the offer → product mapping changes
@@ -193,6 +198,121 @@ def short_description(description: str | None, limit: int = SHORT_DESCRIPTION_CH
     cut = plain[: limit - 1]
     space = cut.rfind(" ")
     return (cut[:space] if space > limit // 2 else cut).rstrip(" ,.;:-") + "…"
+
+
+# --- the product as a record -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    value: str
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Product:
+    """A product item as stored (the attribute table above), typed. ``sold_out`` is the flag
+    the listings carry; whether the stock ran out is ``out_of_stock``."""
+
+    product_id: str
+    seller_id: str
+    name: str
+    price: int
+    currency: str
+    offer_id: str = ""
+    offer_type: str | None = None
+    description: str = ""
+    old_price: int | None = None
+    category_id: str | None = None
+    category_name: str | None = None
+    pictures: tuple[str, ...] = ()
+    vendor: str | None = None
+    model: str | None = None
+    vendor_code: str | None = None
+    url: str | None = None
+    barcodes: tuple[str, ...] = ()
+    author: str | None = None
+    publisher: str | None = None
+    year: int | None = None
+    isbn: str | None = None
+    params: tuple[Param, ...] = ()
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    available: bool = False
+    stock: int | None = None  # None: the feed gives no count (not limited)
+    reserved: int = 0
+    sold_out: bool = False
+    blocked: bool = False
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Product:
+        """The record of a stored product item (keys stripped, numbers plain)."""
+
+        def opt_str(k: str) -> str | None:
+            return None if item.get(k) is None else str(item[k])
+
+        def opt_int(k: str) -> int | None:
+            return None if item.get(k) is None else int(item[k])
+
+        return cls(
+            product_id=str(item["product_id"]), seller_id=str(item["seller_id"]), name=str(item.get("name", "")),
+            price=int(item["price"]), currency=str(item.get("currency", "")), offer_id=str(item.get("offer_id", "")),
+            offer_type=opt_str("offer_type"), description=str(item.get("description") or ""),
+            old_price=opt_int("old_price"), category_id=opt_str("category_id"),
+            category_name=opt_str("category_name"), pictures=tuple(item.get("pictures") or ()),
+            vendor=opt_str("vendor"), model=opt_str("model"), vendor_code=opt_str("vendor_code"), url=opt_str("url"),
+            barcodes=tuple(item.get("barcodes") or ()), author=opt_str("author"), publisher=opt_str("publisher"),
+            year=opt_int("year"), isbn=opt_str("isbn"),
+            params=tuple(Param(name=str(p.get("name", "")), value=str(p.get("value", "")),
+                               unit=None if p.get("unit") is None else str(p["unit"]))
+                         for p in item.get("params") or ()),
+            attributes=dict(item.get("attributes") or {}), available=bool(item.get("available")),
+            stock=opt_int("stock"), reserved=int(item.get("reserved") or 0), sold_out=bool(item.get("sold_out")),
+            blocked=bool(item.get("blocked")), created_at=opt_str("created_at"), updated_at=opt_str("updated_at"),
+        )
+
+    @property
+    def limited(self) -> bool:
+        """Products without a stock count are not limited (the feed gives no count)."""
+        return self.stock is not None
+
+    @property
+    def out_of_stock(self) -> bool:
+        """``sold_out``: a stock count that reached 0."""
+        return self.stock is not None and self.stock <= 0
+
+    @property
+    def on_sale(self) -> bool:
+        """``on_sale``: the feed offers it and there is stock left (the stock decides; the
+        listing flag only when there is no count)."""
+        return self.available and not (self.out_of_stock if self.limited else self.sold_out)
+
+    @property
+    def discounted(self) -> bool:
+        """``discounted``: the feed's old price is above the price."""
+        return self.old_price is not None and self.old_price > self.price
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What a listing or search card shows that changes without a re-index, read now from the
+    product item (``store/catalog.live`` reads only these fields): whether it is on sale
+    (``on_sale``), its stock (None: not counted) and the short plain-text description."""
+
+    available: bool
+    stock: int | None
+    description: str
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> LiveState:
+        return cls(available=on_sale(item), stock=None if item.get("stock") is None else int(item["stock"]),
+                   description=short_description(item.get("description")))
+
+    def card(self) -> dict[str, Any]:
+        """The card fields it replaces."""
+        return {"available": self.available, "stock": self.stock, "description": self.description}
 
 
 def keep_reservations(product: dict[str, Any], old: dict[str, Any]) -> None:

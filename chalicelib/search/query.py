@@ -247,7 +247,8 @@ def _with_stock(items: list[dict[str, Any]], *, only_on_sale: bool) -> list[dict
     from chalicelib.store import catalog
 
     now = catalog.live([i["product_id"] for i in items])
-    out = [{**i, "available": False, **now.get(i["product_id"], {})} for i in items]
+    out = [{**i, "available": False, **(now[i["product_id"]].card() if i["product_id"] in now else {})}
+           for i in items]
     return [i for i in out if i["available"]] if only_on_sale else out
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain import cart as rules
+from chalicelib.domain.catalog import Product
 from chalicelib.errors import NotFound, OutOfStock, Unavailable, ValidationFailed
 from chalicelib.store import accounts, carts, catalog
 
@@ -35,23 +36,23 @@ WRITE_ATTEMPTS = 3
 
 
 def _product(product_id: str, line: rules.CartLine | None, *, in_path: bool
-             ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+             ) -> tuple[Product, dict[str, Any] | None]:
     """The product and its seller's shop: one BatchGetItem when the cart line names the seller,
     else the product, then (only if it can be added) the shop."""
     if line is not None:
         products, shops = carts.snapshot([product_id], [line.seller_id])
         product, shop = products.get(product_id), shops.get(line.seller_id)
     else:
-        product, shop = catalog.get_product(product_id), None
+        product, shop = catalog.load_product(product_id), None
     if product is None:
         if in_path:
             raise NotFound(f"product {product_id} does not exist")
         raise ValidationFailed.one("product_id", f"unknown product {product_id}")
-    if not product.get("available"):
+    if not product.available:
         raise OutOfStock(f"product {product_id} is not available", product_id=product_id, available=0,
                          reason=rules.UNAVAILABLE)
     if line is None:
-        shop = accounts.get_shop(product["seller_id"])
+        shop = accounts.get_shop(product.seller_id)
     return product, shop
 
 

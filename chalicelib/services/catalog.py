@@ -362,7 +362,7 @@ def _as_of_now(cards: list[dict[str, Any]], available: bool | None, *, exact: bo
     would remain, so the BatchGetItem (one call of at most a page of keys) stays."""
     if cards and not exact:
         now = store.live([c["product_id"] for c in cards])
-        cards = [{**c, **now.get(c["product_id"], {})} for c in cards]
+        cards = [{**c, **(now[c["product_id"]].card() if c["product_id"] in now else {})} for c in cards]
     return cards if available is None else [c for c in cards if c["available"] is available]
 
 
@@ -391,31 +391,32 @@ def set_product_blocked(product_id: str, blocked: bool) -> dict[str, Any]:
 
 def get_product(product_id: str) -> dict[str, Any]:
     """Everything the feed gave, the seller and its delivery methods (two GetItems)."""
-    product = store.get_product(product_id)
-    if product is None or product.get("blocked"):
+    product = store.load_product(product_id)
+    if product is None or product.blocked:
         raise NotFound("no such product")
-    shop = accounts.get_shop(product["seller_id"])
+    shop = accounts.get_shop(product.seller_id)
     if not _visible(shop):
         raise NotFound("no such product")
     assert shop is not None
-    currency = product.get("currency", "")
+    p = product
     page: dict[str, Any] = {
-        k: product[k] for k in (
-            "product_id", "offer_id", "offer_type", "name", "description", "pictures", "vendor", "model",
-            "vendor_code", "url", "barcodes", "params", "attributes", "available", "stock", "created_at",
-            "updated_at", "author", "publisher", "year", "isbn",
-        ) if product.get(k) is not None
+        "product_id": p.product_id, "offer_id": p.offer_id, "offer_type": p.offer_type, "name": p.name,
+        "description": p.description, "pictures": list(p.pictures), "vendor": p.vendor, "model": p.model,
+        "vendor_code": p.vendor_code, "url": p.url, "barcodes": list(p.barcodes),
+        "params": [{k: v for k, v in (("name", x.name), ("unit", x.unit), ("value", x.value)) if v is not None}
+                   for x in p.params],
+        "attributes": dict(p.attributes), "stock": p.stock, "created_at": p.created_at, "updated_at": p.updated_at,
+        "author": p.author, "publisher": p.publisher, "year": p.year, "isbn": p.isbn,
+        "available": p.on_sale,  # sold out (stock 0) is not available
+        "price": money(p.price, p.currency),
     }
-    page["available"] = catalog_rules.on_sale(product)  # sold out (stock 0) is not available
-    page["price"] = money(product["price"], currency)
-    if product.get("old_price") is not None:
-        page["old_price"] = money(product["old_price"], currency)
-    if product.get("category_id"):
-        page["category"] = {"id": store.category_key(product["seller_id"], product["category_id"]),
-                            "feed_id": product["category_id"],
-                            "name": product.get("category_name") or product["category_id"]}
-    page["seller"] = {"id": product["seller_id"], "name": shop.get("name", "")}
-    shop_currency = shop.get("currency") or currency
+    if p.old_price is not None:
+        page["old_price"] = money(p.old_price, p.currency)
+    if p.category_id:
+        page["category"] = {"id": store.category_key(p.seller_id, p.category_id), "feed_id": p.category_id,
+                            "name": p.category_name or p.category_id}
+    page["seller"] = {"id": p.seller_id, "name": shop.get("name", "")}
+    shop_currency = shop.get("currency") or p.currency
     page["delivery_methods"] = [{**m, "price": money(m.get("price", 0), shop_currency)}
                                 for m in store.plain(shop.get("delivery_methods") or [])]
     return page

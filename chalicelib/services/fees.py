@@ -66,7 +66,7 @@ def quote(order: Order) -> rules.OrderFee:
     """
     sched, _ = store.get_schedule()
     items = order.items
-    products = catalog_store.batch_get_products([i.product_id for i in items]) if sched.categories else {}
-    lines = [(i.product_id, i.line_total, sched.rate_for((products.get(i.product_id) or {}).get("category_name")))
-             for i in items]
+    products = catalog_store.load_products([i.product_id for i in items]) if sched.categories else {}
+    categories = {pid: p.category_name for pid, p in products.items()}
+    lines = [(i.product_id, i.line_total, sched.rate_for(categories.get(i.product_id))) for i in items]
     return rules.order_fee(order.total + order.marketplace_discount, lines, order.delivery_price, sched.default_bps)

@@ -22,6 +22,7 @@ from typing import Any
 from chalicelib.config import settings
 from chalicelib.domain import cart as cart_rules
 from chalicelib.domain import promos as rules
+from chalicelib.domain.catalog import Product
 from chalicelib.errors import Conflict, NotFound, PromoCodeRejected, ValidationFailed, field_error
 from chalicelib.store import accounts, carts
 from chalicelib.store import promos as store
@@ -86,7 +87,7 @@ def update(issuer: str, code: str, changes: dict[str, Any]) -> dict[str, Any]:
 # --- quote and checkout -------------------------------------------------------------------------
 
 
-def _evaluate(texts: list[str], customer_id: str, lines: list[cart_rules.CartLine], products: dict[str, Any],
+def _evaluate(texts: list[str], customer_id: str, lines: list[cart_rules.CartLine], products: dict[str, Product],
               shops: dict[str, Any], promo_items: list[dict[str, Any]]) -> tuple[dict[str, Any], rules.Evaluation]:
     view = cart_rules.cart_view(lines, products, shops)
     bases = [{"seller_id": c["seller_id"], "currency": c["currency"], "subtotal": c["subtotal"]} for c in view["carts"]]
@@ -143,7 +144,7 @@ def quote(customer_id: str, texts: list[str], delivery: dict[str, str]) -> dict[
     }
 
 
-def for_checkout(texts: list[str], customer_id: str, lines: list[cart_rules.CartLine], products: dict[str, Any],
+def for_checkout(texts: list[str], customer_id: str, lines: list[cart_rules.CartLine], products: dict[str, Product],
                  shops: dict[str, Any], promo_items: list[dict[str, Any]], orders: list[dict[str, Any]]
                  ) -> list[dict[str, Any]]:
     """Apply the codes to the planned ``orders`` exactly as the quote shows them, or refuse

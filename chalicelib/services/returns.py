@@ -207,9 +207,9 @@ def _accept(ret: dict[str, Any], lines: list[tuple[int, int]], at: str, actor: s
             ops.append(seller_money.pending_adjust_op(ret["seller_id"], ret["order_id"], hold["pending_until"],
                                                       -money.seller_part))
         if restock:
-            stocked = catalog_store.batch_get_products([x["product_id"] for x in ret["lines"]])
+            stocked = catalog_store.load_products([x["product_id"] for x in ret["lines"]])
             ops += [store.restock_op(x["product_id"], int(x["quantity"])) for x in ret["lines"]
-                    if "stock" in (stocked.get(x["product_id"]) or {})]
+                    if (p := stocked.get(x["product_id"])) is not None and p.limited]
         try:
             if money.refund + money.promotion:
                 txn = dl.return_txn(ret["return_id"], ret["order_id"], ret["customer_id"], ret["seller_id"],

@@ -20,6 +20,7 @@ from typing import Any
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain.cart import CartLine
+from chalicelib.domain.catalog import Product
 from chalicelib.store import keys, toolkit
 from chalicelib.store.orders import now_iso
 from chalicelib.store.toolkit import conditional
@@ -63,14 +64,14 @@ def lines(customer_id: str) -> list[CartLine]:
         kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
-def put_line(customer_id: str, product: dict[str, Any], quantity: int, *, delivery_seen: dict[str, int],
+def put_line(customer_id: str, product: Product, quantity: int, *, delivery_seen: dict[str, int],
              expect: int | None) -> CartLine:
     """Set the line's quantity, provided it still holds ``expect`` units (None: no line yet),
     and record the product's price and the seller's delivery prices as seen now."""
     now = now_iso()
     values: dict[str, Any] = {
-        ":q": quantity, ":seller": product["seller_id"], ":price": int(product["price"]), ":dseen": delivery_seen,
-        ":cur": product.get("currency", ""), ":now": now, ":cust": customer_id, ":pid": product["product_id"],
+        ":q": quantity, ":seller": product.seller_id, ":price": product.price, ":dseen": delivery_seen,
+        ":cur": product.currency, ":now": now, ":cust": customer_id, ":pid": product.product_id,
     }
     if expect is None:
         condition = "attribute_not_exists(quantity)"
@@ -79,8 +80,8 @@ def put_line(customer_id: str, product: dict[str, Any], quantity: int, *, delive
         values[":expect"] = expect
     done = conditional(
         _table().update_item,
-        refused=LineChanged(product["product_id"]),
-        Key=keys.cart_line(customer_id, product["product_id"]),
+        refused=LineChanged(product.product_id),
+        Key=keys.cart_line(customer_id, product.product_id),
         UpdateExpression=(
             "SET quantity = :q, seller_id = :seller, price_seen = :price, delivery_seen = :dseen, currency = :cur, "
             "customer_id = :cust, product_id = :pid, updated_at = :now, added_at = if_not_exists(added_at, :now)"
@@ -106,29 +107,30 @@ def clear(customer_id: str) -> int:
 
 
 def snapshot(product_ids: list[str], seller_ids: list[str], *, consistent: bool = False
-             ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+             ) -> tuple[dict[str, Product], dict[str, dict[str, Any]]]:
     """Products and their sellers' shops in ONE BatchGetItem across the catalog and accounts
     tables (the seller id is on each cart line, so the shops need not wait for the products).
-    Returns (products by id, shops by seller id); more than 100 keys take more calls."""
+    Returns (products by id, as ``domain.catalog.Product`` records; shops by seller id); more
+    than 100 keys take more calls."""
     products, shops, _ = snapshot_with(product_ids, seller_ids, [], consistent=consistent)
     return products, shops
 
 
 def snapshot_with(product_ids: list[str], seller_ids: list[str], commerce_keys: list[dict[str, str]], *,
                   consistent: bool = False
-                  ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], list[dict[str, Any]]]:
+                  ) -> tuple[dict[str, Product], dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """``snapshot`` plus the Commerce items at ``commerce_keys`` (a checkout's promo codes:
     ``store/promos.checkout_keys``), raw, in the same BatchGetItem."""
     catalog, commerce = settings().catalog_table, settings().commerce_table
     wanted = [(catalog, keys.product(p)) for p in product_ids]
     wanted += [(settings().accounts_table, keys.shop(s)) for s in seller_ids]
     wanted += [(commerce, k) for k in commerce_keys]
-    products: dict[str, dict[str, Any]] = {}
+    products: dict[str, Product] = {}
     shops: dict[str, dict[str, Any]] = {}
     others: list[dict[str, Any]] = []
     for table, item in toolkit.batch_get_across(wanted, ConsistentRead=consistent):
         if table == catalog:
-            products[item["product_id"]] = _strip(item)
+            products[item["product_id"]] = Product.from_item(_strip(item))
         elif table == commerce:
             others.append(plain(item))
         else:

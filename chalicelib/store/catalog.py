@@ -186,6 +186,17 @@ def get_product(product_id: str) -> dict[str, Any] | None:
     return strip_keys(item) if item else None
 
 
+def load_products(product_ids: list[str]) -> dict[str, rules.Product]:
+    """``batch_get_products`` as typed records (``domain.catalog.Product``)."""
+    return {pid: rules.Product.from_item(item) for pid, item in batch_get_products(product_ids).items()}
+
+
+def load_product(product_id: str) -> rules.Product | None:
+    """The product as a typed record (``domain.catalog.Product``; one GetItem), or None."""
+    item = get_product(product_id)
+    return None if item is None else rules.Product.from_item(item)
+
+
 def set_blocked(product_id: str, blocked: bool) -> dict[str, Any] | None:
     """Set or clear the admin's ``blocked`` flag on the product item and its listing items, in
     place (UpdateItem: stock and price, which checkouts change concurrently, are not rewritten).
@@ -425,16 +436,11 @@ def _relist_ops(product: dict[str, Any], listed: bool) -> list[Op]:
 LIVE_FIELDS = "product_id, stock, available, sold_out, description"
 
 
-def live(product_ids: list[str]) -> dict[str, dict[str, Any]]:
+def live(product_ids: list[str]) -> dict[str, rules.LiveState]:
     """What a result card shows that changes without a re-index, read now for one page (one
-    BatchGetItem): ``available`` (``domain.catalog.on_sale``), ``stock`` (units that can be
-    ordered, None: not counted) and the short plain-text ``description``."""
+    BatchGetItem of only those fields): ``domain.catalog.LiveState`` by product id."""
     items = _batch_get(product_ids, ProjectionExpression=LIVE_FIELDS)
-    out = {}
-    for i in map(plain, items):
-        out[i["product_id"]] = {"available": rules.on_sale(i), "stock": i.get("stock"),
-                                "description": rules.short_description(i.get("description"))}
-    return out
+    return {i["product_id"]: rules.LiveState.from_item(i) for i in map(plain, items)}
 
 
 def on_sale(product_ids: list[str]) -> dict[str, bool]:

@@ -6,6 +6,7 @@ import pytest
 
 from chalicelib.domain import cart as cart_rules
 from chalicelib.domain import orders as states
+from chalicelib.domain.catalog import Product
 from chalicelib.errors import InvalidTransition, NotFound
 from chalicelib.store import orders as store
 from tests.support import factories as f
@@ -24,7 +25,8 @@ def placed(aws):
     ]
     orders, reservations = cart_rules.plan_checkout(
         checkout_id="c1", customer_id="cust-1", lines=lines,
-        products={p["product_id"]: p for p in (limited, unlimited)}, shops={"seller-1": f.shop("seller-1")},
+        products={p["product_id"]: Product.from_item(p) for p in (limited, unlimited)},
+        shops={"seller-1": f.shop("seller-1")},
         delivery={"seller-1": "courier"}, address={"city": "Moscow"}, payment_method="wallet",
         now_iso=store.now_iso(), now_ms=1_700_000_000_000,
     )

@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 from chalicelib.domain import cart as c
+from chalicelib.domain.catalog import Product
 from chalicelib.domain.ledger import MAX_AMOUNT
 from chalicelib.errors import CartChanged, OutOfStock, ValidationFailed
 from tests.support.factories import product, shop
@@ -15,9 +16,14 @@ def line(p, qty, seen=None, added="2025-01-01T00:00:00Z"):
                       price_seen=p["price"] if seen is None else seen, added_at=added)
 
 
+def records(*items):
+    """Products as the store reads them (``domain.catalog.Product``), by id."""
+    return {p["product_id"]: Product.from_item(p) for p in items}
+
+
 def plan(lines, products, shops, delivery):
     return c.plan_checkout(checkout_id="c1", customer_id="u1", lines=lines,
-                           products={p["product_id"]: p for p in products}, shops=shops, delivery=delivery,
+                           products=records(*products), shops=shops, delivery=delivery,
                            address={"city": "X"}, payment_method="wallet", now_iso="2025-01-02T00:00:00Z",
                            now_ms=1)
 
@@ -30,7 +36,7 @@ def test_caps_fit_a_whole_checkout_in_one_transaction():
 def test_view_groups_by_seller_in_the_order_lines_were_added():
     a, b, d = product("s1", price=100), product("s2", price=50), product("s1", price=10, stock=None)
     view = c.cart_view([line(a, 2, added="1"), line(b, 1, added="2"), line(d, 3, added="3")],
-                       {p["product_id"]: p for p in (a, b, d)}, {"s1": shop("s1"), "s2": shop("s2")})
+                       records(a, b, d), {"s1": shop("s1"), "s2": shop("s2")})
     assert [x["seller_id"] for x in view["carts"]] == ["s1", "s2"]
     assert [x["product_id"] for x in view["carts"][0]["lines"]] == [a["product_id"], d["product_id"]]
     assert view["carts"][0]["subtotal"] == 230
@@ -207,9 +213,9 @@ def test_view_flags_dearer_and_unseen_delivery_methods():
     a = product("s1")
     shops = {"s1": {**shop("s1"), "delivery_methods": [{"id": "courier", "name": "C", "price": 36000, "days": 2},
                                                        {"id": "drone", "name": "D", "price": 5, "days": 1}]}}
-    methods = c.cart_view([seen_line(a, delivery={"courier": 35000})], {a["product_id"]: a}, shops)["carts"][0][
+    methods = c.cart_view([seen_line(a, delivery={"courier": 35000})], records(a), shops)["carts"][0][
         "delivery_methods"]
     assert [(m["id"], m["price"], m["price_seen"], m["issues"]) for m in methods] == [
         ("courier", 36000, 35000, ["price_increased"]), ("drone", 5, None, ["not_seen"])]
-    legacy = c.cart_view([seen_line(a)], {a["product_id"]: a}, shops)["carts"][0]["delivery_methods"]
+    legacy = c.cart_view([seen_line(a)], records(a), shops)["carts"][0]["delivery_methods"]
     assert [(m["price_seen"], m["issues"]) for m in legacy] == [(36000, []), (5, [])]
