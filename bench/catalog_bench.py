@@ -33,9 +33,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.support import use_emulator_env
+
+if TYPE_CHECKING:
+    from chalicelib.domain.imports import ImportRecord
 
 use_emulator_env(in_process=False)
 
@@ -144,7 +147,7 @@ def rss_mb() -> float:
 
 
 def import_through_queue(env: dict[str, str], path: Path, seller_id: str,
-                         again: bool = False) -> tuple[float, dict[str, Any]]:
+                         again: bool = False) -> tuple[float, ImportRecord]:
     """Put the file, receive the bucket's notification from SQS, run the import Lambda on it."""
     import boto3
     from chalice.test import Client
@@ -170,7 +173,7 @@ def import_through_queue(env: dict[str, str], path: Path, seller_id: str,
             # by id (a GetItem): moto answers every Query by sorting the whole table
             head = feed_import._head(env["FEEDS_BUCKET"], key)
             record = imports.get(feed_import._derived_id(head)) if head else None
-            if record and record["status"] not in (imports.QUEUED, imports.PROCESSING):
+            if record and record.status not in (imports.QUEUED, imports.PROCESSING):
                 return time.perf_counter() - started, record
 
 
@@ -234,8 +237,7 @@ def main() -> list[tuple[str, str, str]]:
                 accounts.put_shop(seller, {"seller_id": seller, "name": seller, "delivery_methods": []})
                 seconds, record = import_through_queue(env, files[(kind, n)], seller)
                 memory[(kind, n)] = rss_mb()
-                counts = record["counts"]
-                assert record["status"] == "succeeded" and counts["created"] == n, record
+                assert record.status == "succeeded" and record.counts and record.counts.created == n, record
                 base_s, base_n = baseline_write(files[(kind, n)], f"baseline-{kind}-{n}")
                 rate, base_rate = n / seconds, base_n / base_s
                 print(f"  {kind:3} {n:>7} offers: import {seconds:7.1f} s = {rate:7.0f} offers/s | plain "
@@ -246,7 +248,7 @@ def main() -> list[tuple[str, str, str]]:
                               f"x{rate / base_rate:.2f} of plain BatchWriteItem (goal >= 0.7)"))
             seller = f"bench-yml-{OFFERS}"
             seconds, record = import_through_queue(env, files[("yml", OFFERS)], seller, again=True)
-            assert record["counts"]["unchanged"] == OFFERS, record
+            assert record.counts and record.counts.unchanged == OFFERS, record
             print(f"  yml {OFFERS:>7} offers imported again (nothing changed, nothing written): {seconds:7.1f} s = "
                   f"{OFFERS / seconds:7.0f} offers/s", flush=True)
             small, large = memory[("yml", SMALL)], memory[("yml", OFFERS)]

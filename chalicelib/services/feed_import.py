@@ -63,9 +63,10 @@ from chalicelib import logs, metrics, tracing
 from chalicelib.adapters.feed_objects import FeedObject, feed_objects
 from chalicelib.config import settings
 from chalicelib.domain import catalog as catalog_rules
+from chalicelib.domain.imports import ImportCounts, ImportRecord
 from chalicelib.domain.spreadsheet import csv_lines
 from chalicelib.errors import Gone, Unavailable
-from chalicelib.services.feeds import FEED_SUFFIXES, FEEDS_PREFIX, ImportCounts, now_iso
+from chalicelib.services.feeds import FEED_SUFFIXES, FEEDS_PREFIX, now_iso
 from chalicelib.store import accounts, import_journal, imports, keys
 from chalicelib.store import catalog as store
 
@@ -190,7 +191,7 @@ def _rejection(obj: FeedObject, seller_id: str | None, has_shop: bool) -> str | 
     return None
 
 
-def handle_s3_notification(bucket: str, key: str, event_id: str | None = None) -> dict[str, Any] | None:
+def handle_s3_notification(bucket: str, key: str, event_id: str | None = None) -> ImportRecord | None:
     """Import the object one S3 notification names; safe to call again for the same object.
 
     ``event_id`` (the event's sequencer) is only logged: the object's own ETag and version /
@@ -237,17 +238,17 @@ def _presigned_feed_id(obj: FeedObject, seller_id: str | None) -> str | None:
     if seller_id is None or len(parts) != 4 or not _FEED_ID.match(parts[2]):
         return None
     record = imports.get(parts[2])
-    if not record or record.get("seller_id") != seller_id or record.get("key") != obj.key:
+    if not record or record.seller_id != seller_id or record.key != obj.key:
         return None
-    if record.get("etag") in (None, obj.etag):
+    if record.etag in (None, obj.etag):
         return parts[2]
     return None  # the same URL was used again with other content: a new import
 
 
-def _run_claimed(record: dict[str, Any], obj: FeedObject) -> dict[str, Any] | None:
-    feed_id, seller_id = record["feed_id"], record["seller_id"]
+def _run_claimed(record: ImportRecord, obj: FeedObject) -> ImportRecord | None:
+    feed_id, seller_id = record.feed_id, record.owner
     tracing.annotate(feed_id=feed_id, seller_id=seller_id)
-    if record.get("dry_run"):  # writes nothing: no lock, no timeline
+    if record.dry_run:  # writes nothing: no lock, no timeline
         try:
             outcome = FeedImport(record, obj, {}).run()
         except BaseException:
@@ -482,17 +483,17 @@ def _restore(seller_id: str, entries: list[import_journal.Entry], feed_id: str, 
 class FeedImport:
     """One claimed import: two streaming passes over one S3 object version."""
 
-    def __init__(self, record: dict[str, Any], obj: FeedObject, state: dict[str, Any],
+    def __init__(self, record: ImportRecord, obj: FeedObject, state: dict[str, Any],
                  reader: Callable[..., Iterator[Any]] | None = None) -> None:
         self.record, self.obj, self.state = record, obj, state
-        self.seller_id: str = record["seller_id"]
-        self.feed_id: str = record["feed_id"]
+        self.seller_id = record.owner
+        self.feed_id = record.feed_id
         self.read = reader or _reader()
         self.report = _Report()
         self.counts = ImportCounts()
         self.now = now_iso()
         self.categories: dict[str, dict[str, Any]] = {}  # id -> {id, name, parent_id?}, bounded
-        self.dry_run = bool(record.get("dry_run"))
+        self.dry_run = record.dry_run
         from chalicelib.services import rates
 
         self.named_rates = rates.named_rates()  # read only if the feed names a bank, once for both passes
@@ -737,7 +738,7 @@ class FeedImport:
 
     def _deactivate_missing(self) -> int:
         before = self.state.get("available_count")
-        retried = int(self.record.get("attempts") or 1) > 1  # an earlier attempt may have written some
+        retried = self.record.attempts > 1  # an earlier attempt may have written some
         if before is None or (before == self.was_available_seen and not retried):
             return 0  # first import of this seller, or every product available before is in the file
         missing: list[str] = []
@@ -796,10 +797,10 @@ def _error_entries(errors_file: IO[str] | None) -> Iterator[dict[str, Any]]:
         yield json.loads(line)
 
 
-def _write_csv_report(record: dict[str, Any], errors_file: IO[str] | None) -> str:
+def _write_csv_report(record: ImportRecord, errors_file: IO[str] | None) -> str:
     """The row report as CSV (one line per problem), every cell through ``safe_cell``: the
     seller opens it in a spreadsheet, and offer ids and reasons quote the seller's own data."""
-    key = f"{REPORTS_PREFIX}{record['seller_id']}/{record['feed_id']}.csv"
+    key = f"{REPORTS_PREFIX}{record.owner}/{record.feed_id}.csv"
     rows = ([e.get(c) for c in REPORT_CSV_HEADER] for e in _error_entries(errors_file))
     with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+b") as out:
         out.write("\ufeff".encode())  # spreadsheets read the file as UTF-8 only with a BOM
@@ -810,10 +811,10 @@ def _write_csv_report(record: dict[str, Any], errors_file: IO[str] | None) -> st
     return key
 
 
-def _write_report(record: dict[str, Any], status: str, outcome: _Outcome, errors_file: IO[str] | None) -> str:
-    key = f"{REPORTS_PREFIX}{record['seller_id']}/{record['feed_id']}.json"
+def _write_report(record: ImportRecord, status: str, outcome: _Outcome, errors_file: IO[str] | None) -> str:
+    key = f"{REPORTS_PREFIX}{record.owner}/{record.feed_id}.json"
     with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+b") as out:
-        head = {"feed_id": record["feed_id"], "seller_id": record["seller_id"], "filename": record.get("filename"),
+        head = {"feed_id": record.feed_id, "seller_id": record.owner, "filename": record.filename,
                 "status": status, "reason": outcome.failed, "counts": outcome.counts.as_dict()}
         out.write(json.dumps(head, ensure_ascii=False)[:-1].encode() + b', "errors": [')
         if errors_file is not None:
@@ -826,7 +827,8 @@ def _write_report(record: dict[str, Any], status: str, outcome: _Outcome, errors
     return key
 
 
-def _finish(record: dict[str, Any], outcome: _Outcome, obj: FeedObject, errors_file: IO[str] | None) -> dict[str, Any]:
+def _finish(record: ImportRecord, outcome: _Outcome, obj: FeedObject,
+            errors_file: IO[str] | None) -> ImportRecord | None:
     if outcome.failed:
         status = imports.FAILED
     elif outcome.counts.rejected:
@@ -846,8 +848,8 @@ def _finish(record: dict[str, Any], outcome: _Outcome, obj: FeedObject, errors_f
                               "finished_at": now, "updated_at": now}
     if outcome.failed:
         fields["reason"] = outcome.failed
-    imports.update(record["feed_id"], fields, remove=("lease_until", "ttl", "note"))
-    logs.event("feed imported", feed_id=record["feed_id"], seller_id=record["seller_id"], status=status,
+    imports.update(record.feed_id, fields, remove=("lease_until", "ttl", "note"))
+    logs.event("feed imported", feed_id=record.feed_id, seller_id=record.owner, status=status,
                **outcome.counts.as_dict())
     counts = outcome.counts.as_dict()
     for key, metric in (("created", "ImportRowsCreated"), ("updated", "ImportRowsUpdated"),
@@ -855,15 +857,15 @@ def _finish(record: dict[str, Any], outcome: _Outcome, obj: FeedObject, errors_f
         metrics.count(metric, int(counts.get(key) or 0))
     metrics.count("Imports", by=status)
     _email_finished(record, status, outcome)
-    return imports.get(record["feed_id"]) or {}
+    return imports.get(record.feed_id)
 
 
-def _email_finished(record: dict[str, Any], status: str, outcome: _Outcome) -> None:
+def _email_finished(record: ImportRecord, status: str, outcome: _Outcome) -> None:
     """The seller's "your import ended" email: the counts and the link to the CSV report."""
     from chalicelib.services import feed_notices
 
-    shop = accounts.get_shop(record["seller_id"]) or {}
-    link = f"{settings().public_base_url}/seller/feeds/{record['feed_id']}/report.csv"
-    feed_notices.send("feed_import_finished", shop, link, status=status, dry_run=bool(record.get("dry_run")),
-                      filename=str(record.get("filename") or ""), reason=outcome.failed or "",
+    shop = accounts.get_shop(record.owner) or {}
+    link = f"{settings().public_base_url}/seller/feeds/{record.feed_id}/report.csv"
+    feed_notices.send("feed_import_finished", shop, link, status=status, dry_run=record.dry_run,
+                      filename=record.filename or "", reason=outcome.failed or "",
                       **outcome.counts.as_dict())

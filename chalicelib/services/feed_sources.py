@@ -28,8 +28,9 @@ from chalicelib import logs
 from chalicelib.adapters import feed_fetch
 from chalicelib.adapters.feed_objects import feed_objects
 from chalicelib.config import settings
+from chalicelib.domain.imports import ImportCounts
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.services.feeds import FEED_SUFFIXES, FEEDS_PREFIX, ImportCounts, now_iso, safe_filename
+from chalicelib.services.feeds import FEED_SUFFIXES, FEEDS_PREFIX, now_iso, safe_filename
 from chalicelib.store import accounts, imports
 from chalicelib.store import feed_sources as store
 

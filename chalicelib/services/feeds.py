@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.adapters.feed_objects import feed_objects
 from chalicelib.config import settings
+from chalicelib.domain.imports import ImportCounts, ImportRecord
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.store import accounts, imports, keys
 
@@ -21,21 +21,6 @@ FEED_SUFFIXES = (".yml", ".xml", ".csv", ".tsv", ".txt", ".gz", ".zip")
 UPLOAD_URL_SECONDS = 3600
 REPORT_URL_SECONDS = 3600
 QUEUED_RECORD_DAYS = 7  # an upload URL nobody used: its record expires (ttl)
-
-@dataclass
-class ImportCounts:
-    """What one import did, row by row (kept on its record)."""
-
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    deactivated: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
-
 
 _IMPORT_PAGE_KEYS = {"PK", "SK", "GSI4PK", "GSI4SK"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -82,24 +67,28 @@ def create_upload(seller_id: str, filename: str, *, dry_run: bool = False) -> di
 # --- reading import records (the seller's routes) ---------------------------------------------
 
 
-def _public(record: dict[str, Any], with_report_url: bool) -> dict[str, Any]:
-    out = {k: record.get(k) for k in ("feed_id", "filename", "status", "source", "reason", "created_at",
-                                      "updated_at", "started_at", "finished_at", "note", "progress")}
-    out["dry_run"] = bool(record.get("dry_run"))
-    out["counts"] = record.get("counts") or ImportCounts().as_dict()
-    out["errors"] = record.get("errors") or []
-    if with_report_url and record.get("report_key"):
-        out["report_url"] = feed_objects().download_url(settings().feeds_bucket, record["report_key"],
+def _public(record: ImportRecord, with_report_url: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "feed_id": record.feed_id, "filename": record.filename, "status": record.status, "source": record.source,
+        "reason": record.reason, "created_at": record.created_at, "updated_at": record.updated_at,
+        "started_at": record.started_at, "finished_at": record.finished_at, "note": record.note,
+        "progress": record.progress.as_dict() if record.progress else None,
+    }
+    out["dry_run"] = record.dry_run
+    out["counts"] = (record.counts or ImportCounts()).as_dict()
+    out["errors"] = [dict(e) for e in record.errors]
+    if with_report_url and record.report_key:
+        out["report_url"] = feed_objects().download_url(settings().feeds_bucket, record.report_key,
                                                         REPORT_URL_SECONDS)
-    if with_report_url and record.get("report_csv_key"):
-        out["report_csv_url"] = feed_objects().download_url(settings().feeds_bucket, record["report_csv_key"],
+    if with_report_url and record.report_csv_key:
+        out["report_csv_url"] = feed_objects().download_url(settings().feeds_bucket, record.report_csv_key,
                                                             REPORT_URL_SECONDS)
     return {k: v for k, v in out.items() if v is not None}
 
 
 def get_import(seller_id: str, feed_id: str) -> dict[str, Any]:
     record = imports.get(feed_id)
-    if not record or record.get("seller_id") != seller_id:
+    if not record or record.seller_id != seller_id:
         raise NotFound("no such feed import")
     return _public(record, with_report_url=True)
 

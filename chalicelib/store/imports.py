@@ -4,6 +4,7 @@ Status timeline: ``queued`` (upload URL issued, a drop seen, or a feed URL being
 ``processing`` (a worker holds it, until ``lease_until``) → ``succeeded`` |
 ``partially_succeeded`` | ``failed``; a fetch that found the feed unchanged goes from
 ``queued`` straight to ``unchanged``, and one that failed straight to ``failed``.
+Reads return the typed record (``domain/imports.py``); writes take the item's fields.
 ``claim`` is the one conditional write that makes a duplicate SQS delivery a no-op: it only
 moves a record that is queued, or processing with an expired lease (the worker died).
 """
@@ -15,15 +16,15 @@ from typing import Any
 
 from chalicelib import clients
 from chalicelib.config import settings
+from chalicelib.domain.imports import FAILED, PARTIAL, PROCESSING, QUEUED, SUCCEEDED, UNCHANGED, ImportRecord
 from chalicelib.store import keys
 from chalicelib.store.catalog import strip_keys
 from chalicelib.store.toolkit import Key, all_of, any_of, conditional
-from chalicelib.store.values import plain
 
-QUEUED, PROCESSING = "queued", "processing"
-SUCCEEDED, PARTIAL, FAILED = "succeeded", "partially_succeeded", "failed"
-UNCHANGED = "unchanged"  # a fetched feed (services/feed_sources.py) that had not changed: no import
-FINAL = (SUCCEEDED, PARTIAL, FAILED, UNCHANGED)
+# The statuses are the domain's; the services name them through this module.
+__all__ = ["FAILED", "PARTIAL", "PROCESSING", "QUEUED", "SUCCEEDED", "UNCHANGED", "ImportRecord", "claim", "create",
+           "get", "list_for_seller", "update"]
+
 UNASSIGNED = "_unassigned"  # imports whose key names no known seller
 
 
@@ -47,12 +48,12 @@ def create(record: dict[str, Any]) -> bool:
     return created is not None
 
 
-def get(feed_id: str) -> dict[str, Any] | None:
+def get(feed_id: str) -> ImportRecord | None:
     item = _table().get_item(Key=keys.feed_import(feed_id), ConsistentRead=True).get("Item")
-    return strip_keys(item) if item else None
+    return ImportRecord.from_item(strip_keys(item)) if item else None
 
 
-def claim(feed_id: str, fields: dict[str, Any], lease_seconds: int) -> dict[str, Any] | None:
+def claim(feed_id: str, fields: dict[str, Any], lease_seconds: int) -> ImportRecord | None:
     """Move a queued record (or one whose worker's lease expired) to processing.
 
     Returns the claimed record, or None when another delivery owns it or it is final —
@@ -78,7 +79,7 @@ def claim(feed_id: str, fields: dict[str, Any], lease_seconds: int) -> dict[str,
         ExpressionAttributeValues={**values, ":zero": 0, ":one": 1},
         ReturnValues="ALL_NEW",
     )
-    return None if done is None else strip_keys(done["Attributes"])
+    return None if done is None else ImportRecord.from_item(strip_keys(done["Attributes"]))
 
 
 def update(feed_id: str, fields: dict[str, Any], *, remove: tuple[str, ...] = ()) -> None:
@@ -93,11 +94,11 @@ def update(feed_id: str, fields: dict[str, Any], *, remove: tuple[str, ...] = ()
                          ExpressionAttributeNames=names, ExpressionAttributeValues=values)
 
 
-def list_for_seller(seller_id: str, limit: int, start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], Any]:
+def list_for_seller(seller_id: str, limit: int, start: dict[str, Any] | None) -> tuple[list[ImportRecord], Any]:
     cond = Key("GSI4PK").eq(keys.seller_imports(seller_id))
     kwargs: dict[str, Any] = {"IndexName": "GSI4", "KeyConditionExpression": cond, "ScanIndexForward": False,
                               "Limit": limit}
     if start:
         kwargs["ExclusiveStartKey"] = start
     resp = _table().query(**kwargs)
-    return [plain(strip_keys(i)) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+    return [ImportRecord.from_item(strip_keys(i)) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")

@@ -85,11 +85,12 @@ class Feeds:
         return self.import_key(key)
 
     def import_key(self, key: str) -> dict[str, Any]:
+        """The S3 notification of ``key`` delivered once: the import record as stored, in full."""
         from chalicelib.services.feed_import import handle_s3_notification
 
         record = handle_s3_notification(self.bucket, key)
         assert record is not None
-        return record
+        return dict(record.item)
 
     def upload(self, seller: Any, data: bytes, filename: str = "feed.yml") -> dict[str, Any]:
         """The seller's path: POST /seller/feeds, the file posted with its presigned form (as

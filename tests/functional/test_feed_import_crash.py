@@ -122,7 +122,7 @@ class Scene:
         self.key = feeds.put(f"feeds/{SELLER}/next/feed.yml", NEW)
         self.clock["now"] = NEW_AT
         record = self.deliver()
-        assert record["status"] == "succeeded" and record["counts"]["deactivated"] == 1, record
+        assert record.status == "succeeded" and record.counts.deactivated == 1, record
         self.new = (snapshot(aws), search_snapshot(aws))
         assert self.new != self.old
         self.crash = Crash()
@@ -176,7 +176,7 @@ def scene(api, aws, register, monkeypatch):
 def writes_of_an_import(scene: Scene) -> int:
     scene.again()
     scene.crash.arm(10**9, "fail")
-    assert scene.deliver()["status"] == "succeeded"
+    assert scene.deliver().status == "succeeded"
     assert scene.now() == scene.new
     return scene.crash.writes
 
@@ -190,7 +190,7 @@ def test_an_import_failing_at_any_write_leaves_the_old_catalog_and_the_retry_the
         expected = scene.new if scene.committed() else scene.old
         assert scene.now() == expected, f"failed at write {at} of {total}: neither the old nor the new catalog"
         record = scene.deliver()  # SQS delivers the message again
-        assert record["status"] == "succeeded", (at, record)
+        assert record.status == "succeeded", (at, record)
         assert scene.now() == scene.new, f"the retry after a failure at write {at} did not finish the job"
 
 
@@ -200,7 +200,7 @@ def test_an_import_killed_at_any_write_is_finished_by_the_redelivery(scene):
         scene.again()
         scene.crashed_delivery(at, "kill")
         record = scene.deliver()
-        assert record["status"] == "succeeded", (at, record)
+        assert record.status == "succeeded", (at, record)
         assert scene.now() == scene.new, f"the redelivery after a kill at write {at} did not finish the job"
 
 
@@ -215,7 +215,7 @@ def test_a_redelivery_that_fails_after_a_kill_leaves_the_old_catalog(scene):
         mixes += scene.now() not in (scene.old, scene.new)
         assert _fail_after_undo(scene), at
         assert scene.now() == scene.old, f"killed at write {at}, the failed redelivery left a mix"
-        assert scene.deliver()["status"] == "succeeded"
+        assert scene.deliver().status == "succeeded"
         assert scene.now() == scene.new
     assert mixes  # a killed run does leave a mix behind until the message comes back
 
@@ -254,7 +254,7 @@ def test_a_redelivery_killed_while_it_undoes_is_finished_by_the_next(scene):
         scene.again()
         scene.crashed_delivery(first, "kill")
         scene.crashed_delivery(second, "kill")  # dies again, early in the undo of the first
-        assert scene.deliver()["status"] == "succeeded"
+        assert scene.deliver().status == "succeeded"
         assert scene.now() == scene.new, (first, second)
 
 

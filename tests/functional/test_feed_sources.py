@@ -111,8 +111,8 @@ def fetch_now(feeds, seller) -> dict[str, Any]:
     assert resp.status_code == 202, resp.body
     feed_id = resp.json_body["feed_id"]
     record = imports.get(feed_id)
-    if record["status"] == "queued":  # a file was stored: S3 notifies the import queue
-        feeds.import_key(record["key"])
+    if record.status == "queued":  # a file was stored: S3 notifies the import queue
+        feeds.import_key(record.key)
     status = feeds.api.http.get(f"/seller/feeds/{feed_id}", headers=seller.headers)
     assert status.status_code == 200, status.body
     return status.json_body
@@ -243,8 +243,8 @@ def test_scheduled_fetch_takes_each_due_source_once(feeds, seller, server):
     source = feeds.api.http.get("/seller/feed-source", headers=seller.headers).json_body
     assert source["next_fetch_at"] > time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3000))
     record = imports.get(source["last_feed_id"])
-    feeds.import_key(record["key"])  # the bucket notifies the import queue
-    assert imports.get(source["last_feed_id"])["status"] == "succeeded"
+    feeds.import_key(record.key)  # the bucket notifies the import queue
+    assert imports.get(source["last_feed_id"]).status == "succeeded"
 
 
 def test_deleting_the_source_stops_it(feeds, seller, server):

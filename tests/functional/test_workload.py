@@ -444,10 +444,11 @@ def deliver(world: World, key: str) -> str:
             outcome = f"aws {exc.response['Error']['Code']}" if isinstance(exc, ClientError) else type(exc).__name__
         else:
             if record is None:  # a duplicate: an earlier delivery claimed it (and lost the answer, or died)
-                record = import_record(key) or {}
-                if record.get("status") == "processing":
+                stored = import_record(key) or {}
+                if stored.get("status") == "processing":
                     return "claimed, left to SQS's delivery after the lease"
-            return str(record.get("status")) + (f": {record['reason']}" if record.get("reason") else "")
+                return str(stored.get("status")) + (f": {stored['reason']}" if stored.get("reason") else "")
+            return record.status + (f": {record.reason}" if record.reason else "")
         time.sleep(0.05 * (attempt + 1))
     return f"{outcome} after {IMPORT_DELIVERIES} deliveries"
 

@@ -3,6 +3,7 @@ URL-encoded is found, and a file replaced before it is read fails the import wit
 
 from __future__ import annotations
 
+from chalicelib.domain.imports import ImportRecord
 from chalicelib.services import feed_import
 from chalicelib.services.feeds import now_iso
 
@@ -19,7 +20,7 @@ def test_a_url_encoded_event_key_finds_its_object(feed_objects):
 def test_a_file_replaced_before_it_is_read_fails_the_import(feed_objects):
     seen = feed_objects.put(BUCKET, "feeds/seller-1/feed.csv", b"id,name,price\n1,Tea,100\n")
     feed_objects.put(BUCKET, "feeds/seller-1/feed.csv", b"id,name,price\n")  # the seller uploads again
-    record = {"feed_id": "d0123456789abcdef", "seller_id": "seller-1", "created_at": now_iso()}
+    record = ImportRecord(feed_id="d0123456789abcdef", status="processing", seller_id="seller-1", created_at=now_iso())
 
     outcome = feed_import.FeedImport(record, seen, state={}).run()
 
