@@ -156,8 +156,8 @@ def list_orders(
     limit: int = 20,
     start_key: dict[str, Any] | None = None,
     day: str | None = None,
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """A page of orders, newest first, and the key to continue from (None at the end).
+) -> tuple[list[domain.Order], dict[str, Any] | None]:
+    """A page of orders (typed records), newest first, and the key to continue from (None at the end).
     ``day`` (``yyyy-mm-dd``, staff only): every order placed that day (GSI5).
 
     Seller + status is a key condition on GSI3; a customer's status filter is a
@@ -214,16 +214,20 @@ def list_orders(
         if len(items) > room:  # more matches than the page holds: resume after the last one shown
             out += items[:room]
             last = out[-1]
-            return _strip_all(out), {a: last[a] for a in ("PK", "SK", pk_attr, sk_attr)}
+            return _records(out), {a: last[a] for a in ("PK", "SK", pk_attr, sk_attr)}
         out += items
         key = resp.get("LastEvaluatedKey")
         if not key or len(out) == limit:
             break
-    return _strip_all(out), key or None
+    return _records(out), key or None
 
 
 def _strip_all(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [s for s in (strip(i) for i in items) if s is not None]
+
+
+def _records(items: list[dict[str, Any]]) -> list[domain.Order]:
+    return [domain.Order.from_item(i) for i in _strip_all(items)]
 
 
 # --- writes --------------------------------------------------------------------------------

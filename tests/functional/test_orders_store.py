@@ -128,7 +128,7 @@ def test_restock_skips_a_product_that_lost_its_stock_count(placed):
 
 
 def test_seller_sees_orders_by_status_newest_first(placed):
-    assert [o["order_id"] for o in store.list_orders(seller_id="seller-1", status=states.AWAITING_PAYMENT)[0]] == [
+    assert [o.order_id for o in store.list_orders(seller_id="seller-1", status=states.AWAITING_PAYMENT)[0]] == [
         placed["order_id"]]
     store.transition(placed["order_id"], from_statuses={states.AWAITING_PAYMENT}, to_status=states.PAID,
                      event={"type": "paid"})
