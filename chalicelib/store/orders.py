@@ -501,7 +501,7 @@ def workflow_started(order_id: str) -> None:
                 ConditionExpression="attribute_exists(PK)")  # never create a stub item
 
 
-def workflow_pending(before_iso: str, limit: int) -> list[dict[str, Any]]:
+def workflow_pending(before_iso: str, limit: int) -> list[domain.Order]:
     """Orders placed before ``before_iso`` whose workflow has not started, oldest first
     (one Query of the sparse GSI4; eventually consistent, which the reconciler tolerates:
     a start it repeats is harmless)."""
@@ -511,7 +511,7 @@ def workflow_pending(before_iso: str, limit: int) -> list[dict[str, Any]]:
         ExpressionAttributeValues={":pk": keys.WORKFLOW_PENDING, ":before": before_iso},
         Limit=limit,
     )
-    return _strip_all(resp.get("Items", []))
+    return _records(resp.get("Items", []))  # the index projects the whole order
 
 
 def _explain_cancellation(cancelled: TransactionCancelled, reservations: list[dict[str, Any]],
