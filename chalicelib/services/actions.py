@@ -40,10 +40,10 @@ def _apply(order: st.Order, move: st.Move, *, actor: str, decision: str,
     """Transition + wake-up. Returns (the order after; applied now?)."""
     after, applied = order, False
     if order.status != move.target:
-        after = st.Order.from_item(orders_store.transition(
+        after = orders_store.transition(
             order.order_id, from_statuses=move.sources, to_status=move.target, event_id=f"to:{move.target}",
             event={"type": move.event, "actor": actor, "detail": detail or {}}, updates=updates,
-        ))
+        )
         applied = True
     if after.status == st.SHIPPED:
         # The units left the warehouse with the decision: a feed imported from now on must not

@@ -73,6 +73,7 @@ from chalicelib.domain import orders as order_rules
 from chalicelib.domain import promos as promo_rules
 from chalicelib.errors import AlreadyExists, DependencyError, OutOfStock, Unavailable, ValidationFailed
 from chalicelib.services import card_payments, promos
+from chalicelib.services import orders as order_views
 from chalicelib.store import carts, catalog
 from chalicelib.store import orders as store
 from chalicelib.store import promos as promo_store
@@ -207,8 +208,9 @@ def _with_card_payments(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _replay(record: dict[str, Any]) -> dict[str, Any]:
-    orders = _with_card_payments(store.get_orders(record.get("order_ids") or []))
-    start_workflows([order_rules.Order.from_item(o) for o in orders])
+    placed = store.load_many(record.get("order_ids") or [])
+    orders = _with_card_payments([order_views.view(o, timeline=False) for o in placed])
+    start_workflows(placed)
     return _result(record["checkout_id"], orders)
 
 
