@@ -23,13 +23,14 @@ CSP that loads nothing from anywhere else) on every answer, whatever its status.
 from __future__ import annotations
 
 import urllib.parse
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.orders import OrderDetail, PayIn, order_body
+from chalicelib.domain.orders import Order
 from chalicelib.notify.pages import SECURITY_HEADERS
 from chalicelib.services import action_pages, actions
 from chalicelib.services import orders as order_views
@@ -94,8 +95,8 @@ def _customer_scope(ctx: Ctx) -> str | None:
     return None if ctx.user.role == "admin" else ctx.user.user_id
 
 
-def _out(order: dict) -> OrderDetail:
-    return OrderDetail(**order_body(order_views.view(order, timeline=True)))
+def _out(order: Order, payment: dict[str, Any] | None = None) -> OrderDetail:
+    return OrderDetail(**order_body(order_views.view(order, timeline=True, payment=payment)))
 
 
 def _seller(action: str):
@@ -123,7 +124,8 @@ for _action, _summary in (
           owner_scoped=True, tags=("orders",))
 def pay_order(ctx: Ctx, order_id: str) -> OrderDetail:
     expected = ctx.body.expected_total
-    return _out(actions.pay(order_id, _customer_scope(ctx), expected_total=expected))
+    order, payment = actions.pay(order_id, _customer_scope(ctx), expected_total=expected)
+    return _out(order, payment)
 
 
 @endpoint(bp, "/orders/{order_id}/cancel", method="POST", summary="Cancel my order before the seller confirms it",

@@ -24,7 +24,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 AWAITING_PAYMENT = "AWAITING_PAYMENT"
@@ -139,8 +139,8 @@ class Delivery:
 @dataclass(frozen=True)
 class Order:
     """An order as stored (``store/orders.py`` draws the item and builds this from it): what the
-    services read of it, typed. ``item`` is the whole stored item, for the views and emails that
-    show it as it is (the timeline, the address, the return counters…)."""
+    services and the views read of it, typed. Store bookkeeping (``stock_released``, the applied
+    event ids, the index keys) stays in the store."""
 
     order_id: str
     customer_id: str
@@ -154,6 +154,7 @@ class Order:
     delivery: Delivery | None = None
     items_total: int = 0
     delivery_price: int = 0
+    discount: int = 0  # what promo codes took off the items (``discounts`` itemizes it)
     payment_method: str = "wallet"
     marketplace_discount: int = 0  # the marketplace's promotion: it pays this part of the total
     seller_discount: int = 0
@@ -163,10 +164,10 @@ class Order:
     cancel_note: str | None = None  # what the canceller wrote (shown to the customer)
     tracking_number: str | None = None
     created_at: str = ""
+    updated_at: str = ""
     timeline: tuple[Mapping[str, Any], ...] = ()  # {event_id, type, at, actor, detail, status?}, oldest first
     address: Mapping[str, Any] | None = None  # where it goes, as the customer wrote it
-    discounts: tuple[Mapping[str, Any], ...] = ()  # {code, amount}: the promo codes it redeemed
-    item: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    discounts: tuple[Mapping[str, Any], ...] = ()  # {code, amount, funded_by}: the promo codes it redeemed
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Order:
@@ -187,11 +188,13 @@ class Order:
                 price=int(delivery.get("price", 0)),
                 days=None if delivery.get("days") is None else int(delivery["days"])),
             items_total=int(item.get("items_total", 0)), delivery_price=int(item.get("delivery_price", 0)),
+            discount=int(item.get("discount", 0)),
             payment_method=str(item.get("payment_method") or "wallet"),
             marketplace_discount=int(item.get("marketplace_discount", 0)),
             seller_discount=int(item.get("seller_discount", 0)), fee_amount=int(item.get("fee_amount", 0)),
             cancelled_by=item.get("cancelled_by"), cancel_reason=item.get("cancel_reason"),
             cancel_note=item.get("cancel_note"), tracking_number=item.get("tracking_number"),
-            created_at=str(item.get("created_at", "")), timeline=tuple(item.get("timeline") or ()),
-            address=item.get("address") or None, discounts=tuple(item.get("discounts") or ()), item=item,
+            created_at=str(item.get("created_at", "")), updated_at=str(item.get("updated_at", "")),
+            timeline=tuple(item.get("timeline") or ()),
+            address=item.get("address") or None, discounts=tuple(item.get("discounts") or ()),
         )

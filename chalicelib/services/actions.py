@@ -36,14 +36,14 @@ from chalicelib.store import orders as orders_store
 
 
 def _apply(order: st.Order, move: st.Move, *, actor: str, decision: str,
-           updates: dict[str, Any] | None = None, detail: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
-    """Transition + wake-up. Returns (the order after, as the API shows it; applied now?)."""
+           updates: dict[str, Any] | None = None, detail: dict[str, Any] | None = None) -> tuple[st.Order, bool]:
+    """Transition + wake-up. Returns (the order after; applied now?)."""
     after, applied = order, False
     if order.status != move.target:
-        after = st.Order.from_item(orders_store.transition(
+        after = orders_store.transition(
             order.order_id, from_statuses=move.sources, to_status=move.target, event_id=f"to:{move.target}",
             event={"type": move.event, "actor": actor, "detail": detail or {}}, updates=updates,
-        ))
+        )
         applied = True
     if after.status == st.SHIPPED:
         # The units left the warehouse with the decision: a feed imported from now on must not
@@ -52,7 +52,7 @@ def _apply(order: st.Order, move: st.Move, *, actor: str, decision: str,
         orders_store.ship_reserved(order.order_id)
     for kind in move.wakes:
         _wake(order.order_id, kind, {"decision": decision, "by": actor})
-    return dict(after.item), applied
+    return after, applied
 
 
 def _wake(order_id: str, kind: str, output: dict[str, Any]) -> None:
@@ -75,7 +75,7 @@ def _seller_order(order_id: str, seller_id: str | None) -> st.Order:
 
 
 def seller_decides(order_id: str, seller_id: str | None, action: str, *, via: str, actor_id: str,
-                   reason: str | None = None, tracking_number: str | None = None) -> tuple[dict[str, Any], bool]:
+                   reason: str | None = None, tracking_number: str | None = None) -> tuple[st.Order, bool]:
     """Confirm, cancel or ship one of the seller's orders (``seller_id`` None: an admin)."""
     move = st.SELLER_MOVES[action]
     order = _seller_order(order_id, seller_id)
@@ -101,31 +101,33 @@ def _customer_order(order_id: str, customer_id: str | None) -> st.Order:
     return order
 
 
-def pay(order_id: str, customer_id: str | None, *, expected_total: int | None = None) -> dict[str, Any]:
+def pay(order_id: str, customer_id: str | None, *, expected_total: int | None = None
+        ) -> tuple[st.Order, dict[str, Any] | None]:
     """Hold the total now (the wallet was topped up): ``InsufficientFunds`` if still short,
-    ``OrderTotalChanged`` if the payer was shown another total (``expected_total``)."""
+    ``OrderTotalChanged`` if the payer was shown another total (``expected_total``). Returns the
+    order and, for a card order not paid yet, its payment at the provider (where to pay)."""
     order = _customer_order(order_id, customer_id)
     by = f"customer:{order.customer_id}"
     if order.status in st.PAID_OR_LATER:
         _wake(order_id, "payment", {"decision": "paid", "by": by})
-        return dict(order.item)
+        return order, None
     if order.status != st.AWAITING_PAYMENT:
         raise InvalidTransition(f"order {order_id} is {order.status}; it cannot be paid",
                                 order_id=order_id, current_status=order.status)
     order_views.check_total(order, expected_total)
     if card_payments.is_card(order):
         # a card order is paid on the provider's page: the answer says where (its webhook marks it paid)
-        return {**order.item, "payment": card_payments.view(card_payments.start(order))}
+        return order, card_payments.view(card_payments.start(order))
     ledger.hold(order_id, order.customer_id, order.total, order.currency)
     if mark_paid(order, actor=by) != "paid":
         current = orders_store.load(order_id) or order
         raise InvalidTransition(f"order {order_id} was cancelled; nothing was charged",
                                 order_id=order_id, current_status=current.status)
     _wake(order_id, "payment", {"decision": "paid", "by": by})
-    return orders_store.get_order(order_id) or dict(order.item)
+    return orders_store.load(order_id) or order, None
 
 
-def cancel(order_id: str, customer_id: str | None) -> dict[str, Any]:
+def cancel(order_id: str, customer_id: str | None) -> st.Order:
     """Cancel before the seller confirms; the workflow then restocks and refunds."""
     order = _customer_order(order_id, customer_id)
     after, _ = _apply(order, st.CUSTOMER_CANCEL, actor=f"customer:{order.customer_id}", decision="cancel",
@@ -133,7 +135,7 @@ def cancel(order_id: str, customer_id: str | None) -> dict[str, Any]:
     return after
 
 
-def received(order_id: str, customer_id: str | None) -> dict[str, Any]:
+def received(order_id: str, customer_id: str | None) -> st.Order:
     order = _customer_order(order_id, customer_id)
     after, _ = _apply(order, st.RECEIVED, actor=f"customer:{order.customer_id}", decision="received")
     return after

@@ -36,6 +36,7 @@ from typing import Any
 from chalicelib import logs
 from chalicelib.adapters.identity import identity_provider
 from chalicelib.api.security import ROLES_BY_POWER, Principal
+from chalicelib.domain.orders import Order
 from chalicelib.errors import Conflict, DependencyError, NotFound, ValidationFailed
 from chalicelib.services import actions, catalog, feeds, shops
 from chalicelib.services import orders as order_views
@@ -168,7 +169,7 @@ def get_order(order_id: str) -> dict[str, Any]:
     return order_views.get_for_customer(order_id, None)
 
 
-def cancel_order(actor: Principal, order_id: str, reason: str | None) -> dict[str, Any]:
+def cancel_order(actor: Principal, order_id: str, reason: str | None) -> Order:
     """Cancel any order not shipped yet; the customer is refunded (the order workflow releases or
     refunds the hold)."""
     order, applied = actions.seller_decides(order_id, None, "cancel", via="staff", actor_id=actor.user_id,
@@ -176,7 +177,7 @@ def cancel_order(actor: Principal, order_id: str, reason: str | None) -> dict[st
     if not applied:  # cancelled already: nothing was done, nothing to audit
         return order
     audit.record(_entry(actor, "order.cancel", f"order:{order_id}", reason=reason or "",
-                        seller_id=order.get("seller_id", ""), customer_id=order.get("customer_id", "")))
+                        seller_id=order.seller_id, customer_id=order.customer_id))
     return order
 
 

@@ -73,6 +73,7 @@ from chalicelib.domain import orders as order_rules
 from chalicelib.domain import promos as promo_rules
 from chalicelib.errors import AlreadyExists, DependencyError, OutOfStock, Unavailable, ValidationFailed
 from chalicelib.services import card_payments, promos
+from chalicelib.services import orders as order_views
 from chalicelib.store import carts, catalog
 from chalicelib.store import orders as store
 from chalicelib.store import promos as promo_store
@@ -153,7 +154,7 @@ def checkout(
     tracing.annotate(checkout_id=checkout_id, order_id=orders[0]["order_id"] if len(orders) == 1 else None)
     _relist([r["product_id"] for r in reservations if r["limited"]])
     orders = _with_card_payments(orders)
-    start_workflows(orders)
+    start_workflows([order_rules.Order.from_item(o) for o in orders])
     return _result(checkout_id, orders)
 
 
@@ -207,8 +208,9 @@ def _with_card_payments(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _replay(record: dict[str, Any]) -> dict[str, Any]:
-    orders = _with_card_payments(store.get_orders(record.get("order_ids") or []))
-    start_workflows(orders)
+    placed = store.load_many(record.get("order_ids") or [])
+    orders = _with_card_payments([order_views.view(o, timeline=False) for o in placed])
+    start_workflows(placed)
     return _result(record["checkout_id"], orders)
 
 
@@ -221,25 +223,26 @@ def _result(checkout_id: str, orders: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def workflow_input(order: dict[str, Any]) -> dict[str, Any]:
-    return {k: order[k] for k in ("order_id", "customer_id", "seller_id", "total", "currency")}
+def workflow_input(order: order_rules.Order) -> dict[str, Any]:
+    return {"order_id": order.order_id, "customer_id": order.customer_id, "seller_id": order.seller_id,
+            "total": order.total, "currency": order.currency}
 
 
-def start_workflow(order: dict[str, Any]) -> bool:
+def start_workflow(order: order_rules.Order) -> bool:
     """Start the order's execution, named by the order id; False when it already exists (an
     earlier attempt, or the reconciler, started it). Raises ``DependencyUnavailable`` or
     ``DependencyFailed`` when Step Functions did not start it."""
-    assert order_rules.EXECUTION_NAME_RE.match(order["order_id"])
-    return state_machine().start(order["order_id"], workflow_input(order))
+    assert order_rules.EXECUTION_NAME_RE.match(order.order_id)
+    return state_machine().start(order.order_id, workflow_input(order))
 
 
-def start_workflows(orders: list[dict[str, Any]]) -> None:
+def start_workflows(orders: list[order_rules.Order]) -> None:
     """Start every order's execution; ``Unavailable`` (503, with the ``order_ids`` that did not
     start) when any failed — the same request again starts what is missing."""
     arn = settings().order_state_machine_arn
     if not arn:
         logs.event("order workflow not configured; executions not started",
-                   orders=[o["order_id"] for o in orders])
+                   orders=[o.order_id for o in orders])
         return
     failed = []
     for order in orders:
@@ -247,8 +250,8 @@ def start_workflows(orders: list[dict[str, Any]]) -> None:
             start_workflow(order)
         except DependencyError:
             # the reconciler starts it within minutes if the client never retries
-            failed.append(order["order_id"])
-            logs.log.exception("order workflow did not start", extra={"fields": {"order_id": order["order_id"]}})
+            failed.append(order.order_id)
+            logs.log.exception("order workflow did not start", extra={"fields": {"order_id": order.order_id}})
     if failed:
         raise Unavailable("your orders are placed but their processing did not start; "
                           "retry the same request (same Idempotency-Key) to finish", order_ids=failed)

@@ -19,25 +19,34 @@ any other is refused (409 ``order-total-changed``) before anything is held.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 from chalicelib.domain import orders as order_rules
 from chalicelib.errors import NotFound, OrderTotalChanged
 from chalicelib.store import orders as store
 
-# What the API shows; ``reserved``/``stock_released`` are store bookkeeping.
+# What the API shows of an order's lines and timeline entries.
 ITEM_FIELDS = ("product_id", "name", "price", "quantity", "line_total")
+TIMELINE_FIELDS = ("type", "at", "actor", "status", "detail")
 
 
-def view(order: Mapping[str, Any], *, timeline: bool) -> dict[str, Any]:
-    """What the API shows of a stored order (its item, as ``store.orders`` returns it)."""
-    out = {k: v for k, v in order.items() if k not in ("timeline", "stock_released", "items")}
-    out["items"] = [{k: i[k] for k in ITEM_FIELDS if k in i} for i in order.get("items", [])]
+def view(order: order_rules.Order, *, timeline: bool, payment: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What the API shows of an order (``payment``: a card order's payment at the provider)."""
+    out: dict[str, Any] = {
+        "order_id": order.order_id, "checkout_id": order.checkout_id, "customer_id": order.customer_id,
+        "seller_id": order.seller_id, "seller_name": order.seller_name, "status": order.status,
+        "items": [{k: getattr(line, k) for k in ITEM_FIELDS} for line in order.items],
+        "delivery": None if order.delivery is None else asdict(order.delivery),
+        "items_total": order.items_total, "delivery_price": order.delivery_price, "discount": order.discount,
+        "discounts": [dict(d) for d in order.discounts], "total": order.total, "currency": order.currency,
+        "address": dict(order.address or {}), "payment_method": order.payment_method,
+        "created_at": order.created_at, "updated_at": order.updated_at,
+    }
+    if payment is not None:
+        out["payment"] = dict(payment)
     if timeline:
-        out["timeline"] = [
-            {k: e[k] for k in ("type", "at", "actor", "status", "detail") if k in e}
-            for e in order.get("timeline", [])
-        ]
+        out["timeline"] = [{k: e[k] for k in TIMELINE_FIELDS if k in e} for e in order.timeline]
     return out
 
 
@@ -56,12 +65,12 @@ def get_for_customer(order_id: str, customer_id: str | None) -> dict[str, Any]:
     if order.payment_method == "card":  # its payment at the provider (one more read)
         from chalicelib.services import card_payments
 
-        return view({**order.item, "payment": card_payments.view(card_payments.record_of(order_id))}, timeline=True)
-    return view(order.item, timeline=True)
+        return view(order, timeline=True, payment=card_payments.view(card_payments.record_of(order_id)))
+    return view(order, timeline=True)
 
 
 def get_for_seller(order_id: str, seller_id: str | None) -> dict[str, Any]:
-    return view(_readable(order_id, customer_id=None, seller_id=seller_id).item, timeline=True)
+    return view(_readable(order_id, customer_id=None, seller_id=seller_id), timeline=True)
 
 
 def list_for_customer(customer_id: str, *, status: str | None, limit: int, start_key: dict[str, Any] | None

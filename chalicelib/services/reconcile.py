@@ -46,7 +46,7 @@ def reconcile(now: float | None = None) -> dict[str, int]:
     before = datetime.fromtimestamp((now or time.time()), UTC) - timedelta(seconds=cfg.reconcile_grace_seconds)
     before_iso = before.isoformat(timespec="microseconds").replace("+00:00", "Z")
     for order in store.workflow_pending(before_iso, PAGE):
-        oid = order["order_id"]
+        oid = order.order_id
         try:
             if checkout.start_workflow(order):
                 counts["started"] += 1

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from chalicelib.config import settings
+from chalicelib.domain.orders import Order
 from chalicelib.notify import links as link_tokens
 from chalicelib.notify.defang import defang
 from chalicelib.notify.money_format import format_money
@@ -44,8 +45,8 @@ def issue_links(ret: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _items(ret: dict[str, Any], order: dict[str, Any]) -> list[dict[str, Any]]:
-    names = {i["product_id"]: i.get("name", "") for i in order.get("items") or []}
+def _items(ret: dict[str, Any], order: Order | None) -> list[dict[str, Any]]:
+    names = {line.product_id: line.name for line in (order.items if order else ())}
     return [{"name": defang(str(names.get(x["product_id"]) or x["product_id"])), "quantity": int(x["quantity"])}
             for x in ret["lines"]]
 
@@ -56,7 +57,7 @@ def _items_text(lines: list[dict[str, Any]]) -> str:
 
 def email_requested(return_id: str) -> None:
     ret = store.get(return_id)
-    order = orders_store.get_order(ret["order_id"]) if ret else None
+    order = orders_store.load(ret["order_id"]) if ret else None
     shop = accounts.get_shop(ret["seller_id"]) if ret else None
     if not ret or not order or not (shop or {}).get("contact_email"):
         return
@@ -71,7 +72,7 @@ def email_requested(return_id: str) -> None:
 
 def email_decided(return_id: str) -> None:
     ret = store.get(return_id)
-    order = orders_store.get_order(ret["order_id"]) if ret else None
+    order = orders_store.load(ret["order_id"]) if ret else None
     profile = accounts.get_profile(ret["customer_id"]) if ret else None
     if not ret or not order or not (profile or {}).get("email") or ret["state"] == "requested":
         return

@@ -28,7 +28,7 @@ def open_page(claims: link_tokens.LinkClaims, record: dict[str, Any], token: str
         return 0, "invalid"
     if record.get("used_at") or ret["state"] != "requested":
         return 0, "already_done"
-    order = orders_store.get_order(ret["order_id"]) or {}
+    order = orders_store.load(ret["order_id"])
     lang = resolve_lang(lang, settings().default_lang)
     html = environment().get_template(f"pages/return_action.{lang}.html").render(
         lang=lang, action=claims.action, ret={**ret, "reason": defang(ret["reason"]), "deadline": ret["deadline"][:16]},

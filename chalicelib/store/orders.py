@@ -19,10 +19,10 @@ feed import sets ``stock`` = the feed's count − ``reserved`` (``services/feed_
 
 Contract (statuses and allowed moves: ``chalicelib/domain/orders.py``):
 
-- ``get_order(order_id) -> dict | None`` — one consistent GetItem, timeline included;
-  ``load(order_id) -> Order | None`` the same as a typed record (``domain/orders.py``).
+- ``load(order_id) -> Order | None`` — one consistent GetItem, timeline included, as a typed
+  record (``domain/orders.py``); ``load_many`` by id, ``list_orders`` a page of them.
 - ``transition(order_id, *, from_statuses, to_status, event, updates=None, event_id=None)
-  -> dict`` — one conditional UpdateItem: applies only while the status is in
+  -> Order`` — one conditional UpdateItem: applies only while the status is in
   ``from_statuses``; appends ``event`` to the timeline; sets ``updates``; returns the order
   after the change. Otherwise ``errors.InvalidTransition`` with ``current_status``. With an
   ``event_id``, a retry of a transition that already happened is a no-op returning the order
@@ -35,7 +35,7 @@ Contract (statuses and allowed moves: ``chalicelib/domain/orders.py``):
 - ``ship_reserved(order_id) -> bool`` — the shipped order's units leave the products'
   ``reserved`` counts, exactly once (the order's ``reservation_shipped`` flag).
 
-DynamoDB calls: ``get_order`` 1 GetItem; ``transition`` / ``add_event`` 1 UpdateItem (+1
+DynamoDB calls: ``load`` 1 GetItem; ``transition`` / ``add_event`` 1 UpdateItem (+1
 GetItem only when refused, to tell a retry from a conflict); ``restock`` 1 GetItem + 1
 TransactWriteItems (+1 per promo code the order redeemed: ``promos.give_back``); ``place``
 (checkout) 1 TransactWriteItems; listings 1 Query per page.
@@ -117,8 +117,8 @@ def make_event(event: dict[str, Any], *, event_id: str | None = None, status: st
 # --- reads ---------------------------------------------------------------------------------
 
 
-def get_order(order_id: str) -> dict[str, Any] | None:
-    """The order with its timeline (one consistent GetItem), or None."""
+def _item(order_id: str) -> dict[str, Any] | None:
+    """The stored order item with its timeline (one consistent GetItem), or None."""
     if not domain.EXECUTION_NAME_RE.match(order_id or ""):
         return None  # not an id we ever mint: no read needed
     item = _table().get_item(Key=keys.order(order_id), ConsistentRead=True).get("Item")
@@ -127,19 +127,14 @@ def get_order(order_id: str) -> dict[str, Any] | None:
 
 def load(order_id: str) -> domain.Order | None:
     """The order as a typed record (``domain.Order``; one consistent GetItem), or None."""
-    item = get_order(order_id)
+    item = _item(order_id)
     return None if item is None else domain.Order.from_item(item)
 
 
 def load_many(order_ids: list[str]) -> list[domain.Order]:
-    """``get_orders`` as typed records."""
-    return [domain.Order.from_item(item) for item in get_orders(order_ids)]
-
-
-def get_orders(order_ids: list[str]) -> list[dict[str, Any]]:
-    """Orders by id in one BatchGetItem per 100 ids, in the order asked."""
+    """Orders by id (typed records) in one BatchGetItem per 100 ids, in the order asked."""
     ids = list(dict.fromkeys(order_ids))
-    found = {item["order_id"]: strip(item) or {}
+    found = {item["order_id"]: domain.Order.from_item(strip(item) or {})
              for item in toolkit.batch_get(table_name(), [keys.order(o) for o in ids], ConsistentRead=True)}
     return [found[o] for o in ids if o in found]
 
@@ -156,8 +151,8 @@ def list_orders(
     limit: int = 20,
     start_key: dict[str, Any] | None = None,
     day: str | None = None,
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """A page of orders, newest first, and the key to continue from (None at the end).
+) -> tuple[list[domain.Order], dict[str, Any] | None]:
+    """A page of orders (typed records), newest first, and the key to continue from (None at the end).
     ``day`` (``yyyy-mm-dd``, staff only): every order placed that day (GSI5).
 
     Seller + status is a key condition on GSI3; a customer's status filter is a
@@ -214,16 +209,20 @@ def list_orders(
         if len(items) > room:  # more matches than the page holds: resume after the last one shown
             out += items[:room]
             last = out[-1]
-            return _strip_all(out), {a: last[a] for a in ("PK", "SK", pk_attr, sk_attr)}
+            return _records(out), {a: last[a] for a in ("PK", "SK", pk_attr, sk_attr)}
         out += items
         key = resp.get("LastEvaluatedKey")
         if not key or len(out) == limit:
             break
-    return _strip_all(out), key or None
+    return _records(out), key or None
 
 
 def _strip_all(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [s for s in (strip(i) for i in items) if s is not None]
+
+
+def _records(items: list[dict[str, Any]]) -> list[domain.Order]:
+    return [domain.Order.from_item(i) for i in _strip_all(items)]
 
 
 # --- writes --------------------------------------------------------------------------------
@@ -237,8 +236,8 @@ def transition(
     event: dict[str, Any],
     updates: dict[str, Any] | None = None,
     event_id: str | None = None,
-) -> dict[str, Any]:
-    """Move the order to ``to_status`` if its status is one of ``from_statuses``.
+) -> domain.Order:
+    """Move the order to ``to_status`` if its status is one of ``from_statuses``; the order after.
 
     One conditional UpdateItem sets the status (and the seller's status index), appends the
     event to the timeline and records ``event_id``; see the module docstring.
@@ -292,15 +291,16 @@ def transition(
     )
     if done is None:
         return _after_refused_transition(order_id, eid, to_status, sources)
-    return strip(done["Attributes"]) or {}
+    return domain.Order.from_item(strip(done["Attributes"]) or {})
 
 
-def _after_refused_transition(order_id: str, eid: str, to_status: str, sources: set[str]) -> dict[str, Any]:
+def _after_refused_transition(order_id: str, eid: str, to_status: str, sources: set[str]) -> domain.Order:
     item = _table().get_item(Key=keys.order(order_id), ConsistentRead=True).get("Item")
     if item is None:
         raise NotFound(f"order {order_id} does not exist")
     if eid in (item.get("applied_events") or set()):
-        return strip(item) or {}  # this very transition already happened: a retry, not an error
+        # this very transition already happened: a retry, not an error
+        return domain.Order.from_item(strip(item) or {})
     current = str(item.get("status"))
     raise InvalidTransition(
         f"order {order_id} is {current}; it can become {to_status} only from {', '.join(sorted(sources))}",
@@ -324,7 +324,7 @@ def add_event(order_id: str, event: dict[str, Any], *, event_id: str | None = No
         },
     )
     if done is None:
-        if get_order(order_id) is None:
+        if _item(order_id) is None:
             raise NotFound(f"order {order_id} does not exist")
         return False
     return True
@@ -338,7 +338,7 @@ def restock(order_id: str, *, actor: str = "system") -> bool:
     ``stock + q`` and ``reserved - q``. A product whose stock count disappeared since (its feed
     stopped giving one, so it is unlimited now) is skipped rather than given a count.
     """
-    order = get_order(order_id)
+    order = _item(order_id)
     if order is None:
         raise NotFound(f"order {order_id} does not exist")
     reserved = [i for i in order.get("items", []) if i.get("reserved")]
@@ -370,7 +370,7 @@ def ship_reserved(order_id: str) -> bool:
     counts (the seller's next feed no longer counts them), exactly once; ``stock`` is unchanged.
     Guarded by the order's ``reservation_shipped`` flag; an order whose stock was released
     (cancelled) has nothing to ship."""
-    order = get_order(order_id)
+    order = _item(order_id)
     if order is None:
         raise NotFound(f"order {order_id} does not exist")
     if order.get("reservation_shipped") or order.get("stock_released"):
@@ -497,7 +497,7 @@ def workflow_started(order_id: str) -> None:
                 ConditionExpression="attribute_exists(PK)")  # never create a stub item
 
 
-def workflow_pending(before_iso: str, limit: int) -> list[dict[str, Any]]:
+def workflow_pending(before_iso: str, limit: int) -> list[domain.Order]:
     """Orders placed before ``before_iso`` whose workflow has not started, oldest first
     (one Query of the sparse GSI4; eventually consistent, which the reconciler tolerates:
     a start it repeats is harmless)."""
@@ -507,7 +507,7 @@ def workflow_pending(before_iso: str, limit: int) -> list[dict[str, Any]]:
         ExpressionAttributeValues={":pk": keys.WORKFLOW_PENDING, ":before": before_iso},
         Limit=limit,
     )
-    return _strip_all(resp.get("Items", []))
+    return _records(resp.get("Items", []))  # the index projects the whole order
 
 
 def _explain_cancellation(cancelled: TransactionCancelled, reservations: list[dict[str, Any]],

@@ -88,8 +88,8 @@ def _ev(order_id: str, step: str) -> StepEvent:
 
 
 def _cancel(order_id: str, retry: bool) -> None:
-    order = orders_store.get_order(order_id)
-    orders_store.transition(order_id, from_statuses={order["status"]}, to_status=states.CANCELLED,
+    order = orders_store.load(order_id)
+    orders_store.transition(order_id, from_statuses={order.status}, to_status=states.CANCELLED,
                             event={"type": "cancelled", "actor": "test"}, event_id="to:CANCELLED")
     for _ in range(2 if retry else 1):
         steps.cancelled(_ev(order_id, "cancelled"))
@@ -197,10 +197,9 @@ def test_books_balance_and_sellers_earn_list_price_minus_their_own_discounts(api
     promotion = 0
     for order, fate in placed:
         if fate == "captured":
-            stored = orders_store.get_order(order["order_id"])
-            expected[order["seller_id"]] += (stored["items_total"] + stored["delivery_price"]
-                                             - stored.get("seller_discount", 0))
-            promotion += stored.get("marketplace_discount", 0)
+            stored = orders_store.load(order["order_id"])
+            expected[order["seller_id"]] += stored.items_total + stored.delivery_price - stored.seller_discount
+            promotion += stored.marketplace_discount
     for s in sellers:
         assert ledger.seller_balance(s)["earnings"] == expected[s], s
     assert promotion_before - _promotion_balance() == promotion

@@ -263,11 +263,10 @@ def test_seller_code_lowers_earnings_marketplace_code_is_a_promotion_expense(api
     # seller: 4000 - 500 own = 3500 left, other: 4000; 1000 spread 3500:4000 -> 467 / 533
     assert by[seller.id]["discount"] == f.rub(500 + 467) and by[other_seller.id]["discount"] == f.rub(533)
     for o in orders:
-        stored = orders_store.get_order(o["order_id"])
-        ledger.hold(o["order_id"], shopper.id, stored["total"], "RUB")
-        ledger.capture(o["order_id"], o["seller_id"], customer_id=shopper.id, amount=stored["total"],
-                       promotion=stored.get("marketplace_discount", 0),
-                       seller_discount=stored.get("seller_discount", 0))
+        stored = orders_store.load(o["order_id"])
+        ledger.hold(o["order_id"], shopper.id, stored.total, "RUB")
+        ledger.capture(o["order_id"], o["seller_id"], customer_id=shopper.id, amount=stored.total,
+                       promotion=stored.marketplace_discount, seller_discount=stored.seller_discount)
     assert _earnings(seller.id) == 4000 - 500 + COURIER
     assert _earnings(other_seller.id) == 4000 + COURIER
     statement = _call(api, "get", "/seller/balance/transactions", seller).json_body["items"]
@@ -275,7 +274,7 @@ def test_seller_code_lowers_earnings_marketplace_code_is_a_promotion_expense(api
     assert statement[0]["earnings_change"] == f.rub(4000 - 500 + COURIER)
     # a refund after capture reverses all of it, the marketplace's part back to its expense account
     ledger.refund_capture(by[other_seller.id]["order_id"], customer_id=shopper.id, seller_id=other_seller.id,
-                          amount=orders_store.get_order(by[other_seller.id]["order_id"])["total"], currency="RUB",
+                          amount=orders_store.load(by[other_seller.id]["order_id"]).total, currency="RUB",
                           promotion=533)
     assert _earnings(other_seller.id) == 0
 

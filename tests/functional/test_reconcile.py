@@ -67,7 +67,7 @@ def test_an_order_whose_start_was_lost_is_started_and_its_stock_returns(lost_sta
     wait_until(lambda: f.stock_of(seller.product["product_id"]) == 3, 15, "the reserved units to return")
     assert ledger.hold_state(oid) is None
     # the workflow took the order off the pending list: the next run has nothing to do for it
-    assert oid not in {o["order_id"] for o in order_store.workflow_pending("9999", 100)}
+    assert oid not in {o.order_id for o in order_store.workflow_pending("9999", 100)}
 
 
 def test_a_recent_order_is_left_to_its_checkout(flow, monkeypatch):
@@ -79,9 +79,9 @@ def test_a_recent_order_is_left_to_its_checkout(flow, monkeypatch):
     run_reconciler(flow)
     assert no_execution(flow, oid)  # within the grace period a client retry starts it
     # the client retries (same Idempotency-Key): the checkout starts it, nothing is left pending
-    assert checkout.start_workflow(flow.order(oid))
+    assert checkout.start_workflow(order_store.load(oid))
     flow.wait_parked(oid, "payment")
-    assert oid not in {o["order_id"] for o in order_store.workflow_pending("9999", 100)}
+    assert oid not in {o.order_id for o in order_store.workflow_pending("9999", 100)}
 
 
 def test_a_start_that_already_happened_is_not_repeated(flow, monkeypatch):

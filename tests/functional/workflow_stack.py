@@ -21,6 +21,7 @@ import boto3
 import pytest
 
 from chalicelib.config import settings
+from chalicelib.store import keys
 from chalicelib.store import orders as order_store
 from chalicelib.store import workflow as wf_store
 from tests.support import factories as f
@@ -98,7 +99,10 @@ class Market:
 
     # --- observing
     def order(self, order_id: str) -> dict[str, Any]:
-        return order_store.get_order(order_id) or {}
+        """The stored order item, as the table holds it."""
+        item = boto3.resource("dynamodb").Table(settings().commerce_table).get_item(
+            Key=keys.order(order_id), ConsistentRead=True).get("Item")
+        return order_store.strip(item) or {}
 
     def wait_status(self, order_id: str, status: str, timeout: float = 15) -> dict[str, Any]:
         return wait_until(lambda: (o := self.order(order_id)).get("status") == status and o,

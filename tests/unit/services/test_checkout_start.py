@@ -7,14 +7,14 @@ import pytest
 
 from chalicelib.adapters.stepfunctions import SYSTEM
 from chalicelib.config import settings
-from chalicelib.domain.orders import order_id
+from chalicelib.domain.orders import Order, order_id
 from chalicelib.errors import DependencyFailed, DependencyUnavailable, Unavailable
 from chalicelib.services import checkout
 
 
-def an_order(seller: str, total: int = 1500) -> dict:
-    return {"order_id": order_id("checkout-1", seller, 1_700_000_000_000), "customer_id": "customer-1",
-            "seller_id": seller, "total": total, "currency": "RUB", "status": "AWAITING_PAYMENT"}
+def an_order(seller: str, total: int = 1500) -> Order:
+    return Order(order_id=order_id("checkout-1", seller, 1_700_000_000_000), customer_id="customer-1",
+                 seller_id=seller, status="AWAITING_PAYMENT", total=total, currency="RUB")
 
 
 def test_each_order_gets_an_execution_named_by_its_id(state_machine):
@@ -22,9 +22,9 @@ def test_each_order_gets_an_execution_named_by_its_id(state_machine):
 
     checkout.start_workflows(orders)
 
-    assert set(state_machine.executions) == {o["order_id"] for o in orders}
-    assert state_machine.executions[orders[1]["order_id"]].input == {
-        "order_id": orders[1]["order_id"], "customer_id": "customer-1", "seller_id": "seller-b", "total": 900,
+    assert set(state_machine.executions) == {o.order_id for o in orders}
+    assert state_machine.executions[orders[1].order_id].input == {
+        "order_id": orders[1].order_id, "customer_id": "customer-1", "seller_id": "seller-b", "total": 900,
         "currency": "RUB"}
 
 
@@ -47,11 +47,11 @@ def test_error_on_a_start_that_fails_names_the_orders_to_retry(state_machine, fa
         checkout.start_workflows([first, second])
 
     assert caught.value.status == 503
-    assert caught.value.extra["order_ids"] == [first["order_id"]]
-    assert set(state_machine.executions) == {second["order_id"]}
+    assert caught.value.extra["order_ids"] == [first.order_id]
+    assert set(state_machine.executions) == {second.order_id}
 
     checkout.start_workflows([first, second])  # the client's retry (same Idempotency-Key)
-    assert set(state_machine.executions) == {first["order_id"], second["order_id"]}
+    assert set(state_machine.executions) == {first.order_id, second.order_id}
 
 
 def test_no_execution_starts_when_the_workflow_is_not_configured(state_machine, monkeypatch):
