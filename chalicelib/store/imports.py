@@ -16,14 +16,14 @@ from typing import Any
 
 from chalicelib import clients
 from chalicelib.config import settings
-from chalicelib.domain.imports import FAILED, PARTIAL, PROCESSING, QUEUED, SUCCEEDED, UNCHANGED, ImportRecord
+from chalicelib.domain.imports import FAILED, FINAL, PARTIAL, PROCESSING, QUEUED, SUCCEEDED, UNCHANGED, ImportRecord
 from chalicelib.store import keys
 from chalicelib.store.catalog import strip_keys
 from chalicelib.store.toolkit import Key, all_of, any_of, conditional
 
 # The statuses are the domain's; the services name them through this module.
-__all__ = ["FAILED", "PARTIAL", "PROCESSING", "QUEUED", "SUCCEEDED", "UNCHANGED", "ImportRecord", "claim", "create",
-           "get", "list_for_seller", "update"]
+__all__ = ["FAILED", "FINAL", "PARTIAL", "PROCESSING", "QUEUED", "SUCCEEDED", "UNCHANGED", "ImportRecord", "claim",
+           "create", "get", "list_for_seller", "update"]
 
 UNASSIGNED = "_unassigned"  # imports whose key names no known seller
 
