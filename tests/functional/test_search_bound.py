@@ -4,17 +4,16 @@ however common its words are (past the rank-order bound, the shorter list is rea
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections import Counter
 
 import pytest
 
-from chalicelib import clients
 from chalicelib.domain.catalog import product_id
 from chalicelib.search import document, indexer, query, text
-from chalicelib.store import accounts
+from chalicelib.search import store as search_store
+from chalicelib.store import accounts, keys
 from tests.support.tables import module_tables
 
 
@@ -43,22 +42,13 @@ def _product(seller: str, offer: str, name: str, **fields) -> dict:
 
 
 class QueryLog:
-    """Query calls on the search table: (term, Limit, items DynamoDB read) per call, from a
-    botocore before-call hook (the request) and after-call hook (its ScannedCount)."""
+    """Every read of a term's postings the search makes: (term key, Limit, postings DynamoDB
+    returned: a postings Query has no filter, so that is what it read). Logged at the search
+    store's own function, not on a botocore client: the first pages are read from a thread
+    pool, and the log must not depend on which client object a thread happens to hold."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int, int]] = []
-
-    def before(self, model, params, context, **_):
-        if model.name == "Query":
-            body = json.loads(params["body"])
-            pk = next(v["S"] for v in body["ExpressionAttributeValues"].values() if "S" in v)
-            context["search_call"] = (pk, body.get("Limit", 0))
-
-    def after(self, model, parsed, context, **_):
-        if model.name == "Query" and "search_call" in context:
-            pk, limit = context["search_call"]
-            self.calls.append((pk, limit, parsed.get("ScannedCount", 0)))
 
     def read(self, term: str) -> int:
         return sum(n for pk, _, n in self.calls if pk == f"TERM#{term}")
@@ -68,15 +58,17 @@ class QueryLog:
 
 
 @pytest.fixture
-def queries(tables):
-    """(after ``tables``, whose set-up makes the clients anew: the hooks go on the client in use)"""
+def queries(tables, monkeypatch):
     log = QueryLog()
-    events = clients.dynamodb_resource().meta.client.meta.events
-    events.register("before-call.dynamodb.Query", log.before)
-    events.register("after-call.dynamodb.Query", log.after)
-    yield log
-    events.unregister("before-call.dynamodb.Query", log.before)
-    events.unregister("after-call.dynamodb.Query", log.after)
+    original = search_store.postings_page
+
+    def logged(term: str, *, limit: int, start=None):
+        page, last = original(term, limit=limit, start=start)
+        log.calls.append((keys.search_term(term), limit, len(page)))
+        return page, last
+
+    monkeypatch.setattr(search_store, "postings_page", logged)
+    return log
 
 
 def oracle(products: list[dict], q: str) -> list[tuple[int, str]]:
