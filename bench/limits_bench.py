@@ -131,14 +131,14 @@ def main() -> list[tuple[str, str, str]]:
         added = on - off
         print(f"  {route}: {sum(off.values())} ({_fmt(off)}) -> {sum(on.values())} ({_fmt(on)}); "
               f"added: {_fmt(added)}")
-        rows.append(("limits", f"{route}: DynamoDB calls the limiter adds", f"{sum(added.values())} ({_fmt(added)})",
+        rows.append((f"{route}: DynamoDB calls the limiter adds", f"{sum(added.values())} ({_fmt(added)})",
                      "target: 1 conditional UpdateItem per counted dimension (address, account)"))
     off, on = _login_latencies()
     p50_off, p50_on = statistics.median(off), statistics.median(on)
     p99_off, p99_on = off[int(0.99 * (len(off) - 1))], on[int(0.99 * (len(on) - 1))]
     print(f"login latency on the local stack ({LOGINS} sequential logins): limits off p50 {p50_off * 1000:.1f} ms "
           f"p99 {p99_off * 1000:.1f} ms; on p50 {p50_on * 1000:.1f} ms p99 {p99_on * 1000:.1f} ms")
-    rows.append(("limits", "login latency with / without the limiter (p50, local stack)", f"{p50_on / p50_off:.2f}x",
+    rows.append(("login latency with / without the limiter (p50, local stack)", f"{p50_on / p50_off:.2f}x",
                  f"{p50_on * 1000:.1f} ms vs {p50_off * 1000:.1f} ms; p99 {p99_on * 1000:.1f} vs "
                  f"{p99_off * 1000:.1f} ms"))
     return rows
