@@ -32,13 +32,7 @@ def test_books_balance_after_sales_fees_returns_and_payouts_and_report_drift(flo
                         body=json.dumps({"default_percent": 10})).status_code == 200
     seller, customer = flow.seller(), flow.customer(balance=100_000)
     oid = flow.buy(customer, seller, quantity=2)["order_id"]  # 55_000, fee 5_500
-    flow.wait_parked(oid, "seller")
-    assert flow.post(f"/seller/orders/{oid}/confirm", seller).status_code == 200
-    flow.wait_parked(oid, "shipment")
-    assert flow.post(f"/seller/orders/{oid}/ship", seller).status_code == 200
-    flow.wait_parked(oid, "receipt")
-    assert flow.post(f"/orders/{oid}/received", customer).status_code == 200
-    flow.wait_execution_done(oid)
+    flow.deliver(oid, seller, customer)
     asked = api.http.post(f"/orders/{oid}/returns", headers={**customer.headers, "Idempotency-Key": uuid.uuid4().hex},
                           body=json.dumps({"items": [{"product_id": seller.product["product_id"], "quantity": 1}],
                                            "reason": "one is enough"}))

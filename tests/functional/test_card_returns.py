@@ -30,13 +30,7 @@ def card_delivered(flow, sent, seller, customer) -> str:
     oid = order["order_id"]
     pay_on_page(flow, order)
     assert deliver(flow.api, sent[-1]).json_body["outcome"] == "authorized"
-    flow.wait_parked(oid, "seller")
-    assert flow.post(f"/seller/orders/{oid}/confirm", seller).status_code == 200
-    flow.wait_parked(oid, "shipment")
-    assert flow.post(f"/seller/orders/{oid}/ship", seller).status_code == 200
-    flow.wait_parked(oid, "receipt")
-    assert flow.post(f"/orders/{oid}/received", customer).status_code == 200
-    flow.wait_execution_done(oid)
+    flow.deliver(oid, seller, customer)
     assert flow.order(oid)["total"] == TOTAL
     return oid
 

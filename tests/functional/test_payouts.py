@@ -46,13 +46,7 @@ def payout(flow, seller, amount: int, account: str = GOOD_ACCOUNT, key: str | No
 
 def delivered(flow, seller, customer) -> str:
     oid = flow.buy(customer, seller)["order_id"]
-    flow.wait_parked(oid, "seller")
-    assert flow.post(f"/seller/orders/{oid}/confirm", seller).status_code == 200
-    flow.wait_parked(oid, "shipment")
-    assert flow.post(f"/seller/orders/{oid}/ship", seller).status_code == 200
-    flow.wait_parked(oid, "receipt")
-    assert flow.post(f"/orders/{oid}/received", customer).status_code == 200
-    flow.wait_execution_done(oid)
+    flow.deliver(oid, seller, customer)
     return oid
 
 

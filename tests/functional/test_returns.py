@@ -26,13 +26,7 @@ pytestmark = [pytest.mark.timeout(120), pytest.mark.module_stack]
 
 def delivered(flow, seller, customer, quantity: int = 2) -> str:
     oid = flow.buy(customer, seller, quantity=quantity)["order_id"]
-    flow.wait_parked(oid, "seller")
-    assert flow.post(f"/seller/orders/{oid}/confirm", seller).status_code == 200
-    flow.wait_parked(oid, "shipment")
-    assert flow.post(f"/seller/orders/{oid}/ship", seller).status_code == 200
-    flow.wait_parked(oid, "receipt")
-    assert flow.post(f"/orders/{oid}/received", customer).status_code == 200
-    flow.wait_execution_done(oid)
+    flow.deliver(oid, seller, customer)
     return oid
 
 

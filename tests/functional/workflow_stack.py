@@ -125,6 +125,18 @@ class Market:
         return wait_until(lambda: (d := self.execution(order_id))["status"] != "RUNNING" and d, timeout,
                           f"execution {order_id} to finish")
 
+    def deliver(self, order_id: str, seller, customer) -> str:
+        """A paid order through its happy path: the seller confirms and ships, the customer
+        receives it, the execution ends."""
+        self.wait_parked(order_id, "seller")
+        assert self.post(f"/seller/orders/{order_id}/confirm", seller).status_code == 200
+        self.wait_parked(order_id, "shipment")
+        assert self.post(f"/seller/orders/{order_id}/ship", seller).status_code == 200
+        self.wait_parked(order_id, "receipt")
+        assert self.post(f"/orders/{order_id}/received", customer).status_code == 200
+        self.wait_execution_done(order_id)
+        return order_id
+
     def emails(self, to: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
         return [e for e in wf_store.list_outbox(500, to=to) if kind is None or e["kind"] == kind]
 
