@@ -13,10 +13,13 @@ with ``ProjectionType: ALL`` is written with the whole item). Write units are Dy
 per started KB. The figure to compare is DynamoDB's per-partition limit, 1,000 WCU/s (and
 3,000 RCU/s): a key above it throttles the import whatever the table's on-demand capacity.
 
-"before" charges the listing writes to the unsharded keys they had before the write sharding
-(``store/keys.py``, "Write sharding": the ``#<nn>`` shard suffix taken off); "after" is what
-the code writes now. A second run imports the catalog as one seller at the fastest one import
-runs (``SINGLE_SELLER_RATE``), the case the seller and category scopes are sharded for.
+"before" is what the code writes with every write shard count at 1 — the unsharded keys of
+before the write sharding (``store/keys.py``, "Write sharding" and the SEARCH section):
+L#ALL…, SELLER#<seller>, CAT#<key>, TERM#<term>, VOCAB#<2 chars>; "after" is what it writes
+with the defaults (listings 16 / 4, base-table listing items 4, search terms 16, vocabulary 4).
+A second run imports a quarter of the catalog as one seller at the fastest one import runs
+(``SINGLE_SELLER_RATE``), the case the seller and category scopes are sharded for. Every table
+counts: the catalog table and its indexes, and the search table.
 """
 
 from __future__ import annotations
@@ -35,40 +38,39 @@ from bench.search_bench import generate, item_bytes
 
 PARTITION_WCU_LIMIT = 1000
 SINGLE_SELLER_RATE = 3_300  # products/s one import reaches (store/keys.py, "Write sharding")
-_SHARD = re.compile(r"^(catalog GSI\d L#.*)#\d\d$")
-
-
-def unsharded(key: str) -> str:
-    """The listing key a write had before the write sharding (other keys as they are)."""
-    m = _SHARD.match(key)
-    return m.group(1) if m else key
-
-
 def load(catalog: list[dict[str, Any]], rate: int, *, before: bool = False
          ) -> tuple[dict[str, float], dict[str, float]]:
     """(WCU/s, writes/s) per partition key when ``catalog`` is imported at ``rate`` products/s,
-    with the listing write sharding of the defaults (16 / 4 shards: store/keys.py)."""
+    with the write sharding of the defaults (store/keys.py), or none (``before``)."""
     from chalicelib.store import keys
 
     seconds = len(catalog) / rate
     units: Counter[str] = Counter()
     items: Counter[str] = Counter()
     vocabulary: set[str] = set()
-    with at_scale_shards(keys.AT_SCALE_ALL_SHARDS, keys.AT_SCALE_SCOPE_SHARDS):
+    counts = (1, 1, 1, 1) if before else (keys.AT_SCALE_ALL_SHARDS, keys.AT_SCALE_SCOPE_SHARDS,
+                                          AT_SCALE_TERM_SHARDS, AT_SCALE_VOCAB_SHARDS)
+    with at_scale_shards(*counts):
         for product in catalog:
             for key, wcu in writes(product, vocabulary):
-                key = unsharded(key) if before else key
                 units[key] += wcu
                 items[key] += 1
     return {k: v / seconds for k, v in units.items()}, {k: v / seconds for k, v in items.items()}
 
 
+AT_SCALE_TERM_SHARDS = 16  # config.Settings.search_term_shards (chalicelib/search, "Hot terms")
+AT_SCALE_VOCAB_SHARDS = 4  # config.Settings.search_vocab_shards
+
+
 @contextmanager
-def at_scale_shards(all_shards: int, scope_shards: int) -> Iterator[None]:
-    """The settings with these shard counts (``config.Settings.listing_shards_*``), then as before."""
+def at_scale_shards(all_shards: int, scope_shards: int, term_shards: int = AT_SCALE_TERM_SHARDS,
+                    vocab_shards: int = AT_SCALE_VOCAB_SHARDS) -> Iterator[None]:
+    """The settings with these shard counts (``config.Settings.listing_shards_*``,
+    ``search_term_shards``, ``search_vocab_shards``), then as before."""
     from chalicelib.config import settings
 
-    names = {"LISTING_SHARDS_ALL": str(all_shards), "LISTING_SHARDS_SCOPE": str(scope_shards)}
+    names = {"LISTING_SHARDS_ALL": str(all_shards), "LISTING_SHARDS_SCOPE": str(scope_shards),
+             "SEARCH_TERM_SHARDS": str(term_shards), "SEARCH_VOCAB_SHARDS": str(vocab_shards)}
     saved = {k: os.environ.get(k) for k in names}
     os.environ.update(names)
     settings.cache_clear()
@@ -84,14 +86,24 @@ def at_scale_shards(all_shards: int, scope_shards: int) -> Iterator[None]:
 
 
 def catalog_max(wcu: dict[str, float]) -> tuple[str, float]:
-    """The busiest key of the catalog table and its indexes (search keys: see chalicelib/search)."""
+    """The busiest key of the catalog table and its indexes."""
     return max(((k, v) for k, v in wcu.items() if k.startswith("catalog ")), key=lambda kv: kv[1])
+
+
+def search_max(wcu: dict[str, float]) -> tuple[str, float]:
+    """The busiest key of the search table (postings, vocabulary, documents)."""
+    return max(((k, v) for k, v in wcu.items() if k.startswith("search ")), key=lambda kv: kv[1])
+
+
+def overall_max(wcu: dict[str, float]) -> tuple[str, float]:
+    """The busiest key of any table."""
+    return max(wcu.items(), key=lambda kv: kv[1])
 
 
 def writes(product: dict[str, Any], vocabulary: set[str]) -> list[tuple[str, int]]:
     """(partition key, write units) of every write importing ``product`` makes."""
     from chalicelib.search import document
-    from chalicelib.store import catalog
+    from chalicelib.store import catalog, keys
 
     out: list[tuple[str, int]] = []
     for item in catalog.product_items(product):
@@ -110,7 +122,7 @@ def writes(product: dict[str, Any], vocabulary: set[str]) -> list[tuple[str, int
             for word in surface:
                 if len(word) >= 2 and word not in vocabulary:
                     vocabulary.add(word)
-                    out.append((f"search VOCAB#{word[:2]}", 1))
+                    out.append((f"search {keys.search_vocab(word)['PK']}", 1))
     return out
 
 
@@ -120,25 +132,33 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     parser.add_argument("--rate", type=int, default=10_000, help="products imported per second, all sellers")
     args = parser.parse_args(argv or [])
     catalog = generate(args.products)
-    rows = []
-    for label, before in (("before (unsharded listing keys)", True), ("after (write-sharded)", False)):
-        wcu, wps = load(catalog, args.rate, before=before)
-        _table(f"{len(catalog):,} products from {len({p['seller_id'] for p in catalog})} sellers at "
-               f"{args.rate:,} products/s, {label}", wcu, wps)
-        key, top = catalog_max(wcu)
-        rows.append((f"hot partition {label}, {args.rate:,} products/s by many sellers",
-                     f"catalog max {top:,.0f} WCU/s ({wps[key]:,.0f} writes/s) on one key",
-                     f"{key}; {sum(1 for w in wcu.values() if w > PARTITION_WCU_LIMIT)} keys over "
-                     f"{PARTITION_WCU_LIMIT:,} WCU/s (search TERM keys included)"))
     one = [{**p, "seller_id": "seller001"} for p in catalog[: max(1, len(catalog) // 4)]]
-    wcu, wps = load(one, SINGLE_SELLER_RATE)
-    _table(f"{len(one):,} products of one seller at {SINGLE_SELLER_RATE:,} products/s, after", wcu, wps)
-    key, top = catalog_max(wcu)
-    lkey, ltop = listing_max(wcu)
-    print(f"listing index keys: max {ltop:,.0f} WCU/s on {lkey}\n")
-    rows.append((f"hot partition, one seller at {SINGLE_SELLER_RATE:,} products/s",
-                 f"listing indexes max {ltop:,.0f} WCU/s; catalog max {top:,.0f} WCU/s",
-                 f"{lkey}; {key} (base-table listing items of one seller: not sharded yet)"))
+    scenarios = ((f"{len(catalog):,} products from {len({p['seller_id'] for p in catalog})} sellers at "
+                  f"{args.rate:,} products/s", catalog, args.rate, f"{args.rate:,} products/s by many sellers"),
+                 (f"{len(one):,} products of one seller at {SINGLE_SELLER_RATE:,} products/s", one,
+                  SINGLE_SELLER_RATE, f"one seller at {SINGLE_SELLER_RATE:,} products/s"))
+    rows = []
+    for title, products, rate, label in scenarios:
+        figures = {}
+        for state, before in (("before (unsharded keys)", True), ("after (write-sharded)", False)):
+            wcu, wps = load(products, rate, before=before)
+            _table(f"{title}, {state}", wcu, wps)
+            figures[before] = wcu
+        summary = []
+        for before in (True, False):
+            wcu = figures[before]
+            (ck, cv), (sk, sv) = catalog_max(wcu), search_max(wcu)
+            over = sum(1 for w in wcu.values() if w > PARTITION_WCU_LIMIT)
+            summary.append(f"{'before' if before else 'after'}: max {max(cv, sv):,.0f} WCU/s "
+                           f"(catalog {cv:,.0f} on {ck}; search {sv:,.0f} on {sk}), {over} keys over the limit")
+        print(f"{label}: " + "; ".join(summary) + "\n")
+        after = figures[False]
+        key, top = overall_max(after)
+        rows.append((f"hot partition, {label}",
+                     f"max {overall_max(figures[True])[1]:,.0f} → {top:,.0f} WCU/s on one key (limit "
+                     f"{PARTITION_WCU_LIMIT:,})",
+                     f"after: {key}; {sum(1 for w in after.values() if w > PARTITION_WCU_LIMIT)} keys over the "
+                     f"limit (catalog table, its indexes and the search table)"))
     return rows
 
 
@@ -153,10 +173,9 @@ def _table(title: str, wcu: dict[str, float], wps: dict[str, float]) -> None:
     print(f"{'partition key':48} {'WCU/s':>10} {'writes/s':>10} {'x limit':>8}")
     for key, rate in sorted(wcu.items(), key=lambda kv: -kv[1])[:8]:
         print(f"{key[:48]:48} {rate:10,.0f} {wps[key]:10,.0f} {rate / PARTITION_WCU_LIMIT:8.1f}")
-    key, top = catalog_max(wcu)
+    key, top = overall_max(wcu)
     over = sum(1 for w in wcu.values() if w > PARTITION_WCU_LIMIT)
-    print(f"catalog table and indexes: max {top:,.0f} WCU/s on {key}; {over} keys above the limit, "
-          f"of {len(wcu):,}\n")
+    print(f"every table: max {top:,.0f} WCU/s on {key}; {over} keys above the limit, of {len(wcu):,}\n")
 
 
 if __name__ == "__main__":

@@ -162,6 +162,13 @@ class Settings:
     listing_legacy_reads: bool = True
     # Query calls one listing page sends at the same time (one per write shard); 1: in turn
     listing_read_threads: int = 32
+    # search write shards (chalicelib/search/__init__.py, "Hot terms", has the arithmetic): of a
+    # term's postings and of a vocabulary partition; legacy reads also merge the unsharded
+    # partitions written before, until ``python -m chalicelib.search.indexer rebuild`` has moved
+    # every product (docs/runbook.md, "Search write shards")
+    search_term_shards: int = 16
+    search_vocab_shards: int = 4
+    search_legacy_reads: bool = True
 
     @property
     def sandbox_stage(self) -> bool:
@@ -263,4 +270,7 @@ def settings() -> Settings:
         listing_shards_scope=_shards("LISTING_SHARDS_SCOPE", 4),
         listing_legacy_reads=_bool("LISTING_LEGACY_READS", True),
         listing_read_threads=max(1, _int("LISTING_READ_THREADS", 32)),
+        search_term_shards=_shards("SEARCH_TERM_SHARDS", 16),
+        search_vocab_shards=_shards("SEARCH_VOCAB_SHARDS", 4),
+        search_legacy_reads=_bool("SEARCH_LEGACY_READS", True),
     )

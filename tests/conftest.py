@@ -57,6 +57,10 @@ def pytest_configure(config):
     from local import patches
 
     patches.quiet_stepfunctions_interpreter()
+    # a Query reads its partition, not a sort of the whole table (the answers are moto's own:
+    # tests/unit/test_local_moto_speedups.py): write-sharded keys make a page send one Query per
+    # shard, each of which would otherwise cost O(table) in moto
+    patches.query_reads_one_partition()
 
 
 @pytest.fixture(scope="session")

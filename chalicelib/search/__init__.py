@@ -18,12 +18,14 @@ The index (SearchTable, PK/SK only; GSI1 unused):
 
 | access pattern | key condition | example |
 |---|---|---|
-| a term's postings, strongest first (query) | PK=TERM#<term>, Query in SK order, Limit 50…1000 | TERM#ботинк |
-| products on sale / by an author's word (flags) | PK=TERM#~sale, PK=TERM#~a:<term> (same shape) | TERM#~a:стругацк |
-| one posting (indexer diff) | PK=TERM#<term>, SK=RANK#<999-rank>#PRODUCT#<pid> | TERM#boot, RANK#0988#PRODUCT#p… |
+| a term's postings, strongest first (query) | PK=TERM#<term>#<nn> ×16, Queries merged by SK | TERM#ботинк#07 |
+| on sale / by an author's word (flags) | PK=TERM#~sale#<nn>, TERM#~a:<term>#<nn> (same shape) | TERM#~sale#03 |
+| one posting (indexer diff) | PK=TERM#<term>#<nn>, SK=RANK#<999-rank>#PRODUCT#<pid> | TERM#boot#12, RANK#0988#… |
 | what is indexed for a product (diff; trimmed maps) | BatchGetItem PK=SEARCHDOC#<pid> | SEARCHDOC#pq3x…, SEARCHDOC |
-| words beginning with a typed prefix | PK=VOCAB#<first 2 chars>, SK begins_with WORD#<prefix> | VOCAB#кр, WORD#крос |
-| is a word in the vocabulary (indexer) | BatchGetItem PK=VOCAB#<2 chars>, SK=WORD#<word> | VOCAB#бо, WORD#ботинок |
+| words beginning with a typed prefix | PK=VOCAB#<2 chars>#<n> ×4, SK begins_with WORD#<prefix> | VOCAB#кр#1 |
+| is a word in the vocabulary (indexer) | BatchGetItem PK=VOCAB#<2 chars>#<n>, SK=WORD#<word> | VOCAB#бо#2 |
+
+(``<nn>`` = a stable hash of the product id, ``<n>`` of the word: "Hot terms" below.)
 
 rank = weight (name 10 + vendor 6 + author 6 + model 4 + category 3 + publisher 3 + codes 2 +
 description 1, summed over the fields the term is in) + 100 when the product's name is exactly
@@ -71,7 +73,7 @@ with the catalog (BENCHMARKS.md has the 100k figure). Designs weighed:
   postings now; the pairs of strong-field terms add 28 (×2.6 index writes), and exactness for a
   word found only in a description needs the pairs of a strong term with any term, +98 (×6.8),
   with three-word queries still intersecting pair lists. Every extra posting also lands on the
-  hot TERM partitions below: not built.
+  TERM partitions (write-sharded, "Hot terms" below): not built.
 
 Query cost per results page: a one-word query ≈ one page per term it expands to; a longer
 query words × 50 first-page postings + up to ``query.MAX_DRIVER_READ`` (1000) more in rank
@@ -132,29 +134,52 @@ term + one search document (≈ 18 in the bench catalog); vocabulary words are s
 catalog. A change of a product's searchable text rewrites all its postings (their maps change),
 as a price change does.
 
-**Hot terms: the arithmetic and the plan; not sharded yet.** A term found in
-a share f of the products receives f × 10,000 posting writes per second when sellers import
-10,000 products/s; a posting is ~0.6 KB, one WCU. DynamoDB takes 1,000 WCU/s per partition key,
-so every term in more than 10% of the products is hot: ``bench/partition_bench.py`` measures
-TERM#great at 4,734 WCU/s (47% of the products), TERM#choic 3,817, TERM#nike 2,732; the flag
-term ``~sale`` follows the share of products on sale, and a fresh vocabulary's busiest
-``VOCAB#<2 chars>`` partition reaches ~2,700 WCU/s on a first import (it then only grows
-slowly). Shards needed: ceil(f × 10,000 × 1 WCU / 1,000) — 5 for "great", 10 for a term every
-product has. The plan, the same as the listings' (``store/keys.py``, "Write sharding"):
-``TERM#<term>#<nn>`` with nn = a stable hash of the product id mod ``TERM_SHARDS`` (10), so a
-product's postings of one term always sit in one shard and the indexer's diff deletes the right
-item; VOCAB partitions by their first 3 characters plus a hash shard of the word (its prefix
-Query then reads the shards and merges by SK). Reads: each term's list becomes 10 streams of
-the merge ``query`` already runs over a word's terms (heapq by SK = rank order); the rank-safety
-bound (``MultiWord.safe``) takes each stream's last weight read, and the first page reads
-~2 × page / 10 postings per shard rather than 50 per term. Why it is not built yet: with one
-fixed shard count the read fan-out is paid by every term, rare or not — a word's first page
-becomes 10 Queries, and an as-you-type word expanding to ``PREFIX_EXPANSION`` (20) terms 200
-(the listings' 68 parallel Queries per page, ``services/catalog``, are the same trade at a
-smaller factor). Sharding only hot terms needs the reader to learn a term's shard count (kept
-on its VOCAB item by the indexer: one more BatchGetItem, a sequential round trip, per query),
-and a term that turns hot must have its postings moved. The indexer's diff must also delete a
-product's old postings under the layout they were written with (the search document would
-record it), and readers merge the unsharded partition (deduplicating by SK) until
-``indexer.apply_changes([(None, p)])`` has rebuilt every product's postings.
+**Hot terms: write-sharded.** A term found in a share f of the products receives f × 10,000
+posting writes per second when sellers import 10,000 products/s; a posting is ~0.6 KB, one
+WCU. DynamoDB takes 1,000 WCU/s per partition key, so every term in more than 10% of the
+products was hot: ``bench/partition_bench.py`` measured TERM#great at 4,734 WCU/s (47% of the
+products), TERM#choic 3,817, TERM#nike 2,732; the flag term ``~sale`` follows the share of
+products on sale, and a fresh vocabulary's busiest ``VOCAB#<2 chars>`` partition reached ~2,700
+WCU/s on a first import. Now, as the listings (``store/keys.py``, "Write sharding" and the
+SEARCH section):
+
+- postings live at ``TERM#<term>#<nn>``, nn = a stable hash of the product id modulo
+  ``Settings.search_term_shards`` (16: a term every product has, 10,000 WCU/s, with postings up
+  to ~1.5 KB, / 1,000 = 15 → 16; the same number as the marketplace-wide listings). A product's
+  postings of one term always sit in one shard, the SK is unchanged, and the search document
+  records the shard count its postings were written with (``ts``), so the indexer's diff deletes
+  what it wrote where it wrote it;
+- vocabulary words at ``VOCAB#<2 chars>#<n>``, n = a hash of the word modulo
+  ``search_vocab_shards`` (4: ~2,700 / 1,000 → 3, rounded up);
+- reads: ``store.postings_page`` is a k-way merge by SK of the term's shards (``store.Postings``),
+  which *is* the order one partition had (SKs are unique within a term), so ``query`` above —
+  the rank-safety bound, the drain, the cursors — is unchanged and stays exact: each shard's
+  Query reads about twice its share of the page (≥ 2 items), a shard whose buffer runs out is
+  read again only if its frontier is not past the best buffered head, and what a Query read
+  beyond a page stays buffered for the next one (read once). The shards' Queries go out at the
+  same time (a thread pool of ``listing_read_threads``), so a term's page waits for one round
+  trip. A prefix's vocabulary Query becomes one per vocabulary shard, merged by word.
+
+Measured (``bench/partition_bench.py``, 20,000 products): many sellers at 10,000 products/s,
+max per key 9,848 WCU/s before (every key unsharded; search alone 4,734 on TERM#great) → 684
+after (VOCAB#ni#1; the busiest TERM shard ~300); one seller at 3,300 products/s, 3,300 → 839
+(SELLER#<seller>#02, the base-table listing items). No key of any table above 1,000.
+
+The trade-off is read fan-out, paid by rare terms too: a word's first page is 16 parallel
+Queries (~2 items each) instead of one, and an as-you-type word expanding to
+``PREFIX_EXPANSION`` (20) terms 21 × 16. In DynamoDB that costs read units (0.5 RCU a Query at
+least) and connections, not latency (parallel); sharding only the hot terms would avoid it but
+needs the reader to learn each term's shard count (a VOCAB read before the postings, a
+sequential round trip) and a term that turns hot to have its postings moved: not built. In
+moto every Query cost O(table) until the tests applied ``local/patches.query_reads_one_partition``
+(the same patch the local stack runs): the oracle tests went from 35 s to 364 s with the
+fan-out, and to 15 s with the patch.
+
+Existing data: readers also merge the unsharded ``TERM#<term>`` / ``VOCAB#<2 chars>`` partitions
+while ``SEARCH_LEGACY_READS`` is on (the default; equal SKs from a move in flight are read
+once). ``python -m chalicelib.search.indexer rebuild`` re-indexes every product against its
+stored document: a document without ``ts`` (or with another count) moves all its postings and
+words to the shards, the others write nothing. Then set ``SEARCH_LEGACY_READS=false``
+(docs/runbook.md, "Search write shards"). Changing a shard count on a deployment with data
+needs the same rebuild (the documents record the old count, so the diff finds the old items).
 """

@@ -169,6 +169,7 @@ class SearchDocument:
     name_key: str
     payload: dict[str, Any] = field(default_factory=dict)  # what each posting carries
     digest: str = ""
+    shards: int = 1  # the term shards its postings are written to (``keys.search_posting``)
 
     def posting(self, term: str) -> dict[str, Any]:
         """One posting item. Everything but the key is one JSON attribute: a posting is read
@@ -177,14 +178,14 @@ class SearchDocument:
         tmap, trimmed = term_map(self.terms)
         body = {"w": weight, "x": int(self.name_key == term), "nk": self.name_key, "t": tmap,
                 **({"tt": 1} if trimmed else {}), **self.payload}
-        return {**keys.search_posting(term, rank_value(term, weight, self.name_key), self.product_id),
+        return {**keys.search_posting(term, rank_value(term, weight, self.name_key), self.product_id, self.shards),
                 POSTING_BODY: json.dumps(body, ensure_ascii=False, separators=(",", ":"))}
 
     def item(self) -> dict[str, Any]:
         # terms as one JSON string, not a map: read whole every time, decoded in one call
         return {**keys.search_doc(self.product_id), "product_id": self.product_id,
                 "terms": json.dumps(self.terms, ensure_ascii=False, separators=(",", ":")),
-                "nk": self.name_key, "digest": self.digest}
+                "nk": self.name_key, "digest": self.digest, "ts": self.shards}
 
 
 def build(product: dict[str, Any]) -> SearchDocument | None:
@@ -224,7 +225,7 @@ def build(product: dict[str, Any]) -> SearchDocument | None:
     # what every posting carries besides its own weight: a change rewrites them all
     body = [payload, nk, term_map(terms)]
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-    return SearchDocument(product["product_id"], terms, words, nk, payload, digest)
+    return SearchDocument(product["product_id"], terms, words, nk, payload, digest, keys.search_term_shards())
 
 
 def stored_terms(stored: dict[str, Any] | None) -> dict[str, int]:
@@ -233,6 +234,12 @@ def stored_terms(stored: dict[str, Any] | None) -> dict[str, int]:
         return {}
     raw = stored.get("terms") or "{}"
     return {t: int(w) for t, w in (json.loads(raw) if isinstance(raw, str) else raw).items()}
+
+
+def stored_shards(stored: dict[str, Any] | None) -> int:
+    """The term shards a stored search document's postings were written to: its ``ts``, or 1
+    (the unsharded keys) for a document written before the sharding."""
+    return int(stored.get("ts") or 1) if stored else 1
 
 
 @dataclass
@@ -254,18 +261,20 @@ def diff(product_id: str, stored: dict[str, Any] | None, new: SearchDocument | N
     out = Diff()
     old_terms: dict[str, int] = stored_terms(stored)
     old_nk = stored.get("nk", "") if stored else ""
+    old_shards = stored_shards(stored)
     new_terms = new.terms if new else {}
     new_nk = new.name_key if new else ""
+    relaid = new is not None and stored is not None and old_shards != new.shards
     payload_changed = not stored or not new or stored.get("digest") != new.digest
 
-    def moved(term: str) -> bool:  # the posting's key changes
-        return term not in old_terms or term not in new_terms or (
+    def moved(term: str) -> bool:  # the posting's key changes (its rank, or the shard layout)
+        return relaid or term not in old_terms or term not in new_terms or (
             rank_value(term, old_terms[term], old_nk) != rank_value(term, new_terms[term], new_nk)
         )
 
     for term, weight in old_terms.items():
         if moved(term):
-            out.deletes.append(keys.search_posting(term, rank_value(term, weight, old_nk), product_id))
+            out.deletes.append(keys.search_posting(term, rank_value(term, weight, old_nk), product_id, old_shards))
     if new is None:
         if stored:
             out.deletes.append(keys.search_doc(product_id))
@@ -273,8 +282,8 @@ def diff(product_id: str, stored: dict[str, Any] | None, new: SearchDocument | N
     for term in new_terms:
         if payload_changed or moved(term):
             out.puts.append(new.posting(term))
-        if term not in old_terms:
+        if term not in old_terms or relaid:  # relaid: its words move to the vocabulary's shards too
             out.new_words.update((w, term) for w in new.words[term])
-    if payload_changed or old_terms != new_terms:
+    if payload_changed or relaid or old_terms != new_terms:
         out.puts.append(new.item())
     return out

@@ -12,6 +12,11 @@ deactivation, price change), so a change is searchable as soon as the call retur
 
 A vocabulary word is never deleted (a word no product uses any more expands to a term with no
 postings: one empty Query, bounded by the expansion cap).
+
+``rebuild`` (``python -m chalicelib.search.indexer rebuild``) re-indexes every product against
+what is stored: after a change of the search write shards (``keys.py``, SEARCH section) it moves
+the postings and words of products indexed under the old layout (the search document records
+it) and writes nothing for the others. Safe to repeat and to run beside imports.
 """
 
 from __future__ import annotations
@@ -90,3 +95,36 @@ def _add_words(words: dict[str, str]) -> int:
         _KNOWN_WORDS.clear()
     _KNOWN_WORDS.update((table, w) for w in fresh)
     return len(missing)
+
+
+def rebuild(page: int = 100) -> IndexStats:
+    """``apply_changes([(None, p)])`` over every product, read from the catalog's
+    marketplace-wide listing partitions (every product item is in one; no Scan), ``page``
+    products at a time. Returns the summed stats."""
+    from chalicelib.store import catalog
+
+    total = IndexStats()
+    for available in (True, False):
+        for sale in (False, True):
+            for partition in keys.listing_partitions(keys.listing_scope_all(), available, sale):
+                start = None
+                while True:
+                    items, start = catalog.query_listing(index="GSI1", partition=partition, forward=True,
+                                                         limit=page, start=start, projection=("product_id",))
+                    products = catalog.batch_get_products([str(i["product_id"]) for i in items]) if items else {}
+                    if products:
+                        stats = apply_changes([(None, p) for p in products.values()])
+                        for name in vars(total):
+                            setattr(total, name, getattr(total, name) + getattr(stats, name))
+                    if start is None:
+                        break
+    return total
+
+
+if __name__ == "__main__":  # python -m chalicelib.search.indexer rebuild
+    import sys
+
+    if sys.argv[1:] == ["rebuild"]:
+        done = rebuild()
+        print(f"{done.products} products re-indexed: {done.postings_put} postings written, "
+              f"{done.postings_deleted} deleted, {done.vocabulary_put} vocabulary words")

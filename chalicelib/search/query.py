@@ -7,9 +7,10 @@
 3. A longer query (``multi_word``) reads its words' postings in rank order and checks every
    other word against the term map each posting carries (``document.term_map``): no document is
    read (but for a product whose map was trimmed, see ``document``). First, in parallel: the
-   first ``FIRST_PAGE`` postings of every word's own term and the vocabulary words the prefix
-   begins (one Query). Then, a page at a time (``MultiWord.more``), the list likeliest to bring
-   matches that rank above anything unread — the rarer word drives: a short list ends at once.
+   first ``FIRST_PAGE`` postings of every word's own term (merged from its write shards:
+   ``store.Postings``) and the vocabulary words the prefix begins. Then, a page at a time
+   (``MultiWord.more``), the list likeliest to bring matches that rank above anything unread —
+   the rarer word drives: a short list ends at once.
    A word's list can drive when it holds every product the word matches: any whole word, and
    the last one when it is typed whole (its vocabulary expansion is just its own term); a
    one-letter last word is never read, only checked in the maps. Reading stops when

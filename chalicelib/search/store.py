@@ -2,8 +2,9 @@
 
 The only module of ``chalicelib/search`` that talks to DynamoDB. Keys come from
 ``store/keys.py`` (its SEARCH section has the access-pattern table). Reads never Scan: a
-term's postings and a prefix's words are each one Query on one partition; documents and
-vocabulary words are read with BatchGetItem. Batches go through ``store/toolkit.py`` (25 writes
+term's postings are a Query per write shard, merged by SK (``Postings``), a prefix's words a
+Query per vocabulary shard, merged by word, the Queries of one read sent at the same time;
+documents and vocabulary words are read with BatchGetItem. Batches go through ``store/toolkit.py`` (25 writes
 or 100 keys per call, unprocessed items retried with jittered backoff). Calls go through the
 DynamoDB resource's client (thread-safe; the resource's own ``Table`` objects are not), so a
 query may fetch several partitions at once. Filters are applied by the query, in memory, to decoded postings:
@@ -13,7 +14,10 @@ a FilterExpression would read (and bill) the same items.
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import Any
 
 from chalicelib import clients
@@ -60,28 +64,122 @@ def existing_vocab(words: list[str]) -> set[str]:
     return {item["word"] for item in items}
 
 
+class Postings:
+    """Where the reading of one term's postings stands: a k-way merge by SK of its partitions
+    (``keys.search_term_partitions``: the write shards, and the unsharded partition while
+    SEARCH_LEGACY_READS is on). Each partition is a sorted stream read in Query pages; SKs are
+    unique within a term (rank, then product id), so the merge is exactly the order one
+    unsharded partition had. Items a Query read beyond what a page returned stay buffered for
+    the next page: nothing is read twice. A stream whose buffer ran out is read again only when
+    its frontier (the last SK it read) is not past the best buffered head."""
+
+    def __init__(self, term: str) -> None:
+        self.term = term
+        self.streams = [_Stream(pk) for pk in keys.search_term_partitions(term)]
+        self.last_sk = ""
+
+    @property
+    def done(self) -> bool:
+        return all(s.done and not s.buf for s in self.streams)
+
+    def page(self, limit: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while len(out) < limit:
+            best = min((s for s in self.streams if s.buf), key=lambda s: s.buf[0]["SK"], default=None)
+            head = best.buf[0]["SK"] if best else None
+            waiting = [s for s in self.streams if not s.buf and not s.done
+                       and (s.frontier is None or head is None or s.frontier < head)]
+            if waiting:
+                # twice a shard's share of what the page still misses (ids hash evenly over the
+                # shards); a stream drained again reads twice its last page, never more than missing
+                missing = limit - len(out)
+                share = -(-2 * missing // len(self.streams))
+                _parallel([(s, min(MAX_QUERY_PAGE, max(STREAM_MIN, min(max(share, 2 * s.size), missing))))
+                           for s in waiting])
+                continue
+            if best is None:
+                break
+            item = best.buf.popleft()
+            if item["SK"] == self.last_sk:
+                continue  # the same posting in a shard and the unsharded partition (a move in flight)
+            self.last_sk = item["SK"]
+            out.append(json.loads(item[POSTING_BODY]))
+        return out
+
+
+STREAM_MIN = 2  # items a shard's Query reads at least
+MAX_QUERY_PAGE = 1000  # one Query's Limit at most (≈ 1 MB of postings)
+
+
+class _Stream:
+    """One partition of a term, read in Query pages (``Postings``)."""
+
+    def __init__(self, pk: str) -> None:
+        self.pk = pk
+        self.buf: deque[dict[str, Any]] = deque()
+        self.start: dict[str, Any] | None = None
+        self.frontier: str | None = None  # the SK of the last item read
+        self.done = False
+        self.size = 0  # the Limit of its last Query
+
+    def fetch(self, limit: int) -> None:
+        params: dict[str, Any] = {"TableName": _name(), "KeyConditionExpression": Key("PK").eq(self.pk),
+                                  "Limit": limit}
+        if self.start:
+            params["ExclusiveStartKey"] = self.start
+        resp = _client().query(**params)
+        items = resp.get("Items", [])
+        self.buf.extend(items)
+        self.start = resp.get("LastEvaluatedKey")
+        self.done = self.start is None
+        if items:
+            self.frontier = items[-1]["SK"]
+        self.size = limit
+
+
+@cache
+def _shard_pool(width: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=width, thread_name_prefix="search-shard")
+
+
+def _parallel(jobs: list[tuple[_Stream, int]]) -> None:
+    """Each stream's next Query, at the same time (``Settings.listing_read_threads``): a term's
+    page waits for its slowest shard, not for their sum."""
+    width = settings().listing_read_threads
+    if width <= 1 or len(jobs) <= 1:
+        for stream, limit in jobs:
+            stream.fetch(limit)
+        return
+    list(_shard_pool(width).map(lambda job: job[0].fetch(job[1]), jobs))
+
+
 def postings_page(term: str, *, limit: int,
-                  start: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """One Query page of a term's postings, strongest first, decoded: (postings, next start key)."""
-    params: dict[str, Any] = {
-        "TableName": _name(),
-        "KeyConditionExpression": Key("PK").eq(keys.search_term(term)),
-        "Limit": limit,
-    }
-    if start:
-        params["ExclusiveStartKey"] = start
-    resp = _client().query(**params)
-    return [json.loads(item[POSTING_BODY]) for item in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+                  start: Postings | None = None) -> tuple[list[dict[str, Any]], Postings | None]:
+    """The next ``limit`` postings of a term, strongest first, decoded: (postings, where the
+    reading stands — pass it back for the next page — or None when the list ended). The first
+    page starts a ``Postings`` merge of the term's shards."""
+    reading = start if start is not None else Postings(term)
+    page = reading.page(limit)
+    return page, None if reading.done else reading
 
 
 def vocab_terms(prefix: str, *, limit: int) -> dict[str, str]:
-    """Up to ``limit`` indexed words beginning with ``prefix`` (≥ 2 chars) → their terms."""
-    resp = _client().query(
-        TableName=_name(),
-        KeyConditionExpression=Key("PK").eq(keys.search_vocab_partition(prefix))
-        & Key("SK").begins_with(keys.search_vocab_word(prefix)),
-        ProjectionExpression="#w, #t",
-        ExpressionAttributeNames={"#w": "word", "#t": "term"},
-        Limit=limit,
-    )
-    return {item["word"]: item["term"] for item in resp.get("Items", [])}
+    """Up to ``limit`` indexed words beginning with ``prefix`` (≥ 2 chars) → their terms, in word
+    order: the first ``limit`` of each vocabulary shard (``keys.search_vocab_partitions``),
+    Queried at the same time and merged."""
+    def words(pk: str) -> list[dict[str, Any]]:
+        resp = _client().query(
+            TableName=_name(),
+            KeyConditionExpression=Key("PK").eq(pk) & Key("SK").begins_with(keys.search_vocab_word(prefix)),
+            ProjectionExpression="#w, #t",
+            ExpressionAttributeNames={"#w": "word", "#t": "term"},
+            Limit=limit,
+        )
+        return resp.get("Items", [])
+
+    partitions = keys.search_vocab_partitions(prefix)
+    width = settings().listing_read_threads
+    found = (list(_shard_pool(width).map(words, partitions)) if width > 1 and len(partitions) > 1
+             else [words(pk) for pk in partitions])
+    merged = sorted({item["word"]: item["term"] for part in found for item in part}.items())
+    return dict(merged[:limit])

@@ -451,6 +451,7 @@ def _restore(seller_id: str, entries: list[import_journal.Entry], feed_id: str, 
                 guarded.append((pid, now, lambda cur: cur))
             else:
                 puts += store.product_items(now)
+                deletes += store.stale_keys(now, now)  # listing items it recorded under other shards
             continue
         if deactivated and old is not None:  # only `available` changed: put it back, keep the stock as is
             def back(cur: dict[str, Any], old: dict[str, Any] = old) -> dict[str, Any]:
@@ -755,7 +756,7 @@ class FeedImport:
 
     def _deactivate(self, product_ids: list[str]) -> int:
         olds = store.batch_get_products(product_ids)
-        puts, guarded, changes, entries = [], [], [], []
+        puts, deletes, guarded, changes, entries = [], [], [], [], []
         for old in olds.values():
             if not old.get("available"):
                 continue
@@ -765,9 +766,10 @@ class FeedImport:
                 guarded.append((old["product_id"], old, self._deactivated))
             else:
                 puts += store.product_items(new)
+                deletes += store.stale_keys(old, new)
             changes.append((old, new))
         if entries:
-            self._submit(entries, puts, [], changes, guarded)
+            self._submit(entries, puts, deletes, changes, guarded)
         return len(changes)
 
     def _deactivated(self, old: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,9 @@ CARD_FIELDS = (
     "product_id", "seller_id", "name", "price", "currency", "old_price", "available",
     "category_id", "category_name", "vendor", "author", "year", "created_at", "blocked", "sold_out",
 )
+# on the product item: the write shards its listing items' keys were written with (keys.py,
+# "Write sharding"); absent on products written before those keys were sharded
+LISTING_SHARDS = "listing_shards"
 KEY_FIELDS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "GSI4PK", "GSI4SK", "ttl")
 NAME_KEY_CHARS = 200
 
@@ -78,6 +81,7 @@ def product_items(product: dict[str, Any]) -> list[dict[str, Any]]:
     product.pop("sold_out", None)
     if rules.sold_out(product):
         product["sold_out"] = True
+    product[LISTING_SHARDS] = settings().listing_shards_scope  # where its listing items are written
     pid, seller, available = product["product_id"], product["seller_id"], rules.on_sale(product)
     sort = {"price": product["price"], "name_key": name_key(product["name"]),
             "created_at": product["created_at"], "product_id": pid, "sale": rules.discounted(product)}
@@ -93,11 +97,25 @@ def product_items(product: dict[str, Any]) -> list[dict[str, Any]]:
     return items
 
 
+def listing_item_keys(product: dict[str, Any], shards: int | None = None) -> list[dict[str, str]]:
+    """The keys of a product's seller and category listing items, written with ``shards`` write
+    shards (None: as the product item records, ``LISTING_SHARDS``; absent: the unsharded keys of
+    products written before the listing items were sharded)."""
+    shards = int(product.get(LISTING_SHARDS) or 1) if shards is None else shards
+    out = [keys.seller_listing(product["seller_id"], product["product_id"], shards)]
+    if product.get("category_id"):
+        ckey = category_key(product["seller_id"], str(product["category_id"]))
+        out.append(keys.category_listing(ckey, product["product_id"], shards))
+    return out
+
+
 def stale_keys(old: dict[str, Any] | None, new: dict[str, Any]) -> list[dict[str, str]]:
-    """Listing items of ``old`` that ``new`` no longer has (its category changed or went away)."""
-    if not old or not old.get("category_id") or old.get("category_id") == new.get("category_id"):
+    """Listing items of ``old`` (where it recorded them) that ``new``, written now, no longer
+    has: its category changed or went away, or they were written under other write shards."""
+    if not old:
         return []
-    return [keys.category_listing(category_key(old["seller_id"], old["category_id"]), old["product_id"])]
+    kept = {(k["PK"], k["SK"]) for k in listing_item_keys(new, settings().listing_shards_scope)}
+    return [k for k in listing_item_keys(old) if (k["PK"], k["SK"]) not in kept]
 
 
 # --- batched IO --------------------------------------------------------------------------------
@@ -210,31 +228,33 @@ def set_blocked(product_id: str, blocked: bool) -> dict[str, Any] | None:
     if done is None:
         return None
     before = done["Attributes"]
-    listing = [keys.seller_listing(before["seller_id"], product_id)]
-    if before.get("category_id"):
-        listing.append(keys.category_listing(category_key(before["seller_id"], before["category_id"]), product_id))
-    for key in listing:  # never create a stub listing item
+    for key in listing_item_keys(strip_keys(before)):  # never create a stub listing item
         conditional(_table().update_item, Key=key, ConditionExpression="attribute_exists(PK)", **update)
     return strip_keys(before)
 
 
 def seller_products(seller_id: str, *, available_only: bool) -> Iterator[dict[str, Any]]:
-    """The seller's listing items ({product_id, available}), a consistent Query on its partition."""
-    kwargs: dict[str, Any] = {
-        "KeyConditionExpression": Key("PK").eq(keys.seller_partition(seller_id))
-        & Key("SK").begins_with(keys.LISTING_SK_PREFIX),
-        "ProjectionExpression": "#p, #a",
-        "ExpressionAttributeNames": {"#p": "product_id", "#a": "available"},
-        "ConsistentRead": True,
-    }
-    if available_only:
-        kwargs["FilterExpression"] = Attr("available").eq(True)
-    while True:
-        resp = _table().query(**kwargs)
-        yield from resp.get("Items", [])
-        if "LastEvaluatedKey" not in resp:
-            return
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    """The seller's listing items ({product_id, available}): a consistent Query of each of its
+    partitions (``keys.seller_listing_partitions``), each product once."""
+    seen: set[str] = set()
+    for partition in keys.seller_listing_partitions(seller_id):
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("PK").eq(partition) & Key("SK").begins_with(keys.LISTING_SK_PREFIX),
+            "ProjectionExpression": "#p, #a",
+            "ExpressionAttributeNames": {"#p": "product_id", "#a": "available"},
+            "ConsistentRead": True,
+        }
+        if available_only:
+            kwargs["FilterExpression"] = Attr("available").eq(True)
+        while True:
+            resp = _table().query(**kwargs)
+            for item in resp.get("Items", []):
+                if item["product_id"] not in seen:  # a move in flight: in a shard and the unsharded one
+                    seen.add(item["product_id"])
+                    yield item
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
 def query_listing(*, index: str, partition: str, forward: bool, limit: int, start: dict[str, Any] | None,
@@ -417,11 +437,11 @@ def _relist_ops(product: dict[str, Any], listed: bool) -> list[Op]:
     stock_cond = ("stock = :s", {":s": product["stock"]}) if product.get("stock") is not None else (
         "attribute_exists(PK) AND attribute_not_exists(stock)", {})
     targets = [("product", keys.product(pid), keys.listing_scope_all(), *stock_cond)]
-    targets.append(("seller listing", keys.seller_listing(seller, pid), keys.listing_scope_seller(seller),
-                    "attribute_exists(PK)", {}))
-    if product.get("category_id"):
+    seller_key, *category_keys = listing_item_keys(product)  # where the product recorded them
+    targets.append(("seller listing", seller_key, keys.listing_scope_seller(seller), "attribute_exists(PK)", {}))
+    if category_keys:
         ckey = category_key(seller, product["category_id"])
-        targets.append(("category listing", keys.category_listing(ckey, pid), keys.listing_scope_category(ckey),
+        targets.append(("category listing", category_keys[0], keys.listing_scope_category(ckey),
                         "attribute_exists(PK)", {}))
     ops = []
     for label, key, scope, cond, values in targets:
@@ -492,8 +512,61 @@ def reshard_listings(page: int = 100) -> int:
     return moved
 
 
+def move_listing_items(page: int = 100) -> int:
+    """Move the seller and category listing items of every product whose item records other
+    write shards than the current ones (``LISTING_SHARDS``; absent: written before the listing
+    items were sharded) to their shards: per product one transaction — the product item gets
+    the current ``LISTING_SHARDS`` on condition that neither its stock nor ``updated_at`` moved
+    since it was read (else it is read again), the new listing items are put and the old ones
+    deleted. Reads every marketplace-wide listing partition (every product item is in one).
+    Safe to run twice and next to imports and checkouts. Returns how many products moved."""
+    current, moved = settings().listing_shards_scope, 0
+    for available in (True, False):
+        for sale in (False, True):
+            for partition in keys.listing_partitions(keys.listing_scope_all(), available, sale):
+                start = None
+                while True:
+                    items, start = query_listing(index="GSI1", partition=partition, forward=True, limit=page,
+                                                 start=start, projection=("product_id", LISTING_SHARDS))
+                    for i in items:
+                        if int(i.get(LISTING_SHARDS) or 1) != current:
+                            moved += _move_listing_items(str(i["product_id"]))
+                    if start is None:
+                        break
+    return moved
+
+
+def _move_listing_items(product_id: str) -> int:
+    name, current = settings().catalog_table, settings().listing_shards_scope
+    for _ in range(SYNC_ATTEMPTS):
+        item = _table().get_item(Key=keys.product(product_id), ConsistentRead=True).get("Item")
+        if item is None or int(item.get(LISTING_SHARDS) or 1) == current:
+            return 0
+        product = strip_keys(item)
+        cond, values = stock_guard(product)
+        if product.get("updated_at") is None:
+            cond += " AND attribute_not_exists(updated_at)"
+        else:
+            cond, values = cond + " AND updated_at = :gu", {**values, ":gu": product["updated_at"]}
+        ops = [Op("product", {"Update": {
+            "TableName": name, "Key": keys.product(product_id), "UpdateExpression": f"SET {LISTING_SHARDS} = :n",
+            "ConditionExpression": f"attribute_exists(PK) AND {cond}",
+            "ExpressionAttributeValues": {**values, ":n": current}}})]
+        ops += [Op(f"delete{n}", {"Delete": {"TableName": name, "Key": k}})
+                for n, k in enumerate(stale_keys(product, product))]
+        ops += [Op(f"put{n}", {"Put": {"TableName": name, "Item": i}})
+                for n, i in enumerate(product_items(product)[1:])]
+        try:
+            transact(ops, retries=GUARD_RETRIES)
+            return 1
+        except TransactionCancelled:
+            time.sleep(random.uniform(0.005, 0.02))  # the product changed meanwhile: read it again
+    raise Unavailable(f"the product {product_id} kept changing; run the move again")
+
+
 if __name__ == "__main__":  # python -m chalicelib.store.catalog reshard
     import sys
 
     if sys.argv[1:] == ["reshard"]:
         print(f"{reshard_listings()} products moved to their listing shards")
+        print(f"{move_listing_items()} products' listing items moved to their base-table shards")

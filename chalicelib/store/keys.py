@@ -266,7 +266,7 @@ def promo_text(code: str) -> dict[str, str]:
 # |---|---|---|---|
 # | product by id (product page, cart, checkout) | Catalog | PK=PRODUCT#<pid>, SK=PRODUCT | PRODUCT#pq3x…, PRODUCT |
 # | products by id, in bulk (import diff) | Catalog | BatchGetItem of PK=PRODUCT#<pid>, SK=PRODUCT | ×100 |
-# | a seller's products (import: deactivate missing) | Catalog | PK=SELLER#<seller>, SK begins PRODUCT# | |
+# | a seller's products (import: deactivate missing) | Catalog | PK=SELLER#<seller>#<nn> ×4, SK begins PRODUCT# | |
 # | all products, by price (+ range) | GSI1 | GSI1PK=L#ALL#A<0/1>[#S]#<nn> ×16, GSI1SK between | L#ALL#A1#07, 0…28#p… |
 # | products on sale (any scope, any sort) | GSI1/2/3 | GSInPK=<scope>#A<0/1>#S#<nn> | L#ALL#A1#S#07 |
 # | all products, by name | GSI2 | GSI2PK=L#ALL#A<0/1>#<nn> ×16, GSI2SK > <cursor> | L#ALL#A1#07, iphone#pq… |
@@ -310,12 +310,37 @@ def seller_partition(seller_id: str) -> str:
     return f"SELLER#{seller_id}"
 
 
-def seller_listing(seller_id: str, product_id: str) -> dict[str, str]:
-    return {"PK": seller_partition(seller_id), "SK": f"{LISTING_SK_PREFIX}{product_id}"}
+def _listing_item_pk(partition: str, product_id: str, shards: int | None) -> str:
+    """A listing item's base-table partition written with ``shards`` write shards (None: the
+    current ``listing_shards_scope``; 1: the unsharded partition of items written before)."""
+    shards = settings().listing_shards_scope if shards is None else shards
+    return partition if shards == 1 else f"{partition}#{_stable_shard(product_id, shards):02d}"
 
 
-def category_listing(category_key: str, product_id: str) -> dict[str, str]:
-    return {"PK": f"CAT#{category_key}", "SK": f"{LISTING_SK_PREFIX}{product_id}"}
+def _listing_item_partitions(partition: str) -> list[str]:
+    shards = settings().listing_shards_scope
+    if shards == 1:
+        return [partition]
+    out = [f"{partition}#{n:02d}" for n in range(shards)]
+    return out + [partition] if settings().listing_legacy_reads else out
+
+
+def seller_listing(seller_id: str, product_id: str, shards: int | None = None) -> dict[str, str]:
+    """A seller listing item's key (``shards``: see ``_listing_item_pk``)."""
+    return {"PK": _listing_item_pk(seller_partition(seller_id), product_id, shards),
+            "SK": f"{LISTING_SK_PREFIX}{product_id}"}
+
+
+def seller_listing_partitions(seller_id: str) -> list[str]:
+    """Every base-table partition holding a seller's listing items: its write shards, and the
+    unsharded one while LISTING_LEGACY_READS is on."""
+    return _listing_item_partitions(seller_partition(seller_id))
+
+
+def category_listing(category_key: str, product_id: str, shards: int | None = None) -> dict[str, str]:
+    """A category listing item's key (``shards``: see ``_listing_item_pk``)."""
+    return {"PK": _listing_item_pk(f"CAT#{category_key}", product_id, shards),
+            "SK": f"{LISTING_SK_PREFIX}{product_id}"}
 
 
 def listing_scope_all() -> str:
@@ -351,13 +376,16 @@ def listing_scope_category(category_key: str) -> str:
 # moves every product to its shard (a Query of the unsharded ALL partitions, then the same
 # conditional relist transaction as a stock change). Run it once after deploying
 # (``python -m chalicelib.store.catalog reshard``), then set LISTING_LEGACY_READS to false.
-# Not sharded yet: the base-table keys of the listing items themselves, PK=SELLER#<seller> and
-# PK=CAT#<key>. Many sellers at 10,000 products/s keep them far under the limit (the busiest
-# seller writes ~100/s), but one seller importing at full speed puts its ~3,300 writes/s on
-# SELLER#<seller> (and its biggest category ~1,150 on CAT#<key>); DynamoDB may split that item
-# collection by sort key (the table has no LSI), but nothing here guarantees it. The plan: the
-# same shard suffix on those PKs, ``seller_products`` reading the 4 shards, and the migration
-# moving (put + delete) the listing items instead of rewriting their GSI keys.
+# The base-table keys of the listing items are sharded the same way: one seller importing at
+# full speed put its ~3,300 writes/s on SELLER#<seller> (and its biggest category ~1,150 on
+# CAT#<key>), so a listing item lives at SELLER#<seller>#<nn> / CAT#<key>#<nn>, nn = the same
+# hash of the product id modulo ``listing_shards_scope`` (4). The product item records the
+# shard count its listing items were written with (``listing_shards``; absent: the unsharded
+# SELLER#<seller> / CAT#<key> of before), so a rewrite deletes the old ones where they are
+# (``store/catalog.stale_keys``) and a listing never holds a product twice. ``seller_products``
+# (the import's "deactivate what the file no longer has") Queries the 4 shards and, while
+# LISTING_LEGACY_READS is on, the unsharded partition; ``reshard_listings`` moves the listing
+# items of products written before (put + delete, the product item's stock unchanged).
 #
 # On by default (``config.Settings.listing_shards_all`` / ``listing_shards_scope``: the
 # numbers above). Sharding costs reads, not latency: a page merges every shard of every
@@ -381,8 +409,7 @@ def listing_shards(scope: str) -> int:
 
 
 def listing_shard(scope: str, product_id: str) -> int:
-    digest = hashlib.blake2b(product_id.encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big") % listing_shards(scope)
+    return _stable_shard(product_id, listing_shards(scope))
 
 
 def listing_partition(scope: str, available: bool, sale: bool = False, shard: int | None = None) -> str:
@@ -645,10 +672,10 @@ def idempotency(scope: str, key: str) -> dict[str, str]:
 #
 # | access pattern | table / index | key condition | example |
 # |---|---|---|---|
-# | a term's postings, strongest first | Search | PK=TERM#<term> (Query, ≤ N items) | TERM#ботинк |
-# | one posting (diff) | Search | PK=TERM#<term>, SK=RANK#<999-rank>#PRODUCT#<pid> | TERM#boot, RANK#0988#PRODUCT#pq… |
+# | a term's postings, strongest first | Search | PK=TERM#<term>#<nn> ×16 (Query each, merged by SK) | TERM#ботинк#07 |
+# | one posting (diff) | Search | PK=TERM#<term>#<nn>, SK=RANK#<999-rank>#PRODUCT#<pid> | TERM#boot#03, RANK#0988#… |
 # | what is indexed for a product | Search | PK=SEARCHDOC#<pid>, SK=SEARCHDOC (BatchGet) | SEARCHDOC#pq3x…, SEARCHDOC |
-# | words beginning with a prefix | Search | PK=VOCAB#<2 chars>, SK begins WORD#<prefix> | VOCAB#кр, WORD#крос |
+# | words beginning with a prefix | Search | PK=VOCAB#<2 chars>#<n> ×4, SK begins WORD#<prefix> | VOCAB#кр#2 |
 #
 # A posting is one (term, product) pair carrying the weight of the fields the term is in, the
 # product's term -> weight map (<= 64 terms: other query words are checked in it, no document
@@ -656,30 +683,80 @@ def idempotency(scope: str, key: str) -> dict[str, str]:
 # a result page needs no other read. rank = weight (+100 when the name is exactly the term); ``999 - rank``
 # zero-padded makes ascending SK order strongest-first (chalicelib/search/document.py).
 # VOCAB maps a surface word to its term (ботинок → ботинк); it only grows.
+#
+# Write sharding (the listings' scheme, "Write sharding" above; chalicelib/search/__init__.py,
+# "Hot terms", has the arithmetic): a term's postings are spread over
+# ``Settings.search_term_shards`` (16) partitions by a stable hash of the product id — a
+# product's posting of one term always sits in one shard, so the indexer's diff deletes the
+# item it wrote — and a vocabulary partition over ``search_vocab_shards`` (4) by a hash of the
+# word. The SK is unchanged, so merging a term's shards by SK gives exactly the unsharded
+# partition's order (``search/store.py``). The search document records the shard count its
+# postings were written with (``ts``; absent: the unsharded keys of before), so a re-index
+# deletes old postings where they are. One shard writes and reads the unsharded keys. While
+# SEARCH_LEGACY_READS is on, readers merge the unsharded partition too (postings and words
+# indexed before), until ``python -m chalicelib.search.indexer rebuild`` has moved them.
 # ---------------------------------------------------------------------------------------------
 
 SEARCH_RANK_MAX = 999
 
 
-def search_term(term: str) -> str:
-    return f"TERM#{term}"
+def _stable_shard(value: str, shards: int) -> int:
+    """A stable hash (never Python's salted ``hash``) of ``value`` modulo ``shards``."""
+    digest = hashlib.blake2b(value.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % shards
 
 
-def search_posting(term: str, rank_value: int, product_id: str) -> dict[str, str]:
+def search_term(term: str, shard: int | None = None) -> str:
+    """A term's postings partition: shard ``shard``, or the unsharded one (None)."""
+    return f"TERM#{term}" if shard is None else f"TERM#{term}#{shard:02d}"
+
+
+def search_term_shards() -> int:
+    return settings().search_term_shards
+
+
+def search_term_partitions(term: str) -> list[str]:
+    """Every partition holding postings of ``term``: its shards, and the unsharded one while
+    SEARCH_LEGACY_READS is on (one shard: the unsharded one only)."""
+    shards = search_term_shards()
+    if shards == 1:
+        return [search_term(term)]
+    out = [search_term(term, n) for n in range(shards)]
+    return out + [search_term(term)] if settings().search_legacy_reads else out
+
+
+def search_posting(term: str, rank_value: int, product_id: str, shards: int | None = None) -> dict[str, str]:
+    """The key of a posting written with ``shards`` term shards (None: the current setting;
+    1: the unsharded partition)."""
+    shards = search_term_shards() if shards is None else shards
     rank = SEARCH_RANK_MAX - max(0, min(rank_value, SEARCH_RANK_MAX))
-    return {"PK": search_term(term), "SK": f"RANK#{rank:04d}#PRODUCT#{product_id}"}
+    pk = search_term(term) if shards == 1 else search_term(term, _stable_shard(product_id, shards))
+    return {"PK": pk, "SK": f"RANK#{rank:04d}#PRODUCT#{product_id}"}
 
 
 def search_doc(product_id: str) -> dict[str, str]:
     return {"PK": f"SEARCHDOC#{product_id}", "SK": "SEARCHDOC"}
 
 
-def search_vocab_partition(word: str) -> str:
-    return f"VOCAB#{word[:2]}"
+def search_vocab_partition(word: str, shard: int | None = None) -> str:
+    """The vocabulary partition of a word's (or a prefix's) first two characters: shard
+    ``shard``, or the unsharded one (None)."""
+    return f"VOCAB#{word[:2]}" if shard is None else f"VOCAB#{word[:2]}#{shard}"
+
+
+def search_vocab_partitions(prefix: str) -> list[str]:
+    """Every partition holding words beginning with ``prefix`` (≥ 2 chars)."""
+    shards = settings().search_vocab_shards
+    if shards == 1:
+        return [search_vocab_partition(prefix)]
+    out = [search_vocab_partition(prefix, n) for n in range(shards)]
+    return out + [search_vocab_partition(prefix)] if settings().search_legacy_reads else out
 
 
 def search_vocab(word: str) -> dict[str, str]:
-    return {"PK": search_vocab_partition(word), "SK": search_vocab_word(word)}
+    shards = settings().search_vocab_shards
+    pk = search_vocab_partition(word) if shards == 1 else search_vocab_partition(word, _stable_shard(word, shards))
+    return {"PK": pk, "SK": search_vocab_word(word)}
 
 
 def search_vocab_word(word_or_prefix: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from boto3.dynamodb.conditions import Key
 from feed_support import Feeds, offer, record_calls, snapshot, yml
 
 from chalicelib.config import settings
@@ -162,3 +163,60 @@ def test_products_written_before_sharding_keep_listing_and_the_migration_moves_t
         seller_item = table.get_item(Key=keys.seller_listing(p["seller_id"], p["product_id"]))["Item"]
         shard = keys.listing_shard(keys.listing_scope_seller(p["seller_id"]), p["product_id"])
         assert seller_item["GSI3PK"].endswith(f"#{shard:02d}")
+
+
+def _to_legacy_base_keys(table: Any, product: dict[str, Any]) -> None:
+    """Put a product's seller and category listing items back under the unsharded base-table
+    keys (SELLER#<seller>, CAT#<key>) and forget the product item's record of its shards, as a
+    product written before those keys were sharded is stored."""
+    for key in store.listing_item_keys(product, settings().listing_shards_scope):
+        item = table.get_item(Key=key)["Item"]
+        table.put_item(Item={**item, "PK": key["PK"].rsplit("#", 1)[0]})
+        table.delete_item(Key=key)
+    table.update_item(Key=keys.product(product["product_id"]), UpdateExpression=f"REMOVE {store.LISTING_SHARDS}")
+
+
+def _legacy_items(table: Any, partition: str) -> list[dict[str, Any]]:
+    return table.query(KeyConditionExpression=Key("PK").eq(partition)
+                       & Key("SK").begins_with(keys.LISTING_SK_PREFIX))["Items"]
+
+
+def test_listing_items_under_the_unsharded_base_keys_list_once_and_move_to_their_shards(feeds, catalog, aws):
+    sellers, products = catalog
+    table = boto3.resource("dynamodb").Table(aws["CATALOG_TABLE"])
+    assert all(table.get_item(Key=keys.product(p["product_id"]))["Item"][store.LISTING_SHARDS] == 4 for p in products)
+    old = products[1::3]
+    for p in old:
+        _to_legacy_base_keys(table, p)
+    legacy_seller = keys.seller_partition(sellers[0])
+    assert len(_legacy_items(table, legacy_seller)) == sum(1 for p in old if p["seller_id"] == sellers[0])
+    scopes = ({}, {"seller": sellers[0]}, {"seller": sellers[1]}, {"category": store.category_key(sellers[1], "1")})
+
+    def every_listing() -> list[list[str]]:
+        return [[i["product_id"] for i in feeds.products(sort=sort, limit=10, **scope)]
+                for sort in ("-price", "newest") for scope in scopes]
+
+    def expected(catalog: list[dict[str, Any]]) -> list[list[str]]:
+        return [oracle(catalog, sort=sort, **scope) for sort in ("-price", "newest") for scope in scopes]
+
+    # Listings show every product once; the import's own listing of a seller finds them all
+    assert every_listing() == expected(products)
+    for seller in sellers:
+        mine = sorted(i["product_id"] for i in store.seller_products(seller, available_only=False))
+        assert mine == sorted(p["product_id"] for p in products if p["seller_id"] == seller)
+    # When the second seller re-imports with new prices, its legacy listing items are replaced, not doubled
+    feeds.drop(sellers[1], yml(_offers("b", 20).replace("<price>", "<price>1"), CATS))
+    now = [store.strip_keys(i) for i in snapshot(feeds.aws) if i["SK"] == keys.PRODUCT_SK]
+    assert {p["product_id"] for p in now} == {p["product_id"] for p in products}
+    assert every_listing() == expected(now)
+    assert _legacy_items(table, keys.seller_partition(sellers[1])) == []
+    # When the move runs (twice: the second finds nothing)
+    moved = sum(1 for p in old if p["seller_id"] == sellers[0])
+    assert store.move_listing_items(page=7) == moved
+    assert store.move_listing_items() == 0
+    # Then nothing is left under the unsharded keys and the listings are unchanged
+    assert _legacy_items(table, legacy_seller) == []
+    for p in old:
+        if p.get("category_id"):
+            assert _legacy_items(table, f"CAT#{store.category_key(p['seller_id'], p['category_id'])}") == []
+    assert every_listing() == expected(now)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 
 from chalicelib.search import document
+from chalicelib.store import keys
 
 BOOTS = {
     "product_id": "p1",
@@ -26,7 +28,9 @@ def _stored(product):
 
 
 def _posting_terms(keys_or_items):
-    return sorted(k["PK"].removeprefix("TERM#") for k in keys_or_items if k["PK"].startswith("TERM#"))
+    """The terms of posting keys (their write shard suffix ``#<nn>`` off)."""
+    return sorted(re.sub(r"#\d\d$", "", k["PK"].removeprefix("TERM#")) for k in keys_or_items
+                  if k["PK"].startswith("TERM#"))
 
 
 def test_can_weight_fields_name_over_vendor_over_category_over_description():
@@ -111,7 +115,7 @@ def test_price_change_rewrites_the_postings_in_place():
 
 def test_rename_deletes_the_old_name_terms():
     diff = document.diff("p1", _stored(BOOTS), document.build({**BOOTS, "name": "Сапоги зимние"}))
-    assert "TERM#сапог" in {p["PK"] for p in diff.puts}
+    assert "сапог" in _posting_terms(diff.puts)
     deleted = _posting_terms(diff.deletes)
     assert "ботинк" in deleted  # its weight dropped from 11 to 1: the old posting goes
     assert "зимн" not in deleted
@@ -126,3 +130,22 @@ def test_deactivation_deletes_every_posting_and_the_document():
 
 def test_exact_name_key_ignores_order_and_repeats():
     assert document.name_key(["b", "a", "b"]) == document.name_key(["a", "b"]) == "a b"
+
+
+def test_postings_of_one_product_land_in_one_write_shard_of_each_term():
+    doc = document.build(BOOTS)
+    shard = keys.search_posting("x", 1, "p1")["PK"].removeprefix("TERM#x#")
+    assert doc.shards == keys.search_term_shards() > 1
+    assert {doc.posting(t)["PK"] for t in doc.terms} == {f"TERM#{t}#{shard}" for t in doc.terms}
+    assert doc.item()["ts"] == doc.shards
+
+
+def test_a_document_indexed_before_the_sharding_moves_every_posting_and_word_to_the_shards():
+    legacy = {k: v for k, v in _stored(BOOTS).items() if k != "ts"}  # written with the unsharded keys
+    diff = document.diff("p1", legacy, document.build(BOOTS))
+    assert {k["PK"] for k in diff.deletes} == {f"TERM#{t}" for t in document.build(BOOTS).terms}
+    assert _posting_terms(diff.puts) == sorted(document.build(BOOTS).terms)
+    assert all(re.search(r"#\d\d$", p["PK"]) for p in diff.puts if p["PK"].startswith("TERM#"))
+    assert diff.puts[-1]["ts"] == keys.search_term_shards()
+    assert diff.new_words["ботинки"] == "ботинк"  # the vocabulary's shards get its words too
+    assert document.diff("p1", diff.puts[-1], document.build(BOOTS)).puts == []  # then nothing moves
