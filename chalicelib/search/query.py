@@ -67,6 +67,7 @@ FIRST_PAGE = 50  # postings of each word read to choose the driver
 MAX_DRIVER_READ = 1000  # driver postings read for a query at most (beyond its first page)
 MAX_READ = 1000  # one-word query: postings read beyond the first pages at most
 MAX_PAGE = 1000  # one Query's Limit at most (≈ 1 MB of postings: DynamoDB's page size)
+DRAIN_ALL = 10**9  # a read of a whole list
 PREFIX_EXPANSION = 20
 MAX_WORDS = 8
 RESULT_FIELDS = ("product_id", "name", "price", "old_price", "currency", "picture", "seller_id", "category_id",
@@ -518,17 +519,19 @@ class MultiWord:
         return max(lists[id(w)].last_id for w in self.words)
 
     def drain(self) -> None:
-        """Read the shortest driver list to its end (pages of ``MAX_PAGE``): every product with
-        all the words is then among the hits. Which list is shortest is estimated from the first
-        pages (``_rarity``), and a list already read further counts for what is left of it."""
+        """Read the shortest driver list to its end (one read: its write shards side by side):
+        every product with all the words is then among the hits. Which list is shortest is
+        estimated from the first pages (``_rarity``), and a list already read further counts for
+        what is left of it."""
         todo = [lst for lst in self.drivers if not lst.done]
         lst = min(todo, key=lambda lst: (self.rarity.get(id(lst), 0.0), -lst.read, self.lists.index(lst)))
-        while not lst.done:
-            page, start = store.postings_page(lst.word.word.term, limit=MAX_PAGE, start=lst.start)
-            lst.saw(page, start)
-            self.read += len(page)
-            self.drained += len(page)
-            self.add(page, lst)
+        # the whole rest in one call: its write shards are read side by side, ``MAX_PAGE`` items
+        # a Query, and merged as they come
+        page, start = store.postings_page(lst.word.word.term, limit=DRAIN_ALL, start=lst.start)
+        lst.saw(page, start)
+        self.read += len(page)
+        self.drained += len(page)
+        self.add(page, lst)
 
     def more(self, missing: int) -> None:
         """One round: the next page of the driver list likeliest to bring matches that rank above

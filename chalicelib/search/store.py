@@ -13,6 +13,7 @@ a FilterExpression would read (and bill) the same items.
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -76,36 +77,51 @@ class Postings:
     def __init__(self, term: str) -> None:
         self.term = term
         self.streams = [_Stream(pk) for pk in keys.search_term_partitions(term)]
+        self.heap: list[tuple[str, int]] = []  # (head SK, stream) of the streams holding items
+        self.empty = set(range(len(self.streams)))  # streams with nothing buffered, not ended
         self.last_sk = ""
 
     @property
     def done(self) -> bool:
-        return all(s.done and not s.buf for s in self.streams)
+        return not self.heap and not self.empty
+
+    def _refill(self, waiting: list[int], limit: int) -> None:
+        # twice a shard's share of what the page still misses (ids hash evenly over the shards);
+        # a stream drained again reads twice its last page, never more than is missing
+        share = -(-2 * limit // len(self.streams))
+        _parallel([(self.streams[i], min(MAX_QUERY_PAGE, max(STREAM_MIN, min(max(share, 2 * self.streams[i].size),
+                                                                             limit))))
+                   for i in waiting])
+        for i in waiting:
+            stream = self.streams[i]
+            if stream.buf:
+                heapq.heappush(self.heap, (stream.buf[0]["SK"], i))
+            if stream.buf or stream.done:
+                self.empty.discard(i)
 
     def page(self, limit: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         while len(out) < limit:
-            best = min((s for s in self.streams if s.buf), key=lambda s: s.buf[0]["SK"], default=None)
-            head = best.buf[0]["SK"] if best else None
-            waiting = [s for s in self.streams if not s.buf and not s.done
-                       and (s.frontier is None or head is None or s.frontier < head)]
+            head = self.heap[0][0] if self.heap else None
+            waiting = [i for i in self.empty if head is None or self.streams[i].frontier is None
+                       or self.streams[i].frontier < head]
             if waiting:
-                # twice a shard's share of what the page still misses (ids hash evenly over the
-                # shards); a stream drained again reads twice its last page, never more than missing
-                missing = limit - len(out)
-                share = -(-2 * missing // len(self.streams))
-                _parallel([(s, min(MAX_QUERY_PAGE, max(STREAM_MIN, min(max(share, 2 * s.size), missing))))
-                           for s in waiting])
+                self._refill(waiting, limit - len(out))
                 continue
-            if best is None:
+            if head is None:
                 break
-            item = best.buf.popleft()
+            _, i = heapq.heappop(self.heap)
+            stream = self.streams[i]
+            item = stream.buf.popleft()
+            if stream.buf:
+                heapq.heappush(self.heap, (stream.buf[0]["SK"], i))
+            elif not stream.done:
+                self.empty.add(i)
             if item["SK"] == self.last_sk:
                 continue  # the same posting in a shard and the unsharded partition (a move in flight)
             self.last_sk = item["SK"]
             out.append(json.loads(item[POSTING_BODY]))
         return out
-
 
 STREAM_MIN = 2  # items a shard's Query reads at least
 MAX_QUERY_PAGE = 1000  # one Query's Limit at most (≈ 1 MB of postings)
