@@ -111,17 +111,43 @@ stock per 100 matches; the answer says ``complete: false`` when there were more.
 page's products once (``store/catalog.live``) for stock, availability and the short description:
 postings stay small, and stock, which every checkout changes, is never stale.
 
-**Speed: not reached yet, and why.** The exact AND above costs O(shorter list)
+**Speed: not reached, and why.** The exact AND above costs O(shorter list)
 when a page is not rank-safe early — "кроссовки sneakers" and "черный white" (common words that
-are never together) must read a whole list to prove there is nothing. Term-pair postings fix the
-two-word case only for pairs of strong-field terms; exactness still needs the pairs where one
-word is in a description only, and indexing every (strong term, any term) pair is ~10 × 48 ≈ 480
-postings per product: far beyond the write budget (the hot-partition goal asks for the opposite). The
-candidate that could keep both bounds is a product-id-ordered, keys-only copy of each term's
-postings intersected page by page (a 1 MB Query page holds some 25k keys of ~40 bytes, so the
-longest list at 100k would be two Queries), then only the matches ranked; neither it nor term
-pairs were built or measured in this change: the figures in BENCHMARKS.md are of the design
-above.
+are never together) must read a whole list to prove there is nothing, and "черные кроссовки",
+"running sneakers" (common words whose many matches tie) read the shorter list to its end too.
+
+Measured (``python -m bench.search_bench``, 1k vs 100k products, 12 queries, first page of 20,
+moto in-process with its one-partition Query shim), with the term shards of "Hot terms":
+
+| | 1k median | 100k median | ratio median | ratio worst | items read / first page at 100k |
+|---|---|---|---|---|---|
+| before the shards (BENCHMARKS.md) | 23.7 ms | 350.4 ms | ×15.7 | ×48.1 | median 1,798, max 7,303 |
+| sharded (16 + legacy streams a term) | 66.3 ms | 504.5 ms | ×6.6 | ×28.9 (черный white) | median ~1,920, max 7,458 |
+
+The better ratio is *not* a better design: the 1k baseline got slower (every term is now 17
+Queries, and moto spends most of a Query serializing its answer: a profile of "черный white"
+at 20k puts 1.4 s of 2.2 s in moto's response serializer), while the 100k cost is what it was
+— items read: one-word queries ~97 at 100k (flat), the draining ones 1,566–7,458, the length
+of their shorter list (кроссовки: 5,905 postings). In moto the latency follows the items read,
+so no design that reads O(shorter list) can reach ×1.3 / ×2.0 here; the goal is not met.
+
+What would bound the work per page, and why it is not built:
+- *term-pair postings* (a posting per pair of a product's terms, ordered by the pair's score):
+  the only candidate whose first page is O(page) for two words however common, and the only one
+  that proves "never together" in one empty Query. Exactness needs the pairs where one word is in
+  a description only (a product with "кроссовки" in its name and "sneakers" in its description
+  matches): (strong term, any term) is +98 postings per product (×6.8 index writes, median of the
+  bench catalog), strong pairs only +28 (×2.6) but then inexact. The partition limit no longer
+  decides it (pair partitions would be sharded like terms); the total write units (×6.8 per
+  import) and index size do, and three-word queries still intersect pair lists;
+- *a product-id-ordered keys-only copy* intersected page by page: the same O(shorter list)
+  items (in ~15× fewer bytes: DynamoDB read units and transfer, not item count), so in DynamoDB
+  it would cut latency and cost of the draining queries several-fold but not bound them, and
+  every posting write becomes two (each term shard ~300 → ~600 WCU/s at 10,000 products/s:
+  still under the limit). Not built in the time available;
+- the rank-order phase cannot prove absence by design (random ids interleave), so skipping
+  blocks or racing the lists saves at most the ~1,000 postings read before the drain.
+Exactness was not relaxed: the oracle tests pass with the default and with tiny bounds.
 
 Stopwords: a name's stopwords are indexed (weight of the name), descriptions'
 are not; a query keeps its stopwords only when it has nothing else, so ``q=The`` finds "The Road"
@@ -162,7 +188,7 @@ SEARCH section):
 
 Measured (``bench/partition_bench.py``, 20,000 products): many sellers at 10,000 products/s,
 max per key 9,848 WCU/s before (every key unsharded; search alone 4,734 on TERM#great) → 684
-after (VOCAB#ni#1; the busiest TERM shard ~300); one seller at 3,300 products/s, 3,300 → 839
+after (VOCAB#ni#1; the busiest TERM shard: TERM#great#02, 309); one seller at 3,300 products/s, 3,300 → 839
 (SELLER#<seller>#02, the base-table listing items). No key of any table above 1,000.
 
 The trade-off is read fan-out, paid by rare terms too: a word's first page is 16 parallel
