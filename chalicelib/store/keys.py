@@ -310,6 +310,12 @@ def seller_partition(seller_id: str) -> str:
     return f"SELLER#{seller_id}"
 
 
+def _stable_shard(value: str, shards: int) -> int:
+    """A stable hash (never Python's salted ``hash``) of ``value`` modulo ``shards``."""
+    digest = hashlib.blake2b(value.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % shards
+
+
 def _listing_item_pk(partition: str, product_id: str, shards: int | None) -> str:
     """A listing item's base-table partition written with ``shards`` write shards (None: the
     current ``listing_shards_scope``; 1: the unsharded partition of items written before)."""
@@ -698,12 +704,6 @@ def idempotency(scope: str, key: str) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 
 SEARCH_RANK_MAX = 999
-
-
-def _stable_shard(value: str, shards: int) -> int:
-    """A stable hash (never Python's salted ``hash``) of ``value`` modulo ``shards``."""
-    digest = hashlib.blake2b(value.encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big") % shards
 
 
 def search_term(term: str, shard: int | None = None) -> str:
