@@ -4,11 +4,12 @@ The only module of ``chalicelib/search`` that talks to DynamoDB. Keys come from
 ``store/keys.py`` (its SEARCH section has the access-pattern table). Reads never Scan: a
 term's postings are a Query per write shard, merged by SK (``Postings``), a prefix's words a
 Query per vocabulary shard, merged by word, the Queries of one read sent at the same time;
-documents and vocabulary words are read with BatchGetItem. Batches go through ``store/toolkit.py`` (25 writes
-or 100 keys per call, unprocessed items retried with jittered backoff). Calls go through the
-DynamoDB resource's client (thread-safe; the resource's own ``Table`` objects are not), so a
-query may fetch several partitions at once. Filters are applied by the query, in memory, to decoded postings:
-a FilterExpression would read (and bill) the same items.
+documents and vocabulary words are read with BatchGetItem. Batches go through
+``store/toolkit.py`` (25 writes or 100 keys per call, unprocessed items retried with jittered
+backoff). Calls go through the DynamoDB resource's client (thread-safe; the resource's own
+``Table`` objects are not), so a query may fetch several partitions at once. Filters are
+applied by the query, in memory, to decoded postings: a FilterExpression would read (and bill)
+the same items.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ class Postings:
             self.last_sk = item["SK"]
             out.append(json.loads(item[POSTING_BODY]))
         return out
+
 
 STREAM_MIN = 2  # items a shard's Query reads at least
 MAX_QUERY_PAGE = 1000  # one Query's Limit at most (≈ 1 MB of postings)
