@@ -138,3 +138,58 @@ def test_a_moto_failure_in_process_is_a_500_that_botocore_retries(table, monkeyp
     client = boto3.client("dynamodb", region_name=REGION, config=retrying)
     item = client.get_item(TableName="t", Key={"PK": {"S": "p1"}, "SK": {"S": "s01"}})["Item"]
     assert item["n"] == {"N": "107"} and len(calls) == 2  # s01 is the 8th item put (7 * 7 % 12)
+
+
+RICH_ITEM = {
+    "PK": {"S": "rich"}, "SK": {"S": "r"}, "n": {"N": "-12.50"}, "b": {"B": b"\x00\xffbytes"},
+    "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": [b"x", b"\x01"]},
+    "yes": {"BOOL": True}, "no": {"BOOL": False}, "nothing": {"NULL": True}, "empty": {"S": ""},
+    "m": {"M": {"inner": {"M": {"deep": {"L": [{"S": "x"}, {"N": "1"}, {"B": b"in a list"}]}}}, "e": {"M": {}}}},
+    "l": {"L": [{"M": {"k": {"BOOL": False}}}, {"L": []}, {"SS": ["z"]}]},
+}
+
+
+def test_items_read_back_as_moto_serializes_them(table, monkeypatch):
+    from moto.core.serialize import BaseJSONSerializer
+
+    patches.attribute_values_serialize_directly()
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.put_item(TableName="t", Item=RICH_ITEM)
+    client.put_item(TableName="t", Item={k: v for k, v in RICH_ITEM.items() if "B" not in v and "BS" not in v}
+                    | {"SK": {"S": "plain"}})
+
+    def reads():
+        return [
+            client.get_item(TableName="t", Key={"PK": {"S": "rich"}, "SK": {"S": "r"}})["Item"],
+            client.query(TableName="t", KeyConditionExpression="PK = :p",
+                         ExpressionAttributeValues={":p": {"S": "rich"}})["Items"],
+            client.update_item(TableName="t", Key={"PK": {"S": "rich"}, "SK": {"S": "plain"}},
+                               UpdateExpression="SET n = :n", ExpressionAttributeValues={":n": {"N": "-12.50"}},
+                               ReturnValues="ALL_OLD")["Attributes"],
+        ]
+
+    patched = reads()
+    monkeypatch.setattr(BaseJSONSerializer, "_serialize_type_structure",
+                        BaseJSONSerializer._serialize_type_structure.__wrapped__)
+    assert patched == reads()
+    assert patched[0] == RICH_ITEM and patched[1][1] == RICH_ITEM
+    assert patched[2]["m"] == RICH_ITEM["m"] and "b" not in patched[2]
+
+
+def test_a_plain_item_is_serialized_without_walking_the_model(table, monkeypatch):
+    from moto.core import serialize
+
+    patches.attribute_values_serialize_directly()
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.put_item(TableName="t", Item={"PK": {"S": "p"}, "SK": {"S": "s"}, "m": {"M": {"l": {"L": [{"N": "1"}]}}}})
+
+    original = serialize.AttributePicker.get_possible_keys
+
+    def picker(self, context):
+        if context.key in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"):
+            raise AssertionError(f"walked the model for {context.key}")
+        return original(self, context)
+
+    monkeypatch.setattr(serialize.AttributePicker, "get_possible_keys", picker)
+    item = client.get_item(TableName="t", Key={"PK": {"S": "p"}, "SK": {"S": "s"}})["Item"]
+    assert item["m"] == {"M": {"l": {"L": [{"N": "1"}]}}}
