@@ -24,6 +24,8 @@ exactly in ``requirements-dev.txt`` for that reason):
   reads one partition (of the table, or of an index), as DynamoDB does.
 - ``attribute_values_serialize_directly``: moto's response serializer walks the model for
   each DynamoDB attribute value; a value from its backend is already in wire form.
+- ``update_expressions_validate_in_linear_time``: moto's UpdateExpression validation rebuilt
+  a table per node visited and recounted clauses at every nested node (quadratic).
 - ``server_knows_its_services``: moto's server lists its own package directory (``listdir``
   and ~180 ``stat`` calls) twice per request to route it; the list never changes.
 - ``workflow_tasks_share_clients``: moto's Step Functions interpreter builds a new boto3
@@ -375,6 +377,70 @@ def attribute_values_serialize_directly() -> None:
     BaseJSONSerializer._serialize_type_structure = _serialize_type_structure
 
 
+def update_expressions_validate_in_linear_time() -> None:
+    """moto validates an UpdateExpression by ten passes over its syntax tree; two costs grow
+    faster than the tree. Each pass rebuilds its table of node types at every node visited
+    (the table depends on the pass's class only: it is built once per class now), and the
+    clause-count check runs at every nested ``UpdateExpression`` node — a SET clause with n
+    actions is n nested nodes — collecting the clauses below it again each time: quadratic
+    in the actions (a checkout's order write has dozens). The replacement counts each node's
+    clauses once from its children's counts, with the same rules (``find_clauses``: a child
+    of the clause type counts, any other expression or function child is looked into) and
+    raises the same error at the same node."""
+    if not _once("update_expressions_validate_in_linear_time"):
+        return
+    from moto.dynamodb.exceptions import TooManyClauses
+    from moto.dynamodb.parsing import ast_nodes
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    types_of: dict[type, tuple[type, ...]] = {}
+    original_types = ast_nodes.DepthFirstTraverser.nodes_to_be_processed
+
+    def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+        cls = type(self)
+        found = types_of.get(cls)
+        if found is None:
+            found = types_of[cls] = original_types(self)
+        return found
+
+    nodes_to_be_processed.__wrapped__ = original_types  # type: ignore[attr-defined]
+    ast_nodes.DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed
+
+    kinds = (ast_nodes.UpdateExpressionAddClause, ast_nodes.UpdateExpressionRemoveClause,
+             ast_nodes.UpdateExpressionSetClause)
+    looked_into = (ast_nodes.Expression, ast_nodes.UpdateExpressionFunction)
+    original_verify = ActionCountValidator.verify_action_counts
+
+    def counts(self: Any, node: Any) -> list[int]:
+        memo = self.__dict__.setdefault("_clause_counts", {})
+        hit = memo.get(id(node))
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        total = [0, 0, 0]
+        for child in node.children or []:
+            below = counts(self, child) if isinstance(child, looked_into) else None
+            for k, kind in enumerate(kinds):
+                if type(child) is kind:
+                    total[k] += 1
+                elif below is not None:
+                    total[k] += below[k]
+        memo[id(node)] = (node, total)
+        return total
+
+    def verify_action_counts(self: Any, node: Any) -> Any:
+        add, remove, set_ = counts(self, node)
+        if add > 1:
+            raise TooManyClauses("ADD")
+        if remove > 1:
+            raise TooManyClauses("REMOVE")
+        if set_ > 1:
+            raise TooManyClauses("SET")
+        return node
+
+    verify_action_counts.__wrapped__ = original_verify  # type: ignore[attr-defined]
+    ActionCountValidator.verify_action_counts = verify_action_counts
+
+
 def server_knows_its_services() -> None:
     """The moto server routes each request by asking ``list_of_moto_modules()`` whether the
     host names a service — a ``listdir`` of moto's package and a ``stat`` of each entry, twice
@@ -573,6 +639,7 @@ def apply_in_process() -> None:
     parse_each_definition_once()
     query_reads_one_partition()
     attribute_values_serialize_directly()
+    update_expressions_validate_in_linear_time()
     server_knows_its_services()
     workflow_tasks_share_clients()
     in_process_failures_are_500s()

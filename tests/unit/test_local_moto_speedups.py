@@ -193,3 +193,60 @@ def test_a_plain_item_is_serialized_without_walking_the_model(table, monkeypatch
     monkeypatch.setattr(serialize.AttributePicker, "get_possible_keys", picker)
     item = client.get_item(TableName="t", Key={"PK": {"S": "p"}, "SK": {"S": "s"}})["Item"]
     assert item["m"] == {"M": {"l": {"L": [{"N": "1"}]}}}
+
+
+UPDATES = [
+    "SET " + ", ".join(f"a{i} = :v" for i in range(30)) + " ADD c :one REMOVE r1, r2",
+    "SET a = list_append(if_not_exists(a, :empty), :l), b = :v ADD c :one, s :set",
+    "ADD c :one SET a = :v ADD d :one",
+    "REMOVE r1 ADD c :one REMOVE r2 ADD d :one",
+    "SET a = :v REMOVE r1 SET b = :v",
+    "SET a = :v, a = :v",
+]
+
+
+def _update_outcome(t, expression):
+    try:
+        t.update_item(Key={"PK": "u", "SK": "u"}, UpdateExpression=expression, ReturnValues="ALL_NEW",
+                      ExpressionAttributeValues={k: v for k, v in {
+                          ":v": "x", ":one": 1, ":empty": [], ":l": ["y"], ":set": {"z"}}.items() if k in expression})
+    except t.meta.client.exceptions.ClientError as exc:
+        return exc.response["Error"]
+    return t.get_item(Key={"PK": "u", "SK": "u"})["Item"]
+
+
+@pytest.mark.parametrize("expression", UPDATES, ids=range(len(UPDATES)))
+def test_an_update_expression_is_validated_as_moto_validates_it(table, monkeypatch, expression):
+    from moto.dynamodb.parsing import ast_nodes
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    patches.update_expressions_validate_in_linear_time()
+    patched = _update_outcome(table, expression)
+    table.delete_item(Key={"PK": "u", "SK": "u"})
+    monkeypatch.setattr(ActionCountValidator, "verify_action_counts",
+                        ActionCountValidator.verify_action_counts.__wrapped__)
+    monkeypatch.setattr(ast_nodes.DepthFirstTraverser, "nodes_to_be_processed",
+                        ast_nodes.DepthFirstTraverser.nodes_to_be_processed.__wrapped__)
+    assert patched == _update_outcome(table, expression)
+
+
+def test_clauses_are_counted_once_per_update(table, monkeypatch):
+    from moto.dynamodb.parsing import ast_nodes
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    patches.update_expressions_validate_in_linear_time()
+    collected = []
+    original = ast_nodes.Node.find_clauses
+
+    def find_clauses(self, clause_types):
+        if ast_nodes.UpdateExpressionAddClause in clause_types:
+            collected.append(1)
+        return original(self, clause_types)
+
+    monkeypatch.setattr(ast_nodes.Node, "find_clauses", find_clauses)
+    assert _update_outcome(table, UPDATES[0])["a29"] == "x"
+    assert collected == []  # moto's own check collects them again at each of the 30 nested nodes
+    monkeypatch.setattr(ActionCountValidator, "verify_action_counts",
+                        ActionCountValidator.verify_action_counts.__wrapped__)
+    _update_outcome(table, UPDATES[0])
+    assert len(collected) > 30
