@@ -30,6 +30,7 @@ exactly in ``requirements-dev.txt`` for that reason):
   and ~180 ``stat`` calls) twice per request to route it; the list never changes.
 - ``workflow_tasks_share_clients``: moto's Step Functions interpreter builds a new boto3
   client for every Task it runs; one per service and region serves them all.
+- ``workflow_paths_parse_once``: moto's interpreter parsed each JSONPath anew at every use.
 - ``in_process_failures_are_500s``: a moto bug the server answers with a 500 (which botocore
   retries) reached the app in-process as a bare exception; now it is the same 500.
 - ``path_parameters_are_decoded``: API Gateway percent-decodes path parameters
@@ -441,6 +442,25 @@ def update_expressions_validate_in_linear_time() -> None:
     ActionCountValidator.verify_action_counts = verify_action_counts
 
 
+def workflow_paths_parse_once() -> None:
+    """moto's ASL interpreter parses every JSONPath (``$.order_id``, ``$.result``) with
+    ``jsonpath_ng`` each time a state reads or writes one — a new PLY parser each time, for a
+    handful of fixed strings per definition. A parsed path is immutable (``find`` and
+    ``update`` only read it): one parse per path string serves every execution."""
+    if not _once("workflow_paths_parse_once"):
+        return
+    import functools
+
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    for module in (json_path, result_path):
+        original = module.parse
+        cached = functools.lru_cache(maxsize=1024)(original)
+        cached.__wrapped__ = original
+        module.parse = cached
+
+
 def server_knows_its_services() -> None:
     """The moto server routes each request by asking ``list_of_moto_modules()`` whether the
     host names a service — a ``listdir`` of moto's package and a ``stat`` of each entry, twice
@@ -642,6 +662,7 @@ def apply_in_process() -> None:
     update_expressions_validate_in_linear_time()
     server_knows_its_services()
     workflow_tasks_share_clients()
+    workflow_paths_parse_once()
     in_process_failures_are_500s()
     callbacks_skip_starting_executions()
     unknown_paths_are_problem_404()

@@ -250,3 +250,20 @@ def test_clauses_are_counted_once_per_update(table, monkeypatch):
                         ActionCountValidator.verify_action_counts.__wrapped__)
     _update_outcome(table, UPDATES[0])
     assert len(collected) > 30
+
+
+def test_workflow_paths_are_parsed_once_and_read_as_before(monkeypatch):
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    patches.workflow_paths_parse_once()
+    data = {"order_id": "o1", "lines": [{"q": 1}, {"q": 2}], "result": {"ok": True}}
+    paths = ["$.order_id", "$.lines[*].q", "$.lines[1]", "$.result.ok", "$"]
+    patched = [json_path.extract_json(p, data) for p in paths]
+    hits = json_path.parse.cache_info().hits
+    for p in paths:
+        json_path.extract_json(p, data)
+    assert json_path.parse.cache_info().hits == hits + len(paths)  # no path parsed again
+    parses, original = [], json_path.parse.__wrapped__
+    monkeypatch.setattr(json_path, "parse", lambda p: parses.append(p) or original(p))
+    assert patched == [json_path.extract_json(p, data) for p in paths] == ["o1", [1, 2], {"q": 2}, True, data]
+    assert parses == paths
