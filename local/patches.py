@@ -26,6 +26,8 @@ exactly in ``requirements-dev.txt`` for that reason):
   each DynamoDB attribute value; a value from its backend is already in wire form.
 - ``update_expressions_validate_in_linear_time``: moto's UpdateExpression validation rebuilt
   a table per node visited and recounted clauses at every nested node (quadratic).
+- ``actions_are_looked_up_once_per_class``: moto listed a handler class's functions at every
+  call to find the action's method.
 - ``server_knows_its_services``: moto's server lists its own package directory (``listdir``
   and ~180 ``stat`` calls) twice per request to route it; the list never changes.
 - ``workflow_tasks_share_clients``: moto's Step Functions interpreter builds a new boto3
@@ -461,6 +463,28 @@ def workflow_paths_parse_once() -> None:
         module.parse = cached
 
 
+def actions_are_looked_up_once_per_class() -> None:
+    """moto finds the method of each request's action by listing every function of the
+    handler class (``inspect.getmembers``: a few hundred ``getattr`` calls and a sort) — at
+    every call. A handler class's methods do not change while the process runs: the list is
+    made once per class."""
+    if not _once("actions_are_looked_up_once_per_class"):
+        return
+    from moto.core import responses
+
+    original = responses.method_names_from_class
+    names: dict[Any, frozenset[str]] = {}
+
+    def method_names_from_class(clazz: Any) -> frozenset[str]:
+        found = names.get(clazz)
+        if found is None:
+            found = names[clazz] = frozenset(original(clazz))
+        return found
+
+    method_names_from_class.__wrapped__ = original  # type: ignore[attr-defined]
+    responses.method_names_from_class = method_names_from_class
+
+
 def server_knows_its_services() -> None:
     """The moto server routes each request by asking ``list_of_moto_modules()`` whether the
     host names a service — a ``listdir`` of moto's package and a ``stat`` of each entry, twice
@@ -660,6 +684,7 @@ def apply_in_process() -> None:
     query_reads_one_partition()
     attribute_values_serialize_directly()
     update_expressions_validate_in_linear_time()
+    actions_are_looked_up_once_per_class()
     server_knows_its_services()
     workflow_tasks_share_clients()
     workflow_paths_parse_once()

@@ -267,3 +267,17 @@ def test_workflow_paths_are_parsed_once_and_read_as_before(monkeypatch):
     monkeypatch.setattr(json_path, "parse", lambda p: parses.append(p) or original(p))
     assert patched == [json_path.extract_json(p, data) for p in paths] == ["o1", [1, 2], {"q": 2}, True, data]
     assert parses == paths
+
+
+def test_actions_are_found_without_listing_the_handler_class_per_call(table, monkeypatch):
+    import inspect
+
+    patches.actions_are_looked_up_once_per_class()
+    table.get_item(Key={"PK": "p1", "SK": "s01"})  # the class's list is made at its first call
+
+    def getmembers(*args, **kwargs):
+        raise AssertionError("listed the handler class again")
+
+    monkeypatch.setattr(inspect, "getmembers", getmembers)
+    assert table.get_item(Key={"PK": "p1", "SK": "s01"})["Item"]["n"] == 107
+    assert table.query(KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": "p0"})["Count"] == 12
