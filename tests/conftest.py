@@ -57,6 +57,7 @@ def pytest_configure(config):
     from local import patches
 
     patches.quiet_stepfunctions_interpreter()
+    patches.moto_speedups()  # what the local stack runs on: moto's answers, less CPU
 
 
 @pytest.fixture(scope="session")
