@@ -672,9 +672,10 @@ def put_bodies_are_raw_bytes() -> None:
 
 
 def moto_speedups() -> None:
-    """The patches that make moto faster without changing any answer it gives (each is
-    checked against moto's own answers in ``tests/unit/test_local_moto_speedups.py``): the
-    local stack applies them, and so do the tests' in-process fixtures."""
+    """The patches that make moto faster without changing any answer it gives (checked
+    against moto's own answers in ``tests/unit/test_local_moto_speedups.py``; transactions in
+    ``tests/functional/test_local_patches.py``): the local stack applies them, and so does
+    ``tests/conftest.py`` for every test's in-process moto."""
     item_level_transactions()
     parse_each_definition_once()
     query_reads_one_partition()
