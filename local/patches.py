@@ -26,6 +26,8 @@ exactly in ``requirements-dev.txt`` for that reason):
   each DynamoDB attribute value; a value from its backend is already in wire form.
 - ``update_expressions_validate_in_linear_time``: moto's UpdateExpression validation rebuilt
   a table per node visited and recounted clauses at every nested node (quadratic).
+- ``update_expressions_copy_directly``: moto deep-copied each parsed UpdateExpression through
+  ``copy.deepcopy``'s generic machinery before validating it.
 - ``actions_are_looked_up_once_per_class``: moto listed a handler class's functions at every
   call to find the action's method.
 - ``server_knows_its_services``: moto's server lists its own package directory (``listdir``
@@ -463,6 +465,77 @@ def workflow_paths_parse_once() -> None:
         module.parse = cached
 
 
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+class _NotATree(Exception):
+    """The AST shares a node or points a parent elsewhere: ``deepcopy`` keeps such a graph."""
+
+
+def copy_update_ast(node: Any) -> Any:
+    """What ``copy.deepcopy`` makes of a parsed UpdateExpression (a tree of moto ``Node``s whose
+    ``parent`` is the node holding them), made directly; any other graph goes to deepcopy."""
+    import copy
+
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    seen: set[int] = set()
+
+    def clone(old: Any, parent: Any) -> Any:
+        if id(old) in seen:
+            raise _NotATree
+        seen.add(id(old))
+        new = object.__new__(type(old))
+        for name, value in old.__dict__.items():
+            if name not in ("parent", "children"):
+                value = value if type(value) in _IMMUTABLE else copy.deepcopy(value)
+            new.__dict__[name] = value
+        new.parent = parent
+        if old.children is not None:
+            children = []
+            for child in old.children:
+                if isinstance(child, Node):
+                    if child.parent is not old:
+                        raise _NotATree
+                    child = clone(child, new)
+                elif type(child) not in _IMMUTABLE:
+                    child = copy.deepcopy(child)
+                children.append(child)
+            new.children = children
+        return new
+
+    if not isinstance(node, Node) or node.parent is not None:
+        return copy.deepcopy(node)
+    try:
+        return clone(node, None)
+    except _NotATree:
+        return copy.deepcopy(node)
+
+
+def update_expressions_copy_directly() -> None:
+    """moto validates an UpdateExpression on a ``deepcopy`` of its parsed tree (the validation
+    rewrites the tree, and a new item's update validates the same tree twice). ``deepcopy``
+    walks every node through its generic machinery (a memo, ``__reduce_ex__``); the tree is
+    plain — nodes, their children, strings — so it is copied directly, to the same tree."""
+    if not _once("update_expressions_copy_directly"):
+        return
+    from moto.dynamodb.parsing.validators import Validator
+
+    original = Validator.__init__
+
+    def __init__(self: Any, expression: Any, expression_attribute_names: Any, expression_attribute_values: Any,
+                 item: Any, table: Any) -> None:
+        self.expression_attribute_names = expression_attribute_names
+        self.expression_attribute_values = expression_attribute_values
+        self.item = item
+        self.table = table
+        self.processors = self.get_ast_processors()
+        self.node_to_validate = copy_update_ast(expression)
+
+    __init__.__wrapped__ = original  # type: ignore[attr-defined]
+    Validator.__init__ = __init__
+
+
 def actions_are_looked_up_once_per_class() -> None:
     """moto finds the method of each request's action by listing every function of the
     handler class (``inspect.getmembers``: a few hundred ``getattr`` calls and a sort) — at
@@ -681,6 +754,7 @@ def moto_speedups() -> None:
     query_reads_one_partition()
     attribute_values_serialize_directly()
     update_expressions_validate_in_linear_time()
+    update_expressions_copy_directly()
     actions_are_looked_up_once_per_class()
     workflow_paths_parse_once()
 

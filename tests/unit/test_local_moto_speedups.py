@@ -218,11 +218,13 @@ def _update_outcome(t, expression):
 @pytest.mark.parametrize("expression", UPDATES, ids=range(len(UPDATES)))
 def test_an_update_expression_is_validated_as_moto_validates_it(table, monkeypatch, expression):
     from moto.dynamodb.parsing import ast_nodes
-    from moto.dynamodb.parsing.validators import ActionCountValidator
+    from moto.dynamodb.parsing.validators import ActionCountValidator, Validator
 
     patches.update_expressions_validate_in_linear_time()
+    patches.update_expressions_copy_directly()
     patched = _update_outcome(table, expression)
     table.delete_item(Key={"PK": "u", "SK": "u"})
+    monkeypatch.setattr(Validator, "__init__", Validator.__init__.__wrapped__)
     monkeypatch.setattr(ActionCountValidator, "verify_action_counts",
                         ActionCountValidator.verify_action_counts.__wrapped__)
     monkeypatch.setattr(ast_nodes.DepthFirstTraverser, "nodes_to_be_processed",
@@ -281,3 +283,35 @@ def test_actions_are_found_without_listing_the_handler_class_per_call(table, mon
     monkeypatch.setattr(inspect, "getmembers", getmembers)
     assert table.get_item(Key={"PK": "p1", "SK": "s01"})["Item"]["n"] == 107
     assert table.query(KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": "p0"})["Count"] == 12
+
+
+def _shape(node, parent=None):
+    """A node's type, attributes and children, with each parent link checked."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    assert node.parent is parent
+    attrs = {k: v for k, v in vars(node).items() if k not in ("parent", "children")}
+    children = None if node.children is None else [
+        _shape(c, node) if isinstance(c, Node) else c for c in node.children]
+    return type(node), attrs, children
+
+
+@pytest.mark.parametrize("expression", UPDATES, ids=range(len(UPDATES)))
+def test_a_parsed_update_expression_is_copied_as_deepcopy_copies_it(expression):
+    import copy
+
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    tree = UpdateExpressionParser.make(expression)
+    copied = patches.copy_update_ast(tree)
+    assert _shape(copied) == _shape(copy.deepcopy(tree)) == _shape(tree)
+
+    def nodes(root):
+        found, todo = [], [root]
+        while todo:
+            node = todo.pop()
+            found.append(node)
+            todo += [c for c in node.children or [] if hasattr(c, "children")]
+        return found
+
+    assert not {id(n) for n in nodes(copied)} & {id(n) for n in nodes(tree)}  # nothing shared
