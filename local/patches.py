@@ -385,7 +385,8 @@ def attribute_values_serialize_directly() -> None:
 def update_expressions_validate_in_linear_time() -> None:
     """moto validates an UpdateExpression by ten passes over its syntax tree; two costs grow
     faster than the tree. Each pass rebuilds its table of node types at every node visited
-    (the table depends on the pass's class only: it is built once per class now), and the
+    (the table depends on the pass's class only: it is built once per class now, and the
+    walk remembers which node classes it processes), and the
     clause-count check runs at every nested ``UpdateExpression`` node — a SET clause with n
     actions is n nested nodes — collecting the clauses below it again each time: quadratic
     in the actions (a checkout's order write has dozens). The replacement counts each node's
@@ -410,6 +411,40 @@ def update_expressions_validate_in_linear_time() -> None:
 
     nodes_to_be_processed.__wrapped__ = original_types  # type: ignore[attr-defined]
     ast_nodes.DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed
+
+    # moto's walk asks ``isinstance`` of abstract classes (a slow check) twice per node per
+    # pass; the answers depend on the node's class (and the pass's) only: remembered.
+    Node, base = ast_nodes.Node, ast_nodes.DepthFirstTraverser
+    is_node: dict[type, bool] = {}
+    to_process: dict[tuple[type, type], bool] = {}
+    original_walk = base.traverse_node_recursively
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        kind = type(node)
+        known = is_node.get(kind)
+        if known is None:
+            known = is_node[kind] = isinstance(node, Node)
+        if known:
+            parent_node = node.parent
+            if node.children is not None:
+                hook = type(self).pre_processing_of_child is not base.pre_processing_of_child
+                for i, child_node in enumerate(node.children):
+                    if hook:
+                        self.pre_processing_of_child(node, i)
+                    traverse_node_recursively(self, child_node, i)
+            key = (type(self), kind)
+            wanted = to_process.get(key)
+            if wanted is None:
+                wanted = to_process[key] = isinstance(node, self.nodes_to_be_processed())
+            if wanted:
+                node = self.process(node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+        return node
+
+    traverse_node_recursively.__wrapped__ = original_walk  # type: ignore[attr-defined]
+    base.traverse_node_recursively = traverse_node_recursively
 
     kinds = (ast_nodes.UpdateExpressionAddClause, ast_nodes.UpdateExpressionRemoveClause,
              ast_nodes.UpdateExpressionSetClause)

@@ -227,8 +227,9 @@ def test_an_update_expression_is_validated_as_moto_validates_it(table, monkeypat
     monkeypatch.setattr(Validator, "__init__", Validator.__init__.__wrapped__)
     monkeypatch.setattr(ActionCountValidator, "verify_action_counts",
                         ActionCountValidator.verify_action_counts.__wrapped__)
-    monkeypatch.setattr(ast_nodes.DepthFirstTraverser, "nodes_to_be_processed",
-                        ast_nodes.DepthFirstTraverser.nodes_to_be_processed.__wrapped__)
+    walk = ast_nodes.DepthFirstTraverser
+    for name in ("nodes_to_be_processed", "traverse_node_recursively"):
+        monkeypatch.setattr(walk, name, getattr(walk, name).__wrapped__)
     assert patched == _update_outcome(table, expression)
 
 
