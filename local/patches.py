@@ -34,6 +34,7 @@ exactly in ``requirements-dev.txt`` for that reason):
   and ~180 ``stat`` calls) twice per request to route it; the list never changes.
 - ``workflow_tasks_share_clients``: moto's Step Functions interpreter builds a new boto3
   client for every Task it runs; one per service and region serves them all.
+- ``user_pools_share_their_signing_key``: moto parsed its one RSA key anew for each user pool.
 - ``workflow_paths_parse_once``: moto's interpreter parsed each JSONPath anew at every use.
 - ``in_process_failures_are_500s``: a moto bug the server answers with a 500 (which botocore
   retries) reached the app in-process as a bare exception; now it is the same 500.
@@ -571,6 +572,41 @@ def update_expressions_copy_directly() -> None:
     Validator.__init__ = __init__
 
 
+def user_pools_share_their_signing_key() -> None:
+    """moto gives every Cognito user pool the same RSA key (one JWK file in its package) and
+    parses it with ``joserfc`` at each ``CreateUserPool`` — the private key's checks take
+    ~80 ms, half of what creating the whole system's resources costs (``bootstrap.create_all``,
+    once per test). The key is only read (to sign tokens): parsed once, shared by every pool."""
+    if not _once("user_pools_share_their_signing_key"):
+        return
+    import types
+
+    from moto.cognitoidp import models
+
+    jwk = models.jwk
+    parsed: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    class RSAKey:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(jwk.RSAKey, name)
+
+        @staticmethod
+        def import_key(value: Any, *args: Any, **kwargs: Any) -> Any:
+            if args or kwargs or not isinstance(value, dict):
+                return jwk.RSAKey.import_key(value, *args, **kwargs)
+            text = json.dumps(value, sort_keys=True)
+            with lock:
+                if text not in parsed:
+                    parsed[text] = jwk.RSAKey.import_key(value)
+                return parsed[text]
+
+    shim = types.SimpleNamespace(**{name: getattr(jwk, name) for name in dir(jwk) if not name.startswith("__")})
+    shim.RSAKey = RSAKey()
+    shim.__wrapped__ = jwk
+    models.jwk = shim
+
+
 def actions_are_looked_up_once_per_class() -> None:
     """moto finds the method of each request's action by listing every function of the
     handler class (``inspect.getmembers``: a few hundred ``getattr`` calls and a sort) — at
@@ -792,6 +828,7 @@ def moto_speedups() -> None:
     update_expressions_copy_directly()
     actions_are_looked_up_once_per_class()
     workflow_paths_parse_once()
+    user_pools_share_their_signing_key()
 
 
 def apply_in_process() -> None:

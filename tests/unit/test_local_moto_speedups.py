@@ -316,3 +316,28 @@ def test_a_parsed_update_expression_is_copied_as_deepcopy_copies_it(expression):
         return found
 
     assert not {id(n) for n in nodes(copied)} & {id(n) for n in nodes(tree)}  # nothing shared
+
+
+def test_user_pools_share_one_parse_of_the_signing_key_and_their_tokens_verify(monkeypatch):
+    import jwt
+    from moto.cognitoidp import models
+
+    patches.user_pools_share_their_signing_key()
+    parses, original = [], models.jwk.__wrapped__.RSAKey.import_key
+    monkeypatch.setattr(models.jwk.__wrapped__.RSAKey, "import_key",
+                        staticmethod(lambda *a, **kw: parses.append(1) or original(*a, **kw)))
+    public = models.load_resource("cognitoidp/resources/jwks-public.json")
+    key = jwt.PyJWK(public["keys"][0]).key
+    with mock_aws():
+        idp = boto3.client("cognito-idp", region_name=REGION)
+        for n in range(3):
+            pool = idp.create_user_pool(PoolName=f"p{n}")["UserPool"]["Id"]
+            client = idp.create_user_pool_client(UserPoolId=pool, ClientName="c",
+                                                 ExplicitAuthFlows=["ADMIN_NO_SRP_AUTH"])["UserPoolClient"]["ClientId"]
+            idp.admin_create_user(UserPoolId=pool, Username="u", TemporaryPassword="Passw0rd!x")
+            idp.admin_set_user_password(UserPoolId=pool, Username="u", Password="Passw0rd!x", Permanent=True)
+            token = idp.admin_initiate_auth(UserPoolId=pool, ClientId=client, AuthFlow="ADMIN_NO_SRP_AUTH",
+                                            AuthParameters={"USERNAME": "u", "PASSWORD": "Passw0rd!x"}
+                                            )["AuthenticationResult"]["AccessToken"]
+            assert jwt.decode(token, key, algorithms=["RS256"])["iss"].endswith(pool)
+    assert len(parses) <= 1  # none if an earlier test in this process parsed it already
