@@ -33,10 +33,26 @@ lint: $(STAMP)
 
 ## test: lint, then every test but the slow ones (marked ``slow``); unit and functional in
 ## parallel, e2e in two workers too (a file stays on one worker; each worker starts the shared
-## stacks it needs: they spend most of their time waiting on workflow timers, not on the CPU)
+## stacks it needs: they spend most of their time waiting on workflow timers, not on the CPU).
+## The e2e stage runs alongside the unit + functional one (TEST_OVERLAP=0: one after the other):
+## both wait on workflows about half their time, so together they fill two cores; the e2e
+## output is printed when both are done.
+TEST_OVERLAP ?= 1
+UNIT_FUNCTIONAL = $(VENV)/bin/pytest -q -n 2 --dist loadfile --timeout 300 -m "not e2e and not slow" --ignore=tests/e2e $(PYTEST_ARGS)
+E2E = $(VENV)/bin/pytest -q -n 2 --dist loadfile --timeout 300 -m "not slow" tests/e2e $(PYTEST_ARGS)
 test: $(STAMP) browser-deps lint
-	$(VENV)/bin/pytest -q -n 2 --dist loadfile --timeout 300 -m "not e2e and not slow" --ignore=tests/e2e $(PYTEST_ARGS)
-	$(VENV)/bin/pytest -q -n 2 --dist loadfile --timeout 300 -m "not slow" tests/e2e $(PYTEST_ARGS)
+ifeq ($(TEST_OVERLAP),1)
+	@mkdir -p $(BUILD)
+	@$(E2E) > $(BUILD)/e2e.log 2>&1 & e2e=$$!; \
+	echo '$(UNIT_FUNCTIONAL)   (and, alongside: $(E2E) > $(BUILD)/e2e.log)'; \
+	$(UNIT_FUNCTIONAL); front=$$?; \
+	wait $$e2e; back=$$?; \
+	echo "--- e2e, run alongside ($(BUILD)/e2e.log) ---"; cat $(BUILD)/e2e.log; \
+	test $$front -eq 0 -a $$back -eq 0
+else
+	$(UNIT_FUNCTIONAL)
+	$(E2E)
+endif
 
 ## test-all: what test runs, plus the slow tests (e.g. the 100k-row streaming-memory check)
 test-all: $(STAMP) browser-deps lint

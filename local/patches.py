@@ -22,10 +22,20 @@ exactly in ``requirements-dev.txt`` for that reason):
   whose interpreter thread has not started yet.
 - ``query_reads_one_partition``: moto answers every Query by sorting the whole table; a Query
   reads one partition (of the table, or of an index), as DynamoDB does.
+- ``attribute_values_serialize_directly``: moto's response serializer walks the model for
+  each DynamoDB attribute value; a value from its backend is already in wire form.
+- ``update_expressions_validate_in_linear_time``: moto's UpdateExpression validation rebuilt
+  a table per node visited and recounted clauses at every nested node (quadratic).
+- ``update_expressions_copy_directly``: moto deep-copied each parsed UpdateExpression through
+  ``copy.deepcopy``'s generic machinery before validating it.
+- ``actions_are_looked_up_once_per_class``: moto listed a handler class's functions at every
+  call to find the action's method.
 - ``server_knows_its_services``: moto's server lists its own package directory (``listdir``
   and ~180 ``stat`` calls) twice per request to route it; the list never changes.
 - ``workflow_tasks_share_clients``: moto's Step Functions interpreter builds a new boto3
   client for every Task it runs; one per service and region serves them all.
+- ``user_pools_share_their_signing_key``: moto parsed its one RSA key anew for each user pool.
+- ``workflow_paths_parse_once``: moto's interpreter parsed each JSONPath anew at every use.
 - ``in_process_failures_are_500s``: a moto bug the server answers with a 500 (which botocore
   retries) reached the app in-process as a bare exception; now it is the same 500.
 - ``path_parameters_are_decoded``: API Gateway percent-decodes path parameters
@@ -312,6 +322,313 @@ def query_reads_one_partition() -> None:
     Table.query = query  # type: ignore[method-assign]
 
 
+_SCALAR_TYPES = {"S": str, "N": str, "BOOL": bool, "NULL": bool}
+_SET_TYPES = ("SS", "NS")
+
+
+def _attribute_value_wire(value: Any) -> Any:
+    """The wire form of one DynamoDB attribute value as moto's backend hands it over
+    (``{"S": "x"}``, ``{"M": {...}}``, ...), or None when it holds anything but the plain
+    types whose wire form is the value itself (binary, numbers as numbers, ...)."""
+    if type(value) is not dict or len(value) != 1:
+        return None
+    (kind, inner), = value.items()
+    scalar = _SCALAR_TYPES.get(kind)
+    if scalar is not None:
+        return value if type(inner) is scalar else None
+    if kind in _SET_TYPES:
+        return value if type(inner) is list and all(type(v) is str for v in inner) else None
+    if kind == "M" and type(inner) is dict:
+        wire_map = {}
+        for name, member in inner.items():
+            wire = _attribute_value_wire(member)
+            if wire is None or type(name) is not str:
+                return None
+            wire_map[name] = wire
+        return {"M": wire_map}
+    if kind == "L" and type(inner) is list:
+        wire_list = []
+        for member in inner:
+            wire = _attribute_value_wire(member)
+            if wire is None:
+                return None
+            wire_list.append(wire)
+        return {"L": wire_list}
+    return None
+
+
+def attribute_values_serialize_directly() -> None:
+    """moto's response serializer writes each DynamoDB attribute value by walking the model's
+    ``AttributeValue`` structure: for each of its ten members it asks five alias providers
+    where the value may hide — about 1,000 Python calls for a small item, a third of the CPU
+    of a checkout on the local stack. An attribute value from moto's backend already has its
+    wire form (``{"S": "x"}``, ``{"N": "1"}``, ``{"M": {...}}``): the replacement writes it as
+    is; anything else (a binary value, which needs base64) goes through moto's own walk."""
+    if not _once("attribute_values_serialize_directly"):
+        return
+    from moto.core.serialize import BaseJSONSerializer
+
+    original = BaseJSONSerializer._serialize_type_structure
+
+    def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if key and shape.name == "AttributeValue" and \
+                self.operation_model.service_model.service_name == "dynamodb":
+            wire = _attribute_value_wire(value)
+            if wire is not None:
+                serialized[key] = wire
+                return
+        original(self, serialized, value, shape, key)
+
+    _serialize_type_structure.__wrapped__ = original  # type: ignore[attr-defined]
+    BaseJSONSerializer._serialize_type_structure = _serialize_type_structure
+
+
+def update_expressions_validate_in_linear_time() -> None:
+    """moto validates an UpdateExpression by ten passes over its syntax tree; two costs grow
+    faster than the tree. Each pass rebuilds its table of node types at every node visited
+    (the table depends on the pass's class only: it is built once per class now, and the
+    walk remembers which node classes it processes), and the
+    clause-count check runs at every nested ``UpdateExpression`` node — a SET clause with n
+    actions is n nested nodes — collecting the clauses below it again each time: quadratic
+    in the actions (a checkout's order write has dozens). The replacement counts each node's
+    clauses once from its children's counts, with the same rules (``find_clauses``: a child
+    of the clause type counts, any other expression or function child is looked into) and
+    raises the same error at the same node."""
+    if not _once("update_expressions_validate_in_linear_time"):
+        return
+    from moto.dynamodb.exceptions import TooManyClauses
+    from moto.dynamodb.parsing import ast_nodes
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    types_of: dict[type, tuple[type, ...]] = {}
+    original_types = ast_nodes.DepthFirstTraverser.nodes_to_be_processed
+
+    def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+        cls = type(self)
+        found = types_of.get(cls)
+        if found is None:
+            found = types_of[cls] = original_types(self)
+        return found
+
+    nodes_to_be_processed.__wrapped__ = original_types  # type: ignore[attr-defined]
+    ast_nodes.DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed
+
+    # moto's walk asks ``isinstance`` of abstract classes (a slow check) twice per node per
+    # pass; the answers depend on the node's class (and the pass's) only: remembered.
+    Node, base = ast_nodes.Node, ast_nodes.DepthFirstTraverser
+    is_node: dict[type, bool] = {}
+    to_process: dict[tuple[type, type], bool] = {}
+    original_walk = base.traverse_node_recursively
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        kind = type(node)
+        known = is_node.get(kind)
+        if known is None:
+            known = is_node[kind] = isinstance(node, Node)
+        if known:
+            parent_node = node.parent
+            if node.children is not None:
+                hook = type(self).pre_processing_of_child is not base.pre_processing_of_child
+                for i, child_node in enumerate(node.children):
+                    if hook:
+                        self.pre_processing_of_child(node, i)
+                    traverse_node_recursively(self, child_node, i)
+            key = (type(self), kind)
+            wanted = to_process.get(key)
+            if wanted is None:
+                wanted = to_process[key] = isinstance(node, self.nodes_to_be_processed())
+            if wanted:
+                node = self.process(node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+        return node
+
+    traverse_node_recursively.__wrapped__ = original_walk  # type: ignore[attr-defined]
+    base.traverse_node_recursively = traverse_node_recursively
+
+    kinds = (ast_nodes.UpdateExpressionAddClause, ast_nodes.UpdateExpressionRemoveClause,
+             ast_nodes.UpdateExpressionSetClause)
+    looked_into = (ast_nodes.Expression, ast_nodes.UpdateExpressionFunction)
+    original_verify = ActionCountValidator.verify_action_counts
+
+    def counts(self: Any, node: Any) -> list[int]:
+        memo = self.__dict__.setdefault("_clause_counts", {})
+        hit = memo.get(id(node))
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        total = [0, 0, 0]
+        for child in node.children or []:
+            below = counts(self, child) if isinstance(child, looked_into) else None
+            for k, kind in enumerate(kinds):
+                if type(child) is kind:
+                    total[k] += 1
+                elif below is not None:
+                    total[k] += below[k]
+        memo[id(node)] = (node, total)
+        return total
+
+    def verify_action_counts(self: Any, node: Any) -> Any:
+        add, remove, set_ = counts(self, node)
+        if add > 1:
+            raise TooManyClauses("ADD")
+        if remove > 1:
+            raise TooManyClauses("REMOVE")
+        if set_ > 1:
+            raise TooManyClauses("SET")
+        return node
+
+    verify_action_counts.__wrapped__ = original_verify  # type: ignore[attr-defined]
+    ActionCountValidator.verify_action_counts = verify_action_counts
+
+
+def workflow_paths_parse_once() -> None:
+    """moto's ASL interpreter parses every JSONPath (``$.order_id``, ``$.result``) with
+    ``jsonpath_ng`` each time a state reads or writes one — a new PLY parser each time, for a
+    handful of fixed strings per definition. A parsed path is immutable (``find`` and
+    ``update`` only read it): one parse per path string serves every execution."""
+    if not _once("workflow_paths_parse_once"):
+        return
+    import functools
+
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    for module in (json_path, result_path):
+        original = module.parse
+        cached = functools.lru_cache(maxsize=1024)(original)
+        cached.__wrapped__ = original
+        module.parse = cached
+
+
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+class _NotATree(Exception):
+    """The AST shares a node or points a parent elsewhere: ``deepcopy`` keeps such a graph."""
+
+
+def copy_update_ast(node: Any) -> Any:
+    """What ``copy.deepcopy`` makes of a parsed UpdateExpression (a tree of moto ``Node``s whose
+    ``parent`` is the node holding them), made directly; any other graph goes to deepcopy."""
+    import copy
+
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    seen: set[int] = set()
+
+    def clone(old: Any, parent: Any) -> Any:
+        if id(old) in seen:
+            raise _NotATree
+        seen.add(id(old))
+        new = object.__new__(type(old))
+        for name, value in old.__dict__.items():
+            if name not in ("parent", "children"):
+                value = value if type(value) in _IMMUTABLE else copy.deepcopy(value)
+            new.__dict__[name] = value
+        new.parent = parent
+        if old.children is not None:
+            children = []
+            for child in old.children:
+                if isinstance(child, Node):
+                    if child.parent is not old:
+                        raise _NotATree
+                    child = clone(child, new)
+                elif type(child) not in _IMMUTABLE:
+                    child = copy.deepcopy(child)
+                children.append(child)
+            new.children = children
+        return new
+
+    if not isinstance(node, Node) or node.parent is not None:
+        return copy.deepcopy(node)
+    try:
+        return clone(node, None)
+    except _NotATree:
+        return copy.deepcopy(node)
+
+
+def update_expressions_copy_directly() -> None:
+    """moto validates an UpdateExpression on a ``deepcopy`` of its parsed tree (the validation
+    rewrites the tree, and a new item's update validates the same tree twice). ``deepcopy``
+    walks every node through its generic machinery (a memo, ``__reduce_ex__``); the tree is
+    plain — nodes, their children, strings — so it is copied directly, to the same tree."""
+    if not _once("update_expressions_copy_directly"):
+        return
+    from moto.dynamodb.parsing.validators import Validator
+
+    original = Validator.__init__
+
+    def __init__(self: Any, expression: Any, expression_attribute_names: Any, expression_attribute_values: Any,
+                 item: Any, table: Any) -> None:
+        self.expression_attribute_names = expression_attribute_names
+        self.expression_attribute_values = expression_attribute_values
+        self.item = item
+        self.table = table
+        self.processors = self.get_ast_processors()
+        self.node_to_validate = copy_update_ast(expression)
+
+    __init__.__wrapped__ = original  # type: ignore[attr-defined]
+    Validator.__init__ = __init__
+
+
+def user_pools_share_their_signing_key() -> None:
+    """moto gives every Cognito user pool the same RSA key (one JWK file in its package) and
+    parses it with ``joserfc`` at each ``CreateUserPool`` — the private key's checks take
+    ~80 ms, half of what creating the whole system's resources costs (``bootstrap.create_all``,
+    once per test). The key is only read (to sign tokens): parsed once, shared by every pool."""
+    if not _once("user_pools_share_their_signing_key"):
+        return
+    import types
+
+    from moto.cognitoidp import models
+
+    jwk = models.jwk
+    parsed: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    class RSAKey:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(jwk.RSAKey, name)
+
+        @staticmethod
+        def import_key(value: Any, *args: Any, **kwargs: Any) -> Any:
+            if args or kwargs or not isinstance(value, dict):
+                return jwk.RSAKey.import_key(value, *args, **kwargs)
+            text = json.dumps(value, sort_keys=True)
+            with lock:
+                if text not in parsed:
+                    parsed[text] = jwk.RSAKey.import_key(value)
+                return parsed[text]
+
+    shim = types.SimpleNamespace(**{name: getattr(jwk, name) for name in dir(jwk) if not name.startswith("__")})
+    shim.RSAKey = RSAKey()
+    shim.__wrapped__ = jwk
+    models.jwk = shim
+
+
+def actions_are_looked_up_once_per_class() -> None:
+    """moto finds the method of each request's action by listing every function of the
+    handler class (``inspect.getmembers``: a few hundred ``getattr`` calls and a sort) — at
+    every call. A handler class's methods do not change while the process runs: the list is
+    made once per class."""
+    if not _once("actions_are_looked_up_once_per_class"):
+        return
+    from moto.core import responses
+
+    original = responses.method_names_from_class
+    names: dict[Any, frozenset[str]] = {}
+
+    def method_names_from_class(clazz: Any) -> frozenset[str]:
+        found = names.get(clazz)
+        if found is None:
+            found = names[clazz] = frozenset(original(clazz))
+        return found
+
+    method_names_from_class.__wrapped__ = original  # type: ignore[attr-defined]
+    responses.method_names_from_class = method_names_from_class
+
+
 def server_knows_its_services() -> None:
     """The moto server routes each request by asking ``list_of_moto_modules()`` whether the
     host names a service — a ``listdir`` of moto's package and a ``stat`` of each entry, twice
@@ -498,6 +815,22 @@ def put_bodies_are_raw_bytes() -> None:
     DomainDispatcherApplication.__call__ = __call__
 
 
+def moto_speedups() -> None:
+    """The patches that make moto faster without changing any answer it gives (checked
+    against moto's own answers in ``tests/unit/test_local_moto_speedups.py``; transactions in
+    ``tests/functional/test_local_patches.py``): the local stack applies them, and so does
+    ``tests/conftest.py`` for every test's in-process moto."""
+    item_level_transactions()
+    parse_each_definition_once()
+    query_reads_one_partition()
+    attribute_values_serialize_directly()
+    update_expressions_validate_in_linear_time()
+    update_expressions_copy_directly()
+    actions_are_looked_up_once_per_class()
+    workflow_paths_parse_once()
+    user_pools_share_their_signing_key()
+
+
 def apply_in_process() -> None:
     """Every patch that needs no server: what ``python -m local`` applies first."""
     silence_xray()
@@ -505,10 +838,8 @@ def apply_in_process() -> None:
     serialize_dynamodb()
     per_thread_current_request()
     larger_listen_backlog()
-    item_level_transactions()
     quiet_stepfunctions_interpreter()
-    parse_each_definition_once()
-    query_reads_one_partition()
+    moto_speedups()
     server_knows_its_services()
     workflow_tasks_share_clients()
     in_process_failures_are_500s()

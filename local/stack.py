@@ -168,6 +168,10 @@ class LocalStack:
         from app import app
 
         class QuietHandler(ChaliceRequestHandler):
+            # the handler writes the headers and the body in two sends: with Nagle's algorithm on,
+            # the body waited for the client's delayed ACK (~40 ms on every keep-alive request)
+            disable_nagle_algorithm = True
+
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
                 pass  # the app logs one JSON line per request (chalicelib/api/http.py)
 

@@ -57,10 +57,35 @@ def pytest_configure(config):
     from local import patches
 
     patches.quiet_stepfunctions_interpreter()
-    # a Query reads its partition, not a sort of the whole table (the answers are moto's own:
-    # tests/unit/test_local_moto_speedups.py): write-sharded keys make a page send one Query per
-    # shard, each of which would otherwise cost O(table) in moto
-    patches.query_reads_one_partition()
+    patches.moto_speedups()  # what the local stack runs on: moto's answers, less CPU
+    _one_botocore_loader()
+
+
+class _SearchPaths(list):
+    """A loader's search paths; each ``boto3.Session`` appends boto3's own again."""
+
+    def append(self, path) -> None:
+        if path not in self:
+            super().append(path)
+
+
+def _one_botocore_loader() -> None:
+    """Every test starts new boto3 sessions (``mock_aws`` drops the default one, the app's
+    clients are reset), and each new session parsed the JSON of each service model it used
+    again: ~0.3 s of every test. A Lambda container keeps one session for its life; here all
+    sessions share one loader, which parses each file once (what a long-lived session does)."""
+    import botocore.session
+
+    original, loaders = botocore.session.create_loader, {}
+
+    def create_loader(search_path_string=None):
+        if search_path_string not in loaders:
+            loader = original(search_path_string)
+            loader._search_paths = _SearchPaths(loader.search_paths)
+            loaders[search_path_string] = loader
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = create_loader
 
 
 @pytest.fixture(scope="session")

@@ -138,3 +138,206 @@ def test_a_moto_failure_in_process_is_a_500_that_botocore_retries(table, monkeyp
     client = boto3.client("dynamodb", region_name=REGION, config=retrying)
     item = client.get_item(TableName="t", Key={"PK": {"S": "p1"}, "SK": {"S": "s01"}})["Item"]
     assert item["n"] == {"N": "107"} and len(calls) == 2  # s01 is the 8th item put (7 * 7 % 12)
+
+
+RICH_ITEM = {
+    "PK": {"S": "rich"}, "SK": {"S": "r"}, "n": {"N": "-12.50"}, "b": {"B": b"\x00\xffbytes"},
+    "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": [b"x", b"\x01"]},
+    "yes": {"BOOL": True}, "no": {"BOOL": False}, "nothing": {"NULL": True}, "empty": {"S": ""},
+    "m": {"M": {"inner": {"M": {"deep": {"L": [{"S": "x"}, {"N": "1"}, {"B": b"in a list"}]}}}, "e": {"M": {}}}},
+    "l": {"L": [{"M": {"k": {"BOOL": False}}}, {"L": []}, {"SS": ["z"]}]},
+}
+
+
+def test_items_read_back_as_moto_serializes_them(table, monkeypatch):
+    from moto.core.serialize import BaseJSONSerializer
+
+    patches.attribute_values_serialize_directly()
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.put_item(TableName="t", Item=RICH_ITEM)
+    client.put_item(TableName="t", Item={k: v for k, v in RICH_ITEM.items() if "B" not in v and "BS" not in v}
+                    | {"SK": {"S": "plain"}})
+
+    def reads():
+        return [
+            client.get_item(TableName="t", Key={"PK": {"S": "rich"}, "SK": {"S": "r"}})["Item"],
+            client.query(TableName="t", KeyConditionExpression="PK = :p",
+                         ExpressionAttributeValues={":p": {"S": "rich"}})["Items"],
+            client.update_item(TableName="t", Key={"PK": {"S": "rich"}, "SK": {"S": "plain"}},
+                               UpdateExpression="SET n = :n", ExpressionAttributeValues={":n": {"N": "-12.50"}},
+                               ReturnValues="ALL_OLD")["Attributes"],
+        ]
+
+    patched = reads()
+    monkeypatch.setattr(BaseJSONSerializer, "_serialize_type_structure",
+                        BaseJSONSerializer._serialize_type_structure.__wrapped__)
+    assert patched == reads()
+    assert patched[0] == RICH_ITEM and patched[1][1] == RICH_ITEM
+    assert patched[2]["m"] == RICH_ITEM["m"] and "b" not in patched[2]
+
+
+def test_a_plain_item_is_serialized_without_walking_the_model(table, monkeypatch):
+    from moto.core import serialize
+
+    patches.attribute_values_serialize_directly()
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.put_item(TableName="t", Item={"PK": {"S": "p"}, "SK": {"S": "s"}, "m": {"M": {"l": {"L": [{"N": "1"}]}}}})
+
+    original = serialize.AttributePicker.get_possible_keys
+
+    def picker(self, context):
+        if context.key in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"):
+            raise AssertionError(f"walked the model for {context.key}")
+        return original(self, context)
+
+    monkeypatch.setattr(serialize.AttributePicker, "get_possible_keys", picker)
+    item = client.get_item(TableName="t", Key={"PK": {"S": "p"}, "SK": {"S": "s"}})["Item"]
+    assert item["m"] == {"M": {"l": {"L": [{"N": "1"}]}}}
+
+
+UPDATES = [
+    "SET " + ", ".join(f"a{i} = :v" for i in range(30)) + " ADD c :one REMOVE r1, r2",
+    "SET a = list_append(if_not_exists(a, :empty), :l), b = :v ADD c :one, s :set",
+    "ADD c :one SET a = :v ADD d :one",
+    "REMOVE r1 ADD c :one REMOVE r2 ADD d :one",
+    "SET a = :v REMOVE r1 SET b = :v",
+    "SET a = :v, a = :v",
+]
+
+
+def _update_outcome(t, expression):
+    try:
+        t.update_item(Key={"PK": "u", "SK": "u"}, UpdateExpression=expression, ReturnValues="ALL_NEW",
+                      ExpressionAttributeValues={k: v for k, v in {
+                          ":v": "x", ":one": 1, ":empty": [], ":l": ["y"], ":set": {"z"}}.items() if k in expression})
+    except t.meta.client.exceptions.ClientError as exc:
+        return exc.response["Error"]
+    return t.get_item(Key={"PK": "u", "SK": "u"})["Item"]
+
+
+@pytest.mark.parametrize("expression", UPDATES, ids=range(len(UPDATES)))
+def test_an_update_expression_is_validated_as_moto_validates_it(table, monkeypatch, expression):
+    from moto.dynamodb.parsing import ast_nodes
+    from moto.dynamodb.parsing.validators import ActionCountValidator, Validator
+
+    patches.update_expressions_validate_in_linear_time()
+    patches.update_expressions_copy_directly()
+    patched = _update_outcome(table, expression)
+    table.delete_item(Key={"PK": "u", "SK": "u"})
+    monkeypatch.setattr(Validator, "__init__", Validator.__init__.__wrapped__)
+    monkeypatch.setattr(ActionCountValidator, "verify_action_counts",
+                        ActionCountValidator.verify_action_counts.__wrapped__)
+    walk = ast_nodes.DepthFirstTraverser
+    for name in ("nodes_to_be_processed", "traverse_node_recursively"):
+        monkeypatch.setattr(walk, name, getattr(walk, name).__wrapped__)
+    assert patched == _update_outcome(table, expression)
+
+
+def test_clauses_are_counted_once_per_update(table, monkeypatch):
+    from moto.dynamodb.parsing import ast_nodes
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    patches.update_expressions_validate_in_linear_time()
+    collected = []
+    original = ast_nodes.Node.find_clauses
+
+    def find_clauses(self, clause_types):
+        if ast_nodes.UpdateExpressionAddClause in clause_types:
+            collected.append(1)
+        return original(self, clause_types)
+
+    monkeypatch.setattr(ast_nodes.Node, "find_clauses", find_clauses)
+    assert _update_outcome(table, UPDATES[0])["a29"] == "x"
+    assert collected == []  # moto's own check collects them again at each of the 30 nested nodes
+    monkeypatch.setattr(ActionCountValidator, "verify_action_counts",
+                        ActionCountValidator.verify_action_counts.__wrapped__)
+    _update_outcome(table, UPDATES[0])
+    assert len(collected) > 30
+
+
+def test_workflow_paths_are_parsed_once_and_read_as_before(monkeypatch):
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    patches.workflow_paths_parse_once()
+    data = {"order_id": "o1", "lines": [{"q": 1}, {"q": 2}], "result": {"ok": True}}
+    paths = ["$.order_id", "$.lines[*].q", "$.lines[1]", "$.result.ok", "$"]
+    patched = [json_path.extract_json(p, data) for p in paths]
+    hits = json_path.parse.cache_info().hits
+    for p in paths:
+        json_path.extract_json(p, data)
+    assert json_path.parse.cache_info().hits == hits + len(paths)  # no path parsed again
+    parses, original = [], json_path.parse.__wrapped__
+    monkeypatch.setattr(json_path, "parse", lambda p: parses.append(p) or original(p))
+    assert patched == [json_path.extract_json(p, data) for p in paths] == ["o1", [1, 2], {"q": 2}, True, data]
+    assert parses == paths
+
+
+def test_actions_are_found_without_listing_the_handler_class_per_call(table, monkeypatch):
+    import inspect
+
+    patches.actions_are_looked_up_once_per_class()
+    table.get_item(Key={"PK": "p1", "SK": "s01"})  # the class's list is made at its first call
+
+    def getmembers(*args, **kwargs):
+        raise AssertionError("listed the handler class again")
+
+    monkeypatch.setattr(inspect, "getmembers", getmembers)
+    assert table.get_item(Key={"PK": "p1", "SK": "s01"})["Item"]["n"] == 107
+    assert table.query(KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": "p0"})["Count"] == 12
+
+
+def _shape(node, parent=None):
+    """A node's type, attributes and children, with each parent link checked."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    assert node.parent is parent
+    attrs = {k: v for k, v in vars(node).items() if k not in ("parent", "children")}
+    children = None if node.children is None else [
+        _shape(c, node) if isinstance(c, Node) else c for c in node.children]
+    return type(node), attrs, children
+
+
+@pytest.mark.parametrize("expression", UPDATES, ids=range(len(UPDATES)))
+def test_a_parsed_update_expression_is_copied_as_deepcopy_copies_it(expression):
+    import copy
+
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    tree = UpdateExpressionParser.make(expression)
+    copied = patches.copy_update_ast(tree)
+    assert _shape(copied) == _shape(copy.deepcopy(tree)) == _shape(tree)
+
+    def nodes(root):
+        found, todo = [], [root]
+        while todo:
+            node = todo.pop()
+            found.append(node)
+            todo += [c for c in node.children or [] if hasattr(c, "children")]
+        return found
+
+    assert not {id(n) for n in nodes(copied)} & {id(n) for n in nodes(tree)}  # nothing shared
+
+
+def test_user_pools_share_one_parse_of_the_signing_key_and_their_tokens_verify(monkeypatch):
+    import jwt
+    from moto.cognitoidp import models
+
+    patches.user_pools_share_their_signing_key()
+    parses, original = [], models.jwk.__wrapped__.RSAKey.import_key
+    monkeypatch.setattr(models.jwk.__wrapped__.RSAKey, "import_key",
+                        staticmethod(lambda *a, **kw: parses.append(1) or original(*a, **kw)))
+    public = models.load_resource("cognitoidp/resources/jwks-public.json")
+    key = jwt.PyJWK(public["keys"][0]).key
+    with mock_aws():
+        idp = boto3.client("cognito-idp", region_name=REGION)
+        for n in range(3):
+            pool = idp.create_user_pool(PoolName=f"p{n}")["UserPool"]["Id"]
+            client = idp.create_user_pool_client(UserPoolId=pool, ClientName="c",
+                                                 ExplicitAuthFlows=["ADMIN_NO_SRP_AUTH"])["UserPoolClient"]["ClientId"]
+            idp.admin_create_user(UserPoolId=pool, Username="u", TemporaryPassword="Passw0rd!x")
+            idp.admin_set_user_password(UserPoolId=pool, Username="u", Password="Passw0rd!x", Permanent=True)
+            token = idp.admin_initiate_auth(UserPoolId=pool, ClientId=client, AuthFlow="ADMIN_NO_SRP_AUTH",
+                                            AuthParameters={"USERNAME": "u", "PASSWORD": "Passw0rd!x"}
+                                            )["AuthenticationResult"]["AccessToken"]
+            assert jwt.decode(token, key, algorithms=["RS256"])["iss"].endswith(pool)
+    assert len(parses) <= 1  # none if an earlier test in this process parsed it already
