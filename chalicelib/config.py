@@ -162,6 +162,11 @@ class Settings:
     listing_legacy_reads: bool = True
     # Query calls one listing page sends at the same time (one per write shard); 1: in turn
     listing_read_threads: int = 32
+    # feeds beyond one function run (services/feed_chunks.py): a feed with more valid offers
+    # than this is split into chunks of this many products, each imported by its own message
+    # on the import queue (IMPORT_QUEUE_URL); 0, or no queue, imports every feed in one run
+    import_chunk_offers: int = 50_000
+    import_queue_url: str = ""
 
     @property
     def sandbox_stage(self) -> bool:
@@ -263,4 +268,6 @@ def settings() -> Settings:
         listing_shards_scope=_shards("LISTING_SHARDS_SCOPE", 4),
         listing_legacy_reads=_bool("LISTING_LEGACY_READS", True),
         listing_read_threads=max(1, _int("LISTING_READ_THREADS", 32)),
+        import_chunk_offers=_int("IMPORT_CHUNK_OFFERS", 50_000),
+        import_queue_url=os.environ.get("IMPORT_QUEUE_URL", ""),
     )

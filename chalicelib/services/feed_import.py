@@ -269,6 +269,8 @@ def _run_claimed(record: ImportRecord, obj: FeedObject) -> ImportRecord | None:
             _undo_dead_run(seller_id, state["journal"])
         job = FeedImport(record, obj, state)
         outcome = job.run()
+        if outcome.chunked:  # the chunks import it, holding the lock; the last one commits
+            return imports.get(feed_id)
         commit = None
         if not outcome.failed:
             commit = {"last_feed": feed_id, "last_source_at": obj.last_modified,
@@ -309,6 +311,7 @@ class _Outcome:
     failed: str | None = None
     available_count: int = 0
     report: IO[str] | None = None
+    chunked: bool = False  # split into chunks: the import goes on in them (services/feed_chunks.py)
 
 
 class _Report:
@@ -499,6 +502,7 @@ class FeedImport:
         self.named_rates = rates.named_rates()  # read only if the feed names a bank, once for both passes
         self.rows_written = 0  # offers stored (or found unchanged) so far, for the progress
         self.journal_open = False  # this run's journal is open on the seller's import state
+        self.sink: Callable[[list[dict[str, Any]]], None] | None = None  # pass 2's products go here instead
         self._progress_at = ("", 0, time.monotonic())  # (phase, rows, when) last put on the record
 
     def _progress(self, phase: str, rows: int, *, force: bool = False) -> None:
@@ -540,6 +544,15 @@ class FeedImport:
             return self._dry_run()
         # A seller no import ever wrote for has no product: skip reading them back.
         self.fresh = not self.state.get("last_feed") and not self.state.get("touched")
+        from chalicelib.services import feed_chunks
+
+        if feed_chunks.should_split(offers, self.dry_run):  # too big for one run: chunks import it
+            try:
+                return feed_chunks.split(self, categories)
+            except (FeedFileError, _Failed) as exc:  # only if the object changed between passes
+                if self.journal_open:
+                    raise
+                return self._failed(f"file changed during import: {exc.reason}")
         self.journal = _Journal(self.seller_id, self.feed_id, self.now)
         self.journal.open()  # from here on a kill leaves the journal open for the next run to undo
         self.journal_open = True
@@ -691,6 +704,10 @@ class FeedImport:
 
     def _flush(self, chunk: list[dict[str, Any]]) -> None:
         self.rows_written += len(chunk)
+        if self.sink is not None:
+            self._progress("splitting", self.rows_written)
+            self.sink(chunk)
+            return
         self._progress("writing" if not self.dry_run else "checking", self.rows_written)
         if self.dry_run:
             return
