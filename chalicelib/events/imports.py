@@ -5,6 +5,9 @@ S3 notifies the import queue (not the function: ``chalice package`` cannot deplo
 is an S3 event; every object it names is handed to ``services.feed_import``. An exception
 leaves the message on the queue, so the import is retried and, after the queue's
 ``maxReceiveCount``, parked in the dead-letter queue. The service makes duplicates harmless.
+
+The same queue carries the chunks of a feed too big for one run: ``{"chunk": {feed_id, run,
+n}}``, sent by the run that split it, each handled by ``services.feed_chunks.handle_chunk``.
 """
 
 from __future__ import annotations

@@ -35,6 +35,10 @@ every S3 notification the queue delivers):
 7. **Tell.** ``progress`` (rows read, rows written) is put on the record every PROGRESS_ROWS
    rows or PROGRESS_SECONDS; the ending is emailed to the shop (``feed_notices``).
 
+A feed with more valid offers than ``settings().import_chunk_offers`` leaves this pipeline after
+pass 1: ``services/feed_chunks.py`` splits it into chunks that this function imports in
+parallel, one queue message each, with the same journal, commit and report.
+
 A *dry run* (``dry_run`` on the record, from ``POST /seller/feeds``) runs pass 1 and pass 2's
 own checks, writes the report and the email, and takes no lock and writes no product.
 
