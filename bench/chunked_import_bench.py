@@ -21,7 +21,9 @@ the final import record, the same for both; both write the same products over an
 it). The AWS side is one moto process for both runs: the ratio says whether splitting, chunk
 files and the job's bookkeeping cost less than two writers gain, on a backend that is itself
 one Python process — on AWS each worker gets its own DynamoDB capacity (docs/feed-formats.md
-has the arithmetic). Peak memory: ru_maxrss of each worker process (moto's data is elsewhere).
+has the arithmetic). So the bench also prints the share of each run's wall time the moto
+process was on a CPU: near 100 % it is the bound, and no number of workers can go faster.
+Peak memory: ru_maxrss of each worker process (moto's data is elsewhere).
 """
 
 from __future__ import annotations
@@ -104,15 +106,22 @@ def worker(stop_file: str) -> None:
                     continue
                 sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
                 handled += 1
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"peak_rss_mb": peak, "messages": handled}), flush=True)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"peak_rss_mb": usage.ru_maxrss / 1024, "messages": handled,
+                      "cpu_s": usage.ru_utime + usage.ru_stime}), flush=True)
 
 
 # --- the parent: one timed import with N workers -------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed_import(env: dict[str, str], path: Path, seller: str, workers: int, chunk_offers: int,
-                 tmp: Path) -> dict[str, float]:
+                 tmp: Path, moto_pid: int) -> dict[str, float]:
     import boto3
 
     from chalicelib.services import feed_import
@@ -126,7 +135,7 @@ def timed_import(env: dict[str, str], path: Path, seller: str, workers: int, chu
         time.sleep(3)  # the workers import the app and start polling before the clock starts
         s3 = boto3.client("s3", region_name=REGION)
         key = f"feeds/{seller}/{path.name}"
-        started = time.perf_counter()
+        started, moto_cpu = time.perf_counter(), cpu_seconds(moto_pid)
         s3.upload_file(str(path), env["FEEDS_BUCKET"], key)
         record = None
         while record is None or record.status in (imports.QUEUED, imports.PROCESSING):
@@ -134,13 +143,15 @@ def timed_import(env: dict[str, str], path: Path, seller: str, workers: int, chu
             head = feed_import._head(env["FEEDS_BUCKET"], key)
             record = imports.get(feed_import._derived_id(head)) if head else None
         seconds = time.perf_counter() - started
+        moto_busy = (cpu_seconds(moto_pid) - moto_cpu) / seconds
     finally:
         stop.touch()
         outputs = [json.loads(p.communicate(timeout=60)[0].strip().splitlines()[-1]) for p in procs]
     assert record.status == "succeeded" and record.counts and record.counts.created == record.counts.rows, record
     return {"seconds": seconds, "offers": record.counts.created,
             "peak_rss_mb": max(o["peak_rss_mb"] for o in outputs),
-            "chunks": int(record.item.get("chunks") or 0)}
+            "workers_busy": sum(o["cpu_s"] for o in outputs) / seconds,  # (includes their start-up)
+            "chunks": int(record.item.get("chunks") or 0), "moto_busy": moto_busy}
 
 
 def main() -> list[tuple[str, str, str]]:
@@ -173,11 +184,13 @@ def main() -> list[tuple[str, str, str]]:
             for label, workers, chunk_offers in (("single", 1, 0), ("chunked", WORKERS, chunk)):
                 seller = f"bench-{label}"
                 accounts.put_shop(seller, {"seller_id": seller, "name": seller, "delivery_methods": []})
-                results[label] = timed_import(env, path, seller, workers, chunk_offers, tmp)
+                results[label] = timed_import(env, path, seller, workers, chunk_offers, tmp, proc.pid)
                 r = results[label]
                 chunks = f" ({r['chunks']:.0f} chunks)" if r["chunks"] else ""
                 print(f"  {label:7}: {r['seconds']:7.1f} s = {r['offers'] / r['seconds']:6.0f} offers/s{chunks}"
-                      f" | peak ru_maxrss of a worker {r['peak_rss_mb']:.0f} MB", flush=True)
+                      f" | peak ru_maxrss of a worker {r['peak_rss_mb']:.0f} MB | on a CPU: moto "
+                      f"{r['moto_busy']:.0%}, the workers {r['workers_busy']:.0%} of the time (of {os.cpu_count()} "
+                      "CPUs shared with the rest of the machine)", flush=True)
     finally:
         proc.terminate()
         try:
@@ -194,7 +207,7 @@ def main() -> list[tuple[str, str, str]]:
         (f"chunked import, yml {n} offers, {WORKERS} worker processes",
          f"{chunked['offers'] / chunked['seconds']:.0f} offers/s",
          f"x{ratio:.2f} of the single-function import ({single['offers'] / single['seconds']:.0f} offers/s); "
-         "goal >= 1.0"),
+         f"goal >= 1.0; moto busy {single['moto_busy']:.0%} → {chunked['moto_busy']:.0%}"),
         (f"chunked import peak memory, yml {n} offers", f"{chunked['peak_rss_mb']:.0f} MB per worker",
          f"x{memory:.2f} of the single-function import ({single['peak_rss_mb']:.0f} MB)"),
     ]

@@ -54,7 +54,7 @@ class FeedRowError(Out):
 
 
 class FeedProgress(Out):
-    phase: str  # validating | checking (dry run) | splitting (a big feed) | writing | finishing | done
+    phase: str  # validating | checking (dry run) | writing | finishing | done
     rows_read: int = 0  # rows parsed so far
     rows_written: int = 0  # valid offers stored (or found unchanged) so far
 

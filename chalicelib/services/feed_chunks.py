@@ -4,15 +4,16 @@ A feed with more valid offers than ``settings().import_chunk_offers`` goes this 
 feeds, and dry runs, keep the single run of ``services/feed_import.py``):
 
 1. **Split** (the import Lambda's run of the S3 notification, ``split``): pass 1 as usual
-   (validation, categories, row errors), then pass 2 builds every product
-   (``domain/catalog.product_from_offer``), drops duplicate ids and oversized offers into the
-   report, and writes the products as gzip'd JSON-lines chunk files of ``import_chunk_offers``
-   products to ``chunks/<seller>/<feed_id>/<run>/`` in the feeds bucket, with the list of
-   every product id, the category tree and the row errors. Then the job item
-   (``store/import_chunks.py``), the seller's journal opened under the split's run (as a single
-   run opens its own), and one message per chunk on the **import queue itself** — the same
-   queue, function, retries and dead-letter queue as the S3 notifications; the event-source
-   mapping's concurrency runs the chunks in parallel. The seller's import lock stays taken.
+   (validation, categories, row errors), which also counts the valid offers and so the chunks.
+   Then the job item (``store/import_chunks.py``) and the seller's journal opened under the
+   split's run (as a single run opens its own). Pass 2 builds every product
+   (``domain/catalog.product_from_offer``), reports duplicate ids and oversized offers, and
+   writes the products as gzip'd JSON-lines chunk files of ``import_chunk_offers`` offers to
+   ``chunks/<seller>/<feed_id>/<run>/`` in the feeds bucket; each chunk is sent — one message on
+   the **import queue itself**, the same queue, function, retries and dead-letter queue as the
+   S3 notifications — as soon as it is uploaded, so workers write while the split reads on. The
+   last chunk goes once the id list, the row errors and the counts are stored for the commit.
+   The seller's import lock stays taken.
 2. **Write** (``handle_chunk``, one message): claim the chunk (a duplicate delivery finds it
    leased or done and does nothing), undo the chunk's earlier attempts from their journals,
    then pass 2's writer (``FeedImport._flush``: diff, guarded writes, search) over its products
@@ -67,7 +68,6 @@ from chalicelib.store import import_chunks, import_journal, imports
 
 CHUNKS_PREFIX = "chunks/"
 CHUNK_ATTEMPTS = 2  # < the queue's maxReceiveCount (3): the next delivery after the last attempt fails the import
-SEND_BATCH = 10  # SendMessageBatch's limit
 
 
 def should_split(offers: int, dry_run: bool) -> bool:
@@ -105,39 +105,31 @@ def _spooled_gzip() -> tuple[IO[bytes], gzip.GzipFile]:
 
 
 class _ChunkFiles:
-    """Products into chunk files of ``size`` each (each uploaded when full), product ids into
-    one list: memory holds one gzip buffer of each at most (spooled to disk past 8 MB)."""
+    """Products into chunk files, one per ``cut`` (each uploaded, then its message sent, while
+    the split reads on), product ids into one list: memory holds one gzip buffer of each at
+    most (spooled to disk past 8 MB)."""
 
-    def __init__(self, prefix: str, size: int) -> None:
-        self.prefix, self.size = prefix, size
-        self.count = 0  # chunk files uploaded
-        self.in_chunk = 0
-        self.raw: IO[bytes] | None = None
-        self.out: gzip.GzipFile | None = None
+    def __init__(self, prefix: str, send: Any) -> None:
+        self.prefix, self.send = prefix, send
+        self.count = 0  # chunk files uploaded (and sent)
+        self.raw, self.out = _spooled_gzip()
         self.ids_raw, self.ids = _spooled_gzip()
 
     def add(self, products: list[dict[str, Any]]) -> None:
         for product in products:
-            if self.out is None:
-                self.raw, self.out = _spooled_gzip()
             self.out.write(json.dumps(product, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
             self.ids.write(product["product_id"].encode() + b"\n")
-            self.in_chunk += 1
-            if self.in_chunk == self.size:
-                self._upload()
 
-    def _upload(self) -> None:
-        assert self.out is not None and self.raw is not None
+    def cut(self) -> None:
+        """The current chunk is complete (even empty: its offers were all duplicates)."""
         self.out.close()
         _put(f"{self.prefix}{self.count:05d}.jsonl.gz", self.raw, "application/gzip")
         self.raw.close()
-        self.raw = self.out = None
+        self.send(self.count)
         self.count += 1
-        self.in_chunk = 0
+        self.raw, self.out = _spooled_gzip()
 
-    def close(self) -> None:
-        if self.out is not None:
-            self._upload()
+    def close_ids(self) -> None:
         self.ids.close()
         _put(f"{self.prefix}ids.txt.gz", self.ids_raw, "application/gzip")
         self.ids_raw.close()
@@ -146,68 +138,72 @@ class _ChunkFiles:
 # --- 1. split ------------------------------------------------------------------------------------
 
 
-def split(run: Any, categories: list[dict[str, Any]]) -> Any:
-    """Pass 2 of ``run`` (a ``FeedImport`` past pass 1) into chunk files, then the job and its
-    messages. Returns the run's outcome marked ``chunked``: the import goes on in the chunks."""
+def split(run: Any, categories: list[dict[str, Any]], offers: int) -> Any:
+    """Pass 2 of ``run`` (a ``FeedImport`` past pass 1, which counted ``offers`` valid offers)
+    into chunk files of ``import_chunk_offers`` offers each: chunk ``n`` is sent as soon as it
+    is uploaded, so workers write while the split reads on. Returns the run's outcome marked
+    ``chunked``: the import goes on in the chunks.
+
+    Chunks are cut by offer (duplicates and oversized offers only make a chunk smaller), so
+    their number is known before the first is sent. The last chunk is sent only once the job
+    holds what the commit needs (the id list, the row errors, the counts)."""
     from chalicelib.feeds.dedupe import OfferIdSet
+
     seller_id, feed_id = run.seller_id, run.feed_id
+    size = settings().import_chunk_offers
+    total = -(-offers // size)
     run_id = f"{run.now}.{secrets.token_hex(3)}"
     prefix = _prefix(seller_id, feed_id, run_id)
-    files = _ChunkFiles(prefix, settings().import_chunk_offers)
-    run.seen = OfferIdSet()
-    run.sink = files.add
-    available = run._write_rows()
-    files.close()
-    run.counts.rejected = run.report.rows
-    errors_raw, errors = _spooled_gzip()
-    run.report.file.seek(0)
-    for line in run.report.file:
-        errors.write(line.encode())
-    errors.close()
-    _put(f"{prefix}errors.jsonl.gz", errors_raw, "application/gzip")
-    errors_raw.close()
     tree_raw, tree = _spooled_gzip()
     tree.write(json.dumps(categories, ensure_ascii=False).encode())
     tree.close()
     _put(f"{prefix}categories.json.gz", tree_raw, "application/gzip")
     tree_raw.close()
-    if files.count == 0:
-        return run._failed("the file has no valid offers")
-    job = {"feed_id": feed_id, "run": run_id, "now": run.now, "prefix": prefix, "total": files.count,
-           "seller_id": seller_id,
-           "fresh": bool(run.fresh), "rows": run.counts.rows, "rejected": run.counts.rejected,
-           "available": available, "first_errors": run.report.first, "source_at": run.obj.last_modified,
-           "split_attempt": run.record.attempts, "created_at": now_iso()}
+    job = {"feed_id": feed_id, "run": run_id, "now": run.now, "prefix": prefix, "total": total,
+           "seller_id": seller_id, "fresh": bool(run.fresh), "rows": run.counts.rows, "rejected": 0, "available": 0,
+           "first_errors": [], "source_at": run.obj.last_modified, "split_attempt": run.record.attempts,
+           "created_at": now_iso()}
     import_chunks.put_job(feed_id, job)
     run.journal = _Journal(seller_id, feed_id, run.now)
     run.journal.pointer["run"] = run_id
     run.journal.open()  # from here on, a chunk's writes are undone with the split's run
     run.journal_open = True
+    progress = {"phase": "writing", "rows_read": run.counts.rows, "rows_written": 0}
+    imports.update(feed_id, {"progress": progress, "chunks": total, "updated_at": now_iso()})
+    files = _ChunkFiles(prefix, lambda n: _send(feed_id, run_id, n))
     try:
-        _send(feed_id, run_id, files.count)
-    except BaseException:
+        run.seen = OfferIdSet()
+        run.sink, run.cut_every, run.cut = files.add, size, files.cut
+        available = run._write_rows()
+        files.close_ids()
+        run.counts.rejected = run.report.rows
+        errors_raw, errors = _spooled_gzip()
+        run.report.file.seek(0)
+        for line in run.report.file:
+            errors.write(line.encode())
+        errors.close()
+        _put(f"{prefix}errors.jsonl.gz", errors_raw, "application/gzip")
+        errors_raw.close()
+        import_chunks.set_fields(feed_id, run_id, {"rejected": run.counts.rejected, "available": available,
+                                                   "first_errors": run.report.first})
+        files.cut()  # the last chunk
+        if files.count != total:
+            raise RuntimeError(f"the file gave {files.count} chunks on its second read, {total} on its first")
+    except BaseException as exc:
+        current = import_chunks.get_job(feed_id) if isinstance(exc, Exception) else None
+        if current and current.get("run") == run_id and current.get("status") == import_chunks.FAILED:
+            run.journal_open = False  # a chunk failed the import for good: it undid it and reported
+            return _Outcome(run.counts, run.report.first, None, 0, None, chunked=True)
         import_chunks.set_status(feed_id, run_id, import_chunks.ABANDONED)  # its chunks write nothing more
         raise
-    progress = {"phase": "writing", "rows_read": run.counts.rows, "rows_written": 0}
-    imports.update(feed_id, {"progress": progress, "chunks": files.count, "updated_at": now_iso()})
-    logs.event("feed split into chunks", feed_id=feed_id, seller_id=seller_id, chunks=files.count,
+    logs.event("feed split into chunks", feed_id=feed_id, seller_id=seller_id, chunks=total,
                offers=run.rows_written, run=run_id)
     return _Outcome(run.counts, run.report.first, None, available, None, chunked=True)
 
 
-def _send(feed_id: str, run: str, total: int) -> None:
-    sqs = clients.client("sqs")
-    for start in range(0, total, SEND_BATCH):
-        entries = [{"Id": str(n), "MessageBody": json.dumps({"chunk": {"feed_id": feed_id, "run": run, "n": n}})}
-                   for n in range(start, min(start + SEND_BATCH, total))]
-        for _attempt in range(5):
-            failed = sqs.send_message_batch(QueueUrl=settings().import_queue_url, Entries=entries).get("Failed")
-            if not failed:
-                break
-            ids = {f["Id"] for f in failed}
-            entries = [e for e in entries if e["Id"] in ids]
-        else:
-            raise RuntimeError(f"the import queue refused {len(entries)} chunk messages")
+def _send(feed_id: str, run: str, n: int) -> None:
+    body = json.dumps({"chunk": {"feed_id": feed_id, "run": run, "n": n}})
+    clients.client("sqs").send_message(QueueUrl=settings().import_queue_url, MessageBody=body)
 
 
 def chunk_message(body: Any) -> dict[str, Any] | None:

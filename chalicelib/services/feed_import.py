@@ -507,6 +507,8 @@ class FeedImport:
         self.rows_written = 0  # offers stored (or found unchanged) so far, for the progress
         self.journal_open = False  # this run's journal is open on the seller's import state
         self.sink: Callable[[list[dict[str, Any]]], None] | None = None  # pass 2's products go here instead
+        self.cut: Callable[[], None] | None = None  # called every ``cut_every`` offers of pass 2
+        self.cut_every = 0
         self._progress_at = ("", 0, time.monotonic())  # (phase, rows, when) last put on the record
 
     def _progress(self, phase: str, rows: int, *, force: bool = False) -> None:
@@ -552,10 +554,10 @@ class FeedImport:
 
         if feed_chunks.should_split(offers, self.dry_run):  # too big for one run: chunks import it
             try:
-                return feed_chunks.split(self, categories)
+                return feed_chunks.split(self, categories, offers)
             except (FeedFileError, _Failed) as exc:  # only if the object changed between passes
-                if self.journal_open:
-                    raise
+                if self.journal_open:  # chunks sent so far may have written
+                    self.journal_open = not self._roll_back(exc)
                 return self._failed(f"file changed during import: {exc.reason}")
         self.journal = _Journal(self.seller_id, self.feed_id, self.now)
         self.journal.open()  # from here on a kill leaves the journal open for the next run to undo
@@ -685,11 +687,17 @@ class FeedImport:
     def _write_rows(self) -> int:
         from chalicelib.feeds import FeedOffer
 
-        available = 0
+        available = offers = 0
         chunk: list[dict[str, Any]] = []
         for row in self._rows():
             if not isinstance(row, FeedOffer):
                 continue  # categories and row errors were taken in pass 1
+            if self.cut is not None and offers and offers % self.cut_every == 0:
+                if chunk:
+                    self._flush(chunk)
+                    chunk = []
+                self.cut()
+            offers += 1
             product = catalog_rules.product_from_offer(self.seller_id, row, self.feed_id, self.categories)
             if not self.seen.add(product["product_id"]):
                 self.report.add(None, row.offer_id, "id", "duplicate offer id")
@@ -708,8 +716,7 @@ class FeedImport:
 
     def _flush(self, chunk: list[dict[str, Any]]) -> None:
         self.rows_written += len(chunk)
-        if self.sink is not None:
-            self._progress("splitting", self.rows_written)
+        if self.sink is not None:  # the chunks report the progress of their writes
             self.sink(chunk)
             return
         self._progress("writing" if not self.dry_run else "checking", self.rows_written)

@@ -57,6 +57,17 @@ def set_status(feed_id: str, run: str, status: str, *, fields: dict[str, Any] | 
     return done is not None
 
 
+def set_fields(feed_id: str, run: str, fields: dict[str, Any]) -> None:
+    """Fields of the running job of ``run`` (what the split learns by the end of its read)."""
+    names = {f"#f{i}": k for i, k in enumerate(fields)}
+    values = {f":f{i}": v for i, v in enumerate(fields.values())}
+    _table().update_item(Key=keys.import_chunk_job(feed_id),
+                         UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+                         ConditionExpression="#s = :running AND #run = :run",
+                         ExpressionAttributeNames={**names, "#s": "status", "#run": "run"},
+                         ExpressionAttributeValues={**values, ":running": RUNNING, ":run": run})
+
+
 def claim_chunk(feed_id: str, run: str, n: int, lease_seconds: int) -> int | None:
     """Claim chunk ``n`` for one attempt; returns the attempt's number (1, 2, …), or None when
     another delivery holds a live lease on it."""
