@@ -169,6 +169,11 @@ class Settings:
     search_term_shards: int = 16
     search_vocab_shards: int = 4
     search_legacy_reads: bool = True
+    # feeds beyond one function run (services/feed_chunks.py): a feed with more valid offers
+    # than this is split into chunks of this many products, each imported by its own message
+    # on the import queue (IMPORT_QUEUE_URL); 0, or no queue, imports every feed in one run
+    import_chunk_offers: int = 50_000
+    import_queue_url: str = ""
 
     @property
     def sandbox_stage(self) -> bool:
@@ -273,4 +278,6 @@ def settings() -> Settings:
         search_term_shards=_shards("SEARCH_TERM_SHARDS", 16),
         search_vocab_shards=_shards("SEARCH_VOCAB_SHARDS", 4),
         search_legacy_reads=_bool("SEARCH_LEGACY_READS", True),
+        import_chunk_offers=_int("IMPORT_CHUNK_OFFERS", 50_000),
+        import_queue_url=os.environ.get("IMPORT_QUEUE_URL", ""),
     )

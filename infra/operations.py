@@ -162,6 +162,8 @@ def bucket_rules() -> dict[str, Any]:
              "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
             {"Id": "import-reports", "Status": "Enabled", "Prefix": res.REPORTS_PREFIX,
              "ExpirationInDays": REPORTS_EXPIRE_DAYS},
+            # a big feed's chunk files are read only while it imports
+            {"Id": "import-chunks", "Status": "Enabled", "Prefix": res.CHUNKS_PREFIX, "ExpirationInDays": 2},
         ]},
     }
 

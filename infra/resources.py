@@ -82,6 +82,7 @@ TABLES: dict[str, dict[str, Any]] = {
 
 FEEDS_PREFIX = "feeds/"
 REPORTS_PREFIX = "reports/"
+CHUNKS_PREFIX = "chunks/"  # a big feed's chunk files (services/feed_chunks.py)
 FEED_SUFFIXES = (".yml", ".xml", ".csv", ".tsv", ".txt", ".gz", ".zip")
 
 ROLES = ("customer", "seller", "support", "catalog_operator", "admin")
@@ -102,6 +103,11 @@ API_THROTTLE_BURST = 400
 # Import queue: a failed import is retried, then parked in the dead-letter queue.
 IMPORT_QUEUE_VISIBILITY_SECONDS = 900
 IMPORT_QUEUE_MAX_RECEIVES = 3
+# Chunks of one big feed (and other imports) the queue's event-source mapping runs at once: the
+# write budget of docs/feed-formats.md ("Feeds beyond one function run") — one seller's
+# listing partition takes ~1,000 write units/s, so more workers only queue on it
+IMPORT_MAX_CONCURRENCY = 5
+IMPORT_CHUNK_OFFERS = 50_000  # a feed with more valid offers is split into chunks of this many
 
 STATE_MACHINE_FILE = "statemachines/order.asl.json"
 STATE_MACHINE_NAME_SUFFIX = "order-workflow"
@@ -163,7 +169,7 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
         "logical_id": "ImportFeed",
         "handler": "chalicelib.events.imports.import_feed",
         "tables": ("AccountsTable", "CatalogTable", "SearchTable"),
-        "grants": ("feed-reads", "import-queue"),
+        "grants": ("feed-reads", "import-queue", "import-chunks"),
         "memory": 1024,
         "timeout": 900,
     },

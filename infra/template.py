@@ -469,6 +469,11 @@ def _grants(names: Names, grant: str) -> list[dict[str, Any]]:
                 _getatt(res.IMPORT_QUEUE_ID),
             )
         ],
+        # a big feed's chunk files, and its chunk messages on the import queue (services/feed_chunks.py)
+        "import-chunks": [
+            _allow(["s3:PutObject", "s3:GetObject"], names.bucket_arn(f"/{res.CHUNKS_PREFIX}*")),
+            _allow(["sqs:SendMessage"], _getatt(res.IMPORT_QUEUE_ID)),
+        ],
         "workflow-control": [
             _allow(["states:StartExecution"], names.state_machine_arn),
             _allow(["states:DescribeExecution", "states:StopExecution", "states:GetExecutionHistory"],
@@ -532,7 +537,11 @@ def functions(names: Names) -> dict[str, Any]:
             # naming this stack's queue (which also makes the function depend on it)
             queue_name = f"${{{res.IMPORT_QUEUE_ID}.QueueName}}"
             queue_arn = _sub(f"{PARTITION_ARN}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{queue_name}")
-            props["Events"] = {f"{logical_id}SqsEventSource": {"Properties": {"Queue": queue_arn}}}
+            props["Events"] = {f"{logical_id}SqsEventSource": {"Properties": {
+                "Queue": queue_arn, "ScalingConfig": {"MaximumConcurrency": res.IMPORT_MAX_CONCURRENCY}}}}
+            # the split sends the chunks of a big feed to this same queue
+            props["Environment"] = {"Variables": {**env, "IMPORT_QUEUE_URL": {"Ref": res.IMPORT_QUEUE_ID},
+                                                  "IMPORT_CHUNK_OFFERS": str(res.IMPORT_CHUNK_OFFERS)}}
         # the function must not create its own, never-expiring log group before ours exists
         out[logical_id] = {"DependsOn": [f"{logical_id}LogGroup"], "Properties": props}
     return out

@@ -8,6 +8,8 @@ of ``local/patches.py`` runs the Chalice handler), deletes a message only when t
 succeeded, and otherwise lets it come back: after the queue's ``maxReceiveCount`` failed
 receives, SQS moves it to the dead-letter queue. Locally a failed message becomes visible
 again after ``retry_delay`` seconds instead of the queue's 15-minute visibility timeout.
+``workers`` threads poll at once, as the mapping runs up to its maximum concurrency of function
+instances: the chunks of a big feed (``services/feed_chunks.py``) are imported in parallel.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class ImportPoller:
         wait_seconds: int = 1,
         retry_delay: int = 1,
         batch_size: int = 1,
+        workers: int = 1,
     ) -> None:
         self.queue_url = queue_url
         self.function_name = function_name
@@ -46,7 +49,9 @@ class ImportPoller:
             "Attributes"
         ]["QueueArn"]
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self.workers = max(1, workers)
+        self._counts = threading.Lock()
         self.delivered = 0
         self.failed = 0
 
@@ -85,7 +90,8 @@ class ImportPoller:
         payload = result["Payload"].read()
         ids = [m["MessageId"] for m in messages]
         if result.get("FunctionError"):
-            self.failed += len(messages)
+            with self._counts:
+                self.failed += len(messages)
             receives = [int(m.get("Attributes", {}).get("ApproximateReceiveCount", "0")) for m in messages]
             log.warning(
                 "import message failed, will be retried",
@@ -97,7 +103,8 @@ class ImportPoller:
                     QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=self.retry_delay
                 )
         else:
-            self.delivered += len(messages)
+            with self._counts:
+                self.delivered += len(messages)
             for m in messages:
                 self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
             log.info("import message delivered", extra={"fields": {"message_ids": ids}})
@@ -114,14 +121,16 @@ class ImportPoller:
                 self._stop.wait(1)
 
     def start(self) -> ImportPoller:
-        self._thread = threading.Thread(target=self._run, name="import-poller", daemon=True)
-        self._thread.start()
+        for n in range(self.workers):
+            thread = threading.Thread(target=self._run, name=f"import-poller-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
 
     def stop(self, timeout: float = 5) -> None:
         self._stop.set()
-        if self._thread:
-            self._thread.join(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
 
 
 def scheduled_event(region: str) -> dict[str, Any]:

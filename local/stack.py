@@ -78,6 +78,7 @@ class Options:
     state_file: Path | None = None
     poll_wait_seconds: int = 1
     import_retry_seconds: int = 1
+    import_workers: int = 2  # import messages delivered at once (a big feed's chunks: in parallel)
     reconcile_interval_seconds: float = 5
     fetch_feeds_interval_seconds: float = 10
 
@@ -147,6 +148,7 @@ class LocalStack:
             region=opts.region,
             wait_seconds=opts.poll_wait_seconds,
             retry_delay=opts.import_retry_seconds,
+            workers=opts.import_workers,
         ).start()
         self._timers = [ScheduleTimer(env["RECONCILE_FUNCTION_NAME"], opts.reconcile_interval_seconds,
                                       endpoint=self.moto_url, region=opts.region).start(),

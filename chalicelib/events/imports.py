@@ -5,6 +5,9 @@ S3 notifies the import queue (not the function: ``chalice package`` cannot deplo
 is an S3 event; every object it names is handed to ``services.feed_import``. An exception
 leaves the message on the queue, so the import is retried and, after the queue's
 ``maxReceiveCount``, parked in the dead-letter queue. The service makes duplicates harmless.
+
+The same queue carries the chunks of a feed too big for one run: ``{"chunk": {feed_id, run,
+n}}``, sent by the run that split it, each handled by ``services.feed_chunks.handle_chunk``.
 """
 
 from __future__ import annotations
@@ -43,10 +46,27 @@ def s3_objects(body: str) -> Iterator[tuple[str, str, str | None]]:
         yield s3["bucket"]["name"], unquote_plus(obj["key"]), event_id
 
 
+def _json(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
 @bp.on_sqs_message(queue=names.IMPORT_QUEUE_NAME, batch_size=1)
 def import_feed(event: Any) -> None:
     metrics.scope.set(names.IMPORT_FUNCTION)
     for record in event:
+        from chalicelib.services import feed_chunks  # imported here: the API's Lambda never loads it
+
+        chunk = feed_chunks.chunk_message(_json(record.body))
+        if chunk is not None:  # one chunk of a feed split by an earlier run of this function
+            try:
+                with tracing.unit("import chunk"):
+                    feed_chunks.handle_chunk(chunk["feed_id"], chunk["run"], chunk["n"])
+            finally:
+                metrics.flush(function=names.IMPORT_FUNCTION, feed_id=chunk["feed_id"], chunk=chunk["n"])
+            continue
         try:
             objects = list(s3_objects(record.body))
         except (ValueError, KeyError, TypeError) as exc:

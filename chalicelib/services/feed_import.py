@@ -35,6 +35,10 @@ every S3 notification the queue delivers):
 7. **Tell.** ``progress`` (rows read, rows written) is put on the record every PROGRESS_ROWS
    rows or PROGRESS_SECONDS; the ending is emailed to the shop (``feed_notices``).
 
+A feed with more valid offers than ``settings().import_chunk_offers`` leaves this pipeline after
+pass 1: ``services/feed_chunks.py`` splits it into chunks that this function imports in
+parallel, one queue message each, with the same journal, commit and report.
+
 A *dry run* (``dry_run`` on the record, from ``POST /seller/feeds``) runs pass 1 and pass 2's
 own checks, writes the report and the email, and takes no lock and writes no product.
 
@@ -269,6 +273,8 @@ def _run_claimed(record: ImportRecord, obj: FeedObject) -> ImportRecord | None:
             _undo_dead_run(seller_id, state["journal"])
         job = FeedImport(record, obj, state)
         outcome = job.run()
+        if outcome.chunked:  # the chunks import it, holding the lock; the last one commits
+            return imports.get(feed_id)
         commit = None
         if not outcome.failed:
             commit = {"last_feed": feed_id, "last_source_at": obj.last_modified,
@@ -309,6 +315,7 @@ class _Outcome:
     failed: str | None = None
     available_count: int = 0
     report: IO[str] | None = None
+    chunked: bool = False  # split into chunks: the import goes on in them (services/feed_chunks.py)
 
 
 class _Report:
@@ -500,6 +507,9 @@ class FeedImport:
         self.named_rates = rates.named_rates()  # read only if the feed names a bank, once for both passes
         self.rows_written = 0  # offers stored (or found unchanged) so far, for the progress
         self.journal_open = False  # this run's journal is open on the seller's import state
+        self.sink: Callable[[list[dict[str, Any]]], None] | None = None  # pass 2's products go here instead
+        self.cut: Callable[[], None] | None = None  # called every ``cut_every`` offers of pass 2
+        self.cut_every = 0
         self._progress_at = ("", 0, time.monotonic())  # (phase, rows, when) last put on the record
 
     def _progress(self, phase: str, rows: int, *, force: bool = False) -> None:
@@ -541,6 +551,15 @@ class FeedImport:
             return self._dry_run()
         # A seller no import ever wrote for has no product: skip reading them back.
         self.fresh = not self.state.get("last_feed") and not self.state.get("touched")
+        from chalicelib.services import feed_chunks
+
+        if feed_chunks.should_split(offers, self.dry_run):  # too big for one run: chunks import it
+            try:
+                return feed_chunks.split(self, categories, offers)
+            except (FeedFileError, _Failed) as exc:  # only if the object changed between passes
+                if self.journal_open:  # chunks sent so far may have written
+                    self.journal_open = not self._roll_back(exc)
+                return self._failed(f"file changed during import: {exc.reason}")
         self.journal = _Journal(self.seller_id, self.feed_id, self.now)
         self.journal.open()  # from here on a kill leaves the journal open for the next run to undo
         self.journal_open = True
@@ -669,11 +688,17 @@ class FeedImport:
     def _write_rows(self) -> int:
         from chalicelib.feeds import FeedOffer
 
-        available = 0
+        available = offers = 0
         chunk: list[dict[str, Any]] = []
         for row in self._rows():
             if not isinstance(row, FeedOffer):
                 continue  # categories and row errors were taken in pass 1
+            if self.cut is not None and offers and offers % self.cut_every == 0:
+                if chunk:
+                    self._flush(chunk)
+                    chunk = []
+                self.cut()
+            offers += 1
             product = catalog_rules.product_from_offer(self.seller_id, row, self.feed_id, self.categories)
             if not self.seen.add(product["product_id"]):
                 self.report.add(None, row.offer_id, "id", "duplicate offer id")
@@ -692,6 +717,9 @@ class FeedImport:
 
     def _flush(self, chunk: list[dict[str, Any]]) -> None:
         self.rows_written += len(chunk)
+        if self.sink is not None:  # the chunks report the progress of their writes
+            self.sink(chunk)
+            return
         self._progress("writing" if not self.dry_run else "checking", self.rows_written)
         if self.dry_run:
             return

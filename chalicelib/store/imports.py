@@ -23,7 +23,7 @@ from chalicelib.store.toolkit import Key, all_of, any_of, conditional
 
 # The statuses are the domain's; the services name them through this module.
 __all__ = ["FAILED", "FINAL", "PARTIAL", "PROCESSING", "QUEUED", "SUCCEEDED", "UNCHANGED", "ImportRecord", "claim",
-           "create", "get", "list_for_seller", "update"]
+           "add_progress", "create", "get", "list_for_seller", "update"]
 
 UNASSIGNED = "_unassigned"  # imports whose key names no known seller
 
@@ -92,6 +92,20 @@ def update(feed_id: str, fields: dict[str, Any], *, remove: tuple[str, ...] = ()
         expr += " REMOVE " + ", ".join(f"#r{j}" for j in range(len(remove)))
     _table().update_item(Key=keys.feed_import(feed_id), UpdateExpression=expr,
                          ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+
+
+def add_progress(feed_id: str, rows_written: int) -> None:
+    """Add rows to the running import's ``progress.rows_written`` (chunks write at once)."""
+    _table().update_item(Key=keys.feed_import(feed_id),
+                         UpdateExpression="SET progress.rows_written = progress.rows_written + :n, updated_at = :now",
+                         ConditionExpression="attribute_exists(progress.rows_written)",
+                         ExpressionAttributeValues={":n": rows_written, ":now": _now_iso()})
+
+
+def _now_iso() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def list_for_seller(seller_id: str, limit: int, start: dict[str, Any] | None) -> tuple[list[ImportRecord], Any]:

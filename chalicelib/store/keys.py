@@ -816,3 +816,18 @@ def import_journal_prefix(run: str) -> str:
 
 def import_journal(feed_id: str, run: str, seq: int, part: int) -> dict[str, str]:
     return {"PK": feed_import(feed_id)["PK"], "SK": f"{import_journal_prefix(run)}{seq:08d}#{part:03d}"}
+
+
+# --- a feed imported in chunks (store/import_chunks.py) ---------------------------------------
+# | the chunked import's job | Catalog | PK=IMPORT#<feed_id>, SK=CHUNKS | |
+# | one chunk's claims | Catalog | PK=IMPORT#<feed_id>, SK=CHUNK#<run>#<n> | |
+# A chunk's journal is a run of its own under the split's: JOURNAL#<run>#c<n>a<attempt>#…, so
+# the split's run prefix Queries every chunk's entries (the undo of the whole import).
+
+
+def import_chunk_job(feed_id: str) -> dict[str, str]:
+    return {"PK": feed_import(feed_id)["PK"], "SK": "CHUNKS"}
+
+
+def import_chunk(feed_id: str, run: str, n: int) -> dict[str, str]:
+    return {"PK": feed_import(feed_id)["PK"], "SK": f"CHUNK#{run}#{n:05d}"}

@@ -137,10 +137,11 @@ def _wait_ready(proc: subprocess.Popen, log_path: Path, state_path: Path) -> dic
 
 
 def start_stack(workdir: Path, *, timeouts: dict[str, str] | None = None, demo: bool = False,
-                limits: dict[str, str] | None = None) -> Stack:
+                limits: dict[str, str] | None = None, settings: dict[str, str] | None = None) -> Stack:
     """``python -m local`` on a free port (with the demo data when ``demo``), answering /health.
     ``timeouts``: the workflow's (default ``SHORT_TIMEOUTS``, unless the environment sets them);
-    ``limits``: rate-limit settings (default ``LOOSE_LIMITS``; ``{}``: the app's defaults)."""
+    ``limits``: rate-limit settings (default ``LOOSE_LIMITS``; ``{}``: the app's defaults);
+    ``settings``: any other environment of the stack (e.g. ``IMPORT_CHUNK_OFFERS``)."""
     log_path, state_path = workdir / "stack.log", workdir / "state.json"
     env = dict(os.environ)
     env.pop("AWS_ENDPOINT_URL", None)
@@ -148,6 +149,7 @@ def start_stack(workdir: Path, *, timeouts: dict[str, str] | None = None, demo: 
         timeouts = {key: os.environ.get(key, default) for key, default in SHORT_TIMEOUTS.items()}
     env.update(timeouts, PYTHONUNBUFFERED="1")
     env.update(LOOSE_LIMITS if limits is None else limits)
+    env.update(settings or {})
     cmd = [sys.executable, "-m", "local", "--port", str(free_port()), "--state-file", str(state_path)]
     if not demo:
         cmd.append("--no-demo")
@@ -192,9 +194,10 @@ def verify_email(stack: Stack, email: str) -> None:
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path, *, demo: bool = False, limits: dict[str, str] | None = None) -> Iterator[Stack]:
+def running_stack(workdir: Path, *, demo: bool = False, limits: dict[str, str] | None = None,
+                  settings: dict[str, str] | None = None) -> Iterator[Stack]:
     """``start_stack`` until the block ends."""
-    stack = start_stack(workdir, demo=demo, limits=limits)
+    stack = start_stack(workdir, demo=demo, limits=limits, settings=settings)
     try:
         yield stack
     finally:

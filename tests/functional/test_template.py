@@ -168,6 +168,31 @@ def test_uploads_under_the_feeds_prefix_notify_the_import_queue_with_a_dead_lett
     assert f"{res.IMPORT_QUEUE_ID}Policy" in bucket["DependsOn"]
 
 
+def test_the_import_function_sends_a_big_feeds_chunks_to_its_own_queue_and_runs_them_in_parallel(sam):
+    from chalicelib.services import feed_chunks
+
+    function = sam["Resources"]["ImportFeed"]["Properties"]
+    env = function["Environment"]["Variables"]
+    assert env["IMPORT_QUEUE_URL"] == {"Ref": res.IMPORT_QUEUE_ID}
+    assert int(env["IMPORT_CHUNK_OFFERS"]) == res.IMPORT_CHUNK_OFFERS > 0
+    source = function["Events"]["ImportFeedSqsEventSource"]["Properties"]
+    assert source["ScalingConfig"]["MaximumConcurrency"] >= 2  # chunks run at once
+    statements = [s for name, s in _statements(sam) if name == "ImportFeedRole"]
+    assert any(s["Action"] == ["sqs:SendMessage"] and s["Resource"] == {"Fn::GetAtt": [res.IMPORT_QUEUE_ID, "Arn"]}
+               for s in statements)
+    chunk_objects = [s for s in statements if "s3:PutObject" in s["Action"]
+                     and json.dumps(s["Resource"]).endswith(f'/{res.CHUNKS_PREFIX}*"}}')]
+    assert chunk_objects and res.CHUNKS_PREFIX == feed_chunks.CHUNKS_PREFIX
+    # a failed chunk is retried, and fails the import before the queue parks its message
+    assert feed_chunks.CHUNK_ATTEMPTS < res.IMPORT_QUEUE_MAX_RECEIVES
+    rules = {r["Prefix"]: r for r in sam["Resources"]["FeedsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules[res.CHUNKS_PREFIX]["ExpirationInDays"] >= 1
+    for name, spec in res.FUNCTIONS.items():  # no other function gets the queue
+        if name != res.IMPORT_FUNCTION:
+            assert "IMPORT_QUEUE_URL" not in sam["Resources"][spec["logical_id"]]["Properties"]["Environment"][
+                "Variables"]
+
+
 def test_state_machine_is_the_asl_file_with_every_placeholder_substituted(sam):
     machine = sam["Resources"]["OrderStateMachine"]["Properties"]
     assert machine["Definition"] == res.state_machine_definition()

@@ -1,0 +1,445 @@
+"""Feeds beyond one function run: split into chunks, imported in parallel, committed once.
+
+A feed with more valid offers than ``settings().import_chunk_offers`` goes this way (smaller
+feeds, and dry runs, keep the single run of ``services/feed_import.py``):
+
+1. **Split** (the import Lambda's run of the S3 notification, ``split``): pass 1 as usual
+   (validation, categories, row errors), which also counts the valid offers and so the chunks.
+   Then the job item (``store/import_chunks.py``) and the seller's journal opened under the
+   split's run (as a single run opens its own). Pass 2 builds every product
+   (``domain/catalog.product_from_offer``), reports duplicate ids and oversized offers, and
+   writes the products as gzip'd JSON-lines chunk files of ``import_chunk_offers`` offers to
+   ``chunks/<seller>/<feed_id>/<run>/`` in the feeds bucket; each chunk is sent — one message on
+   the **import queue itself**, the same queue, function, retries and dead-letter queue as the
+   S3 notifications — as soon as it is uploaded, so workers write while the split reads on. The
+   last chunk goes once the id list, the row errors and the counts are stored for the commit.
+   The seller's import lock stays taken.
+2. **Write** (``handle_chunk``, one message): claim the chunk (a duplicate delivery finds it
+   leased or done and does nothing), undo the chunk's earlier attempts from their journals,
+   then pass 2's writer (``FeedImport._flush``: diff, guarded writes, search) over its products
+   with a journal of its own (``<run>#c<n>a<attempt>``, under the split's run). Finishing is one
+   conditional write on the job that adds the chunk's counts once.
+3. **Commit** (whoever finishes the last chunk, ``_commit``): the "no longer in the feed" pass
+   (against the id list), the category tree, the seller's import state with the journal closed
+   (the commit point, as for a single run), then one report and one email (``_finish``).
+4. **All or nothing.** A chunk or commit that failed ``CHUNK_ATTEMPTS`` times (or is delivered
+   once more after that: a killed last attempt) fails the import: the job is marked failed, and
+   the split's run — every chunk's journal and the commit's — is undone (``feed_import.undo``).
+   A chunk still writing when that happens finds the job failed when it finishes and undoes its
+   own writes. If the undo itself fails, the journal stays open on the seller's import state and
+   the seller's next import undoes it first, as for a killed single run.
+
+Why chunk messages on the import queue rather than a Step Functions Distributed Map: the queue
+already gives retries, a dead-letter queue and bounded concurrency to the import function, the
+workers need no second function or state machine, and the local stack's poller delivers the
+same messages to the same handler (docs/feed-formats.md, "Feeds beyond one function run").
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import secrets
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import IO, Any
+
+from chalicelib import clients, logs
+from chalicelib.config import settings
+from chalicelib.domain.imports import ImportCounts, ImportRecord
+from chalicelib.services.feed_import import (
+    CHUNK,
+    LEASE_SECONDS,
+    PROGRESS_ROWS,
+    WRITERS,
+    FeedImport,
+    _finish,
+    _Journal,
+    _Outcome,
+    undo,
+)
+from chalicelib.services.feeds import now_iso
+from chalicelib.store import catalog as store
+from chalicelib.store import import_chunks, import_journal, imports
+
+CHUNKS_PREFIX = "chunks/"
+CHUNK_ATTEMPTS = 2  # < the queue's maxReceiveCount (3): the next delivery after the last attempt fails the import
+
+
+def should_split(offers: int, dry_run: bool) -> bool:
+    size = settings().import_chunk_offers
+    return bool(not dry_run and size and settings().import_queue_url and offers > size)
+
+
+# --- S3 objects of a job -----------------------------------------------------------------------
+
+
+def _prefix(seller_id: str, feed_id: str, run: str) -> str:
+    return f"{CHUNKS_PREFIX}{seller_id}/{feed_id}/{run.replace(':', '')}/"
+
+
+def _put(key: str, body: IO[bytes], content_type: str) -> None:
+    body.seek(0)
+    clients.client("s3").upload_fileobj(body, settings().feeds_bucket, key, ExtraArgs={"ContentType": content_type})
+
+
+def _lines(key: str) -> Iterator[str]:
+    body = clients.client("s3").get_object(Bucket=settings().feeds_bucket, Key=key)["Body"]
+    with gzip.GzipFile(fileobj=body) as unzipped:
+        for raw in unzipped:
+            if raw.strip():
+                yield raw.decode("utf-8").rstrip("\n")
+
+
+def chunk_key(job: dict[str, Any], n: int) -> str:
+    return f"{job['prefix']}{n:05d}.jsonl.gz"
+
+
+def _spooled_gzip() -> tuple[IO[bytes], gzip.GzipFile]:
+    raw = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b")  # noqa: SIM115 - closed by its owner
+    return raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1)
+
+
+class _ChunkFiles:
+    """Products into chunk files, one per ``cut`` (each uploaded, then its message sent, while
+    the split reads on), product ids into one list: memory holds one gzip buffer of each at
+    most (spooled to disk past 8 MB)."""
+
+    def __init__(self, prefix: str, send: Any) -> None:
+        self.prefix, self.send = prefix, send
+        self.count = 0  # chunk files uploaded (and sent)
+        self.raw, self.out = _spooled_gzip()
+        self.ids_raw, self.ids = _spooled_gzip()
+
+    def add(self, products: list[dict[str, Any]]) -> None:
+        for product in products:
+            self.out.write(json.dumps(product, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+            self.ids.write(product["product_id"].encode() + b"\n")
+
+    def cut(self) -> None:
+        """The current chunk is complete (even empty: its offers were all duplicates)."""
+        self.out.close()
+        _put(f"{self.prefix}{self.count:05d}.jsonl.gz", self.raw, "application/gzip")
+        self.raw.close()
+        self.send(self.count)
+        self.count += 1
+        self.raw, self.out = _spooled_gzip()
+
+    def close_ids(self) -> None:
+        self.ids.close()
+        _put(f"{self.prefix}ids.txt.gz", self.ids_raw, "application/gzip")
+        self.ids_raw.close()
+
+
+# --- 1. split ------------------------------------------------------------------------------------
+
+
+def split(run: Any, categories: list[dict[str, Any]], offers: int) -> Any:
+    """Pass 2 of ``run`` (a ``FeedImport`` past pass 1, which counted ``offers`` valid offers)
+    into chunk files of ``import_chunk_offers`` offers each: chunk ``n`` is sent as soon as it
+    is uploaded, so workers write while the split reads on. Returns the run's outcome marked
+    ``chunked``: the import goes on in the chunks.
+
+    Chunks are cut by offer (duplicates and oversized offers only make a chunk smaller), so
+    their number is known before the first is sent. The last chunk is sent only once the job
+    holds what the commit needs (the id list, the row errors, the counts)."""
+    from chalicelib.feeds.dedupe import OfferIdSet
+
+    seller_id, feed_id = run.seller_id, run.feed_id
+    size = settings().import_chunk_offers
+    total = -(-offers // size)
+    run_id = f"{run.now}.{secrets.token_hex(3)}"
+    prefix = _prefix(seller_id, feed_id, run_id)
+    tree_raw, tree = _spooled_gzip()
+    tree.write(json.dumps(categories, ensure_ascii=False).encode())
+    tree.close()
+    _put(f"{prefix}categories.json.gz", tree_raw, "application/gzip")
+    tree_raw.close()
+    job = {"feed_id": feed_id, "run": run_id, "now": run.now, "prefix": prefix, "total": total,
+           "seller_id": seller_id, "fresh": bool(run.fresh), "rows": run.counts.rows, "rejected": 0, "available": 0,
+           "first_errors": [], "source_at": run.obj.last_modified, "split_attempt": run.record.attempts,
+           "created_at": now_iso()}
+    import_chunks.put_job(feed_id, job)
+    run.journal = _Journal(seller_id, feed_id, run.now)
+    run.journal.pointer["run"] = run_id
+    run.journal.open()  # from here on, a chunk's writes are undone with the split's run
+    run.journal_open = True
+    progress = {"phase": "writing", "rows_read": run.counts.rows, "rows_written": 0}
+    imports.update(feed_id, {"progress": progress, "chunks": total, "updated_at": now_iso()})
+    files = _ChunkFiles(prefix, lambda n: _send(feed_id, run_id, n))
+    try:
+        run.seen = OfferIdSet()
+        run.sink, run.cut_every, run.cut = files.add, size, files.cut
+        available = run._write_rows()
+        files.close_ids()
+        run.counts.rejected = run.report.rows
+        errors_raw, errors = _spooled_gzip()
+        run.report.file.seek(0)
+        for line in run.report.file:
+            errors.write(line.encode())
+        errors.close()
+        _put(f"{prefix}errors.jsonl.gz", errors_raw, "application/gzip")
+        errors_raw.close()
+        import_chunks.set_fields(feed_id, run_id, {"rejected": run.counts.rejected, "available": available,
+                                                   "first_errors": run.report.first})
+        files.cut()  # the last chunk
+        if files.count != total:
+            raise RuntimeError(f"the file gave {files.count} chunks on its second read, {total} on its first")
+    except BaseException as exc:
+        current = import_chunks.get_job(feed_id) if isinstance(exc, Exception) else None
+        if current and current.get("run") == run_id and current.get("status") == import_chunks.FAILED:
+            run.journal_open = False  # a chunk failed the import for good: it undid it and reported
+            return _Outcome(run.counts, run.report.first, None, 0, None, chunked=True)
+        import_chunks.set_status(feed_id, run_id, import_chunks.ABANDONED)  # its chunks write nothing more
+        raise
+    logs.event("feed split into chunks", feed_id=feed_id, seller_id=seller_id, chunks=total,
+               offers=run.rows_written, run=run_id)
+    return _Outcome(run.counts, run.report.first, None, available, None, chunked=True)
+
+
+def _send(feed_id: str, run: str, n: int) -> None:
+    body = json.dumps({"chunk": {"feed_id": feed_id, "run": run, "n": n}})
+    clients.client("sqs").send_message(QueueUrl=settings().import_queue_url, MessageBody=body)
+
+
+def chunk_message(body: Any) -> dict[str, Any] | None:
+    """The chunk a queue message names, or None when it is not a chunk message."""
+    if isinstance(body, dict) and isinstance(body.get("chunk"), dict):
+        chunk = body["chunk"]
+        if isinstance(chunk.get("feed_id"), str) and isinstance(chunk.get("run"), str) \
+                and isinstance(chunk.get("n"), int):
+            return chunk
+    return None
+
+
+# --- 2. write one chunk ----------------------------------------------------------------------------
+
+
+def handle_chunk(feed_id: str, run: str, n: int) -> None:
+    """Import chunk ``n`` of the split ``run``; safe to call again for the same chunk. Raises
+    for the queue to deliver it again (the attempt's own writes are undone by the next one)."""
+    job = import_chunks.get_job(feed_id)
+    record = imports.get(feed_id)
+    if not job or job.get("run") != run or job.get("status") != import_chunks.RUNNING or record is None:
+        logs.event("chunk of an import that is not running ignored", feed_id=feed_id, run=run, n=n)
+        return
+    if import_chunks.is_done(job, n):  # a duplicate, or the commit of the last chunk died
+        if job["done"] == job["total"]:
+            _commit(job, record)
+        return
+    attempt = import_chunks.claim_chunk(feed_id, run, n, LEASE_SECONDS)
+    if attempt is None:
+        logs.event("duplicate chunk delivery ignored", feed_id=feed_id, n=n)
+        return
+    if attempt > CHUNK_ATTEMPTS:
+        fail(job, record, f"part {n + 1} of {job['total']} of the file could not be imported")
+        return
+    try:
+        _keep_lock(job, record)
+        for earlier in range(1, attempt):
+            _undo_run(job, _chunk_run(run, n, earlier))
+        writer = _ChunkWriter(record, job, _chunk_run(run, n, attempt))
+        counts = writer.write(json.loads(line) for line in _lines(chunk_key(job, n)))
+    except Exception as exc:
+        logs.event("feed chunk failed", 40, feed_id=feed_id, n=n, attempt=attempt, error=repr(exc)[:300])
+        if attempt >= CHUNK_ATTEMPTS:
+            fail(job, record, f"part {n + 1} of {job['total']} of the file could not be imported")
+            return
+        import_chunks.release_chunk(feed_id, run, n)
+        raise
+    finished = import_chunks.finish_chunk(feed_id, run, n, counts, retried=attempt > 1)
+    if finished is None:  # the import failed meanwhile: this chunk's writes go back too
+        _undo_run(job, _chunk_run(run, n, attempt))
+        return
+    logs.event("feed chunk imported", feed_id=feed_id, n=n, done=finished["done"], total=finished["total"], **counts)
+    if finished["done"] == finished["total"]:
+        _commit(finished, record)
+
+
+def _chunk_run(run: str, n: int, attempt: int) -> str:
+    return f"{run}#c{n:05d}a{attempt}"
+
+
+def _commit_run(run: str, attempt: int) -> str:
+    return f"{run}#k{attempt}"
+
+
+def _undo_run(job: dict[str, Any], run: str) -> None:
+    restored = undo(job["seller_id"], {"feed_id": _feed_of(job), "run": run, "now": job["now"]})
+    if restored:
+        logs.event("earlier attempt undone", feed_id=_feed_of(job), run=run, restored=restored)
+
+
+def _feed_of(job: dict[str, Any]) -> str:
+    return str(job["feed_id"])
+
+
+def _keep_lock(job: dict[str, Any], record: ImportRecord) -> None:
+    """Renew the seller's import lock and the record's lease while the chunks run."""
+    store.acquire_import_lock(job["seller_id"], record.feed_id, job["source_at"], LEASE_SECONDS)
+    imports.update(record.feed_id, {"lease_until": int(time.time()) + LEASE_SECONDS})
+
+
+class _ChunkWriter(FeedImport):
+    """FeedImport's pass 2 (``_flush``: diff, journal, guarded writes, search) over products
+    already built by the split."""
+
+    def __init__(self, record: ImportRecord, job: dict[str, Any], run: str) -> None:
+        self.record, self.state = record, {}
+        self.seller_id, self.feed_id = record.owner, record.feed_id
+        self.counts = ImportCounts()
+        self.now = job["now"]  # every chunk writes with the split's clock: the undo recognises them by it
+        self.dry_run = False
+        self.fresh = bool(job.get("fresh"))
+        self.sink = None
+        self.rows_written = 0
+        self.pushed = 0
+        self.journal = _Journal(self.seller_id, self.feed_id, self.now)
+        self.journal.pointer["run"] = run
+
+    def _progress(self, phase: str, rows: int, *, force: bool = False) -> None:
+        """The rows this chunk wrote are added to the record's progress (the chunks write at once)."""
+        if rows - self.pushed >= PROGRESS_ROWS or (force and rows > self.pushed):
+            imports.add_progress(self.feed_id, rows - self.pushed)
+            self.pushed = rows
+
+    def write(self, products: Iterator[dict[str, Any]]) -> dict[str, int]:
+        self.was_available_seen = 0
+        with ThreadPoolExecutor(WRITERS, thread_name_prefix="chunk-writer") as pool:
+            self.pool = pool
+            self.in_flight = deque()
+            try:
+                batch: list[dict[str, Any]] = []
+                for product in products:
+                    batch.append(product)
+                    if len(batch) == CHUNK:
+                        self._flush(batch)
+                        batch = []
+                if batch:
+                    self._flush(batch)
+                self._drain(0)
+            finally:
+                for future, _ in self.in_flight:
+                    future.cancel()
+        self._progress("writing", self.rows_written, force=True)
+        return {"created": self.counts.created, "updated": self.counts.updated,
+                "unchanged": self.counts.unchanged, "was_available": self.was_available_seen}
+
+
+# --- 3. commit -------------------------------------------------------------------------------------
+
+
+class _Committer(FeedImport):
+    """FeedImport's snapshot pass (offers no longer in the feed) and category tree."""
+
+    def __init__(self, record: ImportRecord, job: dict[str, Any], state: dict[str, Any], run: str) -> None:
+        from chalicelib.feeds.dedupe import OfferIdSet
+        retried = bool(job.get("retried")) or record.attempts > 1
+        self.record = replace(record, attempts=2 if retried else 1)
+        self.state = state
+        self.seller_id, self.feed_id = record.owner, record.feed_id
+        self.counts = ImportCounts()
+        self.now = job["now"]
+        self.dry_run = False
+        self.sink = None
+        self.journal = _Journal(self.seller_id, self.feed_id, self.now)
+        self.journal.pointer["run"] = run
+        self.seen = OfferIdSet()
+        for product_id in _lines(f"{job['prefix']}ids.txt.gz"):
+            self.seen.add(product_id)
+        self.was_available_seen = int(job.get("was_available") or 0)
+
+    def _progress(self, phase: str, rows: int, *, force: bool = False) -> None:
+        pass  # the commit's progress is put on the record by _commit
+
+    def deactivate_and_tree(self, categories: list[dict[str, Any]]) -> int:
+        with ThreadPoolExecutor(WRITERS, thread_name_prefix="commit-writer") as pool:
+            self.pool = pool
+            self.in_flight = deque()
+            try:
+                deactivated = self._deactivate_missing()
+                self._drain(0)
+            finally:
+                for future, _ in self.in_flight:
+                    future.cancel()
+        self._store_categories(categories)
+        return deactivated
+
+
+def _commit(job: dict[str, Any], record: ImportRecord) -> None:
+    feed_id, run = record.feed_id, job["run"]
+    attempt = import_chunks.claim_commit(feed_id, run)
+    if attempt is None:
+        return
+    if attempt > CHUNK_ATTEMPTS:
+        fail(job, record, "the import could not be completed")
+        return
+    state = store.get_import_state(job["seller_id"])
+    if (state.get("journal") or {}).get("run") == run:
+        try:
+            imports.update(feed_id, {"progress": {"phase": "finishing", "rows_read": int(job["rows"]),
+                                                  "rows_written": _written(job)}, "updated_at": now_iso()})
+            _keep_lock(job, record)
+            for earlier in range(1, attempt):
+                _undo_run(job, _commit_run(run, earlier))
+            committer = _Committer(record, job, state, _commit_run(run, attempt))
+            categories = json.loads("".join(_lines(f"{job['prefix']}categories.json.gz")) or "[]")
+            deactivated = committer.deactivate_and_tree(categories)
+            import_chunks.set_deactivated(feed_id, run, deactivated)
+            facts = {"last_feed": feed_id, "last_source_at": job["source_at"], "available_count": int(job["available"])}
+            # the commit point, as for a single run: the import's facts and the closing of its journal
+            store.release_import_lock(job["seller_id"], feed_id, facts, close_journal=True)
+        except Exception as exc:
+            logs.event("feed commit failed", 40, feed_id=feed_id, attempt=attempt, error=repr(exc)[:300])
+            state = store.get_import_state(job["seller_id"])
+            if (state.get("journal") or {}).get("run") == run:  # not committed (a lost answer is a commit)
+                if attempt >= CHUNK_ATTEMPTS:
+                    fail(job, record, "the import could not be completed")
+                    return
+                raise
+    # committed: by this attempt, or by one that died before it could report
+    current = import_chunks.get_job(feed_id) or job
+    if not import_chunks.set_status(feed_id, run, import_chunks.COMMITTED):
+        return  # another delivery reported it
+    counts = ImportCounts(rows=int(job["rows"]), rejected=int(job["rejected"]), created=int(current["created"]),
+                          updated=int(current["updated"]), unchanged=int(current["unchanged"]),
+                          deactivated=int(current.get("deactivated") or 0))
+    _report(record, current, counts, None)
+
+
+def _written(job: dict[str, Any]) -> int:
+    return int(job.get("created") or 0) + int(job.get("updated") or 0) + int(job.get("unchanged") or 0)
+
+
+def _report(record: ImportRecord, job: dict[str, Any], counts: ImportCounts, failed: str | None) -> None:
+    errors = tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8")  # noqa: SIM115 - _finish closes it
+    for line in _lines(f"{job['prefix']}errors.jsonl.gz"):
+        errors.write(line + "\n")
+    outcome = _Outcome(counts, list(job.get("first_errors") or []), failed, 0, errors)
+    _finish(record, outcome, None, errors)
+
+
+# --- 4. fail ---------------------------------------------------------------------------------------
+
+
+def fail(job: dict[str, Any], record: ImportRecord, reason: str) -> None:
+    """The import fails for good: every write of the split's run is undone, then one failed report."""
+    feed_id, run, seller_id = record.feed_id, job["run"], job["seller_id"]
+    if not import_chunks.set_status(feed_id, run, import_chunks.FAILED):
+        return  # failed or committed by another delivery
+    logs.event("chunked feed import failed; rolling back", 40, feed_id=feed_id, reason=reason)
+    closed = False
+    try:
+        restored = undo(seller_id, {"feed_id": feed_id, "run": run, "now": job["now"]})
+        import_journal.close_run(seller_id, run)
+        closed = True
+        logs.event("feed import rolled back", feed_id=feed_id, restored=restored)
+    except Exception as exc:  # noqa: BLE001 - the journal stays open: the seller's next import undoes it
+        logs.event("feed import roll-back incomplete; the next run undoes it", 40, feed_id=feed_id,
+                   error=repr(exc)[:300])
+    store.release_import_lock(seller_id, feed_id, close_journal=closed)
+    _report(record, job, ImportCounts(rows=int(job["rows"]), rejected=int(job["rejected"])), reason)

@@ -1,0 +1,132 @@
+"""Catalog table: the job of a feed imported in chunks (``services/feed_chunks.py``).
+
+In the import record's partition (``keys.import_chunk_job`` / ``keys.import_chunk``):
+
+- the **job** (``SK=CHUNKS``): the split's run id and clock, how many chunks, what the split
+  counted (rows, rejected, available, the first row errors), the sums the chunks add as they
+  finish (created, updated, unchanged, was_available) and ``chunks_done`` (chunk number → its
+  counts). ``status``: running → committed | failed | abandoned (a split that died; its
+  redelivery splits again under a new run).
+- one **chunk** item per chunk (``SK=CHUNK#<run>#<n>``): its claims (``attempts``) and lease.
+
+Every write that moves the job is conditional on its ``run`` and ``status``: a chunk of a run
+that is no longer the job's, or that finishes after the job failed, changes nothing (and puts
+back what it wrote itself); a chunk finishes once (``chunks_done`` has no entry for it yet).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chalicelib import clients
+from chalicelib.config import settings
+from chalicelib.store import keys
+from chalicelib.store.toolkit import conditional
+from chalicelib.store.values import plain
+
+RUNNING, COMMITTED, FAILED, ABANDONED = "running", "committed", "failed", "abandoned"
+SUMS = ("created", "updated", "unchanged", "was_available")
+
+
+def _table() -> Any:
+    return clients.table(settings().catalog_table)
+
+
+def put_job(feed_id: str, job: dict[str, Any]) -> None:
+    """The job of a new split (it replaces the job of an earlier split of the same record)."""
+    item = {**keys.import_chunk_job(feed_id), **job, "status": RUNNING, "chunks_done": {}, "done": 0,
+            "commit_attempts": 0, **dict.fromkeys(SUMS, 0)}
+    _table().put_item(Item=item)
+
+
+def get_job(feed_id: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key=keys.import_chunk_job(feed_id), ConsistentRead=True).get("Item")
+    return plain(item) if item else None
+
+
+def set_status(feed_id: str, run: str, status: str, *, fields: dict[str, Any] | None = None) -> bool:
+    """Move the running job of ``run`` to ``status``; False when it is not running (any more)."""
+    names = {"#s": "status", "#run": "run", **{f"#f{i}": k for i, k in enumerate(fields or {})}}
+    values = {":s": status, ":running": RUNNING, ":run": run,
+              **{f":f{i}": v for i, v in enumerate((fields or {}).values())}}
+    sets = ", ".join(["#s = :s"] + [f"#f{i} = :f{i}" for i in range(len(fields or {}))])
+    done = conditional(_table().update_item, Key=keys.import_chunk_job(feed_id), UpdateExpression="SET " + sets,
+                       ConditionExpression="#s = :running AND #run = :run", ExpressionAttributeNames=names,
+                       ExpressionAttributeValues=values)
+    return done is not None
+
+
+def set_fields(feed_id: str, run: str, fields: dict[str, Any]) -> None:
+    """Fields of the running job of ``run`` (what the split learns by the end of its read)."""
+    names = {f"#f{i}": k for i, k in enumerate(fields)}
+    values = {f":f{i}": v for i, v in enumerate(fields.values())}
+    _table().update_item(Key=keys.import_chunk_job(feed_id),
+                         UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+                         ConditionExpression="#s = :running AND #run = :run",
+                         ExpressionAttributeNames={**names, "#s": "status", "#run": "run"},
+                         ExpressionAttributeValues={**values, ":running": RUNNING, ":run": run})
+
+
+def claim_chunk(feed_id: str, run: str, n: int, lease_seconds: int) -> int | None:
+    """Claim chunk ``n`` for one attempt; returns the attempt's number (1, 2, …), or None when
+    another delivery holds a live lease on it."""
+    now = int(time.time())
+    done = conditional(
+        _table().update_item, Key=keys.import_chunk(feed_id, run, n),
+        UpdateExpression="SET lease_until = :until ADD #a :one",
+        ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now",
+        ExpressionAttributeNames={"#a": "attempts"},
+        ExpressionAttributeValues={":until": now + lease_seconds, ":now": now, ":one": 1},
+        ReturnValues="ALL_NEW")
+    return None if done is None else int(done["Attributes"]["attempts"])
+
+
+def release_chunk(feed_id: str, run: str, n: int) -> None:
+    """The attempt failed: the redelivery may claim the chunk at once."""
+    _table().update_item(Key=keys.import_chunk(feed_id, run, n), UpdateExpression="SET lease_until = :zero",
+                         ExpressionAttributeValues={":zero": 0})
+
+
+def finish_chunk(feed_id: str, run: str, n: int, counts: dict[str, int], retried: bool) -> dict[str, Any] | None:
+    """Record chunk ``n`` as done and add its counts to the job, once; returns the job as it is
+    now, or None when the job is not running under ``run`` or the chunk was recorded before."""
+    values: dict[str, Any] = {f":{k}": int(counts.get(k) or 0) for k in SUMS}
+    values.update({":one": 1, ":counts": values_of(counts), ":running": RUNNING, ":run": run})
+    expr = "SET chunks_done.#n = :counts ADD #done :one, " + ", ".join(f"#{k} :{k}" for k in SUMS)
+    if retried:
+        expr = expr.replace("SET ", "SET retried = :true, ", 1)
+        values[":true"] = True
+    done = conditional(
+        _table().update_item, Key=keys.import_chunk_job(feed_id), UpdateExpression=expr,
+        ConditionExpression="#s = :running AND #run = :run AND attribute_not_exists(chunks_done.#n)",
+        ExpressionAttributeNames={"#s": "status", "#n": f"c{n}", "#run": "run", "#done": "done",
+                                  **{f"#{k}": k for k in SUMS}},
+        ExpressionAttributeValues=values,
+        ReturnValues="ALL_NEW")
+    return None if done is None else plain(done["Attributes"])
+
+
+def values_of(counts: dict[str, int]) -> dict[str, int]:
+    return {k: int(counts.get(k) or 0) for k in SUMS}
+
+
+def is_done(job: dict[str, Any], n: int) -> bool:
+    return f"c{n}" in (job.get("chunks_done") or {})
+
+
+def claim_commit(feed_id: str, run: str) -> int | None:
+    """Count one commit attempt of a job whose chunks are all done; None when it is not running."""
+    done = conditional(
+        _table().update_item, Key=keys.import_chunk_job(feed_id), UpdateExpression="ADD commit_attempts :one",
+        ConditionExpression="#s = :running AND #run = :run AND #done = #total",
+        ExpressionAttributeNames={"#s": "status", "#run": "run", "#done": "done", "#total": "total"},
+        ExpressionAttributeValues={":one": 1, ":running": RUNNING, ":run": run}, ReturnValues="ALL_NEW")
+    return None if done is None else int(done["Attributes"]["commit_attempts"])
+
+
+def set_deactivated(feed_id: str, run: str, deactivated: int) -> None:
+    """What the commit deactivated, kept for the report in case the commit's answer is lost."""
+    _table().update_item(Key=keys.import_chunk_job(feed_id), UpdateExpression="SET deactivated = :d",
+                         ConditionExpression="#run = :run", ExpressionAttributeNames={"#run": "run"},
+                         ExpressionAttributeValues={":d": deactivated, ":run": run})
