@@ -488,6 +488,12 @@ def _restore(seller_id: str, entries: list[import_journal.Entry], feed_id: str, 
     return len(changes)
 
 
+# Where a feed too big for one run goes: ``services/feed_chunks.py`` puts itself here when it is
+# imported (the import Lambda's handler imports it before any message; it imports this module,
+# not the other way round). None: every feed imports in one run.
+CHUNKS: Any = None
+
+
 class FeedImport:
     """One claimed import: two streaming passes over one S3 object version."""
 
@@ -551,11 +557,10 @@ class FeedImport:
             return self._dry_run()
         # A seller no import ever wrote for has no product: skip reading them back.
         self.fresh = not self.state.get("last_feed") and not self.state.get("touched")
-        from chalicelib.services import feed_chunks
-
-        if feed_chunks.should_split(offers, self.dry_run):  # too big for one run: chunks import it
+        chunks = CHUNKS
+        if chunks is not None and chunks.should_split(offers, self.dry_run):  # too big for one run
             try:
-                return feed_chunks.split(self, categories, offers)
+                return chunks.split(self, categories, offers)
             except (FeedFileError, _Failed) as exc:  # only if the object changed between passes
                 if self.journal_open:  # chunks sent so far may have written
                     self.journal_open = not self._roll_back(exc)
