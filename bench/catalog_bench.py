@@ -103,10 +103,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_moto() -> tuple[subprocess.Popen, str]:
+def start_moto(serialized: bool = False) -> tuple[subprocess.Popen, str]:
+    """A moto server on a free port; ``serialized``: with the local stack's DynamoDB lock
+    (``local/patches.serialize_dynamodb``), for several clients writing at once."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if serialized:
+        code = ("from local import patches; patches.serialize_dynamodb(); import sys; from moto.server import main; "
+                f"sys.exit(main(['-H', '127.0.0.1', '-p', '{port}']))")
+        command = [sys.executable, "-c", code]
+    else:
+        command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     import requests
 

@@ -58,24 +58,9 @@ def offers() -> int:
 
 
 def start_moto() -> tuple[subprocess.Popen, str]:
-    from bench.catalog_bench import _free_port
+    from bench.catalog_bench import start_moto as start
 
-    port = _free_port()
-    code = ("from local import patches; patches.serialize_dynamodb(); import sys; from moto.server import main; "
-            f"sys.exit(main(['-H', '127.0.0.1', '-p', '{port}']))")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    import requests
-
-    for _ in range(300):
-        try:
-            requests.get(f"{url}/moto-api/", timeout=1)
-            return proc, url
-        except requests.RequestException:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("moto server did not start")
+    return start(serialized=True)
 
 
 # --- a worker process: the import Lambda's SQS handler in a loop ---------------------------------

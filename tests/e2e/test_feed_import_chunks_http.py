@@ -13,6 +13,7 @@ import pytest
 
 from tests.e2e.conftest import Stack, running_stack, verify_email
 from tests.e2e.test_catalog_http import SHOP
+from tests.e2e.test_feed_import_watch_http import yml
 
 pytestmark = pytest.mark.e2e
 
@@ -29,9 +30,7 @@ def chunking_stack(tmp_path_factory) -> Iterator[Stack]:
 def feed() -> bytes:
     offers = "".join(f'<offer id="c{i}" available="true"><name>Chunked {i}</name><price>{10 + i % 7}</price>'
                      f"<currencyId>RUR</currencyId><categoryId>1</categoryId></offer>" for i in range(OFFERS))
-    return (f'<?xml version="1.0" encoding="UTF-8"?><yml_catalog><shop><currencies><currency id="RUR" rate="1"/>'
-            f'</currencies><categories><category id="1">A</category></categories><offers>{offers}</offers>'
-            f"</shop></yml_catalog>").encode()
+    return yml(offers)
 
 
 def test_a_feed_above_the_threshold_is_imported_in_chunks_with_one_report(chunking_stack):

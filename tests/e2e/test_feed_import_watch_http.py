@@ -22,6 +22,11 @@ OFFERS = 3000
 def feed() -> bytes:
     offers = "".join(f'<offer id="w{i}" available="true"><name>Watched {i}</name><price>{"-1" if i % 1000 == 7 else 10}'
                      f"</price><currencyId>RUR</currencyId><categoryId>1</categoryId></offer>" for i in range(OFFERS))
+    return yml(offers)
+
+
+def yml(offers: str) -> bytes:
+    """A YML file of these ``<offer>`` elements, in roubles, in one category (id 1)."""
     return (f'<?xml version="1.0" encoding="UTF-8"?><yml_catalog><shop><currencies><currency id="RUR" rate="1"/>'
             f'</currencies><categories><category id="1">A</category></categories><offers>{offers}</offers>'
             f"</shop></yml_catalog>").encode()
