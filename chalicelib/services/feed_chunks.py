@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import IO, Any
@@ -106,6 +106,15 @@ def _spooled_gzip() -> tuple[IO[bytes], gzip.GzipFile]:
     return raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1)
 
 
+def _put_gzip(key: str, parts: Iterable[bytes]) -> None:
+    raw, out = _spooled_gzip()
+    for part in parts:
+        out.write(part)
+    out.close()
+    _put(key, raw, "application/gzip")
+    raw.close()
+
+
 class _ChunkFiles:
     """Products into chunk files, one per ``cut`` (each uploaded, then its message sent, while
     the split reads on), product ids into one list: memory holds one gzip buffer of each at
@@ -156,11 +165,7 @@ def split(run: Any, categories: list[dict[str, Any]], offers: int) -> Any:
     total = -(-offers // size)
     run_id = f"{run.now}.{secrets.token_hex(3)}"
     prefix = _prefix(seller_id, feed_id, run_id)
-    tree_raw, tree = _spooled_gzip()
-    tree.write(json.dumps(categories, ensure_ascii=False).encode())
-    tree.close()
-    _put(f"{prefix}categories.json.gz", tree_raw, "application/gzip")
-    tree_raw.close()
+    _put_gzip(f"{prefix}categories.json.gz", [json.dumps(categories, ensure_ascii=False).encode()])
     job = {"feed_id": feed_id, "run": run_id, "now": run.now, "prefix": prefix, "total": total,
            "seller_id": seller_id, "fresh": bool(run.fresh), "rows": run.counts.rows, "rejected": 0, "available": 0,
            "first_errors": [], "source_at": run.obj.last_modified, "split_attempt": run.record.attempts,
@@ -179,13 +184,8 @@ def split(run: Any, categories: list[dict[str, Any]], offers: int) -> Any:
         available = run._write_rows()
         files.close_ids()
         run.counts.rejected = run.report.rows
-        errors_raw, errors = _spooled_gzip()
         run.report.file.seek(0)
-        for line in run.report.file:
-            errors.write(line.encode())
-        errors.close()
-        _put(f"{prefix}errors.jsonl.gz", errors_raw, "application/gzip")
-        errors_raw.close()
+        _put_gzip(f"{prefix}errors.jsonl.gz", (line.encode() for line in run.report.file))
         import_chunks.set_fields(feed_id, run_id, {"rejected": run.counts.rejected, "available": available,
                                                    "first_errors": run.report.first})
         files.cut()  # the last chunk

@@ -38,6 +38,7 @@ Other tables add their sections below (search, commerce, ledger, idempotency).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from chalicelib.config import settings
 
@@ -323,12 +324,18 @@ def _listing_item_pk(partition: str, product_id: str, shards: int | None) -> str
     return partition if shards == 1 else f"{partition}#{_stable_shard(product_id, shards):02d}"
 
 
-def _listing_item_partitions(partition: str) -> list[str]:
-    shards = settings().listing_shards_scope
+def _partitions(unsharded: str, shards: int, shard: Callable[[int], str], legacy: bool) -> list[str]:
+    """Every partition a write-sharded key's items can be in: its ``shards`` shards, and the
+    unsharded one while its legacy reads are on (one shard: the unsharded one only)."""
     if shards == 1:
-        return [partition]
-    out = [f"{partition}#{n:02d}" for n in range(shards)]
-    return out + [partition] if settings().listing_legacy_reads else out
+        return [unsharded]
+    out = [shard(n) for n in range(shards)]
+    return out + [unsharded] if legacy else out
+
+
+def _listing_item_partitions(partition: str) -> list[str]:
+    return _partitions(partition, settings().listing_shards_scope, lambda n: f"{partition}#{n:02d}",
+                       settings().listing_legacy_reads)
 
 
 def seller_listing(seller_id: str, product_id: str, shards: int | None = None) -> dict[str, str]:
@@ -718,11 +725,8 @@ def search_term_shards() -> int:
 def search_term_partitions(term: str) -> list[str]:
     """Every partition holding postings of ``term``: its shards, and the unsharded one while
     SEARCH_LEGACY_READS is on (one shard: the unsharded one only)."""
-    shards = search_term_shards()
-    if shards == 1:
-        return [search_term(term)]
-    out = [search_term(term, n) for n in range(shards)]
-    return out + [search_term(term)] if settings().search_legacy_reads else out
+    return _partitions(search_term(term), search_term_shards(), lambda n: search_term(term, n),
+                       settings().search_legacy_reads)
 
 
 def search_posting(term: str, rank_value: int, product_id: str, shards: int | None = None) -> dict[str, str]:
@@ -746,11 +750,8 @@ def search_vocab_partition(word: str, shard: int | None = None) -> str:
 
 def search_vocab_partitions(prefix: str) -> list[str]:
     """Every partition holding words beginning with ``prefix`` (≥ 2 chars)."""
-    shards = settings().search_vocab_shards
-    if shards == 1:
-        return [search_vocab_partition(prefix)]
-    out = [search_vocab_partition(prefix, n) for n in range(shards)]
-    return out + [search_vocab_partition(prefix)] if settings().search_legacy_reads else out
+    return _partitions(search_vocab_partition(prefix), settings().search_vocab_shards,
+                       lambda n: search_vocab_partition(prefix, n), settings().search_legacy_reads)
 
 
 def search_vocab(word: str) -> dict[str, str]:
