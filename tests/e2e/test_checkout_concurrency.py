@@ -2,7 +2,9 @@
 
 - 200 customers check out a product with stock 20 at once: exactly 20 orders, the stock
   never below zero and ending at zero (plus whatever the workflow already gave back from
-  cancelled orders: the stack runs with 5-second payment timeouts);
+  cancelled orders). This module's stack waits 10 minutes for payment and for the seller: with
+  the shared stacks' 5 seconds, an order placed early in a burst that outlasts them (a busy
+  machine) was cancelled during it, its unit went back on sale and a 21st checkout got it;
 - 50 concurrent checkouts with one Idempotency-Key: one set of orders;
 - a two-seller cart: two orders with their own delivery, each with its workflow execution.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -19,10 +22,18 @@ import pytest
 import requests
 
 from chalicelib.store import keys
-from tests.e2e.conftest import verify_email
+from tests.e2e.conftest import Stack, running_stack, verify_email
 from tests.support import factories as f
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    """No order times out while a burst of checkouts runs, however long it takes."""
+    with running_stack(tmp_path_factory.mktemp("checkouts"),
+                       settings={"PAYMENT_TIMEOUT_SECONDS": "600", "SELLER_TIMEOUT_SECONDS": "600"}) as running:
+        yield running
 
 PASSWORD = "secret-pass-1"
 SHOP = {"name": "E2E Shop", "contact_email": "shop@example.com", "language": "en", "currency": "RUB",
