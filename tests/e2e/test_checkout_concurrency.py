@@ -2,7 +2,7 @@
 
 - 200 customers check out a product with stock 20 at once: exactly 20 orders, the stock
   never below zero and ending at zero (plus whatever the workflow already gave back from
-  cancelled orders). This module's stack waits 10 minutes for payment and for the seller: with
+  cancelled orders). These tests run on the patient stack (a minute for payment and for the seller): with
   the shared stacks' 5 seconds, an order placed early in a burst that outlasts them (a busy
   machine) was cancelled during it, its unit went back on sale and a 21st checkout got it;
 - 50 concurrent checkouts with one Idempotency-Key: one set of orders;
@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -22,18 +21,16 @@ import pytest
 import requests
 
 from chalicelib.store import keys
-from tests.e2e.conftest import Stack, running_stack, verify_email
+from tests.e2e.conftest import Stack, verify_email
 from tests.support import factories as f
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    """No order times out while a burst of checkouts runs, however long it takes."""
-    with running_stack(tmp_path_factory.mktemp("checkouts"),
-                       settings={"PAYMENT_TIMEOUT_SECONDS": "600", "SELLER_TIMEOUT_SECONDS": "600"}) as running:
-        yield running
+@pytest.fixture
+def stack(patient_stack) -> Stack:
+    """No order times out while a burst of checkouts runs (tests/e2e/workflow_support.py)."""
+    return patient_stack
 
 PASSWORD = "secret-pass-1"
 SHOP = {"name": "E2E Shop", "contact_email": "shop@example.com", "language": "en", "currency": "RUB",
