@@ -24,6 +24,9 @@ exactly in ``requirements-dev.txt`` for that reason):
   reads one partition (of the table, or of an index), as DynamoDB does.
 - ``attribute_values_serialize_directly``: moto's response serializer walks the model for
   each DynamoDB attribute value; a value from its backend is already in wire form.
+- ``attribute_values_parse_directly``: the other end of the same walk: botocore parsed each
+  attribute value of a DynamoDB answer member by member through the model; the JSON it read
+  already is the parsed form (a binary value, which needs base64, still takes the walk).
 - ``update_expressions_validate_in_linear_time``: moto's UpdateExpression validation rebuilt
   a table per node visited and recounted clauses at every nested node (quadratic).
 - ``update_expressions_copy_directly``: moto deep-copied each parsed UpdateExpression through
@@ -38,6 +41,12 @@ exactly in ``requirements-dev.txt`` for that reason):
 - ``workflow_paths_parse_once``: moto's interpreter parsed each JSONPath anew at every use.
 - ``in_process_failures_are_500s``: a moto bug the server answers with a 500 (which botocore
   retries) reached the app in-process as a bare exception; now it is the same 500.
+- ``request_headers_parse_directly``: every request's headers went through the ``email``
+  package's feed parser (a tenth of the stack's CPU under load); plain ``Name: value`` lines
+  are read directly into the same message, anything else still goes to the feed parser.
+- ``dynamodb_calls_skip_signing``: every in-process DynamoDB call was signed with SigV4
+  (canonical request, four HMACs) for a moto that reads only the access key from it; the
+  stack's key maps to moto's default account either way, and the region is in the URL.
 - ``path_parameters_are_decoded``: API Gateway percent-decodes path parameters
   (``/wallet/transactions/topup%3Aab`` → ``topup:ab``); Chalice's local gateway passed them on
   encoded.
@@ -52,6 +61,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import threading
 import time
 import traceback
@@ -381,6 +391,27 @@ def attribute_values_serialize_directly() -> None:
 
     _serialize_type_structure.__wrapped__ = original  # type: ignore[attr-defined]
     BaseJSONSerializer._serialize_type_structure = _serialize_type_structure
+
+
+def attribute_values_parse_directly() -> None:
+    """botocore's JSON parser turns each ``AttributeValue`` of a DynamoDB answer into the same
+    dict it read (``{"S": "x"}`` stays ``{"S": "x"}``) by walking the model's ten members; a
+    plain value is taken as it is read, anything else (binary) goes through the walk."""
+    if not _once("attribute_values_parse_directly"):
+        return
+    from botocore.parsers import BaseJSONParser
+
+    original = BaseJSONParser._handle_structure
+
+    def _handle_structure(self: Any, shape: Any, value: Any) -> Any:
+        if shape.name == "AttributeValue":
+            wire = _attribute_value_wire(value)
+            if wire is not None:
+                return wire
+        return original(self, shape, value)
+
+    _handle_structure.__wrapped__ = original  # type: ignore[attr-defined]
+    BaseJSONParser._handle_structure = _handle_structure
 
 
 def update_expressions_validate_in_linear_time() -> None:
@@ -794,6 +825,62 @@ def unknown_paths_are_problem_404() -> None:
     chalice_local.LocalGateway.handle_request = handle_request
 
 
+_PLAIN_HEADER = re.compile(r"[\x21-\x39\x3b-\x7e]+:[^\r\n]*\r?\n")
+
+
+def parse_headers_directly(fp: Any, _class: Any = None) -> Any:
+    """What ``http.client.parse_headers`` returns, without the ``email`` feed parser when every
+    line is a plain ``Name: value`` (no folding, no stray CR, no ``From `` line): the same
+    message class holding the same ``(name, value)`` pairs (compat32: value left-stripped of
+    blanks, line end dropped) and an empty body. Anything else goes to the original parser."""
+    import http.client
+
+    lines = http.client._read_headers(fp)
+    cls = _class or http.client.HTTPMessage
+    text = [line.decode("iso-8859-1") for line in lines]
+    body = text[:-1] if text and text[-1] in ("\r\n", "\n", "") else None
+    if body is None or not all(_PLAIN_HEADER.fullmatch(line) and not line.startswith("From ") for line in body):
+        import email.parser
+
+        return email.parser.Parser(_class=cls).parsestr("".join(text))
+    message = cls()
+    for line in body:
+        name, value = line.split(":", 1)
+        message._headers.append((name, value.lstrip(" \t").rstrip("\r\n")))
+    message.set_payload("")
+    return message
+
+
+def request_headers_parse_directly() -> None:
+    """The dev server (and any ``http.client`` response in this process) parses headers with
+    ``parse_headers_directly``; guarded by ``tests/unit/test_local_moto_speedups.py``."""
+    if not _once("request_headers_parse_directly"):
+        return
+    import http.client
+
+    original = http.client.parse_headers
+    parse_headers_directly.__wrapped__ = original  # type: ignore[attr-defined]
+    http.client.parse_headers = parse_headers_directly
+
+
+def dynamodb_calls_skip_signing() -> None:
+    """The stack's own DynamoDB calls go to moto in this process unsigned (see the module
+    docstring); calls from other processes to the moto server are signed as before."""
+    if not _once("dynamodb_calls_skip_signing"):
+        return
+    from botocore.signers import RequestSigner
+
+    original = RequestSigner.sign
+
+    def sign(self: Any, operation_name: str, request: Any, *args: Any, **kwargs: Any) -> None:
+        if self._service_id.hyphenize() == "dynamodb" and ".amazonaws.com" in request.url:
+            return None  # in-process (a call to the moto server's URL carries its region in the signature)
+        return original(self, operation_name, request, *args, **kwargs)
+
+    sign.__wrapped__ = original  # type: ignore[attr-defined]
+    RequestSigner.sign = sign
+
+
 def put_bodies_are_raw_bytes() -> None:
     """``curl -X PUT --data-binary @feed.csv <presigned URL>`` labels the body
     ``application/x-www-form-urlencoded``. S3 stores a PUT's bytes whatever the label; moto's
@@ -824,6 +911,7 @@ def moto_speedups() -> None:
     parse_each_definition_once()
     query_reads_one_partition()
     attribute_values_serialize_directly()
+    attribute_values_parse_directly()
     update_expressions_validate_in_linear_time()
     update_expressions_copy_directly()
     actions_are_looked_up_once_per_class()
@@ -847,3 +935,5 @@ def apply_in_process() -> None:
     unknown_paths_are_problem_404()
     path_parameters_are_decoded()
     put_bodies_are_raw_bytes()
+    request_headers_parse_directly()
+    dynamodb_calls_skip_signing()

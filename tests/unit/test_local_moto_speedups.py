@@ -176,6 +176,48 @@ def test_items_read_back_as_moto_serializes_them(table, monkeypatch):
     assert patched[2]["m"] == RICH_ITEM["m"] and "b" not in patched[2]
 
 
+def test_answers_parse_to_what_botocore_makes_of_them(table, monkeypatch):
+    from botocore.parsers import BaseJSONParser
+
+    patches.attribute_values_parse_directly()
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.put_item(TableName="t", Item=RICH_ITEM)
+    client.put_item(TableName="t", Item={k: v for k, v in RICH_ITEM.items() if "B" not in v and "BS" not in v}
+                    | {"SK": {"S": "plain"}})
+
+    def reads():
+        return [
+            client.get_item(TableName="t", Key={"PK": {"S": "rich"}, "SK": {"S": "r"}})["Item"],
+            client.query(TableName="t", KeyConditionExpression="PK = :p",
+                         ExpressionAttributeValues={":p": {"S": "rich"}})["Items"],
+            client.batch_get_item(RequestItems={"t": {"Keys": [{"PK": {"S": "rich"}, "SK": {"S": "plain"}}]}})
+            ["Responses"]["t"],
+        ]
+
+    patched = reads()
+    monkeypatch.setattr(BaseJSONParser, "_handle_structure", BaseJSONParser._handle_structure.__wrapped__)
+    assert patched == reads()
+    assert patched[0] == RICH_ITEM and RICH_ITEM in patched[1] and patched[2][0]["m"] == RICH_ITEM["m"]
+
+
+def test_a_plain_answer_is_parsed_without_walking_the_model(table, monkeypatch):
+    from botocore.parsers import ResponseParser
+
+    patches.attribute_values_parse_directly()
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.put_item(TableName="t", Item={"PK": {"S": "p"}, "SK": {"S": "s"}, "m": {"M": {"l": {"L": [{"N": "1"}]}}}})
+    original = ResponseParser._parse_shape
+
+    def parse_shape(self, shape, node):
+        if shape.name.endswith("AttributeValue") and shape.name != "AttributeValue":
+            raise AssertionError(f"walked the model for {shape.name}")
+        return original(self, shape, node)
+
+    monkeypatch.setattr(ResponseParser, "_parse_shape", parse_shape)
+    item = client.get_item(TableName="t", Key={"PK": {"S": "p"}, "SK": {"S": "s"}})["Item"]
+    assert item["m"] == {"M": {"l": {"L": [{"N": "1"}]}}}
+
+
 def test_a_plain_item_is_serialized_without_walking_the_model(table, monkeypatch):
     from moto.core import serialize
 
@@ -341,3 +383,49 @@ def test_user_pools_share_one_parse_of_the_signing_key_and_their_tokens_verify(m
                                             )["AuthenticationResult"]["AccessToken"]
             assert jwt.decode(token, key, algorithms=["RS256"])["iss"].endswith(pool)
     assert len(parses) <= 1  # none if an earlier test in this process parsed it already
+
+
+# --- the dev server's header parsing ------------------------------------------------------------
+
+HEADER_BLOCKS = [
+    b"Host: localhost:8000\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n",
+    b"Authorization: Bearer a.b.c\r\nX-Empty:\r\nX-Spaces:   \t padded  \r\nIdempotency-Key: k\r\n\r\n",
+    b"Host: x\nAccept: */*\n\n",  # bare LF line ends
+    b"X-Folded: first\r\n second line\r\nHost: x\r\n\r\n",  # obsolete line folding
+    b"From nobody\r\nHost: x\r\n\r\n",  # an mbox "From " line
+    b"Host: x\r\nnot a header line\r\nAccept: */*\r\n\r\n",  # ends the headers, rest is body
+    b"Host: x\r\nX-Cr: a\rb\r\n\r\n",  # a stray CR splits the line for the email parser
+    b": no name\r\nHost: x\r\n\r\n",
+    b"X-Latin: caf\xe9\r\nHost: x\r\n\r\n",
+    b"Host: x\r\n",  # the connection closed before the blank line
+    b"",
+]
+
+
+def _parsed(parse, block: bytes):
+    import http.client
+    import io
+
+    message = parse(io.BytesIO(block + b"BODY"), _class=http.client.HTTPMessage)
+    return (type(message), message.items(), message.get_payload(), [type(d) for d in message.defects],
+            message.get_all("Host"))
+
+
+@pytest.mark.parametrize("block", HEADER_BLOCKS)
+def test_headers_parse_directly_to_what_the_email_parser_gives(block):
+    import http.client
+
+    original = getattr(http.client.parse_headers, "__wrapped__", http.client.parse_headers)
+    assert _parsed(patches.parse_headers_directly, block) == _parsed(original, block)
+
+
+def test_plain_headers_skip_the_email_parser(monkeypatch):
+    import email.parser
+    import io
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the email parser was used for plain headers")
+
+    monkeypatch.setattr(email.parser.Parser, "parsestr", refuse)
+    message = patches.parse_headers_directly(io.BytesIO(HEADER_BLOCKS[0]))
+    assert message["content-length"] == "12" and message.get_content_type() == "application/json"
