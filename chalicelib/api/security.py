@@ -42,6 +42,8 @@ class Principal:
     roles: tuple[str, ...]
     session_id: str
     expires_at: int
+    # the profile's "email verified", read with the session state (None: not read)
+    verified: bool | None = None
 
     @property
     def role(self) -> str:
@@ -164,4 +166,5 @@ def verify(header: str | None) -> Principal:
         roles=tuple(str(g) for g in groups),
         session_id=session,
         expires_at=int(claims["exp"]),
+        verified=state.verified,
     )

@@ -134,7 +134,8 @@ def require_verified(principal: Principal) -> None:
     operators and pass)."""
     if "admin" in principal.roles:
         return
-    if not accounts.is_verified(principal.user_id):
+    verified = principal.verified if principal.verified is not None else accounts.is_verified(principal.user_id)
+    if not verified:
         raise VerificationRequired("verify your email address first: follow the link we emailed you, or ask for "
                                    "a new one with POST /auth/verification-email")
 

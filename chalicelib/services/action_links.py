@@ -26,8 +26,9 @@ def issue_links(order: Order) -> dict[str, str]:
     cfg = settings()
     expires_at = int(time.time()) + cfg.link_ttl_seconds
     out = {}
-    for action in ("confirm", "cancel", "ship"):
-        record = wf_store.ensure_link(order.order_id, order.seller_id, action, expires_at=expires_at)
+    records = wf_store.ensure_links(order.order_id, order.seller_id, ("confirm", "cancel", "ship"),
+                                    expires_at=expires_at)
+    for action, record in records.items():
         token = link_tokens.make_link_token(
             cfg.link_secret, link_id=record["link_id"], order_id=order.order_id, seller_id=order.seller_id,
             action=action, expires_at=int(record["expires_at"]),

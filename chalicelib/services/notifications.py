@@ -46,17 +46,26 @@ class NoRecipient(EmailRejected):
     """The profile or shop has no email address to send to."""
 
 
-def recipient(order: Order, kind: str) -> tuple[str, str, str]:
-    """``(email, language, name)`` of who gets ``kind`` about ``order``."""
+def recipient(order: Order, kind: str, *, seen: dict[str, Any] | None = None) -> tuple[str, str, str]:
+    """``(email, language, name)`` of who gets ``kind`` about ``order``. ``seen``: the
+    profiles and shops read for earlier emails of the same workflow event (read once)."""
     if kind in SELLER_KINDS:
-        shop = accounts.get_shop(order.seller_id) or {}
+        shop = _read(seen, "shop:" + order.seller_id, accounts.get_shop, order.seller_id)
         email, lang, name = shop.get("contact_email"), shop.get("language"), shop.get("name", "")
     else:
-        profile = accounts.get_profile(order.customer_id) or {}
+        profile = _read(seen, "profile:" + order.customer_id, accounts.get_profile, order.customer_id)
         email, lang, name = profile.get("email"), profile.get("language"), profile.get("name", "")
     if not email:
         raise NoRecipient(f"no email address for {kind} of order {order.order_id}")
     return str(email), str(lang or settings().default_lang), str(name or "")
+
+
+def _read(seen: dict[str, Any] | None, key: str, read: Any, arg: str) -> dict[str, Any]:
+    if seen is None:
+        return read(arg) or {}
+    if key not in seen:
+        seen[key] = read(arg) or {}
+    return seen[key]
 
 
 def order_context(order: Order, *, customer_name: str = "") -> dict[str, Any]:
@@ -78,8 +87,9 @@ def order_context(order: Order, *, customer_name: str = "") -> dict[str, Any]:
 
 
 def send(order: Order, kind: str, *, links: dict[str, str] | None = None,
-         extra: dict[str, Any] | None = None) -> bool:
-    """Send ``kind`` about ``order`` unless it was sent already. True when this call sent it."""
+         extra: dict[str, Any] | None = None, seen: dict[str, Any] | None = None) -> bool:
+    """Send ``kind`` about ``order`` unless it was sent already. True when this call sent it.
+    ``seen``: see ``recipient``."""
     order_id = order.order_id
     claim = store.claim_email(order_id, kind)
     if claim == store.SENT:
@@ -87,10 +97,11 @@ def send(order: Order, kind: str, *, links: dict[str, str] | None = None,
     if claim == store.BUSY:
         raise EmailUnavailable(f"{kind} of order {order_id} is being sent by another attempt")
     try:
-        to, lang, name = recipient(order, kind)
+        to, lang, name = recipient(order, kind, seen=seen)
         customer_name = "" if kind in SELLER_KINDS else name
         if kind in SELLER_KINDS:
-            customer_name = str((accounts.get_profile(order.customer_id) or {}).get("name") or "")
+            customer = _read(seen, "profile:" + order.customer_id, accounts.get_profile, order.customer_id)
+            customer_name = str(customer.get("name") or "")
         context = {"order": order_context(order, customer_name=customer_name), "links": links or {},
                    **(extra or {})}
         rendered = render_email(kind, lang, context, default_lang=settings().default_lang)
@@ -100,10 +111,13 @@ def send(order: Order, kind: str, *, links: dict[str, str] | None = None,
     except BaseException:
         store.drop_email_claim(order_id, kind)
         raise
-    store.mark_email_sent(order_id, kind, message_id=message_id, to=to)
     audience = "seller" if kind in SELLER_KINDS else "customer"
-    order_store.add_event(order_id, {"type": "email_sent", "actor": "system",
-                                     "detail": {"kind": kind, "to": audience}}, event_id=f"email:{kind}")
+    event = {"type": "email_sent", "actor": "system", "detail": {"kind": kind, "to": audience}}
+    # the "sent" mark and the timeline entry in one write; a retry finding the entry there
+    # marks alone, and a vanished order is NotFound as ever
+    if not store.mark_email_sent(order_id, kind, message_id=message_id, to=to,
+                                 also=order_store.event_op(order_id, event, event_id=f"email:{kind}")):
+        order_store.add_event(order_id, event, event_id=f"email:{kind}")
     logs.event("email sent", order_id=order_id, kind=kind, to=audience, lang=lang, message_id=message_id)
     mailer().keep_copy(email, message_id)
     return True

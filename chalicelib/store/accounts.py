@@ -127,8 +127,12 @@ def use_nonce(user_id: str, purpose: str, nonce: str, *, verified_at: str | None
 
 def is_verified(user_id: str) -> bool:
     """Profiles made before verification existed carry no flag: they count as verified."""
-    item = _table().get_item(Key=keys.user(user_id), ProjectionExpression="verified", ConsistentRead=True).get("Item")
-    return item is not None and item.get("verified", True) is not False
+    return _verified(_table().get_item(Key=keys.user(user_id), ProjectionExpression="verified",
+                                       ConsistentRead=True).get("Item"))
+
+
+def _verified(profile: dict[str, Any] | None) -> bool:
+    return profile is not None and profile.get("verified", True) is not False
 
 
 def revoke_sessions_before(user_id: str, at: int) -> None:
@@ -142,24 +146,29 @@ def revoke_sessions_before(user_id: str, at: int) -> None:
 class SessionState:
     """What the authorizer learns from its one read: the session was logged out; tokens issued
     before ``not_before`` (epoch s) are revoked; the account's role set by an admin (None: the
-    token's groups stand); the account is blocked."""
+    token's groups stand); the account is blocked; its email address is verified."""
 
     revoked: bool = False
     not_before: int = 0
     role: str | None = None
     blocked: bool = False
+    verified: bool | None = None
 
 
 def session_state(session_id: str, user_id: str) -> SessionState:
-    """One consistent BatchGetItem of the session's revocation record and the account's access
-    record: the authorizer's only read, so a logout, a reset, a role change or a block takes
-    effect on the very next request."""
-    found = list(toolkit.batch_get(settings().accounts_table,
-                                   [keys.revoked(session_id), keys.user_sessions(user_id)], ConsistentRead=True))
-    revoked = any(item["SK"] == keys.revoked(session_id)["SK"] for item in found)
-    access = next((item for item in found if item["SK"] == keys.user_sessions(user_id)["SK"]), {})
-    return SessionState(revoked=revoked, not_before=int(access.get("not_before", 0)),
-                        role=access.get("role"), blocked=bool(access.get("blocked", False)))
+    """One consistent BatchGetItem of the session's revocation record, the account's access
+    record and its profile's verified flag: the authorizer's only read, so a logout, a reset, a
+    role change or a block takes effect on the very next request."""
+    wanted = [keys.revoked(session_id), keys.user_sessions(user_id), keys.user(user_id)]
+    found = {(item["PK"], item["SK"]): item for item in toolkit.batch_get(
+        settings().accounts_table, wanted, ConsistentRead=True,
+        ProjectionExpression="PK, SK, not_before, #role, blocked, verified",
+        ExpressionAttributeNames={"#role": "role"})}
+    revoked, access, profile = (found.get((k["PK"], k["SK"])) for k in wanted)
+    access = access or {}
+    return SessionState(revoked=revoked is not None, not_before=int(access.get("not_before", 0)),
+                        role=access.get("role"), blocked=bool(access.get("blocked", False)),
+                        verified=_verified(profile))
 
 
 def access_records(user_ids: list[str]) -> dict[str, SessionState]:

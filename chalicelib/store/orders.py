@@ -309,25 +309,42 @@ def _after_refused_transition(order_id: str, eid: str, to_status: str, sources: 
     )
 
 
-def add_event(order_id: str, event: dict[str, Any], *, event_id: str | None = None) -> bool:
-    """Append a timeline entry that is not a status change. False if ``event_id`` was seen."""
-    entry = make_event(event, event_id=event_id)
-    done = conditional(
-        _table().update_item,
-        Key=keys.order(order_id),
-        UpdateExpression="SET #tl = list_append(if_not_exists(#tl, :empty), :ev), #up = :now ADD #ae :eids",
-        ConditionExpression="attribute_exists(PK) AND NOT contains(#ae, :eid)",
-        ExpressionAttributeNames={"#tl": "timeline", "#up": "updated_at", "#ae": "applied_events"},
-        ExpressionAttributeValues={
+def _event_update(order_id: str, entry: dict[str, Any], remove: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The conditional UpdateItem appending ``entry`` to the timeline once (its ``event_id``)."""
+    names = {"#tl": "timeline", "#up": "updated_at", "#ae": "applied_events"}
+    names.update({f"#r{i}": name for i, name in enumerate(remove)})
+    dropped = " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove))) if remove else ""
+    return {
+        "Key": keys.order(order_id),
+        "UpdateExpression": "SET #tl = list_append(if_not_exists(#tl, :empty), :ev), #up = :now ADD #ae :eids"
+                            + dropped,
+        "ConditionExpression": "attribute_exists(PK) AND NOT contains(#ae, :eid)",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": {
             ":ev": [entry], ":empty": [], ":now": now_iso(), ":eid": entry["event_id"],
             ":eids": {entry["event_id"]},
         },
-    )
+    }
+
+
+def add_event(order_id: str, event: dict[str, Any], *, event_id: str | None = None,
+              remove: tuple[str, ...] = ()) -> bool:
+    """Append a timeline entry that is not a status change. False if ``event_id`` was seen.
+    ``remove``: attributes dropped in the same write (the workflow's first step takes the order
+    off the "workflow pending" index with its ``workflow_started`` entry)."""
+    done = conditional(_table().update_item, **_event_update(order_id, make_event(event, event_id=event_id), remove))
     if done is None:
         if _item(order_id) is None:
             raise NotFound(f"order {order_id} does not exist")
         return False
     return True
+
+
+def event_op(order_id: str, event: dict[str, Any], *, event_id: str) -> Op:
+    """``add_event`` as the operation ``timeline`` of another write's transaction: its condition
+    fails when ``event_id`` is on the timeline already (or the order does not exist)."""
+    return Op("timeline", {"Update": {"TableName": table_name(),
+                                      **_event_update(order_id, make_event(event, event_id=event_id))}})
 
 
 def restock(order_id: str, *, actor: str = "system") -> bool:
@@ -490,9 +507,12 @@ def place(
         raise
 
 
+WORKFLOW_PENDING_INDEX = ("GSI4PK", "GSI4SK")
+
+
 def workflow_started(order_id: str) -> None:
-    """Take the order off the "workflow pending" index (the workflow's first step, and the
-    reconciler for an execution that ended without that step). Idempotent."""
+    """Take the order off the "workflow pending" index (the reconciler, for an execution that
+    ended without its first step; the step itself does it with its timeline entry). Idempotent."""
     conditional(_table().update_item, Key=keys.order(order_id), UpdateExpression="REMOVE GSI4PK, GSI4SK",
                 ConditionExpression="attribute_exists(PK)")  # never create a stub item
 

@@ -32,7 +32,7 @@ from typing import Any
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.store import keys
-from chalicelib.store.toolkit import Attr, Key, any_of, conditional
+from chalicelib.store.toolkit import Attr, Key, Op, TransactionCancelled, any_of, conditional, transact
 from chalicelib.store.values import plain
 
 TOKEN_GRACE_SECONDS = 24 * 3600  # a parked token outlives its wait by this much, then TTL removes it
@@ -101,10 +101,9 @@ def link_id(order_id: str, seller_id: str, action: str) -> str:
     return "l" + base64.b32encode(raw).decode().rstrip("=").lower()[:31]
 
 
-def ensure_link(order_id: str, seller_id: str, action: str, *, expires_at: int) -> dict[str, Any]:
-    """The link record of (order, seller, action), created now if it does not exist yet."""
+def _link_item(order_id: str, seller_id: str, action: str, expires_at: int) -> dict[str, Any]:
     lid = link_id(order_id, seller_id, action)
-    item = {
+    return {
         **keys.action_link(lid),
         "link_id": lid,
         "order_id": order_id,
@@ -114,12 +113,32 @@ def ensure_link(order_id: str, seller_id: str, action: str, *, expires_at: int) 
         "created_at": int(time.time()),
         "ttl": int(expires_at) + 7 * 24 * 3600,  # kept a week past expiry: "expired", not "invalid"
     }
+
+
+def ensure_link(order_id: str, seller_id: str, action: str, *, expires_at: int) -> dict[str, Any]:
+    """The link record of (order, seller, action), created now if it does not exist yet."""
+    item = _link_item(order_id, seller_id, action, expires_at)
     if conditional(_table().put_item, Item=item, ConditionExpression="attribute_not_exists(PK)") is None:
-        existing = get_link(lid)
+        existing = get_link(item["link_id"])
         if existing is None:  # it existed a moment ago: expired and swept by TTL in between
-            raise RuntimeError(f"action link {lid} vanished while it was issued; retry the step")
+            raise RuntimeError(f"action link {item['link_id']} vanished while it was issued; retry the step")
         return existing
     return _plain(item)
+
+
+def ensure_links(order_id: str, seller_id: str, actions: tuple[str, ...], *, expires_at: int
+                 ) -> dict[str, dict[str, Any]]:
+    """``ensure_link`` for several actions: one transaction creating them all (the first time),
+    else one by one (a retried step: some or all exist and are kept as they are)."""
+    items = {action: _link_item(order_id, seller_id, action, expires_at) for action in actions}
+    table = settings().commerce_table
+    try:
+        transact([Op(action, {"Put": {"TableName": table, "Item": item,
+                                      "ConditionExpression": "attribute_not_exists(PK)"}})
+                  for action, item in items.items()])
+    except TransactionCancelled:
+        return {action: ensure_link(order_id, seller_id, action, expires_at=expires_at) for action in actions}
+    return {action: _plain(item) for action, item in items.items()}
 
 
 def get_link(link_id_: str) -> dict[str, Any] | None:
@@ -172,13 +191,25 @@ def claim_email(order_id: str, kind: str, *, lease_seconds: int = EMAIL_LEASE_SE
     return CLAIMED
 
 
-def mark_email_sent(order_id: str, kind: str, *, message_id: str, to: str) -> None:
-    _table().update_item(
-        Key=keys.email_sent(order_id, kind),
-        UpdateExpression="SET #st = :sent, message_id = :mid, sent_at = :now, recipient = :to REMOVE lease_until",
-        ExpressionAttributeNames={"#st": "state"},
-        ExpressionAttributeValues={":sent": "sent", ":mid": message_id, ":now": int(time.time()), ":to": to},
-    )
+def mark_email_sent(order_id: str, kind: str, *, message_id: str, to: str, also: Op | None = None) -> bool:
+    """Mark the send done; with ``also`` (another item's conditional write, e.g. the order's
+    timeline entry) in the same transaction. False when ``also``'s condition failed: the mark
+    is written alone then, and ``also`` is the caller's to explain."""
+    update = {
+        "Key": keys.email_sent(order_id, kind),
+        "UpdateExpression": "SET #st = :sent, message_id = :mid, sent_at = :now, recipient = :to REMOVE lease_until",
+        "ExpressionAttributeNames": {"#st": "state"},
+        "ExpressionAttributeValues": {":sent": "sent", ":mid": message_id, ":now": int(time.time()), ":to": to},
+    }
+    if also is not None:
+        try:
+            transact([Op("sent", {"Update": {"TableName": settings().commerce_table, **update}}), also])
+            return True
+        except TransactionCancelled as cancelled:
+            if not cancelled.failed(also.label):
+                raise
+    _table().update_item(**update)
+    return also is None
 
 
 def drop_email_claim(order_id: str, kind: str) -> None:

@@ -29,9 +29,10 @@ def notify(ev: StepEvent) -> dict[str, Any]:
     if plan is None:
         raise StepInputError(f"unknown notification event {ev.event!r}")
     sent = []
+    seen: dict[str, Any] = {}  # the profiles and shops read for this event's emails
     for kind, links, extra in plan(order):
         try:
-            if notifications.send(order, kind, links=links, extra=extra):
+            if notifications.send(order, kind, links=links, extra=extra, seen=seen):
                 sent.append(kind)
         except notifications.EmailRejected as exc:
             record(ev.order_id, "email_failed", f"email_failed:{kind}", kind=kind, reason=str(exc)[:200])

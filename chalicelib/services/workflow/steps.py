@@ -35,8 +35,9 @@ def load_order(order_id: str) -> st.Order:
     return order
 
 
-def record(order_id: str, type_: str, event_id: str, *, actor: str = "system", **detail: Any) -> None:
-    orders_store.add_event(order_id, {"type": type_, "actor": actor, "detail": detail}, event_id=event_id)
+def record(order_id: str, type_: str, event_id: str, *, actor: str = "system", **detail: Any) -> bool:
+    """Append a timeline entry once (``event_id``); False when it was there already."""
+    return orders_store.add_event(order_id, {"type": type_, "actor": actor, "detail": detail}, event_id=event_id)
 
 
 def timeouts() -> dict[str, int]:
@@ -51,10 +52,12 @@ def timeouts() -> dict[str, int]:
 
 
 def start(ev: StepEvent) -> dict[str, Any]:
-    """Check the order exists; hand the configured timeouts to the state machine."""
-    load_order(ev.order_id)
-    record(ev.order_id, "workflow_started", "wf:started")
-    orders_store.workflow_started(ev.order_id)  # the reconciler need not start it
+    """Check the order exists (``NotFound``), record the start and take the order off the
+    "workflow pending" index (the reconciler need not start it) in one write; hand the
+    configured timeouts to the state machine."""
+    if not orders_store.add_event(ev.order_id, {"type": "workflow_started", "actor": "system", "detail": {}},
+                                  event_id="wf:started", remove=orders_store.WORKFLOW_PENDING_INDEX):
+        orders_store.workflow_started(ev.order_id)  # a retry: the first attempt's write did it
     return timeouts()
 
 
