@@ -24,9 +24,14 @@ exactly in ``requirements-dev.txt`` for that reason):
   reads one partition (of the table, or of an index), as DynamoDB does.
 - ``attribute_values_serialize_directly``: moto's response serializer walks the model for
   each DynamoDB attribute value; a value from its backend is already in wire form.
-- ``attribute_values_parse_directly``: the other end of the same walk: botocore parsed each
-  attribute value of a DynamoDB answer member by member through the model; the JSON it read
-  already is the parsed form (a binary value, which needs base64, still takes the walk).
+- ``attribute_values_parse_directly``: the other ends of the same walk: botocore parsed each
+  attribute value of a DynamoDB answer, and moto each of a DynamoDB request, member by member
+  through the model; the JSON read already is the parsed form (a binary value, which needs
+  base64, still takes the walk).
+- ``update_expressions_parse_once``: moto parsed each UpdateExpression twice per call (to
+  check its placeholders, then to run it), a tokenizer and a parser each time, for the few
+  fixed strings an application writes: one parse per string, shared read-only (validation
+  works on its own copy).
 - ``update_expressions_validate_in_linear_time``: moto's UpdateExpression validation rebuilt
   a table per node visited and recounted clauses at every nested node (quadratic).
 - ``update_expressions_copy_directly``: moto deep-copied each parsed UpdateExpression through
@@ -395,23 +400,57 @@ def attribute_values_serialize_directly() -> None:
 
 def attribute_values_parse_directly() -> None:
     """botocore's JSON parser turns each ``AttributeValue`` of a DynamoDB answer into the same
-    dict it read (``{"S": "x"}`` stays ``{"S": "x"}``) by walking the model's ten members; a
-    plain value is taken as it is read, anything else (binary) goes through the walk."""
+    dict it read (``{"S": "x"}`` stays ``{"S": "x"}``) by walking the model's ten members, and
+    moto's request parser does the same to each value of a request; a plain value is taken as
+    it is read, anything else (binary) goes through the walk."""
     if not _once("attribute_values_parse_directly"):
         return
     from botocore.parsers import BaseJSONParser
+    from moto.core import parse as moto_parse
 
-    original = BaseJSONParser._handle_structure
+    answers = BaseJSONParser._handle_structure
 
     def _handle_structure(self: Any, shape: Any, value: Any) -> Any:
         if shape.name == "AttributeValue":
             wire = _attribute_value_wire(value)
             if wire is not None:
                 return wire
-        return original(self, shape, value)
+        return answers(self, shape, value)
 
-    _handle_structure.__wrapped__ = original  # type: ignore[attr-defined]
+    _handle_structure.__wrapped__ = answers  # type: ignore[attr-defined]
     BaseJSONParser._handle_structure = _handle_structure
+
+    requests = moto_parse.BaseJSONParser._parse_structure
+
+    def _parse_structure(self: Any, shape: Any, value: Any) -> Any:
+        if shape.name == "AttributeValue" and self.MAP_TYPE is dict:
+            wire = _attribute_value_wire(value)
+            if wire is not None:
+                return wire
+        return requests(self, shape, value)
+
+    _parse_structure.__wrapped__ = requests  # type: ignore[attr-defined]
+    moto_parse.BaseJSONParser._parse_structure = _parse_structure
+
+
+def update_expressions_parse_once() -> None:
+    """One parse per UpdateExpression string (see the module docstring). moto reads the tree
+    (its placeholders) and validates a copy of it (``update_expressions_copy_directly``, as
+    its own ``deepcopy`` did): the cached tree is never changed."""
+    if not _once("update_expressions_parse_once"):
+        return
+    import functools
+
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    original = UpdateExpressionParser.make.__func__
+    parsed = functools.lru_cache(maxsize=1024)(functools.partial(original, UpdateExpressionParser))
+
+    def make(cls: Any, expression_str: str) -> Any:
+        return parsed(expression_str) if cls is UpdateExpressionParser else original(cls, expression_str)
+
+    make.__wrapped__ = original  # type: ignore[attr-defined]
+    UpdateExpressionParser.make = classmethod(make)
 
 
 def update_expressions_validate_in_linear_time() -> None:
@@ -912,6 +951,7 @@ def moto_speedups() -> None:
     query_reads_one_partition()
     attribute_values_serialize_directly()
     attribute_values_parse_directly()
+    update_expressions_parse_once()
     update_expressions_validate_in_linear_time()
     update_expressions_copy_directly()
     actions_are_looked_up_once_per_class()

@@ -260,19 +260,43 @@ def _update_outcome(t, expression):
 @pytest.mark.parametrize("expression", UPDATES, ids=range(len(UPDATES)))
 def test_an_update_expression_is_validated_as_moto_validates_it(table, monkeypatch, expression):
     from moto.dynamodb.parsing import ast_nodes
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
     from moto.dynamodb.parsing.validators import ActionCountValidator, Validator
 
     patches.update_expressions_validate_in_linear_time()
     patches.update_expressions_copy_directly()
-    patched = _update_outcome(table, expression)
+    patches.update_expressions_parse_once()
+    # twice: a new item, then the same (cached) tree on the item the first call made
+    patched = [_update_outcome(table, expression), _update_outcome(table, expression)]
     table.delete_item(Key={"PK": "u", "SK": "u"})
+    monkeypatch.setattr(UpdateExpressionParser, "make", classmethod(UpdateExpressionParser.make.__wrapped__))
     monkeypatch.setattr(Validator, "__init__", Validator.__init__.__wrapped__)
     monkeypatch.setattr(ActionCountValidator, "verify_action_counts",
                         ActionCountValidator.verify_action_counts.__wrapped__)
     walk = ast_nodes.DepthFirstTraverser
     for name in ("nodes_to_be_processed", "traverse_node_recursively"):
         monkeypatch.setattr(walk, name, getattr(walk, name).__wrapped__)
-    assert patched == _update_outcome(table, expression)
+    assert patched == [_update_outcome(table, expression), _update_outcome(table, expression)]
+
+
+def test_an_update_expression_is_tokenized_once(table, monkeypatch):
+    from moto.dynamodb.parsing import expressions
+
+    patches.update_expressions_copy_directly()
+    patches.update_expressions_parse_once()
+    seen = []
+    original = expressions.ExpressionTokenizer.make_list
+
+    def make_list(expression):
+        seen.append(expression)
+        return original(expression)
+
+    monkeypatch.setattr(expressions.ExpressionTokenizer, "make_list", staticmethod(make_list))
+    expression = "SET once_only = :v ADD c :one"
+    for _ in range(3):
+        outcome = _update_outcome(table, expression)
+    assert outcome["once_only"] == "x" and outcome["c"] == 3
+    assert seen.count(expression) <= 1  # moto's own: twice per call
 
 
 def test_clauses_are_counted_once_per_update(table, monkeypatch):
