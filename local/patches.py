@@ -32,6 +32,12 @@ exactly in ``requirements-dev.txt`` for that reason):
   check its placeholders, then to run it), a tokenizer and a parser each time, for the few
   fixed strings an application writes: one parse per string, shared read-only (validation
   works on its own copy).
+- ``attribute_values_copy_directly``: moto deep-copies the whole item twice in every
+  UpdateItem; each nested value went through ``copy.deepcopy``'s dispatch and memo. Values
+  are trees of strings, lists and maps: copied directly now.
+- ``attribute_sizes_add_up_directly``: moto sums an item's size at every attribute it sets
+  (the 400 KB limit), and a map's size re-wrapped each member in a new value first (a copy of
+  its whole subtree): the same sum, without the copies.
 - ``update_expressions_validate_in_linear_time``: moto's UpdateExpression validation rebuilt
   a table per node visited and recounted clauses at every nested node (quadratic).
 - ``update_expressions_copy_directly``: moto deep-copied each parsed UpdateExpression through
@@ -451,6 +457,74 @@ def update_expressions_parse_once() -> None:
 
     make.__wrapped__ = original  # type: ignore[attr-defined]
     UpdateExpressionParser.make = classmethod(make)
+
+
+def attribute_values_copy_directly() -> None:
+    """``copy.deepcopy`` of a moto attribute value (see the module docstring): the same tree of
+    new values holding the same strings, numbers and bytes (immutable), set members in a new
+    list; anything unexpected inside still goes to ``copy.deepcopy``."""
+    if not _once("attribute_values_copy_directly"):
+        return
+    import copy
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    original = DynamoType.__deepcopy__
+    new = object.__new__
+
+    def copied(value: Any, memo: dict[int, Any]) -> Any:
+        if type(value) is not DynamoType:
+            return copy.deepcopy(value, memo)
+        result = new(DynamoType)
+        kind = result.type = value.type
+        inner = value.value
+        if kind == "L":
+            result.value = [copied(v, memo) for v in inner]
+        elif kind == "M":
+            result.value = {k: copied(v, memo) for k, v in inner.items()}
+        elif kind in ("SS", "NS", "BS"):
+            result.value = list(inner)
+        else:
+            result.value = inner
+        return result
+
+    def __deepcopy__(self: Any, memo: dict[int, Any]) -> Any:
+        return copied(self, memo)
+
+    __deepcopy__.__wrapped__ = original  # type: ignore[attr-defined]
+    DynamoType.__deepcopy__ = __deepcopy__
+
+
+def attribute_sizes_add_up_directly() -> None:
+    """``DynamoType.size`` as moto sums it (numbers by their text, a set by its members as
+    values of the member type, a map by its keys and members, booleans and NULL 1 byte, the
+    rest by their UTF-8 or raw bytes), without building a new value per member."""
+    if not _once("attribute_sizes_add_up_directly"):
+        return
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    original = DynamoType.size
+
+    def scalar(kind: str, value: Any) -> int:
+        if kind == "N":
+            return len(str(value))
+        if isinstance(value, bool):
+            return 1
+        return len(value if isinstance(value, bytes) else value.encode("utf-8"))
+
+    def size(self: Any) -> int:
+        kind, value = self.type, self.value
+        if kind in ("SS", "NS", "BS"):
+            return sum(scalar(kind[0], v) for v in value)
+        if kind == "L":
+            return sum(v.size() for v in value)
+        if kind == "M":
+            return sum(len(k.encode("utf-8")) + (v.size() if type(v) is DynamoType else DynamoType(v).size())
+                       for k, v in value.items())
+        return scalar(kind, value)
+
+    size.__wrapped__ = original  # type: ignore[attr-defined]
+    DynamoType.size = size
 
 
 def update_expressions_validate_in_linear_time() -> None:
@@ -952,6 +1026,8 @@ def moto_speedups() -> None:
     attribute_values_serialize_directly()
     attribute_values_parse_directly()
     update_expressions_parse_once()
+    attribute_values_copy_directly()
+    attribute_sizes_add_up_directly()
     update_expressions_validate_in_linear_time()
     update_expressions_copy_directly()
     actions_are_looked_up_once_per_class()

@@ -453,3 +453,47 @@ def test_plain_headers_skip_the_email_parser(monkeypatch):
     monkeypatch.setattr(email.parser.Parser, "parsestr", refuse)
     message = patches.parse_headers_directly(io.BytesIO(HEADER_BLOCKS[0]))
     assert message["content-length"] == "12" and message.get_content_type() == "application/json"
+
+
+# --- attribute values: copies and sizes ---------------------------------------------------------
+
+def _values():
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    odd = {"S": "ünïcode ✓"}
+    return [DynamoType(v) for v in (*RICH_ITEM.values(), odd, {"N": "1e5"}, {"BS": ["YWJj"]}, {"NULL": True},
+                                    {"M": {"ключ": {"L": [{"SS": ["x", "yy"]}, {"NS": ["10", "-2.5"]}]}}})]
+
+
+def test_values_copy_as_deepcopy_copies_them():
+    import copy
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    patches.attribute_values_copy_directly()
+    for value in _values():
+        mine, theirs = copy.deepcopy(value), DynamoType.__deepcopy__.__wrapped__(value, {})
+        assert mine == theirs == value and mine.to_json() == theirs.to_json()
+        if value.type in ("L", "M"):
+            members = list(mine.value.values()) if value.type == "M" else mine.value
+            originals = list(value.value.values()) if value.type == "M" else value.value
+            assert all(a is not b for a, b in zip(members, originals, strict=True))  # a copy, not a view
+            first = members[0]
+            first.type, first.value = "S", "changed"
+            assert (list(value.value.values()) if value.type == "M" else value.value)[0].value != "changed"
+
+
+def test_value_sizes_add_up_as_moto_adds_them():
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    patches.attribute_sizes_add_up_directly()
+    for value in _values():
+        assert value.size() == DynamoType.size.__wrapped__(value) >= 0
+
+
+def test_an_item_over_the_size_limit_is_still_refused(table):
+    client = boto3.client("dynamodb", region_name=REGION)
+    patches.attribute_sizes_add_up_directly()
+    big = {"M": {f"k{i}": {"S": "x" * 1000} for i in range(420)}}
+    with pytest.raises(client.exceptions.ClientError, match="Item size"):
+        client.put_item(TableName="t", Item={"PK": {"S": "big"}, "SK": {"S": "b"}, "m": big})
