@@ -33,8 +33,9 @@ exactly in ``requirements-dev.txt`` for that reason):
   fixed strings an application writes: one parse per string, shared read-only (validation
   works on its own copy).
 - ``attribute_values_copy_directly``: moto deep-copies the whole item twice in every
-  UpdateItem; each nested value went through ``copy.deepcopy``'s dispatch and memo. Values
-  are trees of strings, lists and maps: copied directly now.
+  UpdateItem, each nested value through ``copy.deepcopy``'s dispatch and memo, and turns
+  items to JSON by deep-copying each map or list again at every level below it (quadratic in
+  the depth). Values are trees of strings, lists and maps: copied and converted directly.
 - ``attribute_sizes_add_up_directly``: moto sums an item's size at every attribute it sets
   (the 400 KB limit), and a map's size re-wrapped each member in a new value first (a copy of
   its whole subtree): the same sum, without the copies.
@@ -493,6 +494,28 @@ def attribute_values_copy_directly() -> None:
 
     __deepcopy__.__wrapped__ = original  # type: ignore[attr-defined]
     DynamoType.__deepcopy__ = __deepcopy__
+
+    import base64
+
+    original_json = DynamoType.to_regular_json
+
+    def regular(value: Any) -> Any:
+        return to_regular_json(value) if type(value) is DynamoType else copy.deepcopy(value)
+
+    def to_regular_json(self: Any) -> dict[str, Any]:
+        inner = self.value
+        if isinstance(inner, dict):
+            out: Any = {k: regular(v) for k, v in inner.items()}
+        elif isinstance(inner, list):
+            out = [regular(v) for v in inner]
+        else:
+            out = copy.deepcopy(inner)
+        if self.type == "B" and isinstance(out, str):
+            out = base64.b64decode(out)
+        return {self.type: out}
+
+    to_regular_json.__wrapped__ = original_json  # type: ignore[attr-defined]
+    DynamoType.to_regular_json = to_regular_json
 
 
 def attribute_sizes_add_up_directly() -> None:

@@ -483,6 +483,16 @@ def test_values_copy_as_deepcopy_copies_them():
             assert (list(value.value.values()) if value.type == "M" else value.value)[0].value != "changed"
 
 
+def test_values_turn_to_json_as_moto_turns_them():
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    patches.attribute_values_copy_directly()
+    for value in _values():
+        assert value.to_regular_json() == DynamoType.to_regular_json.__wrapped__(value)
+    item = Item(DynamoType({"S": "h"}), DynamoType({"S": "r"}), {k: v for k, v in RICH_ITEM.items()})
+    assert item.to_json()["Attributes"] == RICH_ITEM  # binary values decoded, as boto3 sent them
+
+
 def test_value_sizes_add_up_as_moto_adds_them():
     from moto.dynamodb.models.dynamo_type import DynamoType
 
