@@ -648,6 +648,42 @@ def update_expressions_validate_in_linear_time() -> None:
     verify_action_counts.__wrapped__ = original_verify  # type: ignore[attr-defined]
     ActionCountValidator.verify_action_counts = verify_action_counts
 
+    # The overlapping-paths pass checks at every node of the tree that is an UpdateExpression
+    # (every clause, action, path and value is one), collecting the actions below it each
+    # time: quadratic, and worse with its pairwise path comparison. The actions below any node
+    # are a subset of the root's, so a clean root means a clean tree: the root is checked, and
+    # only when it fails are the nodes checked in moto's order, to raise the same error.
+    from moto.dynamodb.parsing.validators import OverlappingPathsValidator
+
+    original_overlaps = OverlappingPathsValidator.check_for_overlapping_paths
+    expression = ast_nodes.UpdateExpression
+
+    def in_walk_order(node: Any) -> list[Any]:
+        found: list[Any] = []
+
+        def walk(current: Any) -> None:
+            for child in current.children or []:
+                if isinstance(child, Node):
+                    walk(child)
+            if isinstance(current, expression):
+                found.append(current)
+
+        walk(node)
+        return found
+
+    def check_for_overlapping_paths(self: Any, node: Any) -> Any:
+        if node.parent is not None:
+            return node
+        try:
+            return original_overlaps(self, node)
+        except Exception:
+            for inner in in_walk_order(node):
+                original_overlaps(self, inner)
+            raise
+
+    check_for_overlapping_paths.__wrapped__ = original_overlaps  # type: ignore[attr-defined]
+    OverlappingPathsValidator.check_for_overlapping_paths = check_for_overlapping_paths
+
 
 def workflow_paths_parse_once() -> None:
     """moto's ASL interpreter parses every JSONPath (``$.order_id``, ``$.result``) with

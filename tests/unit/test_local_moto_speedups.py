@@ -244,6 +244,11 @@ UPDATES = [
     "REMOVE r1 ADD c :one REMOVE r2 ADD d :one",
     "SET a = :v REMOVE r1 SET b = :v",
     "SET a = :v, a = :v",
+    "SET a = :v REMOVE a",
+    "SET m.x = :v, b = :v, m.x.y = :v",
+    "SET a = :v, b = list_append(if_not_exists(b, :empty), :l), c = :v ADD c :one",
+    "SET a = :v, b = :v REMOVE b ADD a :one",
+    "SET p.q = :v, p = :v",
 ]
 
 
@@ -261,7 +266,7 @@ def _update_outcome(t, expression):
 def test_an_update_expression_is_validated_as_moto_validates_it(table, monkeypatch, expression):
     from moto.dynamodb.parsing import ast_nodes
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
-    from moto.dynamodb.parsing.validators import ActionCountValidator, Validator
+    from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator, Validator
 
     patches.update_expressions_validate_in_linear_time()
     patches.update_expressions_copy_directly()
@@ -273,10 +278,33 @@ def test_an_update_expression_is_validated_as_moto_validates_it(table, monkeypat
     monkeypatch.setattr(Validator, "__init__", Validator.__init__.__wrapped__)
     monkeypatch.setattr(ActionCountValidator, "verify_action_counts",
                         ActionCountValidator.verify_action_counts.__wrapped__)
+    monkeypatch.setattr(OverlappingPathsValidator, "check_for_overlapping_paths",
+                        OverlappingPathsValidator.check_for_overlapping_paths.__wrapped__)
     walk = ast_nodes.DepthFirstTraverser
     for name in ("nodes_to_be_processed", "traverse_node_recursively"):
         monkeypatch.setattr(walk, name, getattr(walk, name).__wrapped__)
     assert patched == [_update_outcome(table, expression), _update_outcome(table, expression)]
+
+
+def test_overlapping_paths_are_checked_once_per_update(table, monkeypatch):
+    from moto.dynamodb.parsing import validators
+
+    patches.update_expressions_validate_in_linear_time()
+    checked = []
+    original = validators.find_path_overlaps
+
+    def counting(paths):
+        checked.append(paths)
+        return original(paths)
+
+    monkeypatch.setattr(validators, "find_path_overlaps", counting)
+    assert _update_outcome(table, UPDATES[0])["a29"] == "x"
+    assert 0 < len(checked) <= 2  # the whole tree, per validation
+    monkeypatch.setattr(validators.OverlappingPathsValidator, "check_for_overlapping_paths",
+                        validators.OverlappingPathsValidator.check_for_overlapping_paths.__wrapped__)
+    checked.clear()
+    _update_outcome(table, UPDATES[0])
+    assert len(checked) > 30  # moto's own: at every clause, action, path and value
 
 
 def test_an_update_expression_is_tokenized_once(table, monkeypatch):
