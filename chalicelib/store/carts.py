@@ -69,15 +69,20 @@ def put_line(customer_id: str, product: Product, quantity: int, *, delivery_seen
     """Set the line's quantity, provided it still holds ``expect`` units (None: no line yet),
     and record the product's price and the seller's delivery prices as seen now."""
     now = now_iso()
+    if expect is None:  # a new line: one conditional PutItem of the whole item
+        item = {**keys.cart_line(customer_id, product.product_id), "quantity": quantity,
+                "seller_id": product.seller_id, "price_seen": product.price, "delivery_seen": delivery_seen,
+                "currency": product.currency, "customer_id": customer_id, "product_id": product.product_id,
+                "updated_at": now, "added_at": now}
+        conditional(_table().put_item, refused=LineChanged(product.product_id), Item=item,
+                    ConditionExpression="attribute_not_exists(quantity)")
+        return _line(item)
     values: dict[str, Any] = {
         ":q": quantity, ":seller": product.seller_id, ":price": product.price, ":dseen": delivery_seen,
         ":cur": product.currency, ":now": now, ":cust": customer_id, ":pid": product.product_id,
+        ":expect": expect,
     }
-    if expect is None:
-        condition = "attribute_not_exists(quantity)"
-    else:
-        condition = "quantity = :expect"
-        values[":expect"] = expect
+    condition = "quantity = :expect"
     done = conditional(
         _table().update_item,
         refused=LineChanged(product.product_id),

@@ -83,6 +83,12 @@ def claim(scope: str, key: str, *, fingerprint: str, token: str, origin: str, no
     # (``same_request``) whose lease ran out (``lease_lapsed``), while the record is still within
     # its retention (``retained``). A completed record, a live lease or another request: Taken.
     new_key = "attribute_not_exists(PK)"
+    # the common case first: a new key is one conditional PutItem of the whole record
+    fresh = {**keys.idempotency(scope, key), "status": IN_PROGRESS, "fingerprint": fingerprint,
+             "lease_token": token, "lease_until": Decimal(str(lease_until)), "origin": origin,
+             "created_at": Decimal(str(now)), "ttl": expires_at}
+    if conditional(_table().put_item, Item=fresh, ConditionExpression=new_key) is not None:
+        return origin
     lease_lapsed = "#status = :in_progress AND #until < :now"
     same_request = "#fp = :fp"
     retained = "#ttl > :now"
