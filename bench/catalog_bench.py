@@ -104,11 +104,13 @@ def _free_port() -> int:
 
 
 def start_moto(serialized: bool = False) -> tuple[subprocess.Popen, str]:
-    """A moto server on a free port; ``serialized``: with the local stack's DynamoDB lock
-    (``local/patches.serialize_dynamodb``), for several clients writing at once."""
+    """A moto server on a free port; ``serialized``: the local stack's moto — its DynamoDB lock
+    (``local/patches.serialize_dynamodb``, for several clients writing at once) and its
+    speed-ups (``moto_speedups``, ``server_knows_its_services``: the same answers)."""
     port = _free_port()
     if serialized:
-        code = ("from local import patches; patches.serialize_dynamodb(); import sys; from moto.server import main; "
+        code = ("from local import patches; patches.serialize_dynamodb(); patches.moto_speedups(); "
+                "patches.server_knows_its_services(); import sys; from moto.server import main; "
                 f"sys.exit(main(['-H', '127.0.0.1', '-p', '{port}']))")
         command = [sys.executable, "-c", code]
     else:
