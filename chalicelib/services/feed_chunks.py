@@ -25,9 +25,15 @@ feeds, and dry runs, keep the single run of ``services/feed_import.py``):
 4. **All or nothing.** A chunk or commit that failed ``CHUNK_ATTEMPTS`` times (or is delivered
    once more after that: a killed last attempt) fails the import: the job is marked failed, and
    the split's run — every chunk's journal and the commit's — is undone (``feed_import.undo``).
-   A chunk still writing when that happens finds the job failed when it finishes and undoes its
-   own writes. If the undo itself fails, the journal stays open on the seller's import state and
-   the seller's next import undoes it first, as for a killed single run.
+   A chunk still writing when that happens sees it before its next batch (``_ChunkWriter._flush``),
+   at its end, when it raises, or in its redelivery after a kill (``_outlived``), and takes back
+   every attempt of its own (``_take_back``). A running job whose run the seller's journal no
+   longer names is committed (the split opens the journal before it makes the job, every
+   failure marks the job before it undoes), so nothing past the commit point undoes it. If the
+   undo itself fails, the journal stays open on the seller's import state and the seller's next
+   import undoes it first, as for a killed single run.
+5. **Stalled.** An import that stopped moving — every delivery of a chunk died and the queue
+   parked it — is failed and undone by the reconciler (``sweep_stalled``).
 
 Why chunk messages on the import queue rather than a Step Functions Distributed Map: the queue
 already gives retries, a dead-letter queue and bounded concurrency to the import function, the
