@@ -479,9 +479,12 @@ def _report_committed(job: dict[str, Any], record: ImportRecord, *, resume: bool
     """The one report of a committed import; ``resume``: the delivery that marked the job
     committed died before its report was written."""
     feed_id, run = record.feed_id, job["run"]
-    current = import_chunks.get_job(feed_id) or job
-    if not resume and not import_chunks.set_status(feed_id, run, import_chunks.COMMITTED):
+    if resume:
+        if not import_chunks.claim_ending(feed_id, run, import_chunks.COMMITTED, LEASE_SECONDS):
+            return  # the delivery that marked it committed may still be reporting it
+    elif not import_chunks.set_status(feed_id, run, import_chunks.COMMITTED, fields=_ending()):
         return  # another delivery reported it
+    current = import_chunks.get_job(feed_id) or job
     counts = ImportCounts(rows=int(job["rows"]), rejected=int(job["rejected"]), created=int(current["created"]),
                           updated=int(current["updated"]), unchanged=int(current["unchanged"]),
                           deactivated=int(current.get("deactivated") or 0))
@@ -510,12 +513,13 @@ def fail(job: dict[str, Any], record: ImportRecord, reason: str, *, was: str = i
     it wrote after this undo); a job failed already whose report is missing (the delivery that
     failed it died) is undone and reported again."""
     feed_id, run, seller_id = record.feed_id, job["run"], job["seller_id"]
-    if not import_chunks.set_status(feed_id, run, import_chunks.FAILED, fields={"reason": reason}, was=was):
-        current = import_chunks.get_job(feed_id) or {}
+    if not import_chunks.set_status(feed_id, run, import_chunks.FAILED, fields={"reason": reason, **_ending()},
+                                    was=was):
         latest = imports.get(feed_id)
-        if current.get("run") != run or current.get("status") != import_chunks.FAILED \
-                or latest is None or latest.status in imports.FINAL:
-            return  # failed and reported, or committed, by another delivery
+        if latest is None or latest.status in imports.FINAL \
+                or not import_chunks.claim_ending(feed_id, run, import_chunks.FAILED, LEASE_SECONDS):
+            return  # reported, committed, or still being failed by another delivery
+        current = import_chunks.get_job(feed_id) or {}
         reason = str(current.get("reason") or reason)
     logs.event("chunked feed import failed; rolling back", 40, feed_id=feed_id, reason=reason)
     closed = False
@@ -532,6 +536,11 @@ def fail(job: dict[str, Any], record: ImportRecord, reason: str, *, was: str = i
                    error=repr(exc)[:300])
     store.release_import_lock(seller_id, feed_id, close_journal=closed)
     _report(record, job, ImportCounts(rows=int(job["rows"]), rejected=int(job["rejected"])), reason)
+
+
+def _ending() -> dict[str, int]:
+    """The lease of the delivery that ends a job (undo, report): another takes over once it ran out."""
+    return {"ending_until": int(time.time()) + LEASE_SECONDS}
 
 
 def stop(pointer: dict[str, Any], by_feed: str) -> None:

@@ -169,6 +169,19 @@ def set_deactivated(feed_id: str, run: str, deactivated: int) -> None:
                          ExpressionAttributeValues={":d": deactivated, ":run": run})
 
 
+def claim_ending(feed_id: str, run: str, status: str, lease_seconds: int) -> bool:
+    """Take over the ending (undo, report) of a job already ``status`` (failed, committed) whose
+    ending delivery's lease ran out (``ending_until``, set with the status): it died before
+    the report. False while that delivery may still be at it."""
+    now = int(time.time())
+    done = conditional(
+        _table().update_item, Key=keys.import_chunk_job(feed_id), UpdateExpression="SET ending_until = :until",
+        ConditionExpression="#s = :s AND #run = :run AND (attribute_not_exists(ending_until) OR ending_until < :now)",
+        ExpressionAttributeNames={"#s": "status", "#run": "run"},
+        ExpressionAttributeValues={":s": status, ":run": run, ":now": now, ":until": now + lease_seconds})
+    return done is not None
+
+
 def reported(feed_id: str, run: str) -> None:
     """The import of ``run`` is reported: the sweep no longer looks at it."""
     conditional(_table().update_item, Key=keys.import_chunk_job(feed_id), UpdateExpression="REMOVE GSI4PK, GSI4SK",

@@ -199,6 +199,37 @@ def test_a_chunk_writing_when_another_chunk_fails_the_import_takes_its_own_write
     assert len(scene.mails()) == scene.mails_before + 1  # the failure, once
 
 
+def test_a_chunk_delivered_while_the_failure_is_being_undone_neither_undoes_nor_reports_it_again(scene, monkeypatch):
+    """Chunk 3 fails for good; while its delivery undoes the import, another chunk's message is
+    delivered: it finds the import failed and leaves the ending to the delivery at it."""
+    from chalicelib.services import feed_chunks
+
+    real_flush, real_undo, nested = feed_chunks._ChunkWriter._flush, feed_chunks.undo, []
+
+    def flush(self, batch):
+        real_flush(self, batch)
+        if "#c00003" in self.journal.pointer["run"]:
+            raise RuntimeError("the store refuses this chunk")
+
+    def undo(seller_id, pointer):
+        if "#" not in pointer["run"] and not nested:  # the import's own undo, under way
+            nested.append(pointer["run"])
+            feed_chunks.handle_chunk(scene.feed_id(), pointer["run"], 5)
+            assert scene.record()["status"] == "processing"
+        return real_undo(seller_id, pointer)
+
+    scene.split()
+    with monkeypatch.context() as m:
+        m.setattr(feed_chunks._ChunkWriter, "_flush", flush)
+        m.setattr(feed_chunks, "undo", undo)
+        scene.queue.drain()
+    assert nested
+    record = scene.record()
+    assert record["status"] == "failed" and record["reason"].startswith("part 4 of 6"), record
+    assert scene.now() == scene.old
+    assert len(scene.mails()) == scene.mails_before + 1
+
+
 def test_an_earlier_attempt_of_a_chunk_finishing_after_the_commit_leaves_the_new_catalog(scene, monkeypatch):
     """Chunk 2's first attempt outlives its lease: SQS delivers the chunk again, the second
     attempt imports it, the last chunk commits; then the first attempt writes on and ends.
@@ -360,6 +391,7 @@ def test_a_commit_killed_after_its_commit_point_is_reported_by_a_later_delivery_
     def report(*args, **kwargs):
         raise Killed
 
+    monkeypatch.setattr(feed_chunks, "LEASE_SECONDS", -1)  # a killed delivery's lease ran out when SQS delivers again
     scene.split()
     with monkeypatch.context() as m:
         if at == "the_status":
