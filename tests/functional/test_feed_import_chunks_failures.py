@@ -336,6 +336,31 @@ def test_a_split_killed_after_sending_some_chunks_is_finished_by_its_redelivery(
     assert scene.queue.messages() == 0
 
 
+def test_a_split_killed_before_its_job_exists_is_imported_whole_by_its_redelivery(scene, monkeypatch):
+    """The split dies outright between opening the seller's journal and writing the job (no
+    chunk sent, the total nowhere): the redelivery imports the file whole, counted once."""
+    from chalicelib.services import feed_chunks, feed_import
+    from chalicelib.store import catalog as store
+    from chalicelib.store import imports
+
+    def put_job(feed_id, job):
+        m.setattr(imports, "update", lambda *a, **k: None)  # nothing of the dead run runs after this
+        m.setattr(store, "release_import_lock", lambda *a, **k: None)
+        raise Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(feed_chunks.import_chunks, "put_job", put_job)
+        with pytest.raises(Killed):
+            scene.deliver()
+    assert scene.job() == {} and store.get_import_state(SELLER)["journal"]["feed_id"] == scene.feed_id()
+    imports.update(scene.feed_id(), {"lease_until": 0})  # the visibility timeout is past the lease
+    with monkeypatch.context() as m:
+        m.setattr(feed_import, "LEASE_SECONDS", -1)
+        scene.split()
+        scene.queue.drain()
+    scene.succeeded_as_single()
+
+
 # --- the commit retried ------------------------------------------------------------------------------
 
 
