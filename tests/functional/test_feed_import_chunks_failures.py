@@ -361,6 +361,29 @@ def test_a_split_killed_before_its_job_exists_is_imported_whole_by_its_redeliver
     scene.succeeded_as_single()
 
 
+def test_a_chunked_import_whose_lock_lapsed_is_stopped_by_the_sellers_next_file(scene, monkeypatch):
+    """The chunks of a split wait in the queue until the seller's lock lapses, and the seller's
+    next file takes it over: that import undoes the chunked run's journal, stopping its job
+    first, so the chunks delivered afterwards write nothing and the chunked import is reported
+    failed, once. The catalog is the next file's."""
+    from chalicelib.store import catalog as store
+
+    scene.split()
+    assert scene.queue.drain(limit=2) == 2  # two chunks written, then the queue stalls
+    store._table().update_item(Key=store.keys.import_state(SELLER), UpdateExpression="SET lock_until = :z",
+                               ExpressionAttributeValues={":z": 0})
+    scene.chunking(False)
+    after = scene.feeds.import_key(scene.feeds.put(f"feeds/{SELLER}/again/feed.yml", _old()))
+    assert after["status"] == "succeeded" and after["counts"]["unchanged"] == N // 2 + 1, after
+    assert scene.now() == scene.old  # the chunks' writes undone; the next file is the old catalog again
+    assert scene.job()["status"] == "failed"
+    scene.queue.drain()
+    record = scene.record()
+    assert record["status"] == "failed" and "another file" in record["reason"], record
+    assert scene.now() == scene.old
+    assert len(scene.mails()) == scene.mails_before + 2  # the next file's, and the failure's
+
+
 # --- the commit retried ------------------------------------------------------------------------------
 
 
