@@ -475,20 +475,21 @@ def _commit(job: dict[str, Any], record: ImportRecord) -> None:
     _report_committed(job, record)
 
 
-def _report_committed(job: dict[str, Any], record: ImportRecord, *, resume: bool = False) -> None:
+def _report_committed(job: dict[str, Any], record: ImportRecord, *, resume: bool = False) -> bool:
     """The one report of a committed import; ``resume``: the delivery that marked the job
-    committed died before its report was written."""
+    committed died before its report was written. False when another delivery reports it."""
     feed_id, run = record.feed_id, job["run"]
     if resume:
         if not import_chunks.claim_ending(feed_id, run, import_chunks.COMMITTED, LEASE_SECONDS):
-            return  # the delivery that marked it committed may still be reporting it
+            return False  # the delivery that marked it committed may still be reporting it
     elif not import_chunks.set_status(feed_id, run, import_chunks.COMMITTED, fields=_ending()):
-        return  # another delivery reported it
+        return False  # another delivery reported it
     current = import_chunks.get_job(feed_id) or job
     counts = ImportCounts(rows=int(job["rows"]), rejected=int(job["rejected"]), created=int(current["created"]),
                           updated=int(current["updated"]), unchanged=int(current["unchanged"]),
                           deactivated=int(current.get("deactivated") or 0))
     _report(record, current, counts, None)
+    return True
 
 
 def _written(job: dict[str, Any]) -> int:
@@ -497,8 +498,11 @@ def _written(job: dict[str, Any]) -> int:
 
 def _report(record: ImportRecord, job: dict[str, Any], counts: ImportCounts, failed: str | None) -> None:
     errors = tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8")  # noqa: SIM115 - _finish closes it
-    for line in _lines(f"{job['prefix']}errors.jsonl.gz"):
-        errors.write(line + "\n")
+    try:
+        for line in _lines(f"{job['prefix']}errors.jsonl.gz"):
+            errors.write(line + "\n")
+    except clients.client("s3").exceptions.NoSuchKey:
+        pass  # the split died before it stored them: the failed report has none
     outcome = _Outcome(counts, list(job.get("first_errors") or []), failed, 0, errors)
     _finish(record, outcome, None, errors)
     import_chunks.reported(record.feed_id, job["run"])
@@ -507,18 +511,18 @@ def _report(record: ImportRecord, job: dict[str, Any], counts: ImportCounts, fai
 # --- 4. fail ---------------------------------------------------------------------------------------
 
 
-def fail(job: dict[str, Any], record: ImportRecord, reason: str, *, was: str = import_chunks.RUNNING) -> None:
+def fail(job: dict[str, Any], record: ImportRecord, reason: str, *, was: str = import_chunks.RUNNING) -> bool:
     """The import fails for good: every write of the split's run is undone, then one failed
     report. Marking the job failed comes first (a chunk still writing stops, and takes back what
     it wrote after this undo); a job failed already whose report is missing (the delivery that
-    failed it died) is undone and reported again."""
+    failed it died) is undone and reported again. False when another delivery ends it."""
     feed_id, run, seller_id = record.feed_id, job["run"], job["seller_id"]
     if not import_chunks.set_status(feed_id, run, import_chunks.FAILED, fields={"reason": reason, **_ending()},
                                     was=was):
         latest = imports.get(feed_id)
         if latest is None or latest.status in imports.FINAL \
                 or not import_chunks.claim_ending(feed_id, run, import_chunks.FAILED, LEASE_SECONDS):
-            return  # reported, committed, or still being failed by another delivery
+            return False  # reported, committed, or still being failed by another delivery
         current = import_chunks.get_job(feed_id) or {}
         reason = str(current.get("reason") or reason)
     logs.event("chunked feed import failed; rolling back", 40, feed_id=feed_id, reason=reason)
@@ -536,6 +540,7 @@ def fail(job: dict[str, Any], record: ImportRecord, reason: str, *, was: str = i
                    error=repr(exc)[:300])
     store.release_import_lock(seller_id, feed_id, close_journal=closed)
     _report(record, job, ImportCounts(rows=int(job["rows"]), rejected=int(job["rejected"])), reason)
+    return True
 
 
 def _ending() -> dict[str, int]:
@@ -546,8 +551,8 @@ def _ending() -> dict[str, int]:
 def stop(pointer: dict[str, Any], by_feed: str) -> None:
     """Another run of the seller is about to undo the open journal ``pointer`` (its import
     died): if that is a chunked import's run, its job stops first, so its chunks write no more
-    — abandoned when the same feed splits again (its redelivery), failed otherwise (the sweep
-    reports it)."""
+    — abandoned when the same feed splits again (its redelivery), failed otherwise (reported by
+    the next delivery of one of its chunks, or by the sweep)."""
     feed_id, run = str(pointer.get("feed_id")), str(pointer.get("run"))
     if feed_id == by_feed:
         import_chunks.set_status(feed_id, run, import_chunks.ABANDONED)
@@ -579,20 +584,25 @@ def sweep_stalled(now: float | None = None) -> int:
             continue  # a worker holds the import (a split's redelivery, a long chunk)
         if not import_chunks.touch(feed_id, run, str(stale["GSI4SK"]), now):
             continue  # another sweep took it
-        job = import_chunks.get_job(feed_id)
-        if not job or job.get("run") != run:
-            continue
-        status = job.get("status")
-        journal = (store.get_import_state(job["seller_id"]).get("journal") or {}).get("run")
-        logs.event("stalled chunked import", 30, feed_id=feed_id, status=status, done=job.get("done"),
-                   total=job.get("total"))
-        if status == import_chunks.COMMITTED or (status == import_chunks.RUNNING and journal != run):
-            _report_committed(job, record, resume=status == import_chunks.COMMITTED)
-        else:
-            fail(job, record, STALLED.format(minutes=limit // 60),
-                 was=status if status == import_chunks.ABANDONED else import_chunks.RUNNING)
-        ended += 1
+        try:
+            ended += _end_stalled(feed_id, run, record, limit)
+        except Exception as exc:  # noqa: BLE001 - one import must not stop the sweep; retried once stalled again
+            logs.event("stalled chunked import not ended", 40, feed_id=feed_id, error=repr(exc)[:300])
     return ended
+
+
+def _end_stalled(feed_id: str, run: str, record: ImportRecord, limit: int) -> bool:
+    job = import_chunks.get_job(feed_id)
+    if not job or job.get("run") != run:
+        return False
+    status = job.get("status")
+    journal = (store.get_import_state(job["seller_id"]).get("journal") or {}).get("run")
+    logs.event("stalled chunked import", 30, feed_id=feed_id, status=status, done=job.get("done"),
+               total=job.get("total"))
+    if status == import_chunks.COMMITTED or (status == import_chunks.RUNNING and journal != run):
+        return _report_committed(job, record, resume=status == import_chunks.COMMITTED)
+    return fail(job, record, STALLED.format(minutes=limit // 60),
+                was=status if status == import_chunks.ABANDONED else import_chunks.RUNNING)
 
 
 # The single run hands a feed too big for it to this module (``feed_import.CHUNKS``): the

@@ -510,3 +510,34 @@ def test_an_import_whose_chunk_dies_at_every_delivery_is_failed_by_the_sweep(sce
     assert run_reconciler()["imports_stalled"] == 0  # once
     state = store.get_import_state(SELLER)  # the seller's next file is not held up
     assert "journal" not in state and "lock_feed" not in state, state
+
+
+def test_a_split_whose_message_never_comes_back_is_failed_by_the_sweep(scene, monkeypatch):
+    """The split dies after two chunks were written and its own message ends in the dead-letter
+    queue: the import record waits, queued, with the dead run's journal open. The sweep fails it
+    and undoes those chunks."""
+    from chalicelib.services import feed_chunks
+    from chalicelib.store import catalog as store
+
+    real_send = feed_chunks._send
+
+    def send(feed_id, run, n):
+        real_send(feed_id, run, n)
+        if n == 1:
+            assert scene.queue.drain() == 2
+            raise Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(feed_chunks, "_send", send)
+        with pytest.raises(Killed):
+            scene.deliver()
+    assert scene.record()["status"] == "queued" and scene.job()["status"] == "abandoned"
+    assert scene.now() != scene.old
+    monkeypatch.setenv("IMPORT_STALL_SECONDS", "0")
+    settings.cache_clear()
+    assert run_reconciler()["imports_stalled"] == 1
+    record = scene.record()
+    assert record["status"] == "failed" and "stopped" in record["reason"], record
+    assert scene.now() == scene.old
+    assert "journal" not in store.get_import_state(SELLER)
+    assert len(scene.mails()) == scene.mails_before + 1
