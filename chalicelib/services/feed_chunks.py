@@ -25,7 +25,8 @@ feeds, and dry runs, keep the single run of ``services/feed_import.py``):
 4. **All or nothing.** A chunk or commit that failed ``CHUNK_ATTEMPTS`` times (or is delivered
    once more after that: a killed last attempt) fails the import: the job is marked failed, and
    the split's run — every chunk's journal and the commit's — is undone (``feed_import.undo``).
-   A chunk still writing when that happens sees it before its next batch (``_ChunkWriter._flush``),
+   A chunk still writing when that happens sees it at its next batch a second on
+   (``_ChunkWriter._flush``, ``JOB_CHECK_SECONDS``),
    at its end, when it raises, or in its redelivery after a kill (``_outlived``), and takes back
    every attempt of its own (``_take_back``). A running job whose run the seller's journal no
    longer names is committed (the split opens the journal before it makes the job, every
@@ -76,6 +77,7 @@ from chalicelib.store import import_chunks, import_journal, imports
 
 CHUNKS_PREFIX = "chunks/"
 CHUNK_ATTEMPTS = 2  # < the queue's maxReceiveCount (3): the next delivery after the last attempt fails the import
+JOB_CHECK_SECONDS = 1.0  # a chunk writing reads its job at most this often: it stops this soon after a failure
 
 
 def should_split(offers: int, dry_run: bool) -> bool:
@@ -360,13 +362,17 @@ class _ChunkWriter(FeedImport):
         self.journal = _Journal(self.seller_id, self.feed_id, self.now)
         self.journal.pointer["run"] = run
         self.split_run = job["run"]
+        self.next_check = 0.0  # the job is read before the first batch
 
     def _flush(self, chunk: list[dict[str, Any]]) -> None:
         """One batch, if the import still runs: a chunk whose import failed (or committed)
-        meanwhile stops within one batch (one consistent read of the job per batch)."""
-        current_run, status = import_chunks.state_of(self.feed_id)
-        if current_run != self.split_run or status != import_chunks.RUNNING:
-            raise _Stopped(f"the import is {status or 'gone'}")
+        meanwhile stops at its next batch once JOB_CHECK_SECONDS passed since it last looked
+        (one consistent GetItem of the job; every batch would add one request to ~27)."""
+        if time.monotonic() >= self.next_check:
+            current_run, status = import_chunks.state_of(self.feed_id)
+            if current_run != self.split_run or status != import_chunks.RUNNING:
+                raise _Stopped(f"the import is {status or 'gone'}")
+            self.next_check = time.monotonic() + JOB_CHECK_SECONDS
         super()._flush(chunk)
 
     def _progress(self, phase: str, rows: int, *, force: bool = False) -> None:

@@ -61,6 +61,7 @@ class Scene:
         self.clock = {"now": OLD_AT}
         monkeypatch.setattr(feed_import, "now_iso", lambda: self.clock["now"])
         monkeypatch.setattr(feed_chunks, "CHUNK", 4)  # a chunk of 10 is written in three batches
+        monkeypatch.setattr(feed_chunks, "JOB_CHECK_SECONDS", 0)  # each looking at the job first
         queue = bootstrap.create_import_queue(None, "us-east-1", f"q{SELLER}")
         self.queue, self.dlq = Queue(queue["IMPORT_QUEUE_URL"]), Queue(queue["IMPORT_DLQ_URL"])
         monkeypatch.setenv("IMPORT_QUEUE_URL", self.queue.url)
