@@ -174,6 +174,10 @@ class Settings:
     # on the import queue (IMPORT_QUEUE_URL); 0, or no queue, imports every feed in one run
     import_chunk_offers: int = 50_000
     import_queue_url: str = ""
+    # a chunked import none of whose chunks (nor its commit) moved for this long, and whose
+    # worker's lease ran out, is failed and undone by the reconciler (feed_chunks.sweep_stalled):
+    # longer than every delivery of one message (the queue's visibility timeout × maxReceiveCount)
+    import_stall_seconds: int = 3600
 
     @property
     def sandbox_stage(self) -> bool:
@@ -280,4 +284,5 @@ def settings() -> Settings:
         search_legacy_reads=_bool("SEARCH_LEGACY_READS", True),
         import_chunk_offers=_int("IMPORT_CHUNK_OFFERS", 50_000),
         import_queue_url=os.environ.get("IMPORT_QUEUE_URL", ""),
+        import_stall_seconds=_int("IMPORT_STALL_SECONDS", 3600),
     )

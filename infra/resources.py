@@ -196,11 +196,14 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
         "handler": "chalicelib.events.reconcile.reconcile_orders",
         # it winds up an order whose execution ended early with the workflow's compensation,
         # and removes unverified accounts a week old (identity included: "accounts")
-        "tables": ("AccountsTable", "CatalogTable", "CommerceTable", "LedgerTable"),
+        # and fails a chunked feed import that stopped moving: it undoes the products (search
+        # postings too), reads the chunk files' row errors, writes the report (services/feed_chunks.py)
+        "tables": ("AccountsTable", "CatalogTable", "CommerceTable", "LedgerTable", "SearchTable"),
         # and starts the workflow of a return whose start was lost (services/returns.py)
-        "grants": ("accounts", "email", "workflow-control", "return-workflow-control"),
+        "grants": ("accounts", "email", "workflow-control", "return-workflow-control", "feed-reads",
+                   "import-chunk-reads"),
         "memory": 256,
-        "timeout": 60,
+        "timeout": 900,  # a stalled import's undo; the orders' pass takes seconds
     },
     FETCH_FEEDS_FUNCTION: {
         "logical_id": "FetchFeeds",

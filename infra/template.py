@@ -474,6 +474,8 @@ def _grants(names: Names, grant: str) -> list[dict[str, Any]]:
             _allow(["s3:PutObject", "s3:GetObject"], names.bucket_arn(f"/{res.CHUNKS_PREFIX}*")),
             _allow(["sqs:SendMessage"], _getatt(res.IMPORT_QUEUE_ID)),
         ],
+        # the row errors a split left for the report of a chunked import the reconciler fails
+        "import-chunk-reads": [_allow(["s3:GetObject"], names.bucket_arn(f"/{res.CHUNKS_PREFIX}*"))],
         "workflow-control": [
             _allow(["states:StartExecution"], names.state_machine_arn),
             _allow(["states:DescribeExecution", "states:StopExecution", "states:GetExecutionHistory"],

@@ -1,7 +1,8 @@
 """The reconciler Lambda: every minute, start the workflow of orders whose start was lost,
 remove the accounts left unverified for a week (``services.accounts.purge_unverified``),
 start the workflow of an overdue return whose start was lost (``services.returns.sweep_overdue``),
-and expire the top-ups a payment provider never reported on (``services.wallet.expire_topups``).
+expire the top-ups a payment provider never reported on (``services.wallet.expire_topups``), and
+fail (and undo) a chunked feed import whose chunks stopped moving (``services.feed_chunks.sweep_stalled``).
 
 On AWS ``chalice package`` turns the schedule into an EventBridge rule; the local stack
 invokes the same function from a timer (``local/stack.py``). The work is
@@ -41,6 +42,10 @@ def reconcile_orders(event: Any) -> dict[str, int]:
         from chalicelib.services.wallet import expire_topups
 
         counts["topups_expired"] = expire_topups()
+        # Chunked feed imports whose chunks stopped moving are failed and undone (services/feed_chunks.py).
+        from chalicelib.services.feed_chunks import sweep_stalled
+
+        counts["imports_stalled"] = sweep_stalled()
         metrics.count("OrdersReconciled", counts.get("started", 0) + counts.get("wound_up", 0))
         return counts
     finally:

@@ -25,9 +25,16 @@ feeds, and dry runs, keep the single run of ``services/feed_import.py``):
 4. **All or nothing.** A chunk or commit that failed ``CHUNK_ATTEMPTS`` times (or is delivered
    once more after that: a killed last attempt) fails the import: the job is marked failed, and
    the split's run — every chunk's journal and the commit's — is undone (``feed_import.undo``).
-   A chunk still writing when that happens finds the job failed when it finishes and undoes its
-   own writes. If the undo itself fails, the journal stays open on the seller's import state and
-   the seller's next import undoes it first, as for a killed single run.
+   A chunk still writing when that happens sees it at its next batch a second on
+   (``_ChunkWriter._flush``, ``JOB_CHECK_SECONDS``),
+   at its end, when it raises, or in its redelivery after a kill (``_outlived``), and takes back
+   every attempt of its own (``_take_back``). A running job whose run the seller's journal no
+   longer names is committed (the split opens the journal before it makes the job, every
+   failure marks the job before it undoes), so nothing past the commit point undoes it. If the
+   undo itself fails, the journal stays open on the seller's import state and the seller's next
+   import undoes it first, as for a killed single run.
+5. **Stalled.** An import that stopped moving — every delivery of a chunk died and the queue
+   parked it — is failed and undone by the reconciler (``sweep_stalled``).
 
 Why chunk messages on the import queue rather than a Step Functions Distributed Map: the queue
 already gives retries, a dead-letter queue and bounded concurrency to the import function, the
@@ -70,6 +77,7 @@ from chalicelib.store import import_chunks, import_journal, imports
 
 CHUNKS_PREFIX = "chunks/"
 CHUNK_ATTEMPTS = 2  # < the queue's maxReceiveCount (3): the next delivery after the last attempt fails the import
+JOB_CHECK_SECONDS = 1.0  # a chunk writing reads its job at most this often: it stops this soon after a failure
 
 
 def should_split(offers: int, dry_run: bool) -> bool:
@@ -170,11 +178,12 @@ def split(run: Any, categories: list[dict[str, Any]], offers: int) -> Any:
            "seller_id": seller_id, "fresh": bool(run.fresh), "rows": run.counts.rows, "rejected": 0, "available": 0,
            "first_errors": [], "source_at": run.obj.last_modified, "split_attempt": run.record.attempts,
            "created_at": now_iso()}
-    import_chunks.put_job(feed_id, job)
     run.journal = _Journal(seller_id, feed_id, run.now)
     run.journal.pointer["run"] = run_id
     run.journal.open()  # from here on, a chunk's writes are undone with the split's run
     run.journal_open = True
+    # after the journal: a running job whose run the seller's journal no longer names is committed
+    import_chunks.put_job(feed_id, job)
     progress = {"phase": "writing", "rows_read": run.counts.rows, "rows_written": 0}
     imports.update(feed_id, {"progress": progress, "chunks": total, "updated_at": now_iso()})
     files = _ChunkFiles(prefix, lambda n: _send(feed_id, run_id, n))
@@ -226,8 +235,10 @@ def handle_chunk(feed_id: str, run: str, n: int) -> None:
     for the queue to deliver it again (the attempt's own writes are undone by the next one)."""
     job = import_chunks.get_job(feed_id)
     record = imports.get(feed_id)
-    if not job or job.get("run") != run or job.get("status") != import_chunks.RUNNING or record is None:
-        logs.event("chunk of an import that is not running ignored", feed_id=feed_id, run=run, n=n)
+    if record is None:
+        return
+    if not job or job.get("run") != run or job.get("status") != import_chunks.RUNNING:
+        _outlived(feed_id, run, n, job, record)
         return
     if import_chunks.is_done(job, n):  # a duplicate, or the commit of the last chunk died
         if job["done"] == job["total"]:
@@ -247,6 +258,11 @@ def handle_chunk(feed_id: str, run: str, n: int) -> None:
         writer = _ChunkWriter(record, job, _chunk_run(run, n, attempt))
         counts = writer.write(json.loads(line) for line in _lines(chunk_key(job, n)))
     except Exception as exc:
+        if _gone(feed_id, run):  # the import failed meanwhile: this chunk's writes go back too
+            _take_back(feed_id, run, n, job, record.owner)
+            return
+        if isinstance(exc, _Stopped):
+            return  # committed meanwhile: another attempt imported this chunk
         logs.event("feed chunk failed", 40, feed_id=feed_id, n=n, attempt=attempt, error=repr(exc)[:300])
         if attempt >= CHUNK_ATTEMPTS:
             fail(job, record, f"part {n + 1} of {job['total']} of the file could not be imported")
@@ -254,12 +270,55 @@ def handle_chunk(feed_id: str, run: str, n: int) -> None:
         import_chunks.release_chunk(feed_id, run, n)
         raise
     finished = import_chunks.finish_chunk(feed_id, run, n, counts, retried=attempt > 1)
-    if finished is None:  # the import failed meanwhile: this chunk's writes go back too
-        _undo_run(job, _chunk_run(run, n, attempt))
-        return
+    if finished is None:
+        if _gone(feed_id, run):  # the import failed meanwhile: this chunk's writes go back too
+            _take_back(feed_id, run, n, job, record.owner)
+        return  # else another attempt finished the chunk first: its writes are this one's too
     logs.event("feed chunk imported", feed_id=feed_id, n=n, done=finished["done"], total=finished["total"], **counts)
     if finished["done"] == finished["total"]:
         _commit(finished, record)
+
+
+class _Stopped(Exception):  # noqa: N818 - not an error: the chunk stops writing
+    """The job of the chunk being written is no longer running (failed, committed, replaced)."""
+
+
+def _gone(feed_id: str, run: str) -> bool:
+    """The import of ``run`` will not commit: failed, abandoned, or replaced by a new split."""
+    current_run, status = import_chunks.state_of(feed_id)
+    return current_run != run or status in (import_chunks.FAILED, import_chunks.ABANDONED)
+
+
+def _outlived(feed_id: str, run: str, n: int, job: dict[str, Any] | None, record: ImportRecord) -> None:
+    """A delivery of a chunk whose job is no longer running. If the job's end was not reported
+    (the delivery that committed or failed it died), it is reported now; a chunk the import did
+    not finish takes back what its attempts wrote (one killed while the import failed)."""
+    same = bool(job) and job.get("run") == run
+    final = record.status in imports.FINAL
+    if same and job.get("status") == import_chunks.COMMITTED:
+        if not final:
+            _report_committed(job, record, resume=True)
+        return
+    if same and job.get("status") == import_chunks.FAILED and not final:
+        fail(job, record, str(job.get("reason") or "the import could not be completed"))
+    if same and import_chunks.is_done(job, n):
+        return  # finished before the import failed: the import's own undo took it back
+    _take_back(feed_id, run, n, job if same else None, record.owner)
+    logs.event("chunk of an import that is not running ignored", feed_id=feed_id, run=run, n=n)
+
+
+def _take_back(feed_id: str, run: str, n: int, job: dict[str, Any] | None, seller_id: str) -> None:
+    """Undo every attempt of chunk ``n`` (the import of ``run`` failed or was replaced while it
+    wrote): what it wrote after the import's own undo goes back too."""
+    chunk = import_chunks.get_chunk(feed_id, run, n)
+    if not chunk or chunk.get("settled"):
+        return
+    now = job["now"] if job else run.rsplit(".", 1)[0]  # a run id is "<the split's clock>.<random>"
+    restored = 0
+    for attempt in range(1, int(chunk.get("attempts") or 0) + 1):
+        restored += undo(seller_id, {"feed_id": feed_id, "run": _chunk_run(run, n, attempt), "now": now})
+    import_chunks.settle_chunk(feed_id, run, n)
+    logs.event("chunk that outlived its import taken back", 30, feed_id=feed_id, n=n, restored=restored)
 
 
 def _chunk_run(run: str, n: int, attempt: int) -> str:
@@ -302,6 +361,19 @@ class _ChunkWriter(FeedImport):
         self.pushed = 0
         self.journal = _Journal(self.seller_id, self.feed_id, self.now)
         self.journal.pointer["run"] = run
+        self.split_run = job["run"]
+        self.next_check = 0.0  # the job is read before the first batch
+
+    def _flush(self, chunk: list[dict[str, Any]]) -> None:
+        """One batch, if the import still runs: a chunk whose import failed (or committed)
+        meanwhile stops at its next batch once JOB_CHECK_SECONDS passed since it last looked
+        (one consistent GetItem of the job; every batch would add one request to ~27)."""
+        if time.monotonic() >= self.next_check:
+            current_run, status = import_chunks.state_of(self.feed_id)
+            if current_run != self.split_run or status != import_chunks.RUNNING:
+                raise _Stopped(f"the import is {status or 'gone'}")
+            self.next_check = time.monotonic() + JOB_CHECK_SECONDS
+        super()._flush(chunk)
 
     def _progress(self, phase: str, rows: int, *, force: bool = False) -> None:
         """The rows this chunk wrote are added to the record's progress (the chunks write at once)."""
@@ -377,11 +449,13 @@ def _commit(job: dict[str, Any], record: ImportRecord) -> None:
     attempt = import_chunks.claim_commit(feed_id, run)
     if attempt is None:
         return
-    if attempt > CHUNK_ATTEMPTS:
-        fail(job, record, "the import could not be completed")
-        return
     state = store.get_import_state(job["seller_id"])
+    # The seller's journal names the run until the commit point closes it (a failure marks the
+    # job failed before it undoes the run): not named, the import is in and only its report is due.
     if (state.get("journal") or {}).get("run") == run:
+        if attempt > CHUNK_ATTEMPTS:
+            fail(job, record, "the import could not be completed")
+            return
         try:
             imports.update(feed_id, {"progress": {"phase": "finishing", "rows_read": int(job["rows"]),
                                                   "rows_written": _written(job)}, "updated_at": now_iso()})
@@ -404,13 +478,24 @@ def _commit(job: dict[str, Any], record: ImportRecord) -> None:
                     return
                 raise
     # committed: by this attempt, or by one that died before it could report
+    _report_committed(job, record)
+
+
+def _report_committed(job: dict[str, Any], record: ImportRecord, *, resume: bool = False) -> bool:
+    """The one report of a committed import; ``resume``: the delivery that marked the job
+    committed died before its report was written. False when another delivery reports it."""
+    feed_id, run = record.feed_id, job["run"]
+    if resume:
+        if not import_chunks.claim_ending(feed_id, run, import_chunks.COMMITTED, LEASE_SECONDS):
+            return False  # the delivery that marked it committed may still be reporting it
+    elif not import_chunks.set_status(feed_id, run, import_chunks.COMMITTED, fields=_ending()):
+        return False  # another delivery reported it
     current = import_chunks.get_job(feed_id) or job
-    if not import_chunks.set_status(feed_id, run, import_chunks.COMMITTED):
-        return  # another delivery reported it
     counts = ImportCounts(rows=int(job["rows"]), rejected=int(job["rejected"]), created=int(current["created"]),
                           updated=int(current["updated"]), unchanged=int(current["unchanged"]),
                           deactivated=int(current.get("deactivated") or 0))
     _report(record, current, counts, None)
+    return True
 
 
 def _written(job: dict[str, Any]) -> int:
@@ -419,32 +504,111 @@ def _written(job: dict[str, Any]) -> int:
 
 def _report(record: ImportRecord, job: dict[str, Any], counts: ImportCounts, failed: str | None) -> None:
     errors = tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8")  # noqa: SIM115 - _finish closes it
-    for line in _lines(f"{job['prefix']}errors.jsonl.gz"):
-        errors.write(line + "\n")
+    try:
+        for line in _lines(f"{job['prefix']}errors.jsonl.gz"):
+            errors.write(line + "\n")
+    except clients.client("s3").exceptions.NoSuchKey:
+        pass  # the split died before it stored them: the failed report has none
     outcome = _Outcome(counts, list(job.get("first_errors") or []), failed, 0, errors)
     _finish(record, outcome, None, errors)
+    import_chunks.reported(record.feed_id, job["run"])
 
 
 # --- 4. fail ---------------------------------------------------------------------------------------
 
 
-def fail(job: dict[str, Any], record: ImportRecord, reason: str) -> None:
-    """The import fails for good: every write of the split's run is undone, then one failed report."""
+def fail(job: dict[str, Any], record: ImportRecord, reason: str, *, was: str = import_chunks.RUNNING) -> bool:
+    """The import fails for good: every write of the split's run is undone, then one failed
+    report. Marking the job failed comes first (a chunk still writing stops, and takes back what
+    it wrote after this undo); a job failed already whose report is missing (the delivery that
+    failed it died) is undone and reported again. False when another delivery ends it."""
     feed_id, run, seller_id = record.feed_id, job["run"], job["seller_id"]
-    if not import_chunks.set_status(feed_id, run, import_chunks.FAILED):
-        return  # failed or committed by another delivery
+    if not import_chunks.set_status(feed_id, run, import_chunks.FAILED, fields={"reason": reason, **_ending()},
+                                    was=was):
+        latest = imports.get(feed_id)
+        if latest is None or latest.status in imports.FINAL \
+                or not import_chunks.claim_ending(feed_id, run, import_chunks.FAILED, LEASE_SECONDS):
+            return False  # reported, committed, or still being failed by another delivery
+        current = import_chunks.get_job(feed_id) or {}
+        reason = str(current.get("reason") or reason)
     logs.event("chunked feed import failed; rolling back", 40, feed_id=feed_id, reason=reason)
     closed = False
     try:
-        restored = undo(seller_id, {"feed_id": feed_id, "run": run, "now": job["now"]})
-        import_journal.close_run(seller_id, run)
+        # undone only while the seller's journal names the run: once closed, it was undone (by
+        # this failure, or by the seller's next import that took the lock over)
+        if (store.get_import_state(seller_id).get("journal") or {}).get("run") == run:
+            restored = undo(seller_id, {"feed_id": feed_id, "run": run, "now": job["now"]})
+            import_journal.close_run(seller_id, run)
+            logs.event("feed import rolled back", feed_id=feed_id, restored=restored)
         closed = True
-        logs.event("feed import rolled back", feed_id=feed_id, restored=restored)
     except Exception as exc:  # noqa: BLE001 - the journal stays open: the seller's next import undoes it
         logs.event("feed import roll-back incomplete; the next run undoes it", 40, feed_id=feed_id,
                    error=repr(exc)[:300])
     store.release_import_lock(seller_id, feed_id, close_journal=closed)
     _report(record, job, ImportCounts(rows=int(job["rows"]), rejected=int(job["rejected"])), reason)
+    return True
+
+
+def _ending() -> dict[str, int]:
+    """The lease of the delivery that ends a job (undo, report): another takes over once it ran out."""
+    return {"ending_until": int(time.time()) + LEASE_SECONDS}
+
+
+def stop(pointer: dict[str, Any], by_feed: str) -> None:
+    """Another run of the seller is about to undo the open journal ``pointer`` (its import
+    died): if that is a chunked import's run, its job stops first, so its chunks write no more
+    — abandoned when the same feed splits again (its redelivery), failed otherwise (reported by
+    the next delivery of one of its chunks, or by the sweep)."""
+    feed_id, run = str(pointer.get("feed_id")), str(pointer.get("run"))
+    if feed_id == by_feed:
+        import_chunks.set_status(feed_id, run, import_chunks.ABANDONED)
+    else:
+        import_chunks.set_status(feed_id, run, import_chunks.FAILED,
+                                 fields={"reason": "the import stopped and another file of this seller was imported"})
+
+
+# --- 5. the sweep: an import whose chunks stopped moving ---------------------------------------------
+
+STALLED = "the import stopped: part of the file could not be imported for {minutes} minutes"
+
+
+def sweep_stalled(now: float | None = None) -> int:
+    """Fail (and undo) every chunked import that has not moved for ``import_stall_seconds`` and
+    whose worker's lease ran out — every delivery of a chunk died and the queue parked it in
+    its dead-letter queue, or a split died for good — or report one whose commit landed but
+    whose report never went out. Run by the reconciler; returns how many imports it ended."""
+    now = time.time() if now is None else now
+    limit = settings().import_stall_seconds
+    ended = 0
+    for stale in import_chunks.stalled(import_chunks.moved_at(now - limit) + "#~"):  # that second included
+        feed_id, run = str(stale["feed_id"]), str(stale["run"])
+        record = imports.get(feed_id)
+        if record is None or record.status in imports.FINAL:
+            import_chunks.reported(feed_id, run)  # reported by another way (a failed split's own run)
+            continue
+        if int(record.item.get("lease_until") or 0) > now:
+            continue  # a worker holds the import (a split's redelivery, a long chunk)
+        if not import_chunks.touch(feed_id, run, str(stale["GSI4SK"]), now):
+            continue  # another sweep took it
+        try:
+            ended += _end_stalled(feed_id, run, record, limit)
+        except Exception as exc:  # noqa: BLE001 - one import must not stop the sweep; retried once stalled again
+            logs.event("stalled chunked import not ended", 40, feed_id=feed_id, error=repr(exc)[:300])
+    return ended
+
+
+def _end_stalled(feed_id: str, run: str, record: ImportRecord, limit: int) -> bool:
+    job = import_chunks.get_job(feed_id)
+    if not job or job.get("run") != run:
+        return False
+    status = job.get("status")
+    journal = (store.get_import_state(job["seller_id"]).get("journal") or {}).get("run")
+    logs.event("stalled chunked import", 30, feed_id=feed_id, status=status, done=job.get("done"),
+               total=job.get("total"))
+    if status == import_chunks.COMMITTED or (status == import_chunks.RUNNING and journal != run):
+        return _report_committed(job, record, resume=status == import_chunks.COMMITTED)
+    return fail(job, record, STALLED.format(minutes=limit // 60),
+                was=status if status == import_chunks.ABANDONED else import_chunks.RUNNING)
 
 
 # The single run hands a feed too big for it to this module (``feed_import.CHUNKS``): the

@@ -270,7 +270,7 @@ def _run_claimed(record: ImportRecord, obj: FeedObject) -> ImportRecord | None:
     job = None
     try:
         if state.get("journal"):  # a run of this seller died writing: the catalog goes back first
-            _undo_dead_run(seller_id, state["journal"])
+            _undo_dead_run(seller_id, state["journal"], feed_id)
         job = FeedImport(record, obj, state)
         outcome = job.run()
         if outcome.chunked:  # the chunks import it, holding the lock; the last one commits
@@ -294,12 +294,14 @@ def _run_claimed(record: ImportRecord, obj: FeedObject) -> ImportRecord | None:
     return _finish(record, outcome, obj, outcome.report)
 
 
-def _undo_dead_run(seller_id: str, pointer: dict[str, Any]) -> None:
+def _undo_dead_run(seller_id: str, pointer: dict[str, Any], by_feed: str) -> None:
     """Undo the run whose journal is still open (it was killed, or its own undo failed) and
     close it; the seller's import state is read again so the new run sees the catalog as it
-    was."""
+    was. The dead run's chunks, if it was split, are stopped first (``feed_chunks.stop``)."""
     logs.event("undoing an import run that did not finish", 40, seller_id=seller_id, run=pointer.get("run"),
                dead_feed_id=pointer.get("feed_id"))
+    if CHUNKS is not None:
+        CHUNKS.stop(pointer, by_feed)
     restored = undo(seller_id, pointer)
     import_journal.close_run(seller_id, pointer["run"])
     logs.event("unfinished import run undone", seller_id=seller_id, run=pointer.get("run"), restored=restored)

@@ -95,11 +95,13 @@ def update(feed_id: str, fields: dict[str, Any], *, remove: tuple[str, ...] = ()
 
 
 def add_progress(feed_id: str, rows_written: int) -> None:
-    """Add rows to the running import's ``progress.rows_written`` (chunks write at once)."""
-    _table().update_item(Key=keys.feed_import(feed_id),
-                         UpdateExpression="SET progress.rows_written = progress.rows_written + :n, updated_at = :now",
-                         ConditionExpression="attribute_exists(progress.rows_written)",
-                         ExpressionAttributeValues={":n": rows_written, ":now": _now_iso()})
+    """Add rows to the running import's ``progress.rows_written`` (chunks write at once); a
+    chunk that outlived its import changes nothing."""
+    conditional(_table().update_item, Key=keys.feed_import(feed_id),
+                UpdateExpression="SET progress.rows_written = progress.rows_written + :n, updated_at = :now",
+                ConditionExpression="attribute_exists(progress.rows_written) AND #s = :processing",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":n": rows_written, ":now": _now_iso(), ":processing": PROCESSING})
 
 
 def _now_iso() -> str:

@@ -822,8 +822,13 @@ def import_journal(feed_id: str, run: str, seq: int, part: int) -> dict[str, str
 # --- a feed imported in chunks (store/import_chunks.py) ---------------------------------------
 # | the chunked import's job | Catalog | PK=IMPORT#<feed_id>, SK=CHUNKS | |
 # | one chunk's claims | Catalog | PK=IMPORT#<feed_id>, SK=CHUNK#<run>#<n> | |
+# | chunked imports not reported yet, least recently moved first (the stall sweep) | GSI4 |
+# |   GSI4PK=CHUNK_JOBS, GSI4SK < <moved_at> (sparse: removed once reported) | CHUNK_JOBS, 2026-…#d9c1… |
 # A chunk's journal is a run of its own under the split's: JOURNAL#<run>#c<n>a<attempt>#…, so
 # the split's run prefix Queries every chunk's entries (the undo of the whole import).
+
+
+CHUNK_JOBS = "CHUNK_JOBS"
 
 
 def import_chunk_job(feed_id: str) -> dict[str, str]:
