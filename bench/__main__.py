@@ -7,7 +7,8 @@
    ratio to the same for a minimal Chalice app (``bench/first_request.py``).
 2. The size of the Lambda package ``make package`` builds (built in the run), and what each
    dependency weighs in it.
-3. Every ``bench/*_bench.py`` module's ``main()``, in name order: each prints its own detail
+3. Every ``bench/*_bench.py`` module's ``main()``, in name order, each in a fresh interpreter
+   (one bench's leftover threads and memory would skew the next): each prints its own detail
    and returns its headline rows ``(metric, value, compared with)``.
 
 At the end every row goes into ONE table, printed and written to ``BENCHMARKS.md`` (with the
@@ -16,7 +17,7 @@ machine and the date it was measured on). ``BENCH_ONLY=http,commerce`` runs some
 
 from __future__ import annotations
 
-import importlib
+import json
 import os
 import platform
 import statistics
@@ -132,6 +133,28 @@ def write_report(rows: list[Row], failed: list[str], seconds: float) -> None:
 DEFAULT_SIZES = {"BENCH_CATALOG_OFFERS": "100000", "SEARCH_BENCH_LARGE": "100000"}
 
 
+_ROWS = "bench rows: "
+
+
+def run_isolated(name: str) -> list[list[str]]:
+    """``name``'s ``main()`` in a fresh interpreter, its output passed through: one bench's
+    leftovers (an in-process moto's workflow threads, imported modules, memory) must not slow
+    the next one's client or server; its rows come back on one marked line."""
+    code = (f"import json, sys; import {name} as m; rows = m.main() or []; "
+            f"print({_ROWS!r} + json.dumps([[str(c) for c in r] for r in rows]), flush=True)")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    rows: list[list[str]] | None = None
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith(_ROWS):
+            rows = json.loads(line[len(_ROWS):])
+        else:
+            print(line, end="", flush=True)
+    if proc.wait() != 0 or rows is None:
+        raise RuntimeError(f"{name} exited with {proc.returncode}")
+    return rows
+
+
 def main() -> int:
     for key, value in DEFAULT_SIZES.items():
         os.environ.setdefault(key, value)
@@ -168,7 +191,7 @@ def main() -> int:
         print(f"--- {name}", flush=True)
         area = name.removeprefix("bench.").removesuffix("_bench")
         try:
-            result = importlib.import_module(name).main()
+            result = run_isolated(name)
         except Exception as exc:  # noqa: BLE001 - report every benchmark, then fail
             failed.append(name)
             print(f"{name} failed: {exc!r}", flush=True)
