@@ -73,6 +73,14 @@ def _record(item: dict[str, Any]) -> Record:
     )
 
 
+def _fresh(scope: str, key: str, *, fingerprint: str, token: str, origin: str, now: float, lease_until: float,
+           expires_at: int) -> dict[str, Any]:
+    """A new record, leased to ``token`` (a new key, or one written over an expired record)."""
+    return {**keys.idempotency(scope, key), "status": IN_PROGRESS, "fingerprint": fingerprint,
+            "lease_token": token, "lease_until": Decimal(str(lease_until)), "origin": origin,
+            "created_at": Decimal(str(now)), "ttl": expires_at}
+
+
 def claim(scope: str, key: str, *, fingerprint: str, token: str, origin: str, now: float, lease_until: float,
           expires_at: int) -> str:
     """Create the record, or take over one whose lease expired (same request only).
@@ -84,9 +92,8 @@ def claim(scope: str, key: str, *, fingerprint: str, token: str, origin: str, no
     # its retention (``retained``). A completed record, a live lease or another request: Taken.
     new_key = "attribute_not_exists(PK)"
     # the common case first: a new key is one conditional PutItem of the whole record
-    fresh = {**keys.idempotency(scope, key), "status": IN_PROGRESS, "fingerprint": fingerprint,
-             "lease_token": token, "lease_until": Decimal(str(lease_until)), "origin": origin,
-             "created_at": Decimal(str(now)), "ttl": expires_at}
+    fresh = _fresh(scope, key, fingerprint=fingerprint, token=token, origin=origin, now=now,
+                   lease_until=lease_until, expires_at=expires_at)
     if conditional(_table().put_item, Item=fresh, ConditionExpression=new_key) is not None:
         return origin
     lease_lapsed = "#status = :in_progress AND #until < :now"
@@ -118,12 +125,8 @@ def replace_expired(scope: str, key: str, *, fingerprint: str, token: str, origi
     """Start afresh over a record past its retention that TTL has not swept yet."""
     return conditional(
         _table().put_item,
-        Item={
-            **keys.idempotency(scope, key),
-            "status": IN_PROGRESS, "fingerprint": fingerprint, "lease_token": token,
-            "lease_until": Decimal(str(lease_until)), "origin": origin, "created_at": Decimal(str(now)),
-            "ttl": expires_at,
-        },
+        Item=_fresh(scope, key, fingerprint=fingerprint, token=token, origin=origin, now=now,
+                    lease_until=lease_until, expires_at=expires_at),
         ConditionExpression="#ttl <= :now",
         ExpressionAttributeNames={"#ttl": "ttl"},
         ExpressionAttributeValues={":now": Decimal(str(now))},

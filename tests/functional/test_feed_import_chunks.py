@@ -99,12 +99,67 @@ class Queue:
         return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
-class Scene:
+class SceneBase:
+    """What a chunked-import scene reads and resets: the seller's next file (``key``), the
+    catalog and search tables as the old file left them (``tables``, ``old``). A subclass sets
+    ``seller`` and ``chunk_offers`` and builds the scene."""
+
+    seller: str
+    chunk_offers: int
+    feeds: Feeds
+    aws: dict
+    monkeypatch: pytest.MonkeyPatch
+    key: str
+    tables: dict
+    old: tuple[list, list]
+
+    def chunking(self, on: bool) -> None:
+        self.monkeypatch.setenv("IMPORT_CHUNK_OFFERS", str(self.chunk_offers) if on else "0")
+        settings.cache_clear()
+
+    def again(self) -> None:
+        for name, items in self.tables.items():
+            put_back(self.aws[name], items)
+        assert self.now() == self.old
+
+    def now(self) -> tuple[list, list]:
+        return snapshot(self.aws), search_snapshot(self.aws)
+
+    def deliver(self) -> dict:
+        """The S3 notification of the new file (the split, when chunking is on)."""
+        self.feeds.deliver(self.key)
+        return self.record()
+
+    def feed_id(self) -> str:
+        from chalicelib.services import feed_import
+
+        return feed_import._derived_id(feed_import._head(self.feeds.bucket, self.key))
+
+    def record(self) -> dict:
+        from chalicelib.store import imports
+
+        return dict(imports.get(self.feed_id()).item)
+
+    def report(self, record: dict) -> dict:
+        body = boto3.client("s3").get_object(Bucket=self.feeds.bucket, Key=record["report_key"])["Body"].read()
+        report = json.loads(body)
+        report.pop("feed_id")
+        return report
+
+    def product(self, offer_id: str) -> dict:
+        item = boto3.resource("dynamodb").Table(self.aws["CATALOG_TABLE"]).get_item(
+            Key={"PK": f"PRODUCT#{product_id(self.seller, offer_id)}", "SK": "PRODUCT"})
+        return item.get("Item") or {}
+
+
+class Scene(SceneBase):
+    seller, chunk_offers = SELLER, CHUNK_OFFERS
+
     def __init__(self, feeds: Feeds, aws: dict, monkeypatch: pytest.MonkeyPatch) -> None:
         from chalicelib.services import feed_import
         from local import bootstrap
 
-        self.feeds, self.aws, self.monkeypatch, self.module = feeds, aws, monkeypatch, feed_import
+        self.feeds, self.aws, self.monkeypatch = feeds, aws, monkeypatch
         self.clock = {"now": OLD_AT}
         monkeypatch.setattr(feed_import, "now_iso", lambda: self.clock["now"])
         queue = bootstrap.create_import_queue(None, "us-east-1", f"q{SELLER}")
@@ -126,39 +181,6 @@ class Scene:
         self.again()
         self.chunking(True)
 
-    def chunking(self, on: bool) -> None:
-        self.monkeypatch.setenv("IMPORT_CHUNK_OFFERS", str(CHUNK_OFFERS) if on else "0")
-        settings.cache_clear()
-
-    def again(self) -> None:
-        for name, items in self.tables.items():
-            put_back(self.aws[name], items)
-        assert self.now() == self.old
-
-    def now(self) -> tuple[list, list]:
-        return snapshot(self.aws), search_snapshot(self.aws)
-
-    def deliver(self) -> dict:
-        """The S3 notification of the new file (the split, when chunking is on)."""
-        self.feeds.deliver(self.key)
-        return self.record()
-
-    def record(self) -> dict:
-        from chalicelib.store import imports
-
-        obj = self.module._head(self.feeds.bucket, self.key)
-        return dict(imports.get(self.module._derived_id(obj)).item)
-
-    def report(self, record: dict) -> dict:
-        body = boto3.client("s3").get_object(Bucket=self.feeds.bucket, Key=record["report_key"])["Body"].read()
-        report = json.loads(body)
-        report.pop("feed_id")
-        return report
-
-    def product(self, offer_id: str) -> dict:
-        item = boto3.resource("dynamodb").Table(self.aws["CATALOG_TABLE"]).get_item(
-            Key={"PK": f"PRODUCT#{product_id(SELLER, offer_id)}", "SK": "PRODUCT"})
-        return item.get("Item") or {}
 
 
 @pytest.fixture

@@ -13,17 +13,14 @@ queue, drained as Lambda's SQS mapping does (``test_feed_import_chunks.Queue``).
 
 from __future__ import annotations
 
-import json
 import uuid
 
-import boto3
 import pytest
-from feed_support import SHOP, Feeds, offer, snapshot, yml
-from test_feed_import_chunks import Queue
-from test_feed_import_crash import dump, put_back, search_snapshot
+from feed_support import SHOP, Feeds, offer, yml
+from test_feed_import_chunks import Queue, SceneBase
+from test_feed_import_crash import dump
 
 from chalicelib.config import settings
-from chalicelib.domain.catalog import product_id
 
 SELLER = "s-chunk-fail"
 OLD_AT, NEW_AT = "2026-06-01T10:00:00.000Z", "2026-06-02T10:00:00.000Z"
@@ -51,13 +48,15 @@ def _new() -> bytes:
                      '<category id="3">Горелки</category>')
 
 
-class Scene:
+class Scene(SceneBase):
+    seller, chunk_offers = SELLER, CHUNK_OFFERS
+
     def __init__(self, feeds: Feeds, aws: dict, monkeypatch: pytest.MonkeyPatch) -> None:
         from chalicelib.services import feed_chunks, feed_import
         from chalicelib.store import accounts
         from local import bootstrap
 
-        self.feeds, self.aws, self.monkeypatch, self.module = feeds, aws, monkeypatch, feed_import
+        self.feeds, self.aws, self.monkeypatch = feeds, aws, monkeypatch
         self.clock = {"now": OLD_AT}
         monkeypatch.setattr(feed_import, "now_iso", lambda: self.clock["now"])
         monkeypatch.setattr(feed_chunks, "CHUNK", 4)  # a chunk of 10 is written in three batches
@@ -82,44 +81,9 @@ class Scene:
         self.again()
         self.chunking(True)
 
-    def chunking(self, on: bool) -> None:
-        self.monkeypatch.setenv("IMPORT_CHUNK_OFFERS", str(CHUNK_OFFERS) if on else "0")
-        settings.cache_clear()
-
-    def again(self) -> None:
-        for name, items in self.tables.items():
-            put_back(self.aws[name], items)
-        assert self.now() == self.old
-
-    def now(self) -> tuple[list, list]:
-        return snapshot(self.aws), search_snapshot(self.aws)
-
-    def deliver(self) -> dict:
-        self.feeds.deliver(self.key)
-        return self.record()
-
-    def feed_id(self) -> str:
-        return self.module._derived_id(self.module._head(self.feeds.bucket, self.key))
-
-    def record(self) -> dict:
-        from chalicelib.store import imports
-
-        return dict(imports.get(self.feed_id()).item)
-
-    def report(self, record: dict) -> dict:
-        body = boto3.client("s3").get_object(Bucket=self.feeds.bucket, Key=record["report_key"])["Body"].read()
-        report = json.loads(body)
-        report.pop("feed_id")
-        return report
-
     def mails(self) -> list[dict]:
         items = self.feeds.api.http.get(f"/local/emails?to={self.email}").json_body["items"]
         return [m for m in items if m["kind"] == "feed_import_finished"]
-
-    def product(self, offer_id: str) -> dict:
-        item = boto3.resource("dynamodb").Table(self.aws["CATALOG_TABLE"]).get_item(
-            Key={"PK": f"PRODUCT#{product_id(SELLER, offer_id)}", "SK": "PRODUCT"})
-        return item.get("Item") or {}
 
     def job(self) -> dict:
         from chalicelib.store import import_chunks

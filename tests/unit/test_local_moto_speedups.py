@@ -149,20 +149,32 @@ RICH_ITEM = {
 }
 
 
-def test_items_read_back_as_moto_serializes_them(table, monkeypatch):
-    from moto.core.serialize import BaseJSONSerializer
-
-    patches.attribute_values_serialize_directly()
+def _rich_and_plain_items():
+    """A client of the table holding ``RICH_ITEM`` and a copy without its binary values."""
     client = boto3.client("dynamodb", region_name=REGION)
     client.put_item(TableName="t", Item=RICH_ITEM)
     client.put_item(TableName="t", Item={k: v for k, v in RICH_ITEM.items() if "B" not in v and "BS" not in v}
                     | {"SK": {"S": "plain"}})
+    return client
+
+
+def _get_and_query_rich(client):
+    return [
+        client.get_item(TableName="t", Key={"PK": {"S": "rich"}, "SK": {"S": "r"}})["Item"],
+        client.query(TableName="t", KeyConditionExpression="PK = :p",
+                     ExpressionAttributeValues={":p": {"S": "rich"}})["Items"],
+    ]
+
+
+def test_items_read_back_as_moto_serializes_them(table, monkeypatch):
+    from moto.core.serialize import BaseJSONSerializer
+
+    patches.attribute_values_serialize_directly()
+    client = _rich_and_plain_items()
 
     def reads():
         return [
-            client.get_item(TableName="t", Key={"PK": {"S": "rich"}, "SK": {"S": "r"}})["Item"],
-            client.query(TableName="t", KeyConditionExpression="PK = :p",
-                         ExpressionAttributeValues={":p": {"S": "rich"}})["Items"],
+            *_get_and_query_rich(client),
             client.update_item(TableName="t", Key={"PK": {"S": "rich"}, "SK": {"S": "plain"}},
                                UpdateExpression="SET n = :n", ExpressionAttributeValues={":n": {"N": "-12.50"}},
                                ReturnValues="ALL_OLD")["Attributes"],
@@ -180,16 +192,11 @@ def test_answers_parse_to_what_botocore_makes_of_them(table, monkeypatch):
     from botocore.parsers import BaseJSONParser
 
     patches.attribute_values_parse_directly()
-    client = boto3.client("dynamodb", region_name=REGION)
-    client.put_item(TableName="t", Item=RICH_ITEM)
-    client.put_item(TableName="t", Item={k: v for k, v in RICH_ITEM.items() if "B" not in v and "BS" not in v}
-                    | {"SK": {"S": "plain"}})
+    client = _rich_and_plain_items()
 
     def reads():
         return [
-            client.get_item(TableName="t", Key={"PK": {"S": "rich"}, "SK": {"S": "r"}})["Item"],
-            client.query(TableName="t", KeyConditionExpression="PK = :p",
-                         ExpressionAttributeValues={":p": {"S": "rich"}})["Items"],
+            *_get_and_query_rich(client),
             client.batch_get_item(RequestItems={"t": {"Keys": [{"PK": {"S": "rich"}, "SK": {"S": "plain"}}]}})
             ["Responses"]["t"],
         ]
