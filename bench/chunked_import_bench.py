@@ -148,19 +148,10 @@ def main() -> list[tuple[str, str, str]]:
           f"chunks of {chunk}, {WORKERS} worker processes against 1, moto server in a child process", flush=True)
     proc, url = start_moto()
     try:
-        from local import bootstrap
-
-        env = bootstrap.create_all(url, REGION, "bench")
-        env.update(bootstrap.create_import_queue(url, REGION, "bench"))
-        bootstrap.create_feed_notification(url, REGION, env["FEEDS_BUCKET"], env["IMPORT_QUEUE_ARN"])
-        env["AWS_ENDPOINT_URL"] = url
-        os.environ.update(env)
-        from chalicelib import clients
-        from chalicelib.config import settings
+        from bench.catalog_bench import configure
         from chalicelib.store import accounts
 
-        settings.cache_clear()
-        clients.reset()
+        env = configure(url)  # the tables, bucket, queue and notification; the search index off
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
             path = tmp / f"bench-{n}.yml"
