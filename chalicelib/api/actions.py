@@ -20,8 +20,6 @@ Link pages are HTML with ``notify.pages.SECURITY_HEADERS`` (``Referrer-Policy: n
 CSP that loads nothing from anywhere else) on every answer, whatever its status.
 """
 
-from __future__ import annotations
-
 import urllib.parse
 from typing import Annotated, Any, Literal
 
@@ -31,9 +29,12 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.orders import OrderDetail, PayIn, order_body
 from chalicelib.domain.orders import Order
-from chalicelib.notify.pages import SECURITY_HEADERS
-from chalicelib.services import action_pages, actions
-from chalicelib.services import orders as order_views
+from chalicelib.lazy import lazy
+
+action_pages = lazy("chalicelib.services.action_pages")
+pages = lazy("chalicelib.notify.pages")
+actions = lazy("chalicelib.services.actions")
+order_views = lazy("chalicelib.services.orders")
 
 bp = Blueprint(__name__)
 
@@ -52,8 +53,8 @@ class ActionForm(BaseModel):
     tracking_number: Annotated[str, StringConstraints(max_length=100)] | None = None
 
 
-def _html(page: action_pages.Page, *, head: bool = False) -> Response:
-    headers = {**SECURITY_HEADERS, "Content-Type": HTML}
+def _html(page: "action_pages.Page", *, head: bool = False) -> Response:
+    headers = {**pages.SECURITY_HEADERS, "Content-Type": HTML}
     return Response(body="" if head else page.html, status_code=page.status, headers=headers)
 
 

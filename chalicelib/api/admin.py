@@ -15,8 +15,6 @@ seller's behalf for catalog operators, and the audit (``services/admin.py``).
 (``PUT /admin/products/{id}/blocked``, for catalog operators too, is in ``api/catalog.py``.)
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
@@ -27,10 +25,13 @@ from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.models import BlockIn, Body, Id, Limit, Out, Page
 from chalicelib.api.orders import Order, OrderDetail, OrderPage, Status, order_body
 from chalicelib.api.shops import Shop, _shop
-from chalicelib.services import admin, feeds
-from chalicelib.services import orders as order_views
+from chalicelib.lazy import lazy
 from chalicelib.store.audit import ACTIONS
 from chalicelib.store.pagination import decode_cursor, encode_cursor
+
+admin = lazy("chalicelib.services.admin")
+feeds = lazy("chalicelib.services.feeds")
+order_views = lazy("chalicelib.services.orders")
 
 bp = Blueprint(__name__)
 

@@ -12,8 +12,6 @@
 Rate-limited at the edge (``limit=``): register, login, verification, passwords.
 """
 
-from __future__ import annotations
-
 import re
 import urllib.parse
 from typing import Annotated, Literal
@@ -23,8 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from chalicelib.api.http import ANY_USER, Ctx, Reply, endpoint
 from chalicelib.api.models import Body, Out
-from chalicelib.services import account_pages, accounts
-from chalicelib.services.accounts import PASSWORD_RULE, password_policy
+from chalicelib.domain.accounts import PASSWORD_RULE, password_policy
+from chalicelib.lazy import lazy
+
+account_pages = lazy("chalicelib.services.account_pages")
+accounts = lazy("chalicelib.services.accounts")
 
 bp = Blueprint(__name__)
 
@@ -209,7 +210,7 @@ HTML = "text/html; charset=utf-8"
 FORM = "application/x-www-form-urlencoded"
 
 
-def _html(page: account_pages.Page) -> Response:
+def _html(page: "account_pages.Page") -> Response:
     return Response(body=page.html, status_code=page.status, headers={**account_pages.SECURITY_HEADERS,
                                                                        "Content-Type": HTML})
 

@@ -19,8 +19,6 @@ Answers show money as Money objects (``api/models.py``); ``expected_total`` is a
 integer minor units of the cart's currency.
 """
 
-from __future__ import annotations
-
 import dataclasses
 import re
 from typing import Annotated, Any, Literal
@@ -37,8 +35,10 @@ from chalicelib.domain.ledger import MAX_AMOUNT
 from chalicelib.domain.money import money
 from chalicelib.domain.promos import CODE_RE, MAX_CODES
 from chalicelib.errors import ValidationFailed
-from chalicelib.services import cart as cart_service
-from chalicelib.services import checkout as checkout_service
+from chalicelib.lazy import lazy
+
+cart_service = lazy("chalicelib.services.cart")
+checkout_service = lazy("chalicelib.services.checkout")
 
 bp = Blueprint(__name__)
 PRODUCT_ID_RE = re.compile(r"^[A-Za-z0-9._:~\-]{1,128}$")

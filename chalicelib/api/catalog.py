@@ -1,15 +1,15 @@
 """Public catalog routes: product listing, the product page, category trees."""
 
-from __future__ import annotations
-
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from chalicelib.api.http import CATALOG_CACHE, Ctx, endpoint
 from chalicelib.api.models import BlockIn, DeliveryMethod, Facets, Id, Limit, MinorUnits, Money, Out, Page, facet_counts
-from chalicelib.services import catalog
+from chalicelib.lazy import lazy
+
+catalog = lazy("chalicelib.services.catalog")
 
 bp = Blueprint(__name__)
 
@@ -32,7 +32,7 @@ class ProductQuery(BaseModel):
     cursor: Cursor | None = None
 
     @model_validator(mode="after")
-    def _price_range(self) -> ProductQuery:
+    def _price_range(self) -> Self:
         if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
             raise ValueError("min_price must not exceed max_price")
         return self
@@ -115,7 +115,7 @@ class CategoryNode(Out):
     id: str
     feed_id: str
     name: str
-    children: list[CategoryNode] = []
+    children: "list[CategoryNode]" = []
 
 
 class SellerCategories(Out):

@@ -5,8 +5,6 @@ The upload itself goes straight to S3 under ``feeds/<seller>/<feed_id>/``: a pre
 ``FEED_MAX_BYTES``; the bucket notifies the import queue and ``services/feed_import.py`` does the rest.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from chalice import Blueprint, Response
@@ -14,8 +12,10 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from chalicelib.api.http import Ctx, Reply, endpoint
 from chalicelib.api.models import Body, Limit, Out, Page
-from chalicelib.services import feeds
+from chalicelib.lazy import lazy
 from chalicelib.store.pagination import decode_cursor, encode_cursor
+
+feeds = lazy("chalicelib.services.feeds")
 
 bp = Blueprint(__name__)
 

@@ -27,8 +27,6 @@ Every route is also recorded in ``ROUTES``; ``api/openapi.py`` builds ``/openapi
 and the authorization-matrix test walks it, so a new route cannot be forgotten by either.
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 import re

@@ -9,8 +9,6 @@ deployment (registering them depends on nothing read at import time), but only a
 has an outbox. Emails are written there by the local mailer (``adapters/mailer.py``) after SES took them.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from chalice import Blueprint, Response
@@ -20,8 +18,10 @@ from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.models import Body, Out
 from chalicelib.config import settings
 from chalicelib.errors import NotFound
-from chalicelib.notify.pages import SECURITY_HEADERS, render_mailbox_page
-from chalicelib.store import workflow as wf_store
+from chalicelib.lazy import lazy
+
+pages = lazy("chalicelib.notify.pages")
+wf_store = lazy("chalicelib.store.workflow")
 
 bp = Blueprint(__name__)
 
@@ -59,10 +59,10 @@ def _emails(to: str | None = None) -> list[dict]:
 def mailbox(ctx: Ctx) -> Response:
     emails = _emails(ctx.query.to)
     view = [{**e, "time": e.get("sent_at", "")} for e in emails]
-    # The emails' HTML is shown in a sandboxed srcdoc frame (render_mailbox_page), so the
+    # The emails' HTML is shown in a sandboxed srcdoc frame (pages.render_mailbox_page), so the
     # page can carry the action pages' strict headers too.
-    return Response(body=render_mailbox_page(view, own_base_url=settings().public_base_url), status_code=200,
-                    headers={**SECURITY_HEADERS, "Content-Type": "text/html; charset=utf-8"})
+    return Response(body=pages.render_mailbox_page(view, own_base_url=settings().public_base_url), status_code=200,
+                    headers={**pages.SECURITY_HEADERS, "Content-Type": "text/html; charset=utf-8"})
 
 
 @endpoint(bp, "/local/emails", summary="Local runs only: every email sent, newest first (JSON)",

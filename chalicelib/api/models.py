@@ -11,8 +11,6 @@ across ``api/`` and read as what they describe (``Order``, ``CartLine``; request
 ``In``); ``tests/functional/test_openapi.py`` keeps it so.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Annotated, Any
 

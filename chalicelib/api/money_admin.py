@@ -13,8 +13,6 @@ schedule and applies to captures after it: an order keeps the fee it was capture
 is rounded down to the minor unit, the remainder staying with the seller (``domain/fees.py``).
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from chalice import Blueprint
@@ -23,7 +21,10 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib.api.http import endpoint
 from chalicelib.api.models import Body, Money, Out, priced
-from chalicelib.services import books, fees
+from chalicelib.lazy import lazy
+
+books = lazy("chalicelib.services.books")
+fees = lazy("chalicelib.services.fees")
 
 bp = Blueprint(__name__)
 

@@ -13,8 +13,6 @@ the API that serves it (``docs.js``). Without JavaScript the page lists the oper
 their schemas.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from functools import lru_cache

@@ -12,8 +12,6 @@ and so is the order's shape, which checkout answers with too (``order_body``: it
 money objects in the order's currency).
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -24,8 +22,10 @@ from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.models import Body, Limit, Money, Out, Page, priced
 from chalicelib.domain import orders as states
 from chalicelib.domain.ledger import MAX_AMOUNT
-from chalicelib.services import orders as order_service
+from chalicelib.lazy import lazy
 from chalicelib.store.pagination import decode_cursor, encode_cursor
+
+order_service = lazy("chalicelib.services.orders")
 
 bp = Blueprint(__name__)
 

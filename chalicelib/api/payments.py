@@ -13,8 +13,6 @@ The sandbox pages are the provider's side, not the marketplace's: on any stage w
 sandbox is not the configured provider they answer 404.
 """
 
-from __future__ import annotations
-
 import urllib.parse
 from typing import Annotated, Literal
 
@@ -24,9 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from chalicelib.api.http import Ctx, client_address, endpoint
 from chalicelib.api.models import Out
 from chalicelib.config import settings
-from chalicelib.notify.pages import SECURITY_HEADERS
-from chalicelib.notify.rendering import environment
-from chalicelib.services import payment_webhooks
+from chalicelib.lazy import lazy
+
+pages = lazy("chalicelib.notify.pages")
+payment_webhooks = lazy("chalicelib.services.payment_webhooks")
+rendering = lazy("chalicelib.notify.rendering")
 
 bp = Blueprint(__name__)
 
@@ -67,7 +67,7 @@ def payment_webhook(ctx: Ctx, provider: str) -> WebhookResult:
 @endpoint(bp, "/payments/return", summary="The page the provider sends the customer back to",
           content_type="text/html", tags=("payments",))
 def payment_return(ctx: Ctx) -> Response:
-    html = environment().get_template("pages/payment_return.html").render(lang="en")
+    html = rendering.environment().get_template("pages/payment_return.html").render(lang="en")
     return _html(200, html)
 
 
@@ -105,4 +105,4 @@ def sandbox_submit(ctx: Ctx, payment_id: str) -> Response:
 
 
 def _html(status: int, html: str) -> Response:
-    return Response(body=html, status_code=status, headers={**SECURITY_HEADERS, "Content-Type": HTML})
+    return Response(body=html, status_code=status, headers={**pages.SECURITY_HEADERS, "Content-Type": HTML})

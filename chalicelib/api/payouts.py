@@ -14,8 +14,6 @@ payouts to account ``40702810000000000002`` (``adapters/payouts.py``). CSV cells
 against spreadsheet formulas (``domain/spreadsheet.safe_cell``).
 """
 
-from __future__ import annotations
-
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -26,8 +24,12 @@ from chalicelib.api.http import endpoint
 from chalicelib.api.models import Body, Limit, Money, Out, Page
 from chalicelib.domain.ledger import MAX_AMOUNT
 from chalicelib.errors import ValidationFailed
-from chalicelib.services import idempotency, payouts, statements
+from chalicelib.lazy import lazy
 from chalicelib.store.pagination import decode_cursor, encode_cursor
+
+idempotency = lazy("chalicelib.services.idempotency")
+payouts = lazy("chalicelib.services.payouts")
+statements = lazy("chalicelib.services.statements")
 
 bp = Blueprint(__name__)
 

@@ -16,8 +16,6 @@ issuer's currency (1..``MAX_FIXED``) for ``kind: fixed``; answers show a fixed v
 upper-case). Rules: ``domain/promos.py``.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -29,8 +27,10 @@ from chalicelib.api.models import Body, Id, Limit, Money, Out, Page
 from chalicelib.domain import promos as rules
 from chalicelib.domain.money import money
 from chalicelib.errors import ValidationFailed
-from chalicelib.services import promos as service
+from chalicelib.lazy import lazy
 from chalicelib.store.pagination import decode_cursor, encode_cursor
+
+service = lazy("chalicelib.services.promos")
 
 bp = Blueprint(__name__)
 

@@ -13,8 +13,6 @@ already returned (422 on ``items.<n>``). A seller who does not answer by ``answe
 (without restocking). Refund rules: ``domain/returns.py``.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from chalice import Blueprint
@@ -23,7 +21,10 @@ from pydantic import Field, StrictBool, StrictInt, StringConstraints
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.models import Body, Money, Out
 from chalicelib.domain import returns as rules
-from chalicelib.services import idempotency, returns
+from chalicelib.lazy import lazy
+
+idempotency = lazy("chalicelib.services.idempotency")
+returns = lazy("chalicelib.services.returns")
 
 bp = Blueprint(__name__)
 

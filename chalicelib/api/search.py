@@ -1,8 +1,6 @@
 """GET /search: ranked, as-you-type product search (the work is in ``chalicelib/search``)."""
 
-from __future__ import annotations
-
-from typing import Annotated
+from typing import Annotated, Self
 
 from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -36,7 +34,7 @@ class SearchQuery(BaseModel):
     cursor: Annotated[str, StringConstraints(max_length=1024)] | None = None
 
     @model_validator(mode="after")
-    def _price_range(self) -> SearchQuery:
+    def _price_range(self) -> Self:
         if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
             raise ValueError("min_price must not exceed max_price")
         return self

@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING
 
 from chalicelib.config import settings
 from chalicelib.errors import Unauthorized
-from chalicelib.store import accounts
+from chalicelib.lazy import lazy
+
+accounts = lazy("chalicelib.store.accounts")
 
 if TYPE_CHECKING:
     from chalicelib.api import rs256

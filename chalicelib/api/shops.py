@@ -1,7 +1,5 @@
 """Seller shop routes, the public seller page, and the admin's block switch."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from chalice import Blueprint
@@ -11,7 +9,9 @@ from chalicelib.api.auth import Email, Language, _email
 from chalicelib.api.http import CATALOG_CACHE, endpoint
 from chalicelib.api.models import BlockIn, Body, DeliveryMethod, Out, priced
 from chalicelib.config import settings
-from chalicelib.services import shops
+from chalicelib.lazy import lazy
+
+shops = lazy("chalicelib.services.shops")
 
 bp = Blueprint(__name__)
 

@@ -23,8 +23,6 @@ On the local stage only, a body may also carry a sandbox card, charged at once::
 stored; responses show the last four digits only. Test cards: ``services/payments.py``.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -37,8 +35,13 @@ from chalicelib.api.models import Body, Currency, Limit, Money, Out, Page, price
 from chalicelib.config import settings
 from chalicelib.domain.ledger import MAX_TOPUP
 from chalicelib.errors import ValidationFailed
-from chalicelib.services import idempotency, ledger, payments, wallet
+from chalicelib.lazy import lazy
 from chalicelib.store.pagination import decode_cursor, encode_cursor
+
+idempotency = lazy("chalicelib.services.idempotency")
+ledger = lazy("chalicelib.services.ledger")
+payments = lazy("chalicelib.services.payments")
+wallet = lazy("chalicelib.services.wallet")
 
 bp = Blueprint(__name__)
 
@@ -93,7 +96,7 @@ class CardIn(Body):
             raise PydanticCustomError("card_expiry", "is too far in the future")
         return year
 
-    def card(self) -> payments.Card:
+    def card(self) -> "payments.Card":
         return payments.Card(self.number, self.exp_month, self.exp_year, self.cvc, self.holder)
 
 

@@ -10,8 +10,6 @@ defanged (``defang.py``): sellers and customers write them, other people read th
 that comes from the marketplace, and a URL or domain in them must not become a link there.
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 from chalicelib.config import settings
+from chalicelib.domain.accounts import password_policy
 from chalicelib.errors import Gone, ValidationFailed
 from chalicelib.notify import account_links
 from chalicelib.notify.links import ExpiredLink, LinkError
@@ -72,7 +73,7 @@ def use_link(token: str, form: dict[str, str]) -> Page:
             try:
                 if len(password) < 8 or len(password) > 128:
                     raise ValueError("too weak: needs at least 8 characters")
-                accounts.password_policy(password)
+                password_policy(password)
             except ValueError as exc:
                 return _render(claims.purpose, lang, outcome="weak", token=token, detail=str(exc))
             accounts.reset_password(token, password)

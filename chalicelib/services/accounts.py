@@ -24,7 +24,6 @@ the access token.
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 import uuid
@@ -51,15 +50,6 @@ from chalicelib.notify import account_links
 from chalicelib.notify.links import ExpiredLink, LinkError
 from chalicelib.services import notifications
 from chalicelib.store import accounts, limits
-
-PASSWORD_RULE = "at least 8 characters with at least one lowercase letter and one digit"
-
-
-def password_policy(value: str) -> str:
-    """The pool's policy, said in full (a weak-password answer names what is required)."""
-    if not re.search(r"[a-zа-яё]", value) or not re.search(r"\d", value):
-        raise ValueError(f"too weak: needs {PASSWORD_RULE}")
-    return value
 
 
 def _now() -> str:

@@ -20,8 +20,6 @@ machine); anything else ends the execution ``ReturnWorkflowFailed`` (an alarm): 
 its state, and the reconciler accepts it once overdue (``services.returns.sweep_overdue``).
 """
 
-from __future__ import annotations
-
 import contextlib
 import math
 import time

@@ -4,7 +4,8 @@ Every module under ``chalicelib/`` is parsed (``ast``: nothing is imported, so n
 and each of its imports becomes an edge to the project module it names: ``from a.b import c``
 points at ``a.b.c`` when that is a module, else at ``a.b``. Imports inside functions count —
 a lazy import only hides a cycle from the interpreter, not from the reader (the
-``services/actions.py`` ↔ ``services/workflow.py`` circle was one). Importing a package's
+``services/actions.py`` ↔ ``services/workflow.py`` circle was one), and so do the route
+modules' ``lazy("chalicelib.services.…")`` names (``chalicelib/lazy.py``). Importing a package's
 submodule from outside the package is an edge to the package's ``__init__`` too: Python runs
 it first.
 """
@@ -57,6 +58,8 @@ def imports_of(module: str, path: Path, modules: dict[str, Path]) -> Iterator[st
             source = _absolute(node, module, is_package)
             targets = [f"{source}.{alias.name}" if f"{source}.{alias.name}" in modules else source
                        for alias in node.names]
+        elif _is_lazy_module(node):
+            targets = [node.args[0].value]  # lazy("chalicelib.services.x"): an import, deferred
         else:
             continue
         for target in targets:
@@ -64,6 +67,11 @@ def imports_of(module: str, path: Path, modules: dict[str, Path]) -> Iterator[st
             if found is not None and found != module:
                 yield found
                 yield from _packages_run_first(found, module, modules)
+
+
+def _is_lazy_module(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "lazy"
+            and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str))
 
 
 def _packages_run_first(target: str, importer: str, modules: dict[str, Path]) -> Iterator[str]:

@@ -7,8 +7,6 @@ connection errors, a busy ledger, SES unavailable, a wake-up call that may pass 
 ``run_step`` raises them as ``TransientError`` for the state machine to retry with backoff.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field

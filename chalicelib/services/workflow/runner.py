@@ -8,8 +8,6 @@ with backoff; anything else is logged and raised for the state machine's ``Catch
 messages are never logged: they may quote request parameters.
 """
 
-from __future__ import annotations
-
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
