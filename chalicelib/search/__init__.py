@@ -147,6 +147,14 @@ What would bound the work per page, and why it is not built:
   still under the limit). Not built in the time available;
 - the rank-order phase cannot prove absence by design (random ids interleave), so skipping
   blocks or racing the lists saves at most the ~1,000 postings read before the drain;
+- *packed match lists* (a word's postings as (product, weight) pairs packed many to an item,
+  intersected in memory, then the page's postings fetched): items per page bounded by the
+  lists' bytes / 400 KB, so "never together" is proven in a few reads. Kept up to date on every
+  product write they cost the packed item's size in write units per change (a 100 KB item:
+  100 WCU per product write, a hot key at 10 changes/s), so on DynamoDB they need a compactor:
+  postings written as now, merged into packed segments in the background, a query reading the
+  segment plus the postings written since. Its exactness (deletes, cursors, facets) needs the
+  oracle tests extended to segment + recent postings: not built;
 - *the exact-name bonus in the rank bound* (the cheapest next step, measured, not built): while
   every list is still among name postings, an unread product may have exactly the query's words
   as its name and score ``NAME_EXACT_BONUS`` more, so common words that are in most names
