@@ -3,7 +3,8 @@
     POST /orders/{order_id}/returns            customer, Idempotency-Key: {"items": [{"product_id", "quantity"}],
                                                "reason"} → 201 the return (requested); Location: the order's returns
     GET  /orders/{order_id}/returns            customer (or admin): the order's returns, newest first
-    GET  /seller/returns?limit=&cursor=        seller: returns of my orders, newest first → {items, next_cursor}
+    GET  /seller/returns                       seller: returns of my orders, newest first
+                                               (both: ?limit=&cursor= → {items, next_cursor})
     POST /seller/returns/{return_id}/accept    seller: {"restock": true|false} (optional) → the return (accepted)
     POST /seller/returns/{return_id}/reject    seller: {"comment": "…"} (optional) → the return (rejected)
 
@@ -67,10 +68,6 @@ class Return(Out):
     restocked: bool | None = None
 
 
-class ReturnList(Out):
-    items: list[Return]
-
-
 class ReturnPage(Page):
     items: list[Return]
 
@@ -91,10 +88,11 @@ def post_return(ctx: Ctx, order_id: str) -> Return:
 
 
 @endpoint(bp, "/orders/{order_id}/returns", summary="The returns of one of my orders", auth=("customer",),
-          response=ReturnList, errors=(401, 403, 404), owner_scoped=True, tags=("orders",))
-def get_order_returns(ctx: Ctx, order_id: str) -> ReturnList:
+          query=ReturnsQuery, response=ReturnPage, errors=(401, 403, 404, 422), owner_scoped=True, tags=("orders",))
+def get_order_returns(ctx: Ctx, order_id: str) -> ReturnPage:
     scope = None if ctx.user.role == "admin" else ctx.user.user_id
-    return ReturnList(items=[Return(**r) for r in returns.for_order(scope, order_id)])
+    items, last = returns.for_order(scope, order_id, limit=ctx.query.limit, start=decode_cursor(ctx.query.cursor))
+    return ReturnPage(items=[Return(**r) for r in items], next_cursor=encode_cursor(last))
 
 
 @endpoint(bp, "/seller/returns", summary="Returns of my shop's orders, newest first", auth=("seller",),

@@ -298,11 +298,17 @@ def sweep_overdue(now: float | None = None) -> int:
     return done
 
 
-def for_order(customer_id: str | None, order_id: str) -> list[dict[str, Any]]:
+def for_order(customer_id: str | None, order_id: str, *, limit: int, start: dict[str, Any] | None
+              ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of the order's returns, newest first; a cursor of another listing is a 422."""
     order = orders_store.load(order_id)
     if order is None or (customer_id is not None and order.customer_id != customer_id):
         raise NotFound(f"order {order_id} not found")
-    return [view(r) for r in store.list_for("GSI1", f"ORDER_RETURNS#{order_id}")]
+    partition = keys.order_returns_partition(order_id)
+    if start is not None and (set(start) != {"PK", "SK", "GSI1PK", "GSI1SK"} or start["GSI1PK"] != partition):
+        raise ValidationFailed.one("cursor", "this cursor belongs to another listing")
+    items, last = store.list_page("GSI1", partition, limit=limit, start=start)
+    return [view(r) for r in items], last
 
 
 def for_seller(seller_id: str, *, limit: int, start: dict[str, Any] | None

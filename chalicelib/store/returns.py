@@ -114,10 +114,6 @@ def _clean(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in plain(item).items() if k not in ("PK", "SK") and not k.startswith("GSI")}
 
 
-def list_for(index: str, partition: str, limit: int = 100) -> list[dict[str, Any]]:
-    return list_page(index, partition, limit=limit, start=None)[0]
-
-
 def list_page(index: str, partition: str, *, limit: int, start: dict[str, Any] | None
               ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """One page of a partition's returns, newest first, and the key to continue from."""

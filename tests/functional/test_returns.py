@@ -268,7 +268,7 @@ def test_seller_accepts_by_the_emailed_link_the_page_first_changing_nothing(flow
     assert len(flow.emails(customer.email, "return_accepted")) == 1
 
 
-def test_seller_returns_are_listed_page_by_page_with_a_cursor(flow, returns_env):
+def test_returns_are_listed_page_by_page_with_a_cursor(flow, returns_env):
     seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
     pid = seller.product["product_id"]
     oid = delivered(flow, seller, customer, quantity=3)
@@ -278,17 +278,20 @@ def test_seller_returns_are_listed_page_by_page_with_a_cursor(flow, returns_env)
         assert resp.status_code == 201, resp.body
         asked.append(resp.json_body["id"])
 
-    seen, cursor, pages = [], None, 0
-    while True:
-        resp = flow.api.http.get("/seller/returns?limit=2" + (f"&cursor={cursor}" if cursor else ""),
-                                 headers=seller.headers)
-        assert resp.status_code == 200, resp.body
-        seen += [r["id"] for r in resp.json_body["items"]]
-        pages += 1
-        cursor = resp.json_body["next_cursor"]
-        if not cursor:
-            break
-    assert pages == 2 and seen == asked[::-1]  # every return once, newest first
+    for path, user in ((f"/orders/{oid}/returns", customer), ("/seller/returns", seller)):
+        seen, cursor, pages = [], None, 0
+        while True:
+            resp = flow.api.http.get(f"{path}?limit=2" + (f"&cursor={cursor}" if cursor else ""), headers=user.headers)
+            assert resp.status_code == 200, resp.body
+            seen += [r["id"] for r in resp.json_body["items"]]
+            pages += 1
+            cursor = resp.json_body["next_cursor"]
+            if not cursor:
+                break
+        assert pages == 2 and seen == asked[::-1], path  # every return once, newest first
+    of_the_seller = flow.api.http.get("/seller/returns?limit=1", headers=seller.headers).json_body["next_cursor"]
+    wrong = flow.api.http.get(f"/orders/{oid}/returns?cursor={of_the_seller}", headers=customer.headers)
+    assert wrong.status_code == 422 and wrong.json_body["errors"][0]["field"] == "cursor"
 
     first = flow.api.http.get("/seller/returns?limit=1", headers=seller.headers).json_body["next_cursor"]
     other = flow.seller()
