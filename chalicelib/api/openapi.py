@@ -154,6 +154,8 @@ def _operation(r: RouteSpec, refs: dict[tuple[str, str], Any], defs: dict[str, A
         statuses |= {409, 422}
     if r.body is not None:
         statuses |= {413}
+    if r.body is not None or r.form is not None:
+        statuses |= {415}  # a body in another media type than the route's (the edge's _check_media_type)
     # An HTML route (the action-link pages) answers its own errors (r.errors) with an HTML page
     # for the person at the browser; the edge's errors (400, 422...) stay problem+json.
     html_problem = {"content": {**problem["content"], "text/html": {"schema": {"type": "string"}}}}

@@ -4,6 +4,7 @@
                                                "reason"} → 201 the return (requested); Location: the order's returns
     GET  /orders/{order_id}/returns            customer (or admin): the order's returns, newest first
     GET  /seller/returns                       seller: returns of my orders, newest first
+                                               (both: ?limit=&cursor= → {items, next_cursor})
     POST /seller/returns/{return_id}/accept    seller: {"restock": true|false} (optional) → the return (accepted)
     POST /seller/returns/{return_id}/reject    seller: {"comment": "…"} (optional) → the return (rejected)
 
@@ -19,9 +20,10 @@ from chalice import Blueprint
 from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
 from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.models import Body, Money, Out
+from chalicelib.api.models import Body, Limit, Money, Out, Page
 from chalicelib.domain import returns as rules
 from chalicelib.lazy import lazy
+from chalicelib.store.pagination import decode_cursor, encode_cursor
 
 idempotency = lazy("chalicelib.services.idempotency")
 returns = lazy("chalicelib.services.returns")
@@ -66,8 +68,13 @@ class Return(Out):
     restocked: bool | None = None
 
 
-class ReturnList(Out):
+class ReturnPage(Page):
     items: list[Return]
+
+
+class ReturnsQuery(Body):
+    limit: Limit = 20
+    cursor: Annotated[str, StringConstraints(max_length=2048)] | None = None
 
 
 @endpoint(bp, "/orders/{order_id}/returns", method="POST", summary="Return some or all items of a delivered order",
@@ -81,16 +88,18 @@ def post_return(ctx: Ctx, order_id: str) -> Return:
 
 
 @endpoint(bp, "/orders/{order_id}/returns", summary="The returns of one of my orders", auth=("customer",),
-          response=ReturnList, errors=(401, 403, 404), owner_scoped=True, tags=("orders",))
-def get_order_returns(ctx: Ctx, order_id: str) -> ReturnList:
+          query=ReturnsQuery, response=ReturnPage, errors=(401, 403, 404, 422), owner_scoped=True, tags=("orders",))
+def get_order_returns(ctx: Ctx, order_id: str) -> ReturnPage:
     scope = None if ctx.user.role == "admin" else ctx.user.user_id
-    return ReturnList(items=[Return(**r) for r in returns.for_order(scope, order_id)])
+    items, last = returns.for_order(scope, order_id, limit=ctx.query.limit, start=decode_cursor(ctx.query.cursor))
+    return ReturnPage(items=[Return(**r) for r in items], next_cursor=encode_cursor(last))
 
 
 @endpoint(bp, "/seller/returns", summary="Returns of my shop's orders, newest first", auth=("seller",),
-          response=ReturnList, errors=(401, 403), tags=("orders",))
-def get_seller_returns(ctx: Ctx) -> ReturnList:
-    return ReturnList(items=[Return(**r) for r in returns.for_seller(ctx.user.user_id)])
+          query=ReturnsQuery, response=ReturnPage, errors=(401, 403, 422), tags=("orders",))
+def get_seller_returns(ctx: Ctx) -> ReturnPage:
+    items, last = returns.for_seller(ctx.user.user_id, limit=ctx.query.limit, start=decode_cursor(ctx.query.cursor))
+    return ReturnPage(items=[Return(**r) for r in items], next_cursor=encode_cursor(last))
 
 
 @endpoint(bp, "/seller/returns/{return_id}/accept", method="POST", summary="Accept a return: refund the customer",

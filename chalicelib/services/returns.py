@@ -53,10 +53,10 @@ from chalicelib.errors import (
 from chalicelib.services import card_payments, return_emails, return_workflow
 from chalicelib.services.workflow.wake import ResumeFailed
 from chalicelib.store import catalog as catalog_store
+from chalicelib.store import keys, seller_money
 from chalicelib.store import ledger as ledger_store
 from chalicelib.store import orders as orders_store
 from chalicelib.store import returns as store
-from chalicelib.store import seller_money
 from chalicelib.store.toolkit import TransactionCancelled, write_one
 
 SWEEP_PAGE = 100
@@ -298,15 +298,27 @@ def sweep_overdue(now: float | None = None) -> int:
     return done
 
 
-def for_order(customer_id: str | None, order_id: str) -> list[dict[str, Any]]:
+def for_order(customer_id: str | None, order_id: str, *, limit: int, start: dict[str, Any] | None
+              ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of the order's returns, newest first; a cursor of another listing is a 422."""
     order = orders_store.load(order_id)
     if order is None or (customer_id is not None and order.customer_id != customer_id):
         raise NotFound(f"order {order_id} not found")
-    return [view(r) for r in store.list_for("GSI1", f"ORDER_RETURNS#{order_id}")]
+    partition = keys.order_returns_partition(order_id)
+    if start is not None and (set(start) != {"PK", "SK", "GSI1PK", "GSI1SK"} or start["GSI1PK"] != partition):
+        raise ValidationFailed.one("cursor", "this cursor belongs to another listing")
+    items, last = store.list_page("GSI1", partition, limit=limit, start=start)
+    return [view(r) for r in items], last
 
 
-def for_seller(seller_id: str) -> list[dict[str, Any]]:
-    return [view(r) for r in store.list_for("GSI2", f"SELLER_RETURNS#{seller_id}")]
+def for_seller(seller_id: str, *, limit: int, start: dict[str, Any] | None
+               ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of the seller's returns, newest first; a cursor of another listing is a 422."""
+    partition = keys.seller_returns_partition(seller_id)
+    if start is not None and (set(start) != {"PK", "SK", "GSI2PK", "GSI2SK"} or start["GSI2PK"] != partition):
+        raise ValidationFailed.one("cursor", "this cursor belongs to another listing")
+    items, last = store.list_page("GSI2", partition, limit=limit, start=start)
+    return [view(r) for r in items], last
 
 
 def view(ret: dict[str, Any]) -> dict[str, Any]:

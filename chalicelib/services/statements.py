@@ -24,6 +24,7 @@ from typing import Any
 
 from chalicelib.domain import ledger as dl
 from chalicelib.domain.spreadsheet import csv_lines
+from chalicelib.errors import ValidationFailed
 from chalicelib.store import ledger as store
 
 MAX_LINES = 10_000
@@ -31,8 +32,13 @@ CSV_HEADER = ("date", "kind", "order_id", "payout_id", "amount_minor", "currency
 
 
 def lines(seller_id: str, start: str, end: str) -> list[dict[str, Any]]:
+    """Every line of the period, oldest first; a period with more than ``MAX_LINES`` movements is
+    a 422 asking for a shorter one (a cut statement would not add up to the balance's change)."""
+    txns = store.seller_txns_between(seller_id, start, end, cap=MAX_LINES + 1)
+    if len(txns) > MAX_LINES:
+        raise ValidationFailed.one("from", f"the period has more than {MAX_LINES} movements: ask for a shorter one")
     out: list[dict[str, Any]] = []
-    for txn in store.seller_txns_between(seller_id, start, end, cap=MAX_LINES):
+    for txn in txns:
         out += _lines_of(txn)
     return out
 

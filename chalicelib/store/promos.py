@@ -34,7 +34,7 @@ from typing import Any
 from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain import promos as rules
-from chalicelib.errors import AlreadyExists, NotFound
+from chalicelib.errors import AlreadyExists, NotFound, ValidationFailed
 from chalicelib.store import keys
 from chalicelib.store.toolkit import Op, TransactionCancelled, all_of, any_of, conditional, transact
 from chalicelib.store.values import plain
@@ -85,6 +85,10 @@ def list_codes(issuer: str, *, limit: int, start: dict[str, Any] | None
         "Limit": limit,
     }
     if start:
+        if (set(start) != {"PK", "SK"} or start["PK"] != keys.promo_issuer(issuer)
+                or not str(start["SK"]).startswith(keys.PROMO_CODE_PREFIX)):
+            # a signed cursor, but of another listing or issuer: refuse it before DynamoDB sees it
+            raise ValidationFailed.one("cursor", "this cursor belongs to another listing")
         params["ExclusiveStartKey"] = start
     resp = _table().query(**params)
     return [_strip(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")

@@ -114,10 +114,16 @@ def _clean(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in plain(item).items() if k not in ("PK", "SK") and not k.startswith("GSI")}
 
 
-def list_for(index: str, partition: str, limit: int = 100) -> list[dict[str, Any]]:
-    resp = _table().query(IndexName=index, KeyConditionExpression=f"{index}PK = :pk",
-                          ExpressionAttributeValues={":pk": partition}, ScanIndexForward=False, Limit=limit)
-    return [_clean(i) for i in resp.get("Items", [])]
+def list_page(index: str, partition: str, *, limit: int, start: dict[str, Any] | None
+              ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of a partition's returns, newest first, and the key to continue from."""
+    params: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": f"{index}PK = :pk",
+                              "ExpressionAttributeValues": {":pk": partition}, "ScanIndexForward": False,
+                              "Limit": limit}
+    if start:
+        params["ExclusiveStartKey"] = start
+    resp = _table().query(**params)
+    return [_clean(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 
 
 def due(now_iso: str, limit: int) -> list[dict[str, Any]]:

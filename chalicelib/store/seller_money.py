@@ -18,6 +18,7 @@ from typing import Any
 
 from chalicelib import clients
 from chalicelib.config import settings
+from chalicelib.errors import ValidationFailed
 from chalicelib.store import keys
 from chalicelib.store.toolkit import Op, TransactionCancelled, transact
 from chalicelib.store.values import plain
@@ -161,6 +162,9 @@ def list_payouts(seller_id: str, *, limit: int, start: dict[str, Any] | None
         "Limit": limit,
     }
     if start:
+        if set(start) != {"PK", "SK", "GSI1PK", "GSI1SK"} or start["GSI1PK"] != keys.payouts_partition(seller_id):
+            # a signed cursor, but of another listing or seller: refuse it before DynamoDB sees it
+            raise ValidationFailed.one("cursor", "this cursor belongs to another listing")
         params["ExclusiveStartKey"] = start
     resp = _table().query(**params)
     return [_payout(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")

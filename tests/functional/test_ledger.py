@@ -15,7 +15,7 @@ from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.domain import ledger as dl
 from chalicelib.errors import InsufficientEarnings, InsufficientFunds, InvalidTransition, ValidationFailed
-from chalicelib.services import ledger
+from chalicelib.services import ledger, statements
 from chalicelib.services.payments import Charge
 from chalicelib.store import ledger as ledger_store
 
@@ -290,6 +290,17 @@ def test_the_refund_shows_on_both_statements(customer, seller):
     theirs, _ = ledger.seller_transactions(seller, limit=10, start=None)
     assert [t["kind"] for t in mine if t.get("order_id") == o] == ["refund", "capture", "hold"]
     assert [t["kind"] for t in theirs if t.get("order_id") == o] == ["refund", "capture"]
+
+
+def test_error_on_a_statement_period_with_more_movements_than_it_shows(customer, seller, monkeypatch):
+    first, second = captured(customer, seller, 1_000), captured(customer, seller, 2_000)
+    period = ("2000-01-01T00:00:00.000000Z", "2100-01-01T00:00:00.000000Z")
+    monkeypatch.setattr(statements, "MAX_LINES", 2)
+    assert [line["order_id"] for line in statements.lines(seller, *period)] == [first, second]
+    monkeypatch.setattr(statements, "MAX_LINES", 1)
+    with pytest.raises(ValidationFailed) as err:  # never a statement cut short that no longer adds up
+        statements.lines(seller, *period)
+    assert err.value.errors[0]["field"] == "from"
 
 
 def test_retried_refund_does_nothing_twice(customer, seller):

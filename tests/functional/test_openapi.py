@@ -19,6 +19,16 @@ def test_openapi_document_is_valid_and_covers_every_route(api):
     assert len(documented) >= 10
 
 
+def test_every_route_that_takes_a_body_documents_the_415_it_answers_to_another_media_type(api):
+    spec = api.http.get("/openapi.json").json_body
+    taking = [(path, method) for path, ops in spec["paths"].items() for method, op in ops.items()
+              if "requestBody" in op]
+    assert ("/auth/login", "post") in taking and ("/actions/{token}", "post") in taking
+    assert [(path, method) for path, method in taking if "415" not in spec["paths"][path][method]["responses"]] == []
+    resp = api.http.post("/auth/login", body="email=a", headers={"Content-Type": "text/plain"})
+    assert resp.status_code == 415 and resp.headers["Content-Type"] == "application/problem+json"
+
+
 def test_docs_page_loads_nothing_from_elsewhere(api):
     resp = api.http.get("/docs")
     assert resp.status_code == 200

@@ -14,6 +14,8 @@ import pytest
 
 from chalicelib.adapters.payouts import SANDBOX_FAILING_ACCOUNT
 from chalicelib.config import settings
+from chalicelib.store import keys
+from chalicelib.store.pagination import encode_cursor
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.module_stack]
@@ -132,3 +134,19 @@ def test_statement_lists_every_movement_and_adds_up_to_the_balance(flow, window,
     assert bad.status_code == 422 and bad.json_body["errors"][0]["field"] == "from"
     empty = flow.api.http.get("/seller/statement?from=2020-01-01&to=2020-01-31", headers=seller.headers)
     assert empty.json_body["lines"] == []
+
+
+def test_error_on_a_cursor_of_another_listing_or_seller(flow):
+    seller, other = flow.seller(), flow.seller()
+    for code in ("ONE1", "TWO2"):
+        flow.api.http.post("/seller/promo-codes", headers=seller.headers,
+                           body=json.dumps({"code": code, "kind": "percent", "value": 5}))
+    promos = flow.api.http.get("/seller/promo-codes?limit=1", headers=seller.headers).json_body["next_cursor"]
+    others = encode_cursor({"PK": "PAYOUT#po1", "SK": "PAYOUT", "GSI1PK": keys.payouts_partition(other.id),
+                            "GSI1SK": "2026-12-05T09:00:00.000000Z#po1"})  # the shape of its own page's cursor
+    for cursor in (promos, others):
+        resp = flow.api.http.get(f"/seller/payouts?cursor={cursor}", headers=seller.headers)
+        assert resp.status_code == 422, resp.body
+        assert resp.json_body["errors"][0]["field"] == "cursor"
+    own = flow.api.http.get(f"/seller/payouts?cursor={others}", headers=other.headers)
+    assert own.status_code == 200 and own.json_body["items"] == []

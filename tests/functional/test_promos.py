@@ -11,6 +11,7 @@ from chalicelib.services import ledger
 from chalicelib.services.workflow import steps
 from chalicelib.services.workflow.contract import StepEvent
 from chalicelib.store import orders as orders_store
+from chalicelib.store.pagination import encode_cursor
 from tests.support import factories as f
 
 COURIER = 35000  # factories.SHOP_METHODS "courier"
@@ -99,6 +100,24 @@ def test_only_admins_create_marketplace_codes(api, seller, admin):
     assert code(api, seller, {"code": "ALL5", "kind": "percent", "value": 5}, admin=True).status_code == 403
     resp = code(api, admin, {"code": "ALL5", "kind": "percent", "value": 5}, admin=True)
     assert resp.status_code == 201 and resp.json_body["funded_by"] == "marketplace"
+
+
+def test_error_on_a_cursor_of_another_listing_or_issuer(api, seller, other_seller, admin):
+    for name in ("A1", "A2"):
+        code(api, other_seller, {"code": f"OTHER{name}", "kind": "percent", "value": 5})
+        code(api, admin, {"code": f"MP{name}", "kind": "percent", "value": 5}, admin=True)
+    others = _call(api, "get", "/seller/promo-codes?limit=1", other_seller).json_body["next_cursor"]
+    marketplace = _call(api, "get", "/admin/promo-codes?limit=1", admin).json_body["next_cursor"]
+    feeds = encode_cursor({"PK": f"IMPORT#{seller.id}", "SK": "IMPORT", "GSI4PK": "x", "GSI4SK": "y"})
+    listing = encode_cursor({"a": "2026-12-05T09:53:39.097Z#p1", "f": "508a0e6c2544"})  # a catalog cursor
+    for path, user, cursor in [("/seller/promo-codes", seller, others), ("/seller/promo-codes", seller, marketplace),
+                               ("/seller/promo-codes", seller, feeds), ("/seller/promo-codes", seller, listing),
+                               ("/admin/promo-codes", admin, others), ("/admin/promo-codes", admin, listing)]:
+        resp = _call(api, "get", f"{path}?cursor={cursor}", user)
+        assert resp.status_code == 422, (path, resp.body)
+        assert resp.json_body["errors"][0]["field"] == "cursor"
+    page = _call(api, "get", f"/seller/promo-codes?limit=1&cursor={others}", other_seller).json_body
+    assert [c["code"] for c in page["items"]] == ["OTHERA2"]  # its own cursor still pages
 
 
 # --- quote and checkout ---------------------------------------------------------------------------

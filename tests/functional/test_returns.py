@@ -18,6 +18,7 @@ from chalicelib.errors import DependencyUnavailable
 from chalicelib.services import ledger, return_workflow
 from chalicelib.services import returns as return_service
 from chalicelib.store import returns as return_store
+from chalicelib.store.pagination import encode_cursor
 from tests.functional.returns_support import FEE, TOTAL, ask, return_events, seller_balance, waiting
 from tests.support import factories as f
 from tests.waiting import wait_until
@@ -265,3 +266,38 @@ def test_seller_accepts_by_the_emailed_link_the_page_first_changing_nothing(flow
     assert execution(rid)["status"] == "SUCCEEDED"  # the link's decision woke the workflow
     flow.wait_email(customer.email, "return_accepted")
     assert len(flow.emails(customer.email, "return_accepted")) == 1
+
+
+def test_returns_are_listed_page_by_page_with_a_cursor(flow, returns_env):
+    seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
+    pid = seller.product["product_id"]
+    oid = delivered(flow, seller, customer, quantity=3)
+    asked = []
+    for _ in range(3):
+        resp = ask(flow, customer, oid, pid)
+        assert resp.status_code == 201, resp.body
+        asked.append(resp.json_body["id"])
+
+    for path, user in ((f"/orders/{oid}/returns", customer), ("/seller/returns", seller)):
+        seen, cursor, pages = [], None, 0
+        while True:
+            resp = flow.api.http.get(f"{path}?limit=2" + (f"&cursor={cursor}" if cursor else ""), headers=user.headers)
+            assert resp.status_code == 200, resp.body
+            seen += [r["id"] for r in resp.json_body["items"]]
+            pages += 1
+            cursor = resp.json_body["next_cursor"]
+            if not cursor:
+                break
+        assert pages == 2 and seen == asked[::-1], path  # every return once, newest first
+    of_the_seller = flow.api.http.get("/seller/returns?limit=1", headers=seller.headers).json_body["next_cursor"]
+    wrong = flow.api.http.get(f"/orders/{oid}/returns?cursor={of_the_seller}", headers=customer.headers)
+    assert wrong.status_code == 422 and wrong.json_body["errors"][0]["field"] == "cursor"
+
+    first = flow.api.http.get("/seller/returns?limit=1", headers=seller.headers).json_body["next_cursor"]
+    other = flow.seller()
+    foreign = flow.api.http.get(f"/seller/returns?cursor={first}", headers=other.headers)
+    assert foreign.status_code == 422 and foreign.json_body["errors"][0]["field"] == "cursor"
+    of_the_order = encode_cursor({"PK": f"RETURN#{asked[0]}", "SK": "RETURN", "GSI1PK": f"ORDER_RETURNS#{oid}",
+                                  "GSI1SK": "2026-01-01T00:00:00Z"})  # another listing's (an order's returns)
+    wrong = flow.api.http.get(f"/seller/returns?cursor={of_the_order}", headers=seller.headers)
+    assert wrong.status_code == 422 and wrong.json_body["errors"][0]["field"] == "cursor"
