@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import AliasChoices, Field, StringConstraints, computed_field, field_validator
 
 from chalicelib.api.auth import Email, Language, _email
 from chalicelib.api.http import CATALOG_CACHE, endpoint
@@ -28,7 +28,8 @@ class DeliveryMethodIn(Body):
 
 class ShopIn(Body):
     name: ShortText
-    contact_email: Email
+    # the contract's table says "email": either name is taken
+    contact_email: Annotated[Email, Field(validation_alias=AliasChoices("contact_email", "email"))]
     language: Language = "ru"
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "RUB"
     delivery_methods: Annotated[list[DeliveryMethodIn], Field(min_length=1, max_length=20)]
@@ -61,6 +62,10 @@ class Shop(Out):
     blocked: bool = False
     created_at: str
     updated_at: str
+
+    @computed_field(description="the same as contact_email (the contract's name for it)")
+    def email(self) -> str:
+        return self.contact_email
 
 
 class PublicShop(Out):

@@ -44,6 +44,16 @@ def test_can_replace_shop(api, register):
     assert [m["id"] for m in public["delivery_methods"]] == ["courier"]
 
 
+def test_can_create_shop_with_the_contracts_field_name_email(api, register):
+    seller = register("seller")
+    body = {k: v for k, v in SHOP.items() if k != "contact_email"} | {"email": "orders@example.com"}
+    resp = api.http.put("/seller/shop", body=json.dumps(body), headers=seller.headers)
+    assert resp.status_code == 200, resp.body
+    own = api.http.get("/seller/shop", headers=seller.headers).json_body
+    assert own["contact_email"] == own["email"] == "orders@example.com"
+    assert "email" not in api.http.get(f"/sellers/{seller.id}").json_body
+
+
 def test_error_on_unknown_seller(api):
     assert api.http.get("/sellers/nobody").status_code == 404
 
