@@ -6,7 +6,8 @@ transaction with the sort key ``UNDELIVERED#<order>``; at delivery it moves to
 ``<window end>#<order>``. Pending now = the sum over the items whose sort key is after now (an
 ISO time sorts before ``UNDELIVERED``), one Query; the items of windows that ended are left
 behind and never read again. A refund of the whole capture removes the order's item; a return
-lowers its net (``returns``).
+lowers its net (``returns``), and asking for one keeps the item pending until that return's
+deadline has passed (``extend_window_ops``).
 
 Payouts: ``PAYOUT#<id>`` with ``state`` requested → paid | failed (one way, conditional), listed
 per seller on GSI1 (``PAYOUTS#<seller>``, newest first). Key grammar: ``store/keys.py``.
@@ -23,6 +24,7 @@ from chalicelib.store.toolkit import Op, TransactionCancelled, transact
 from chalicelib.store.values import plain
 
 PENDING = "pending"
+PENDING_EXTENDED, PENDING_HOLD = "pending_extended", "pending_hold"
 PAYOUT = "payout"
 REQUESTED, PAID, FAILED = "requested", "paid", "failed"
 
@@ -84,6 +86,28 @@ def pending_adjust_op(seller_id: str, order_id: str, until: str | None, change: 
         "UpdateExpression": "ADD #net :change", "ConditionExpression": "attribute_exists(PK)",
         "ExpressionAttributeNames": {"#net": "net"}, "ExpressionAttributeValues": {":change": change},
     }})
+
+
+def extend_window_ops(seller_id: str, order_id: str, until: str, net: int, to: str) -> list[Op]:
+    """Join a return request: the order's pending net (``net`` at ``until``) stays pending until
+    ``to``, so a return decided after the window ends still finds its money in the earnings.
+    Conditional on the item and the hold being as read (a concurrent acceptance or request: read
+    again)."""
+    return [
+        Op(PENDING, {"Delete": {
+            "TableName": _name(), "Key": keys.pending_earnings(seller_id, order_id, until),
+            "ConditionExpression": "#net = :net",
+            "ExpressionAttributeNames": {"#net": "net"}, "ExpressionAttributeValues": {":net": net},
+        }}),
+        Op(PENDING_EXTENDED, {"Put": {"TableName": _name(), "Item": {
+            **keys.pending_earnings(seller_id, order_id, to), "order_id": order_id, "net": net, "until": to}}}),
+        Op(PENDING_HOLD, {"Update": {
+            "TableName": _name(), "Key": keys.hold(order_id),
+            "UpdateExpression": "SET #until = :to", "ConditionExpression": "#until = :until",
+            "ExpressionAttributeNames": {"#until": "pending_until"},
+            "ExpressionAttributeValues": {":to": to, ":until": until},
+        }}),
+    ]
 
 
 def pending_item(seller_id: str, order_id: str, until: str | None) -> dict[str, Any] | None:

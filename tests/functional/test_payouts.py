@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import uuid
 
 import pytest
@@ -132,3 +133,27 @@ def test_statement_lists_every_movement_and_adds_up_to_the_balance(flow, window,
     assert bad.status_code == 422 and bad.json_body["errors"][0]["field"] == "from"
     empty = flow.api.http.get("/seller/statement?from=2020-01-01&to=2020-01-31", headers=seller.headers)
     assert empty.json_body["lines"] == []
+
+
+def test_an_open_return_keeps_its_money_pending_after_the_window_until_it_is_decided(flow, window):
+    """A return asked for inside the window may be decided days after the window ends (the
+    seller's answer, the deadline): its money must not be paid out meanwhile, or the refund
+    could no longer be taken from the seller's earnings."""
+    window(4)
+    seller, customer = flow.seller(), flow.customer(balance=100_000)
+    oid = delivered(flow, seller, customer)
+    product_id = flow.order(oid)["items"][0]["product_id"]
+    asked = flow.api.http.post(f"/orders/{oid}/returns",
+                               headers={**customer.headers, "Idempotency-Key": uuid.uuid4().hex},
+                               body=json.dumps({"items": [{"product_id": product_id, "quantity": 1}],
+                                                "reason": "broken"}))
+    assert asked.status_code == 201, asked.body
+    time.sleep(4.5)  # the return window of the delivery is over; the return is still undecided
+
+    assert balance(flow, seller) == {"earnings": TOTAL, "available": 0, "pending": TOTAL, "in_flight": 0,
+                                     "paid_out": 0}
+    assert payout(flow, seller, TOTAL).status_code == 409
+    accepted = flow.post(f"/seller/returns/{asked.json_body['id']}/accept", seller)
+    assert accepted.status_code == 200, accepted.body
+    assert accepted.json_body["state"] == "accepted" and accepted.json_body["refund"]["amount"] == TOTAL
+    assert balance(flow, seller)["earnings"] == 0
