@@ -134,7 +134,7 @@ def _keep_pending(order: order_states.Order, deadline: float) -> list[Op]:
     item = seller_money.pending_item(order.seller_id, order.order_id, until)
     if item is None:
         return []
-    return seller_money.extend_window_ops(order.seller_id, order.order_id, until, int(item["net"]), to)
+    return seller_money.move_window_ops(order.seller_id, order.order_id, until, int(item["net"]), to)
 
 
 def _start(return_id: str) -> None:
@@ -183,9 +183,30 @@ def decide(return_id: str, decision: str, *, seller_id: str | None, actor: str, 
                                              "detail": {"return_id": return_id, **(now.get("decision") or {})}},
                            event_id=f"return:{return_id}:{wanted}")
     logs.event(f"return {wanted}", return_id=return_id, order_id=ret["order_id"], actor=actor)
+    _release_pending(ret["seller_id"], ret["order_id"])
     if wake:
         _wake(return_id, wanted)
     return view(now)
+
+
+def _release_pending(seller_id: str, order_id: str) -> None:
+    """No return of the order is open any more: its pending net goes back to its window's own end
+    (``_keep_pending`` moved it later). A request racing this moves the item itself or makes this
+    move fail; if this step is lost, the money stays pending until the last deadline only."""
+    hold = ledger_store.get_hold(order_id) or {}
+    until, window = hold.get("pending_until"), hold.get("window_until")
+    order = orders_store.load(order_id)
+    if not until or not window or until <= window or order is None:
+        return
+    if any(line.returned > line.accepted for line in order.items):  # a return is still open
+        return
+    item = seller_money.pending_item(seller_id, order_id, until)
+    if item is None:
+        return
+    try:
+        ledger_store.transact(seller_money.move_window_ops(seller_id, order_id, until, int(item["net"]), window))
+    except TransactionCancelled:
+        logs.event("pending net not moved back (a return changed it meanwhile)", order_id=order_id)
 
 
 def _wake(return_id: str, decision: str) -> None:

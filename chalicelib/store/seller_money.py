@@ -6,8 +6,8 @@ transaction with the sort key ``UNDELIVERED#<order>``; at delivery it moves to
 ``<window end>#<order>``. Pending now = the sum over the items whose sort key is after now (an
 ISO time sorts before ``UNDELIVERED``), one Query; the items of windows that ended are left
 behind and never read again. A refund of the whole capture removes the order's item; a return
-lowers its net (``returns``), and asking for one keeps the item pending until that return's
-deadline has passed (``extend_window_ops``).
+lowers its net (``returns``), and while one is open the item stays pending until that return's
+deadline has passed (``move_window_ops``).
 
 Payouts: ``PAYOUT#<id>`` with ``state`` requested → paid | failed (one way, conditional), listed
 per seller on GSI1 (``PAYOUTS#<seller>``, newest first). Key grammar: ``store/keys.py``.
@@ -24,7 +24,7 @@ from chalicelib.store.toolkit import Op, TransactionCancelled, transact
 from chalicelib.store.values import plain
 
 PENDING = "pending"
-PENDING_EXTENDED, PENDING_HOLD = "pending_extended", "pending_hold"
+PENDING_MOVED, PENDING_HOLD = "pending_moved", "pending_hold"
 PAYOUT = "payout"
 REQUESTED, PAID, FAILED = "requested", "paid", "failed"
 
@@ -88,23 +88,25 @@ def pending_adjust_op(seller_id: str, order_id: str, until: str | None, change: 
     }})
 
 
-def extend_window_ops(seller_id: str, order_id: str, until: str, net: int, to: str) -> list[Op]:
-    """Join a return request: the order's pending net (``net`` at ``until``) stays pending until
-    ``to``, so a return decided after the window ends still finds its money in the earnings.
-    Conditional on the item and the hold being as read (a concurrent acceptance or request: read
-    again)."""
+def move_window_ops(seller_id: str, order_id: str, until: str, net: int, to: str) -> list[Op]:
+    """The order's pending net (``net`` at ``until``) is pending until ``to`` instead: later when
+    a return is asked for (it may be decided after the window ends, and its refund comes out of
+    the earnings), back to the window's own end (``window_until`` on the hold, kept by the first
+    move) when no return of the order is open any more. Conditional on the item and the hold
+    being as read (a concurrent acceptance, request or decision: read again)."""
     return [
         Op(PENDING, {"Delete": {
             "TableName": _name(), "Key": keys.pending_earnings(seller_id, order_id, until),
             "ConditionExpression": "#net = :net",
             "ExpressionAttributeNames": {"#net": "net"}, "ExpressionAttributeValues": {":net": net},
         }}),
-        Op(PENDING_EXTENDED, {"Put": {"TableName": _name(), "Item": {
+        Op(PENDING_MOVED, {"Put": {"TableName": _name(), "Item": {
             **keys.pending_earnings(seller_id, order_id, to), "order_id": order_id, "net": net, "until": to}}}),
         Op(PENDING_HOLD, {"Update": {
             "TableName": _name(), "Key": keys.hold(order_id),
-            "UpdateExpression": "SET #until = :to", "ConditionExpression": "#until = :until",
-            "ExpressionAttributeNames": {"#until": "pending_until"},
+            "UpdateExpression": "SET #until = :to, #window = if_not_exists(#window, :until)",
+            "ConditionExpression": "#until = :until",
+            "ExpressionAttributeNames": {"#until": "pending_until", "#window": "window_until"},
             "ExpressionAttributeValues": {":to": to, ":until": until},
         }}),
     ]
