@@ -4,14 +4,17 @@
     POST /actions/{token}                   the button (form post): act once
     POST /seller/orders/{order_id}/confirm  seller: PAID → CONFIRMED (money is captured next)
     POST /seller/orders/{order_id}/cancel   seller: PAID or CONFIRMED → CANCELLED (the money goes
-                                            back to the customer next: released, or refunded)
-    POST /seller/orders/{order_id}/ship     seller: CONFIRMED → SHIPPED
+                                            back to the customer next: released, or refunded);
+                                            optional body {reason}, as the link page's
+    POST /seller/orders/{order_id}/ship     seller: CONFIRMED → SHIPPED; optional body
+                                            {tracking_number}, as the link page's
     POST /orders/{order_id}/pay             customer: hold the total now (409 if funds are short);
                                             optional body {expected_total}: 409
                                             order-total-changed if it is not the order's total
     POST /orders/{order_id}/cancel          customer: cancel before the seller confirms
     POST /orders/{order_id}/received        customer: SHIPPED → DELIVERED
 
+A decision's body is optional; a field it does not take is a 422, never ignored.
 Every decision route answers with the order as it is after the decision (200, its timeline
 included). Repeating a decision that took effect answers the same way; a decision the order's
 status no longer allows is a 409 with ``current_status``. Another user's order is a 404.
@@ -24,9 +27,10 @@ import urllib.parse
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from chalicelib.api.http import Ctx, endpoint
+from chalicelib.api.models import Body
 from chalicelib.api.orders import OrderDetail, PayIn, order_body
 from chalicelib.domain.orders import Order
 from chalicelib.lazy import lazy
@@ -100,22 +104,41 @@ def _out(order: Order, payment: dict[str, Any] | None = None) -> OrderDetail:
     return OrderDetail(**order_body(order_views.view(order, timeline=True, payment=payment)))
 
 
+class DecisionIn(Body):
+    """The optional body of a decision without fields (confirm, the customer's cancel and
+    received): no body or ``{}``; any field is refused (422), never ignored."""
+
+
+class SellerCancelIn(Body):
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        None, description="shown to the customer in the cancellation email (as the link page's)")
+
+
+class ShipIn(Body):
+    tracking_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = (
+        Field(None, description="shown to the customer in the shipping email (as the link page's)"))
+
+
 def _seller(action: str):
     def handler(ctx: Ctx, order_id: str) -> OrderDetail:
-        order, _ = actions.seller_decides(order_id, _seller_scope(ctx), action, via="api", actor_id=ctx.user.user_id)
+        fields = ctx.body.model_dump(exclude_none=True)  # the link page's reason / tracking_number
+        order, _ = actions.seller_decides(order_id, _seller_scope(ctx), action, via="api", actor_id=ctx.user.user_id,
+                                          **fields)
         return _out(order)
 
     handler.__name__ = f"seller_{action}_order"
     return handler
 
 
-for _action, _summary in (
-    ("confirm", "Confirm one of my shop's paid orders (the payment is captured to me)"),
-    ("cancel", "Cancel one of my shop's orders not shipped yet (the customer is refunded)"),
-    ("ship", "Mark one of my shop's confirmed orders as shipped"),
+for _action, _body, _summary in (
+    ("confirm", DecisionIn, "Confirm one of my shop's paid orders (the payment is captured to me)"),
+    ("cancel", SellerCancelIn, "Cancel one of my shop's orders not shipped yet (the customer is refunded; "
+                               "optional {reason})"),
+    ("ship", ShipIn, "Mark one of my shop's confirmed orders as shipped (optional {tracking_number})"),
 ):
     endpoint(bp, f"/seller/orders/{{order_id}}/{_action}", method="POST", summary=_summary, auth=("seller",),
-             response=OrderDetail, errors=(404, 409), owner_scoped=True, tags=("orders",))(_seller(_action))
+             body=_body, body_required=False, response=OrderDetail, errors=(404, 409, 422), owner_scoped=True,
+             tags=("orders",))(_seller(_action))
 
 
 @endpoint(bp, "/orders/{order_id}/pay", method="POST",
@@ -130,12 +153,14 @@ def pay_order(ctx: Ctx, order_id: str) -> OrderDetail:
 
 
 @endpoint(bp, "/orders/{order_id}/cancel", method="POST", summary="Cancel my order before the seller confirms it",
-          auth=("customer",), response=OrderDetail, errors=(404, 409), owner_scoped=True, tags=("orders",))
+          auth=("customer",), body=DecisionIn, body_required=False, response=OrderDetail, errors=(404, 409, 422),
+          owner_scoped=True, tags=("orders",))
 def cancel_order(ctx: Ctx, order_id: str) -> OrderDetail:
     return _out(actions.cancel(order_id, _customer_scope(ctx)))
 
 
 @endpoint(bp, "/orders/{order_id}/received", method="POST", summary="Confirm I received my shipped order",
-          auth=("customer",), response=OrderDetail, errors=(404, 409), owner_scoped=True, tags=("orders",))
+          auth=("customer",), body=DecisionIn, body_required=False, response=OrderDetail, errors=(404, 409, 422),
+          owner_scoped=True, tags=("orders",))
 def order_received(ctx: Ctx, order_id: str) -> OrderDetail:
     return _out(actions.received(order_id, _customer_scope(ctx)))

@@ -57,7 +57,7 @@ from chalicelib.store import keys, seller_money
 from chalicelib.store import ledger as ledger_store
 from chalicelib.store import orders as orders_store
 from chalicelib.store import returns as store
-from chalicelib.store.toolkit import TransactionCancelled, write_one
+from chalicelib.store.toolkit import Op, TransactionCancelled, write_one
 
 SWEEP_PAGE = 100
 
@@ -102,18 +102,39 @@ def request(customer_id: str, order_id: str, items: list[tuple[str, int]], reaso
               "lines": [{"index": i, "product_id": order.items[i].product_id, "quantity": q} for i, q in lines],
               "currency": order.currency, "created_at": _iso(now),
               "deadline": _iso(now + cfg.return_answer_seconds)}
-    try:
-        store.create(record, order, lines)
-    except TransactionCancelled as cancelled:
-        if cancelled.failed(store.RETURN):
-            return view(store.get(return_id) or record)
-        raise ValidationFailed.one("items", "already returned: another return claimed these units") from cancelled
+    for _ in range(3):  # another return of the order moved or lowered its pending net meanwhile: read again
+        try:
+            store.create(record, order, lines, _keep_pending(order, now + cfg.return_answer_seconds))
+            break
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(store.RETURN):
+                return view(store.get(return_id) or record)
+            if not cancelled.failed(store.ORDER) and (cancelled.failed(seller_money.PENDING)
+                                                      or cancelled.failed(seller_money.PENDING_HOLD)):
+                continue
+            raise ValidationFailed.one("items", "already returned: another return claimed these units") from cancelled
+    else:
+        raise Conflict("the order's returns changed while asking; retry")
     orders_store.add_event(order_id, {"type": "return_requested", "actor": f"customer:{customer_id}",
                                       "detail": {"return_id": return_id, "reason": reason,
                                                  "items": [[x["product_id"], x["quantity"]] for x in record["lines"]]}},
                            event_id=f"return:{return_id}:requested")
     _start(return_id)
     return view(record)
+
+
+def _keep_pending(order: order_states.Order, deadline: float) -> list[Op]:
+    """The order's net stays pending (no payout takes it) until this return's deadline and the
+    sweep's grace after it are over: the return may be decided after the window ends, and its
+    refund comes out of the seller's earnings. Nothing when the window outlasts that already."""
+    hold = ledger_store.get_hold(order.order_id) or {}
+    until, to = hold.get("pending_until"), _iso(deadline + settings().reconcile_grace_seconds)
+    if not until or until >= to:
+        return []
+    item = seller_money.pending_item(order.seller_id, order.order_id, until)
+    if item is None:
+        return []
+    return seller_money.move_window_ops(order.seller_id, order.order_id, until, int(item["net"]), to)
 
 
 def _start(return_id: str) -> None:
@@ -162,9 +183,30 @@ def decide(return_id: str, decision: str, *, seller_id: str | None, actor: str, 
                                              "detail": {"return_id": return_id, **(now.get("decision") or {})}},
                            event_id=f"return:{return_id}:{wanted}")
     logs.event(f"return {wanted}", return_id=return_id, order_id=ret["order_id"], actor=actor)
+    _release_pending(ret["seller_id"], ret["order_id"])
     if wake:
         _wake(return_id, wanted)
     return view(now)
+
+
+def _release_pending(seller_id: str, order_id: str) -> None:
+    """No return of the order is open any more: its pending net goes back to its window's own end
+    (``_keep_pending`` moved it later). A request racing this moves the item itself or makes this
+    move fail; if this step is lost, the money stays pending until the last deadline only."""
+    hold = ledger_store.get_hold(order_id) or {}
+    until, window = hold.get("pending_until"), hold.get("window_until")
+    order = orders_store.load(order_id)
+    if not until or not window or until <= window or order is None:
+        return
+    if any(line.returned > line.accepted for line in order.items):  # a return is still open
+        return
+    item = seller_money.pending_item(seller_id, order_id, until)
+    if item is None:
+        return
+    try:
+        ledger_store.transact(seller_money.move_window_ops(seller_id, order_id, until, int(item["net"]), window))
+    except TransactionCancelled:
+        logs.event("pending net not moved back (a return changed it meanwhile)", order_id=order_id)
 
 
 def _wake(return_id: str, decision: str) -> None:
@@ -219,8 +261,9 @@ def _accept(ret: dict[str, Any], lines: list[tuple[int, int]], at: str, actor: s
             else:
                 ledger_store.transact(ops)
         except TransactionCancelled as cancelled:
-            if cancelled.failed(ledger_store.HOLD) and not cancelled.failed(store.RETURN):
-                continue
+            if (cancelled.failed(ledger_store.HOLD) or cancelled.failed(seller_money.PENDING)) \
+                    and not cancelled.failed(store.RETURN):
+                continue  # another return was counted, or asked for (its pending net moved): compute again
             label = ledger_store.balance_label(dl.seller_earnings(ret["seller_id"]))
             if cancelled.failed(label):
                 raise InsufficientEarnings("the seller's earnings do not cover this return",

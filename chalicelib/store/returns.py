@@ -31,7 +31,10 @@ def _table() -> Any:
     return clients.table(_name())
 
 
-def create(record: dict[str, Any], order: order_states.Order, lines: list[tuple[int, int]]) -> None:
+def create(record: dict[str, Any], order: order_states.Order, lines: list[tuple[int, int]],
+           extra: list[Op] | None = None) -> None:
+    """The return and the order's claims, with ``extra`` operations (the seller's pending net
+    kept pending: ``seller_money.extend_window_ops``) in the same transaction."""
     names: dict[str, str] = {"#status": "status", "#customer": "customer_id"}
     values: dict[str, Any] = {":delivered": order_states.DELIVERED, ":customer": record["customer_id"]}
     adds, conditions = [], ["#status = :delivered", "#customer = :customer"]
@@ -58,6 +61,7 @@ def create(record: dict[str, Any], order: order_states.Order, lines: list[tuple[
             "ExpressionAttributeValues": values,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }}),
+        *(extra or []),
     ])
 
 

@@ -6,7 +6,8 @@ transaction with the sort key ``UNDELIVERED#<order>``; at delivery it moves to
 ``<window end>#<order>``. Pending now = the sum over the items whose sort key is after now (an
 ISO time sorts before ``UNDELIVERED``), one Query; the items of windows that ended are left
 behind and never read again. A refund of the whole capture removes the order's item; a return
-lowers its net (``returns``).
+lowers its net (``returns``), and while one is open the item stays pending until that return's
+deadline has passed (``move_window_ops``).
 
 Payouts: ``PAYOUT#<id>`` with ``state`` requested → paid | failed (one way, conditional), listed
 per seller on GSI1 (``PAYOUTS#<seller>``, newest first). Key grammar: ``store/keys.py``.
@@ -24,6 +25,7 @@ from chalicelib.store.toolkit import Op, TransactionCancelled, transact
 from chalicelib.store.values import plain
 
 PENDING = "pending"
+PENDING_MOVED, PENDING_HOLD = "pending_moved", "pending_hold"
 PAYOUT = "payout"
 REQUESTED, PAID, FAILED = "requested", "paid", "failed"
 
@@ -85,6 +87,30 @@ def pending_adjust_op(seller_id: str, order_id: str, until: str | None, change: 
         "UpdateExpression": "ADD #net :change", "ConditionExpression": "attribute_exists(PK)",
         "ExpressionAttributeNames": {"#net": "net"}, "ExpressionAttributeValues": {":change": change},
     }})
+
+
+def move_window_ops(seller_id: str, order_id: str, until: str, net: int, to: str) -> list[Op]:
+    """The order's pending net (``net`` at ``until``) is pending until ``to`` instead: later when
+    a return is asked for (it may be decided after the window ends, and its refund comes out of
+    the earnings), back to the window's own end (``window_until`` on the hold, kept by the first
+    move) when no return of the order is open any more. Conditional on the item and the hold
+    being as read (a concurrent acceptance, request or decision: read again)."""
+    return [
+        Op(PENDING, {"Delete": {
+            "TableName": _name(), "Key": keys.pending_earnings(seller_id, order_id, until),
+            "ConditionExpression": "#net = :net",
+            "ExpressionAttributeNames": {"#net": "net"}, "ExpressionAttributeValues": {":net": net},
+        }}),
+        Op(PENDING_MOVED, {"Put": {"TableName": _name(), "Item": {
+            **keys.pending_earnings(seller_id, order_id, to), "order_id": order_id, "net": net, "until": to}}}),
+        Op(PENDING_HOLD, {"Update": {
+            "TableName": _name(), "Key": keys.hold(order_id),
+            "UpdateExpression": "SET #until = :to, #window = if_not_exists(#window, :until)",
+            "ConditionExpression": "#until = :until",
+            "ExpressionAttributeNames": {"#until": "pending_until", "#window": "window_until"},
+            "ExpressionAttributeValues": {":to": to, ":until": until},
+        }}),
+    ]
 
 
 def pending_item(seller_id: str, order_id: str, until: str | None) -> dict[str, Any] | None:

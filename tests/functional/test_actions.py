@@ -155,6 +155,33 @@ def test_ship_link_waits_for_the_confirmation_then_works(flow, paid):
     assert "RA123456789RU" in flow.wait_email(customer.email, "order_shipped")["text"]
 
 
+def test_the_api_decisions_take_what_the_link_takes_and_refuse_other_fields(flow, paid):
+    """``POST /seller/orders/{id}/ship`` is "the same as the email link": it takes the tracking
+    number (and cancel a reason); a field a decision does not take is refused, never ignored."""
+    seller, customer, order = paid
+    oid = order["order_id"]
+    for path, who, body in ((f"/seller/orders/{oid}/confirm", seller, {"status": "SHIPPED"}),
+                            (f"/seller/orders/{oid}/ship", seller, {"tracking": "RA1"}),
+                            (f"/orders/{oid}/cancel", customer, {"reason": "changed my mind"}),
+                            (f"/orders/{oid}/received", customer, {"status": "DELIVERED"})):
+        refused = flow.post(path, who, body)
+        assert refused.status_code == 422, (path, refused.body)
+        assert refused.json_body["errors"][0]["field"] == next(iter(body))
+    assert flow.order(oid)["status"] == "PAID"  # nothing was decided
+    assert flow.post(f"/seller/orders/{oid}/confirm", seller, {}).status_code == 200
+    flow.wait_parked(oid, "shipment")
+    shipped = flow.post(f"/seller/orders/{oid}/ship", seller, {"tracking_number": "RA123456789RU"})
+    assert shipped.status_code == 200, shipped.body
+    assert "RA123456789RU" in flow.wait_email(customer.email, "order_shipped")["text"]
+
+
+def test_seller_cancels_by_the_api_with_a_reason_the_customer_reads(flow, paid):
+    seller, customer, order = paid
+    resp = flow.post(f"/seller/orders/{order['order_id']}/cancel", seller, {"reason": "Out of size 42"})
+    assert resp.status_code == 200, resp.body
+    assert "Out of size 42" in flow.wait_email(customer.email, "order_cancelled_refund_started")["text"]
+
+
 def test_forged_tampered_and_expired_links_do_nothing(flow, paid):
     seller, _, order = paid
     url = flow.link(seller, order["order_id"], "confirm")

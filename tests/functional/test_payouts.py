@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import uuid
 
 import pytest
@@ -150,3 +151,31 @@ def test_error_on_a_cursor_of_another_listing_or_seller(flow):
         assert resp.json_body["errors"][0]["field"] == "cursor"
     own = flow.api.http.get(f"/seller/payouts?cursor={others}", headers=other.headers)
     assert own.status_code == 200 and own.json_body["items"] == []
+
+
+def test_an_open_return_keeps_its_money_pending_after_the_window_until_it_is_decided(flow, window):
+    """A return asked for inside the window may be decided days after the window ends (the
+    seller's answer, the deadline): the order's money must not be paid out meanwhile, or the
+    refund could no longer be taken from the seller's earnings. Once it is decided, what is left
+    is available as the window said."""
+    window(4)
+    seller, customer = flow.seller(), flow.customer(balance=100_000)
+    oid = flow.buy(customer, seller, quantity=2)["order_id"]
+    flow.deliver(oid, seller, customer)
+    total, price = 2 * 10_000 + 35_000, 10_000
+    product_id = flow.order(oid)["items"][0]["product_id"]
+    asked = flow.api.http.post(f"/orders/{oid}/returns",
+                               headers={**customer.headers, "Idempotency-Key": uuid.uuid4().hex},
+                               body=json.dumps({"items": [{"product_id": product_id, "quantity": 1}],
+                                                "reason": "broken"}))
+    assert asked.status_code == 201, asked.body
+    time.sleep(4.5)  # the return window of the delivery is over; the return is still undecided
+
+    assert balance(flow, seller) == {"earnings": total, "available": 0, "pending": total, "in_flight": 0,
+                                     "paid_out": 0}
+    assert payout(flow, seller, total).status_code == 409
+    accepted = flow.post(f"/seller/returns/{asked.json_body['id']}/accept", seller)
+    assert accepted.status_code == 200, accepted.body
+    assert accepted.json_body["state"] == "accepted" and accepted.json_body["refund"]["amount"] == price
+    assert balance(flow, seller) == {"earnings": total - price, "available": total - price, "pending": 0,
+                                     "in_flight": 0, "paid_out": 0}
