@@ -2,8 +2,7 @@
 
     GET  /wallet                                balance: available and held (Money)
     POST /wallet/topups                         {amount} → 201 pending, pay at confirmation_url
-                                                (local stage, with a card: → 201 succeeded at once);
-                                                a verified account only (403 verification-required)
+                                                (local stage, with a card: → 201 succeeded at once)
     GET  /wallet/topups/{topup_id}              a top-up paid on the provider's page: its status
     GET  /wallet/transactions[/{transaction_id}] my wallet's movements, newest first / one of them
     GET  /seller/balance[/transactions]         the seller's earnings and their movements
@@ -221,8 +220,7 @@ def _topup_location(body: dict[str, Any]) -> str:
 
 @endpoint(bp, "/wallet/topups", method="POST", summary="Top up my wallet: pay the amount on the provider's page",
           auth=("customer",), body=TopupIn, response=Topup, status=201, idempotent=True,
-          errors=(401, 402, 403, 409, 422, 429, 503), location=_topup_location, tags=("wallet",), limit="topup",
-          verified=True)  # an unverified account is purged after a week: no money goes into it
+          errors=(401, 402, 403, 409, 422, 429, 503), location=_topup_location, tags=("wallet",), limit="topup")
 def post_topup(ctx) -> dict[str, Any]:
     body: TopupIn = ctx.body
     reference = idempotency.derived_id("topup")

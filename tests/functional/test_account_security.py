@@ -63,22 +63,6 @@ def test_unverified_customer_fills_the_cart_but_cannot_check_out_until_verified(
     assert api.http.get("/me", headers=customer.headers).json_body["verified"] is True
 
 
-def test_unverified_customer_cannot_top_up_money_the_purge_would_lose(api, register):
-    """An unverified account is removed a week after it registered: money in its wallet would go
-    with it, so none goes in before the address is verified."""
-    customer = register("customer", verified=False)
-    body = {"amount": 10_000, "card": {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2035,
-                                       "cvc": "123"}}
-    refused = post(api, "/wallet/topups", body, {**customer.headers, "Idempotency-Key": "verify-topup-1"})
-    assert refused.status_code == 403, refused.body
-    assert refused.json_body["type"].endswith("/problems/verification-required")
-    assert api.http.get("/wallet", headers=customer.headers).json_body["available"]["amount"] == 0
-    verify_email(api, customer.email)
-    allowed = post(api, "/wallet/topups", body, {**customer.headers, "Idempotency-Key": "verify-topup-2"})
-    assert allowed.status_code == 201, allowed.body
-    assert api.http.get("/wallet", headers=customer.headers).json_body["available"]["amount"] == 10_000
-
-
 def test_unverified_seller_cannot_open_a_shop(api, register):
     seller = register("seller", verified=False)
     shop = {"name": "S", "contact_email": "s@example.com", "language": "ru", "currency": "RUB",
