@@ -204,13 +204,18 @@ def _set_password_and_revoke(profile: dict[str, Any], password: str, *, keep_ses
 
 def purge_unverified(now: float | None = None) -> int:
     """Delete accounts still unverified a week (``unverified_max_age_seconds``) after they
-    registered, identity and profile, so nobody can squat an address they do not own. Run by
+    registered, identity and profile, so nobody can squat an address they do not own; an
+    account whose wallet holds money is kept (and no longer looked at). Run by
     the scheduled reconciler (``events/reconcile.py``): one Query of a sparse index when there
     is nothing to do."""
     at = datetime.fromtimestamp(time.time() if now is None else now, UTC)
     cutoff = (at - timedelta(seconds=settings().unverified_max_age_seconds)).isoformat(timespec="seconds")
     removed = 0
     for profile in accounts.unverified_before(cutoff):
+        if _holds_money(profile["user_id"]):
+            accounts.stop_purging(profile["user_id"])
+            logs.event("unverified account kept: its wallet holds money", user_id=profile["user_id"])
+            continue
         if accounts.delete_unverified(profile["user_id"]):
             try:
                 identity_provider().delete(profile["email"])
@@ -221,6 +226,15 @@ def purge_unverified(now: float | None = None) -> int:
     if removed:
         logs.event("unverified accounts removed", count=removed)
     return removed
+
+
+def _holds_money(user_id: str) -> bool:
+    """Unverified customers may top up (only checkout and opening a shop need a verified
+    email); removing such an account would take its wallet's money with it."""
+    from chalicelib.services import ledger  # the ledger's store, only for the purge
+
+    wallet = ledger.wallet(user_id)
+    return wallet["available"] > 0 or wallet["held"] > 0
 
 
 def _session(tokens: Tokens, refresh_token: str | None) -> dict[str, Any]:

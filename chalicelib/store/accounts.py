@@ -195,6 +195,12 @@ def delete_unverified(user_id: str) -> bool:
     return done is not None
 
 
+def stop_purging(user_id: str) -> None:
+    """Take a still unverified profile off the purge's index (it holds money: kept for good)."""
+    conditional(_table().update_item, Key=keys.user(user_id), UpdateExpression="REMOVE GSI1PK, GSI1SK",
+                ConditionExpression="verified = :no", ExpressionAttributeValues={":no": False})
+
+
 def mark_verified(user_id: str, at: str) -> None:
     conditional(_table().update_item, Key=keys.user(user_id),
                 UpdateExpression="SET verified = :yes, verified_at = if_not_exists(verified_at, :at) "

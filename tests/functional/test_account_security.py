@@ -126,6 +126,27 @@ def test_unverified_accounts_older_than_a_week_are_removed(api, aws, register):
     assert login(api, stale.email).status_code == 200
 
 
+def test_an_unverified_account_holding_money_is_kept_by_the_purge(api, register):
+    """Unverified customers may top up (only checkout needs a verified email): the purge must not
+    take the wallet's money away with the account, now or on any later run."""
+    from chalicelib.services.accounts import purge_unverified
+
+    holder = register("customer", verified=False)
+    stale = register("customer", verified=False)
+    body = {"amount": 10_000, "card": {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2035,
+                                       "cvc": "123"}}
+    topup = post(api, "/wallet/topups", body, {**holder.headers, "Idempotency-Key": f"purge-{uuid.uuid4().hex}"})
+    assert topup.status_code == 201, topup.body
+    later = time.time() + 8 * 24 * 3600
+    purge_unverified(now=later)
+    purge_unverified(now=later + 3600)  # a later run does not look at it again either
+    assert login(api, stale.email).status_code == 401
+    assert login(api, holder.email).status_code == 200
+    assert api.http.get("/wallet", headers=holder.headers).json_body["available"]["amount"] == 10_000
+    verify_email(api, holder.email)  # and it can still verify, then spend
+    assert api.http.get("/me", headers=holder.headers).json_body["verified"] is True
+
+
 # --- passwords ---------------------------------------------------------------------------------
 
 
