@@ -122,7 +122,9 @@ class CartLine(Out):
     currency: str | None
     quantity: int
     line_total: Money | None
-    available: int | None = Field(description="units that can be ordered now; null = not limited")
+    available: bool = Field(description="false when the product cannot be ordered now (gone, unavailable or sold "
+                                        "out), as everywhere in the API")
+    available_quantity: int | None = Field(description="units that can be ordered now; null = not limited")
     issues: list[Literal["unavailable", "price_increased", "not_enough_stock"]]
 
 

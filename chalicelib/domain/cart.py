@@ -152,6 +152,7 @@ def cart_view(lines: list[CartLine], products: Mapping[str, Product],
             issues = line_issues(line, product, shop)
             price = product.price if product else None
             qty = line.quantity
+            units = stock_of(product) if UNAVAILABLE not in issues else 0  # None: not limited
             entry: dict[str, Any] = {
                 "product_id": line.product_id,
                 "name": product.name if product else None,
@@ -161,7 +162,8 @@ def cart_view(lines: list[CartLine], products: Mapping[str, Product],
                 "currency": product.currency if product else currency,
                 "quantity": qty,
                 "line_total": price * qty if price is not None else None,
-                "available": stock_of(product) if UNAVAILABLE not in issues else 0,
+                "available": units != 0,
+                "available_quantity": units,
                 "issues": issues,
             }
             if UNAVAILABLE not in issues and price is not None:

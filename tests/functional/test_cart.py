@@ -49,7 +49,7 @@ def test_cart_is_grouped_by_seller_with_subtotals_delivery_and_total(api, regist
     assert by_seller[other.id]["subtotal"] == f.rub(4000)
     assert cart["total"] == {"amount": 7000, "currency": "RUB"}
     unlimited = next(x for x in by_seller[seller.id]["lines"] if x["product_id"] == b["product_id"])
-    assert unlimited["available"] is None
+    assert (unlimited["available"], unlimited["available_quantity"]) == (True, None)
 
 
 def test_put_sets_and_delete_removes_a_line(shopper, seller):
@@ -156,9 +156,21 @@ def test_cart_flags_dearer_unavailable_and_short_lines(shopper, seller):
     assert (line["price"], line["price_seen"], line["line_total"]) == (f.rub(1200), f.rub(1000), f.rub(3600))
     assert cart["subtotal"] == f.rub(3600 + 3 * short["price"])  # the unavailable line is not counted
     assert cart["has_issues"] is True
+    availability = {x["product_id"]: (x["available"], x["available_quantity"]) for x in cart["lines"]}
+    assert availability[gone["product_id"]] == (False, 0)
+    assert availability[short["product_id"]] == (True, 2)
     shopper.set(dearer["product_id"], 3)  # touching the line acknowledges the new price
     cart = shopper.cart().json_body["carts"][0]
     assert next(x for x in cart["lines"] if x["product_id"] == dearer["product_id"])["issues"] == []
+
+
+def test_a_sold_out_line_shows_available_false(api, shopper, seller):
+    p = f.put_product(f.product(seller.id, stock=3))
+    shopper.add(p["product_id"], 1)
+    f.put_product({**p, "stock": 0})
+    (line,) = shopper.cart().json_body["carts"][0]["lines"]
+    assert (line["available"], line["available_quantity"]) == (False, 0)
+    assert api.http.get(f"/products/{p['product_id']}").json_body["available"] is False  # as the product page says
 
 
 def test_cart_flags_dearer_and_new_delivery_methods_until_a_line_is_touched(api, shopper, seller):
