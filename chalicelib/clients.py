@@ -134,8 +134,34 @@ def client(service: str) -> Any:
     return _session().client(service, config=_config(service), endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
 
 
+_conditions_lock = threading.Lock()
+
+
+def _serialize_condition_building() -> None:
+    """boto3 turns ``Key(...)``/``Attr(...)`` conditions into expression strings with one
+    placeholder counter (``#n0``, ``:v0``...) per resource, reset at the start of every request
+    ("resources are not thread safe", boto3's guide). The listing and search read partitions
+    from many threads through the one cached table: a second thread's reset in the middle of a
+    request gave a key condition and a filter the same ``:v0``, so the filter compared a price
+    with a key string (DynamoDB: the products silently missing; moto: a TypeError). Building a
+    request's expressions is a few microseconds of pure Python: done under one lock."""
+    from boto3.dynamodb.transform import TransformationInjector
+
+    original = TransformationInjector.inject_condition_expressions
+    if getattr(original, "__wrapped__", None) is not None:
+        return
+
+    @functools.wraps(original)
+    def inject_condition_expressions(self: Any, params: Any, model: Any, **kwargs: Any) -> None:
+        with _conditions_lock:
+            original(self, params, model, **kwargs)
+
+    TransformationInjector.inject_condition_expressions = inject_condition_expressions  # type: ignore[method-assign]
+
+
 @_built_once
 def dynamodb_resource() -> Any:
+    _serialize_condition_building()
     return _session().resource("dynamodb", config=_config("dynamodb"),
                                endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
 

@@ -1,12 +1,24 @@
 """Public catalog routes: product listing, the product page, category trees."""
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from chalicelib.api.http import CATALOG_CACHE, Ctx, endpoint
-from chalicelib.api.models import BlockIn, DeliveryMethod, Facets, Id, Limit, MinorUnits, Money, Out, Page, facet_counts
+from chalicelib.api.models import (
+    BlockIn,
+    DeliveryMethod,
+    Facets,
+    Id,
+    Limit,
+    MinorUnits,
+    Money,
+    Out,
+    Page,
+    facet_counts,
+    price_range,
+)
 from chalicelib.lazy import lazy
 
 catalog = lazy("chalicelib.services.catalog")
@@ -31,11 +43,7 @@ class ProductQuery(BaseModel):
     limit: Limit = 20
     cursor: Cursor | None = None
 
-    @model_validator(mode="after")
-    def _price_range(self) -> Self:
-        if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
-            raise ValueError("min_price must not exceed max_price")
-        return self
+    _price_range = field_validator("max_price")(price_range)
 
 
 class CategoryRef(Out):

@@ -14,7 +14,8 @@ across ``api/`` and read as what they describe (``Order``, ``CartLine``; request
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
+from pydantic_core import PydanticCustomError
 
 from chalicelib.domain.money import money
 
@@ -43,6 +44,14 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 MinorUnits = Annotated[int, Field(ge=0, le=10**12, description="integer minor units (kopecks, cents)")]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:~\-]+$")]
 Limit = Annotated[int, Field(ge=1, le=100)]
+
+
+def price_range(max_price: int | None, info: ValidationInfo) -> int | None:
+    """A listing's ``max_price`` validator: the error names ``max_price``, not the whole query."""
+    min_price = info.data.get("min_price")
+    if max_price is not None and min_price is not None and min_price > max_price:
+        raise PydanticCustomError("price_range", "must not be below min_price ({min_price})", {"min_price": min_price})
+    return max_price
 
 
 MONEY_RULE = ("Money in responses is an object {amount, currency}: amount in integer minor units (kopecks, "

@@ -1,12 +1,12 @@
 """GET /search: ranked, as-you-type product search (the work is in ``chalicelib/search``)."""
 
-from typing import Annotated, Self
+from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from chalicelib.api.http import CATALOG_CACHE, Ctx, endpoint
-from chalicelib.api.models import Facets, Id, Limit, MinorUnits, Money, Out, Page, facet_counts, priced
+from chalicelib.api.models import Facets, Id, Limit, MinorUnits, Money, Out, Page, facet_counts, price_range, priced
 
 bp = Blueprint(__name__)
 
@@ -33,11 +33,7 @@ class SearchQuery(BaseModel):
     limit: Limit = 20
     cursor: Annotated[str, StringConstraints(max_length=1024)] | None = None
 
-    @model_validator(mode="after")
-    def _price_range(self) -> Self:
-        if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
-            raise ValueError("min_price must not exceed max_price")
-        return self
+    _price_range = field_validator("max_price")(price_range)
 
 
 class SearchHit(Out):

@@ -8,7 +8,7 @@ end. Rules for separators (sellers write `1 250,00`, `1250.00`, `1,250.00`, `4,2
   must group digits by three;
 * a lone `,` or `.` is the decimal separator (so `4,20` is 4.20, never 420); repeated ones must
   group digits by three (`1,250,000`);
-* signs, exponents (`3.6E+11`), and letters are rejected.
+* signs, exponents (`3.6E+11`), and letters are rejected (a negative number is reported as such).
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ def parse_amount(text: str, field: str = "price") -> Decimal:
     raw = _SPACES_RE.sub("", text.strip())
     if not raw:
         raise RowRejected(field, f"{field} is empty")
+    if raw[0] in "-\u2212" and raw[1:2].isdigit():  # a sign is never accepted, but say what is wrong
+        raise RowRejected(field, f"{field} {text.strip()[:40]!r} is negative")
     last_dot, last_comma = raw.rfind("."), raw.rfind(",")
     if last_dot >= 0 and last_comma >= 0:
         decimal_at = max(last_dot, last_comma)

@@ -179,8 +179,10 @@ class _YmlParser:
         if capture:
             node = capture[-1]
             node.size += len(text)
-            if node.size > MAX_FIELD_CHARS:
-                raise FeedFileError(f"<{node.tag}> text is longer than {MAX_FIELD_CHARS} characters")
+            if node.size > MAX_FIELD_CHARS:  # say where: the seller has to find it in the file
+                offer_id = capture[0].attrs.get("id", "")[:80] if capture[0].tag == "offer" else ""
+                where = f"line {self.parser.CurrentLineNumber}" + (f", offer {offer_id!r}" if offer_id else "")
+                raise FeedFileError(f"<{node.tag}> text is longer than {MAX_FIELD_CHARS} characters ({where})")
             node.text.append(text)
 
 

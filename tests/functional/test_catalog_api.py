@@ -115,6 +115,14 @@ def test_error_on_bad_listing_query_is_a_clean_422(feeds, query):
     assert resp.headers["Content-Type"] == "application/problem+json"
 
 
+@pytest.mark.parametrize("path", ["/products", "/search?q=x&"])
+def test_error_on_inverted_price_range_names_max_price(feeds, path):
+    sep = "" if path.endswith("&") else "?"
+    resp = feeds.api.http.get(f"{path}{sep}min_price=500&max_price=100")
+    assert resp.status_code == 422
+    assert resp.json_body["errors"] == [{"field": "query.max_price", "reason": "must not be below min_price (500)"}]
+
+
 def test_error_on_cursor_from_another_query(feeds, shop_a):
     cursor = feeds.api.http.get("/products?sort=price&limit=1").json_body["next_cursor"]
     resp = feeds.api.http.get(f"/products?sort=name&limit=1&cursor={cursor}")

@@ -159,6 +159,12 @@ def test_error_on_ten_megabyte_field_in_yml():
     assert "longer than" in _rejected(data, "feed.xml")
 
 
+def test_error_on_oversized_field_says_which_offer_and_line():
+    big = offer("ok") + "\n" + offer("big-1", body="<name>x</name>\n<description>" + "a" * 200_000 + "</description>")
+    reason = _rejected(yml(big), "feed.xml")
+    assert "<description> text is longer than 131072 characters (line 4, offer 'big-1')" in reason
+
+
 def test_error_on_ten_megabyte_field_in_csv():
     data = 'id,name,price\n1,"' + "a" * (10 << 20) + '",10\n'
     reason = _rejected(data, "feed.csv")

@@ -111,7 +111,8 @@ def test_stock_from_outlets_and_zero_stock_means_unavailable():
 
 
 @pytest.mark.parametrize(("price", "reason"), [
-    ("0", "greater than zero"), ("-5", "not a number"), ("abc", "not a number"),
+    ("0", "greater than zero"), ("-5", "'-5' is negative"), ("−5", "negative"), ("abc", "not a number"),
+    ("-", "not a number"), ("+5", "not a number"),
     ("3.6E+11", "not a number"), ("99999999999", "implausibly large"), ("", "missing"),
 ])
 def test_error_on_bad_price(price, reason):
