@@ -8,7 +8,8 @@ the document is kept, so memory does not grow with the feed.
 Security: parameter-entity parsing is off (an external DTD subset such as the legacy
 `<!DOCTYPE yml_catalog SYSTEM "shops.dtd">` is accepted and never read), any `<!ENTITY>`
 declaration rejects the file (billion laughs, quadratic blowup, XXE), an external entity
-reference rejects the file, depth is capped, every captured text is capped, and a single token
+reference rejects the file, depth is capped, a captured text over MAX_FIELD_CHARS is dropped as it
+arrives and rejects its offer alone, and a single token
 that grows beyond 16 MB without producing an event (a giant comment or tag) rejects the file.
 
 Order: categories and offers are yielded as they close. An offer priced in a currency other
@@ -78,6 +79,8 @@ class _Node:
         self.line = line
 
     def value(self) -> str:
+        if self.size > MAX_FIELD_CHARS:  # its text was dropped as it arrived: the offer is rejected alone
+            raise RowRejected(self.tag, f"<{self.tag}> text is longer than {MAX_FIELD_CHARS} characters")
         return "".join(self.text)
 
 
@@ -179,10 +182,11 @@ class _YmlParser:
         if capture:
             node = capture[-1]
             node.size += len(text)
-            if node.size > MAX_FIELD_CHARS:  # say where: the seller has to find it in the file
-                offer_id = capture[0].attrs.get("id", "")[:80] if capture[0].tag == "offer" else ""
-                where = f"line {self.parser.CurrentLineNumber}" + (f", offer {offer_id!r}" if offer_id else "")
-                raise FeedFileError(f"<{node.tag}> text is longer than {MAX_FIELD_CHARS} characters ({where})")
+            if node.size > MAX_FIELD_CHARS:
+                # memory stays bounded: the text goes, and reading it rejects its offer alone
+                # (``_Node.value``) — one shop's base64 pictures in a description must not sink the feed
+                node.text.clear()
+                return
             node.text.append(text)
 
 
