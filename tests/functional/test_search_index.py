@@ -216,7 +216,7 @@ def test_error_on_too_many_words(api):
         ({"limit": "101"}, "query.limit"),
         ({"min_price": "-1"}, "query.min_price"),
         ({"min_price": "abc"}, "query.min_price"),
-        ({"min_price": "10", "max_price": "5"}, "query"),
+        ({"min_price": "10", "max_price": "5"}, "query.max_price"),
         ({"available": "maybe"}, "query.available"),
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"sort": "price"}, "query.sort"),

@@ -124,8 +124,10 @@ def test_on_sale_listing_reads_only_the_sale_partition(feeds):
     feeds.drop(seller, _feed(FIRST))
     log = record_calls()
     feeds.api.http.get("/products?on_sale=true&available=true&limit=10")
-    read = sorted(q["ExpressionAttributeValues"][":v0"]["S"] for q in log.named("Query"))
-    assert read == sorted(keys.listing_partitions(keys.listing_scope_all(), True, True))  # its write shards
+    # each of its write shards, some maybe twice: a shard holding more than its share of the
+    # page (product ids hash at random) is read again, which is how the merge works
+    read = sorted({q["ExpressionAttributeValues"][":v0"]["S"] for q in log.named("Query")})
+    assert read == sorted(keys.listing_partitions(keys.listing_scope_all(), True, True))
     assert all("#A1#S" in pk for pk in read)
 
 
