@@ -113,6 +113,32 @@ class SceneBase:
     tables: dict
     old: tuple[list, list]
 
+    def start(self, feeds: Feeds, aws: dict, monkeypatch: pytest.MonkeyPatch, old_at: str) -> dict:
+        """The scene's clock at ``old_at``, its own import queue, chunking off; the queue's URLs."""
+        from chalicelib.services import feed_import
+        from local import bootstrap
+
+        self.feeds, self.aws, self.monkeypatch = feeds, aws, monkeypatch
+        self.clock = {"now": old_at}
+        monkeypatch.setattr(feed_import, "now_iso", lambda: self.clock["now"])
+        queue = bootstrap.create_import_queue(None, "us-east-1", f"q{self.seller}")
+        self.queue = Queue(queue["IMPORT_QUEUE_URL"])
+        monkeypatch.setenv("IMPORT_QUEUE_URL", self.queue.url)
+        self.chunking(False)
+        return queue
+
+    def import_old_then_new(self, old_feed: str, new_feed: str, new_at: str) -> None:
+        """The old file imported (the tables saved as it left them), then the new one whole at
+        ``new_at``: ``single`` is its record, ``new`` the tables it leaves."""
+        assert self.feeds.drop(self.seller, old_feed)["status"] == "succeeded"
+        self.old = self.now()
+        self.tables = {t: dump(self.aws[t]) for t in ("CATALOG_TABLE", "SEARCH_TABLE")}
+        self.key = self.feeds.put(f"feeds/{self.seller}/next/feed.yml", new_feed)
+        self.clock["now"] = new_at
+        self.single = self.deliver()
+        self.new = self.now()
+        self.single_report = self.report(self.single)
+
     def chunking(self, on: bool) -> None:
         self.monkeypatch.setenv("IMPORT_CHUNK_OFFERS", str(self.chunk_offers) if on else "0")
         settings.cache_clear()
@@ -156,27 +182,11 @@ class Scene(SceneBase):
     seller, chunk_offers = SELLER, CHUNK_OFFERS
 
     def __init__(self, feeds: Feeds, aws: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-        from chalicelib.services import feed_import
-        from local import bootstrap
-
-        self.feeds, self.aws, self.monkeypatch = feeds, aws, monkeypatch
-        self.clock = {"now": OLD_AT}
-        monkeypatch.setattr(feed_import, "now_iso", lambda: self.clock["now"])
-        queue = bootstrap.create_import_queue(None, "us-east-1", f"q{SELLER}")
-        self.queue = Queue(queue["IMPORT_QUEUE_URL"])
-        monkeypatch.setenv("IMPORT_QUEUE_URL", self.queue.url)
-        self.chunking(False)
+        self.start(feeds, aws, monkeypatch, OLD_AT)
         feeds.shop_only(SELLER)
-        assert feeds.drop(SELLER, _old())["status"] == "succeeded"
-        self.old = self.now()
-        self.tables = {t: dump(aws[t]) for t in ("CATALOG_TABLE", "SEARCH_TABLE")}
-        self.key = feeds.put(f"feeds/{SELLER}/next/feed.yml", _new())
-        self.clock["now"] = NEW_AT
-        self.single = self.deliver()
+        self.import_old_then_new(_old(), _new(), NEW_AT)
         assert self.single["status"] == "partially_succeeded", self.single
         assert self.single["counts"]["deactivated"] == 2
-        self.new = self.now()
-        self.single_report = self.report(self.single)
         assert self.new != self.old
         self.again()
         self.chunking(True)

@@ -18,7 +18,6 @@ import uuid
 import pytest
 from feed_support import SHOP, Feeds, offer, yml
 from test_feed_import_chunks import Queue, SceneBase
-from test_feed_import_crash import dump
 
 from chalicelib.config import settings
 
@@ -52,31 +51,17 @@ class Scene(SceneBase):
     seller, chunk_offers = SELLER, CHUNK_OFFERS
 
     def __init__(self, feeds: Feeds, aws: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-        from chalicelib.services import feed_chunks, feed_import
+        from chalicelib.services import feed_chunks
         from chalicelib.store import accounts
-        from local import bootstrap
 
-        self.feeds, self.aws, self.monkeypatch = feeds, aws, monkeypatch
-        self.clock = {"now": OLD_AT}
-        monkeypatch.setattr(feed_import, "now_iso", lambda: self.clock["now"])
         monkeypatch.setattr(feed_chunks, "CHUNK", 4)  # a chunk of 10 is written in three batches
         monkeypatch.setattr(feed_chunks, "JOB_CHECK_SECONDS", 0)  # each looking at the job first
-        queue = bootstrap.create_import_queue(None, "us-east-1", f"q{SELLER}")
-        self.queue, self.dlq = Queue(queue["IMPORT_QUEUE_URL"]), Queue(queue["IMPORT_DLQ_URL"])
-        monkeypatch.setenv("IMPORT_QUEUE_URL", self.queue.url)
-        self.chunking(False)
+        self.dlq = Queue(self.start(feeds, aws, monkeypatch, OLD_AT)["IMPORT_DLQ_URL"])
         self.email = f"shop-{uuid.uuid4().hex[:8]}@example.com"
         accounts.put_shop(SELLER, {**SHOP, "seller_id": SELLER, "contact_email": self.email})
-        assert feeds.drop(SELLER, _old())["status"] == "succeeded"
-        self.old = self.now()
-        self.tables = {t: dump(aws[t]) for t in ("CATALOG_TABLE", "SEARCH_TABLE")}
-        self.key = feeds.put(f"feeds/{SELLER}/next/feed.yml", _new())
-        self.clock["now"] = NEW_AT
-        self.single = self.deliver()
+        self.import_old_then_new(_old(), _new(), NEW_AT)
         assert self.single["status"] == "succeeded", self.single
         assert self.single["counts"]["deactivated"] == 1
-        self.new = self.now()
-        self.single_report = self.report(self.single)
         self.mails_before = len(self.mails())  # the old catalog's import and the single run
         self.again()
         self.chunking(True)
@@ -432,6 +417,17 @@ def run_reconciler() -> dict:
             source="aws.events", detail_type="Scheduled Event", resources=[], detail={})).payload
 
 
+def swept_as_failed(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sweep, with no stall limit left, fails the import once: old catalog back, one email."""
+    monkeypatch.setenv("IMPORT_STALL_SECONDS", "0")
+    settings.cache_clear()
+    assert run_reconciler()["imports_stalled"] == 1
+    record = scene.record()
+    assert record["status"] == "failed" and "stopped" in record["reason"], record
+    assert scene.now() == scene.old
+    assert len(scene.mails()) == scene.mails_before + 1
+
+
 @pytest.mark.parametrize("stage", ["a_chunk", "the_commit"])
 def test_an_import_whose_chunk_dies_at_every_delivery_is_failed_by_the_sweep(scene, monkeypatch, stage):
     """Every delivery of chunk 3 (or of the commit) dies before it could count an attempt — the
@@ -465,13 +461,7 @@ def test_an_import_whose_chunk_dies_at_every_delivery_is_failed_by_the_sweep(sce
     assert scene.record()["status"] == "processing"
     imports.update(scene.feed_id(), {"lease_until": 0})  # the last worker's lease ran out
     assert run_reconciler()["imports_stalled"] == 0  # not stalled for long enough yet
-    monkeypatch.setenv("IMPORT_STALL_SECONDS", "0")
-    settings.cache_clear()
-    assert run_reconciler()["imports_stalled"] == 1
-    record = scene.record()
-    assert record["status"] == "failed" and "stopped" in record["reason"], record
-    assert scene.now() == scene.old
-    assert len(scene.mails()) == scene.mails_before + 1
+    swept_as_failed(scene, monkeypatch)
     assert run_reconciler()["imports_stalled"] == 0  # once
     state = store.get_import_state(SELLER)  # the seller's next file is not held up
     assert "journal" not in state and "lock_feed" not in state, state
@@ -498,11 +488,5 @@ def test_a_split_whose_message_never_comes_back_is_failed_by_the_sweep(scene, mo
             scene.deliver()
     assert scene.record()["status"] == "queued" and scene.job()["status"] == "abandoned"
     assert scene.now() != scene.old
-    monkeypatch.setenv("IMPORT_STALL_SECONDS", "0")
-    settings.cache_clear()
-    assert run_reconciler()["imports_stalled"] == 1
-    record = scene.record()
-    assert record["status"] == "failed" and "stopped" in record["reason"], record
-    assert scene.now() == scene.old
+    swept_as_failed(scene, monkeypatch)
     assert "journal" not in store.get_import_state(SELLER)
-    assert len(scene.mails()) == scene.mails_before + 1
