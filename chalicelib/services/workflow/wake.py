@@ -7,13 +7,17 @@ any point — the call, or a reply lost after the call went through — leaves t
 same request again finishes the job (the wait's own timeout is days away). A signal that
 comes after the wait ended (a duplicate, or the wait timed out) changes nothing, and two
 racing signallers both answer: Step Functions takes the first and refuses the second as over.
+A transient failure (a throttle, a lost reply) is tried again at once, ``ATTEMPTS`` times in
+all: the caller's decision is already recorded and its answer sent, so a wake-up left to the
+wait's own timeout would hold a refund for days.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from chalicelib import logs
+from chalicelib import clients, logs
 from chalicelib.adapters.stepfunctions import StateMachine, state_machine
 from chalicelib.errors import DependencyError, DependencyFailed
 from chalicelib.store import workflow as wf_store
@@ -36,10 +40,26 @@ def resume(order_id: str, kind: str, output: dict[str, Any]) -> bool:
                   order_id=order_id, kind=kind)
 
 
+ATTEMPTS = 3
+BACKOFF_SECONDS = 0.05  # then twice as long
+
+
 def answer(machine: StateMachine, wait: dict[str, str], output: dict[str, Any], label: str,
            **subject: str) -> bool:
     """Answer the task parked at ``wait`` (``store.workflow``) with ``output``, then drop its
     token. ``label`` and ``subject`` name the execution in the log (never the token)."""
+    for attempt in range(ATTEMPTS - 1):
+        try:
+            return _answer_once(machine, wait, output, label, **subject)
+        except (ResumeFailed, *clients.AWS_ERRORS) as exc:
+            if not (exc.transient if isinstance(exc, ResumeFailed) else clients.is_transient(exc)):
+                raise
+            time.sleep(BACKOFF_SECONDS * 2**attempt)
+    return _answer_once(machine, wait, output, label, **subject)
+
+
+def _answer_once(machine: StateMachine, wait: dict[str, str], output: dict[str, Any], label: str,
+                 **subject: str) -> bool:
     token = wf_store.peek_token(wait)
     if token is None:
         return False

@@ -7,7 +7,7 @@ import pytest
 
 from chalicelib.adapters.stepfunctions import SYSTEM
 from chalicelib.errors import DependencyFailed, DependencyUnavailable
-from chalicelib.services.workflow import ResumeFailed, resume
+from chalicelib.services.workflow import ResumeFailed, resume, wake
 from chalicelib.services.workflow.contract import is_transient
 from chalicelib.store import workflow as wf_store
 
@@ -64,7 +64,7 @@ def test_a_signal_after_the_wait_ended_changes_nothing(state_machine, parked):
     (AttributeError("'NoneType' object has no attribute 'callback_pool_manager'"), True),
 ])
 def test_a_failed_wake_up_leaves_the_token_parked(waiting, parked, failure, transient):
-    waiting.fail_next("succeed", failure)
+    waiting.fail_next("succeed", failure, times=wake.ATTEMPTS if transient else 1)  # every attempt fails
 
     with pytest.raises(ResumeFailed) as caught:
         resume(ORDER, "seller", DECISION)
@@ -75,3 +75,22 @@ def test_a_failed_wake_up_leaves_the_token_parked(waiting, parked, failure, tran
 
     assert resume(ORDER, "seller", DECISION) is True  # the repeated request finishes the job
     assert waiting.answers["task-token-1"] == {"output": DECISION}
+
+
+def test_a_transient_failure_is_tried_again_within_the_same_request(waiting, parked, monkeypatch):
+    """A throttle on the wake-up must not leave the decision to the wait's timeout (days)."""
+    monkeypatch.setattr(wake, "BACKOFF_SECONDS", 0)
+    waiting.fail_next("succeed", DependencyUnavailable(SYSTEM, "ThrottlingException"), times=wake.ATTEMPTS - 1)
+
+    assert resume(ORDER, "seller", DECISION) is True
+    assert waiting.answers == {"task-token-1": {"output": DECISION}}
+    assert parked == {}
+    assert waiting.calls.count("succeed") == wake.ATTEMPTS
+
+
+def test_a_lasting_failure_is_not_tried_again(waiting, parked):
+    waiting.fail_next("succeed", DependencyFailed(SYSTEM, "AccessDeniedException"))
+
+    with pytest.raises(ResumeFailed):
+        resume(ORDER, "seller", DECISION)
+    assert waiting.calls.count("succeed") == 1
