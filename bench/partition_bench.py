@@ -7,7 +7,9 @@ A synthetic multi-seller catalog (``search_bench.generate``: 200 sellers, Zipf-d
 words) is "imported" at ``--rate`` products per second in total, sellers interleaved. For every
 product the bench takes the items the real code writes — ``store/catalog.product_items`` (the
 product item and its listing items, with their GSI1..3 keys) and ``search/document`` (postings,
-the search document, new vocabulary words) — and charges each write to the partition key it
+the search document, new vocabulary words, match-list entries: a fresh entry, its delete when
+compacted, and each partition's packed parts rewritten once every compaction interval at the size
+they reach) — and charges each write to the partition key it
 lands on: the table's ``PK`` and, for an item with GSI keys, each GSI's partition key (a GSI
 with ``ProjectionType: ALL`` is written with the whole item). Write units are DynamoDB's: one
 per started KB. The figure to compare is DynamoDB's per-partition limit, 1,000 WCU/s (and
@@ -50,11 +52,20 @@ def load(catalog: list[dict[str, Any]], rate: int, *, before: bool = False
     vocabulary: set[str] = set()
     counts = (1, 1, 1, 1) if before else (keys.AT_SCALE_ALL_SHARDS, keys.AT_SCALE_SCOPE_SHARDS,
                                           AT_SCALE_TERM_SHARDS, AT_SCALE_VOCAB_SHARDS)
+    lists: dict[str, dict[str, tuple[int, bytes]]] = {}
     with at_scale_shards(*counts):
         for product in catalog:
-            for key, wcu in writes(product, vocabulary):
+            for key, wcu in writes(product, vocabulary, lists):
                 units[key] += wcu
                 items[key] += 1
+    # match lists: each partition's packed parts rewritten once every compaction interval at
+    # most (chalicelib/search/matches.py), at the size they reach by the end of the import
+    from chalicelib.search import matches
+
+    for pk, entries in lists.items():
+        size = sum(item_bytes({k: v for k, v in part.items() if k != "b"}) + len(part["b"])
+                   for part in matches.packed_items(pk, entries))
+        units[f"search {pk}"] += math.ceil(size / 1024) * seconds / matches.COMPACT_INTERVAL_SECONDS
     return {k: v / seconds for k, v in units.items()}, {k: v / seconds for k, v in items.items()}
 
 
@@ -100,8 +111,10 @@ def overall_max(wcu: dict[str, float]) -> tuple[str, float]:
     return max(wcu.items(), key=lambda kv: kv[1])
 
 
-def writes(product: dict[str, Any], vocabulary: set[str]) -> list[tuple[str, int]]:
-    """(partition key, write units) of every write importing ``product`` makes."""
+def writes(product: dict[str, Any], vocabulary: set[str],
+           lists: dict[str, dict[str, tuple[int, bytes]]] | None = None) -> list[tuple[str, int]]:
+    """(partition key, write units) of every write importing ``product`` makes; its match-list
+    entries are added to ``lists`` (partition → product → entry) when given."""
     from chalicelib.search import document
     from chalicelib.store import catalog, keys
 
@@ -117,7 +130,12 @@ def writes(product: dict[str, Any], vocabulary: set[str]) -> list[tuple[str, int
         for term in doc.terms:
             posting = doc.posting(term)
             out.append((f"search {posting['PK']}", max(1, math.ceil(item_bytes(posting) / 1024))))
-        out.append((f"search {doc.item()['PK']}", 1))
+        out.append((f"search {doc.item()['PK']}", max(1, math.ceil(item_bytes(doc.item()) / 1024))))
+        for entry in document.diff(product["product_id"], None, doc).matches:
+            out.append((f"search {entry['PK']}", 2))  # the fresh entry, and its delete when compacted
+            if lists is not None:
+                lists.setdefault(entry["PK"], {})[product["product_id"]] = (int(entry["w"]),
+                                                                            bytes.fromhex(entry["h"]))
         for surface in doc.words.values():
             for word in surface:
                 if len(word) >= 2 and word not in vocabulary:

@@ -169,6 +169,10 @@ class Settings:
     search_term_shards: int = 16
     search_vocab_shards: int = 4
     search_legacy_reads: bool = True
+    # multi-word queries intersect the terms' match lists (chalicelib/search/matches.py); off:
+    # they read postings in rank order (a deployment indexed before match lists existed, until
+    # ``python -m chalicelib.search.indexer rebuild`` has written them: docs/runbook.md)
+    search_match_lists: bool = True
     # feeds beyond one function run (services/feed_chunks.py): a feed with more valid offers
     # than this is split into chunks of this many products, each imported by its own message
     # on the import queue (IMPORT_QUEUE_URL); 0, or no queue, imports every feed in one run
@@ -282,6 +286,7 @@ def settings() -> Settings:
         search_term_shards=_shards("SEARCH_TERM_SHARDS", 16),
         search_vocab_shards=_shards("SEARCH_VOCAB_SHARDS", 4),
         search_legacy_reads=_bool("SEARCH_LEGACY_READS", True),
+        search_match_lists=_bool("SEARCH_MATCH_LISTS", True),
         import_chunk_offers=_int("IMPORT_CHUNK_OFFERS", 50_000),
         import_queue_url=os.environ.get("IMPORT_QUEUE_URL", ""),
         import_stall_seconds=_int("IMPORT_STALL_SECONDS", 3600),

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain import catalog as catalog_rules
-from chalicelib.search import text
+from chalicelib.search import matches, text
 from chalicelib.store import keys
 
 CODES = "codes"  # barcodes, ISBN, vendor code (``code_terms``)
@@ -66,6 +66,7 @@ INDEX_MAX_TERMS = 48
 DESCRIPTION_MAX_CHARS = 20_000  # a description longer than this is indexed by its beginning
 
 POSTING_BODY = "r"
+SUMMARY = "s"  # a search document's copy of the summary
 
 # Flag terms: postings of products with a property a query can require exactly, read like a
 # word's postings (``query`` adds them to the query's words with no points): ``~`` is never
@@ -182,10 +183,13 @@ class SearchDocument:
                 POSTING_BODY: json.dumps(body, ensure_ascii=False, separators=(",", ":"))}
 
     def item(self) -> dict[str, Any]:
-        # terms as one JSON string, not a map: read whole every time, decoded in one call
+        # terms as one JSON string, not a map: read whole every time, decoded in one call; the
+        # summary (``s``) is what a multi-word query's results show; ``ml``: its match-list
+        # entries are written (``matches``)
         return {**keys.search_doc(self.product_id), "product_id": self.product_id,
                 "terms": json.dumps(self.terms, ensure_ascii=False, separators=(",", ":")),
-                "nk": self.name_key, "digest": self.digest, "ts": self.shards}
+                "nk": self.name_key, "digest": self.digest, "ts": self.shards, "ml": 1,
+                SUMMARY: json.dumps(self.payload, ensure_ascii=False, separators=(",", ":"))}
 
 
 def build(product: dict[str, Any]) -> SearchDocument | None:
@@ -247,11 +251,13 @@ class Diff:
     puts: list[dict[str, Any]] = field(default_factory=list)  # postings, then the document
     deletes: list[dict[str, str]] = field(default_factory=list)
     new_words: dict[str, str] = field(default_factory=dict)  # surface word -> term
+    matches: list[dict[str, Any]] = field(default_factory=list)  # fresh match-list entries
 
     def __iadd__(self, other: Diff) -> Diff:
         self.puts += other.puts
         self.deletes += other.deletes
         self.new_words.update(other.new_words)
+        self.matches += other.matches
         return self
 
 
@@ -272,9 +278,13 @@ def diff(product_id: str, stored: dict[str, Any] | None, new: SearchDocument | N
             rank_value(term, old_terms[term], old_nk) != rank_value(term, new_terms[term], new_nk)
         )
 
+    listed = bool(stored and stored.get("ml"))  # its match-list entries were written
+    written = matches.write_id()
     for term, weight in old_terms.items():
         if moved(term):
             out.deletes.append(keys.search_posting(term, rank_value(term, weight, old_nk), product_id, old_shards))
+        if listed and (term not in new_terms or relaid):
+            out.matches.append(matches.fresh_item(term, product_id, 0, old_nk, old_shards, written))
     if new is None:
         if stored:
             out.deletes.append(keys.search_doc(product_id))
@@ -284,6 +294,9 @@ def diff(product_id: str, stored: dict[str, Any] | None, new: SearchDocument | N
             out.puts.append(new.posting(term))
         if term not in old_terms or relaid:  # relaid: its words move to the vocabulary's shards too
             out.new_words.update((w, term) for w in new.words[term])
-    if payload_changed or relaid or old_terms != new_terms:
+        if not listed or relaid or old_terms.get(term) != new_terms[term] or old_nk != new_nk:
+            out.matches.append(matches.fresh_item(term, product_id, new_terms[term], new_nk, new.shards,
+                                                  written))
+    if payload_changed or relaid or old_terms != new_terms or not listed:
         out.puts.append(new.item())
     return out

@@ -42,10 +42,12 @@ class IndexStats:
     postings_deleted: int = 0
     documents_written: int = 0
     vocabulary_put: int = 0
+    match_entries: int = 0  # fresh match-list entries written
 
     @property
     def items_written(self) -> int:
-        return self.postings_put + self.postings_deleted + self.documents_written + self.vocabulary_put
+        return (self.postings_put + self.postings_deleted + self.documents_written + self.vocabulary_put
+                + self.match_entries)
 
 
 def _searchable(product: dict[str, Any] | None) -> Any:
@@ -79,7 +81,9 @@ def apply_changes(changes: list[tuple[dict[str, Any] | None, dict[str, Any]]]) -
     )
     stats.postings_put = len(total.puts) - sum(1 for i in total.puts if i["SK"] == "SEARCHDOC")
     stats.postings_deleted = len(total.deletes) - sum(1 for k in total.deletes if k["SK"] == "SEARCHDOC")
-    store.batch_write(puts=total.puts, deletes=total.deletes)
+    stats.match_entries = len(total.matches)
+    # the match entries first, the documents (the diff's base) last
+    store.batch_write(puts=total.matches + total.puts, deletes=total.deletes)
     stats.vocabulary_put = _add_words(total.new_words)
     return stats
 

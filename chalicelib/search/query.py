@@ -48,6 +48,7 @@ Each page is exact, so the pages together are every match in rank order.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import json
@@ -58,9 +59,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from chalicelib.config import settings
 from chalicelib.errors import ValidationFailed
-from chalicelib.search import document, facets, store, text
-from chalicelib.store import accounts
+from chalicelib.search import document, facets, matches, store, text
+from chalicelib.store import accounts, keys
 from chalicelib.store.pagination import decode_cursor, encode_cursor
 
 FIRST_PAGE = 50  # postings of each word read to choose the driver
@@ -108,7 +110,7 @@ class Word:
         for term, weight in terms.items():
             if self.accepts(term):
                 pts = self.points(term, int(weight))
-                if best is None or pts > best[0]:
+                if best is None or pts > best[0] or (pts == best[0] and term < best[1]):
                     best = (pts, term)
         return best
 
@@ -180,7 +182,8 @@ def search(
     if len(words) == 1:
         hits = one_word(words[0], accept, limit)
     else:
-        hits = multi_word(words, accept, need=limit + 1, after=after)
+        listed = matched(words, accept, after=after)
+        hits = listed if listed is not None else multi_word(words, accept, need=limit + 1, after=after)
     items, next_cursor = _page(hits, after, limit, binding)
     return _with_stock(items, only_on_sale=available is True), next_cursor
 
@@ -582,6 +585,111 @@ def multi_word(words: list[text.QueryWord], accept: store.Accept, *, need: int,
             yield h
         if state.exhausted:
             return
+
+
+# --- multi-word queries on match lists ----------------------------------------------------------
+
+
+def matched(query_words: list[text.QueryWord], accept: store.Accept, *,
+            after: tuple[int, str] | None = None) -> Iterator[Hit] | None:
+    """Every product with all the words, from the terms' match lists (``matches``), in score
+    order after the cursor ``after``; None when a word's terms cannot be listed (a one-letter
+    last word, a prefix beginning more than ``PREFIX_EXPANSION`` words) or match lists are off:
+    the caller reads postings in rank order instead (``multi_word``).
+
+    Reads: each term's match-list shards (a Query each, all at once), then the search
+    documents of the results in score order until a page is full (more when filters or
+    blocked sellers leave some out): bounded by the words' terms, not by the catalog."""
+    if not settings().search_match_lists:
+        return None
+    words = list(_pool().map(lambda w: expand(w) if w.prefix else Word(w, {w.term}), query_words))
+    if not all(w.expansion_complete for w in words):
+        return None
+    lists = MatchLists.read(sorted({t for w in words for t in w.expansion}))
+    if lists is None:
+        return None
+    ranked = sorted(lists.scores(words))
+    if after is not None:
+        floor = (-after[0], after[1])
+        ranked = ranked[bisect.bisect_right(ranked, floor):]
+    return _shown(ranked, accept)
+
+
+@dataclass
+class MatchLists:
+    """The match lists of a query's terms: term → its shards, as read."""
+
+    shards: dict[str, list[matches.Partition]]
+
+    @classmethod
+    def read(cls, terms: list[str]) -> MatchLists | None:
+        pks = [(t, pk) for t in terms for pk in keys.search_match_partitions(t)]
+        try:
+            read = store.in_parallel(lambda tp: matches.read_partition(tp[1]), pks)
+        except matches.TornRead:
+            return None  # compactions kept landing inside the read: read postings instead
+        busy = [p for p in read if p.due()]
+        if busy:  # the next query reads them packed
+            store.in_parallel(matches.compact, busy)
+        out: dict[str, list[matches.Partition]] = {t: [] for t in terms}
+        for (term, _), part in zip(pks, read, strict=True):
+            out[term].append(part)
+        return cls(out)
+
+    def size(self, word: Word) -> int:
+        return sum(p.size() for t in word.expansion for p in self.shards[t])
+
+    def scores(self, words: list[Word]) -> Iterator[tuple[int, str]]:
+        """(-score, product id) of every product with all the words: the candidates of the word
+        with the fewest entries, each checked in the other words' lists (``score``'s rules)."""
+        rarest = min(words, key=self.size)
+        shards = keys.search_term_shards()
+        seen: set[str] = set()
+        for term in sorted(rarest.expansion):
+            for part in self.shards[term]:
+                for pid in part.ids():
+                    if pid in seen:
+                        continue
+                    seen.add(pid)
+                    shard = keys.stable_shard(pid, shards)
+                    total, names, nk = 0, [], b""
+                    for w in words:
+                        best: tuple[int, str] | None = None
+                        for t in w.expansion:
+                            got = self.shards[t][shard].get(pid)
+                            if got is not None:
+                                pts = w.points(t, got[0])
+                                nk = got[1]
+                                if best is None or pts > best[0] or (pts == best[0] and t < best[1]):
+                                    best = (pts, t)
+                        if best is None:
+                            break
+                        total += best[0]
+                        if not w.flag:
+                            names.append(best[1])
+                    else:
+                        if matches.nk_hash(document.name_key(names)) == nk:
+                            total += document.NAME_EXACT_BONUS
+                        yield (-total, pid)
+
+
+def _shown(ranked: list[tuple[int, str]], accept: store.Accept) -> Iterator[Hit]:
+    """Hits in ``ranked`` order, their summaries read from the search documents a window at a
+    time (the first window a page and one, then 4× the last, ≤ 100 a call, calls in parallel);
+    products the filters refuse are skipped."""
+    i, window = 0, 21
+    while i < len(ranked):
+        chunk = ranked[i : i + window]
+        i += len(chunk)
+        window = min(window * 4, 4 * store.BATCH_GET)
+        docs = _documents([pid for _, pid in chunk])
+        for neg, pid in chunk:
+            doc = docs.get(pid)
+            if doc is None or not doc.get(document.SUMMARY):
+                continue  # no longer indexed
+            summary = json.loads(doc[document.SUMMARY])
+            if accept(summary):
+                yield Hit(-neg, pid, summary)
 
 
 def _documents(pids: list[str]) -> dict[str, dict[str, Any]]:

@@ -160,6 +160,14 @@ def _shard_pool(width: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=width, thread_name_prefix="search-shard")
 
 
+def in_parallel(job: Callable[[Any], Any], args: list[Any]) -> list[Any]:
+    """``job`` over ``args`` on the shard pool (``Settings.listing_read_threads`` at once)."""
+    width = settings().listing_read_threads
+    if width <= 1 or len(args) <= 1:
+        return [job(a) for a in args]
+    return list(_shard_pool(width).map(job, args))
+
+
 def _parallel(jobs: list[tuple[_Stream, int]]) -> None:
     """Each stream's next Query, at the same time (``Settings.listing_read_threads``): a term's
     page waits for its slowest shard, not for their sum."""

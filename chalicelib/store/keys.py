@@ -311,6 +311,11 @@ def seller_partition(seller_id: str) -> str:
     return f"SELLER#{seller_id}"
 
 
+def stable_shard(value: str, shards: int) -> int:
+    """The write shard of ``value`` among ``shards`` (0 when unsharded)."""
+    return _stable_shard(value, shards) if shards > 1 else 0
+
+
 def _stable_shard(value: str, shards: int) -> int:
     """A stable hash (never Python's salted ``hash``) of ``value`` modulo ``shards``."""
     digest = hashlib.blake2b(value.encode(), digest_size=4).digest()
@@ -689,6 +694,7 @@ def idempotency(scope: str, key: str) -> dict[str, str]:
 # | one posting (diff) | Search | PK=TERM#<term>#<nn>, SK=RANK#<999-rank>#PRODUCT#<pid> | TERM#boot#03, RANK#0988#… |
 # | what is indexed for a product | Search | PK=SEARCHDOC#<pid>, SK=SEARCHDOC (BatchGet) | SEARCHDOC#pq3x…, SEARCHDOC |
 # | words beginning with a prefix | Search | PK=VOCAB#<2 chars>#<n> ×4, SK begins WORD#<prefix> | VOCAB#кр#2 |
+# | every product of a term (match list) | Search | PK=MATCH#<term>#<nn> ×16: FRESH#<pid>, PACKED#<n> | MATCH#бот#07 |
 #
 # A posting is one (term, product) pair carrying the weight of the fields the term is in, the
 # product's term -> weight map (<= 64 terms: other query words are checked in it, no document
@@ -736,6 +742,31 @@ def search_posting(term: str, rank_value: int, product_id: str, shards: int | No
     rank = SEARCH_RANK_MAX - max(0, min(rank_value, SEARCH_RANK_MAX))
     pk = search_term(term) if shards == 1 else search_term(term, _stable_shard(product_id, shards))
     return {"PK": pk, "SK": f"RANK#{rank:04d}#PRODUCT#{product_id}"}
+
+
+def search_match_partition(term: str, shard: int) -> str:
+    """One write shard of a term's match list (``chalicelib/search/matches.py``)."""
+    return f"MATCH#{term}#{shard:02d}"
+
+
+def search_match_partitions(term: str) -> list[str]:
+    return [search_match_partition(term, n) for n in range(search_term_shards())]
+
+
+def search_match_fresh(term: str, product_id: str, write_id: str, shards: int | None = None) -> dict[str, str]:
+    """A fresh entry of a product in a term's match list (one per write: ``write_id`` orders
+    them), in the shard its posting of the term is in."""
+    shards = search_term_shards() if shards is None else shards
+    return {"PK": search_match_partition(term, stable_shard(product_id, shards)),
+            "SK": f"{SEARCH_MATCH_FRESH}{product_id}#{write_id}"}
+
+
+def search_match_packed(partition: str, part: int) -> dict[str, str]:
+    return {"PK": partition, "SK": f"{SEARCH_MATCH_PACKED}{part:03d}"}
+
+
+SEARCH_MATCH_FRESH = "FRESH#"  # sorts before PACKED#: a Query reads the fresh entries first
+SEARCH_MATCH_PACKED = "PACKED#"
 
 
 def search_doc(product_id: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import boto3
 import pytest
 from feed_support import Feeds, offer, snapshot, yml
+from test_feed_import_crash import search_snapshot
 
 from chalicelib.domain.catalog import product_id
 from chalicelib.store import keys
@@ -23,18 +24,6 @@ def feeds(api, aws, register, monkeypatch):
 
     patches.serialize_dynamodb()  # moto's DynamoDB is not atomic under concurrent requests
     return Feeds(api, aws, register)
-
-
-def search_snapshot(aws):
-    """Every search item but the prefix vocabulary (it only grows, by design: store/keys.py)."""
-    table = boto3.resource("dynamodb").Table(aws["SEARCH_TABLE"])
-    items, kwargs = [], {}
-    while True:
-        resp = table.scan(**kwargs)
-        items += [i for i in resp["Items"] if not str(i["PK"]).startswith("VOCAB#")]
-        if "LastEvaluatedKey" not in resp:
-            return sorted(items, key=lambda i: (i["PK"], i["SK"]))
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
 def stock(n: int) -> str:

@@ -99,8 +99,17 @@ def put_back(table: str, items: list[dict]) -> None:
 
 
 def search_snapshot(aws):
-    """Every search item but the prefix vocabulary (it only grows, by design: store/keys.py)."""
-    items = [i for i in dump(aws["SEARCH_TABLE"]) if not i["PK"]["S"].startswith("VOCAB#")]
+    """Every search item but the prefix vocabulary (it only grows, by design: store/keys.py);
+    a match list by what it says (each product's weight and name hash), not by its items: its
+    fresh entries are a log, and compaction repacks them (chalicelib/search/matches.py)."""
+    from chalicelib.search import matches
+
+    items = [i for i in dump(aws["SEARCH_TABLE"]) if not i["PK"]["S"].startswith(("VOCAB#", "MATCH#"))]
+    lists = sorted({i["PK"]["S"] for i in dump(aws["SEARCH_TABLE"]) if i["PK"]["S"].startswith("MATCH#")})
+    for pk in lists:
+        entries = matches.read_partition(pk).entries()
+        if entries:
+            items.append({"PK": {"S": pk}, "SK": {"S": "entries"}, "entries": sorted(entries.items())})
     return sorted(items, key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
 
 

@@ -1,6 +1,7 @@
-"""A multi-word query reads one word's list where it can (the rarer word drives), checks the
-other words in the postings' term maps, and returns every product with all the words, ranked,
-however common its words are (past the rank-order bound, the shorter list is read to its end)."""
+"""With match lists off (or a word whose terms cannot be listed), a multi-word query reads one
+word's list where it can (the rarer word drives), checks the other words in the postings' term
+maps, and returns every product with all the words, ranked, however common its words are (past
+the rank-order bound, the shorter list is read to its end)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections import Counter
 
 import pytest
 
+from chalicelib.config import settings
 from chalicelib.domain.catalog import product_id
 from chalicelib.search import document, indexer, query, text
 from chalicelib.search import store as search_store
@@ -21,6 +23,16 @@ from tests.support.tables import module_tables
 def tables():
     with module_tables("b"):
         yield
+
+
+@pytest.fixture(autouse=True)
+def rank_order(monkeypatch):
+    """These tests are about reading postings in rank order: what a multi-word query does when
+    a word's terms cannot be listed (a one-letter last word), or with match lists off."""
+    monkeypatch.setenv("SEARCH_MATCH_LISTS", "false")
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ from collections import Counter
 
 import pytest
 
+from chalicelib.config import settings
 from chalicelib.domain.catalog import product_id
-from chalicelib.search import document, indexer, query, text
+from chalicelib.search import document, indexer, matches, query, text
 from chalicelib.store import accounts
 from tests.support.tables import module_tables
 
@@ -119,12 +120,33 @@ def generated(request, tables):
     return request.param, seller, products
 
 
-@pytest.mark.parametrize("small_pages", [False, True], ids=["default-bounds", "tiny-bounds"])
-def test_every_page_of_an_and_query_equals_the_oracle(generated, small_pages, monkeypatch):
-    lang, seller, products = generated
-    if small_pages:  # the rank-order reading runs out of its bound: the exact drain takes over
+READINGS = ["match-lists", "match-lists-small-parts", "rank-order", "rank-order-tiny-bounds"]
+
+
+@pytest.fixture(params=READINGS)
+def reading(request, monkeypatch) -> bool:
+    """How a multi-word query reads: its terms' match lists (as the indexer and earlier queries
+    left them: fresh entries, packed parts or both; or with parts of 3 entries, every list
+    compacted by the first read); or postings in rank order (match lists off), with the
+    default bounds or bounds so tiny the exact drain takes over. True: small pages."""
+    name = request.param
+    if name == "match-lists-small-parts":
+        monkeypatch.setattr(matches, "PART_ENTRIES", 3)
+        monkeypatch.setattr(matches, "COMPACT_AT", 1)
+        monkeypatch.setattr(matches, "COMPACT_INTERVAL_SECONDS", 0)
+    if name.startswith("rank-order"):
+        monkeypatch.setenv("SEARCH_MATCH_LISTS", "false")
+    settings.cache_clear()
+    if name == "rank-order-tiny-bounds":
         monkeypatch.setattr(query, "FIRST_PAGE", 7)
         monkeypatch.setattr(query, "MAX_DRIVER_READ", 15)
+    yield name in ("rank-order-tiny-bounds", "match-lists-small-parts")
+    settings.cache_clear()
+
+
+def test_every_page_of_an_and_query_equals_the_oracle(generated, reading):
+    lang, seller, products = generated
+    small_pages = reading
     matched = 0
     for q in QUERIES[lang]:
         expected = oracle(products, q)
@@ -134,9 +156,7 @@ def test_every_page_of_an_and_query_equals_the_oracle(generated, small_pages, mo
     assert matched >= len(QUERIES[lang]) - 2  # the noun pair (one noun a product) and maybe a triple match none
 
 
-def test_a_common_but_rarely_together_pair_finds_exactly_its_three_products(generated, monkeypatch):
-    monkeypatch.setattr(query, "FIRST_PAGE", 7)
-    monkeypatch.setattr(query, "MAX_DRIVER_READ", 15)
+def test_a_common_but_rarely_together_pair_finds_exactly_its_three_products(generated, reading):
     lang, seller, products = generated
     x, y = LANGS[lang]["apart"]
     with_x = {p["product_id"] for p in products if x in (p["name"] + " " + p["description"]).lower()}
@@ -147,12 +167,9 @@ def test_a_common_but_rarely_together_pair_finds_exactly_its_three_products(gene
     assert found == oracle(products, f"{x} {y}")
 
 
-@pytest.mark.parametrize("small_pages", [False, True], ids=["default-bounds", "tiny-bounds"])
-def test_on_sale_pages_equal_the_oracle_of_products_on_sale(generated, small_pages, monkeypatch):
+def test_on_sale_pages_equal_the_oracle_of_products_on_sale(generated, reading):
     lang, seller, products = generated
-    if small_pages:
-        monkeypatch.setattr(query, "FIRST_PAGE", 7)
-        monkeypatch.setattr(query, "MAX_DRIVER_READ", 15)
+    small_pages = reading
     on_sale = [p for p in products if p.get("old_price")]
     assert 15 < len(on_sale) < 60
     for q in [*QUERIES[lang], LANGS[lang]["common"][0], LANGS[lang]["common"][0][:4]]:
