@@ -413,3 +413,62 @@ def test_a_shipment_timeout_cancel_whose_restock_fails_is_compensated_through_a_
     assert faults.fired == ["throttled #1"]
     assert (done["status"], done.get("error")) == ("FAILED", "OrderWorkflowFailed"), done
     _everything_given_back(flow, seller, customer, oid)
+
+
+def _marked(order_id: str, kind: str) -> bool:
+    from chalicelib.store import workflow as wf_store
+
+    return (order_id, kind) in wf_store.wakes_pending("9999", 1000)
+
+
+def _reconcile_now() -> dict[str, int]:
+    """One reconciler pass, as if its grace period had passed since now."""
+    import time
+
+    from chalicelib.services.reconcile import reconcile
+
+    return reconcile(now=time.time() + settings().reconcile_grace_seconds + 1)
+
+
+def test_a_decision_whose_wake_up_failed_is_delivered_by_the_reconciler(flow, monkeypatch):
+    """The seller cancels a confirmed order and every attempt to wake the shipment wait fails:
+    the cancel stands, the wait is marked, and the reconciler's next pass wakes it — the refund
+    does not wait for the shipment timeout."""
+    seller, customer = flow.seller(stock=4), flow.customer(balance=100_000)
+    order = confirmed(flow, customer, seller)
+    oid = order["order_id"]
+    sfn = clients.client("stepfunctions")
+
+    def unavailable(**kwargs):
+        raise Unavailable("step functions is not answering")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(sfn, "send_task_success", unavailable)
+        resp = flow.post(f"/seller/orders/{oid}/cancel", seller)
+    assert resp.status_code == 200, resp.body
+    assert resp.json_body["status"] == "CANCELLED"
+    assert _marked(oid, "shipment")
+    assert ledger.hold_state(oid) == "captured"  # nothing moved: the execution still waits
+
+    assert _reconcile_now()["woken"] >= 1
+    assert flow.wait_execution_done(oid)["status"] == "SUCCEEDED"  # long before the 60 s shipment timeout
+    assert flow.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert flow.earnings(seller) == 0
+    assert f.stock_of(seller.product["product_id"]) == 4
+    assert not _marked(oid, "shipment")
+
+
+def test_a_marked_wait_with_nothing_decided_is_left_waiting(flow):
+    from chalicelib.store import orders as orders_store
+    from chalicelib.store import workflow as wf_store
+
+    seller, customer = flow.seller(), flow.customer(balance=100_000)
+    oid = confirmed(flow, customer, seller)["order_id"]
+    assert wf_store.mark_wake_pending(oid, "shipment", orders_store.now_iso())
+
+    _reconcile_now()
+    assert not _marked(oid, "shipment")
+    assert wf_store.has_token(wf_store.order_wait(oid, "shipment"))  # still waiting for the seller
+    assert flow.order(oid)["status"] == "CONFIRMED"
+    assert flow.execution(oid)["status"] == "RUNNING"
+    stop(flow, oid)
