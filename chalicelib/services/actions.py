@@ -33,6 +33,7 @@ from chalicelib.services import orders as order_views
 from chalicelib.services.workflow.steps import mark_paid
 from chalicelib.services.workflow.wake import ResumeFailed, resume
 from chalicelib.store import orders as orders_store
+from chalicelib.store import workflow as wf_store
 
 
 def _apply(order: st.Order, move: st.Move, *, actor: str, decision: str,
@@ -59,9 +60,15 @@ def _wake(order_id: str, kind: str, output: dict[str, Any]) -> None:
     try:
         resume(order_id, kind, output)
     except (ResumeFailed, *clients.AWS_ERRORS) as exc:
-        # The decision is recorded; the token is back in place, so repeating the request (or
-        # the wait's own timeout, which reconciles by status) finishes the job.
+        # The decision is recorded; the token is back in place, marked for the reconciler
+        # (``services/reconcile.py``), which wakes the wait within minutes. Repeating the request
+        # does it too; failing both, the wait's own timeout reconciles by status.
         logs.event("workflow not resumed", 30, order_id=order_id, kind=kind, error=type(exc).__name__)
+        try:
+            wf_store.mark_wake_pending(order_id, kind, orders_store.now_iso())
+        except Exception as mark_exc:  # noqa: BLE001 - the decision stands; the wait's timeout is the backstop
+            logs.event("wake-up not marked for the reconciler", 40, order_id=order_id, kind=kind,
+                       error=type(mark_exc).__name__)
 
 
 # --- seller -------------------------------------------------------------------------------

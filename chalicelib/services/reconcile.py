@@ -18,6 +18,15 @@ An execution that exists but is no longer running without having taken the order
 index (stopped by an operator, or failed before its first step) gets the workflow's own
 compensation: the order is cancelled if it is still before confirmation, its stock returned,
 and any held money released — no reservation or hold outlives its workflow.
+
+The same pass delivers decisions whose wake-up failed: a decision (``services/actions.py``) is
+recorded first and wakes the waiting execution after; when every attempt of that wake-up fails,
+its parked token is marked "wake pending" (GSI4, ``store/workflow.py``). The pass wakes each
+marked wait older than the grace period the way a waiting step wakes itself (``{"decision":
+"status"}``: the resumed step reads the order), so a seller's cancel after confirmation is
+refunded within minutes, not at the shipment wait's timeout days later. Answering, or finding
+the wait over, takes the mark away with the token; a failure leaves it for the next pass. A
+mark whose order is still in the waited status (nothing to deliver) is only cleared.
 """
 
 from __future__ import annotations
@@ -29,9 +38,11 @@ from typing import Any
 from chalicelib import logs
 from chalicelib.adapters.stepfunctions import state_machine
 from chalicelib.config import settings
+from chalicelib.domain import orders as st
 from chalicelib.errors import DependencyError
 from chalicelib.services import checkout
 from chalicelib.store import orders as store
+from chalicelib.store import workflow as wf_store
 
 PAGE = 100  # per pass (one Query); a larger backlog drains over the next passes
 
@@ -40,11 +51,12 @@ def reconcile(now: float | None = None) -> dict[str, int]:
     """One pass: start or wind up every order pending longer than the grace period.
     Returns counts by outcome (logged too)."""
     cfg = settings()
-    counts = {"started": 0, "running": 0, "wound_up": 0, "failed": 0}
+    counts = {"started": 0, "running": 0, "wound_up": 0, "woken": 0, "failed": 0}
     if not cfg.order_state_machine_arn:
         return counts
     before = datetime.fromtimestamp((now or time.time()), UTC) - timedelta(seconds=cfg.reconcile_grace_seconds)
     before_iso = before.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    _wake_pending(before_iso, counts)
     for order in store.workflow_pending(before_iso, PAGE):
         oid = order.order_id
         try:
@@ -65,6 +77,26 @@ def reconcile(now: float | None = None) -> dict[str, int]:
     if any(counts.values()):
         logs.event("reconciled orders", **counts)
     return counts
+
+
+def _wake_pending(before_iso: str, counts: dict[str, int]) -> None:
+    """Wake the waits whose decision was recorded but whose wake-up failed (marked before
+    ``before_iso``)."""
+    from chalicelib.services.workflow import resume
+
+    for order_id, kind in wf_store.wakes_pending(before_iso, PAGE):
+        try:
+            order = store.load(order_id)
+            if order is None or order.status == st.WAITS.get(kind):
+                wf_store.clear_wake_pending(order_id, kind)  # nothing decided: the wait goes on
+                continue
+            resume(order_id, kind, {"decision": "status", "status": order.status, "by": "reconciler"})
+            counts["woken"] += 1
+            logs.event("reconciler woke a workflow", 30, order_id=order_id, kind=kind)
+        except Exception as exc:  # noqa: BLE001 - the mark stays: the next pass tries again
+            counts["failed"] += 1
+            logs.event("reconciler could not wake a workflow", 40, order_id=order_id, kind=kind,
+                       error=type(exc).__name__)
 
 
 def _wind_up(order_id: str) -> dict[str, Any]:

@@ -802,6 +802,7 @@ def search_vocab_word(word_or_prefix: str) -> str:
 # | access pattern | table / index | key condition | example |
 # |---|---|---|---|
 # | the task token a waiting step parked | Commerce | PK=ORDER#<order>, SK=WAIT#<kind> (ttl) | ORDER#o4f…, WAIT#seller |
+# | parked tokens whose wake-up failed, oldest | GSI4 | GSI4PK=WAKE_PENDING, GSI4SK < <t> | 2026-…Z#o4f…#seller |
 # | an action link (seller's email button) | Commerce | PK=LINK#<link_id>, SK=LINK (ttl) | LINK#l7q…, LINK |
 # | "this email of this order was sent" | Commerce | PK=ORDER#<order>, SK=EMAIL#<kind> | ORDER#o4f…, EMAIL#new_order |
 # | local runs only: every email sent, newest first | Commerce | PK=OUTBOX, SK desc (ttl) | OUTBOX, 2026-…Z#0100… |
@@ -810,10 +811,13 @@ def search_vocab_word(word_or_prefix: str) -> str:
 # (``WAIT_KINDS``). Link ids are derived from (order, seller, action), so issuing the links of
 # an order twice (a retried step) finds the same records; the emailed token is the signed,
 # expiring ``v1.`` token of ``notify/links.py`` naming that id. The outbox is one partition: it
-# exists in local runs only, for the mailbox page, and expires after a day.
+# exists in local runs only, for the mailbox page, and expires after a day. A decision recorded
+# whose wake-up failed marks its wait item with sparse GSI4 keys (``WAKE_PENDING``): the
+# reconciler answers it; the mark goes with the token (answered, re-parked or expired).
 # ---------------------------------------------------------------------------------------------
 
 WAIT_KINDS = ("payment", "seller", "shipment", "receipt")
+WAKE_PENDING = "WAKE_PENDING"
 LINK_SK = "LINK"
 OUTBOX_PK = "OUTBOX"
 

@@ -87,6 +87,32 @@ def forget_token(wait: dict[str, str]) -> None:
     _table().delete_item(Key=wait)
 
 
+def mark_wake_pending(order_id: str, kind: str, now_iso: str) -> bool:
+    """A decision was recorded but waking the ``kind`` wait failed: put its parked token on the
+    sparse "wake pending" index (GSI4) for the reconciler. False when nothing is parked. The
+    mark lives on the token's item, so it goes when the token does (answered, or re-parked)."""
+    return conditional(_table().update_item, Key=order_wait(order_id, kind),
+                       UpdateExpression="SET GSI4PK = :pk, GSI4SK = :sk",
+                       ConditionExpression="attribute_exists(task_token)",
+                       ExpressionAttributeValues={":pk": keys.WAKE_PENDING,
+                                                  ":sk": f"{now_iso}#{order_id}#{kind}"}) is not None
+
+
+def wakes_pending(before_iso: str, limit: int) -> list[tuple[str, str]]:
+    """(order id, wait kind) of the waits marked "wake pending" before ``before_iso``, oldest
+    first (one Query of GSI4, eventually consistent: a wake-up repeated is harmless)."""
+    resp = _table().query(IndexName="GSI4", Limit=limit, ProjectionExpression="PK, SK",
+                          KeyConditionExpression=Key("GSI4PK").eq(keys.WAKE_PENDING) & Key("GSI4SK").lt(before_iso))
+    return [(str(i["PK"]).removeprefix("ORDER#"), str(i["SK"]).removeprefix("WAIT#")) for i in resp.get("Items", [])]
+
+
+def clear_wake_pending(order_id: str, kind: str) -> None:
+    """Take the wait off the "wake pending" index (nothing to deliver: the order is still where
+    the wait expects it). Idempotent; never creates an item."""
+    conditional(_table().update_item, Key=order_wait(order_id, kind), UpdateExpression="REMOVE GSI4PK, GSI4SK",
+                ConditionExpression="attribute_exists(PK)")
+
+
 def has_token(wait: dict[str, str]) -> bool:
     return _table().get_item(Key=wait, ConsistentRead=True, ProjectionExpression="PK").get("Item") is not None
 

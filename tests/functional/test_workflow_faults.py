@@ -1,11 +1,13 @@
 """Faults: a step that always fails is compensated (no hold stays open, no stock stays
 reserved); transient failures are retried; duplicate or late wake-ups capture nothing twice;
-every step run twice does its work once."""
+every step run twice does its work once; a shipment-timeout cancel that meets throttles and
+lost replies (or is compensated) still gives back the stock, the promo code's use and the money."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import urllib.parse
 
 import boto3
@@ -295,3 +297,178 @@ def test_a_wake_up_whose_token_write_loses_its_reply_still_moves_the_order_on(fl
     flow.wait_parked(oid, "receipt", timeout=20)  # the execution was answered: the receipt wait
     assert flow.post(f"/seller/orders/{oid}/ship", seller).status_code == 200  # the repeat
     assert not wf_store.has_token(wf_store.order_wait(oid, "shipment"))
+
+
+class ShipmentTimeoutFaults:
+    """Botocore hooks on the app's DynamoDB client that fail chosen ``TransactWriteItems`` calls
+    of one order's cancellation (the calls naming its order or its customer): ``throttle`` the
+    n-th before it is sent, or lose the reply of the n-th after it was written."""
+
+    def __init__(self, oid: str, customer_id: str, *, throttle: set[int] = frozenset(), lose: set[int] = frozenset()):
+        self.oid, self.customer_id, self.throttle, self.lose = oid, customer_id, throttle, lose
+        self.seen, self.fired, self.call = 0, [], threading.local()
+        self.client = clients.dynamodb_resource().meta.client  # the stores' client
+
+    def _ours(self, params) -> bool:
+        text = json.dumps(params, default=str)
+        return self.oid in text or self.customer_id in text
+
+    def before(self, params, **_):
+        from botocore.exceptions import ClientError
+
+        self.call.ours = self._ours(params)  # after-call is not given the params: remembered per thread
+        if not self.call.ours:
+            return
+        self.seen += 1
+        if self.seen in self.throttle:
+            self.fired.append(f"throttled #{self.seen}")
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"},
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "TransactWriteItems")
+
+    def after(self, http_response, **kwargs):
+        from botocore.exceptions import ClientError
+
+        if getattr(self.call, "ours", False) and self.seen in self.lose and http_response.status_code == 200:
+            self.lose = self.lose - {self.seen}
+            self.fired.append(f"reply lost #{self.seen}")
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"},
+                               "ResponseMetadata": {"HTTPStatusCode": 500}}, "TransactWriteItems")
+
+    def __enter__(self):
+        self.client.meta.events.register("before-call.dynamodb.TransactWriteItems", self.before)
+        self.client.meta.events.register("after-call.dynamodb.TransactWriteItems", self.after)
+        return self
+
+    def __exit__(self, *exc):
+        self.client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", self.before)
+        self.client.meta.events.unregister("after-call.dynamodb.TransactWriteItems", self.after)
+
+
+def _confirmed_with_a_code(flow, *, shipment: int):
+    """A confirmed order of two units bought with the seller's 10 % code, its execution in the
+    shipment wait of ``shipment`` seconds."""
+    from chalicelib.services import promos
+
+    flow.timeouts(shipment=shipment)
+    seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
+    promos.create(seller.id, {"code": "SHIP10", "kind": "percent", "value": 10, "max_uses": 3})
+    shopper = f.Shopper(flow.api, customer)
+    assert shopper.add(seller.product["product_id"], 2).status_code in (200, 201)
+    resp = shopper.checkout({**f.checkout_body({seller.id: "courier"}), "promo_codes": ["SHIP10"]})
+    assert resp.status_code == 201, resp.body
+    (order,) = resp.json_body["orders"]
+    oid = order["order_id"]
+    flow.wait_parked(oid, "seller")
+    assert flow.post(f"/seller/orders/{oid}/confirm", seller).status_code == 200
+    flow.wait_event(oid, "payment_captured")
+    return seller, customer, oid
+
+
+def _everything_given_back(flow, seller, customer, oid) -> None:
+    from chalicelib.store import promos as promo_store
+
+    order = flow.order(oid)
+    assert (order["status"], order["cancelled_by"], order["cancel_reason"]) == ("CANCELLED", "timeout",
+                                                                                "shipment_timeout")
+    assert order["stock_released"] is True
+    assert f.stock_of(seller.product["product_id"]) == 5
+    assert ledger.hold_state(oid) == "refunded"
+    assert flow.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert flow.earnings(seller) == 0
+    assert int(promo_store.get(seller.id, "SHIP10")["uses"]) == 0
+    used = clients.table(settings().commerce_table).get_item(
+        Key=keys.promo_customer(seller.id, "SHIP10", customer.id), ConsistentRead=True).get("Item") or {}
+    assert int(used.get("uses", 0)) == 0
+    assert len(captures(flow, seller, "refund")) == 1
+
+
+@pytest.mark.parametrize(("throttle", "lose"), [({1}, set()), ({2}, set()), (set(), {1}), (set(), {2}), ({1, 2}, {3})],
+                         ids=["release throttled", "give-back throttled", "release reply lost",
+                              "give-back reply lost", "both throttled, then a reply lost"])
+def test_a_shipment_timeout_cancel_meeting_transient_faults_gives_stock_code_and_money_back(flow, throttle, lose):
+    seller, customer, oid = _confirmed_with_a_code(flow, shipment=2)
+    flow.wait_parked(oid, "shipment")
+    with ShipmentTimeoutFaults(oid, customer.id, throttle=throttle, lose=lose) as faults:
+        done = flow.wait_execution_done(oid, timeout=45)
+    assert faults.fired, "no fault was injected"
+    assert done["status"] == "SUCCEEDED", done
+    _everything_given_back(flow, seller, customer, oid)
+
+
+def test_a_shipment_timeout_cancel_whose_restock_fails_is_compensated_through_a_throttle(flow, monkeypatch):
+    """The cancel branch's restock fails for good (``Compensate``); the compensation's own
+    first release meets a throttle and is retried: the stock, the code's use and the money
+    all come back."""
+    from chalicelib.services.workflow import run_step as runner
+    from chalicelib.services.workflow.contract import StepEvent
+
+    def broken(ev: StepEvent):
+        raise RuntimeError("restock is broken")
+
+    seller, customer, oid = _confirmed_with_a_code(flow, shipment=2)
+    flow.wait_parked(oid, "shipment")
+    monkeypatch.setitem(runner.steps, "cancelled", broken)
+    with ShipmentTimeoutFaults(oid, customer.id, throttle={1}) as faults:
+        done = flow.wait_execution_done(oid, timeout=45)
+    assert faults.fired == ["throttled #1"]
+    assert (done["status"], done.get("error")) == ("FAILED", "OrderWorkflowFailed"), done
+    _everything_given_back(flow, seller, customer, oid)
+
+
+def _marked(order_id: str, kind: str) -> bool:
+    from chalicelib.store import workflow as wf_store
+
+    return (order_id, kind) in wf_store.wakes_pending("9999", 1000)
+
+
+def _reconcile_now() -> dict[str, int]:
+    """One reconciler pass, as if its grace period had passed since now."""
+    import time
+
+    from chalicelib.services.reconcile import reconcile
+
+    return reconcile(now=time.time() + settings().reconcile_grace_seconds + 1)
+
+
+def test_a_decision_whose_wake_up_failed_is_delivered_by_the_reconciler(flow, monkeypatch):
+    """The seller cancels a confirmed order and every attempt to wake the shipment wait fails:
+    the cancel stands, the wait is marked, and the reconciler's next pass wakes it — the refund
+    does not wait for the shipment timeout."""
+    seller, customer = flow.seller(stock=4), flow.customer(balance=100_000)
+    order = confirmed(flow, customer, seller)
+    oid = order["order_id"]
+    sfn = clients.client("stepfunctions")
+
+    def unavailable(**kwargs):
+        raise Unavailable("step functions is not answering")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(sfn, "send_task_success", unavailable)
+        resp = flow.post(f"/seller/orders/{oid}/cancel", seller)
+    assert resp.status_code == 200, resp.body
+    assert resp.json_body["status"] == "CANCELLED"
+    assert _marked(oid, "shipment")
+    assert ledger.hold_state(oid) == "captured"  # nothing moved: the execution still waits
+
+    assert _reconcile_now()["woken"] >= 1
+    assert flow.wait_execution_done(oid)["status"] == "SUCCEEDED"  # long before the 60 s shipment timeout
+    assert flow.wallet(customer) == {"available": 100_000, "held": 0, "currency": "RUB"}
+    assert flow.earnings(seller) == 0
+    assert f.stock_of(seller.product["product_id"]) == 4
+    assert not _marked(oid, "shipment")
+
+
+def test_a_marked_wait_with_nothing_decided_is_left_waiting(flow):
+    from chalicelib.store import orders as orders_store
+    from chalicelib.store import workflow as wf_store
+
+    seller, customer = flow.seller(), flow.customer(balance=100_000)
+    oid = confirmed(flow, customer, seller)["order_id"]
+    assert wf_store.mark_wake_pending(oid, "shipment", orders_store.now_iso())
+
+    _reconcile_now()
+    assert not _marked(oid, "shipment")
+    assert wf_store.has_token(wf_store.order_wait(oid, "shipment"))  # still waiting for the seller
+    assert flow.order(oid)["status"] == "CONFIRMED"
+    assert flow.execution(oid)["status"] == "RUNNING"
+    stop(flow, oid)

@@ -7,8 +7,9 @@ operations through the real services — top-ups, checkouts of one to three prod
 than is left), payments, customer cancels, seller confirms, cancels and shipments, receipts, and
 re-imports of a seller's feed with new prices (some up, some down, some unchanged), now and
 then a new name or an offer marked unavailable — while the real order state machine runs in
-moto (``lambda:invoke`` tasks in-process) with timeouts of a few seconds, so unpaid and
-unanswered orders expire on their own in the middle of it all.
+moto (``lambda:invoke`` tasks in-process) with timeouts of a few seconds, so unpaid, unanswered
+and confirmed but unshipped orders expire on their own in the middle of it all (the last are
+refunded from the seller's earnings).
 
 A checkout is done as a client does it: set the cart lines, read the cart view
 (``cart_service.view``), choose courier delivery for each seller cart shown and check out —
@@ -55,8 +56,9 @@ and orders:
    equals its initial stock minus the units of its orders that still keep them reserved, and
    its ``reserved`` count equals the units of those orders not shipped yet;
 4. every order's state agrees with its money and stock: CANCELLED ⇒ stock returned, money
-   released or never taken; CONFIRMED / SHIPPED / DELIVERED ⇒ money captured to its seller,
-   stock kept; nothing left AWAITING_PAYMENT or PAID (the timeouts end those); each
+   released or never taken; SHIPPED / DELIVERED ⇒ money captured to its seller, stock kept;
+   nothing left AWAITING_PAYMENT, PAID or CONFIRMED (the timeouts end those: a confirmed order
+   not shipped within ``SHIPMENT_TIMEOUT_SECONDS`` is cancelled and its capture refunded); each
    customer's held money equals their open holds; each seller's earnings equal their
    captured orders at list price less their *own* codes' discounts (a marketplace code costs
    them nothing; less the fee when one is taken); every order's total is items − discount +
@@ -127,7 +129,8 @@ EXPECTED_TOTAL_RATE = 1 / 3  # checkouts that confirm the total of the cart view
 THINK_SECONDS = 0.5  # at most, between setting the cart and reading it, and again before paying
 IMPORT_DELIVERIES = 5  # SQS deliveries of one re-imported file (the first and redeliveries)
 THROTTLE_RATE, LOST_REPLY_RATE, SES_FAIL_RATE, SES_REJECT_RATE = 0.04, 0.02, 0.15, 0.03
-TIMEOUTS = {"PAYMENT_TIMEOUT_SECONDS": "2", "SELLER_TIMEOUT_SECONDS": "4", "DELIVERY_AUTO_SECONDS": "2"}
+TIMEOUTS = {"PAYMENT_TIMEOUT_SECONDS": "2", "SELLER_TIMEOUT_SECONDS": "4", "SHIPMENT_TIMEOUT_SECONDS": "3",
+            "DELIVERY_AUTO_SECONDS": "2"}
 SETTLE_SECONDS = 90
 CARD = payments.Card(number="4242424242424242", exp_month=12, exp_year=2035, cvc="123")
 WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
@@ -563,6 +566,8 @@ def settled(order: dict[str, Any], hold: dict[str, Any] | None) -> bool:
         return bool(order.get("stock_released")) and state in (None, dl.RELEASED, dl.REFUNDED)
     if status in ("SHIPPED", "DELIVERED") and any(i.get("reserved") for i in order.get("items", [])):
         return state == dl.CAPTURED and bool(order.get("reservation_shipped"))
+    if status == "CONFIRMED" and settings().shipment_timeout_seconds < SETTLE_SECONDS:
+        return False  # not shipped in time: the shipment timeout cancels it and refunds the capture
     return status in ("CONFIRMED", "SHIPPED", "DELIVERED") and state == dl.CAPTURED
 
 
@@ -860,7 +865,7 @@ def test_money_and_stock_survive_a_random_workload_with_faults(seed, short_timeo
 
 
 def _stop_running_executions(machine: str, world: World) -> None:
-    """Orders waiting for a shipment wait a year: stop them, so no thread outlives the run."""
+    """Stop what still runs (an order waiting for its receipt), so no thread outlives the run."""
     sfn = boto3.client("stepfunctions")
     for oid in orders_of(world):
         arn = machine.replace(":stateMachine:", ":execution:") + f":{oid}"
