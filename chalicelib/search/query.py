@@ -639,38 +639,41 @@ class MatchLists:
     def size(self, word: Word) -> int:
         return sum(p.size() for t in word.expansion for p in self.shards[t])
 
+    def ids(self, word: Word) -> set[str]:
+        """Every product the word matches (any of its terms)."""
+        return set().union(*(p.ids() for t in word.expansion for p in self.shards[t]))
+
     def scores(self, words: list[Word]) -> Iterator[tuple[int, str]]:
-        """(-score, product id) of every product with all the words: the candidates of the word
-        with the fewest entries, each checked in the other words' lists (``score``'s rules)."""
-        rarest = min(words, key=self.size)
+        """(-score, product id) of every product with all the words: the words' product sets
+        intersected (smallest first), then each match scored (``score``'s rules: a word counts
+        its best term, ties to the first term by name; the exact-name bonus)."""
+        found: set[str] | None = None
+        for w in sorted(words, key=self.size):
+            found = self.ids(w) if found is None else found & self.ids(w)
+            if not found:
+                return
         shards = keys.search_term_shards()
-        seen: set[str] = set()
-        for term in sorted(rarest.expansion):
-            for part in self.shards[term]:
-                for pid in part.ids():
-                    if pid in seen:
-                        continue
-                    seen.add(pid)
-                    shard = keys.stable_shard(pid, shards)
-                    total, names, nk = 0, [], b""
-                    for w in words:
-                        best: tuple[int, str] | None = None
-                        for t in w.expansion:
-                            got = self.shards[t][shard].get(pid)
-                            if got is not None:
-                                pts = w.points(t, got[0])
-                                nk = got[1]
-                                if best is None or pts > best[0] or (pts == best[0] and t < best[1]):
-                                    best = (pts, t)
-                        if best is None:
-                            break
-                        total += best[0]
-                        if not w.flag:
-                            names.append(best[1])
-                    else:
-                        if matches.nk_hash(document.name_key(names)) == nk:
-                            total += document.NAME_EXACT_BONUS
-                        yield (-total, pid)
+        for pid in found or ():
+            shard = keys.stable_shard(pid, shards)
+            total, names, nk = 0, [], b""
+            for w in words:
+                best: tuple[int, str] | None = None
+                for t in sorted(w.expansion):
+                    got = self.shards[t][shard].get(pid)
+                    if got is not None:
+                        nk = got[1]
+                        pts = w.points(t, got[0])
+                        if best is None or pts > best[0]:
+                            best = (pts, t)
+                if best is None:  # cannot happen: it is in every word's set
+                    break
+                total += best[0]
+                if not w.flag:
+                    names.append(best[1])
+            else:
+                if matches.nk_hash(document.name_key(names)) == nk:
+                    total += document.NAME_EXACT_BONUS
+                yield (-total, pid)
 
 
 def _shown(ranked: list[tuple[int, str]], accept: store.Accept) -> Iterator[Hit]:

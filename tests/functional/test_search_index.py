@@ -169,8 +169,8 @@ def test_many_products_of_one_import_are_indexed_in_batches(seller, writes):
     products = [_product(seller, str(i), f"Тарелка {i}", description="фарфор") for i in range(60)]
     stats = indexer.apply_changes([(None, p) for p in products])
     assert stats.products == 60
+    assert len(writes) == stats.items_written  # (the query may compact match lists: more writes)
     assert len(found("тарелка фарфор", seller, limit=100)) == 60
-    assert len(writes) == stats.items_written
 
 
 @pytest.mark.parametrize(
