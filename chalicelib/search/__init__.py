@@ -7,12 +7,15 @@ Modules, from pure to IO:
 - ``document``  a product → its index state (term weights, posting items, search document) and
                 the minimal diff between two states;
 - ``store``     the SearchTable adapter (Query, BatchGetItem, BatchWriteItem with backoff);
+- ``matches``   match lists: every product of a term, packed many to an item (fresh entries over
+                packed parts), read whole by a multi-word query and compacted by it;
 - ``indexer``   ``apply_changes(changes)``: the catalog calls it after writing products;
 - ``facets``    facet counts (category, seller, price range, on sale, in stock) of a bounded
                 set of matches; GET /search and GET /products both use it;
 - ``query``     ``search(q, **filters)``: one word → a lazy merge of its terms' postings; several
-                words → the words' lists in rank order, every word checked in the postings'
-                term maps, stopped when the page is rank-safe, complete, or at the read bound.
+                words → their match lists intersected, the matches scored and sorted, the page's
+                summaries read from the search documents (a word that cannot be listed, a
+                one-letter last word: postings in rank order, checked in their term maps).
 
 The index (SearchTable, PK/SK only; GSI1 unused):
 
@@ -21,7 +24,8 @@ The index (SearchTable, PK/SK only; GSI1 unused):
 | a term's postings, strongest first (query) | PK=TERM#<term>#<nn> ×16, Queries merged by SK | TERM#ботинк#07 |
 | on sale / by an author's word (flags) | PK=TERM#~sale#<nn>, TERM#~a:<term>#<nn> (same shape) | TERM#~sale#03 |
 | one posting (indexer diff) | PK=TERM#<term>#<nn>, SK=RANK#<999-rank>#PRODUCT#<pid> | TERM#boot#12, RANK#0988#… |
-| what is indexed for a product (diff; trimmed maps) | BatchGetItem PK=SEARCHDOC#<pid> | SEARCHDOC#pq3x…, SEARCHDOC |
+| what is indexed for a product (diff; results) | BatchGetItem PK=SEARCHDOC#<pid> | SEARCHDOC#pq3x…, SEARCHDOC |
+| every product of a term (multi-word queries) | PK=MATCH#<term>#<nn> ×16: FRESH#…, PACKED#<n> | MATCH#ботинк#07 |
 | words beginning with a typed prefix | PK=VOCAB#<2 chars>#<n> ×4, SK begins_with WORD#<prefix> | VOCAB#кр#1 |
 | is a word in the vocabulary (indexer) | BatchGetItem PK=VOCAB#<2 chars>#<n>, SK=WORD#<word> | VOCAB#бо#2 |
 
@@ -35,62 +39,74 @@ JSON attribute ``r``): product id, weight, exact flag, name key, the product's t
 currency, picture, seller, category id and key, vendor — what a result shows, what the filters
 read and what the other words of a query are checked against. About 0.6 KB (one write unit).
 
-**Exact AND: the design and why.** A multi-word query returns every product
-with all its words, across the pages, in rank order (score desc, product id asc), whatever the
-words' frequencies. It reads its words' postings in rank order (SK order: exact name, weight,
-product id) and checks the other words in each posting's term map. It stops when
+**Exact AND at any catalog size: match lists.** A multi-word query returns every product with
+all its words, across the pages, in rank order (score desc, product id asc), whatever the
+words' frequencies, and reads a number of items that does not grow with the catalog:
+
+1. each word's terms (its own; the last word's vocabulary completions) are listed;
+2. every term's match list is read whole: one Query per write shard, all at once
+   (``matches.read_partition``). A shard holds the products of the term with their weight and
+   name-key hash, packed ``matches.PART_ENTRIES`` (4,000) to a compressed item, plus the fresh
+   entries written since it was last compacted;
+3. the words' product sets are intersected (set operations, smallest first), each match is
+   scored by ``query.score``'s rules (a word counts its best term; the exact-name bonus compares
+   the name-key hash), and the matches are sorted by (score, id);
+4. the page after the cursor is read from the search documents (which carry the summary a
+   result shows), a window at a time, skipping what the filters refuse.
+
+Items read: one packed item per shard of each term (16 a term) + the fresh entries not yet
+compacted + the page's documents (+ more windows when filters or blocked sellers leave products
+out). A term's packed size grows with the catalog in bytes, not items: a term in half of
+100,000 products is ~3,000 entries a shard, ~65 KB compressed, still one item. Exactness does
+not depend on a read bound: the oracle tests (``tests/functional/test_search_exact.py``: Russian
+and English catalogs with common, rare and common-but-rarely-together words, every page
+compared with brute force) run on the match lists as the indexer leaves them, on lists of
+3-entry parts compacted by every read, and on the rank-order reading below.
+
+Writes: one fresh entry per (term, product) change, in the term's write shard (the same shards
+as the postings), deleted when compacted: ×2 index writes per product (17 postings + 17
+entries + 1 document for the bench catalog's median product). Compaction is done by the query
+that reads a shard with ``matches.COMPACT_AT`` (8) fresh entries or more, at most once per shard
+every ``COMPACT_INTERVAL_SECONDS`` (10): that bounds what rewriting a large packed part costs
+a busy shard while imports write to it (``bench/partition_bench.py``: the busiest match shard
+stays under the busiest vocabulary shard). Right after a large import, the first query of a
+common term reads its fresh entries (as many as the import wrote to it) and compacts them.
+
+Designs weighed before (measured in earlier versions of the bench, 100k products):
+- *read the shorter posting list to its end* (the previous design, kept as the fallback,
+  ``query.multi_word``): exact, no extra writes, but O(shorter list): "кроссовки sneakers" read
+  5,905 postings, the latency ratio 100k/1k was ×6.5 median, ×21.9 worst;
+- *term-pair postings*: O(page) for two words, but ×6.8 index writes for exactness with words
+  found only in descriptions, and three-word queries still intersect lists: not built;
+- *packed lists kept current on every write*: each product write would rewrite the packed
+  item (100 KB: 100 write units) on hot keys: hence the fresh entries and the compaction.
+
+**The fallback: postings in rank order.** When a word's terms cannot be listed (a one-letter
+last word, a prefix beginning more than ``query.PREFIX_EXPANSION`` words) or
+``SEARCH_MATCH_LISTS`` is off (a deployment indexed before match lists, until the rebuild:
+docs/runbook.md), a multi-word query reads its words' postings in rank order (SK order: exact
+name, weight, product id) and checks the other words in each posting's term map. It stops when
 - a driver list ended (every match was read), or
-- ``limit`` + 1 matches after the cursor rank above anything unread: each word's contribution
-  is bounded by its list's last weight read, plus the exact-name bonus while every list is still
-  among name postings; an unread product of exactly that bound is above the last product id
-  read in every list (ids are in order within one weight), so a match of that score with a
-  smaller id is safe too (``MultiWord.safe``);
-- else, past ``MAX_DRIVER_READ`` postings, the shortest driver list (estimated from the first
-  pages) is read to its end (``MultiWord.drain``, pages of 1000): every match is then known.
-The previous version stopped at the bound (or at a "read as much again" heuristic) and showed
-the best matches among what it had read: at 100k products some three-word queries returned 4 of
-5 matches, and deep pages could skip products. Now the oracle tests
-(``tests/functional/test_search_exact.py``: generated Russian and English catalogs with common,
-rare and common-but-rarely-together words; every page compared with brute force) pass with the
-default and with tiny bounds.
+- ``limit`` + 1 matches after the cursor rank above anything unread (``MultiWord.safe``), or
+- past ``MAX_DRIVER_READ`` postings, the shortest driver list is read to its end
+  (``MultiWord.drain``): every match is then known. Exact, at O(that list).
 
-Measured (``bench/search_bench.py``, 20k-product catalog, first page of 20, items read):
-one-word queries ~61 at 1k and 20k (flat); two- and three-word queries 90–147 at 1k and
-374–1,607 at 20k — the price of exactness is reading the shorter list to its end when the
-matches are not rank-safe earlier (common words whose matches tie at the same score, and pairs
-that are common but never together: "кроссовки sneakers", "черный white" read ~1,230–1,607 at
-20k). So exact AND here costs O(shorter list), not O(page): the latency ratio against 1k grows
-with the catalog (BENCHMARKS.md has the 100k figure). Designs weighed:
-- *read the shorter list to its end* (chosen now): no new items, no extra writes, exact; cost
-  = the shorter list (~0.6 KB a posting) for queries that are not rank-safe early;
-- *sorted-id intersection* (a KEYS_ONLY GSI on postings keyed by product id, intersected in
-  memory, then the matches' postings fetched to rank): the same O(list) reads in ~10× fewer
-  bytes (keys only), but rank order still needs every match scored, a second copy of every
-  posting write, and moto's GSI Query is O(table): not measured;
-- *term-pair postings* (one posting per pair of a product's name/vendor/model/category terms,
-  sorted by the pair's score): the only one whose first page is O(page) for two words however
-  common. Measured on the bench catalog (``search_bench.pair_cost``, medians per product): 17
-  postings now; the pairs of strong-field terms add 28 (×2.6 index writes), and exactness for a
-  word found only in a description needs the pairs of a strong term with any term, +98 (×6.8),
-  with three-word queries still intersecting pair lists. Every extra posting also lands on the
-  TERM partitions (write-sharded, "Hot terms" below): not built.
+Query cost per results page: a one-word query ≈ one page per term it expands to; a longer query
+≈ 16 Queries per term (in parallel) + the page's documents.
 
-Query cost per results page: a one-word query ≈ one page per term it expands to; a longer
-query words × 50 first-page postings + up to ``query.MAX_DRIVER_READ`` (1000) more in rank
-order, then (only when not rank-safe by then) the rest of the shortest driver list.
-
-**Filters that stay exact: flag terms.** A filter applied to
-postings as they are read is exact only while the reading is: a one-word query reads at most
-``MAX_READ`` postings past its first pages, so a rare filter match deep in a common word's list
-would be missed. ``on_sale=true`` and ``author=`` are therefore *required terms*: a product on
-sale (old price above price) is indexed under ``~sale``, a book under ``~a:<term>`` for each word
-of its author (``document.SALE_TERM``, ``author_terms``; ``~`` is never part of a word), and the
-query adds them to its words with no points (``Word.flag``). The multi-word machinery then does
-the rest: a short flag list drives (few products on sale: the sale list ends at once), a long
-one is checked in the term maps, which always carry flag terms whatever the 64-term cap; the
-exact-name bonus and the rank bound ignore them. A re-import that changes prices changes the
-product's terms (the flag), so the diff moves it in or out (``old_price`` is one of the import's
-searchable fields). ``on_sale=false`` and the seller/category/price filters stay filters.
+**Filters that stay exact: flag terms.** A filter applied to postings as they are read is exact
+only while the reading is: a one-word query reads at most ``MAX_READ`` postings past its first
+pages, so a rare filter match deep in a common word's list would be missed. ``on_sale=true`` and
+``author=`` are therefore *required terms*: a product on sale (old price above price) is indexed
+under ``~sale``, a book under ``~a:<term>`` for each word of its author (``document.SALE_TERM``,
+``author_terms``; ``~`` is never part of a word), and the query adds them to its words with no
+points (``Word.flag``). The multi-word machinery then does the rest: on match lists the flag's
+list is intersected like a word's; in rank order a short flag list drives (few products on sale:
+the sale list ends at once), a long one is checked in the term maps, which always carry flag
+terms whatever the 64-term cap; the exact-name bonus and the rank bound ignore them. A re-import
+that changes prices changes the product's terms (the flag), so the diff moves it in or out
+(``old_price`` is one of the import's searchable fields). ``on_sale=false`` and the
+seller/category/price filters stay filters.
 Data indexed before flags and codes existed gains them only when re-indexed: the content-hash
 bump (``domain/catalog.HASH_VERSION`` v2) makes every seller's next import rewrite its products
 (and their listing keys, sale included), but the import hands the index only products whose
@@ -105,68 +121,18 @@ offers, CSV columns: ``domain/catalog.book_fields``). ``NAME_EXACT_BONUS`` went 
 it still exceeds twice the sum of the field weights (the sort order stays the score order).
 
 **Facets.** Counted over at most ``facets.MAX_ROWS`` (1000) matches, read the way the query
-reads (one-word: ≤ ``MAX_READ`` postings past the first pages; longer: ≤ words × ``FIRST_PAGE`` +
-``MAX_DRIVER_READ`` in rank order, without the drain), plus a BatchGetItem of shops and one of
+reads (one-word: ≤ ``MAX_READ`` postings past the first pages; longer: the match lists, the
+first 1000 matches by score; the rank-order fallback: ≤ words × ``FIRST_PAGE`` +
+``MAX_DRIVER_READ`` postings, without the drain), plus a BatchGetItem of shops and one of
 stock per 100 matches; the answer says ``complete: false`` when there were more. Results read the
 page's products once (``store/catalog.live``) for stock, availability and the short description:
 postings stay small, and stock, which every checkout changes, is never stale.
 
-**Speed: not reached, and why.** The exact AND above costs O(shorter list)
-when a page is not rank-safe early — "кроссовки sneakers" and "черный white" (common words that
-are never together) must read a whole list to prove there is nothing, and "черные кроссовки",
-"running sneakers" (common words whose many matches tie) read the shorter list to its end too.
-
-Measured (``python -m bench.search_bench``, 1k vs 100k products, 12 queries, first page of 20,
-moto in-process with its one-partition Query shim), with the term shards of "Hot terms":
-
-| | 1k median | 100k median | ratio median | ratio worst | items read / first page at 100k |
-|---|---|---|---|---|---|
-| before the shards (BENCHMARKS.md) | 23.7 ms | 350.4 ms | ×15.7 | ×48.1 | median 1,798, max 7,303 |
-| sharded (16 + legacy streams a term) | 66.3 ms | 504.5 ms | ×6.6 | ×28.9 (черный white) | median ~1,920, max 7,458 |
-
-The better ratio is *not* a better design: the 1k baseline got slower (every term is now 17
-Queries, and moto spends most of a Query serializing its answer: a profile of "черный white"
-at 20k puts 1.4 s of 2.2 s in moto's response serializer), while the 100k cost is what it was
-— items read: one-word queries ~97 at 100k (flat), the draining ones 1,566–7,458, the length
-of their shorter list (кроссовки: 5,905 postings). In moto the latency follows the items read,
-so no design that reads O(shorter list) can reach ×1.3 / ×2.0 here; the goal is not met.
-
-What would bound the work per page, and why it is not built:
-- *term-pair postings* (a posting per pair of a product's terms, ordered by the pair's score):
-  the only candidate whose first page is O(page) for two words however common, and the only one
-  that proves "never together" in one empty Query. Exactness needs the pairs where one word is in
-  a description only (a product with "кроссовки" in its name and "sneakers" in its description
-  matches): (strong term, any term) is +98 postings per product (×6.8 index writes, median of the
-  bench catalog), strong pairs only +28 (×2.6) but then inexact. The partition limit no longer
-  decides it (pair partitions would be sharded like terms); the total write units (×6.8 per
-  import) and index size do, and three-word queries still intersect pair lists;
-- *a product-id-ordered keys-only copy* intersected page by page: the same O(shorter list)
-  items (in ~15× fewer bytes: DynamoDB read units and transfer, not item count), so in DynamoDB
-  it would cut latency and cost of the draining queries several-fold but not bound them, and
-  every posting write becomes two (each term shard ~300 → ~600 WCU/s at 10,000 products/s:
-  still under the limit). Not built in the time available;
-- the rank-order phase cannot prove absence by design (random ids interleave), so skipping
-  blocks or racing the lists saves at most the ~1,000 postings read before the drain;
-- *packed match lists* (a word's postings as (product, weight) pairs packed many to an item,
-  intersected in memory, then the page's postings fetched): items per page bounded by the
-  lists' bytes / 400 KB, so "never together" is proven in a few reads. Kept up to date on every
-  product write they cost the packed item's size in write units per change (a 100 KB item:
-  100 WCU per product write, a hot key at 10 changes/s), so on DynamoDB they need a compactor:
-  postings written as now, merged into packed segments in the background, a query reading the
-  segment plus the postings written since. Its exactness (deletes, cursors, facets) needs the
-  oracle tests extended to segment + recent postings: not built;
-- *the exact-name bonus in the rank bound* (the cheapest next step, measured, not built): while
-  every list is still among name postings, an unread product may have exactly the query's words
-  as its name and score ``NAME_EXACT_BONUS`` more, so common words that are in most names
-  ("кроссовки": nearly every posting is a name posting) read their name postings to the end.
-  With the bonus left out of the bound (not exact: potential only) the 20k bench catalog reads
-  "черные кроссовки" 1,316 → 932, "кроссовки nike" 1,328 → 348, "running sneakers" 1,739 → 542
-  postings; the never-together and few-match queries are unchanged. Exact, it needs the products
-  whose name is exactly the query's words read up front: one ``NAME#<name key>`` item per product
-  (+1 write per product, sharded like the terms), read when every word is whole, and a rebuild
-  before it may be trusted (documents indexed before would lack it). It would lower the median,
-  not the worst query.
-Exactness was not relaxed: the oracle tests pass with the default and with tiny bounds.
+**Speed** (``python -m bench.search_bench``, 1k vs 100k products, 12 queries, first page of
+20, moto in-process with its one-partition Query shim; BENCHMARKS.md has the latest run): see
+the closing figures there. One-word queries read about one page of postings per term at any
+size; multi-word queries read their terms' packed items, ~35–100 items at 100k where the
+rank-order reading read 1,566–7,458.
 
 Stopwords: a name's stopwords are indexed (weight of the name), descriptions'
 are not; a query keeps its stopwords only when it has nothing else, so ``q=The`` finds "The Road"

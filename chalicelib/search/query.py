@@ -1,10 +1,16 @@
-"""Answering a search: words → postings in rank order → every word checked in the maps → page.
+"""Answering a search: one word → its postings in rank order; more → match lists intersected.
 
 1. ``text.query_words``: the query's terms; the last word is also a prefix (as-you-type).
 2. A one-word query (every keystroke of a first word) merges its terms' postings lazily, page by
    page: postings are sorted by that word's score already (``document.rank_value``), so it stops
    after one results page (``one_word``).
-3. A longer query (``multi_word``) reads its words' postings in rank order and checks every
+3. A longer query (``matched``) reads every term's match list (``matches``: all its products,
+   packed), intersects the words' product sets, scores and sorts the matches and reads the
+   page's summaries from the search documents: exact, at a cost that does not grow with the
+   catalog (the package doc, "Exact AND at any catalog size").
+   When a word's terms cannot be listed (a one-letter last word, a prefix beginning more than
+   ``PREFIX_EXPANSION`` words) or match lists are off, it (``multi_word``) reads its words'
+   postings in rank order and checks every
    other word against the term map each posting carries (``document.term_map``): no document is
    read (but for a product whose map was trimmed, see ``document``). First, in parallel: the
    first ``FIRST_PAGE`` postings of every word's own term (merged from its write shards:
@@ -27,12 +33,12 @@
    BatchGetItem of shops per page).
 
 **Cost** grows with the matches a query touches, not with the catalog, for one-word queries
-(about one page of postings per term it expands to). A longer query reads words × ``FIRST_PAGE``
-+ up to ``MAX_DRIVER_READ`` postings in rank order, and when its page is not rank-safe by then,
-the rest of its shortest driver list: exact, at O(that list) (the package doc weighs this
-against sorted-id intersection and term-pair postings, with measurements). A one-word query
-with filters reads at most ``MAX_READ`` postings past its first pages (filters on a one-word
-query are bounded, not exact).
+(about one page of postings per term it expands to). A longer query reads 16 Queries per term
+(one packed item each, plus fresh entries not yet compacted) and the page's documents; in the
+rank-order fallback, words × ``FIRST_PAGE`` + up to ``MAX_DRIVER_READ`` postings, and when its
+page is not rank-safe by then, the rest of its shortest driver list: exact, at O(that list). A
+one-word query with filters reads at most ``MAX_READ`` postings past its first pages (filters on
+a one-word query are bounded, not exact).
 
 Per-term document frequencies are not stored: a counter would be an UpdateItem per term per
 product write (BatchWriteItem cannot add), on hot keys for common terms; the first pages give
@@ -215,9 +221,10 @@ def search_facets(q: str, *, category: str | None = None, seller: str | None = N
                   author: str | None = None) -> dict[str, Any]:
     """Facet counts over the query's matches (``facets``): at most ``facets.MAX_ROWS`` matches
     counted, read the way the query reads — a one-word query at most ``MAX_READ`` postings past
-    its first pages, a longer one words × ``FIRST_PAGE`` + ``MAX_DRIVER_READ`` postings in rank
-    order (no drain: past that the counts say ``complete: false``). Plus one BatchGetItem of
-    shops and, for stock, one per 100 matches counted."""
+    its first pages, a longer one its match lists (every match: the first ``MAX_ROWS`` by score
+    are counted), or, when its words cannot be listed, words × ``FIRST_PAGE`` +
+    ``MAX_DRIVER_READ`` postings in rank order (no drain: past that the counts say ``complete:
+    false``). Plus one BatchGetItem of shops and, for stock, one per 100 matches counted."""
     words, accept, _ = _prepare(q, category, seller, min_price, max_price, available, on_sale, author)
     report: dict[str, bool] = {"complete": True}
     if not words:
@@ -225,7 +232,9 @@ def search_facets(q: str, *, category: str | None = None, seller: str | None = N
     if len(words) == 1:
         hits: Iterator[Hit] = one_word(words[0], accept, facets.MAX_ROWS, report=report)
     else:
-        hits = multi_word(words, accept, need=facets.MAX_ROWS + 1, drain=False, report=report)
+        listed = matched(words, accept)  # every match, in score order: complete unless > MAX_ROWS
+        hits = listed if listed is not None else multi_word(words, accept, need=facets.MAX_ROWS + 1, drain=False,
+                                                            report=report)
     counted = [h.posting for _, h in zip(range(facets.MAX_ROWS + 1), hits, strict=False)]
     complete = report["complete"] and len(counted) <= facets.MAX_ROWS
     counted = counted[: facets.MAX_ROWS]
