@@ -266,6 +266,16 @@ def compact(partition: Partition) -> bool:
     return True
 
 
+def compact_quietly(partition: Partition) -> bool:
+    """``compact``, for a reader: whatever stops it (the store throttling past its retries) is
+    logged, and the query goes on with what it read."""
+    try:
+        return compact(partition)
+    except Exception as exc:  # noqa: BLE001 - the fresh entries stay, and are read as they are
+        log.warning("match list %s not compacted: %s", partition.pk, type(exc).__name__)
+        return False
+
+
 def compact_partitions(pks: Iterable[str]) -> int:
     """Read and compact each partition; the number compacted."""
     done = 0

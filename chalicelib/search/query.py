@@ -639,7 +639,7 @@ class MatchLists:
             return None  # compactions kept landing inside the read: read postings instead
         busy = [p for p in read if p.due()]
         if busy:  # the next query reads them packed
-            store.in_parallel(matches.compact, busy)
+            store.in_parallel(matches.compact_quietly, busy)
         out: dict[str, list[matches.Partition]] = {t: [] for t in terms}
         for (term, _), part in zip(pks, read, strict=True):
             out[term].append(part)

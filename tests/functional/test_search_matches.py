@@ -153,3 +153,26 @@ def test_a_pair_of_common_words_never_together_reads_one_packed_item_a_shard(sel
         assert sum(log) >= 300
     finally:
         settings.cache_clear()
+
+
+def test_a_compaction_the_store_refuses_leaves_the_answer_whole(seller, monkeypatch):
+    from chalicelib.errors import Unavailable
+
+    a, b = word(), word()
+    products = [_product(seller, f"u{i}", f"{a.capitalize()} {b} {i}") for i in range(90)]
+    indexer.apply_changes([(None, p) for p in products])
+    monkeypatch.setattr(matches, "COMPACT_AT", 1)
+
+    def throttled(*args, **kwargs):
+        raise Unavailable("the store kept throttling; retry shortly")
+
+    monkeypatch.setattr(matches.toolkit, "batch_write", throttled)  # the deletes after the packed write
+    assert ranked(f"{a} {b}", seller) == oracle(products, f"{a} {b}")  # it compacted, and failed half-way
+    fresh, packed = stored(a, b)
+    assert fresh == 180 and packed > 0  # packed, and the entries still there: both say the same
+    assert ranked(f"{a} {b}", seller) == oracle(products, f"{a} {b}")
+    monkeypatch.undo()
+    monkeypatch.setattr(matches, "COMPACT_AT", 1)
+    monkeypatch.setattr(matches, "COMPACT_INTERVAL_SECONDS", 0)
+    assert ranked(f"{a} {b}", seller) == oracle(products, f"{a} {b}")
+    assert stored(a, b)[0] == 0
