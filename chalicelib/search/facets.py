@@ -36,8 +36,10 @@ class Row:
     in_stock: bool
 
 
-def count(rows: Iterable[Row], *, complete: bool) -> dict[str, Any]:
+def count(rows: Iterable[Row], *, complete: bool, shop_names: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """The counts; ``shop_names`` (seller → shop name) names the seller facet's values."""
     rows = list(rows)
+    shop_names = shop_names or {}
     categories = Counter(r.category_id for r in rows if r.category_id)
     names = {r.category_id: r.category_name for r in rows if r.category_id}
     sellers = Counter(r.seller_id for r in rows)
@@ -51,7 +53,7 @@ def count(rows: Iterable[Row], *, complete: bool) -> dict[str, Any]:
         price.append({"min": lo, "max": upper[0] - 1 if upper else None, "currency": currency, "count": n})
     return {
         "category": [{"id": c, "name": names.get(c) or c, "count": n} for c, n in _top(categories)],
-        "seller": [{"id": s, "count": n} for s, n in _top(sellers)],
+        "seller": [{"id": s, "name": shop_names.get(s), "count": n} for s, n in _top(sellers)],
         "price_ranges": price,
         "on_sale": sum(1 for r in rows if r.on_sale),
         "in_stock": sum(1 for r in rows if r.in_stock),

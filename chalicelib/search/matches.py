@@ -193,28 +193,34 @@ def read_partition(pk: str) -> Partition:
 
 
 def _read_once(pk: str) -> Partition:
-    out = Partition(pk)
     params: dict[str, Any] = {"TableName": settings().search_table, "KeyConditionExpression": Key("PK").eq(pk),
                               "ConsistentRead": True}
-    versions, blobs = set(), []
+    items: list[dict[str, Any]] = []
     while True:
         resp = _client().query(**params)
-        for item in resp.get("Items", []):
-            out.read += 1
-            sk = item["SK"]
-            if sk.startswith(keys.SEARCH_MATCH_FRESH):
-                pid, q = sk[len(keys.SEARCH_MATCH_FRESH):].rsplit("#", 1)
-                out.fresh_keys.append(sk)
-                if pid not in out.fresh or out.fresh[pid][2] < q:  # the newest entry of a product
-                    out.fresh[pid] = (int(item["w"]), bytes.fromhex(item["h"]), q)
-            elif sk.startswith(keys.SEARCH_MATCH_PACKED):
-                versions.add(int(item["v"]))
-                out.packed_at = float(item.get("at", 0))
-                out.part_count = max(out.part_count, int(item["k"]))
-                blobs.append(bytes(item["b"].value if hasattr(item["b"], "value") else item["b"]))
+        items += resp.get("Items", [])
         if not resp.get("LastEvaluatedKey"):
-            break
+            return from_items(pk, items)
         params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def from_items(pk: str, items: list[dict[str, Any]]) -> Partition:
+    """A partition from its items (plain values, in SK order); ``TornRead`` when its parts are
+    of two versions."""
+    out = Partition(pk, read=len(items))
+    versions, blobs = set(), []
+    for item in items:
+        sk = item["SK"]
+        if sk.startswith(keys.SEARCH_MATCH_FRESH):
+            pid, q = sk[len(keys.SEARCH_MATCH_FRESH):].rsplit("#", 1)
+            out.fresh_keys.append(sk)
+            if pid not in out.fresh or out.fresh[pid][2] < q:  # the newest entry of a product
+                out.fresh[pid] = (int(item["w"]), bytes.fromhex(item["h"]), q)
+        elif sk.startswith(keys.SEARCH_MATCH_PACKED):
+            versions.add(int(item["v"]))
+            out.packed_at = float(item.get("at", 0))
+            out.part_count = max(out.part_count, int(item["k"]))
+            blobs.append(bytes(item["b"].value if hasattr(item["b"], "value") else item["b"]))
     if len(versions) > 1 or len(blobs) != out.part_count:
         raise TornRead(pk)
     out.version = versions.pop() if versions else 0

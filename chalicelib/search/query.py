@@ -238,8 +238,8 @@ def search_facets(q: str, *, category: str | None = None, seller: str | None = N
     counted = [h.posting for _, h in zip(range(facets.MAX_ROWS + 1), hits, strict=False)]
     complete = report["complete"] and len(counted) <= facets.MAX_ROWS
     counted = counted[: facets.MAX_ROWS]
-    hidden = _hidden({str(p.get("seller_id", "")) for p in counted}) if counted else set()
-    counted = [p for p in counted if p.get("seller_id") not in hidden]
+    shops = accounts.get_shops(sorted({str(p.get("seller_id", "")) for p in counted})) if counted else {}
+    counted = [p for p in counted if _shown_seller(shops.get(str(p.get("seller_id", ""))))]
     from chalicelib.store import catalog
 
     live = catalog.on_sale([p["product_id"] for p in counted]) if counted else {}
@@ -249,7 +249,7 @@ def search_facets(q: str, *, category: str | None = None, seller: str | None = N
                        category_name=p.get("category_name"), price=int(p.get("price", 0)),
                        currency=str(p.get("currency", "")), on_sale=p.get("old_price") is not None,
                        in_stock=bool(live.get(p["product_id"]))) for p in counted]
-    return facets.count(rows, complete=complete)
+    return facets.count(rows, complete=complete, shop_names={s: shop.get("name") for s, shop in shops.items()})
 
 
 def _with_stock(items: list[dict[str, Any]], *, only_on_sale: bool) -> list[dict[str, Any]]:
@@ -716,7 +716,11 @@ def _hidden(seller_ids: set[str]) -> set[str]:
     """Sellers whose products are not shown: blocked by an admin, or with no shop (the same
     rule as GET /products). Their products stay indexed; one BatchGetItem per page."""
     shops = accounts.get_shops(sorted(seller_ids))
-    return {s for s in seller_ids if not shops.get(s) or shops[s].get("blocked")}
+    return {s for s in seller_ids if not _shown_seller(shops.get(s))}
+
+
+def _shown_seller(shop: dict[str, Any] | None) -> bool:
+    return bool(shop) and not shop.get("blocked")
 
 
 def _page(hits: Iterable[Hit], after: tuple[int, str] | None, limit: int,

@@ -342,7 +342,8 @@ def listing_facets(*, category: str | None = None, seller: str | None = None, mi
                           category_name=i.get("category_name"), price=int(i.get("price", 0)),
                           currency=str(i.get("currency", "")), on_sale=sale, in_stock=avail)
                for i, avail, sale in rows if _visible(shops.get(i.get("seller_id", ""))) and not i.get("blocked")]
-    return facets.count(counted, complete=complete)
+    names = {s: (shop or {}).get("name") for s, shop in shops.items()}
+    return facets.count(counted, complete=complete, shop_names=names)
 
 
 def _as_of_now(cards: list[dict[str, Any]], available: bool | None, *, exact: bool) -> list[dict[str, Any]]:

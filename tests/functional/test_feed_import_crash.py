@@ -102,12 +102,17 @@ def search_snapshot(aws):
     """Every search item but the prefix vocabulary (it only grows, by design: store/keys.py);
     a match list by what it says (each product's weight and name hash), not by its items: its
     fresh entries are a log, and compaction repacks them (chalicelib/search/matches.py)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
     from chalicelib.search import matches
 
-    items = [i for i in dump(aws["SEARCH_TABLE"]) if not i["PK"]["S"].startswith(("VOCAB#", "MATCH#"))]
-    lists = sorted({i["PK"]["S"] for i in dump(aws["SEARCH_TABLE"]) if i["PK"]["S"].startswith("MATCH#")})
-    for pk in lists:
-        entries = matches.read_partition(pk).entries()
+    everything = dump(aws["SEARCH_TABLE"])
+    items = [i for i in everything if not i["PK"]["S"].startswith(("VOCAB#", "MATCH#"))]
+    lists: dict[str, list[dict]] = {}
+    for i in sorted((i for i in everything if i["PK"]["S"].startswith("MATCH#")), key=lambda i: i["SK"]["S"]):
+        lists.setdefault(i["PK"]["S"], []).append(TypeDeserializer().deserialize({"M": i}))
+    for pk, found in sorted(lists.items()):
+        entries = matches.from_items(pk, found).entries()
         if entries:
             items.append({"PK": {"S": pk}, "SK": {"S": "entries"}, "entries": sorted(entries.items())})
     return sorted(items, key=lambda i: (i["PK"]["S"], i["SK"]["S"]))

@@ -183,7 +183,7 @@ def test_facets_of_a_query_equal_counts_over_the_oracle(generated):
         matches = [by_id[pid] for _, pid in oracle(products, q)]
         got = query.search_facets(q, seller=seller)
         assert got["complete"] and got["counted"] == len(matches), q
-        assert got["seller"] == ([{"id": seller, "count": len(matches)}] if matches else [])
+        assert got["seller"] == ([{"id": seller, "name": seller, "count": len(matches)}] if matches else [])
         assert sorted(c["count"] for c in got["category"]) == sorted(
             Counter(p["category_id"] for p in matches).values())
         assert got["on_sale"] == sum(1 for p in matches if p.get("old_price"))

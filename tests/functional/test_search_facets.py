@@ -9,7 +9,7 @@ from collections import Counter
 from urllib.parse import quote_plus
 
 import pytest
-from feed_support import Feeds, offer, record_calls, yml
+from feed_support import SHOP, Feeds, offer, record_calls, yml
 
 from chalicelib.search import facets
 
@@ -64,6 +64,7 @@ def expected(shops: dict[str, list[dict]], keep) -> dict:
 def got(body: dict) -> dict:
     f = body["facets"]
     assert f["complete"] is True
+    assert all(v["name"] == SHOP["name"] for v in f["seller"])  # a seller is named by its shop
     return {
         "seller": {v["id"]: v["count"] for v in f["seller"]},
         "category": sorted(v["count"] for v in f["category"]),
