@@ -7,11 +7,14 @@ A product is indexed as
   filters read (price, seller, category), packed in one JSON attribute — so a multi-word query
   reads one word's postings and checks every other word (and the typed prefix) in memory, and a
   results page needs no other read;
-- one **search document** (``SEARCHDOC#<pid>``): the whole term → weight map, the name key and
-  a digest of the posting body. It is what the indexer diffs against (what *is* indexed, not
-  what the caller believes was) and what a query falls back to for a product whose posting map
-  was trimmed;
-- **vocabulary** words (``VOCAB#<2 chars>`` / ``WORD#<word>``) → term, for prefix expansion.
+- one **search document** (``SEARCHDOC#<pid>``): the whole term → weight map, the name key, a
+  digest of the posting body and the summary (``s``). It is what the indexer diffs against
+  (what *is* indexed, not what the caller believes was), what a query falls back to for a
+  product whose posting map was trimmed, and what a multi-word query's results show;
+- **vocabulary** words (``VOCAB#<2 chars>`` / ``WORD#<word>``) → term, for prefix expansion;
+- one **match-list entry** per term whose weight or name key changed (``fresh_item``: the
+  term's match list, ``matches``, which a multi-word query intersects), ordered by a write id
+  (the time, then a random tie-break).
 
 Only available products are indexed: deactivating one deletes its postings and document.
 
@@ -45,11 +48,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain import catalog as catalog_rules
-from chalicelib.search import matches, text
+from chalicelib.search import text
 from chalicelib.store import keys
 
 CODES = "codes"  # barcodes, ISBN, vendor code (``code_terms``)
@@ -232,6 +237,28 @@ def build(product: dict[str, Any]) -> SearchDocument | None:
     return SearchDocument(product["product_id"], terms, words, nk, payload, digest, keys.search_term_shards())
 
 
+# --- match-list entries (``matches`` reads and compacts them) --------------------------------
+
+HASH_BYTES = 5  # of a product's name-key hash in its match-list entries
+
+
+def nk_hash(name_key: str) -> bytes:
+    """The hash of a product's name key an entry carries: the exact-name bonus compares it."""
+    return hashlib.blake2b(name_key.encode(), digest_size=HASH_BYTES).digest()
+
+
+def write_id() -> str:
+    """Orders a product's fresh entries of one term: the write time, then a random tie-break."""
+    return f"{time.time_ns():016x}{uuid.uuid4().hex[:4]}"
+
+
+def fresh_item(term: str, product_id: str, weight: int, name_key: str, shards: int,
+               written: str | None = None) -> dict[str, Any]:
+    """A product's fresh entry in ``term``'s match list (weight 0: the product left the term)."""
+    return {**keys.search_match_fresh(term, product_id, written or write_id(), shards), "w": weight,
+            "h": nk_hash(name_key).hex()}
+
+
 def stored_terms(stored: dict[str, Any] | None) -> dict[str, int]:
     """The term → weight map of a stored search document item."""
     if not stored:
@@ -279,12 +306,12 @@ def diff(product_id: str, stored: dict[str, Any] | None, new: SearchDocument | N
         )
 
     listed = bool(stored and stored.get("ml"))  # its match-list entries were written
-    written = matches.write_id()
+    written = write_id()
     for term, weight in old_terms.items():
         if moved(term):
             out.deletes.append(keys.search_posting(term, rank_value(term, weight, old_nk), product_id, old_shards))
         if listed and (term not in new_terms or relaid):
-            out.matches.append(matches.fresh_item(term, product_id, 0, old_nk, old_shards, written))
+            out.matches.append(fresh_item(term, product_id, 0, old_nk, old_shards, written))
     if new is None:
         if stored:
             out.deletes.append(keys.search_doc(product_id))
@@ -295,7 +322,7 @@ def diff(product_id: str, stored: dict[str, Any] | None, new: SearchDocument | N
         if term not in old_terms or relaid:  # relaid: its words move to the vocabulary's shards too
             out.new_words.update((w, term) for w in new.words[term])
         if not listed or relaid or old_terms.get(term) != new_terms[term] or old_nk != new_nk:
-            out.matches.append(matches.fresh_item(term, product_id, new_terms[term], new_nk, new.shards,
+            out.matches.append(fresh_item(term, product_id, new_terms[term], new_nk, new.shards,
                                                   written))
     if payload_changed or relaid or old_terms != new_terms or not listed:
         out.puts.append(new.item())

@@ -39,10 +39,8 @@ up meanwhile is read as fresh entries (an import's rate × the interval at most)
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-import uuid
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -52,33 +50,16 @@ from botocore.exceptions import ClientError
 
 from chalicelib import clients
 from chalicelib.config import settings
+from chalicelib.search.document import HASH_BYTES
 from chalicelib.store import keys, toolkit
 from chalicelib.store.toolkit import Key
 
 log = logging.getLogger(__name__)
 
 PART_ENTRIES = 4000  # entries a packed part holds (≈ 150 KB before compression)
-HASH_BYTES = 5
 COMPACT_AT = 8  # fresh entries in a partition that make a query compact it ...
 COMPACT_INTERVAL_SECONDS = 10  # ... once its parts are this old
 READ_ATTEMPTS = 3
-
-
-def nk_hash(name_key: str) -> bytes:
-    """The hash of a product's name key an entry carries: the exact-name bonus compares it."""
-    return hashlib.blake2b(name_key.encode(), digest_size=HASH_BYTES).digest()
-
-
-def write_id() -> str:
-    """Orders a product's fresh entries of one term: the write time, then a random tie-break."""
-    return f"{time.time_ns():016x}{uuid.uuid4().hex[:4]}"
-
-
-def fresh_item(term: str, product_id: str, weight: int, name_key: str, shards: int,
-               written: str | None = None) -> dict[str, Any]:
-    """A product's fresh entry in ``term``'s match list (weight 0: the product left the term)."""
-    return {**keys.search_match_fresh(term, product_id, written or write_id(), shards), "w": weight,
-            "h": nk_hash(name_key).hex()}
 
 
 # --- packing --------------------------------------------------------------------------------

@@ -680,7 +680,7 @@ class MatchLists:
                 if not w.flag:
                     names.append(best[1])
             else:
-                if matches.nk_hash(document.name_key(names)) == nk:
+                if document.nk_hash(document.name_key(names)) == nk:
                     total += document.NAME_EXACT_BONUS
                 yield (-total, pid)
 

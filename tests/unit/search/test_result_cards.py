@@ -39,9 +39,9 @@ def test_facets_count_ranges_and_top_values():
     rows = [facets.Row("s1", "c1", "Кружки", 50_000, "RUB", True, True),
             facets.Row("s1", "c1", "Кружки", 150_000, "RUB", False, False),
             facets.Row("s2", None, None, 20_000_000, "RUB", False, True)]
-    got = facets.count(rows, complete=True)
+    got = facets.count(rows, complete=True, shop_names={"s1": "Чайная лавка"})
     assert got["category"] == [{"id": "c1", "name": "Кружки", "count": 2}]
-    assert got["seller"] == [{"id": "s1", "count": 2}, {"id": "s2", "count": 1}]
+    assert got["seller"] == [{"id": "s1", "name": "Чайная лавка", "count": 2}, {"id": "s2", "name": None, "count": 1}]
     assert [(r["min"], r["max"], r["count"]) for r in got["price_ranges"]] == [
         (0, 99_999, 1), (100_000, 499_999, 1), (10_000_000, None, 1)]
     assert (got["on_sale"], got["in_stock"], got["counted"], got["complete"]) == (1, 2, 3, True)
