@@ -57,7 +57,8 @@ def test_failures_are_retried_with_backoff_then_compensated():
     for name, state in tasks().items():
         retry = state["Retry"][0]
         assert retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 3, name
-        if name == "Compensate":
+        if name in ("Compensate", "CompensateShipmentTimeout"):
+            assert state["Parameters"]["Payload"]["step"] == "compensate", name
             assert state["Catch"][-1]["Next"] == "CompensationFailed"
             assert state["Next"] == "Failed"
             continue
@@ -67,8 +68,11 @@ def test_failures_are_retried_with_backoff_then_compensated():
         if state["Parameters"]["Payload"]["step"] == "notify":
             assert last["Next"] == state["Next"], f"{name}: an email failure must not stop the order"
         else:
-            assert last["Next"] == "Compensate", name
+            # the shipment timeout's cancel failing still cancels (compensate with timed_out)
+            assert last["Next"] == ("CompensateShipmentTimeout" if name == "ShipmentTimeout" else "Compensate"), name
             assert last["ResultPath"] == "$.error"
+    assert STATES["CompensateShipmentTimeout"]["Parameters"]["Payload"]["timed_out"] is True
+    assert "timed_out" not in STATES["Compensate"]["Parameters"]["Payload"]
 
 
 def test_waits_park_a_token_with_configurable_timeouts():

@@ -415,6 +415,52 @@ def test_a_shipment_timeout_cancel_whose_restock_fails_is_compensated_through_a_
     _everything_given_back(flow, seller, customer, oid)
 
 
+def test_a_shipment_timeout_whose_cancel_fails_for_good_still_cancels_and_gives_everything_back_once(
+        flow, monkeypatch):
+    """The shipment wait times out and its cancel step fails for good: the compensation does the
+    timeout's cancel (the order is not left CONFIRMED with its stock reserved and the money with
+    the seller, and no wait left to ship through): stock, the code's use and the money come back,
+    once; the seller's ship after it is refused and replaying the compensation moves nothing."""
+    from chalicelib.services.workflow import run_step as runner
+    from chalicelib.services.workflow.contract import StepEvent
+
+    def broken(ev: StepEvent):
+        raise RuntimeError("the shipment timeout's cancel is broken")
+
+    seller, customer, oid = _confirmed_with_a_code(flow, shipment=2)
+    flow.wait_parked(oid, "shipment")
+    monkeypatch.setitem(runner.steps, "shipment_timeout", broken)
+    done = flow.wait_execution_done(oid, timeout=45)
+    assert (done["status"], done.get("error")) == ("FAILED", "OrderWorkflowFailed"), done
+    assert flow.order(oid)["status"] == "CANCELLED", "left CONFIRMED with nothing to cancel it"
+    _everything_given_back(flow, seller, customer, oid)
+    flow.wait_email(customer.email, "refund_completed")
+
+    assert flow.post(f"/seller/orders/{oid}/ship", seller).status_code == 409  # too late: cancelled
+    replayed = run_step({"step": "compensate", "order_id": oid, "error": {"Error": "Replay"}, "timed_out": True})
+    assert replayed == {"outcome": "cancelled", "refunded": True}  # the refund found done, not done again
+    _everything_given_back(flow, seller, customer, oid)
+    assert len(flow.emails(customer.email, "refund_completed")) == 1
+
+
+def test_a_shipment_timeout_compensation_loses_to_a_ship_recorded_first(flow):
+    """The seller shipped before the failed timeout's compensation ran: the ship stands, nothing
+    is cancelled or refunded."""
+    seller, customer = flow.seller(stock=5), flow.customer(balance=100_000)
+    order = confirmed(flow, customer, seller)
+    oid = order["order_id"]
+    stop(flow, oid)
+    assert flow.post(f"/seller/orders/{oid}/ship", seller).status_code == 200
+
+    result = run_step({"step": "compensate", "order_id": oid, "error": {"Error": "States.TaskFailed"},
+                       "timed_out": True})
+    assert result == {"outcome": "kept", "status": "SHIPPED"}
+    assert ledger.hold_state(oid) == "captured"
+    assert flow.earnings(seller) == order["total"]["amount"]
+    assert f.stock_of(seller.product["product_id"]) == 4
+    assert not captures(flow, seller, "refund")
+
+
 def _marked(order_id: str, kind: str) -> bool:
     from chalicelib.store import workflow as wf_store
 

@@ -1,6 +1,7 @@
 """Compensation: what the workflow does when a step failed for good (``Compensate``, reached
-by the state machine's ``Catch`` from every task but the emails, and by the reconciler for an
-execution that ended without starting).
+by the state machine's ``Catch`` from every task but the emails; ``CompensateShipmentTimeout``
+from the shipment timeout's own cancel; and by the reconciler for an execution that ended
+without starting).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from chalicelib.errors import InvalidTransition
 from chalicelib.services import ledger
 from chalicelib.services.workflow.contract import StepEvent, is_transient
 from chalicelib.services.workflow.email_plans import notify
-from chalicelib.services.workflow.steps import load_order, record, return_money
+from chalicelib.services.workflow.steps import load_order, record, return_money, shipment_timeout
 from chalicelib.store import orders as orders_store
 
 
@@ -27,7 +28,12 @@ def compensate(ev: StepEvent) -> dict[str, Any]:
     became of its money — released, or the capture refunded (a cancel after confirmation whose
     refund step failed). An order captured and not cancelled (the failure came later: shipping
     emails, delivery) keeps its status — the API's ship/received routes still work without the
-    workflow. Idempotent. If the money cannot be returned, the failure is put on the timeline
+    workflow — except when the shipment wait had timed out (``timed_out``: its cancel is what
+    failed): the timeout's cancel stands, so a still CONFIRMED order is cancelled by
+    ``timeout`` as the ``ShipmentTimeout`` step would have (the transition is conditional: a
+    seller's ship or cancel recorded first wins), then restocked and its capture refunded —
+    nothing would cancel it later, and the seller no longer has a wait to ship through.
+    Idempotent. If the money cannot be returned, the failure is put on the timeline
     (``refund_failed``) and raised: the state machine retries, then ends in
     ``OrderCompensationFailed`` for an operator — the money is never lost, it stays where the
     ledger says (the customer's held balance or the seller's earnings).
@@ -38,6 +44,9 @@ def compensate(ev: StepEvent) -> dict[str, Any]:
     error = (ev.error or {}).get("Error") or "unknown"
     record(ev.order_id, "workflow_failed", "wf:failed", error=str(error)[:100])
     orders_store.workflow_started(ev.order_id)  # it ran (and ends here): nothing to reconcile
+    if ev.timed_out and order.status == st.CONFIRMED:
+        shipment_timeout(ev)  # CONFIRMED→CANCELLED by the timeout, unless shipped or cancelled just now
+        order = load_order(ev.order_id)
     money = ledger.hold_state(ev.order_id)
     if order.status in (st.AWAITING_PAYMENT, st.PAID) or (
         order.status == st.CONFIRMED and money == money_states.HELD
