@@ -56,12 +56,13 @@ words' frequencies, and reads a number of items that does not grow with the cata
 
 Items read: one packed item per shard of each term (16 a term) + the fresh entries not yet
 compacted + the page's documents (+ more windows when filters or blocked sellers leave products
-out). A term's packed size grows with the catalog in bytes, not items: a term in half of
-100,000 products is ~3,000 entries a shard, ~65 KB compressed, still one item. Exactness does
-not depend on a read bound: the oracle tests (``tests/functional/test_search_exact.py``: Russian
-and English catalogs with common, rare and common-but-rarely-together words, every page
-compared with brute force) run on the match lists as the indexer leaves them, on lists of
-3-entry parts compacted by every read, and on the rank-order reading below.
+out). A term's packed size grows with the catalog in bytes, not items: a term in half of 100,000
+products is ~3,000 entries a shard, ~70 KB (3,000 random ids pack into 69.7 KB), one item.
+Exactness does not depend on a read bound: the oracle tests
+(``tests/functional/test_search_exact.py``: Russian and English catalogs with common, rare and
+common-but-rarely-together words, every page compared with brute force) run on the match lists
+as the indexer leaves them, on lists of 3-entry parts compacted by every read, and on the rank-
+order reading below.
 
 Writes: one fresh entry per (term, product) change, in the term's write shard (the same shards
 as the postings), deleted when compacted: ×2 index writes per product (17 postings + 17

@@ -32,7 +32,7 @@ write id wins): the next change of the product settles it.
 Who compacts: a query, each partition where it read ``COMPACT_AT`` fresh entries or more, when
 its parts are ``COMPACT_INTERVAL_SECONDS`` old or more (``due``). The interval bounds what
 rewriting the parts costs a busy partition: its size every 10 s at most (a term in half of
-100,000 products: ~3,000 entries a shard, ~65 KB, 6.5 write units a second), so a term's
+100,000 products: ~3,000 entries a shard, ~70 KB, 7 write units a second), so a term's
 partitions stay under DynamoDB's per-partition write limit while imports add to it; what piles
 up meanwhile is read as fresh entries (an import's rate × the interval at most).
 """
