@@ -42,7 +42,6 @@ from __future__ import annotations
 import logging
 import time
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,8 +95,10 @@ class Part:
 
     def get(self, pid: str) -> tuple[int, bytes] | None:
         i = self.index.get(pid)
-        if i is None:
-            return None
+        return None if i is None else self.entry(i)
+
+    def entry(self, i: int) -> tuple[int, bytes]:
+        """(weight, name-key hash) of the ``i``-th product."""
         return self.weights[i], self.hashes[HASH_BYTES * i : HASH_BYTES * (i + 1)]
 
 
@@ -142,8 +143,7 @@ class Partition:
 
     def entries(self) -> dict[str, tuple[int, bytes]]:
         """All entries, fresh ones applied (what a compaction packs)."""
-        out = {pid: (part.weights[i], part.hashes[HASH_BYTES * i : HASH_BYTES * (i + 1)])
-               for part in self.parts for pid, i in part.index.items()}
+        out = {pid: part.entry(i) for part in self.parts for pid, i in part.index.items()}
         for pid, (weight, h, _) in self.fresh.items():
             if weight:
                 out[pid] = (weight, h)
@@ -261,14 +261,3 @@ def compact_quietly(partition: Partition) -> bool:
     except Exception as exc:  # noqa: BLE001 - the fresh entries stay, and are read as they are
         log.warning("match list %s not compacted: %s", partition.pk, type(exc).__name__)
         return False
-
-
-def compact_partitions(pks: Iterable[str]) -> int:
-    """Read and compact each partition; the number compacted."""
-    done = 0
-    for pk in pks:
-        try:
-            done += compact(read_partition(pk))
-        except TornRead:
-            continue
-    return done

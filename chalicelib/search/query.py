@@ -59,7 +59,7 @@ import hashlib
 import heapq
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -131,6 +131,12 @@ class Word:
 def score(words: list[Word], terms: dict[str, int], nk: str) -> int | None:
     """A product's score for the query (None: some word does not match). ``terms`` is its term
     map, ``nk`` its name key."""
+    return score_by(words, terms, lambda matched: bool(nk) and nk == document.name_key(matched))
+
+
+def score_by(words: list[Word], terms: dict[str, int], is_name: Callable[[list[str]], bool]) -> int | None:
+    """``score``, the product's name compared by ``is_name(the terms the words matched)``: its
+    name key, or (match lists) the hash of it."""
     total, matched = 0, []
     for w in words:
         found = w.match(terms)
@@ -139,7 +145,7 @@ def score(words: list[Word], terms: dict[str, int], nk: str) -> int | None:
         total += found[0]
         if not w.flag:
             matched.append(found[1])
-    if nk and nk == document.name_key(matched):
+    if is_name(matched):
         total += document.NAME_EXACT_BONUS
     return total
 
@@ -662,26 +668,14 @@ class MatchLists:
             if not found:
                 return
         shards = keys.search_term_shards()
+        every = {t for w in words for t in w.expansion}
         for pid in found or ():
             shard = keys.stable_shard(pid, shards)
-            total, names, nk = 0, [], b""
-            for w in words:
-                best: tuple[int, str] | None = None
-                for t in sorted(w.expansion):
-                    got = self.shards[t][shard].get(pid)
-                    if got is not None:
-                        nk = got[1]
-                        pts = w.points(t, got[0])
-                        if best is None or pts > best[0]:
-                            best = (pts, t)
-                if best is None:  # cannot happen: it is in every word's set
-                    break
-                total += best[0]
-                if not w.flag:
-                    names.append(best[1])
-            else:
-                if document.nk_hash(document.name_key(names)) == nk:
-                    total += document.NAME_EXACT_BONUS
+            entries = {t: got for t in every if (got := self.shards[t][shard].get(pid)) is not None}
+            nk = next(iter(entries.values()))[1]  # one product, one name: the same hash in each entry
+            total = score_by(words, {t: weight for t, (weight, _) in entries.items()},
+                             lambda matched, nk=nk: document.nk_hash(document.name_key(matched)) == nk)
+            if total is not None:  # (it is: the product is in every word's set)
                 yield (-total, pid)
 
 

@@ -171,12 +171,7 @@ def in_parallel(job: Callable[[Any], Any], args: list[Any]) -> list[Any]:
 def _parallel(jobs: list[tuple[_Stream, int]]) -> None:
     """Each stream's next Query, at the same time (``Settings.listing_read_threads``): a term's
     page waits for its slowest shard, not for their sum."""
-    width = settings().listing_read_threads
-    if width <= 1 or len(jobs) <= 1:
-        for stream, limit in jobs:
-            stream.fetch(limit)
-        return
-    list(_shard_pool(width).map(lambda job: job[0].fetch(job[1]), jobs))
+    in_parallel(lambda job: job[0].fetch(job[1]), jobs)
 
 
 def postings_page(term: str, *, limit: int,
@@ -203,9 +198,6 @@ def vocab_terms(prefix: str, *, limit: int) -> dict[str, str]:
         )
         return resp.get("Items", [])
 
-    partitions = keys.search_vocab_partitions(prefix)
-    width = settings().listing_read_threads
-    found = (list(_shard_pool(width).map(words, partitions)) if width > 1 and len(partitions) > 1
-             else [words(pk) for pk in partitions])
+    found = in_parallel(words, keys.search_vocab_partitions(prefix))
     merged = sorted({item["word"]: item["term"] for part in found for item in part}.items())
     return dict(merged[:limit])

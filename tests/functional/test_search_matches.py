@@ -39,7 +39,8 @@ def partitions(*words: str) -> list[str]:
 
 
 def compact_all(*words: str) -> None:
-    matches.compact_partitions(partitions(*words))
+    for pk in partitions(*words):
+        matches.compact(matches.read_partition(pk))
 
 
 def stored(*words: str) -> tuple[int, int]:
